@@ -1,0 +1,115 @@
+"""rft-harness: train and evaluate vision-language models with RFT (GRPO) and SFT.
+
+The public, stable API. Plugins (built-in and third-party) use only this::
+
+    import harness
+
+    @harness.hookimpl
+    def register_tasks(register):
+        register(MyTask())
+
+Importing :mod:`harness` is light: no torch, transformers, trl or ray.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from harness.errors import (
+    ConfigError,
+    DataError,
+    DuplicateNameError,
+    HarnessError,
+    PluginError,
+    UnknownNameError,
+)
+from harness.hookspecs import hookimpl
+from harness.protocols import Backend, Engine, Messages, Reward, Task, Template
+from harness.sample import Sample
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Backend",
+    "ConfigError",
+    "DataError",
+    "DuplicateNameError",
+    "Engine",
+    "HarnessError",
+    "Messages",
+    "PluginError",
+    "Reward",
+    "Sample",
+    "Task",
+    "Template",
+    "UnknownNameError",
+    "__version__",
+    "get_backend",
+    "get_engine",
+    "get_reward",
+    "get_task",
+    "get_template",
+    "hookimpl",
+    "list_backends",
+    "list_engines",
+    "list_rewards",
+    "list_tasks",
+    "list_templates",
+]
+
+
+def _host():
+    from harness.plugin_host import get_host
+
+    return get_host()
+
+
+def get_task(name: str) -> Task:
+    """The task registered as ``name`` (``UnknownNameError`` says what exists)."""
+    return _host().get("tasks", name)
+
+
+def get_reward(name: str, **params: Any) -> Reward:
+    """A reward: the factory registered as ``name``, called with ``params``."""
+    factory = _host().get("rewards", name)
+    return factory(**params)
+
+
+def get_template(name: str) -> Template:
+    """The prompt template registered as ``name``."""
+    return _host().get("templates", name)
+
+
+def get_backend(name: str) -> Backend:
+    """The training backend registered as ``name``."""
+    return _host().get("backends", name)
+
+
+def get_engine(name: str) -> Engine:
+    """The inference engine registered as ``name``."""
+    return _host().get("engines", name)
+
+
+def list_tasks() -> list[str]:
+    """Names of all registered tasks, sorted."""
+    return _host().registry("tasks").names()
+
+
+def list_rewards() -> list[str]:
+    """Names of all registered reward factories, sorted."""
+    return _host().registry("rewards").names()
+
+
+def list_templates() -> list[str]:
+    """Names of all registered prompt templates, sorted."""
+    return _host().registry("templates").names()
+
+
+def list_backends() -> list[str]:
+    """Names of all registered training backends, sorted."""
+    return _host().registry("backends").names()
+
+
+def list_engines() -> list[str]:
+    """Names of all registered inference engines, sorted."""
+    return _host().registry("engines").names()

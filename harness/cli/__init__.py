@@ -1,0 +1,55 @@
+"""The ``harness`` command line.
+
+One module per command (or family of small commands). Each module in
+:data:`COMMAND_MODULES` exposes ``COMMANDS``, a list of click commands; plugins
+add theirs through the ``register_commands`` hook. Command modules import
+heavy libraries only inside the command functions, so ``harness --help`` and
+the listings stay instant.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+
+import click
+
+from harness import __version__
+from harness.errors import HarnessError
+
+COMMAND_MODULES: tuple[str, ...] = ("harness.cli.listing",)
+
+
+class HarnessGroup(click.Group):
+    """A click group that shows :class:`HarnessError` as one line, no traceback."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except HarnessError as exc:
+            click.secho(f"Error: {exc}", err=True, fg="red")
+            ctx.exit(exc.exit_code)
+
+
+def build_cli() -> click.Group:
+    @click.group(cls=HarnessGroup, context_settings={"help_option_names": ["-h", "--help"]})
+    @click.version_option(__version__, "--version", prog_name="harness")
+    def cli() -> None:
+        """rft-harness: RFT (GRPO) and SFT for vision-language models, on visual tasks.
+
+        Tasks, rewards, prompt templates, training backends and inference
+        engines are plugins: `harness plugins` lists them.
+        """
+
+    for module_name in COMMAND_MODULES:
+        for command in importlib.import_module(module_name).COMMANDS:
+            cli.add_command(command)
+
+    from harness.plugin_host import get_host
+
+    get_host().add_commands(cli)
+    return cli
+
+
+def main(argv: list[str] | None = None) -> None:
+    build_cli()(args=argv if argv is not None else sys.argv[1:], prog_name="harness")

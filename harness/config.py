@@ -1,0 +1,135 @@
+"""Configuration: pydantic models, loaded from YAML/TOML with CLI flags on top.
+
+Every config model derives from :class:`StrictModel` (``extra="forbid"``), so a
+misspelled key is an error, not a silently ignored value. :func:`load_config`
+merges a file and CLI overrides and turns a validation failure into one
+:class:`~harness.errors.ConfigError` naming the field, the value and the fix;
+the CLI shows it without a traceback and exits with status 2.
+
+The run and eval configurations themselves live next to the commands that use
+them (:mod:`harness.run_config`, :mod:`harness.eval_config`).
+"""
+
+from __future__ import annotations
+
+import json
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from harness.errors import ConfigError
+
+M = TypeVar("M", bound=BaseModel)
+
+
+class StrictModel(BaseModel):
+    """Base for every harness config: unknown keys are errors."""
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+def read_config_file(path: str | Path) -> dict[str, Any]:
+    """Read a YAML (.yaml/.yml), TOML (.toml) or JSON (.json) config file into a dict."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"Config file {path} does not exist.")
+    text = path.read_text(encoding="utf-8")
+    try:
+        if path.suffix in (".yaml", ".yml"):
+            import yaml
+
+            data = yaml.safe_load(text)
+        elif path.suffix == ".toml":
+            data = tomllib.loads(text)
+        elif path.suffix == ".json":
+            data = json.loads(text)
+        else:
+            raise ConfigError(
+                f"Config file {path}: unknown extension {path.suffix!r}; use .yaml, .toml or .json."
+            )
+    except ConfigError:
+        raise
+    except Exception as exc:
+        raise ConfigError(f"Config file {path} could not be parsed: {exc}") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"Config file {path} must hold a mapping of fields, not {type(data).__name__}.")
+    return data
+
+
+def deep_merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
+    """``override`` on top of ``base``; nested mappings merge, ``None`` in override is skipped."""
+    merged = dict(base)
+    for key, value in override.items():
+        if value is None:
+            continue
+        if isinstance(value, Mapping) and isinstance(merged.get(key), Mapping):
+            merged[key] = deep_merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def format_validation_error(exc: ValidationError, model: type[BaseModel], source: str = "") -> str:
+    """One readable message per failing field: where, what value, what was expected."""
+    lines = []
+    where = f" in {source}" if source else ""
+    for err in exc.errors():
+        loc = ".".join(str(p) for p in err["loc"]) or "(root)"
+        value = err.get("input")
+        if err["type"] == "extra_forbidden":
+            fields = _field_names(model, err["loc"][:-1])
+            import difflib
+
+            close = difflib.get_close_matches(str(err["loc"][-1]), fields, n=1)
+            hint = f" Did you mean {close[0]!r}?" if close else ""
+            lines.append(
+                f"unknown field {loc!r}{where}.{hint} Valid fields: {', '.join(sorted(fields))}."
+            )
+        elif err["type"] == "missing":
+            lines.append(f"field {loc!r} is required{where}: set it in the config file or with its flag.")
+        else:
+            shown = repr(value)
+            if len(shown) > 80:
+                shown = shown[:77] + "..."
+            lines.append(f"field {loc!r}{where} has invalid value {shown}: {err['msg']}.")
+    return "Invalid configuration: " + " ".join(lines) if len(lines) == 1 else (
+        "Invalid configuration:\n  - " + "\n  - ".join(lines)
+    )
+
+
+def _field_names(model: type[BaseModel], loc: tuple) -> list[str]:
+    current: Any = model
+    for part in loc:
+        field = getattr(current, "model_fields", {}).get(part)
+        if field is None:
+            return []
+        current = field.annotation
+    return list(getattr(current, "model_fields", {}))
+
+
+def build_config(model: type[M], data: Mapping[str, Any], source: str = "") -> M:
+    """Validate ``data`` as ``model``; a failure becomes one :class:`ConfigError`."""
+    try:
+        return model.model_validate(dict(data))
+    except ValidationError as exc:
+        raise ConfigError(format_validation_error(exc, model, source)) from None
+
+
+def load_config(
+    model: type[M],
+    file: str | Path | None = None,
+    overrides: Mapping[str, Any] | None = None,
+) -> M:
+    """Load ``model`` from an optional file, with ``overrides`` (CLI flags) on top.
+
+    Overrides whose value is ``None`` (flags not given) leave the file's value.
+    """
+    data: dict[str, Any] = read_config_file(file) if file is not None else {}
+    data = deep_merge(data, overrides or {})
+    source = str(file) if file is not None else "command-line flags"
+    return build_config(model, data, source)

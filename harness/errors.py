@@ -1,0 +1,58 @@
+"""Errors a user can act on.
+
+Every :class:`HarnessError` is shown by the CLI as one message without a
+traceback (exit status 2 for configuration and usage errors, 1 otherwise).
+Messages say what is wrong, where (file, row, field, plugin) and how to fix it.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable
+
+
+class HarnessError(Exception):
+    """Base class for errors that are the user's to fix, not bugs."""
+
+    exit_code = 1
+
+
+class ConfigError(HarnessError):
+    """A configuration value, flag or file that cannot work."""
+
+    exit_code = 2
+
+
+class UnknownNameError(HarnessError, KeyError):
+    """A task, reward, template, backend or engine name that nothing registered."""
+
+    exit_code = 2
+
+    def __init__(self, kind: str, name: str, available: Iterable[str]):
+        self.kind, self.name = kind, name
+        self.available = sorted(available)
+        close = difflib.get_close_matches(name, self.available, n=3, cutoff=0.5)
+        hint = f" Did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
+        listing = ", ".join(self.available) if self.available else "none"
+        msg = (
+            f"Unknown {kind} {name!r}.{hint} Available {kind}s: {listing}. "
+            f"(`harness plugins` shows what each plugin registers.)"
+        )
+        super().__init__(msg)
+
+    def __str__(self) -> str:  # KeyError would repr() the message
+        return self.args[0]
+
+
+class DuplicateNameError(HarnessError):
+    """Two plugins registered the same name for the same kind."""
+
+    exit_code = 2
+
+
+class PluginError(HarnessError):
+    """A plugin failed to import or registered something unusable."""
+
+
+class DataError(HarnessError):
+    """A dataset file, row, column or image that cannot be used."""

@@ -1,0 +1,255 @@
+"""The plugin host: one pluggy manager, built-ins and entry points, per-plugin failure.
+
+Built-in plugins (:data:`DEFAULT_PLUGINS`) load through the same path as
+third-party ones from the entry-point group ``harness``; nothing built-in is
+privileged. Loading is a function call (:func:`load_host`), never an import
+side effect, so tests build fresh hosts at will.
+
+A plugin that fails to import, implements an unknown hook, raises in a hook or
+registers garbage is recorded as failed (with its distribution and the error)
+and left out; everything else keeps working. ``harness plugins`` shows it.
+
+Environment:
+
+- ``HARNESS_DISABLE_PLUGIN_AUTOLOAD=1`` skips the entry-point group.
+- ``HARNESS_BLOCK_PLUGINS=a,b`` blocks plugins by name (entry-point name,
+  distribution name, or built-in module name).
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.metadata
+import os
+import traceback
+from dataclasses import dataclass, field
+from typing import Any
+
+import pluggy
+
+from harness import hookspecs
+from harness.registry import KINDS, SINGULAR, Registrar, Registry
+
+ENTRY_POINT_GROUP = "harness"
+
+DEFAULT_PLUGINS: tuple[str, ...] = (
+    # Each built-in plugin module adds its line here.
+)
+
+
+@dataclass
+class PluginRecord:
+    """What ``harness plugins`` shows for one plugin."""
+
+    name: str
+    distribution: str
+    version: str
+    builtin: bool
+    status: str = "ok"  # ok | failed | blocked
+    errors: list[str] = field(default_factory=list)
+    registered: dict[str, list[str]] = field(default_factory=dict)
+
+    def fail(self, message: str) -> None:
+        self.status = "failed"
+        self.errors.append(message)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "distribution": self.distribution,
+            "version": self.version,
+            "builtin": self.builtin,
+            "status": self.status,
+            "errors": list(self.errors),
+            "registers": {k: sorted(v) for k, v in self.registered.items() if v},
+        }
+
+
+def _env_list(var: str) -> set[str]:
+    return {part.strip() for part in os.environ.get(var, "").split(",") if part.strip()}
+
+
+def _short_error(exc: BaseException) -> str:
+    where = ""
+    tb = traceback.extract_tb(exc.__traceback__)
+    if tb:
+        frame = tb[-1]
+        where = f" (at {frame.filename}:{frame.lineno})"
+    return f"{type(exc).__name__}: {exc}{where}"
+
+
+class PluginHost:
+    """A pluggy manager plus the registries built from its plugins."""
+
+    def __init__(self) -> None:
+        self.pm = pluggy.PluginManager(hookspecs.PROJECT)
+        self.pm.add_hookspecs(hookspecs)
+        self.records: dict[str, PluginRecord] = {}
+        self._registries: dict[str, Registry] = {}
+
+    # -- loading -----------------------------------------------------------
+    def load(
+        self,
+        defaults: bool = True,
+        entry_points: bool | None = None,
+        block: set[str] | None = None,
+    ) -> PluginHost:
+        """Load the built-ins and (unless disabled) the entry-point plugins."""
+        if entry_points is None:
+            entry_points = os.environ.get("HARNESS_DISABLE_PLUGIN_AUTOLOAD", "") in ("", "0")
+        blocked = _env_list("HARNESS_BLOCK_PLUGINS") | set(block or ())
+        from harness import __version__
+
+        if defaults:
+            for module_name in DEFAULT_PLUGINS:
+                record = PluginRecord(
+                    module_name, "rft-harness", __version__, builtin=True
+                )
+                if module_name in blocked:
+                    record.status = "blocked"
+                    self.records[module_name] = record
+                    continue
+                try:
+                    module = importlib.import_module(module_name)
+                except Exception as exc:  # a broken built-in must not take the rest down
+                    record.fail(f"import failed: {_short_error(exc)}")
+                    self.records[module_name] = record
+                    continue
+                self._register(module, record)
+        if entry_points:
+            for ep in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
+                dist = ep.dist.name if ep.dist is not None else "unknown"
+                version = ep.dist.version if ep.dist is not None else "?"
+                record = PluginRecord(ep.name, dist, version, builtin=False)
+                if ep.name in self.records:
+                    record.fail(
+                        f"a plugin named {ep.name!r} is already loaded "
+                        f"(from {self.records[ep.name].distribution}); rename the entry point."
+                    )
+                    self.records[f"{ep.name} ({dist})"] = record
+                    continue
+                if blocked & {ep.name, dist}:
+                    record.status = "blocked"
+                    self.records[ep.name] = record
+                    continue
+                try:
+                    obj = ep.load()
+                except Exception as exc:
+                    record.fail(
+                        f"import of {ep.value!r} from distribution {dist} {version} failed: "
+                        f"{_short_error(exc)}. Reinstall or upgrade {dist}, or block it with "
+                        f"HARNESS_BLOCK_PLUGINS={ep.name}."
+                    )
+                    self.records[ep.name] = record
+                    continue
+                self._register(obj, record)
+        return self
+
+    def _register(self, obj: Any, record: PluginRecord) -> None:
+        self.records[record.name] = record
+        try:
+            self.pm.register(obj, name=record.name)
+        except Exception as exc:  # pluggy.PluginValidationError: unknown hook, bad signature
+            record.fail(f"invalid plugin: {exc}")
+            if self.pm.is_registered(obj):
+                self.pm.unregister(obj)
+            return
+        unknown = [
+            hook.name
+            for hook in self.pm.get_hookcallers(obj) or []
+            if hook.spec is None
+        ]
+        if unknown:
+            self.pm.unregister(name=record.name)
+            record.fail(
+                f"implements unknown hook(s) {', '.join(unknown)}; the hooks are "
+                f"{', '.join('register_' + k for k in (*KINDS, 'commands'))}."
+            )
+        self._registries.clear()
+
+    # -- test and embedding helpers --------------------------------------------
+    def register_plugin(self, obj: Any, name: str) -> None:
+        """Register an in-process plugin object (tests, notebooks)."""
+        record = PluginRecord(name, "<in-process>", "", builtin=False)
+        self._register(obj, record)
+
+    def unregister_plugin(self, name: str) -> None:
+        if self.pm.get_plugin(name) is not None:
+            self.pm.unregister(name=name)
+        self.records.pop(name, None)
+        self._registries.clear()
+
+    # -- registries --------------------------------------------------------
+    def registry(self, kind: str) -> Registry:
+        """The registry of ``kind``, built on first use from every plugin's hook."""
+        if kind not in self._registries:
+            self._registries[kind] = self._collect(kind)
+        return self._registries[kind]
+
+    def _collect(self, kind: str) -> Registry:
+        registry = Registry(kind)
+        caller = getattr(self.pm.hook, f"register_{kind}")
+        # pluggy calls the last-registered plugin first; walk in load order so
+        # built-ins come first and a later duplicate is the one reported.
+        for impl in caller.get_hookimpls():
+            record = self.records.get(impl.plugin_name)
+            registrar = Registrar(kind, impl.plugin_name)
+            try:
+                impl.function(register=registrar)
+            except Exception as exc:
+                if record is not None:
+                    record.fail(f"register_{kind} failed: {_short_error(exc)}")
+                continue
+            if record is not None:
+                record.registered.setdefault(kind, [])
+            for entry in registrar.items:
+                existing = registry.entries.get(entry.name)
+                if existing is not None:
+                    registry.conflicts.setdefault(entry.name, [existing.plugin]).append(
+                        entry.plugin
+                    )
+                    if record is not None:
+                        record.fail(
+                            f"{SINGULAR[kind]} {entry.name!r} is already registered by "
+                            f"plugin {existing.plugin!r}"
+                        )
+                    continue
+                registry.entries[entry.name] = entry
+                if record is not None:
+                    record.registered[kind].append(entry.name)
+        return registry
+
+    def load_all_registries(self) -> None:
+        for kind in KINDS:
+            self.registry(kind)
+
+    def get(self, kind: str, name: str) -> Any:
+        return self.registry(kind).get(name)
+
+    def add_commands(self, cli: Any) -> None:
+        """Let every plugin's ``register_commands`` add to ``cli``, one at a time."""
+        for impl in self.pm.hook.register_commands.get_hookimpls():
+            try:
+                impl.function(cli=cli)
+            except Exception as exc:
+                record = self.records.get(impl.plugin_name)
+                if record is not None:
+                    record.fail(f"register_commands failed: {_short_error(exc)}")
+
+
+_HOST: PluginHost | None = None
+
+
+def get_host() -> PluginHost:
+    """The process-wide host, loaded on first use."""
+    global _HOST
+    if _HOST is None:
+        _HOST = PluginHost().load()
+    return _HOST
+
+
+def set_host(host: PluginHost | None) -> PluginHost | None:
+    """Replace the process-wide host (``None`` reloads on next use); returns the old one."""
+    global _HOST
+    old, _HOST = _HOST, host
+    return old

@@ -1,0 +1,184 @@
+"""The contracts plugins implement: Task, Template, Reward, Backend, Engine.
+
+These are :class:`typing.Protocol` classes: a plugin does not inherit from
+them, it provides objects of the same shape and registers them through a
+``register_*`` hook (see :mod:`harness.hookspecs`). The registrar checks the
+shape when the plugin registers, so a plugin that registers garbage is
+reported by name instead of failing later in the middle of a run.
+
+Conventions shared by all of them:
+
+- ``name`` is the stable identifier users type (``harness eval --tasks fgvc``);
+  lowercase letters, digits, ``-`` and ``_``.
+- ``description`` is one line, shown by ``harness tasks`` and friends.
+- Nothing heavy (torch, transformers, trl, ray) is imported when a plugin is
+  loaded or registered: only inside the methods that need it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import Any, Protocol, runtime_checkable
+
+from harness.sample import Sample
+
+# A chat conversation in the format transformers processors and TRL accept:
+# [{"role": "user", "content": [{"type": "image", "image": ...},
+#                               {"type": "text", "text": "..."}]}, ...]
+Messages = list[dict[str, Any]]
+
+
+@runtime_checkable
+class Template(Protocol):
+    """A prompt template: how the model is asked to lay out its answer.
+
+    The built-ins are ``think`` (reason inside ``<think>...</think>``, answer
+    inside ``<answer>...</answer>``) and ``nothink`` (only ``<answer>``): the
+    paper's "w/ <think>" and "w/o <think>". The model's own system prompt is
+    kept; the format instruction goes into the user turn.
+
+    :ivar think: whether the template asks for a ``<think>`` span. Rewards
+        such as ``format`` read it to know which layout is expected.
+    :ivar prefill: text the template places at the start of the assistant
+        turn for the model to continue from (``""`` for none). A completion
+        never contains the prefill; rewards that check the layout prepend it
+        before checking, so a template that pre-fills ``<think>`` is scored
+        like one that does not.
+    """
+
+    name: str
+    description: str
+    think: bool
+    prefill: str
+
+    def instruction(self, answer_hint: str) -> str:
+        """The format instruction appended to the user turn.
+
+        :param answer_hint: what goes inside ``<answer>`` for this task, e.g.
+            ``"positive or negative"`` or ``"the letter of your choice"``.
+        """
+
+
+@runtime_checkable
+class Task(Protocol):
+    """A visual benchmark: data, prompts and the rule that says what is right.
+
+    The task's answer rule is *the* rule: evaluation, the ``accuracy`` reward
+    and every training backend call :meth:`is_correct`, never a parser of
+    their own.
+    """
+
+    name: str
+    description: str
+    splits: Sequence[str]
+
+    def samples(
+        self,
+        split: str,
+        source: str | Path | None = None,
+        limit: int | None = None,
+        seed: int = 0,
+    ) -> Iterator[Sample]:
+        """Yield the samples of ``split``.
+
+        :param source: a local path to real data in one of the layouts the
+            task documents; ``None`` generates the task's offline synthetic
+            twin (deterministic in ``seed``).
+        :param limit: at most this many samples (the first ones, in a fixed
+            order).
+        :param seed: seeds the synthetic generator and any choice shuffling.
+        """
+
+    def build_prompt(self, sample: Sample, template: Template) -> Messages:
+        """The chat messages for ``sample`` under ``template``.
+
+        The same object is used for training and evaluation.
+        """
+
+    def extract_answer(self, completion: str) -> str | None:
+        """The normalized answer in ``completion``, or ``None`` if none."""
+
+    def is_correct(self, completion: str, sample: Sample) -> bool:
+        """Whether ``completion`` answers ``sample`` correctly."""
+
+    def metrics(self, records: Sequence[Mapping[str, Any]]) -> dict[str, float]:
+        """Task metrics from per-sample records.
+
+        Each record has at least ``id``, ``gold`` (the sample's answer),
+        ``prediction`` (``extract_answer`` of the completion, or ``None``) and
+        ``correct`` (bool). Every task reports ``accuracy``.
+        """
+
+
+@runtime_checkable
+class Reward(Protocol):
+    """A verifiable reward, in TRL's reward-function convention.
+
+    ``reward(completions, **columns) -> list[float]``: ``completions`` is a
+    list of strings or of TRL conversational completions
+    (``[{"role": "assistant", "content": ...}]``); ``columns`` are per-row
+    lists from the dataset, at least ``task``, ``answer`` and ``choices``
+    (see :meth:`harness.Sample.reward_columns`). Extra keyword arguments
+    (TRL passes ``prompts``, ``trainer_state``...) are accepted and ignored
+    unless used. The result is one finite float per completion.
+
+    Rewards are registered as *factories*: ``register(factory)`` where
+    ``factory(**params)`` returns the reward; ``harness.get_reward(name,
+    **params)`` calls it. The factory carries ``name`` and ``description``.
+    """
+
+    name: str
+
+    def __call__(self, completions: Sequence[Any], **columns: Any) -> list[float]: ...
+
+
+@runtime_checkable
+class Backend(Protocol):
+    """A training backend: runs SFT or GRPO for a :class:`harness.config.RunConfig`.
+
+    ``trl`` trains in-process on one node; ``openrlhf`` prepares and submits a
+    job to a Ray cluster. Both take the same config.
+    """
+
+    name: str
+    description: str
+
+    def check(self, config: Any) -> None:
+        """Raise :class:`harness.errors.ConfigError` if ``config`` cannot work.
+
+        Called before any model is loaded or job submitted, so a bad run
+        fails in a second, not after minutes of loading.
+        """
+
+    def run(self, config: Any) -> Mapping[str, Any]:
+        """Run training and return a summary (output paths, final metrics)."""
+
+
+@runtime_checkable
+class Engine(Protocol):
+    """An inference engine that turns prompts into completions for evaluation.
+
+    ``hf`` uses transformers' ``generate``; ``vllm`` is used where vLLM is
+    importable.
+    """
+
+    name: str
+    description: str
+
+    def unavailable_reason(self) -> str | None:
+        """``None`` when usable here, else a sentence saying why not and how to fix it."""
+
+    def generate(
+        self, model: Any, prompts: Iterable[Messages], settings: Mapping[str, Any]
+    ) -> Iterator[Any]:
+        """Generate completions for ``prompts`` with ``model`` (see the engine's docs)."""
+
+
+PROTOCOLS: dict[str, type] = {
+    "tasks": Task,
+    "templates": Template,
+    "rewards": Reward,
+    "backends": Backend,
+    "engines": Engine,
+}

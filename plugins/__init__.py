@@ -1,0 +1,1 @@
+"""Built-in plugins: prompt templates, rewards, training backends, inference engines."""
