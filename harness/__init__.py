@@ -24,7 +24,7 @@ from harness.errors import (
     UnknownNameError,
 )
 from harness.hookspecs import hookimpl
-from harness.protocols import Backend, Engine, Messages, Reward, Task, Template
+from harness.protocols import Backend, Engine, Generation, Messages, Reward, Task, Template
 from harness.sample import Sample
 
 __version__ = "0.1.0"
@@ -35,6 +35,7 @@ __all__ = [
     "DataError",
     "DuplicateNameError",
     "Engine",
+    "Generation",
     "HarnessError",
     "Messages",
     "PluginError",

@@ -18,6 +18,7 @@ Conventions shared by all of them:
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
@@ -155,12 +156,22 @@ class Backend(Protocol):
         """Run training and return a summary (output paths, final metrics)."""
 
 
+@dataclass
+class Generation:
+    """One completion from an engine: the text and its length in tokens."""
+
+    text: str
+    num_tokens: int
+
+
 @runtime_checkable
 class Engine(Protocol):
     """An inference engine that turns prompts into completions for evaluation.
 
     ``hf`` uses transformers' ``generate``; ``vllm`` is used where vLLM is
-    importable.
+    importable. The evaluation runner calls :meth:`load` once, then
+    :meth:`generate` with every pending prompt, and writes each result as it
+    arrives (so an interrupted run loses nothing).
     """
 
     name: str
@@ -169,10 +180,18 @@ class Engine(Protocol):
     def unavailable_reason(self) -> str | None:
         """``None`` when usable here, else a sentence saying why not and how to fix it."""
 
+    def load(self, model_path: str, **options: Any) -> Any:
+        """Load a local checkpoint (never downloads); ``options``: dtype, device, trust_remote_code."""
+
     def generate(
-        self, model: Any, prompts: Iterable[Messages], settings: Mapping[str, Any]
-    ) -> Iterator[Any]:
-        """Generate completions for ``prompts`` with ``model`` (see the engine's docs)."""
+        self, model: Any, prompts: Sequence[Messages], settings: Mapping[str, Any]
+    ) -> Iterator[tuple[int, Generation]]:
+        """Yield ``(index into prompts, Generation)`` as completions finish, in any order.
+
+        ``settings``: ``max_new_tokens``, ``batch_size``, ``temperature``,
+        ``top_p``, ``do_sample``, ``seed``, and ``prefill`` (text the
+        assistant turn starts with, from the template).
+        """
 
 
 PROTOCOLS: dict[str, type] = {

@@ -49,6 +49,7 @@ REQUIRED: dict[str, tuple[tuple[str, bool], ...]] = {
         ("name", False),
         ("description", False),
         ("unavailable_reason", True),
+        ("load", True),
         ("generate", True),
     ),
 }
