@@ -70,6 +70,10 @@ def _env_list(var: str) -> set[str]:
 
 
 def _short_error(exc: BaseException) -> str:
+    from harness.errors import HarnessError
+
+    if isinstance(exc, HarnessError):  # already says what and where
+        return str(exc)
     where = ""
     tb = traceback.extract_tb(exc.__traceback__)
     if tb:

@@ -1,0 +1,3 @@
+"""Raises on import, as a plugin with a missing dependency would."""
+
+raise ImportError("harness_brokenplugin needs the package 'does-not-exist'")
