@@ -1,0 +1,88 @@
+"""Reading a completion's layout: its text, its last ``<answer>``, its ``<think>`` span.
+
+Public helpers for tasks and rewards, built-in or third-party, so that every
+plugin finds the answer the same way. They use ``str.rfind``/``str.find``,
+never a regular expression, so a hostile 1 MB completion costs linear time.
+
+>>> last_answer("<think>2 + 2</think><answer>5</answer> <answer> 4 </answer>")
+'4'
+>>> last_answer("no tags") is None
+True
+>>> think_span("<think>count the dots</think><answer>3</answer>")
+'count the dots'
+>>> think_span("count the dots</think><answer>3</answer>")  # template pre-filled <think>
+'count the dots'
+>>> completion_text([{"role": "assistant", "content": "<answer>3</answer>"}])
+'<answer>3</answer>'
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+ANSWER_OPEN, ANSWER_CLOSE = "<answer>", "</answer>"
+THINK_OPEN, THINK_CLOSE = "<think>", "</think>"
+
+
+def completion_text(completion: Any) -> str:
+    """The text of a completion: a string, or TRL's conversational form.
+
+    A conversational completion (``[{"role": "assistant", "content": ...}]``)
+    gives the content of its last assistant message; content given as parts
+    (``[{"type": "text", "text": ...}]``) is joined. Anything else is an error.
+    """
+    if isinstance(completion, str):
+        return completion
+    if isinstance(completion, Mapping):
+        return _content_text(completion.get("content", ""))
+    if isinstance(completion, Sequence):
+        messages = [m for m in completion if isinstance(m, Mapping)]
+        assistant = [m for m in messages if m.get("role", "assistant") == "assistant"]
+        if assistant:
+            return _content_text(assistant[-1].get("content", ""))
+        if not completion:
+            return ""
+    raise TypeError(
+        f"a completion must be a string or a list of chat messages, not {type(completion).__name__}"
+    )
+
+
+def _content_text(content: Any) -> str:
+    if isinstance(content, str):
+        return content
+    if isinstance(content, Sequence):
+        return "".join(
+            str(part.get("text", "")) for part in content if isinstance(part, Mapping)
+        )
+    return str(content)
+
+
+def last_answer(text: str) -> str | None:
+    """The stripped content of the last ``<answer>…</answer>`` block, or ``None``.
+
+    An empty block gives ``""``; deciding that it is wrong is the caller's
+    rule (every built-in task treats it as wrong).
+    """
+    end = text.rfind(ANSWER_CLOSE)
+    if end < 0:
+        return None
+    start = text.rfind(ANSWER_OPEN, 0, end)
+    if start < 0:
+        return None
+    return text[start + len(ANSWER_OPEN) : end].strip()
+
+
+def think_span(text: str) -> str | None:
+    """The stripped content of the first ``<think>…</think>`` span, or ``None``.
+
+    When the completion has a ``</think>`` but no ``<think>`` before it, the
+    prompt's template pre-filled ``<think>``: the span is everything before
+    ``</think>``.
+    """
+    end = text.find(THINK_CLOSE)
+    if end < 0:
+        return None
+    start = text.rfind(THINK_OPEN, 0, end)
+    begin = 0 if start < 0 else start + len(THINK_OPEN)
+    return text[begin:end].strip()

@@ -1,0 +1,94 @@
+"""`ImageTask`: what the built-in tasks share (sample dispatch, prompts, metrics)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from itertools import islice
+from pathlib import Path
+from typing import Any
+
+from harness.protocols import Messages, Template
+from harness.sample import Sample
+from harness.tasks._common import RowGuard, check_on_error, check_split, load_image
+
+LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+
+
+class ImageTask:
+    """Base of the built-in tasks. Subclasses set the class attributes and implement
+    :meth:`synthetic`, :meth:`load_real` and :meth:`extract_answer`/:meth:`is_correct`."""
+
+    name: str = ""
+    description: str = ""
+    splits: Sequence[str] = ("train", "test")
+    answer_hint: str = ""
+
+    def samples(
+        self,
+        split: str,
+        source: str | Path | None = None,
+        limit: int | None = None,
+        seed: int = 0,
+        on_error: str = "raise",
+        skipped: list | None = None,
+        **options: Any,
+    ) -> Iterator[Sample]:
+        """Samples of ``split``: the synthetic twin when ``source`` is ``None``, else real data.
+
+        :param on_error: ``"raise"`` (default) stops at the first bad row with a
+            :class:`harness.DataError` naming file, row and problem; ``"skip"``
+            skips bad rows, logs them and appends a ``Skipped`` to ``skipped``.
+        :param skipped: a list that receives the skipped rows (``on_error="skip"``).
+        :param options: task-specific loader options (see the task's docstring).
+        """
+        check_split(self.name, split, self.splits)
+        check_on_error(on_error)
+        if limit is not None and limit < 0:
+            from harness.errors import ConfigError
+
+            raise ConfigError(f"limit must be >= 0, got {limit}.")
+        if source is None:
+            return self.synthetic(split, limit, seed, **options)
+        guard = RowGuard(self.name, on_error, skipped)
+        return self._real(split, source, limit, seed, guard, options)
+
+    def _real(self, split, source, limit, seed, guard, options) -> Iterator[Sample]:
+        try:
+            yield from islice(self.load_real(split, source, seed, guard, **options), limit)
+        finally:
+            guard.report()
+
+    def synthetic(self, split: str, limit: int | None, seed: int, **options: Any) -> Iterator[Sample]:
+        raise NotImplementedError
+
+    def load_real(
+        self, split: str, source: str | Path, seed: int, guard: RowGuard, **options: Any
+    ) -> Iterator[Sample]:
+        raise NotImplementedError
+
+    # -- prompts -----------------------------------------------------------
+    def question_text(self, sample: Sample) -> str:
+        """The question, with lettered choices when there are any."""
+        if not sample.choices:
+            return sample.question
+        lines = [f"{LETTERS[i]}. {c}" for i, c in enumerate(sample.choices)]
+        return sample.question + "\n" + "\n".join(lines)
+
+    def build_prompt(self, sample: Sample, template: Template) -> Messages:
+        """One user turn: the images (as ``PIL.Image``), then question + template instruction."""
+        content: list[dict[str, Any]] = [
+            {"type": "image", "image": load_image(img, sample.id, None)} for img in sample.images
+        ]
+        text = self.question_text(sample) + "\n" + template.instruction(self.answer_hint)
+        content.append({"type": "text", "text": text})
+        return [{"role": "user", "content": content}]
+
+    # -- scoring -------------------------------------------------------------
+    def metrics(self, records: Sequence[Mapping[str, Any]]) -> dict[str, float]:
+        """``accuracy`` (correct / records), ``answered`` (share with a parsable answer) and ``n``."""
+        n = len(records)
+        if n == 0:
+            return {"accuracy": 0.0, "answered": 0.0, "n": 0.0}
+        correct = sum(1 for r in records if r.get("correct"))
+        answered = sum(1 for r in records if r.get("prediction") not in (None, ""))
+        return {"accuracy": correct / n, "answered": answered / n, "n": float(n)}

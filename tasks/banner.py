@@ -1,0 +1,246 @@
+"""Task ``banner``: does a banner or slogan carry positive or negative content?
+
+The paper's Banner-Analysis set is not public; ``source`` may be any of:
+
+- an image folder with ``positive/`` and ``negative/`` subfolders;
+- a JSON Lines or CSV manifest with an image path column (``image``,
+  ``image_path``, ``path`` or ``file``) and a ``label`` (or ``answer``) column
+  holding ``positive``/``negative``; relative paths are resolved against the
+  manifest's folder and may not leave it;
+- a ``datasets`` ``save_to_disk`` directory or parquet file(s) with an
+  ``image`` column and a ``label`` column (text or ClassLabel).
+
+A directory with ``train/`` and ``test/`` subfolders, or manifests named after
+the split (``train.jsonl``, ``test.csv``), gives one split each; a source
+without splits is used for whatever split is asked for. Without ``source``,
+a synthetic twin renders positive and negative slogans as banners.
+
+Answer rule: the content of the last ``<answer>...</answer>`` block,
+case-insensitive, surrounding whitespace/punctuation/quotes ignored, must be
+exactly ``positive`` or ``negative``. Empty, missing, hedged
+(``positive/negative``, ``positive or negative``) or negated (``not
+positive``) answers are wrong.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import harness
+from harness.sample import Sample
+from harness.tasks import _draw
+from harness.tasks._base import ImageTask
+from harness.tasks._common import (
+    IMAGE_SUFFIXES,
+    Row,
+    RowGuard,
+    answer_span,
+    class_name,
+    clean,
+    is_saved_dataset,
+    iter_csv,
+    iter_jsonl,
+    iter_parquet,
+    iter_saved_dataset,
+    load_image,
+    pick,
+    require_source,
+    rng_for,
+    row_error,
+    row_image,
+    split_files,
+    synthetic_count,
+)
+
+LABELS = ("positive", "negative")
+IMAGE_COLUMNS = ("image", "image_path", "path", "file", "filename")
+LABEL_COLUMNS = ("label", "answer", "sentiment")
+SPLIT_ALIASES = {"test": ("val", "validation"), "train": ()}
+
+POSITIVE_SLOGANS = (
+    "KEEP SMILING", "YOU CAN DO IT", "WELCOME FRIENDS", "BE KIND", "GREAT JOB",
+    "THANK YOU", "STAY STRONG", "WE LOVE OUR CITY", "HAPPY HOLIDAYS", "DREAM BIG",
+    "TOGETHER WE GROW", "SAFE TRAVELS", "WELL DONE TEAM", "SPREAD JOY", "PEACE AND LOVE",
+    "HELP EACH OTHER", "GOOD LUCK", "BRIGHT FUTURE", "YOU ARE AMAZING", "CELEBRATE LIFE",
+)
+NEGATIVE_SLOGANS = (
+    "GO AWAY", "YOU WILL FAIL", "NOBODY CARES", "HATE THIS PLACE", "GIVE UP NOW",
+    "STUPID RULES", "YOU ARE NOT WELCOME", "WORST CITY EVER", "SHAME ON YOU", "GET LOST",
+    "EVERYTHING IS RUINED", "WE ARE DOOMED", "LIARS AND THIEVES", "NO HOPE LEFT", "TOTAL DISASTER",
+    "KEEP OUT LOSERS", "DOWN WITH YOU", "USELESS WASTE", "I HATE MONDAYS", "BAD LUCK",
+)
+SYNTHETIC_SIZE = {"train": 400, "test": 200}
+SIZE = (224, 112)
+
+
+def normalize_label(text: str) -> str:
+    """Casefolded label text with whitespace and edge punctuation removed."""
+    return clean(text).casefold()
+
+
+class BannerTask(ImageTask):
+    name = "banner"
+    description = "Banner analysis: is the banner's slogan positive or negative? (binary)"
+    splits = ("train", "test")
+    answer_hint = "positive or negative"
+    question = "Does the content of this banner convey a positive or a negative message?"
+
+    # -- answers -------------------------------------------------------------
+    def extract_answer(self, completion) -> str | None:
+        """The normalized content of the last ``<answer>`` block, or ``None`` if absent or empty."""
+        span = answer_span(completion)
+        if span is None:
+            return None
+        return normalize_label(span) or None
+
+    def is_correct(self, completion, sample: Sample) -> bool:
+        return self.extract_answer(completion) == normalize_label(sample.answer)
+
+    # -- synthetic twin ------------------------------------------------------
+    def synthetic(self, split: str, limit: int | None, seed: int) -> Iterator[Sample]:
+        for i in range(synthetic_count(limit, SYNTHETIC_SIZE[split])):
+            rng = rng_for("banner", split, seed, i)
+            label = LABELS[rng.randrange(2)]
+            slogan = rng.choice(POSITIVE_SLOGANS if label == "positive" else NEGATIVE_SLOGANS)
+            image = render_banner(slogan, rng)
+            yield Sample(
+                id=f"banner-{split}-{seed}-{i:05d}",
+                images=[image],
+                question=self.question,
+                choices=None,
+                answer=label,
+                meta={"slogan": slogan, "synthetic": True},
+            )
+
+    # -- real data -----------------------------------------------------------
+    def load_real(self, split: str, source, seed: int, guard: RowGuard) -> Iterator[Sample]:
+        path = require_source(source)
+        if path.is_file():
+            yield from self._from_table(path, path.parent, split, guard)
+            return
+        if is_saved_dataset(path):
+            rows = iter_saved_dataset(path, split, SPLIT_ALIASES)
+            yield from self._from_rows(rows, path, guard)
+            return
+        for name in (split, *SPLIT_ALIASES.get(split, ())):
+            if (path / name).is_dir():
+                yield from self.load_real(split, path / name, seed, guard)
+                return
+        if _class_dir(path, "positive") or _class_dir(path, "negative"):
+            yield from self._from_folders(path, guard)
+            return
+        tables = split_files(path, split, (".jsonl", ".csv"), SPLIT_ALIASES.get(split, ()))
+        parquet = split_files(path, split, (".parquet",), SPLIT_ALIASES.get(split, ()))
+        if not tables and not parquet:
+            raise harness.DataError(
+                f"{path}: no banner data for split {split!r}. Expected positive/ and negative/ "
+                "image folders, a JSONL/CSV manifest (image, label), parquet files or a "
+                "datasets save_to_disk directory."
+            )
+        for table in tables:
+            yield from self._from_table(table, table.parent, split, guard)
+        if parquet:
+            yield from self._from_rows(iter_parquet(parquet), path, guard)
+
+    def _from_folders(self, root: Path, guard: RowGuard) -> Iterator[Sample]:
+        for label in LABELS:
+            folder = _class_dir(root, label)
+            if folder is None:
+                continue
+            files = sorted(p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
+            for file in files:
+                rel = file.relative_to(root).as_posix()
+
+                def make(file=file, rel=rel, label=label):
+                    image = load_image(file, root, rel)
+                    return Sample(rel, [image], self.question, None, label, {"source": rel})
+
+                sample = guard.run(root, rel, make)
+                if sample is not None:
+                    yield sample
+
+    def _from_table(self, file: Path, root: Path, split: str, guard: RowGuard) -> Iterator[Sample]:
+        suffix = file.suffix.lower()
+        if suffix == ".jsonl":
+            rows = iter_jsonl(file, guard)
+        elif suffix == ".csv":
+            rows = iter_csv(file)
+        elif suffix == ".parquet":
+            rows = iter_parquet([file])
+        else:
+            raise harness.DataError(f"{file}: unsupported file type; use .jsonl, .csv or .parquet.")
+        yield from self._from_rows(rows, root, guard, split)
+
+    def _from_rows(self, rows, root: Path, guard: RowGuard, split: str | None = None) -> Iterator[Sample]:
+        for row in rows:
+            if split is not None and row.data.get("split") not in (None, "", split):
+                continue
+            sample = guard.run(row.file, row.index, lambda row=row: self._row_sample(row, root))
+            if sample is not None:
+                yield sample
+
+    def _row_sample(self, row: Row, root: Path) -> Sample:
+        column = next((c for c in LABEL_COLUMNS if c in row.data), LABEL_COLUMNS[0])
+        label = normalize_label(class_name(row, column, pick(row, LABEL_COLUMNS, "label")))
+        if label not in LABELS:
+            raise row_error(row.file, row.index, f"label {label!r} is not 'positive' or 'negative'.")
+        value = pick(row, IMAGE_COLUMNS, "image")
+        image = load_image(row_image(value, root, row.file, row.index), row.file, row.index)
+        sid = value if isinstance(value, str) else f"{Path(row.file).name}:{row.index}"
+        return Sample(sid, [image], self.question, None, label, {"source": f"{row.file}:{row.index}"})
+
+
+def _class_dir(root: Path, label: str) -> Path | None:
+    for child in (root / label, root / label.capitalize(), root / label.upper()):
+        if child.is_dir():
+            return child
+    return None
+
+
+def render_banner(slogan: str, rng):
+    """A banner image with ``slogan`` in a random colour scheme, size and layout."""
+    from PIL import Image, ImageDraw
+
+    bg, fg = _draw.contrasting_pair(rng)
+    w, h = SIZE
+    if rng.random() < 0.5:
+        image = Image.new("RGB", SIZE, bg)
+    else:
+        other = tuple(max(0, min(255, c + rng.randint(-50, 50))) for c in bg)
+        image = _draw.vertical_gradient(SIZE, bg, other)
+    draw = ImageDraw.Draw(image)
+    if rng.random() < 0.6:  # a frame
+        inset = rng.randint(2, 8)
+        draw.rectangle((inset, inset, w - 1 - inset, h - 1 - inset), outline=fg, width=rng.randint(1, 3))
+    words = slogan.split()
+    if len(words) > 2 and rng.random() < 0.6:
+        cut = len(words) // 2
+        lines = [" ".join(words[:cut]), " ".join(words[cut:])]
+    else:
+        lines = [slogan]
+    size = rng.randint(16, 28)
+    while size > 9:
+        fnt = _draw.font(size)
+        boxes = [draw.textbbox((0, 0), line, font=fnt) for line in lines]
+        widest = max(b[2] - b[0] for b in boxes)
+        tall = sum(b[3] - b[1] for b in boxes) + 6 * (len(lines) - 1)
+        if widest <= w - 24 and tall <= h - 24:
+            break
+        size -= 2
+    align = rng.choice(("center", "left", "right"))
+    y = (h - tall) // 2 + rng.randint(-4, 4)
+    for line, box in zip(lines, boxes):
+        lw = box[2] - box[0]
+        x = {"center": (w - lw) // 2, "left": 14, "right": w - 14 - lw}[align]
+        draw.text((x - box[0], y - box[1]), line, font=fnt, fill=fg)
+        y += box[3] - box[1] + 6
+    return _draw.add_noise(image, rng)
+
+
+TASK = BannerTask()
+
+
+@harness.hookimpl
+def register_tasks(register):
+    register(TASK)

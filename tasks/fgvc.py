@@ -1,0 +1,277 @@
+"""Task ``fgvc``: fine-grained aircraft classification (FGVC-Aircraft, 100 variants).
+
+``source`` may be:
+
+- the official archive layout: ``fgvc-aircraft-2013b/`` (or its ``data/``
+  folder) with ``images/<id>.jpg``, ``images_variant_<split>.txt``
+  (``<id> <variant>`` per line), ``variants.txt`` and optionally
+  ``images_manufacturer_<split>.txt`` / ``images_family_<split>.txt``;
+- a ``datasets`` ``save_to_disk`` directory or parquet file(s) with an
+  ``image`` column and a ``variant`` column (text or ClassLabel; ``label``
+  also accepted), optionally ``manufacturer`` and ``family``.
+
+Splits: ``train``, ``val``, ``trainval``, ``test`` (``trainval`` = ``train`` then
+``val`` where the data has no such split). The 20-pixel copyright strip at the
+bottom of every real image is cropped (``crop_bottom=`` changes that). Without
+``source``, a synthetic twin draws 13 invented variants in 5 families
+(``_fgvc_synth``).
+
+Answer rule: the content of the last ``<answer>...</answer>`` block must name
+the gold variant, compared ignoring case, spacing and hyphen/dash variants
+(``737–300`` = ``737 - 300`` = ``737-300``), optionally preceded by its
+manufacturer (``Boeing 737-300``). A prefix of the variant (``737``), a
+neighbouring variant (``737-400``), two variant names (``737-300 or
+737-400``), extra words, or an empty answer are wrong.
+
+Metrics: ``accuracy`` and ``mean_per_class_accuracy`` (the official FGVC
+metric: the mean over gold variants of each variant's accuracy).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import harness
+from harness.sample import Sample
+from harness.tasks._base import ImageTask
+from harness.tasks._common import (
+    RowGuard,
+    answer_span,
+    class_name,
+    clean,
+    is_saved_dataset,
+    iter_parquet,
+    iter_saved_dataset,
+    label_key,
+    load_image,
+    pick,
+    require_source,
+    rng_for,
+    row_error,
+    row_image,
+    split_files,
+    synthetic_count,
+)
+from harness.tasks._fgvc_names import MANUFACTURER
+from harness.tasks._fgvc_synth import VARIANTS, render_aircraft
+
+CROP_BOTTOM = 20
+SPLITS = ("train", "val", "trainval", "test")
+SPLIT_ALIASES = {"val": ("validation",), "train": (), "test": (), "trainval": ()}
+SYNTHETIC_SIZE = {"train": 1300, "val": 260, "test": 650}
+VARIANT_COLUMNS = ("variant", "label", "answer")
+QUESTION = "What is the exact variant of the aircraft in this image?"
+
+
+class FgvcTask(ImageTask):
+    name = "fgvc"
+    description = "FGVC-Aircraft: name the aircraft variant (fine-grained, 100 classes; synthetic: 13)"
+    splits = SPLITS
+    answer_hint = "the aircraft variant name"
+
+    def __init__(self) -> None:
+        self._makers: dict[str, str] = dict(MANUFACTURER)
+        self._makers.update({v.name: v.manufacturer for v in VARIANTS})
+        self._canonical: dict[str, str] = {}
+        for variant, maker in self._makers.items():
+            self._learn(variant, maker)
+
+    def _learn(self, variant: str, manufacturer: str | None) -> None:
+        self._canonical.setdefault(label_key(variant), variant)
+        if manufacturer:
+            self._canonical.setdefault(label_key(f"{manufacturer} {variant}"), variant)
+
+    # -- answers -------------------------------------------------------------
+    def extract_answer(self, completion) -> str | None:
+        """The variant named in the last ``<answer>`` block (manufacturer dropped), else its cleaned text.
+
+        ``None`` when there is no block or it is empty.
+        """
+        span = answer_span(completion)
+        if span is None:
+            return None
+        text = clean(span)
+        if not text:
+            return None
+        return self._canonical.get(label_key(text), text)
+
+    def is_correct(self, completion, sample: Sample) -> bool:
+        span = answer_span(completion)
+        if span is None:
+            return False
+        got = label_key(span)
+        if not got:
+            return False
+        gold = sample.answer
+        maker = sample.meta.get("manufacturer") or self._makers.get(gold)
+        accepted = {label_key(gold)}
+        if maker:
+            accepted.add(label_key(f"{maker} {gold}"))
+        return got in accepted
+
+    def metrics(self, records: Sequence[Mapping[str, Any]]) -> dict[str, float]:
+        """Adds ``mean_per_class_accuracy``: per gold variant accuracy, averaged over variants."""
+        out = super().metrics(records)
+        per_class: dict[str, list[bool]] = defaultdict(list)
+        for r in records:
+            per_class[str(r.get("gold"))].append(bool(r.get("correct")))
+        out["mean_per_class_accuracy"] = (
+            sum(sum(v) / len(v) for v in per_class.values()) / len(per_class) if per_class else 0.0
+        )
+        return out
+
+    # -- synthetic twin ------------------------------------------------------
+    def synthetic(self, split: str, limit: int | None, seed: int,
+                  crop_bottom: int = CROP_BOTTOM) -> Iterator[Sample]:
+        """The synthetic twin (``crop_bottom`` applies to real images only)."""
+        if split == "trainval":
+            n_train = SYNTHETIC_SIZE["train"]
+            total = synthetic_count(limit, n_train + SYNTHETIC_SIZE["val"])
+            yield from self.synthetic("train", min(total, n_train), seed)
+            if total > n_train:
+                yield from self.synthetic("val", total - n_train, seed)
+            return
+        for i in range(synthetic_count(limit, SYNTHETIC_SIZE[split])):
+            rng = rng_for("fgvc", split, seed, i)
+            variant = VARIANTS[rng.randrange(len(VARIANTS))]
+            yield Sample(
+                id=f"fgvc-{split}-{seed}-{i:05d}",
+                images=[render_aircraft(variant, rng)],
+                question=QUESTION,
+                choices=None,
+                answer=variant.name,
+                meta={"manufacturer": variant.manufacturer, "family": variant.family, "synthetic": True},
+            )
+
+    # -- real data -----------------------------------------------------------
+    def load_real(self, split: str, source, seed: int, guard: RowGuard,
+                  crop_bottom: int = CROP_BOTTOM) -> Iterator[Sample]:
+        """Real samples; ``crop_bottom`` px (the copyright strip) are cut from every image."""
+        path = require_source(source)
+        crop = crop_bottom
+        data_dir = _official_dir(path)
+        if data_dir is not None:
+            yield from self._official(data_dir, split, crop, guard)
+            return
+        if is_saved_dataset(path):
+            if split == "trainval" and not _saved_has_split(path, "trainval"):
+                for part in ("train", "val"):
+                    rows = iter_saved_dataset(path, part, SPLIT_ALIASES)
+                    yield from self._from_rows(rows, path, crop, guard)
+                return
+            yield from self._from_rows(iter_saved_dataset(path, split, SPLIT_ALIASES), path, crop, guard)
+            return
+        if path.is_file():
+            files = [path]
+        else:
+            files = split_files(path, split, (".parquet",), SPLIT_ALIASES[split])
+            if not files and split == "trainval":
+                files = [*split_files(path, "train", (".parquet",)),
+                         *split_files(path, "val", (".parquet",), ("validation",))]
+        if not files:
+            raise harness.DataError(
+                f"{path}: no FGVC-Aircraft data for split {split!r}. Expected the official "
+                "layout (data/images_variant_<split>.txt, data/images/), parquet files or a "
+                "datasets save_to_disk directory with image and variant columns."
+            )
+        root = path.parent if path.is_file() else path
+        yield from self._from_rows(iter_parquet(files), root, crop, guard)
+
+    def _official(self, data: Path, split: str, crop: int, guard: RowGuard) -> Iterator[Sample]:
+        listing = data / f"images_variant_{split}.txt"
+        if not listing.is_file():
+            if split == "trainval" and (data / "images_variant_train.txt").is_file():
+                for part in ("train", "val"):
+                    yield from self._official(data, part, crop, guard)
+                return
+            raise harness.DataError(f"{listing} does not exist: the official layout has one per split.")
+        known = None
+        if (data / "variants.txt").is_file():
+            known = {line.strip() for line in (data / "variants.txt").read_text().splitlines() if line.strip()}
+        makers = _id_map(data / f"images_manufacturer_{split}.txt")
+        families = _id_map(data / f"images_family_{split}.txt")
+        with open(listing, encoding="utf-8") as fh:
+            for lineno, line in enumerate(fh, start=1):
+                if not line.strip():
+                    continue
+
+                def make(line=line, lineno=lineno):
+                    image_id, _, variant = line.strip().partition(" ")
+                    variant = variant.strip()
+                    if not variant:
+                        raise row_error(listing, lineno, f"expected '<image id> <variant>', got {line.strip()!r}.")
+                    if known is not None and variant not in known:
+                        raise row_error(listing, lineno, f"variant {variant!r} is not in {data / 'variants.txt'}.")
+                    if "/" in image_id or "\\" in image_id or image_id.startswith("."):
+                        raise row_error(listing, lineno, f"image id {image_id!r} is not a plain file name.")
+                    image = load_image(data / "images" / f"{image_id}.jpg", listing, lineno, crop)
+                    maker = makers.get(image_id) or self._makers.get(variant)
+                    return self._sample(image_id, image, variant, maker, families.get(image_id),
+                                        f"{listing.name}:{lineno}")
+
+                sample = guard.run(listing, lineno, make)
+                if sample is not None:
+                    yield sample
+
+    def _from_rows(self, rows, root: Path, crop: int, guard: RowGuard) -> Iterator[Sample]:
+        for row in rows:
+            def make(row=row):
+                column = next((c for c in VARIANT_COLUMNS if c in row.data), VARIANT_COLUMNS[0])
+                variant = class_name(row, column, pick(row, VARIANT_COLUMNS, "variant"))
+                value = row_image(pick(row, ("image", "img"), "image"), root, row.file, row.index)
+                image = load_image(value, row.file, row.index, crop)
+                maker = row.data.get("manufacturer")
+                maker = class_name(row, "manufacturer", maker) if maker is not None else self._makers.get(variant)
+                family = row.data.get("family")
+                family = class_name(row, "family", family) if family is not None else None
+                sid = str(row.data.get("id") or f"{Path(row.file).name}:{row.index}")
+                return self._sample(sid, image, variant, maker, family, f"{row.file}:{row.index}")
+
+            sample = guard.run(row.file, row.index, make)
+            if sample is not None:
+                yield sample
+
+    def _sample(self, sid, image, variant, maker, family, where) -> Sample:
+        self._learn(variant, maker)
+        meta: dict[str, Any] = {"source": where}
+        if maker:
+            meta["manufacturer"] = maker
+        if family:
+            meta["family"] = family
+        return Sample(sid, [image], QUESTION, None, variant, meta)
+
+
+def _official_dir(path: Path) -> Path | None:
+    if not path.is_dir():
+        return None
+    for candidate in (path, path / "data", path / "fgvc-aircraft-2013b" / "data"):
+        if candidate.is_dir() and any(candidate.glob("images_variant_*.txt")):
+            return candidate
+    return None
+
+
+def _saved_has_split(path: Path, split: str) -> bool:
+    return (path / split).is_dir() and (path / "dataset_dict.json").is_file()
+
+
+def _id_map(file: Path) -> dict[str, str]:
+    """``<id> <value>`` lines of an optional official annotation file (malformed lines ignored)."""
+    if not file.is_file():
+        return {}
+    out = {}
+    for line in file.read_text(encoding="utf-8").splitlines():
+        key, _, value = line.strip().partition(" ")
+        if value.strip():
+            out[key] = value.strip()
+    return out
+
+
+TASK = FgvcTask()
+
+
+@harness.hookimpl
+def register_tasks(register):
+    register(TASK)

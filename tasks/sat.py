@@ -1,0 +1,226 @@
+"""Task ``sat``: spatial aptitude training, multiple choice over one or two images.
+
+``source`` may be a ``datasets`` ``save_to_disk`` directory or parquet file(s)
+in the ``array/SAT`` layout: ``image_bytes`` (a list of one or two images),
+``question``, ``answers`` (the choices), ``correct_answer`` (the text of the
+right choice) and optionally ``question_type``. Split files are found by name
+(``SAT_train.parquet`` -> ``train``, ``SAT_val.parquet`` -> ``val``); a
+``DatasetDict`` without a ``test`` split serves ``test`` from ``static``.
+Without ``source``, a synthetic twin asks about relative position, counting
+and egocentric camera movement in drawn scenes (``_sat_synth``).
+
+Choices are shuffled deterministically from ``seed`` and the sample id, and
+shown lettered (``A. ...``). ``Sample.answer`` is the right choice's text.
+
+Answer rule: the content of the last ``<answer>...</answer>`` block must be
+the right choice's letter -- ``B``, ``(B)``, ``B.``, ``B)`` or ``B) text`` (a
+text naming a different choice makes it wrong) -- or exactly the right
+choice's text (ignoring case, spacing, dashes and edge punctuation). Empty
+answers, hedges (``A or B``, ``A/B``) and anything else are wrong.
+
+Circular evaluation: :func:`rotations` (or ``samples(..., circular=True)``)
+gives one sample per rotation of the choices, with ids ``<id>#r<k>``;
+:meth:`SatTask.metrics` then adds ``circular_accuracy``, where a question
+counts only if every rotation is right.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import harness
+from harness.sample import Sample
+from harness.tasks._base import LETTERS, ImageTask
+from harness.tasks._common import (
+    RowGuard,
+    answer_span,
+    clean,
+    is_saved_dataset,
+    iter_parquet,
+    iter_saved_dataset,
+    label_key,
+    load_image,
+    pick,
+    require_source,
+    rng_for,
+    row_error,
+    row_image,
+    split_files,
+    synthetic_count,
+)
+from harness.tasks._sat_synth import GENERATORS, QUESTION_TYPES
+
+SPLITS = ("train", "val", "test")
+SPLIT_ALIASES = {"train": (), "val": ("validation",), "test": ("static",)}
+SYNTHETIC_SIZE = {"train": 1200, "val": 240, "test": 480}
+ROTATION_MARK = "#r"
+
+
+def rotations(sample: Sample) -> list[Sample]:
+    """One sample per rotation of ``sample``'s choices: ids ``<id>#r0`` ... ``<id>#r<n-1>``.
+
+    Rotation ``k`` moves the first ``k`` choices to the end; ``answer`` (the
+    choice text) is unchanged, so the right letter moves.
+    """
+    choices = list(sample.choices or [])
+    out = []
+    for k in range(max(len(choices), 1)):
+        meta = {**sample.meta, "circular_of": sample.id, "rotation": k}
+        out.append(replace(sample, id=f"{sample.id}{ROTATION_MARK}{k}",
+                           choices=choices[k:] + choices[:k], meta=meta))
+    return out
+
+
+def circular_group(sample_id: str) -> str | None:
+    """The base id of a rotation id (``"q7#r2"`` -> ``"q7"``), else ``None``."""
+    base, mark, k = str(sample_id).rpartition(ROTATION_MARK)
+    return base if mark and k.isdigit() else None
+
+
+def resolve_choice(answer: str, choices: Sequence[str]) -> int | None:
+    """The index of the choice ``answer`` names (letter form or exact text), else ``None``."""
+    text = clean(answer)
+    if not text:
+        return None
+    keys = [label_key(c) for c in choices]
+    key = label_key(text)
+    if key in keys:
+        return keys.index(key)
+    letters = LETTERS[: len(choices)]
+    if len(text) == 1:
+        return letters.find(text.upper()) if text.upper() in letters else None
+    if text[0] in letters and text[1] in ").:":
+        index = letters.index(text[0])
+        rest = label_key(text[2:])
+        if rest and rest in keys and keys[index] != rest:
+            return None  # "B) <text of another choice>": contradicts itself
+        return index
+    return None
+
+
+class SatTask(ImageTask):
+    name = "sat"
+    description = "SAT: spatial reasoning multiple choice (relative position, counting, ego-motion)"
+    splits = SPLITS
+    answer_hint = "the letter of the correct option"
+
+    # -- answers -------------------------------------------------------------
+    def extract_answer(self, completion) -> str | None:
+        """The letter (``"B"``) when the answer has a letter form, else its cleaned text; ``None`` if empty."""
+        span = answer_span(completion)
+        if span is None:
+            return None
+        text = clean(span)
+        if not text:
+            return None
+        if len(text) == 1 and text.upper() in LETTERS:
+            return text.upper()
+        if len(text) > 1 and text[0] in LETTERS and text[1] in ").:":
+            return text[0]
+        return text
+
+    def is_correct(self, completion, sample: Sample) -> bool:
+        span = answer_span(completion)
+        if span is None or not sample.choices:
+            return False
+        index = resolve_choice(span, sample.choices)
+        return index is not None and label_key(sample.choices[index]) == label_key(sample.answer)
+
+    def metrics(self, records: Sequence[Mapping[str, Any]]) -> dict[str, float]:
+        """Adds ``circular_accuracy`` (and ``circular_n``) when records hold rotations ``<id>#r<k>``."""
+        out = super().metrics(records)
+        groups: dict[str, list[bool]] = defaultdict(list)
+        for r in records:
+            base = circular_group(r.get("id", ""))
+            if base is not None:
+                groups[base].append(bool(r.get("correct")))
+        if groups:
+            out["circular_accuracy"] = sum(all(v) for v in groups.values()) / len(groups)
+            out["circular_n"] = float(len(groups))
+        return out
+
+    # -- samples ---------------------------------------------------------------
+    def samples(self, split, source=None, limit=None, seed=0, on_error="raise", skipped=None,
+                circular: bool = False) -> Iterator[Sample]:
+        """See :meth:`ImageTask.samples`; ``circular=True`` yields every rotation of each of the
+        ``limit`` questions (see :func:`rotations`)."""
+        base = super().samples(split, source, limit, seed, on_error, skipped)
+        if not circular:
+            return base
+        return (r for s in base for r in rotations(s))
+
+    def synthetic(self, split: str, limit: int | None, seed: int) -> Iterator[Sample]:
+        for i in range(synthetic_count(limit, SYNTHETIC_SIZE[split])):
+            rng = rng_for("sat", split, seed, i)
+            qtype = QUESTION_TYPES[i % len(QUESTION_TYPES)]
+            images, question, choices, answer = GENERATORS[qtype](rng)
+            rng.shuffle(choices)
+            yield Sample(
+                id=f"sat-{split}-{seed}-{i:05d}",
+                images=images,
+                question=question,
+                choices=choices,
+                answer=answer,
+                meta={"question_type": qtype, "synthetic": True},
+            )
+
+    def load_real(self, split: str, source, seed: int, guard: RowGuard) -> Iterator[Sample]:
+        path = require_source(source)
+        if is_saved_dataset(path):
+            rows = iter_saved_dataset(path, split, SPLIT_ALIASES)
+        else:
+            files = [path] if path.is_file() else split_files(path, split, (".parquet",), SPLIT_ALIASES[split])
+            if not files:
+                raise harness.DataError(
+                    f"{path}: no SAT data for split {split!r}. Expected parquet files "
+                    "(e.g. SAT_train.parquet) or a datasets save_to_disk directory with columns "
+                    "image_bytes, question, answers, correct_answer."
+                )
+            rows = iter_parquet(files)
+        root = path.parent if path.is_file() else path
+        for row in rows:
+            sample = guard.run(row.file, row.index, lambda row=row: self._row_sample(row, root, seed))
+            if sample is not None:
+                yield sample
+
+    def _row_sample(self, row, root: Path, seed: int) -> Sample:
+        images = pick(row, ("image_bytes", "images", "image"), "image_bytes")
+        if not isinstance(images, list):
+            images = [images]
+        if not images:
+            raise row_error(row.file, row.index, "image_bytes is empty; each row needs one or two images.")
+        question = pick(row, ("question",), "question")
+        choices = pick(row, ("answers", "choices"), "answers")
+        correct = pick(row, ("correct_answer", "answer"), "correct_answer")
+        if not isinstance(question, str) or not question.strip():
+            raise row_error(row.file, row.index, "question must be a non-empty string.")
+        if (not isinstance(choices, list) or len(choices) < 2
+                or not all(isinstance(c, str) and c.strip() for c in choices)):
+            raise row_error(row.file, row.index, f"answers must be a list of 2+ non-empty strings, got {choices!r}.")
+        choices = [c.strip() for c in choices]
+        if len(choices) > len(LETTERS):
+            raise row_error(row.file, row.index, f"{len(choices)} choices; at most {len(LETTERS)} can be lettered.")
+        keys = [label_key(c) for c in choices]
+        if not isinstance(correct, str) or label_key(correct) not in keys:
+            raise row_error(row.file, row.index, f"correct_answer {correct!r} is not one of the answers {choices!r}.")
+        answer = choices[keys.index(label_key(correct))]
+        decoded = [load_image(row_image(img, root, row.file, row.index), row.file, row.index) for img in images]
+        sid = str(row.data.get("id") or f"{Path(row.file).name}:{row.index}")
+        rng_for("sat-choices", seed, sid).shuffle(choices)
+        meta = {"source": f"{row.file}:{row.index}"}
+        qtype = row.data.get("question_type")
+        if isinstance(qtype, str):
+            meta["question_type"] = qtype
+        return Sample(sid, decoded, question.strip(), choices, answer, meta)
+
+
+TASK = SatTask()
+
+
+@harness.hookimpl
+def register_tasks(register):
+    register(TASK)

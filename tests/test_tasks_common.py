@@ -1,0 +1,121 @@
+"""Shared task machinery: answer spans, label keys, seeds, path confinement, row guards, registration."""
+
+from __future__ import annotations
+
+import pytest
+
+import harness
+from harness.tasks._common import (
+    RowGuard,
+    answer_span,
+    confined_path,
+    label_key,
+    load_image,
+    rng_for,
+    split_files,
+)
+
+
+@pytest.mark.parametrize(
+    "completion, span",
+    [
+        ("<answer>A</answer>", "A"),
+        ("<think>maybe <answer>A</answer></think><answer> B </answer>", "B"),
+        ("<ANSWER>C</ANSWER>", None),  # tags are exact, as in the format reward
+        ("<answer>A</answer> then <answer>B", "A"),  # last *complete* block
+        ("<answer></answer>", ""),
+        ("no tags at all", None),
+        ("</answer><answer>", None),
+        ("", None),
+        (None, None),
+        ([{"role": "assistant", "content": "<answer>D</answer>"}], "D"),
+        ([{"role": "assistant", "content": [{"type": "text", "text": "<answer>E</answer>"}]}], "E"),
+    ],
+)
+def test_answer_span_is_the_last_complete_block(completion, span):
+    assert answer_span(completion) == span
+
+
+def test_answer_span_on_pathological_long_completions():
+    assert answer_span("<answer>" * 200_000 + "x</answer>") == "x"
+    assert answer_span("<answer " * 200_000) is None
+    assert answer_span("İ" * 1000 + "<answer>ok</answer>") == "ok"  # lowercasing must not shift indices
+
+
+def test_label_key_unifies_case_spacing_and_dashes():
+    assert label_key("Boeing 737\u2013300") == label_key("boeing  737 - 300") == "boeing-737-300"
+    assert label_key("737300") != label_key("737-300")
+    assert label_key(" 'A320'. ") == "a320"
+
+
+def test_rng_streams_are_stable_and_independent():
+    assert rng_for("t", "train", 0, 5).random() == rng_for("t", "train", 0, 5).random()
+    assert rng_for("t", "train", 0, 5).random() != rng_for("t", "test", 0, 5).random()
+
+
+def test_confined_path(tmp_path):
+    assert confined_path(tmp_path, "a/b.png", "m.jsonl", 1) == tmp_path / "a" / "b.png"
+    assert confined_path(tmp_path, "a/../b.png", "m.jsonl", 1) == tmp_path / "b.png"
+    for bad in ("../x.png", "a/../../x.png", "..\u002f..\u002fetc/passwd"):
+        with pytest.raises(harness.DataError, match=r"m.jsonl, row 1: .*escapes the dataset root"):
+            confined_path(tmp_path, bad, "m.jsonl", 1)
+    with pytest.raises(harness.DataError, match="non-empty string"):
+        confined_path(tmp_path, "", "m.jsonl", 1)
+    assert confined_path(tmp_path, "/abs/img.png", "m.jsonl", 1).as_posix() == "/abs/img.png"
+
+
+def test_row_guard_raise_and_skip():
+    def boom():
+        raise ValueError("bad value")
+
+    with pytest.raises(harness.DataError, match=r"f.csv, row 3: ValueError: bad value"):
+        RowGuard("t", "raise", None).run("f.csv", 3, boom)
+    skipped = []
+    guard = RowGuard("t", "skip", skipped)
+    assert guard.run("f.csv", 3, boom) is None
+    assert guard.run("f.csv", 4, lambda: 42) == 42
+    assert [str(s) for s in skipped] == ["f.csv, row 3: ValueError: bad value"]
+
+
+def test_load_image_errors_name_file_and_row(tmp_path):
+    with pytest.raises(harness.DataError, match=r"m.csv, row 2: image file .* does not exist"):
+        load_image(tmp_path / "nope.png", "m.csv", 2)
+    (tmp_path / "bad.png").write_bytes(b"garbage")
+    with pytest.raises(harness.DataError, match=r"m.csv, row 2: cannot decode .*bad.png"):
+        load_image(tmp_path / "bad.png", "m.csv", 2)
+    with pytest.raises(harness.DataError, match=r"m.csv, row 2: no image"):
+        load_image(None, "m.csv", 2)
+
+
+def test_split_files(tmp_path):
+    for name in ("SAT_train.parquet", "SAT_val.parquet", "data/test-00000-of-00001.parquet", "notes.txt"):
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text("")
+    names = lambda split, *aliases: [p.name for p in split_files(tmp_path, split, (".parquet",), aliases)]  # noqa: E731
+    assert names("train") == ["SAT_train.parquet"]
+    assert names("test") == ["test-00000-of-00001.parquet"]
+    assert names("validation", "val") == ["SAT_val.parquet"]
+    assert names("trainval") == []
+
+
+def test_builtin_tasks_are_registered_through_the_plugin_host(fresh_host):
+    assert {"banner", "fgvc", "sat"} <= set(harness.list_tasks())
+    for name in ("banner", "fgvc", "sat"):
+        task = harness.get_task(name)
+        assert isinstance(task, harness.Task)
+        assert {"train", "test"} <= set(task.splits)
+    assert set(harness.get_task("fgvc").splits) == {"train", "val", "trainval", "test"}
+    records = fresh_host.records
+    assert records["harness.tasks.fgvc"].status == "ok"
+
+
+def test_task_modules_stay_light():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, harness; harness.list_tasks(); harness.list_templates();"
+        "print(','.join(m for m in ('torch','transformers','datasets','pyarrow') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == ""
