@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from harness.answers import completion_text, last_answer, think_span
 from harness.errors import (
     ConfigError,
     DataError,
@@ -25,6 +26,7 @@ from harness.errors import (
 )
 from harness.hookspecs import hookimpl
 from harness.protocols import Backend, Engine, Generation, Messages, Reward, Task, Template
+from harness.reward_spec import reward_from_spec
 from harness.sample import Sample
 
 __version__ = "0.1.0"
@@ -45,17 +47,21 @@ __all__ = [
     "Template",
     "UnknownNameError",
     "__version__",
+    "completion_text",
     "get_backend",
     "get_engine",
     "get_reward",
     "get_task",
     "get_template",
     "hookimpl",
+    "last_answer",
     "list_backends",
     "list_engines",
     "list_rewards",
     "list_tasks",
     "list_templates",
+    "reward_from_spec",
+    "think_span",
 ]
 
 
