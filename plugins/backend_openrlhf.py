@@ -1,0 +1,215 @@
+"""The ``openrlhf`` training backend: GRPO on a Ray cluster through OpenRLHF.
+
+The harness prepares, launches and follows the job; OpenRLHF (Ray +
+DeepSpeed + vLLM) trains. ``run`` writes, under the run's output directory::
+
+    job/           the Ray working_dir: prompts.jsonl, images/, reward_func.py, reward_config.json
+    py_modules/    a snapshot of this harness (shipped to the workers)
+    job.json       Ray job id, status, command, and the final checkpoint path
+    command.sh     the same submission as a `ray job submit` command line
+
+then submits it through Ray Jobs (unless ``openrlhf.dry_run``). OpenRLHF
+cannot be imported here (it pins CUDA-only packages): it lives in its own
+environment on the cluster, with harness installed next to it
+(``docs/openrlhf.md``).
+"""
+
+from __future__ import annotations
+
+import shlex
+from pathlib import Path
+from typing import Any
+
+import harness
+from harness.errors import ConfigError, HarnessError
+
+JOB_DIR = "job"
+COMMAND_FILE = "command.sh"
+
+
+def settings_of(config: Any) -> Any:
+    """The config's ``openrlhf`` section (defaults where the config has none)."""
+    from harness.plugins.openrlhf_settings import OpenRLHFSettings
+
+    section = getattr(config, "openrlhf", None)
+    if section is None:
+        return OpenRLHFSettings()
+    if isinstance(section, dict):
+        from harness.config import build_config
+
+        return build_config(OpenRLHFSettings, section, "openrlhf section")
+    return section
+
+
+def check_model_dir(model: str) -> None:
+    """A local checkpoint directory with a tokenizer and a chat template, or a ConfigError."""
+    path = Path(model)
+    if not path.is_dir():
+        raise ConfigError(
+            f"field 'model' has invalid value {model!r}: no such directory. Give a local checkpoint "
+            "directory (model + processor); the export renders prompts with its processor here, and "
+            "the cluster reads the model there (openrlhf.cluster_model_path if its path differs)."
+        )
+    if not any((path / f).is_file() for f in ("tokenizer.json", "tokenizer_config.json")):
+        raise ConfigError(
+            f"field 'model': {model} has no tokenizer (tokenizer.json / tokenizer_config.json); "
+            "save the processor next to the model (processor.save_pretrained)."
+        )
+
+
+class OpenRLHFBackend:
+    """GRPO through OpenRLHF's train_ppo_ray, submitted to a Ray cluster as a Ray job."""
+
+    name = "openrlhf"
+    description = "GRPO on a Ray cluster through OpenRLHF (Ray + DeepSpeed + vLLM), with harness rewards."
+
+    def check(self, config: Any) -> None:
+        """Fail on anything that cannot work, before any export or submission."""
+        from harness.plugins.openrlhf_args import GRPOPlan, check_layout
+        from harness.plugins.openrlhf_reward import TemplateInfo, build_reward
+        from harness.plugins.openrlhf_submit import runtime_env
+
+        settings = settings_of(config)
+        if config.method != "grpo":
+            raise ConfigError(
+                f"field 'method' has invalid value {config.method!r}: the openrlhf backend runs GRPO "
+                "only; run SFT with --backend trl (then GRPO here from its checkpoint)."
+            )
+        if not settings.dry_run and not settings.ray_address:
+            raise ConfigError(
+                "The openrlhf backend needs a Ray cluster: give --ray-address http://<head>:8265 "
+                "(openrlhf.ray_address), or --dry-run to only write the job and print the command."
+            )
+        if getattr(config, "eval_after", False) and (settings.dry_run or not settings.follow):
+            raise ConfigError(
+                "--eval-after needs the trained model: drop --dry-run / openrlhf.follow=false, or run "
+                "`harness eval --model <checkpoint in job.json>` once the job has finished."
+            )
+        task = harness.get_task(config.task)
+        if config.split not in task.splits:
+            raise ConfigError(
+                f"field 'split' has invalid value {config.split!r}: task {task.name!r} has splits "
+                f"{', '.join(task.splits)}."
+            )
+        template = harness.get_template(config.template)
+        if not (config.reward or "").strip():
+            raise ConfigError("field 'reward' is required for GRPO, e.g. --reward accuracy:1,format:1.")
+        # Built exactly as the shim will build it: unknown names or parameters fail here.
+        build_reward(config.reward, TemplateInfo(template.name, bool(template.think), template.prefill))
+        check_model_dir(config.model)
+        check_layout(GRPOPlan.from_config(config, settings), settings)
+        runtime_env(Path(config.output) / JOB_DIR, settings)  # openrlhf.runtime_env clashes
+
+    def run(self, config: Any) -> dict[str, Any]:
+        """Export, write the job, and submit it (or only print it with ``dry_run``)."""
+        import click
+
+        from harness.plugins import openrlhf_args, openrlhf_submit
+        from harness.plugins.openrlhf_export import export_prompts
+
+        self.check(config)
+        settings = settings_of(config)
+        plan = openrlhf_args.GRPOPlan.from_config(config, settings)
+        task = harness.get_task(config.task)
+        template = harness.get_template(config.template)
+        output = Path(config.output).resolve()
+        output.mkdir(parents=True, exist_ok=True)
+
+        processor = load_processor(config.model)
+        # Never more samples than rows: the rows are the first samples, repeated if too few.
+        limit = min(config.limit or plan.rows, plan.rows)
+        samples = task.samples(config.split, source=config.source, limit=limit, seed=config.seed)
+        shared = settings.shared_filesystem
+        export = export_prompts(
+            task,
+            template,
+            samples,
+            processor,
+            config.reward,
+            output / JOB_DIR,
+            rows=plan.rows,
+            absolute_paths=shared,
+            tokenizer_file=Path(config.model) / "tokenizer.json",
+        )
+        job_dir = export.job_dir
+        save_path = settings.save_path or str(output / "model")
+        args = openrlhf_args.train_args(
+            plan,
+            settings,
+            model=settings.cluster_model_path or str(Path(config.model).resolve()),
+            dataset=str(export.dataset) if shared else export.dataset.name,
+            reward_func=str(job_dir / "reward_func.py") if shared else "reward_func.py",
+            save_path=save_path,
+            rows=export.rows,
+            max_images_per_prompt=export.max_images_per_prompt,
+            resume=bool(getattr(config, "resume", False)),
+        )
+        entry = openrlhf_args.entrypoint(settings.python, args)
+        if shared:  # no working_dir upload: run where the job directory is
+            entry = f"cd {shlex.quote(str(job_dir))} && {entry}"
+        py_modules = []
+        if settings.ship_harness:
+            py_modules.append(str(openrlhf_submit.snapshot_harness(output / openrlhf_submit.PY_MODULES_DIR)))
+        env = openrlhf_submit.runtime_env(job_dir, settings, py_modules)
+        address = settings.ray_address or "http://<ray-head>:8265"
+        submit_line = openrlhf_submit.ray_submit_command(address, env, entry)
+        (output / COMMAND_FILE).write_text("#!/bin/sh\n" + submit_line + "\n", encoding="utf-8")
+        record: dict[str, Any] = {
+            "backend": self.name,
+            "task": task.name,
+            "template": template.name,
+            "reward": config.reward,
+            "model": config.model,
+            "job_dir": str(job_dir),
+            "dataset": str(export.dataset),
+            "rows": export.rows,
+            "samples": export.samples,
+            "max_steps": plan.max_steps,
+            "completions_per_step": plan.completions_per_step,
+            "checkpoint": save_path,
+            "output": str(output),
+            "entrypoint": entry,
+            "runtime_env": env,
+            "job_id": None,
+            "status": "DRY_RUN" if settings.dry_run else "PREPARED",
+        }
+        openrlhf_submit.write_record(output, record)
+        if settings.dry_run:
+            click.echo(f"Dry run: wrote {job_dir} ({export.rows} prompt rows, {export.images} images).")
+            click.echo("Submit it with:")
+            click.echo(submit_line)
+            return record
+        record = openrlhf_submit.submit(
+            settings.ray_address, entry, env, output, record, follow=settings.follow, echo=click.echo
+        )
+        if record["status"] != "SUCCEEDED" and settings.follow:
+            raise HarnessError(
+                f"Ray job {record['job_id']} ended {record['status']}: {record.get('message') or 'see its logs'} "
+                f"(`ray job logs {record['job_id']} --address {settings.ray_address}`)."
+            )
+        if getattr(config, "eval_after", False) and not Path(save_path).is_dir():
+            raise HarnessError(
+                f"--eval-after: the checkpoint {save_path} is on the cluster, not here; evaluate it "
+                "there with `harness eval --model` or set openrlhf.save_path to a shared directory."
+            )
+        return record
+
+
+def load_processor(model: str) -> Any:
+    """The model's processor, from local files only (as ``harness eval`` loads it; no torchvision needed)."""
+    from harness.models import load_processor as load
+
+    try:
+        return load(model)
+    except HarnessError:
+        raise
+    except Exception as exc:
+        raise ConfigError(f"field 'model': cannot load a processor from {model}: {exc}") from None
+
+
+BACKEND = OpenRLHFBackend()
+
+
+@harness.hookimpl
+def register_backends(register: Any) -> None:
+    register(BACKEND)

@@ -1,0 +1,211 @@
+"""Exporting a task's prompts to an OpenRLHF job directory.
+
+Layout of the job directory::
+
+    prompts.jsonl        one row per prompt: {"prompt", "images", "label", "datasource"}
+    images/              every image of the exported samples, written once
+    reward_func.py       the reward shim (--reward.remote_url)
+    reward_config.json   what the shim needs: reward spec, special and pad tokens
+
+``prompt`` is the chat-templated text (the model's processor,
+``add_generation_prompt=True``, then the template's prefill), with one image
+placeholder per image; OpenRLHF's processor expands it when it tokenizes the
+prompt with the images. ``label`` is JSON: the sample's reward columns and the
+template (see :func:`harness.plugins.openrlhf_reward.make_label`).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+import shutil
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from harness.errors import DataError
+from harness.plugins.openrlhf_reward import SHIM_CONFIG_FILE, SHIM_FILE, make_label
+
+DATASET_FILE = "prompts.jsonl"
+IMAGES_DIR = "images"
+TOKENIZER_FILE = "tokenizer.json"
+INPUT_KEY, LABEL_KEY, IMAGE_KEY = "prompt", "label", "images"
+
+
+@dataclass
+class Export:
+    """What :func:`export_prompts` wrote."""
+
+    job_dir: Path
+    dataset: Path
+    rows: int
+    samples: int
+    images: int
+    max_images_per_prompt: int
+
+
+def special_tokens(processor: Any) -> tuple[list[str], list[str]]:
+    """``(pad_tokens, special_tokens)`` of a processor or tokenizer.
+
+    Pad tokens are the image/video placeholders the processor expands into
+    runs; special tokens are everything the tokenizer marks special.
+    """
+    tokenizer = getattr(processor, "tokenizer", processor)
+    pads = []
+    for owner in (processor, tokenizer):
+        for attr in ("image_token", "video_token"):
+            token = getattr(owner, attr, None)
+            if isinstance(token, str) and token and token not in pads:
+                pads.append(token)
+    special = set(getattr(tokenizer, "all_special_tokens", []) or [])
+    for added in (getattr(tokenizer, "added_tokens_decoder", None) or {}).values():
+        if getattr(added, "special", False):
+            special.add(str(added.content))
+    return pads, sorted(special)
+
+
+def _placeholder_messages(messages: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """``messages`` with image parts reduced to ``{"type": "image"}`` (the chat template needs no pixels)."""
+    out = []
+    for message in messages:
+        content = message.get("content")
+        if isinstance(content, list):
+            content = [
+                {"type": "image"} if part.get("type") == "image" else dict(part) for part in content
+            ]
+        out.append({**message, "content": content})
+    return out
+
+
+def render_prompt(processor: Any, messages: Sequence[dict[str, Any]], prefill: str = "") -> str:
+    """The prompt text OpenRLHF gets: chat template with generation prompt, then ``prefill``."""
+    text = processor.apply_chat_template(
+        _placeholder_messages(messages), tokenize=False, add_generation_prompt=True
+    )
+    if isinstance(text, list):  # some processors return one string per conversation
+        text = text[0]
+    return text + (prefill or "")
+
+
+def _safe(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", name)[:120] or "sample"
+
+
+def write_image(image: Any, path_stem: Path) -> Path:
+    """Write one sample image (path, bytes or PIL image) under ``path_stem`` + its suffix."""
+    from PIL import Image
+
+    if isinstance(image, (str, Path)):
+        source = Path(image)
+        if not source.is_file():
+            raise DataError(f"Image {source} does not exist.")
+        target = path_stem.with_suffix(source.suffix.lower() or ".png")
+        shutil.copyfile(source, target)
+        return target
+    if isinstance(image, (bytes, bytearray)):
+        with Image.open(io.BytesIO(image)) as img:
+            suffix = "." + (img.format or "png").lower()
+        target = path_stem.with_suffix(suffix)
+        target.write_bytes(bytes(image))
+        return target
+    if isinstance(image, Image.Image):
+        target = path_stem.with_suffix(".png")
+        image.save(target)
+        return target
+    raise DataError(f"Cannot export an image of type {type(image).__name__}; use a path, bytes or PIL image.")
+
+
+def export_prompts(
+    task: Any,
+    template: Any,
+    samples: Iterable[Any],
+    processor: Any,
+    reward_spec: str,
+    job_dir: str | Path,
+    rows: int | None = None,
+    absolute_paths: bool = False,
+    tokenizer_file: str | Path | None = None,
+) -> Export:
+    """Write the dataset, images, reward shim and its config for ``task`` under ``template``.
+
+    :param rows: number of dataset rows; the samples are repeated in order to
+        fill it (OpenRLHF then makes exactly the planned number of steps in one
+        episode). ``None``: one row per sample.
+    :param absolute_paths: image paths absolute (a filesystem shared by the
+        cluster) instead of relative to the job directory (the Ray working_dir).
+    :param tokenizer_file: the model's ``tokenizer.json``, copied for rewards
+        that count tokens (``length_norm``).
+    """
+    from tqdm import tqdm
+
+    job_dir = Path(job_dir).resolve()
+    images_dir = job_dir / IMAGES_DIR
+    images_dir.mkdir(parents=True, exist_ok=True)
+    prepared = []
+    n_images = 0
+    seen: set[str] = set()
+    for sample in tqdm(list(samples), desc=f"Exporting {task.name} prompts", unit="sample"):
+        if sample.id in seen:
+            raise DataError(f"Task {task.name!r} yielded sample id {sample.id!r} twice; ids must be unique.")
+        seen.add(sample.id)
+        paths = []
+        for i, image in enumerate(sample.images):
+            written = write_image(image, images_dir / f"{_safe(sample.id)}-{i}")
+            n_images += 1
+            paths.append(str(written) if absolute_paths else written.relative_to(job_dir).as_posix())
+        messages = task.build_prompt(sample, template)
+        prepared.append(
+            {
+                INPUT_KEY: render_prompt(processor, messages, template.prefill),
+                IMAGE_KEY: paths,
+                LABEL_KEY: make_label(sample.reward_columns(task.name), template),
+                "datasource": task.name,
+            }
+        )
+    if not prepared:
+        raise DataError(f"Task {task.name!r} yielded no samples to export.")
+    total = rows if rows is not None else len(prepared)
+    dataset = job_dir / DATASET_FILE
+    with dataset.open("w", encoding="utf-8") as f:
+        for i in range(total):
+            f.write(json.dumps(prepared[i % len(prepared)], ensure_ascii=False) + "\n")
+    write_shim(job_dir, reward_spec, processor, tokenizer_file, task=task.name, template=template.name)
+    return Export(
+        job_dir=job_dir,
+        dataset=dataset,
+        rows=total,
+        samples=len(prepared),
+        images=n_images,
+        max_images_per_prompt=max(len(row[IMAGE_KEY]) for row in prepared),
+    )
+
+
+def write_shim(
+    job_dir: str | Path,
+    reward_spec: str,
+    processor: Any,
+    tokenizer_file: str | Path | None = None,
+    **info: Any,
+) -> Path:
+    """Copy the reward shim into ``job_dir`` with its ``reward_config.json``; returns the shim path."""
+    from harness import __version__
+    from harness.plugins import openrlhf_reward_func
+
+    job_dir = Path(job_dir)
+    pads, special = special_tokens(processor)
+    config = {
+        "reward": reward_spec,
+        "pad_tokens": pads,
+        "special_tokens": special,
+        "harness_version": __version__,
+        **info,
+    }
+    if tokenizer_file is not None and Path(tokenizer_file).is_file():
+        shutil.copyfile(tokenizer_file, job_dir / TOKENIZER_FILE)
+        config["tokenizer"] = TOKENIZER_FILE
+    (job_dir / SHIM_CONFIG_FILE).write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")
+    shim = job_dir / SHIM_FILE
+    shutil.copyfile(openrlhf_reward_func.__file__, shim)
+    return shim

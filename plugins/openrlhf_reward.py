@@ -1,0 +1,200 @@
+"""Scoring OpenRLHF rollouts with the harness's own reward objects.
+
+OpenRLHF calls ``reward_func(queries, prompts, labels)`` (see
+:mod:`harness.plugins.openrlhf_reward_func`, the shim copied into every job
+directory) once per rollout. ``queries`` is prompt + response decoded with the
+special tokens kept and every image placeholder expanded to its full run of
+pad tokens; ``prompts`` is the exported prompt text; ``labels`` is the JSON
+label the exporter wrote. :class:`QueryScorer` recovers the completion, calls
+the same reward objects as TRL and ``harness eval`` (``harness.get_reward``,
+TRL's convention, the sample's reward columns) and returns OpenRLHF's dict.
+
+Nothing here imports trl or transformers; torch (which OpenRLHF has) is
+imported only to build the returned tensors.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import threading
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+logger = logging.getLogger("harness.openrlhf.reward")
+
+SHIM_FILE = "reward_func.py"
+SHIM_CONFIG_FILE = "reward_config.json"
+FAILURES_KEY = "reward_failures"
+
+
+def build_reward(spec: str, template: Any, tokenizer: str | None = None) -> Any:
+    """The :class:`harness.reward_spec.WeightedReward` of ``spec`` for ``template`` (as TRL and eval build it)."""
+    from harness.reward_spec import reward_from_spec
+
+    shared: dict[str, Any] = {"template": template}
+    if tokenizer is not None:
+        shared["tokenizer"] = tokenizer
+    return reward_from_spec(spec, **shared)
+
+
+def component_names(spec: str) -> list[str]:
+    from harness.reward_spec import parse_reward_spec
+
+    return [item.name for item in parse_reward_spec(spec)]
+
+
+def make_label(columns: Mapping[str, Any], template: Any) -> str:
+    """The dataset label of one prompt: its reward columns and the template, as JSON."""
+    return json.dumps(
+        {
+            "columns": dict(columns),
+            "template": {
+                "name": template.name,
+                "think": bool(template.think),
+                "prefill": template.prefill,
+            },
+        },
+        sort_keys=True,
+    )
+
+
+def collapse_runs(text: str, tokens: Sequence[str]) -> str:
+    """``text`` with every run of one of ``tokens`` collapsed to a single token."""
+    for token in tokens:
+        text = re.sub(f"(?:{re.escape(token)})+", token, text)
+    return text
+
+
+@dataclass(frozen=True)
+class TemplateInfo:
+    """The template as the label records it (the workers need not have the template plugin)."""
+
+    name: str
+    think: bool
+    prefill: str
+
+
+@dataclass
+class QueryScorer:
+    """Turns OpenRLHF's (query, prompt, label) into harness rewards.
+
+    :param spec: the reward spec, e.g. ``"accuracy:1,format:1"``
+        (grammar: :mod:`harness.reward_spec`).
+    :param pad_tokens: image/video placeholder tokens the processor expands
+        (``<|image_pad|>``...); their runs are collapsed before matching.
+    :param special_tokens: tokens removed from the completion
+        (``<|im_end|>``, ``<|endoftext|>``...).
+    :param tokenizer: a ``tokenizer.json`` path offered to rewards that
+        count tokens (``length_norm``).
+    """
+
+    spec: str
+    pad_tokens: list[str] = field(default_factory=list)
+    special_tokens: list[str] = field(default_factory=list)
+    tokenizer: str | None = None
+    calls: int = 0
+    failures: int = 0
+
+    def __post_init__(self) -> None:
+        self.names = component_names(self.spec)
+        self._rewards: dict[TemplateInfo, Any] = {}
+        self._lock = threading.Lock()
+        # Longest first, so "<|im_end|>" goes before a hypothetical "<|im".
+        self.special_tokens = sorted(set(self.special_tokens), key=len, reverse=True)
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any], base: str | Path | None = None) -> QueryScorer:
+        """From ``reward_config.json``; a relative ``tokenizer`` is resolved against ``base``."""
+        tokenizer = config.get("tokenizer")
+        if tokenizer is not None and base is not None:
+            tokenizer = str(Path(base) / tokenizer)
+        return cls(
+            spec=config["reward"],
+            pad_tokens=list(config.get("pad_tokens", [])),
+            special_tokens=list(config.get("special_tokens", [])),
+            tokenizer=tokenizer,
+        )
+
+    def reward(self, template: TemplateInfo) -> Any:
+        with self._lock:
+            if template not in self._rewards:
+                self._rewards[template] = build_reward(self.spec, template, self.tokenizer)
+            return self._rewards[template]
+
+    def completion(self, query: str, prompt: str) -> str:
+        """The generated text of ``query``: the prompt and special tokens removed."""
+        q = collapse_runs(query, self.pad_tokens)
+        p = collapse_runs(prompt, self.pad_tokens)
+        if q.startswith(p):
+            rest = q[len(p):]
+        else:
+            # Decoding may not reproduce the prompt byte for byte before the
+            # last image; the text after it always survives.
+            tail = p
+            for token in self.pad_tokens:
+                cut = tail.rfind(token)
+                if cut >= 0:
+                    tail = tail[cut + len(token):]
+            at = q.rfind(tail) if tail else -1
+            if at < 0:
+                raise ValueError("the query does not contain its prompt")
+            rest = q[at + len(tail):]
+        for token in self.special_tokens:
+            rest = rest.replace(token, "")
+        return rest
+
+    def score_one(self, query: str, prompt: str, label: str) -> tuple[float, dict[str, float]]:
+        """The weighted reward of one rollout and each component's (unweighted) value."""
+        data = json.loads(label)
+        t = data["template"]
+        template = TemplateInfo(str(t["name"]), bool(t["think"]), str(t.get("prefill") or ""))
+        completion = self.completion(query, prompt)
+        columns = {k: [v] for k, v in data["columns"].items()}
+        columns["prefill"] = [template.prefill]
+        totals, details = self.reward(template).score_with_details([completion], **columns)
+        return float(totals[0]), {name: float(values[0]) for name, values in details.items()}
+
+    def normalized(self, total: float) -> float:
+        """``total`` over the sum of absolute weights, clipped to [0, 1] (OpenRLHF's ``scores``)."""
+        from harness.reward_spec import parse_reward_spec
+
+        scale = sum(abs(item.weight) for item in parse_reward_spec(self.spec)) or 1.0
+        return min(1.0, max(0.0, total / scale))
+    def __call__(self, queries: Sequence[str], prompts: Sequence[str], labels: Sequence[str]) -> dict[str, Any]:
+        import torch
+
+        rewards, scores = [], []
+        logs: dict[str, list[float]] = {name: [] for name in self.names}
+        failed = []
+        for query, prompt, label in zip(queries, prompts, labels):
+            with self._lock:
+                self.calls += 1
+            try:
+                total, values = self.score_one(query, prompt, label)
+                failed.append(0.0)
+            except Exception as exc:
+                with self._lock:
+                    self.failures += 1
+                    failures, calls = self.failures, self.calls
+                logger.error(
+                    "reward failed (%d of %d rollouts so far; scored 0 and counted in extra_logs[%r]): "
+                    "%s: %s\n  label: %s\n  query: %r",
+                    failures, calls, FAILURES_KEY, type(exc).__name__, exc, label, query[-2000:],
+                )
+                total, values = 0.0, {name: 0.0 for name in self.names}
+                failed.append(1.0)
+            rewards.append(total)
+            scores.append(self.normalized(total))
+            for name in self.names:
+                logs[name].append(values[name])
+        extra = {name: torch.tensor(v, dtype=torch.float) for name, v in logs.items()}
+        extra[FAILURES_KEY] = torch.tensor(failed, dtype=torch.float)
+        return {
+            "rewards": torch.tensor(rewards, dtype=torch.float),
+            "scores": torch.tensor(scores, dtype=torch.float),
+            "extra_logs": extra,
+        }

@@ -1,0 +1,128 @@
+"""A real local Ray head: a job submitted through Ray Jobs scores the exported dataset with the shim.
+
+The job does NOT train (no GPU, and OpenRLHF cannot be installed here): it
+loads the exported ``prompts.jsonl`` the way OpenRLHF does (``datasets``'
+json loader), loads ``reward_func.py`` the way OpenRLHF does (``importlib``
+from its path) and scores a gold completion and a wrong one per row, on a Ray
+worker, in the job's runtime_env (the job directory as working_dir, harness
+shipped as a py_module) — the same submission path as a real run.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import pytest
+
+import harness
+from harness.plugins import openrlhf_submit
+from harness.run_config import RunConfig
+
+pytestmark = pytest.mark.slow
+
+SCORE_SCRIPT = '''
+import importlib.util, json
+import ray
+from datasets import load_dataset
+
+@ray.remote
+def score(rows):
+    spec = importlib.util.spec_from_file_location("reward_func", "reward_func.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    out = []
+    for row in rows:
+        answer = json.loads(row["label"])["columns"]["answer"]
+        for completion in (f"<think>it is {answer}</think><answer>{answer}</answer>", "<answer>?</answer>"):
+            query = row["prompt"].replace("<|image_pad|>", "<|image_pad|>" * 16) + completion + "<|im_end|>"
+            r = module.reward_func([query], [row["prompt"]], [row["label"]])
+            out.append({k: float(v[0]) for k, v in r["extra_logs"].items()} | {"reward": float(r["rewards"][0])})
+    return out
+
+rows = list(load_dataset("json", data_files="prompts.jsonl")["train"])
+print("HARNESS_RESULT " + json.dumps(ray.get(score.remote(rows))))
+'''
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def ray_head():
+    """``ray start --head --block`` on 127.0.0.1 in its own process group; stopped (that group only) after."""
+    ray_bin = shutil.which("ray", path=str(Path(sys.executable).parent)) or shutil.which("ray")
+    temp = tempfile.mkdtemp(prefix="rh")  # short: Ray's socket paths have a length limit
+    dashboard = _free_port()
+    proc = subprocess.Popen(
+        [ray_bin, "start", "--head", "--block", "--node-ip-address=127.0.0.1", f"--port={_free_port()}",
+         "--dashboard-host=127.0.0.1", f"--dashboard-port={dashboard}", "--include-dashboard=true",
+         "--num-cpus=1", f"--temp-dir={temp}", "--disable-usage-stats"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True,
+        env={**os.environ, "RAY_ADDRESS": ""},
+    )
+    address = f"http://127.0.0.1:{dashboard}"
+    try:
+        from ray.job_submission import JobSubmissionClient
+
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                JobSubmissionClient(address).list_jobs()
+                break
+            except Exception:
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    pytest.fail(f"Ray head did not come up: {proc.stderr.read().decode()[-2000:]}")
+                time.sleep(1)
+        yield address
+    finally:
+        proc.terminate()  # `ray start --block` stops the head's processes on SIGTERM
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            pass
+        try:  # anything of this head still alive (only our own process group)
+            os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        proc.wait(timeout=10)
+        shutil.rmtree(temp, ignore_errors=True)
+
+
+def test_ray_job_scores_exported_dataset_with_shim_no_training(ray_head, tiny_model_dir, tmp_path):
+    model = str(tiny_model_dir)
+    run = tmp_path / "run"
+    cfg = RunConfig(task="fgvc", model=model, template="think", reward="accuracy:1,format:1", preset="smoke",
+                    max_steps=2, output=str(run), backend="openrlhf",
+                    openrlhf={"dry_run": True, "actor_gpus_per_node": 1, "ref_gpus_per_node": 1,
+                              "vllm_num_engines": 1, "max_len": 512})
+    backend = harness.get_backend("openrlhf")
+    record = backend.run(cfg)  # the export, shim and runtime_env a real submission uses
+    job_dir = Path(record["job_dir"])
+    (job_dir / "score_job.py").write_text(SCORE_SCRIPT)
+
+    lines: list[str] = []
+    record = openrlhf_submit.submit(
+        ray_head, f"{sys.executable} score_job.py", record["runtime_env"], run, record,
+        echo=lines.append, poll_s=0.5,
+    )
+    assert record["status"] == "SUCCEEDED", "\n".join(lines[-40:])
+    saved = json.loads((run / "job.json").read_text())
+    assert saved["job_id"] == record["job_id"] and saved["status"] == "SUCCEEDED"
+
+    result = json.loads(next(line for line in lines if line.startswith("HARNESS_RESULT ")).split(" ", 1)[1])
+    assert len(result) == 2 * record["rows"]
+    gold, wrong = result[0::2], result[1::2]
+    assert all(r == {"accuracy": 1.0, "format": 1.0, "reward_failures": 0.0, "reward": 2.0} for r in gold)
+    assert all(r["accuracy"] == 0.0 and r["reward_failures"] == 0.0 for r in wrong)
