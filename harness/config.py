@@ -74,12 +74,38 @@ def deep_merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str
     return merged
 
 
-def format_validation_error(exc: ValidationError, model: type[BaseModel], source: str = "") -> str:
-    """One readable message per failing field: where, what value, what was expected."""
+def _leaf_paths(data: Mapping[str, Any], prefix: tuple = ()) -> set[tuple]:
+    paths: set[tuple] = set()
+    for key, value in data.items():
+        if value is None:
+            continue
+        if isinstance(value, Mapping) and value:
+            paths |= _leaf_paths(value, (*prefix, key))
+        else:
+            paths.add((*prefix, key))
+    return paths
+
+
+def format_validation_error(
+    exc: ValidationError,
+    model: type[BaseModel],
+    source: str = "",
+    flag_paths: set[tuple] | None = None,
+) -> str:
+    """One readable message per failing field: where, what value, what was expected.
+
+    :param source: where the values came from (a file name).
+    :param flag_paths: field paths set by command-line flags; errors there
+        name the flag rather than ``source``.
+    """
     lines = []
-    where = f" in {source}" if source else ""
     for err in exc.errors():
         loc = ".".join(str(p) for p in err["loc"]) or "(root)"
+        from_flag = flag_paths is not None and any(
+            tuple(err["loc"][: i + 1]) in flag_paths for i in range(len(err["loc"]))
+        )
+        origin = "command-line flags" if from_flag else source
+        where = f" in {origin}" if origin else ""
         value = err.get("input")
         if err["type"] == "extra_forbidden":
             fields = _field_names(model, err["loc"][:-1])
@@ -112,12 +138,17 @@ def _field_names(model: type[BaseModel], loc: tuple) -> list[str]:
     return list(getattr(current, "model_fields", {}))
 
 
-def build_config(model: type[M], data: Mapping[str, Any], source: str = "") -> M:
+def build_config(
+    model: type[M],
+    data: Mapping[str, Any],
+    source: str = "",
+    flag_paths: set[tuple] | None = None,
+) -> M:
     """Validate ``data`` as ``model``; a failure becomes one :class:`ConfigError`."""
     try:
         return model.model_validate(dict(data))
     except ValidationError as exc:
-        raise ConfigError(format_validation_error(exc, model, source)) from None
+        raise ConfigError(format_validation_error(exc, model, source, flag_paths)) from None
 
 
 def load_config(
@@ -132,4 +163,4 @@ def load_config(
     data: dict[str, Any] = read_config_file(file) if file is not None else {}
     data = deep_merge(data, overrides or {})
     source = str(file) if file is not None else "command-line flags"
-    return build_config(model, data, source)
+    return build_config(model, data, source, _leaf_paths(overrides or {}))

@@ -68,3 +68,15 @@ def test_unreadable_files_are_config_errors(tmp_path):
     (tmp_path / "x.ini").write_text("")
     with pytest.raises(ConfigError, match="unknown extension"):
         load_config(Demo, tmp_path / "x.ini")
+
+
+def test_error_from_a_flag_names_the_flag_not_the_file(tmp_path):
+    path = tmp_path / "run.yaml"
+    path.write_text("task: fgvc\noptim:\n  lr: 0.1\n")
+    with pytest.raises(ConfigError) as info:
+        load_config(Demo, path, {"optim": {"steps": "many"}})
+    assert "'optim.steps' in command-line flags" in str(info.value)
+    path.write_text("task: fgvc\noptim:\n  steps: many\n")
+    with pytest.raises(ConfigError) as info:
+        load_config(Demo, path, {"method": "sft"})
+    assert f"'optim.steps' in {path}" in str(info.value)
