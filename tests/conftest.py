@@ -1,7 +1,8 @@
 """Shared fixtures.
 
 ``fresh_host`` gives each test that wants one a plugin host of its own, so a
-test plugin never leaks into another test.
+test plugin never leaks into another test. ``tiny_model_dir`` is a tiny
+random-weight Qwen2.5-VL checkpoint, built once per test session.
 """
 
 from __future__ import annotations
@@ -20,3 +21,11 @@ def fresh_host(monkeypatch):
         yield host
     finally:
         set_host(old)
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir(tmp_path_factory):
+    """A tiny random-weight Qwen2.5-VL checkpoint directory (model + processor), built once per session."""
+    from harness.tiny_vlm import build_tiny_vlm
+
+    return build_tiny_vlm(tmp_path_factory.mktemp("tiny-vlm") / "qwen2_5_vl", arch="qwen2_5_vl", seed=0)

@@ -1,0 +1,34 @@
+"""``harness model tiny``: build a tiny random-weight VLM checkpoint for tests and demos."""
+
+from __future__ import annotations
+
+import click
+
+ARCH_CHOICES = ("qwen2_5_vl", "qwen2_vl", "qwen3_vl")  # == harness.tiny_vlm.ARCHES, kept import-free
+
+
+@click.group("model")
+def model_group() -> None:
+    """Model utilities (tiny test checkpoints)."""
+
+
+@model_group.command("tiny")
+@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False), help="Directory to write the checkpoint to.")
+@click.option("--arch", type=click.Choice(ARCH_CHOICES), default="qwen2_5_vl", show_default=True, help="Architecture.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seeds the random weights.")
+@click.option("--hidden-size", type=int, default=64, show_default=True, help="Text decoder width.")
+@click.option("--layers", type=int, default=2, show_default=True, help="Text decoder layers.")
+def tiny_command(out_dir: str, arch: str, seed: int, hidden_size: int, layers: int) -> None:
+    """Build a tiny VLM of a real architecture with random weights (no downloads).
+
+    The checkpoint (model, tokenizer, image processor, chat template) loads with
+    `harness eval --model DIR` like any local checkpoint. Its answers are
+    meaningless: the weights are random.
+    """
+    from harness.tiny_vlm import build_tiny_vlm
+
+    path = build_tiny_vlm(out_dir, arch=arch, seed=seed, hidden_size=hidden_size, num_layers=layers)
+    click.echo(f"Wrote a tiny {arch} (random weights, seed {seed}) to {path}")
+
+
+COMMANDS = [model_group]

@@ -1,0 +1,239 @@
+"""Loading local VLM checkpoints (Qwen2-VL, Qwen2.5-VL, Qwen3-VL) and the cached tiny model.
+
+- :func:`load_model` loads a local checkpoint directory (never a hub id, never a
+  download) with ``AutoModelForImageTextToText`` and the image-only processor
+  below, on CUDA in bfloat16 when there is a GPU, else on CPU in float32.
+- :func:`load_processor` builds the processor of a checkpoint.
+- :func:`default_tiny_model_dir` builds the tiny random-weight model once
+  (:func:`harness.tiny_vlm.build_tiny_vlm`) and reuses it.
+
+Why an image-only processor: the stock Qwen-VL processors also load a video
+processor, and transformers' video processors need ``torchvision``, which the
+harness does not install (and which must match the torch build exactly). The
+harness never feeds videos, so :func:`processor_class_for` derives, in
+process, a subclass of the stock processor whose constructor has no
+``video_processor``: everything else (image processing, image-token
+expansion, chat template, saving) is the stock code. The subclass keeps the
+stock class name, so checkpoints saved from it name the stock class and still
+load with plain ``AutoProcessor`` wherever torchvision is installed.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from harness.errors import ConfigError
+
+# model_type (config.json) -> the stock transformers processor class.
+STOCK_PROCESSORS: dict[str, str] = {
+    "qwen2_vl": "Qwen2VLProcessor",
+    "qwen2_5_vl": "Qwen2_5_VLProcessor",
+    "qwen3_vl": "Qwen3VLProcessor",
+    "qwen3_vl_moe": "Qwen3VLProcessor",
+}
+
+TINY_ARCH = "qwen2_5_vl"
+TINY_FORMAT = 1  # bump when build_tiny_vlm's defaults change: the cache dir name changes with it
+
+
+@dataclass
+class LoadedModel:
+    """A model ready for generation: the module, its processor, where it came from, where it runs."""
+
+    model: Any
+    processor: Any
+    path: Path
+    device: str
+
+    @property
+    def tokenizer(self) -> Any:
+        return getattr(self.processor, "tokenizer", self.processor)
+
+
+@functools.cache
+def processor_class_for(model_type: str) -> type:
+    """The image-only subclass of the stock processor for ``model_type`` (see the module docstring)."""
+    import importlib
+
+    if model_type not in STOCK_PROCESSORS:
+        raise ConfigError(
+            f"No processor known for model_type {model_type!r}; supported: "
+            f"{', '.join(sorted(STOCK_PROCESSORS))}.")
+    class_name = STOCK_PROCESSORS[model_type]
+    home = model_type.removesuffix("_moe")  # qwen3_vl_moe uses qwen3_vl's processor
+    stock = getattr(importlib.import_module(f"transformers.models.{home}.processing_{home}"), class_name)
+
+    def __init__(self, image_processor=None, tokenizer=None, chat_template=None, **kwargs):
+        stock.__init__(self, image_processor, tokenizer, None, chat_template=chat_template, **kwargs)
+
+    # Same class name as the stock one: save_pretrained records it as processor_class,
+    # so checkpoints saved from this processor name the stock class and load anywhere.
+    return type(class_name, (stock,), {
+        "__init__": __init__,
+        "__module__": __name__,
+        "__qualname__": class_name,
+        "__doc__": f"{class_name} without the video processor (no torchvision needed).",
+    })
+
+
+def register_image_only_processors() -> None:
+    """Make plain ``AutoProcessor.from_pretrained`` work for Qwen-VL checkpoints without torchvision.
+
+    Only when torchvision is missing: the stock processor names that
+    ``AutoProcessor`` resolves from a checkpoint's ``processor_class`` are
+    pointed, in this process only, at the image-only subclasses. For code that
+    calls ``AutoProcessor`` itself (lm-eval, TRL); the harness uses
+    :func:`load_processor`. Idempotent.
+    """
+    import importlib
+
+    from transformers.utils import is_torchvision_available
+
+    if is_torchvision_available():
+        return
+    from transformers import AutoProcessor
+    from transformers.models.auto.configuration_auto import CONFIG_MAPPING
+
+    for model_type, class_name in STOCK_PROCESSORS.items():
+        cls = processor_class_for(model_type)
+        # AutoProcessor resolves a processor_class name via getattr on these packages.
+        setattr(importlib.import_module(f"transformers.models.{model_type}"), class_name, cls)
+        AutoProcessor.register(CONFIG_MAPPING[model_type], cls, exist_ok=True)
+
+
+def _model_type(path: Path) -> str:
+    config_file = path / "config.json"
+    if not config_file.is_file():
+        raise ConfigError(
+            f"{path} has no config.json, so it is not a Hugging Face checkpoint directory. Pass the "
+            f"directory that holds config.json, the weights and the processor files (or build a test "
+            f"model with `harness model tiny --out DIR`).")
+    try:
+        return str(json.loads(config_file.read_text()).get("model_type", ""))
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"{config_file} is not valid JSON ({exc}); re-save the checkpoint.") from exc
+
+
+def check_model_dir(path: str | Path) -> Path:
+    """``path`` resolved, or a :class:`ConfigError` saying it is missing or not a directory."""
+    p = Path(path).expanduser()
+    if not p.exists():
+        raise ConfigError(
+            f"Model path {str(path)!r} does not exist. --model takes a local checkpoint directory "
+            f"(nothing is downloaded); build a test model with `harness model tiny --out DIR`.")
+    if not p.is_dir():
+        raise ConfigError(f"Model path {str(path)!r} is a file; pass the checkpoint directory that holds it.")
+    return p.resolve()
+
+
+def load_processor(path: str | Path, trust_remote_code: bool = False) -> Any:
+    """The processor saved in checkpoint ``path`` (image-only for the Qwen-VL families)."""
+    p = check_model_dir(path)
+    model_type = _model_type(p)
+    if not any((p / f).is_file() for f in ("tokenizer.json", "tokenizer_config.json", "vocab.json")):
+        raise ConfigError(
+            f"{p} has no tokenizer/processor files (tokenizer.json, preprocessor_config.json). "
+            f"Save the processor next to the model (processor.save_pretrained(dir)) or copy those "
+            f"files from the base checkpoint.")
+    if model_type in STOCK_PROCESSORS:
+        cls = processor_class_for(model_type)
+        return cls.from_pretrained(str(p), local_files_only=True)
+    from transformers import AutoProcessor
+
+    return AutoProcessor.from_pretrained(str(p), local_files_only=True, trust_remote_code=trust_remote_code)
+
+
+def pick_device(device: str = "auto") -> str:
+    """``"cuda"`` when a GPU is visible and ``device`` is ``"auto"``, else ``"cpu"`` (or ``device`` itself)."""
+    if device != "auto":
+        return device
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def pick_dtype(dtype: str | Any = "auto", device: str = "cpu") -> Any:
+    """``"auto"``: bfloat16 on a GPU that supports it, float32 otherwise; or the named torch dtype."""
+    import torch
+
+    if not isinstance(dtype, str):
+        return dtype
+    if dtype == "auto":
+        if device.startswith("cuda") and torch.cuda.is_bf16_supported():
+            return torch.bfloat16
+        return torch.float32
+    resolved = getattr(torch, dtype, None)
+    if not isinstance(resolved, torch.dtype):
+        raise ConfigError(f"Unknown dtype {dtype!r}; use auto, bfloat16, float16 or float32.")
+    return resolved
+
+
+def load_model(
+    path: str | Path,
+    dtype: str | Any = "auto",
+    device: str = "auto",
+    trust_remote_code: bool = False,
+) -> LoadedModel:
+    """Load a local VLM checkpoint for inference (eval mode, no gradients).
+
+    :param path: a local checkpoint directory with ``config.json``, weights and
+        processor files. Never a hub id: nothing is downloaded.
+    :param dtype: ``"auto"`` (bfloat16 on CUDA, float32 on CPU) or a torch dtype name.
+    :param device: ``"auto"`` (CUDA when present), ``"cpu"``, ``"cuda"``, ``"cuda:1"``...
+    :param trust_remote_code: run the checkpoint's own Python code; only when you trust it.
+    :raises ConfigError: missing path, not a checkpoint, no processor files.
+    """
+    from transformers import AutoModelForImageTextToText
+
+    p = check_model_dir(path)
+    processor = load_processor(p, trust_remote_code=trust_remote_code)
+    dev = pick_device(device)
+    torch_dtype = pick_dtype(dtype, dev)
+    try:
+        model = AutoModelForImageTextToText.from_pretrained(
+            str(p), dtype=torch_dtype, local_files_only=True, trust_remote_code=trust_remote_code)
+    except (OSError, ValueError) as exc:
+        raise ConfigError(
+            f"Could not load the model weights from {p}: {exc}. Check that the directory holds the "
+            f"complete checkpoint (model*.safetensors) of an image-text-to-text model.") from exc
+    model.to(dev)
+    model.eval()
+    return LoadedModel(model=model, processor=processor, path=p, device=dev)
+
+
+def cache_root() -> Path:
+    """``$RFT_HARNESS_CACHE`` or ``~/.cache/rft-harness``."""
+    return Path(os.environ.get("RFT_HARNESS_CACHE") or Path.home() / ".cache" / "rft-harness")
+
+
+def default_tiny_model_dir(arch: str = TINY_ARCH, seed: int = 0) -> Path:
+    """The cached tiny random-weight model, built on first use (a few seconds) and reused after.
+
+    Lives in ``cache_root()/tiny-<arch>-s<seed>-v<TINY_FORMAT>``. The build goes to a
+    temporary sibling directory that is renamed into place, so concurrent
+    first uses and interrupted builds never leave a half-written model.
+    """
+    import tempfile
+
+    from harness.tiny_vlm import build_tiny_vlm
+
+    target = cache_root() / f"tiny-{arch}-s{seed}-v{TINY_FORMAT}"
+    if (target / "tiny_vlm.json").is_file():
+        return target
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=target.name + ".tmp-", dir=target.parent))
+    build_tiny_vlm(tmp, arch=arch, seed=seed)
+    try:
+        tmp.rename(target)
+    except OSError:  # another process finished first: use theirs
+        import shutil
+
+        shutil.rmtree(tmp, ignore_errors=True)
+        if not (target / "tiny_vlm.json").is_file():
+            raise
+    return target
