@@ -1,0 +1,117 @@
+"""``harness run``: train a model with a backend (TRL in-process, or OpenRLHF on Ray)."""
+
+from __future__ import annotations
+
+import json
+
+import click
+
+from harness.errors import ConfigError
+
+
+def _set_overrides(values: tuple[str, ...]) -> dict:
+    """``--set a.b=value`` items as a nested dict; values read as YAML scalars or lists (never evaluated)."""
+    import yaml
+
+    out: dict = {}
+    for item in values:
+        key, sep, raw = item.partition("=")
+        if not sep or not key.strip():
+            raise ConfigError(f"--set {item!r}: write KEY=VALUE, e.g. --set trl.bf16=false.")
+        try:
+            value = yaml.safe_load(raw) if raw.strip() else ""
+        except yaml.YAMLError:
+            value = raw
+        if isinstance(value, dict):  # "Seen: {answer}" is text; sections take dotted keys
+            value = raw
+        node = out
+        parts = key.strip().split(".")
+        for part in parts[:-1]:
+            node = node.setdefault(part, {})
+            if not isinstance(node, dict):
+                raise ConfigError(f"--set {item!r}: {part!r} is set both as a value and as a section.")
+        node[parts[-1]] = value
+    return out
+
+
+@click.command("run")
+@click.option("--config", "config_file", type=click.Path(dir_okay=False), help="YAML/TOML/JSON RunConfig; flags override it.")
+@click.option("--backend", help="Training backend: trl or openrlhf [trl].")
+@click.option("--task", help="Task to train on, e.g. fgvc.")
+@click.option("--method", type=click.Choice(["grpo", "sft"]), help="grpo (RFT) or sft [grpo].")
+@click.option("--recipe", type=click.Choice(["single", "sft-then-grpo"]), help="sft-then-grpo: SFT, then GRPO from its checkpoint [single].")
+@click.option("--model", help="Local checkpoint directory (model + processor).")
+@click.option("--template", help="Prompt template: think or nothink [think].")
+@click.option("--reward", help="GRPO reward spec, e.g. accuracy:1,format:1,length_norm:0.5.")
+@click.option("--preset", type=click.Choice(["paper", "smoke", "none"]), help="paper: section 4.1 hyper-parameters; smoke: a few CPU steps.")
+@click.option("--max-steps", type=int, help="Optimizer steps [300].")
+@click.option("--source", help="Local path to real data [the task's synthetic twin].")
+@click.option("--split", help="Training split [train].")
+@click.option("--limit", type=int, help="At most N training samples.")
+@click.option("--seed", type=int, help="Seed of data and training [0].")
+@click.option("-o", "--output", help="Run directory.")
+@click.option("--eval-after", is_flag=True, default=None, help="Evaluate the final checkpoint with think and nothink.")
+@click.option("--resume", is_flag=True, default=None, help="Continue from the last checkpoint in --output.")
+@click.option("--learning-rate", type=float, help="[1e-6]")
+@click.option("--per-device-batch", type=int, help="Completions (GRPO) / examples (SFT) per device per micro-batch [1].")
+@click.option("--grad-accum", type=int, help="Micro-batches per optimizer step [4].")
+@click.option("--num-generations", type=int, help="GRPO completions per prompt [8].")
+@click.option("--temperature", type=float, help="GRPO sampling temperature [1.0].")
+@click.option("--beta", type=float, help="GRPO KL coefficient [0.04].")
+@click.option("--max-completion-length", type=int, help="GRPO max tokens per completion [1024].")
+@click.option("--set", "sets", multiple=True, metavar="KEY=VALUE", help="Any config field, dotted for sections: --set trl.bf16=false (repeatable).")
+@click.option("--ray-address", help="openrlhf: Ray dashboard address, e.g. http://head:8265 (= --set openrlhf.ray_address=...).")
+@click.option("--dry-run", is_flag=True, default=None, help="openrlhf: write the job directory and print the command; submit nothing.")
+@click.option("--check", "check_only", is_flag=True, help="Validate the config with the backend and exit; load nothing.")
+def run_command(config_file, sets, check_only, **flags) -> None:
+    """Train with GRPO (RFT) or SFT; writes checkpoints, metrics.jsonl, plots/ and config.json.
+
+    Every stage is checked by its backend before any model is loaded.
+    """
+    from harness.config import deep_merge, load_config
+    from harness.run_config import RunConfig
+    from harness.training import check, run_training
+
+    openrlhf = {k: flags.pop(k) for k in ("ray_address", "dry_run")}
+    openrlhf = {k: v for k, v in openrlhf.items() if v is not None}
+    if openrlhf:
+        flags["openrlhf"] = openrlhf
+    overrides = deep_merge(_set_overrides(sets), flags)
+    config = load_config(RunConfig, config_file, overrides)
+    if check_only:
+        planned = check(config)
+        click.echo(f"OK: {len(planned)} stage(s) with backend {config.backend!r}: "
+                   + ", ".join(f"{s.method} -> {s.output}" for s in planned))
+        return
+    summary = run_training(config, echo=click.echo)
+    click.echo(_summary_text(summary, config))
+
+
+def _summary_text(summary: dict, config) -> str:
+    """A few lines: where the model, metrics, plots and evaluation went, and the last rewards."""
+    from pathlib import Path
+
+    lines = [f"Done: {summary.get('method', config.method)}, {summary.get('steps', '?')} steps, "
+             f"in {config.output}."]
+    if summary.get("checkpoint"):
+        lines.append(f"  model:   {summary['checkpoint']}  (harness eval --model {summary['checkpoint']})")
+    if summary.get("metrics"):
+        lines.append(f"  metrics: {summary['metrics']}")
+    if summary.get("plots"):
+        lines.append(f"  plots:   {', '.join(Path(p).name for p in summary['plots'])} in "
+                     f"{Path(summary['plots'][0]).parent}")
+    last = summary.get("last") or {}
+    shown = {k: v for k, v in last.items()
+             if isinstance(v, float) and (k.startswith("rewards/") and k.endswith("/mean")
+                                          or k in ("loss", "completions/mean_length"))}
+    if shown:
+        lines.append("  last step: " + ", ".join(f"{k}={v:.4g}" for k, v in shown.items()))
+    if "eval" in summary:
+        lines.append(f"  eval:    {Path(config.output) / 'eval' / 'report.md'}")
+    extra = {k: v for k, v in summary.items() if k in ("job_id", "status")}
+    if extra:
+        lines.append("  " + json.dumps(extra, default=str))
+    return "\n".join(lines)
+
+
+COMMANDS = [run_command]

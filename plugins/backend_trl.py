@@ -1,0 +1,220 @@
+"""The ``trl`` training backend: GRPO (RFT) and SFT in-process on one node, with TRL.
+
+:meth:`TrlBackend.check` validates a :class:`~harness.run_config.RunConfig`
+without loading a model (task, template, reward spec, model directory,
+batch arithmetic, devices, output directory); :meth:`TrlBackend.run` trains
+(see :mod:`harness.plugins.trl_train`). Nothing heavy is imported when this
+plugin loads.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import math
+import os
+from pathlib import Path
+from typing import Any
+
+import harness
+from harness.errors import ConfigError, HarnessError, UnknownNameError
+
+PROCESSOR_FILES = ("preprocessor_config.json", "processor_config.json")
+# Fields a resumed run may change; every other field must match the run's config.json.
+RESUMABLE_CHANGES = frozenset({"output", "resume", "eval_after", "max_steps", "preset", "trl"})
+TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "tokenizer.model", "vocab.json")
+
+
+def world_size() -> int:
+    """Training processes (``WORLD_SIZE`` under torchrun/accelerate, else 1)."""
+    try:
+        return max(1, int(os.environ.get("WORLD_SIZE", "1")))
+    except ValueError:
+        return 1
+
+
+def cuda_available() -> bool:
+    import torch
+
+    return torch.cuda.is_available()
+
+
+def vllm_importable() -> bool:
+    return importlib.util.find_spec("vllm") is not None
+
+
+def last_checkpoint(output: str | Path) -> Path | None:
+    """The ``checkpoint-N`` directory with the largest N in ``output``, or ``None``."""
+    root = Path(output)
+    if not root.is_dir():
+        return None
+    steps = []
+    for child in root.iterdir():
+        name = child.name
+        if child.is_dir() and name.startswith("checkpoint-") and name[11:].isdigit():
+            steps.append((int(name[11:]), child))
+    return max(steps)[1] if steps else None
+
+
+def _named(field: str, exc: HarnessError) -> ConfigError:
+    return ConfigError(f"field {field!r}: {exc}")
+
+
+def check_model_dir(path: str, field: str = "model") -> None:
+    """A local checkpoint with weights config, a processor and a tokenizer, or :class:`ConfigError`."""
+    root = Path(path).expanduser()
+    if not root.is_dir():
+        raise ConfigError(
+            f"field {field!r}: {path} is not a directory. Pass a local Hugging Face checkpoint "
+            "directory (nothing is downloaded)."
+        )
+    if not (root / "config.json").is_file():
+        raise ConfigError(f"field {field!r}: {path} has no config.json; it is not a model checkpoint.")
+    if not any((root / f).is_file() for f in PROCESSOR_FILES):
+        raise ConfigError(
+            f"field {field!r}: {path} has no processor ({' or '.join(PROCESSOR_FILES)}). A "
+            "vision-language run needs the image processor: save it next to the model with "
+            "processor.save_pretrained(PATH)."
+        )
+    if not any((root / f).is_file() for f in TOKENIZER_FILES):
+        raise ConfigError(
+            f"field {field!r}: {path} has no tokenizer files ({', '.join(TOKENIZER_FILES)}); "
+            "save the tokenizer with processor.save_pretrained(PATH)."
+        )
+
+
+def check_batches(config: Any, processes: int) -> None:
+    """The batch arithmetic GRPOConfig enforces, as a ConfigError with field and fix."""
+    per_step = config.per_device_batch * processes
+    generation = config.trl.generation_batch_size or per_step * config.grad_accum
+    g = config.num_generations
+    if config.trl.generation_batch_size is not None and generation % per_step:
+        raise ConfigError(
+            f"field 'trl.generation_batch_size' = {generation} must be a multiple of per_device_batch "
+            f"x processes = {config.per_device_batch} x {processes} = {per_step}."
+        )
+    if generation % g:
+        need = g // math.gcd(per_step, g)
+        if config.trl.generation_batch_size is not None:
+            fix = f"set trl.generation_batch_size to a multiple of {math.lcm(g, per_step)}"
+        else:
+            fix = (
+                f"set --grad-accum to a multiple of {need} (e.g. {need * math.ceil(config.grad_accum / need)}), "
+                f"or --per-device-batch to a multiple of {g // math.gcd(config.grad_accum * processes, g)}"
+            )
+        raise ConfigError(
+            f"field 'num_generations' = {g}: each generation round must hold whole groups of {g} "
+            f"completions, but per_device_batch x processes x grad_accum = {config.per_device_batch} x "
+            f"{processes} x {config.grad_accum} = {generation} completions is not a multiple of {g}. "
+            f"Fix: {fix}. (The paper's 1 x 4 on 8 GPUs is 32 completions per step: on one GPU use "
+            f"--grad-accum 32.)"
+        )
+
+
+class TrlBackend:
+    """GRPO and SFT with TRL's trainers, in this process."""
+
+    name = "trl"
+    description = "GRPO (RFT) and SFT in-process on one node with TRL (vLLM generation when available)."
+
+    def check(self, config: Any) -> None:
+        """Raise :class:`ConfigError` naming the field and the fix; loads no model."""
+        try:
+            task = harness.get_task(config.task)
+        except UnknownNameError as exc:
+            raise _named("task", exc) from None
+        if config.split not in task.splits:
+            raise ConfigError(
+                f"field 'split': task {task.name!r} has no split {config.split!r}; "
+                f"its splits: {', '.join(task.splits)}."
+            )
+        try:
+            template = harness.get_template(config.template)
+        except UnknownNameError as exc:
+            raise _named("template", exc) from None
+        if config.source is not None and not Path(config.source).expanduser().exists():
+            raise ConfigError(
+                f"field 'source': {config.source} does not exist. Give a local data path, or omit "
+                "--source to train on the task's synthetic twin."
+            )
+        if config.reward:  # GRPO trains on it; SFT's --eval-after logs it
+            try:
+                harness.reward_from_spec(config.reward, template=template)
+            except HarnessError as exc:
+                raise _named("reward", exc) from None
+        if config.method == "grpo":
+            if template.prefill:
+                raise ConfigError(
+                    f"field 'template': {template.name!r} pre-fills the assistant turn, which TRL's "
+                    "GRPOTrainer cannot do (it always opens a fresh assistant turn); use a template "
+                    "without prefill."
+                )
+            check_batches(config, world_size())
+        if config.method == "sft" and "{" in config.sft_think.replace("{answer}", ""):
+            raise ConfigError(
+                f"field 'sft_think' = {config.sft_think!r}: the only placeholder allowed is {{answer}}."
+            )
+        check_model_dir(config.model)
+        self._check_devices(config)
+        self._check_output(config)
+
+    def _check_devices(self, config: Any) -> None:
+        settings = config.trl
+        if settings.device == "cuda" and not cuda_available():
+            raise ConfigError("field 'trl.device' = 'cuda' but CUDA is not available here; use auto or cpu.")
+        if settings.use_vllm:
+            if config.method != "grpo":
+                raise ConfigError("field 'trl.use_vllm': vLLM generation applies to GRPO only; drop it for SFT.")
+            if not vllm_importable():
+                raise ConfigError("field 'trl.use_vllm' = true but vllm is not installed; pip install vllm, or drop it.")
+            if settings.device == "cpu" or not cuda_available():
+                raise ConfigError("field 'trl.use_vllm' = true needs CUDA; drop it on this machine.")
+
+    def _check_output(self, config: Any) -> None:
+        output = Path(config.output)
+        found = last_checkpoint(output)
+        if config.resume and found is None:
+            raise ConfigError(
+                f"field 'resume': {output} holds no checkpoint-N directory to resume from; drop "
+                "--resume to start a new run."
+            )
+        if config.resume:
+            self._check_same_run(config, output / "config.json")
+        if not config.resume and (found is not None or (output / "final").exists()):
+            raise ConfigError(
+                f"field 'output': {output} already holds a run ({(found or output / 'final').name}); "
+                "pass --resume to continue it, or choose another --output."
+            )
+
+    def _check_same_run(self, config: Any, recorded: Path) -> None:
+        """``--resume`` continues the run recorded in ``recorded``, not a different one."""
+        import json
+
+        if not recorded.is_file():
+            return
+        try:
+            old = json.loads(recorded.read_text(encoding="utf-8")).get("config", {})
+        except ValueError:
+            return
+        new = config.model_dump(mode="json")
+        diffs = [
+            f"{key}: {old.get(key)!r} -> {new[key]!r}"
+            for key in new
+            if key not in RESUMABLE_CHANGES and key in old and old[key] != new[key]
+        ]
+        if diffs:
+            raise ConfigError(
+                f"field 'resume': {recorded.parent} holds a run with different settings ({'; '.join(diffs)}). "
+                "Resume with the original settings (only max_steps, eval_after and trl may change), "
+                "or start a new run in another --output."
+            )
+
+    def run(self, config: Any) -> dict[str, Any]:
+        """Train; returns ``output``, ``checkpoint`` (final model dir), ``metrics``, ``plots``, ``final``."""
+        from harness.plugins.trl_train import train
+
+        return train(config)
+
+
+@harness.hookimpl
+def register_backends(register):
+    register(TrlBackend())

@@ -1,0 +1,127 @@
+"""Task samples as TRL datasets: GRPO prompts with reward columns, SFT prompt/completion pairs.
+
+Rows follow TRL's conversational vision format: ``prompt`` holds the task's
+chat messages with ``{"type": "image"}`` placeholders, ``images`` the images
+in placeholder order (TRL fills them back in with
+``prepare_multimodal_messages``). GRPO rows also carry the reward columns of
+:meth:`harness.Sample.reward_columns` (``task``, ``id``, ``answer``,
+``choices``, ``meta``) plus the template's ``prefill``; ``meta`` travels as a
+JSON string, because Arrow cannot hold dicts whose keys differ between rows,
+and is decoded again before a reward sees it (see
+:mod:`harness.plugins.trl_rewards`).
+
+The SFT target is the gold answer in the template's layout: ``<answer>GOLD
+</answer>`` for ``nothink``; for ``think`` a ``<think>`` span holding the
+config's ``sft_think`` sentence (default "Looking at the image, the answer is
+GOLD."), then the answer. GOLD is the first of: the choice letter, "letter.
+text", the answer text, that the task's own ``is_correct`` accepts, so every
+target is one the task scores as right.
+"""
+
+from __future__ import annotations
+
+import json
+import string
+from collections.abc import Iterable
+from typing import Any
+
+from harness.errors import DataError
+from harness.sample import Sample
+
+LETTERS = string.ascii_uppercase
+
+
+def split_images(messages: list[dict[str, Any]], sample_id: str) -> tuple[list[dict[str, Any]], list[Any]]:
+    """``(messages with image placeholders, images in order)``; every content becomes a list of parts."""
+    out, images = [], []
+    for message in messages:
+        content = message.get("content")
+        if isinstance(content, str):
+            parts = [{"type": "text", "text": content}]
+        elif isinstance(content, list):
+            parts = []
+            for part in content:
+                kind = part.get("type")
+                if kind == "image":
+                    if part.get("image") is None:
+                        raise DataError(f"sample {sample_id!r}: an image part of its prompt holds no image.")
+                    images.append(part["image"])
+                    parts.append({"type": "image", "text": None})
+                elif kind == "text":
+                    parts.append({"type": "text", "text": str(part.get("text", ""))})
+                else:
+                    raise DataError(
+                        f"sample {sample_id!r}: prompt part of type {kind!r}; the TRL backend "
+                        "handles 'text' and 'image' parts."
+                    )
+        else:
+            raise DataError(f"sample {sample_id!r}: message content must be a string or a list of parts.")
+        out.append({"role": message["role"], "content": parts})
+    return out, images
+
+
+def _rgb(image: Any) -> Any:
+    mode = getattr(image, "mode", "RGB")
+    return image if mode == "RGB" else image.convert("RGB")
+
+
+def grpo_row(task: Any, template: Any, sample: Sample) -> dict[str, Any]:
+    """One GRPO row: prompt, images and the reward columns."""
+    prompt, images = split_images(task.build_prompt(sample, template), sample.id)
+    columns = sample.reward_columns(task.name)
+    columns["meta"] = json.dumps(columns["meta"], sort_keys=True, default=str)
+    return {"prompt": prompt, "images": [_rgb(i) for i in images], **columns, "prefill": template.prefill}
+
+
+def gold_text(task: Any, sample: Sample) -> str:
+    """The gold answer as the task's ``is_correct`` accepts it inside ``<answer>``."""
+    candidates = []
+    if sample.choices and sample.answer in sample.choices:
+        index = sample.choices.index(sample.answer)
+        if index < len(LETTERS):
+            candidates += [LETTERS[index], f"{LETTERS[index]}. {sample.answer}"]
+    candidates.append(sample.answer)
+    for candidate in candidates:
+        if task.is_correct(f"<answer>{candidate}</answer>", sample):
+            return candidate
+    raise DataError(
+        f"task {task.name!r}, sample {sample.id!r}: the task's is_correct rejects every rendering "
+        f"of its own gold answer ({', '.join(map(repr, candidates))}); the sample cannot be an SFT "
+        "target. Fix the task's data or its answer rule."
+    )
+
+
+def sft_target(task: Any, template: Any, sample: Sample, think_text: str) -> str:
+    """The assistant turn SFT trains on (see the module docstring)."""
+    gold = gold_text(task, sample)
+    answer = f"<answer>{gold}</answer>"
+    if template.think:
+        return f"<think>{think_text.format(answer=gold)}</think>\n{answer}"
+    return answer
+
+
+def sft_row(task: Any, template: Any, sample: Sample, think_text: str) -> dict[str, Any]:
+    """One SFT row: prompt, the target as the completion, images."""
+    prompt, images = split_images(task.build_prompt(sample, template), sample.id)
+    target = sft_target(task, template, sample, think_text)
+    return {
+        "prompt": prompt,
+        "completion": [{"role": "assistant", "content": [{"type": "text", "text": target}]}],
+        "images": [_rgb(i) for i in images],
+    }
+
+
+def build_rows(task: Any, template: Any, samples: Iterable[Sample], method: str, think_text: str) -> list[dict]:
+    """Every sample as a row for ``method`` (``grpo`` or ``sft``)."""
+    if method == "grpo":
+        return [grpo_row(task, template, s) for s in samples]
+    return [sft_row(task, template, s, think_text) for s in samples]
+
+
+def to_dataset(rows: list[dict[str, Any]]) -> Any:
+    """A :class:`datasets.Dataset` of ``rows`` (images stored as image features)."""
+    from datasets import Dataset
+
+    if not rows:
+        raise DataError("the task yielded no training samples; check --split, --source and --limit.")
+    return Dataset.from_list(rows)

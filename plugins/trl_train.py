@@ -1,0 +1,232 @@
+"""Training with TRL's GRPOTrainer / SFTTrainer for one checked :class:`~harness.run_config.RunConfig`.
+
+Layout of the run directory::
+
+    config.json          the resolved config, package versions, device
+    metrics.jsonl        one line per step (see harness.plugins.trl_metrics)
+    plots/*.png          rewards and mean response length vs step, loss
+    checkpoint-N/        resumable trainer checkpoints (--resume picks the last)
+    final/               the trained model + processor: harness eval --model DIR/final
+    summary.json         what run() returned
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import json
+import platform
+import time
+from pathlib import Path
+from typing import Any
+
+import harness
+from harness.plugins.backend_trl import cuda_available, last_checkpoint, vllm_importable, world_size
+from harness.plugins.trl_data import build_rows, to_dataset
+from harness.plugins.trl_metrics import metrics_callback, read_metrics
+
+_VERSIONED = ("rft-harness", "torch", "transformers", "trl", "datasets", "accelerate", "vllm", "pillow")
+
+
+def package_versions() -> dict[str, str | None]:
+    """Installed versions of the packages that shape a run (``None`` if absent)."""
+    versions: dict[str, str | None] = {"python": platform.python_version()}
+    for name in _VERSIONED:
+        try:
+            versions[name] = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            versions[name] = None
+    return versions
+
+
+def resolve_device(config: Any) -> dict[str, Any]:
+    """Device, precision and generation choices for this machine (the ``None`` settings resolved)."""
+    s = config.trl
+    cuda = s.device != "cpu" and cuda_available()
+    return {
+        "use_cpu": not cuda,
+        "bf16": (cuda if s.bf16 is None else s.bf16) and cuda,
+        "gradient_checkpointing": cuda if s.gradient_checkpointing is None else s.gradient_checkpointing,
+        "use_vllm": (cuda and vllm_importable() and config.method == "grpo") if s.use_vllm is None else s.use_vllm,
+    }
+
+
+def write_json(path: Path, data: Any) -> None:
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(json.dumps(data, indent=2, sort_keys=True, default=str) + "\n", encoding="utf-8")
+    tmp.replace(path)
+
+
+def load_model(path: str, cuda: bool, attn_implementation: str | None = None) -> tuple[Any, Any]:
+    """``(model, processor)`` from a local checkpoint, never downloading, no remote code.
+
+    float32 on CPU; on CUDA the checkpoint's bf16 when supported (see :func:`harness.models.pick_dtype`).
+    """
+    from harness.models import load_model as load_local, register_image_only_processors
+
+    register_image_only_processors()  # TRL may call AutoProcessor itself
+    loaded = load_local(path, dtype="auto" if cuda else "float32", device="cuda" if cuda else "cpu")
+    model = loaded.model
+    if attn_implementation:
+        model.set_attn_implementation(attn_implementation)
+    model.train()
+    return model, loaded.processor
+
+
+def stock_processor_class(directory: Path) -> None:
+    """Name the stock processor class in saved files, not harness.models' in-process ImageOnly subclass.
+
+    So the checkpoint loads with plain ``AutoProcessor`` wherever torchvision is installed.
+    """
+    for name in ("processor_config.json", "preprocessor_config.json", "tokenizer_config.json"):
+        path = directory / name
+        if not path.is_file():
+            continue
+        data = json.loads(path.read_text(encoding="utf-8"))
+        value = data.get("processor_class")
+        if isinstance(value, str) and value.startswith("ImageOnly"):
+            data["processor_class"] = value[len("ImageOnly"):]
+            write_json(path, data)
+
+
+def checkpointing_arg() -> str:
+    """transformers 5 renamed ``gradient_checkpointing`` to ``activation_checkpointing`` (old name warns)."""
+    import dataclasses
+
+    from transformers import TrainingArguments
+
+    names = {f.name for f in dataclasses.fields(TrainingArguments)}
+    return "activation_checkpointing" if "activation_checkpointing" in names else "gradient_checkpointing"
+
+
+def common_args(config: Any, output: Path, device: dict[str, Any]) -> dict[str, Any]:
+    """The TrainingArguments both GRPOConfig and SFTConfig take, from the shared fields."""
+    s = config.trl
+    return {
+        "output_dir": str(output),
+        "max_steps": config.max_steps,
+        "learning_rate": config.learning_rate,
+        "lr_scheduler_type": config.lr_scheduler,
+        "warmup_steps": config.warmup_steps,
+        "weight_decay": config.weight_decay,
+        "max_grad_norm": config.max_grad_norm,
+        "per_device_train_batch_size": config.per_device_batch,
+        "gradient_accumulation_steps": config.grad_accum,
+        "seed": config.seed,
+        "data_seed": config.seed,
+        "use_cpu": device["use_cpu"],
+        "bf16": device["bf16"],
+        checkpointing_arg(): device["gradient_checkpointing"],
+        "logging_steps": s.logging_steps,
+        "save_strategy": "steps",
+        "save_steps": s.save_steps,
+        "save_total_limit": s.save_total_limit,
+        "report_to": "none",
+        "dataloader_num_workers": s.dataloader_num_workers,
+    }
+
+
+def grpo_trainer(config: Any, model: Any, processor: Any, dataset: Any, output: Path, device: dict, callbacks: list):
+    from trl import GRPOConfig, GRPOTrainer
+
+    from harness.plugins.trl_rewards import trl_rewards
+
+    template = harness.get_template(config.template)
+    weighted = harness.reward_from_spec(config.reward, template=template, tokenizer=processor)
+    funcs, weights = trl_rewards(weighted)
+    s = config.trl
+    extra: dict[str, Any] = {}
+    if s.generation_batch_size is not None:
+        extra["generation_batch_size"] = s.generation_batch_size
+    if s.loss_type is not None:
+        extra["loss_type"] = s.loss_type
+    if s.scale_rewards is not None:
+        extra["scale_rewards"] = s.scale_rewards
+    if device["use_vllm"]:
+        extra.update(vllm_mode=s.vllm_mode, vllm_gpu_memory_utilization=s.vllm_gpu_memory_utilization)
+    args = GRPOConfig(
+        **common_args(config, output, device),
+        num_generations=config.num_generations,
+        temperature=config.temperature,
+        top_p=config.top_p,
+        beta=config.beta,
+        max_completion_length=config.max_completion_length,
+        reward_weights=weights,
+        use_vllm=device["use_vllm"],
+        log_completions=s.log_completions,
+        **extra,
+    )
+    return GRPOTrainer(
+        model=model,
+        reward_funcs=funcs,
+        args=args,
+        train_dataset=dataset,
+        processing_class=processor,
+        callbacks=callbacks,
+    )
+
+
+def sft_trainer(config: Any, model: Any, processor: Any, dataset: Any, output: Path, device: dict, callbacks: list):
+    from trl import SFTConfig, SFTTrainer
+
+    args = SFTConfig(
+        **common_args(config, output, device),
+        max_length=config.max_length,
+        completion_only_loss=True,
+        packing=False,
+    )
+    return SFTTrainer(
+        model=model, args=args, train_dataset=dataset, processing_class=processor, callbacks=callbacks
+    )
+
+
+def train(config: Any) -> dict[str, Any]:
+    """Train ``config`` (already checked) and write the run directory; returns the summary."""
+    started = time.perf_counter()
+    output = Path(config.output)
+    output.mkdir(parents=True, exist_ok=True)
+    device = resolve_device(config)
+    write_json(
+        output / "config.json",
+        {"config": config.model_dump(mode="json"), "resolved": device, "world_size": world_size(),
+         "versions": package_versions()},
+    )
+
+    # Data before the model: a bad sample fails in seconds.
+    task = harness.get_task(config.task)
+    template = harness.get_template(config.template)
+    samples = task.samples(config.split, source=config.source, limit=config.limit, seed=config.seed)
+    dataset = to_dataset(build_rows(task, template, samples, config.method, config.sft_think))
+
+    resume_from = str(last_checkpoint(output)) if config.resume else None
+    model, processor = load_model(config.model, not device["use_cpu"], config.trl.attn_implementation)
+    metrics_path = output / "metrics.jsonl"
+    callback = metrics_callback(metrics_path)
+    build = grpo_trainer if config.method == "grpo" else sft_trainer
+    trainer = build(config, model, processor, dataset, output, device, [callback])
+    trainer.train(resume_from_checkpoint=resume_from)
+
+    final = output / "final"
+    trainer.save_model(str(final))
+    if trainer.accelerator.is_main_process:
+        processor.save_pretrained(str(final))
+        stock_processor_class(final)
+
+    from harness.plots import plot_training
+
+    rows = read_metrics(metrics_path)
+    plots = plot_training(rows, output / "plots")
+    summary = {
+        "output": str(output),
+        "checkpoint": str(final),
+        "method": config.method,
+        "steps": trainer.state.global_step,
+        "samples": len(dataset),
+        "metrics": str(metrics_path),
+        "plots": [str(p) for p in plots],
+        "last": rows[-1] if rows else {},
+        "train": callback.summary,
+        "resumed_from": resume_from,
+        "wall_s": round(time.perf_counter() - started, 2),
+    }
+    write_json(output / "summary.json", summary)
+    return summary
