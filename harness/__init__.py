@@ -8,14 +8,16 @@ The public, stable API. Plugins (built-in and third-party) use only this::
     def register_tasks(register):
         register(MyTask())
 
-Importing :mod:`harness` is light: no torch, transformers, trl or ray.
+Loaders use the helpers of :mod:`harness.data` (confined image paths, checked
+decoding, per-row errors). Importing :mod:`harness` is light: no torch,
+transformers, trl or ray.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from harness.answers import completion_text, last_answer, think_span
+from harness.answers import completion_text, is_blank_answer, last_answer, normalize_answer, think_span
 from harness.errors import (
     ConfigError,
     DataError,
@@ -54,12 +56,14 @@ __all__ = [
     "get_task",
     "get_template",
     "hookimpl",
+    "is_blank_answer",
     "last_answer",
     "list_backends",
     "list_engines",
     "list_rewards",
     "list_tasks",
     "list_templates",
+    "normalize_answer",
     "reward_from_spec",
     "think_span",
 ]

@@ -14,15 +14,32 @@ True
 'count the dots'
 >>> completion_text([{"role": "assistant", "content": "<answer>3</answer>"}])
 '<answer>3</answer>'
+>>> normalize_answer("  **Boeing 737\u2013300.** ")
+'Boeing 737-300'
+>>> [is_blank_answer(a) for a in [".", "**", "()", "\u200b", " B "]]
+[True, True, True, True, False]
 """
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 ANSWER_OPEN, ANSWER_CLOSE = "<answer>", "</answer>"
 THINK_OPEN, THINK_CLOSE = "<think>", "</think>"
+
+# Invisible format characters that str.strip() and NFKC keep (zero-width
+# space/joiners, word joiner, BOM, soft hyphen, bidi marks): dropped everywhere.
+INVISIBLE = (
+    "\u00ad\u180e\u200b\u200c\u200d\u200e\u200f\u202a\u202b\u202c\u202d\u202e"
+    "\u2060\u2061\u2062\u2063\u2064\u2066\u2067\u2068\u2069\ufeff"
+)
+# Every Unicode dash and minus, unified to "-".
+_DASHES = "\u2010\u2011\u2012\u2013\u2014\u2015\u2212\ufe58\ufe63\uff0d"
+_TABLE = {**dict.fromkeys(map(ord, INVISIBLE)), **{ord(c): "-" for c in _DASHES}}
+# Stripped from both ends of an answer: punctuation, quotes, brackets, markdown.
+EDGE = " \t\r\n.,;:!?\"'`*_~()[]{}<>\u201c\u201d\u2018\u2019\u00ab\u00bb"
 
 
 def completion_text(completion: Any) -> str:
@@ -86,3 +103,23 @@ def think_span(text: str) -> str | None:
     start = text.rfind(THINK_OPEN, 0, end)
     begin = 0 if start < 0 else start + len(THINK_OPEN)
     return text[begin:end].strip()
+
+
+def normalize_answer(text: str) -> str:
+    """``text`` as an answer: NFKC, invisible characters dropped, dashes unified to
+    ``-``, whitespace collapsed, edge punctuation/quotes/markdown stripped.
+
+    Linear time (``unicodedata.normalize``, ``str.translate``, ``str.split``).
+    """
+    text = unicodedata.normalize("NFKC", text).translate(_TABLE)
+    return " ".join(text.split()).strip(EDGE).strip()
+
+
+def is_blank_answer(text: str | None) -> bool:
+    """Whether ``text`` says nothing: ``None``, or empty after :func:`normalize_answer`.
+
+    ``""``, ``"  "``, ``"."``, ``"**"``, ``"()"`` and a zero-width space are
+    blank. The built-in tasks count a blank answer as unanswered (wrong) and
+    the ``format`` reward as malformed: one rule for both.
+    """
+    return text is None or not normalize_answer(text)

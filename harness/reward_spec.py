@@ -219,8 +219,14 @@ def format_reward_spec(items: Sequence[ComponentSpec]) -> str:
     parts = []
     for item in items:
         params = ",".join(f"{k}={value(v)}" for k, v in item.params.items())
-        parts.append(f"{item.name}{'(' + params + ')' if params else ''}:{item.weight:g}")
+        parts.append(f"{item.name}{'(' + params + ')' if params else ''}:{_weight_text(item.weight)}")
     return ",".join(parts)
+
+
+def _weight_text(weight: float) -> str:
+    """The shortest text that parses back to exactly ``weight`` (``1``, ``0.5``, ``0.1234567``)."""
+    text = repr(float(weight))  # repr is the shortest round-tripping form; ":g" keeps 6 digits
+    return text[:-2] if text.endswith(".0") else text
 
 
 def _checked(name: str, values: Any, n: int) -> list[float]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Iterator, Mapping, Sequence
 from itertools import islice
 from pathlib import Path
@@ -12,6 +13,8 @@ from harness.sample import Sample
 from harness.tasks._common import RowGuard, check_on_error, check_split, load_image
 
 LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+# What every synthetic()/load_real() takes; the rest of their parameters are the task's options.
+_LOADER_ARGS = ("self", "split", "limit", "seed", "source", "guard")
 
 
 class ImageTask:
@@ -22,6 +25,8 @@ class ImageTask:
     description: str = ""
     splits: Sequence[str] = ("train", "test")
     answer_hint: str = ""
+    # Options a subclass's own samples() override takes (named in the unknown-option error).
+    _own_options: Sequence[str] = ()
 
     def samples(
         self,
@@ -47,10 +52,29 @@ class ImageTask:
             from harness.errors import ConfigError
 
             raise ConfigError(f"limit must be >= 0, got {limit}.")
+        self._check_options(self.synthetic if source is None else self.load_real, options)
         if source is None:
             return self.synthetic(split, limit, seed, **options)
         guard = RowGuard(self.name, on_error, skipped)
         return self._real(split, source, limit, seed, guard, options)
+
+    def _check_options(self, loader: Any, options: Mapping[str, Any]) -> None:
+        """A :class:`harness.ConfigError` naming any option ``loader`` does not take."""
+        params = inspect.signature(loader).parameters.values()
+        if any(p.kind is p.VAR_KEYWORD for p in params):
+            return
+        accepted = [p.name for p in params if p.kind is p.KEYWORD_ONLY
+                    or (p.kind is p.POSITIONAL_OR_KEYWORD and p.name not in _LOADER_ARGS)]
+        accepted += [n for n in self._own_options if n not in accepted]
+        unknown = [k for k in options if k not in accepted]
+        if unknown:
+            from harness.errors import ConfigError
+
+            takes = f"its options are: {', '.join(sorted(accepted))}" if accepted else "it takes no options"
+            raise ConfigError(
+                f"Task {self.name!r} has no sample option {unknown[0]!r}; {takes} (besides split, "
+                "source, limit, seed, on_error and skipped)."
+            )
 
     def _real(self, split, source, limit, seed, guard, options) -> Iterator[Sample]:
         try:

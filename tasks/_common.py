@@ -5,34 +5,33 @@ Answer extraction is :func:`harness.answers.last_answer`: linear-time
 bad input as :class:`harness.DataError` naming the file, the row and the
 problem; with ``on_error="skip"`` the row is skipped instead, logged, and
 appended to the caller's ``skipped`` list (a :class:`Skipped` per row).
+The row, path and image helpers are the public :mod:`harness.data`,
+re-exported here.
 """
 
 from __future__ import annotations
 
-import io
-import logging
-import os
 import random
-import unicodedata
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from harness.answers import completion_text, last_answer
+from harness.answers import completion_text, last_answer, normalize_answer
+from harness.data import (  # noqa: F401  (re-exported: the public helpers, harness.data)
+    ON_ERROR,
+    RowGuard,
+    Skipped,
+    check_on_error,
+    confined_path,
+    load_image,
+    row_error,
+)
 from harness.errors import ConfigError, DataError
 
-log = logging.getLogger("harness.tasks")
-
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff")
-ON_ERROR = ("raise", "skip")
 
 # -- answers ---------------------------------------------------------------
-
-# Every Unicode dash and minus, mapped to "-" (hyphen/dash variants).
-_DASHES = {ord(c): "-" for c in "\u2010\u2011\u2012\u2013\u2014\u2015\u2212\ufe58\ufe63\uff0d"}
-# Characters stripped from both ends of an answer: punctuation, quotes, markdown.
-_EDGE = " \t\r\n.,;:!?\"'`*_~()[]{}<>\u201c\u201d\u2018\u2019\u00ab\u00bb"
 
 
 def answer_span(completion: Any) -> str | None:
@@ -48,9 +47,10 @@ def answer_span(completion: Any) -> str | None:
 
 
 def clean(text: str) -> str:
-    """NFKC, dashes unified to ``-``, whitespace collapsed, edge punctuation stripped."""
-    text = unicodedata.normalize("NFKC", text).translate(_DASHES)
-    return " ".join(text.split()).strip(_EDGE).strip()
+    """:func:`harness.answers.normalize_answer`: NFKC, invisible characters dropped, dashes
+    unified to ``-``, whitespace collapsed, edge punctuation stripped. Empty means unanswered
+    (the ``format`` reward's :func:`harness.answers.is_blank_answer` is the same rule)."""
+    return normalize_answer(text)
 
 
 def label_key(text: str) -> str:
@@ -91,97 +91,6 @@ def check_split(task: str, split: str, splits: Sequence[str]) -> None:
         )
 
 
-def check_on_error(on_error: str) -> None:
-    if on_error not in ON_ERROR:
-        raise ConfigError(f"on_error must be 'raise' or 'skip', got {on_error!r}.")
-
-
-# -- bad rows --------------------------------------------------------------
-
-
-@dataclass
-class Skipped:
-    """A row a loader skipped under ``on_error="skip"``."""
-
-    file: str
-    row: int | str | None
-    problem: str
-
-    def __str__(self) -> str:
-        where = f"{self.file}, row {self.row}" if self.row is not None else self.file
-        return f"{where}: {self.problem}"
-
-
-def row_error(file: Any, row: int | str | None, problem: str) -> DataError:
-    where = f"{file}, row {row}" if row is not None else str(file)
-    return DataError(f"{where}: {problem}")
-
-
-class RowGuard:
-    """Turns per-row failures into a raise or a recorded skip, per ``on_error``.
-
-    Use ``guard.run(file, row, fn)``: returns ``fn()``'s result, or ``None``
-    when the row was skipped. :meth:`report` logs a summary at the end.
-    """
-
-    def __init__(self, task: str, on_error: str, skipped: list | None):
-        check_on_error(on_error)
-        self.task, self.on_error = task, on_error
-        self.skipped: list[Skipped] = skipped if skipped is not None else []
-        self._start = len(self.skipped)
-
-    def run(self, file: Any, row: int | str | None, fn: Callable[[], Any]) -> Any:
-        try:
-            return fn()
-        except DataError as exc:
-            return self._fail(file, row, str(exc), exc, prefixed=True)
-        except (OSError, ValueError, KeyError, TypeError) as exc:
-            return self._fail(file, row, f"{type(exc).__name__}: {exc}", exc, prefixed=False)
-
-    def _fail(self, file, row, message, exc, prefixed):
-        if self.on_error == "raise":
-            if prefixed:
-                raise exc
-            raise row_error(file, row, message) from exc
-        problem = message
-        item = Skipped(str(file), row, problem)
-        self.skipped.append(item)
-        log.warning("%s: skipped %s", self.task, item)
-        return None
-
-    def report(self) -> None:
-        new = self.skipped[self._start :]
-        if new:
-            shown = "; ".join(str(s) for s in new[:5])
-            more = f" (and {len(new) - 5} more)" if len(new) > 5 else ""
-            log.warning("%s: skipped %d bad row(s): %s%s", self.task, len(new), shown, more)
-
-
-# -- paths -----------------------------------------------------------------
-
-
-def confined_path(root: Path, value: Any, file: Any, row: Any) -> Path:
-    """``value`` (a manifest's image path) resolved against ``root``.
-
-    Relative paths must stay inside ``root`` (checked lexically, so ``..``
-    cannot climb out); absolute paths are taken as they are.
-    """
-    if not isinstance(value, str) or not value.strip():
-        raise row_error(file, row, f"image path must be a non-empty string, got {value!r}.")
-    path = Path(value.strip())
-    if path.is_absolute():
-        return path
-    base = os.path.normpath(os.path.abspath(root))
-    joined = os.path.normpath(os.path.join(base, path))
-    if os.path.commonpath([base, joined]) != base:
-        raise row_error(
-            file, row,
-            f"image path {value!r} escapes the dataset root {root}; relative paths must "
-            "stay inside it (use an absolute path if the image really lives elsewhere).",
-        )
-    return Path(joined)
-
-
 def row_image(value: Any, root: Path, file: Any, row: Any) -> Any:
     """A row's image value with string paths confined to ``root`` (see :func:`confined_path`)."""
     if isinstance(value, str):
@@ -199,43 +108,6 @@ def require_source(source: Any) -> Path:
 
 
 # -- images ----------------------------------------------------------------
-
-
-def load_image(value: Any, file: Any, row: Any, crop_bottom: int = 0):
-    """A decoded RGB ``PIL.Image`` from a path, bytes, a ``{"bytes", "path"}`` dict or an image.
-
-    The image is fully decoded here, so a truncated or corrupt file fails now,
-    naming ``file`` and ``row``, rather than later inside a training step.
-    """
-    from PIL import Image, UnidentifiedImageError
-
-    if isinstance(value, Mapping):  # datasets' Image storage: {"bytes": ..., "path": ...}
-        data, path = value.get("bytes"), value.get("path")
-        value = data if data else path
-    label = value if isinstance(value, (str, Path)) else "embedded image"
-    try:
-        if isinstance(value, Image.Image):
-            image = value
-        elif isinstance(value, (bytes, bytearray, memoryview)):
-            image = Image.open(io.BytesIO(bytes(value)))
-        elif isinstance(value, (str, Path)):
-            if not Path(value).is_file():
-                raise row_error(file, row, f"image file {value} does not exist.")
-            image = Image.open(value)
-        else:
-            raise row_error(file, row, f"no image in this row (got {type(value).__name__}).")
-        image.load()
-        image = image.convert("RGB")
-    except DataError:
-        raise
-    except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as exc:
-        raise row_error(file, row, f"cannot decode {label}: {exc}") from exc
-    if crop_bottom:
-        w, h = image.size
-        if h <= crop_bottom:
-            raise row_error(file, row, f"image {label} is {h} px tall, too small to crop {crop_bottom} px.")
-        image = image.crop((0, 0, w, h - crop_bottom))
-    return image
 
 
 # -- tabular sources: JSONL, CSV, parquet, datasets save_to_disk --------------
@@ -340,26 +212,51 @@ def iter_jsonl(file: Path, guard: RowGuard) -> Iterator[Row]:
                 yield Row(str(file), lineno, data, {})
 
 
-def iter_csv(file: Path) -> Iterator[Row]:
-    """Rows of a CSV file with a header; row numbers are file line numbers (header = 1)."""
+def iter_csv(file: Path, guard: RowGuard | None = None) -> Iterator[Row]:
+    """Rows of a CSV file with a header; row numbers are file line numbers (header = 1).
+
+    A row with more or fewer fields than the header is a row error (raised,
+    or skipped through ``guard``).
+    """
     import csv
 
+    extra = object()  # DictReader's key for fields beyond the header
     with open(file, encoding="utf-8", newline="") as fh:
-        reader = csv.DictReader(fh)
+        reader = csv.DictReader(fh, restkey=extra)
         try:
             if not reader.fieldnames:
                 raise DataError(f"{file}: empty CSV; it needs a header row.")
+            width = len(reader.fieldnames)
             for data in reader:
-                yield Row(str(file), reader.line_num, dict(data), {})
+                lineno = reader.line_num
+
+                def check(data=data, lineno=lineno):
+                    n = width + len(data.pop(extra, ())) - sum(v is None for v in data.values())
+                    if n != width:
+                        raise row_error(
+                            file, lineno,
+                            f"row has {n} fields, header has {width}; every row needs one value "
+                            "per header column (quote values that contain commas).",
+                        )
+                    return data
+
+                checked = guard.run(file, lineno, check) if guard is not None else check()
+                if checked is not None:
+                    yield Row(str(file), lineno, dict(checked), {})
         except (UnicodeDecodeError, csv.Error) as exc:
             raise row_error(file, reader.line_num + 1, f"unreadable CSV ({exc}); save it as UTF-8 CSV.") from exc
 
 
 def pick(row: Row, names: Sequence[str], what: str) -> Any:
-    """The first of ``names`` present in ``row`` (else a row error listing what exists)."""
+    """The first non-empty of ``names`` in ``row``; else a row error saying the column is
+    empty (when one is there) or listing the columns the row has."""
     for name in names:
-        if name in row.data and row.data[name] is not None:
-            return row.data[name]
+        value = row.data.get(name)
+        if value is not None and not (isinstance(value, str) and not value.strip()):
+            return value
+    present = next((name for name in names if name in row.data), None)
+    if present is not None:
+        raise row_error(row.file, row.index, f"column {present!r} is empty in this row; fill it or drop the row.")
     raise row_error(
         row.file, row.index,
         f"missing {what} column: expected one of {', '.join(names)}; "

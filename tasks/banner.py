@@ -12,7 +12,10 @@ The paper's Banner-Analysis set is not public; ``source`` may be any of:
 
 A directory with ``train/`` and ``test/`` subfolders, or manifests named after
 the split (``train.jsonl``, ``test.csv``), gives one split each; a source
-without splits is used for whatever split is asked for. Without ``source``,
+without splits is used for whatever split is asked for. A manifest's optional
+``split`` column keeps the rows of the split or its aliases (``val``,
+``validation`` for ``test``); no matching row is a :class:`harness.DataError`
+naming the splits the manifest has. Without ``source``,
 a synthetic twin renders positive and negative slogans as banners.
 
 Answer rule: the content of the last ``<answer>...</answer>`` block,
@@ -165,20 +168,37 @@ class BannerTask(ImageTask):
         if suffix == ".jsonl":
             rows = iter_jsonl(file, guard)
         elif suffix == ".csv":
-            rows = iter_csv(file)
+            rows = iter_csv(file, guard)
         elif suffix == ".parquet":
             rows = iter_parquet([file])
         else:
             raise harness.DataError(f"{file}: unsupported file type; use .jsonl, .csv or .parquet.")
-        yield from self._from_rows(rows, root, guard, split)
+        yield from self._from_rows(rows, root, guard, split, origin=file)
 
-    def _from_rows(self, rows, root: Path, guard: RowGuard, split: str | None = None) -> Iterator[Sample]:
+    def _from_rows(self, rows, root: Path, guard: RowGuard, split: str | None = None,
+                   origin: Path | None = None) -> Iterator[Sample]:
+        """Samples of ``rows``; with ``split``, rows whose ``split`` column names another split
+        (aliases count: ``val`` is ``test``) are left out. No row at all is a DataError."""
+        wanted = (split, *SPLIT_ALIASES.get(split, ())) if split is not None else ()
+        matched, others, where, skips = 0, set(), None, len(guard.skipped)
         for row in rows:
-            if split is not None and row.data.get("split") not in (None, "", split):
+            where = row.file
+            value = row.data.get("split")
+            if split is not None and value not in (None, "") and str(value).strip().lower() not in wanted:
+                others.add(str(value))
                 continue
+            matched += 1
             sample = guard.run(row.file, row.index, lambda row=row: self._row_sample(row, root))
             if sample is not None:
                 yield sample
+        if not matched and len(guard.skipped) == skips:  # rows skipped as bad were still rows
+            if others:
+                raise harness.DataError(
+                    f"{where}: no rows for split {split!r} ({' or '.join(wanted)}); its split column "
+                    f"holds only {', '.join(sorted(others))}. Ask for one of those splits or add "
+                    f"rows with split={split}."
+                )
+            raise harness.DataError(f"{where or origin or root}: no data rows; the source holds no banner samples.")
 
     def _row_sample(self, row: Row, root: Path) -> Sample:
         column = next((c for c in LABEL_COLUMNS if c in row.data), LABEL_COLUMNS[0])

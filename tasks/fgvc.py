@@ -32,6 +32,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 import harness
@@ -65,6 +66,24 @@ SYNTHETIC_SIZE = {"train": 1300, "val": 260, "test": 650}
 VARIANT_COLUMNS = ("variant", "label", "answer")
 QUESTION = "What is the exact variant of the aircraft in this image?"
 
+# Static, read-only name tables (nothing at run time changes them): variant ->
+# manufacturer, and answer key ("boeing-737-300", "737-300") -> variant.
+MAKERS: Mapping[str, str] = MappingProxyType(
+    {**MANUFACTURER, **{v.name: v.manufacturer for v in VARIANTS}}
+)
+CANONICAL: Mapping[str, str] = MappingProxyType({
+    **{label_key(f"{maker} {variant}"): variant for variant, maker in MAKERS.items()},
+    **{label_key(variant): variant for variant in MAKERS},
+})
+
+
+def _accepted(sample: Sample) -> set[str]:
+    """Answer keys that name ``sample``'s gold variant: bare, or after its manufacturer
+    (``meta["manufacturer"]``, or the table's)."""
+    gold = sample.answer
+    makers = {(sample.meta or {}).get("manufacturer"), MAKERS.get(gold)}
+    return {label_key(gold)} | {label_key(f"{m} {gold}") for m in makers if m}
+
 
 class FgvcTask(ImageTask):
     name = "fgvc"
@@ -72,45 +91,26 @@ class FgvcTask(ImageTask):
     splits = SPLITS
     answer_hint = "the aircraft variant name"
 
-    def __init__(self) -> None:
-        self._makers: dict[str, str] = dict(MANUFACTURER)
-        self._makers.update({v.name: v.manufacturer for v in VARIANTS})
-        self._canonical: dict[str, str] = {}
-        for variant, maker in self._makers.items():
-            self._learn(variant, maker)
-
-    def _learn(self, variant: str, manufacturer: str | None) -> None:
-        self._canonical.setdefault(label_key(variant), variant)
-        if manufacturer:
-            self._canonical.setdefault(label_key(f"{manufacturer} {variant}"), variant)
-
     # -- answers -------------------------------------------------------------
-    def extract_answer(self, completion) -> str | None:
+    def extract_answer(self, completion, sample: Sample | None = None) -> str | None:
         """The variant named in the last ``<answer>`` block (manufacturer dropped), else its cleaned text.
 
-        ``None`` when there is no block or it is empty.
+        Names are read from the static variant table (the 100 FGVC variants
+        and the synthetic ones, each with its manufacturer); with ``sample``,
+        also from its gold variant and ``meta["manufacturer"]``. ``None`` when
+        there is no block or it is blank.
         """
         span = answer_span(completion)
-        if span is None:
-            return None
-        text = clean(span)
+        text = clean(span) if span is not None else ""
         if not text:
             return None
-        return self._canonical.get(label_key(text), text)
+        key = label_key(text)
+        if sample is not None and key in _accepted(sample):
+            return sample.answer
+        return CANONICAL.get(key, text)
 
     def is_correct(self, completion, sample: Sample) -> bool:
-        span = answer_span(completion)
-        if span is None:
-            return False
-        got = label_key(span)
-        if not got:
-            return False
-        gold = sample.answer
-        maker = sample.meta.get("manufacturer") or self._makers.get(gold)
-        accepted = {label_key(gold)}
-        if maker:
-            accepted.add(label_key(f"{maker} {gold}"))
-        return got in accepted
+        return self.extract_answer(completion, sample) == sample.answer
 
     def metrics(self, records: Sequence[Mapping[str, Any]]) -> dict[str, float]:
         """Adds ``mean_per_class_accuracy``: per gold variant accuracy, averaged over variants."""
@@ -208,7 +208,7 @@ class FgvcTask(ImageTask):
                     if "/" in image_id or "\\" in image_id or image_id.startswith("."):
                         raise row_error(listing, lineno, f"image id {image_id!r} is not a plain file name.")
                     image = load_image(data / "images" / f"{image_id}.jpg", listing, lineno, crop)
-                    maker = makers.get(image_id) or self._makers.get(variant)
+                    maker = makers.get(image_id) or MAKERS.get(variant)
                     return self._sample(image_id, image, variant, maker, families.get(image_id),
                                         f"{listing.name}:{lineno}")
 
@@ -224,7 +224,7 @@ class FgvcTask(ImageTask):
                 value = row_image(pick(row, ("image", "img"), "image"), root, row.file, row.index)
                 image = load_image(value, row.file, row.index, crop)
                 maker = row.data.get("manufacturer")
-                maker = class_name(row, "manufacturer", maker) if maker is not None else self._makers.get(variant)
+                maker = class_name(row, "manufacturer", maker) if maker is not None else MAKERS.get(variant)
                 family = row.data.get("family")
                 family = class_name(row, "family", family) if family is not None else None
                 sid = str(row.data.get("id") or f"{Path(row.file).name}:{row.index}")
@@ -235,7 +235,6 @@ class FgvcTask(ImageTask):
                 yield sample
 
     def _sample(self, sid, image, variant, maker, family, where) -> Sample:
-        self._learn(variant, maker)
         meta: dict[str, Any] = {"source": where}
         if maker:
             meta["manufacturer"] = maker

@@ -12,11 +12,13 @@ and egocentric camera movement in drawn scenes (``_sat_synth``).
 Choices are shuffled deterministically from ``seed`` and the sample id, and
 shown lettered (``A. ...``). ``Sample.answer`` is the right choice's text.
 
-Answer rule: the content of the last ``<answer>...</answer>`` block must be
-the right choice's letter -- ``B``, ``(B)``, ``B.``, ``B)`` or ``B) text`` (a
-text naming a different choice makes it wrong) -- or exactly the right
-choice's text (ignoring case, spacing, dashes and edge punctuation). Empty
-answers, hedges (``A or B``, ``A/B``) and anything else are wrong.
+Answer rule (:func:`resolve_choice`): the content of the last
+``<answer>...</answer>`` block must be the right choice's letter, any case --
+``B``, ``(B)``, ``B.``, ``B)``, ``B:`` -- optionally followed by exactly that
+choice's text (``B) right``), or exactly the right choice's text (ignoring
+case, spacing, dashes and edge punctuation). Empty answers, hedges (``A or
+B``, ``A/B``, ``(A) or (B)``, ``A: maybe B``) and anything else are wrong.
+Scoring a sample without choices is a :class:`harness.DataError`.
 
 Circular evaluation: :func:`rotations` (or ``samples(..., circular=True)``)
 gives one sample per rotation of the choices, with ids ``<id>#r<k>``;
@@ -81,25 +83,32 @@ def circular_group(sample_id: str) -> str | None:
     return base if mark and k.isdigit() else None
 
 
-def resolve_choice(answer: str, choices: Sequence[str]) -> int | None:
-    """The index of the choice ``answer`` names (letter form or exact text), else ``None``."""
-    text = clean(answer)
+def resolve_choice(answer: str | None, choices: Sequence[str] | None) -> int | None:
+    """The index of the choice ``answer`` names, else ``None``: the one reading of an answer.
+
+    ``answer`` names choice X when it is exactly X's text, or X's letter (any
+    case) alone (``B``, ``(B)``, ``B.``) or followed by ``)``, ``.`` or ``:``
+    and X's own text (``B) right``). Anything else after the letter
+    (``A) or B)``, ``A: maybe B``, ``A.B``, ``A) left or right``) is a hedge
+    or a contradiction: ``None``. With ``choices=None`` (unknown) only a bare
+    letter resolves, to its place in the alphabet.
+    """
+    text = clean(answer or "")
     if not text:
         return None
-    keys = [label_key(c) for c in choices]
+    keys = [label_key(c) for c in choices] if choices is not None else []
     key = label_key(text)
     if key in keys:
         return keys.index(key)
-    letters = LETTERS[: len(choices)]
-    if len(text) == 1:
-        return letters.find(text.upper()) if text.upper() in letters else None
-    if text[0] in letters and text[1] in ").:":
-        index = letters.index(text[0])
-        rest = label_key(text[2:])
-        if rest and rest in keys and keys[index] != rest:
-            return None  # "B) <text of another choice>": contradicts itself
-        return index
-    return None
+    letters = LETTERS[: len(choices)] if choices is not None else LETTERS
+    letter = text[0].upper()
+    if letter not in letters or (len(text) > 1 and text[1] not in ").:"):
+        return None
+    index = letters.index(letter)
+    rest = label_key(text[2:])
+    if rest and (choices is None or rest != keys[index]):
+        return None
+    return index
 
 
 class SatTask(ImageTask):
@@ -107,28 +116,30 @@ class SatTask(ImageTask):
     description = "SAT: spatial reasoning multiple choice (relative position, counting, ego-motion)"
     splits = SPLITS
     answer_hint = "the letter of the correct option"
+    _own_options = ("circular",)
 
     # -- answers -------------------------------------------------------------
-    def extract_answer(self, completion) -> str | None:
-        """The letter (``"B"``) when the answer has a letter form, else its cleaned text; ``None`` if empty."""
+    def extract_answer(self, completion, sample: Sample | None = None) -> str | None:
+        """The letter of the choice the last ``<answer>`` block names (see :func:`resolve_choice`), else ``None``.
+
+        With ``sample`` the answer is resolved against its choices (texts
+        included); without, only a bare letter (``B``, ``(B)``, ``b.``) reads.
+        """
         span = answer_span(completion)
-        if span is None:
-            return None
-        text = clean(span)
-        if not text:
-            return None
-        if len(text) == 1 and text.upper() in LETTERS:
-            return text.upper()
-        if len(text) > 1 and text[0] in LETTERS and text[1] in ").:":
-            return text[0]
-        return text
+        index = resolve_choice(span, sample.choices if sample is not None else None)
+        return None if index is None else LETTERS[index]
 
     def is_correct(self, completion, sample: Sample) -> bool:
-        span = answer_span(completion)
-        if span is None or not sample.choices:
-            return False
-        index = resolve_choice(span, sample.choices)
-        return index is not None and label_key(sample.choices[index]) == label_key(sample.answer)
+        if not sample.choices:
+            raise harness.DataError(
+                f"task 'sat' needs the 'choices' column to score sample {sample.id!r}; it is "
+                f"{sample.choices!r}. Pass the samples' choices (Sample.choices / the reward "
+                "column 'choices') along with their answers."
+            )
+        letter = self.extract_answer(completion, sample)
+        keys = [label_key(c) for c in sample.choices]
+        gold = label_key(sample.answer)
+        return letter is not None and gold in keys and LETTERS.index(letter) == keys.index(gold)
 
     def metrics(self, records: Sequence[Mapping[str, Any]]) -> dict[str, float]:
         """Adds ``circular_accuracy`` (and ``circular_n``) when records hold rotations ``<id>#r<k>``."""
@@ -145,10 +156,10 @@ class SatTask(ImageTask):
 
     # -- samples ---------------------------------------------------------------
     def samples(self, split, source=None, limit=None, seed=0, on_error="raise", skipped=None,
-                circular: bool = False) -> Iterator[Sample]:
+                circular: bool = False, **options) -> Iterator[Sample]:
         """See :meth:`ImageTask.samples`; ``circular=True`` yields every rotation of each of the
         ``limit`` questions (see :func:`rotations`)."""
-        base = super().samples(split, source, limit, seed, on_error, skipped)
+        base = super().samples(split, source, limit, seed, on_error, skipped, **options)
         if not circular:
             return base
         return (r for s in base for r in rotations(s))

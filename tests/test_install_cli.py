@@ -86,8 +86,9 @@ def test_a_failing_pip_is_reported_without_traceback(tmp_path):
     assert "Traceback" not in result.output
 
 
-def test_uninstall_refuses_to_remove_the_harness():
-    result = CliRunner().invoke(build_cli(), ["uninstall", "-y", "rft_harness"])
+@pytest.mark.parametrize("name", ["rft_harness", "rft.harness", "RFT__Harness", "rft-_harness", "PIP"])
+def test_uninstall_refuses_to_remove_the_harness(name):
+    result = CliRunner().invoke(build_cli(), ["uninstall", "-y", name])
     assert result.exit_code == 2
     assert "would remove the harness itself" in result.output
 

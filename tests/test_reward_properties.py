@@ -9,7 +9,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import harness
-from harness.plugins.reward_format import _INVISIBLE, TAGS, is_well_formed
+from harness.answers import is_blank_answer
+from harness.plugins.reward_format import TAGS, is_well_formed
 from harness.plugins.reward_length import sigmoid_length
 from harness.reward_spec import ComponentSpec, format_reward_spec, parse_reward_spec
 
@@ -19,7 +20,7 @@ pieces = st.sampled_from(
 )
 tagged_text = st.one_of(st.text(), st.lists(st.one_of(pieces, st.text(max_size=5)), max_size=30).map("".join))
 plain = st.text().filter(lambda t: not any(tag in t for tag in TAGS))
-visible = plain.filter(lambda t: t.translate(_INVISIBLE).strip())  # not blank to a reader
+visible = plain.filter(lambda t: not is_blank_answer(t))  # says something
 relaxed = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 
 
@@ -58,10 +59,18 @@ def test_length_norm_never_decreases_with_length(a, b, l0, alpha):
 
 
 @relaxed
-@given(think=plain, answer=visible, a=st.sampled_from(["", " ", "\n"]), b=st.sampled_from(["", " \n"]))
+@given(think=visible, answer=visible, a=st.sampled_from(["", " ", "\n"]), b=st.sampled_from(["", " \n"]))
 def test_format_accepts_every_well_formed_completion(think, answer, a, b):
     assert is_well_formed(f"{a}<think>{think}</think>{b}<answer>{answer}</answer>{a}")
     assert is_well_formed(f"{a}<answer>{answer}</answer>{b}", think=False)
+
+
+@relaxed
+@given(think=plain, answer=visible)
+def test_a_blank_think_block_breaks_the_format_unless_allowed(think, answer):
+    text = f"<think>{think}</think><answer>{answer}</answer>"
+    assert is_well_formed(text) is not is_blank_answer(think)
+    assert is_well_formed(text, allow_empty_think=True)
 
 
 @relaxed
@@ -148,7 +157,7 @@ params = st.dictionaries(st.from_regex(r"[A-Za-z_][A-Za-z0-9_]{0,6}", fullmatch=
     )
 )
 def test_canonical_specs_parse_back_to_the_same_items(items):
-    specs = [ComponentSpec(n, float(f"{w:g}"), p) for n, w, p in items]
+    specs = [ComponentSpec(n, w, p) for n, w, p in items]
     assert parse_reward_spec(format_reward_spec(specs)) == specs
 
 
@@ -157,9 +166,10 @@ def _oracle(text: str, think: bool) -> bool:
     import re
 
     no_tag = r"(?:(?!<think>|</think>|<answer>|</answer>).)*"
-    head = rf"<think>{no_tag}</think>\s*" if think else ""
-    match = re.fullmatch(rf"\s*{head}<answer>({no_tag})</answer>\s*", text, re.S)
-    return bool(match) and bool(match.group(1).translate(_INVISIBLE).strip())
+    head = rf"<think>(?P<think>{no_tag})</think>\s*" if think else ""
+    match = re.fullmatch(rf"\s*{head}<answer>(?P<answer>{no_tag})</answer>\s*", text, re.S)
+    spans = ["answer", "think"] if think else ["answer"]
+    return bool(match) and not any(is_blank_answer(match.group(n)) for n in spans)
 
 
 @st.composite

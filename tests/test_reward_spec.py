@@ -70,7 +70,7 @@ def test_unknown_component_suggests_the_near_name(fresh_host):
 
 
 def test_unknown_or_doubled_params_are_config_errors(fresh_host):
-    with pytest.raises(ConfigError, match=r"'format' does not take 'L0'; it takes: prefill, template, think"):
+    with pytest.raises(ConfigError, match=r"'format' does not take 'L0'; it takes: allow_empty_think, prefill, template, think"):
         harness.reward_from_spec("format(L0=3)")
     with pytest.raises(ConfigError, match="'accuracy' does not take 'gated'; it takes: no parameters"):
         harness.reward_from_spec("accuracy", params={"accuracy": {"gated": True}})
@@ -123,6 +123,13 @@ def test_spec_strings_round_trip():
     spec = "accuracy:1,format(think=false,prefill='<think>, x'):0.5,length_norm(L0=128,tokenizer=none):-2"
     items = parse_reward_spec(spec)
     assert parse_reward_spec(format_reward_spec(items)) == items
+
+
+def test_spec_strings_keep_every_digit_of_a_weight():
+    items = parse_reward_spec("accuracy:0.1234567,format:1,length_norm:1e-07")
+    text = format_reward_spec(items)
+    assert text == "accuracy:0.1234567,format:1,length_norm:1e-07"
+    assert parse_reward_spec(text) == items
 
 
 class BrokenReward:

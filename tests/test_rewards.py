@@ -171,7 +171,6 @@ def test_rewards_survive_pickling(letters):
     "text",
     [
         GOOD,
-        "<think></think><answer>A</answer>",
         "\n <think>\nmulti\nline\n</think>\n\n<answer> A </answer>\n",
     ],
 )
@@ -240,6 +239,11 @@ def test_hedged_answer_is_not_correct(letters):
         ("empty answer", "<think>x</think><answer></answer>"),
         ("blank answer", "<think>x</think><answer> \n\t</answer>"),
         ("invisible answer", "<think>x</think><answer>\u200b \ufeff\u00ad</answer>"),
+        ("punctuation answer", "<think>x</think><answer>.</answer>"),
+        ("markdown answer", "<think>x</think><answer>**</answer>"),
+        ("brackets answer", "<think>x</think><answer>()</answer>"),
+        ("empty think", "<think></think><answer>A</answer>"),
+        ("blank think", "<think> \u200b\n</think><answer>A</answer>"),
         ("two answer blocks", "<think>x</think><answer>B</answer><answer>A</answer>"),
         ("two answers, one inside think", "<think><answer>B</answer></think><answer>A</answer>"),
         ("answer before think", "<answer>A</answer><think>x</think>"),
@@ -255,6 +259,25 @@ def test_hedged_answer_is_not_correct(letters):
 )
 def test_format_rejects_layout_hacks(name, text):
     assert harness.get_reward("format")([text]) == [0.0], name
+
+
+def test_an_empty_think_block_pays_only_when_allowed():
+    text = "<think></think><answer>A</answer>"
+    assert harness.get_reward("format")([text]) == [0.0]
+    assert harness.get_reward("format", allow_empty_think=True)([text]) == [1.0]
+    with pytest.raises(ConfigError, match="allow_empty_think"):
+        harness.get_reward("format", allow_empty_think="yes")
+
+
+@pytest.mark.parametrize("answer", [".", "**", "()", "\u200b", "\ufeff\u00ad", " - ", "B", "**B**", "zero\u200bwidth"])
+def test_format_and_the_tasks_agree_on_what_is_unanswered(fresh_host, answer):
+    completion = f"<think>x</think><answer>{answer}</answer>"
+    formatted = harness.get_reward("format")([completion]) == [1.0]
+    assert formatted is not harness.is_blank_answer(answer)
+    for name in ("banner", "fgvc"):
+        assert (harness.get_task(name).extract_answer(completion) is not None) is formatted, name
+    if not formatted:  # sat also leaves an answer naming no choice unread
+        assert harness.get_task("sat").extract_answer(completion) is None
 
 
 @pytest.mark.parametrize(

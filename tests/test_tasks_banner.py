@@ -149,6 +149,39 @@ def test_csv_manifest(tmp_path):
     assert [s.answer for s in samples] == ["negative", "positive"]
 
 
+def test_manifest_split_column_takes_the_split_and_its_aliases(tmp_path):
+    _image(tmp_path / "a.png")
+    rows = [
+        {"image": "a.png", "label": "positive", "split": "train"},
+        {"image": "a.png", "label": "negative", "split": "val"},  # an alias of test
+        {"image": "a.png", "label": "positive", "split": "validation"},
+        {"image": "a.png", "label": "negative", "split": "test"},
+        {"image": "a.png", "label": "negative"},  # no split: every split's
+    ]
+    manifest = tmp_path / "data.jsonl"
+    manifest.write_text("\n".join(json.dumps(r) for r in rows) + "\n")
+    assert [s.answer for s in banner.samples("test", source=manifest)] == ["negative", "positive", "negative", "negative"]
+    assert [s.answer for s in banner.samples("train", source=manifest)] == ["positive", "negative"]
+
+
+def test_a_manifest_with_no_rows_for_the_split_says_which_splits_exist(tmp_path):
+    _image(tmp_path / "a.png")
+    manifest = tmp_path / "data.csv"
+    manifest.write_text("image,label,split\na.png,positive,train\na.png,negative,train\n")
+    with pytest.raises(harness.DataError, match=r"data.csv: no rows for split 'test' .*holds only train"):
+        list(banner.samples("test", source=manifest))
+    manifest.write_text("image,label\n")
+    with pytest.raises(harness.DataError, match=r"data.csv: no data rows"):
+        list(banner.samples("test", source=manifest))
+
+
+def test_an_unknown_sample_option_is_a_config_error(tmp_path):
+    with pytest.raises(harness.ConfigError, match=r"'banner' has no sample option 'crop_bottom'; it takes no options"):
+        banner.samples("train", crop_bottom=3)
+    with pytest.raises(harness.ConfigError, match=r"no sample option 'crop_bottom'"):
+        banner.samples("train", source=tmp_path, crop_bottom=3)
+
+
 def _image_bytes(color):
     import io
 

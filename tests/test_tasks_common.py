@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 import harness
 from harness.tasks._common import (
+    Row,
     RowGuard,
     answer_span,
     confined_path,
+    iter_csv,
     label_key,
     load_image,
+    pick,
     rng_for,
+    row_error,
     split_files,
 )
 
@@ -61,7 +67,30 @@ def test_confined_path(tmp_path):
             confined_path(tmp_path, bad, "m.jsonl", 1)
     with pytest.raises(harness.DataError, match="non-empty string"):
         confined_path(tmp_path, "", "m.jsonl", 1)
-    assert confined_path(tmp_path, "/abs/img.png", "m.jsonl", 1).as_posix() == "/abs/img.png"
+    # an absolute path is the manifest author's explicit choice
+    assert confined_path(tmp_path, str(tmp_path / "a" / "b.png"), "m.jsonl", 1) == tmp_path / "a" / "b.png"
+    assert confined_path(tmp_path, "/abs/img.png", "m.jsonl", 1) == Path("/abs/img.png")
+
+
+def test_confined_path_keeps_the_users_symlinks(tmp_path):
+    # A Hugging Face cache snapshot is a folder of symlinks into ../../blobs:
+    # the user put them there, so they are followed, not refused.
+    root, blobs = tmp_path / "snapshot", tmp_path / "blobs"
+    root.mkdir(), blobs.mkdir()
+    (blobs / "x.png").write_bytes(b"png")
+    (root / "x.png").symlink_to(blobs / "x.png")
+    assert confined_path(root, "x.png", "m.jsonl", 1) == root / "x.png"
+    assert (root / "x.png").read_bytes() == b"png"
+    with pytest.raises(harness.DataError, match="escapes the dataset root"):
+        confined_path(root, "../blobs/x.png", "m.jsonl", 1)
+
+
+def test_the_row_helpers_are_public_and_shared():
+    from harness import data
+    from harness.tasks import _common
+
+    for name in ("RowGuard", "Skipped", "confined_path", "load_image", "row_error"):
+        assert getattr(_common, name) is getattr(data, name)
 
 
 def test_row_guard_raise_and_skip():
@@ -77,6 +106,19 @@ def test_row_guard_raise_and_skip():
     assert [str(s) for s in skipped] == ["f.csv, row 3: ValueError: bad value"]
 
 
+def test_a_skipped_data_error_names_file_and_row_once():
+    def bad_row():
+        raise row_error("f.csv", 3, "label is missing.")
+
+    skipped = []
+    RowGuard("t", "skip", skipped).run("f.csv", 3, bad_row)
+    assert [str(s) for s in skipped] == ["f.csv, row 3: label is missing."]
+    assert skipped[0].problem == "label is missing."
+    with pytest.raises(harness.DataError) as err:
+        RowGuard("t", "raise", None).run("f.csv", 3, bad_row)
+    assert str(err.value) == "f.csv, row 3: label is missing."
+
+
 def test_load_image_errors_name_file_and_row(tmp_path):
     with pytest.raises(harness.DataError, match=r"m.csv, row 2: image file .* does not exist"):
         load_image(tmp_path / "nope.png", "m.csv", 2)
@@ -85,6 +127,38 @@ def test_load_image_errors_name_file_and_row(tmp_path):
         load_image(tmp_path / "bad.png", "m.csv", 2)
     with pytest.raises(harness.DataError, match=r"m.csv, row 2: no image"):
         load_image(None, "m.csv", 2)
+
+
+def test_load_image_refuses_a_decompression_bomb(tmp_path, monkeypatch):
+    from PIL import Image
+
+    Image.new("RGB", (64, 64)).save(tmp_path / "big.png")
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 1000)  # 64*64 > 2 * 1000: PIL raises the bomb error
+    with pytest.raises(harness.DataError, match=r"m.csv, row 2: refusing .*big.png"):
+        load_image(tmp_path / "big.png", "m.csv", 2)
+
+
+def test_csv_rows_with_the_wrong_number_of_fields_are_row_errors(tmp_path):
+    manifest = tmp_path / "m.csv"
+    manifest.write_text("image,label\na.png,positive\nb.png,negative,extra\nc.png\nd.png,negative\n")
+    with pytest.raises(harness.DataError, match=r"m.csv, row 3: row has 3 fields, header has 2"):
+        list(iter_csv(manifest))
+    skipped = []
+    rows = list(iter_csv(manifest, RowGuard("t", "skip", skipped)))
+    assert [r.data for r in rows] == [{"image": "a.png", "label": "positive"}, {"image": "d.png", "label": "negative"}]
+    assert [(s.row, s.problem.split(";")[0]) for s in skipped] == [
+        (3, "row has 3 fields, header has 2"),
+        (4, "row has 1 fields, header has 2"),
+    ]
+
+
+def test_pick_tells_an_empty_value_from_a_missing_column():
+    row = Row("m.csv", 2, {"image": "a.png", "label": " "}, {})
+    with pytest.raises(harness.DataError, match=r"m.csv, row 2: column 'label' is empty in this row; fill it or drop"):
+        pick(row, ("label", "answer"), "label")
+    with pytest.raises(harness.DataError, match=r"missing label column: expected one of label, answer"):
+        pick(Row("m.csv", 2, {"image": "a.png"}, {}), ("label", "answer"), "label")
+    assert pick(Row("m.csv", 2, {"label": "", "answer": "positive"}, {}), ("label", "answer"), "label") == "positive"
 
 
 def test_split_files(tmp_path):

@@ -106,6 +106,34 @@ def test_fgvc_extract_answer_canonicalizes_known_variants():
     assert fgvc.extract_answer(_answer(" ")) is None
 
 
+def test_fgvc_unknown_variants_are_read_from_the_sample_not_learned_from_loading(tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    _photo(tmp_path / "img" / "a.jpg")
+    pq.write_table(pa.Table.from_pylist([{"image": "img/a.jpg", "variant": "Zephyr Z-9", "manufacturer": "Acme"}]),
+                   tmp_path / "test.parquet")
+    (sample,) = fgvc.samples("test", source=tmp_path)
+    completion = _answer("acme zephyr z 9")
+    assert fgvc.is_correct(completion, sample)
+    assert fgvc.extract_answer(completion, sample) == "Zephyr Z-9"
+    assert fgvc.extract_answer(completion) == "acme zephyr z 9"  # loading taught the task nothing
+    assert fgvc.extract_answer(_answer("Airbus A320")) == "A320"  # the static table still reads
+    other = harness.Sample("y", [], "q", None, "A320", {})
+    assert not fgvc.is_correct(completion, other)
+
+
+@pytest.mark.parametrize("text", ["737-300", "Boeing 737 300", "737-400", "Airbus 737-300", "737", "", "x"])
+def test_fgvc_extract_answer_and_is_correct_agree(text):
+    sample = harness.Sample("x", [], "q", None, "737-300", {"manufacturer": "Boeing"})
+    assert fgvc.is_correct(_answer(text), sample) is (fgvc.extract_answer(_answer(text), sample) == "737-300")
+
+
+def test_fgvc_unknown_sample_option_is_a_config_error():
+    with pytest.raises(harness.ConfigError, match=r"'fgvc' has no sample option 'crop'; its options are: crop_bottom"):
+        fgvc.samples("test", crop=3)
+
+
 def test_fgvc_metrics_add_mean_per_class_accuracy():
     records = [
         {"id": "1", "gold": "A320", "prediction": "A320", "correct": True},

@@ -90,7 +90,9 @@ def test_prompt_letters_the_choices_in_presented_order():
         ("B)", True),
         ("B) right", True),
         ("(B) right", True),
-        ("B. something else", True),
+        ("B. something else", False),  # letter B, then text that is not B's
+        ("B: right", True),
+        ("b) right", True),
         ("right", True),
         ("Right.", True),
         ("b", True),
@@ -103,6 +105,24 @@ def test_prompt_letters_the_choices_in_presented_order():
         ("E", False),  # no such option
         ("", False),
         ("The answer is B", False),
+        ("(A) or (B)", False),
+        ("(B) or (A)", False),
+        ("A. or B.", False),
+        ("B. or A.", False),
+        ("A) or B)", False),
+        ("B) or A)", False),
+        ("A: maybe B", False),
+        ("B: maybe A", False),
+        ("A.B", False),
+        ("B.A", False),
+        ("A) B", False),
+        ("B) A", False),
+        ("A) left or right", False),
+        ("B) left or right", False),
+        (".", False),
+        ("**", False),
+        ("\u200b", False),
+        ("B\u200b", True),
     ],
 )
 def test_sat_answer_rule(text, correct):
@@ -118,11 +138,32 @@ def test_sat_answer_rule_prefers_exact_choice_text_over_letter_reading():
 
 
 def test_sat_extract_answer():
+    s = _sample()
     assert sat.extract_answer(_answer("(c)")) == "C"
-    assert sat.extract_answer(_answer("D) in front")) == "D"
-    assert sat.extract_answer(_answer("in  front")) == "in front"
+    assert sat.extract_answer(_answer("D) in front"), s) == "D"
+    assert sat.extract_answer(_answer("in  front"), s) == "D"
+    assert sat.extract_answer(_answer("in front")) is None  # no choices to read a text against
     assert sat.extract_answer(_answer("")) is None
+    assert sat.extract_answer(_answer("A) or B)"), s) is None
     assert sat.extract_answer("B") is None
+
+
+@pytest.mark.parametrize(
+    "text", ["b", "(b)", "B.", "b:", "B) right", "b) right", "right", "RIGHT.", "A) B", "A. or B.", "B. left", "x", ""]
+)
+def test_sat_extract_answer_and_is_correct_read_answers_the_same_way(text):
+    s = _sample()
+    letter = sat.extract_answer(_answer(text), s)
+    index = resolve_choice(text, s.choices)
+    assert letter == (None if index is None else "ABCD"[index])
+    assert sat.is_correct(_answer(text), s) is (letter == "B")
+
+
+@pytest.mark.parametrize("choices", [None, []])
+def test_sat_scoring_without_choices_is_a_data_error(choices):
+    s = harness.Sample("q1", [], "Where is the cube?", choices, "right", {})
+    with pytest.raises(harness.DataError, match="task 'sat' needs the 'choices' column"):
+        sat.is_correct(_answer("B"), s)
 
 
 # -- circular evaluation -----------------------------------------------------------

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from typing import Any
@@ -145,7 +146,8 @@ def install_command(packages, upgrade, editable, force_reinstall, no_deps, no_bu
 @click.option("-y", "--yes", is_flag=True, help="Do not ask for confirmation.")
 def uninstall_command(packages, yes):
     """Uninstall plugin PACKAGES from the harness's environment, then show what went."""
-    protected = [p for p in packages if p.lower().replace("_", "-") in PROTECTED]
+    # PEP 503 normalization, as pip compares names: rft.harness == RFT__harness == rft-harness.
+    protected = [p for p in packages if re.sub(r"[-_.]+", "-", p).lower() in PROTECTED]
     if protected:
         raise ConfigError(
             f"harness uninstall will not remove {', '.join(protected)}: it would remove the "

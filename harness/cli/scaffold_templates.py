@@ -54,6 +54,45 @@ INIT = '''\
 __version__ = "0.1.0"
 '''
 
+# The head and tail every generated test file shares; _test_file puts a
+# kind's own tests between them.
+_TEST_HEAD = '''\
+"""Tests of the $name plugin, through the harness's public API."""
+
+import importlib.metadata
+
+import pytest
+
+import harness
+from harness.testing import fresh_host, registered_plugin
+from $pkg import plugin
+
+
+@pytest.fixture
+def host():
+    # A fresh host with the built-ins only, plus this plugin: works installed or not.
+    with fresh_host(entry_points=False), registered_plugin(plugin, name="$name") as host:
+        yield host
+'''
+
+_ENTRY_POINT_TEST = '''
+
+def test_the_installed_entry_point_loads():
+    try:
+        importlib.metadata.distribution("$dist")
+    except importlib.metadata.PackageNotFoundError:
+        pytest.skip("$dist is not installed: pip install -e .")
+    with fresh_host() as host:
+        assert "$name" in harness.list_{kind}()
+        assert host.records["$name"].status == "ok"
+'''
+
+
+def _test_file(tests: str, kind: str) -> str:
+    """A plugin's test file: the shared head, ``tests``, and the entry-point test for ``kind``."""
+    return _TEST_HEAD + tests + _ENTRY_POINT_TEST.replace("{kind}", kind)
+
+
 TASK_PLUGIN = '''\
 """The ``$name`` task. A skeleton that runs: replace the synthetic data and the rule with yours.
 
@@ -121,23 +160,8 @@ def register_tasks(register):
     register(Task())
 '''
 
-TASK_TEST = '''\
-"""Tests of the $name plugin, through the harness's public API."""
-
-import importlib.metadata
-
-import pytest
-
-import harness
-from harness.testing import fresh_host, registered_plugin
-from $pkg import plugin
-
-
-@pytest.fixture
-def host():
-    # A fresh host with the built-ins only, plus this plugin: works installed or not.
-    with fresh_host(entry_points=False), registered_plugin(plugin, name="$name") as host:
-        yield host
+TASK_TEST = _test_file(
+    '''\
 
 
 def test_the_task_checks_answers(host):
@@ -155,17 +179,9 @@ def test_the_prompt_shows_the_image(host):
     sample = next(task.samples("test", limit=1))
     messages = task.build_prompt(sample, harness.get_template("think"))
     assert [part["type"] for part in messages[0]["content"]] == ["image", "text"]
-
-
-def test_the_installed_entry_point_loads():
-    try:
-        importlib.metadata.distribution("$dist")
-    except importlib.metadata.PackageNotFoundError:
-        pytest.skip("$dist is not installed: pip install -e .")
-    with fresh_host() as host:
-        assert "$name" in harness.list_tasks()
-        assert host.records["$name"].status == "ok"
-'''
+''',
+    "tasks",
+)
 
 REWARD_PLUGIN = '''\
 """The ``$name`` reward. A skeleton that runs: replace the rule with yours.
@@ -209,23 +225,8 @@ def register_rewards(register):
     register(factory)
 '''
 
-REWARD_TEST = '''\
-"""Tests of the $name plugin, through the harness's public API."""
-
-import importlib.metadata
-
-import pytest
-
-import harness
-from harness.testing import fresh_host, registered_plugin
-from $pkg import plugin
-
-
-@pytest.fixture
-def host():
-    # A fresh host with the built-ins only, plus this plugin: works installed or not.
-    with fresh_host(entry_points=False), registered_plugin(plugin, name="$name") as host:
-        yield host
+REWARD_TEST = _test_file(
+    '''\
 
 
 def test_the_reward_scores_short_answers(host):
@@ -243,17 +244,9 @@ def test_the_reward_takes_trl_calls(host):
 def test_a_bad_param_is_a_config_error(host):
     with pytest.raises(harness.ConfigError, match="max_words"):
         harness.get_reward("$name", max_words=0)
-
-
-def test_the_installed_entry_point_loads():
-    try:
-        importlib.metadata.distribution("$dist")
-    except importlib.metadata.PackageNotFoundError:
-        pytest.skip("$dist is not installed: pip install -e .")
-    with fresh_host() as host:
-        assert "$name" in harness.list_rewards()
-        assert host.records["$name"].status == "ok"
-'''
+''',
+    "rewards",
+)
 
 FILES = {
     "task": {

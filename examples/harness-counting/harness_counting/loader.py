@@ -12,7 +12,9 @@ split, or a folder holding ``<split>.jsonl`` or ``<split>.csv``. Columns:
 - ``id`` (optional): defaults to ``<manifest name>-<row number>``.
 
 Any bad row raises :class:`harness.DataError` naming the file, the row and
-the fix. Images are checked to exist and to decode.
+the fix (or, with ``on_error="skip"``, is logged and skipped). Images are
+checked (relative paths must stay inside the folder), to exist and to
+decode, with the public helpers of :mod:`harness.data`.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 import harness
+from harness.data import RowGuard, confined_path, load_image, row_error
 
 MANIFEST_SUFFIXES = (".jsonl", ".csv")
 
@@ -53,38 +56,43 @@ def find_manifest(source: str | Path, split: str) -> Path:
     )
 
 
-def load_samples(source: str | Path, split: str, limit: int | None = None) -> Iterator[harness.Sample]:
-    """Yield the samples of the manifest for ``split``, checking every row."""
+def load_samples(
+    source: str | Path,
+    split: str,
+    limit: int | None = None,
+    on_error: str = "raise",
+    skipped: list | None = None,
+) -> Iterator[harness.Sample]:
+    """Yield the samples of the manifest for ``split``, checking every row.
+
+    ``on_error="skip"`` logs bad rows and appends them to ``skipped``
+    instead of raising (see :class:`harness.data.RowGuard`).
+    """
     manifest = find_manifest(source, split)
-    root = manifest.parent.resolve()
+    root = manifest.parent
+    guard = RowGuard("counting", on_error, skipped)
     count = 0
-    for row_number, row in _rows(manifest):
-        if limit is not None and count >= limit:
-            return
-        yield _sample(manifest, root, row_number, row)
-        count += 1
+    try:
+        for row_number, row in _rows(manifest, guard):
+            if limit is not None and count >= limit:
+                return
+            sample = guard.run(manifest, row_number, lambda: _sample(manifest, root, row_number, row))
+            if sample is not None:
+                yield sample
+                count += 1
+    finally:
+        guard.report()
 
 
-def _rows(manifest: Path) -> Iterator[tuple[int, dict[str, Any]]]:
+def _rows(manifest: Path, guard: RowGuard) -> Iterator[tuple[int, dict[str, Any]]]:
     """(row number, row) pairs; row numbers are file line numbers, counting from 1."""
     if manifest.suffix == ".jsonl":
         with manifest.open(encoding="utf-8") as handle:
             for line_number, line in enumerate(handle, start=1):
-                if not line.strip():
-                    continue
-                try:
-                    row = json.loads(line)
-                except json.JSONDecodeError as exc:
-                    raise harness.DataError(
-                        f"{manifest}, line {line_number}: not valid JSON ({exc.msg}). "
-                        'Each line must be an object like {"image": "a.png", "answer": 3}.'
-                    ) from None
-                if not isinstance(row, dict):
-                    raise harness.DataError(
-                        f"{manifest}, line {line_number}: expected a JSON object, got "
-                        f"{type(row).__name__}."
-                    )
-                yield line_number, row
+                if line.strip():
+                    row = guard.run(manifest, line_number, lambda: _json_row(manifest, line_number, line))
+                    if row is not None:
+                        yield line_number, row
         return
     with manifest.open(encoding="utf-8", newline="") as handle:
         reader = csv.DictReader(handle)
@@ -99,13 +107,26 @@ def _rows(manifest: Path) -> Iterator[tuple[int, dict[str, Any]]]:
             yield reader.line_num, row
 
 
+def _json_row(manifest: Path, line_number: int, line: str) -> dict[str, Any]:
+    try:
+        row = json.loads(line)
+    except json.JSONDecodeError as exc:
+        raise row_error(
+            manifest, line_number,
+            f'not valid JSON ({exc.msg}). Each line must be an object like {{"image": "a.png", "answer": 3}}.',
+        ) from None
+    if not isinstance(row, dict):
+        raise row_error(manifest, line_number, f"expected a JSON object, got {type(row).__name__}.")
+    return row
+
+
 def _sample(manifest: Path, root: Path, row_number: int, row: dict[str, Any]) -> harness.Sample:
-    where = f"{manifest}, row {row_number}"
     for column in ("image", "answer"):
         if row.get(column) in (None, ""):
-            raise harness.DataError(f"{where}: missing {column!r}. Every row needs image and answer.")
-    answer = _count(row["answer"], where)
-    image = _image_path(str(row["image"]), root, where)
+            raise row_error(manifest, row_number, f"missing {column!r}. Every row needs image and answer.")
+    answer = _count(row["answer"], manifest, row_number)
+    image = confined_path(root, str(row["image"]), manifest, row_number)
+    load_image(image, manifest, row_number)  # exists and decodes, or a row error now
     obj = str(row.get("object") or "").strip()
     question = str(row.get("question") or "").strip() or (
         f"How many {obj}s are in the image?" if obj else "How many objects are in the image?"
@@ -120,7 +141,7 @@ def _sample(manifest: Path, root: Path, row_number: int, row: dict[str, Any]) ->
     )
 
 
-def _count(value: Any, where: str) -> int:
+def _count(value: Any, manifest: Path, row_number: int) -> int:
     if isinstance(value, bool):
         value = repr(value)
     if isinstance(value, int):
@@ -128,28 +149,9 @@ def _count(value: Any, where: str) -> int:
     elif isinstance(value, str) and value.strip().isascii() and value.strip().isdigit():
         count = int(value.strip())
     else:
-        raise harness.DataError(
-            f"{where}: answer {value!r} is not a whole number. Write the count as digits, e.g. 7."
+        raise row_error(
+            manifest, row_number, f"answer {value!r} is not a whole number. Write the count as digits, e.g. 7."
         )
     if count < 0:
-        raise harness.DataError(f"{where}: answer {count} is negative; a count is 0 or more.")
+        raise row_error(manifest, row_number, f"answer {count} is negative; a count is 0 or more.")
     return count
-
-
-def _image_path(relative: str, root: Path, where: str) -> Path:
-    path = (root / relative).resolve()
-    if not path.is_relative_to(root):
-        raise harness.DataError(
-            f"{where}: image {relative!r} points outside the dataset folder {root}. "
-            "Image paths are relative to the manifest's folder and stay inside it."
-        )
-    if not path.is_file():
-        raise harness.DataError(f"{where}: image {relative!r} not found (looked for {path}).")
-    from PIL import Image, UnidentifiedImageError
-
-    try:
-        with Image.open(path) as image:
-            image.verify()
-    except (UnidentifiedImageError, OSError, SyntaxError) as exc:
-        raise harness.DataError(f"{where}: image {relative!r} cannot be decoded ({exc}).") from None
-    return path

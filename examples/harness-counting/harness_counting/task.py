@@ -35,14 +35,18 @@ class CountingTask:
         source: str | Path | None = None,
         limit: int | None = None,
         seed: int = 0,
+        on_error: str = "raise",
+        skipped: list | None = None,
     ) -> Iterator[harness.Sample]:
+        """Samples of ``split``; bad rows of real data raise, or with ``on_error="skip"`` are
+        logged and appended to ``skipped``."""
         if split not in self.splits:
             raise harness.ConfigError(
                 f"counting has no split {split!r}; use one of: {', '.join(self.splits)}."
             )
         if source is None:
             return synthetic.samples(split, seed=seed, limit=limit)
-        return loader.load_samples(source, split, limit=limit)
+        return loader.load_samples(source, split, limit=limit, on_error=on_error, skipped=skipped)
 
     def build_prompt(self, sample: harness.Sample, template: harness.Template) -> harness.Messages:
         images = [{"type": "image", "image": image} for image in sample.images]
@@ -66,11 +70,9 @@ class CountingTask:
             "accuracy": sum(bool(r["correct"]) for r in records) / len(records),
             "answered": sum(r["prediction"] is not None for r in records) / len(records),
         }
-        errors = [
-            abs(int(r["prediction"]) - int(r["gold"]))
-            for r in records
-            if r["prediction"] is not None and parse_count(str(r["gold"])) is not None
-        ]
+        # Golds are read like answers ("seven", "7 objects"); int() would reject them.
+        pairs = [(r["prediction"], parse_count(str(r["gold"]))) for r in records]
+        errors = [abs(int(p) - gold) for p, gold in pairs if p is not None and gold is not None]
         if errors:
             result["mae"] = sum(errors) / len(errors)
         return result
