@@ -34,6 +34,10 @@ from harness.sample import Sample
 __version__ = "0.1.0"
 
 __all__ = [
+    "EvalConfig",
+    "RunConfig",
+    "build_tiny_vlm",
+    "load_model",
     "Backend",
     "ConfigError",
     "DataError",
@@ -124,3 +128,28 @@ def list_backends() -> list[str]:
 def list_engines() -> list[str]:
     """Names of all registered inference engines, sorted."""
     return _host().registry("engines").names()
+
+
+# Names resolved on first use, so that `import harness` stays light: the
+# config models pull in pydantic schemas, the model helpers torch (lazily).
+_LAZY = {
+    "RunConfig": ("harness.run_config", "RunConfig"),
+    "EvalConfig": ("harness.eval_config", "EvalConfig"),
+    "load_model": ("harness.models", "load_model"),
+    "build_tiny_vlm": ("harness.tiny_vlm", "build_tiny_vlm"),
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        import importlib
+
+        module, attr = _LAZY[name]
+        value = getattr(importlib.import_module(module), attr)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'harness' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))
