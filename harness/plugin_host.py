@@ -34,6 +34,16 @@ ENTRY_POINT_GROUP = "harness"
 
 DEFAULT_PLUGINS: tuple[str, ...] = (
     # Each built-in plugin module adds its line here.
+    "harness.plugins.rewards",
+    "harness.plugins.templates",
+    "harness.tasks.banner",
+    "harness.tasks.fgvc",
+    "harness.tasks.sat",
+    "harness.plugins.backend_openrlhf",
+    "harness.plugins.backend_trl",
+    "harness.plugins.engine_lm_eval",
+    "harness.plugins.engine_hf",
+    "harness.plugins.engine_vllm",
 )
 
 

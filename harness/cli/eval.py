@@ -1,0 +1,98 @@
+"""``harness eval``, ``harness eval-merge`` and ``harness report``."""
+
+from __future__ import annotations
+
+import click
+
+from harness.errors import ConfigError
+
+
+def _names(value: str | None) -> list[str] | None:
+    return None if value is None else [v.strip() for v in value.split(",") if v.strip()]
+
+
+def _sources(values: tuple[str, ...]) -> dict[str, str] | None:
+    if not values:
+        return None
+    sources = {}
+    for value in values:
+        task, sep, path = value.partition("=")
+        if not sep or not task.strip() or not path.strip():
+            raise ConfigError(f"--source {value!r}: write TASK=PATH, e.g. --source fgvc=/data/fgvc-aircraft-2013b.")
+        sources[task.strip()] = path.strip()
+    return sources
+
+
+@click.command("eval")
+@click.option("--config", "config_file", type=click.Path(dir_okay=False), help="YAML/TOML/JSON EvalConfig; flags override it.")
+@click.option("--tasks", help="Comma-separated task names [banner,fgvc,sat].")
+@click.option("--templates", help="Comma-separated prompt templates [think,nothink].")
+@click.option("--model", help="Local checkpoint directory [the cached tiny, untrained model].")
+@click.option("--split", help="Data split [test].")
+@click.option("--limit", type=int, help="At most N samples per task.")
+@click.option("--source", "sources", multiple=True, metavar="TASK=PATH", help="Real data for a task (repeatable); others use synthetic twins.")
+@click.option("--engine", help="Inference engine: hf, vllm, lm-eval [hf].")
+@click.option("--batch-size", type=int, help="Prompts per generation batch [8].")
+@click.option("--max-new-tokens", type=int, help="Generation budget per sample [1024].")
+@click.option("--do-sample/--greedy", default=None, help="Sample instead of greedy decoding [greedy].")
+@click.option("--temperature", type=float, help="Sampling temperature (with --do-sample).")
+@click.option("--top-p", type=float, help="Nucleus sampling threshold (with --do-sample).")
+@click.option("--seed", type=int, help="Seed of synthetic data, choice shuffles, sampling, bootstrap [0].")
+@click.option("--circular/--no-circular", default=None, help="Score every rotation of multiple-choice options; a sample counts only if all are right.")
+@click.option("--rewards", help="Reward spec logged per sample [accuracy:1,format:1].")
+@click.option("--shard", help="I/N: evaluate only shard I of N (merge with `harness eval-merge`).")
+@click.option("--dtype", type=click.Choice(["auto", "float32", "bfloat16", "float16"]), help="Model dtype [auto].")
+@click.option("--device", help="cuda, cpu, cuda:1... [auto].")
+@click.option("--trust-remote-code", is_flag=True, default=None, help="Allow the checkpoint's own code (off unless given).")
+@click.option("-o", "--output", help="Output directory; rerunning on it resumes [eval-output].")
+@click.option("--no-progress", is_flag=True, help="No progress bar.")
+def eval_command(config_file, tasks, templates, sources, no_progress, **flags) -> None:
+    """Evaluate a model on tasks x templates: results.json, per-sample logs, report, plot.
+
+    Greedy by default. Interrupted runs resume where they stopped when rerun
+    with the same settings and --output.
+    """
+    from harness.config import load_config
+    from harness.eval_config import EvalConfig
+    from harness.evaluation import run_eval
+
+    overrides = dict(flags, tasks=_names(tasks), templates=_names(templates), sources=_sources(sources))
+    config = load_config(EvalConfig, config_file, overrides)
+    run_eval(config, progress=not no_progress, echo=click.echo)
+    click.echo(f"Wrote {config.output}/results.json, report.md, results.png and samples/.")
+
+
+@click.command("eval-merge")
+@click.argument("output", type=click.Path(file_okay=False))
+@click.argument("shards", nargs=-1, required=True, type=click.Path(exists=True, file_okay=False))
+def eval_merge_command(output, shards) -> None:
+    """Merge `harness eval --shard I/N` output directories into OUTPUT, as one unsharded run."""
+    from harness.evaluation import merge_shards
+
+    merge_shards(shards, output, echo=click.echo)
+    click.echo(f"Merged {len(shards)} shards into {output}/results.json.")
+
+
+@click.command("report")
+@click.argument("dirs", nargs=-1, required=True, type=click.Path(exists=True, file_okay=False))
+@click.option("--label", "labels", multiple=True, help="Column label per DIR, in order [directory names].")
+@click.option("-o", "--output", type=click.Path(dir_okay=False), help="Also write the markdown report here.")
+def report_command(dirs, labels, output) -> None:
+    """Table 1 side by side: rows tasks, columns templates per eval output DIR."""
+    from pathlib import Path
+
+    from harness.evaluation.report import load_results, render_markdown, render_table
+
+    if labels and len(labels) != len(dirs):
+        raise ConfigError(f"Give one --label per directory ({len(dirs)}), or none.")
+    names = list(labels) or [Path(d).resolve().name for d in dirs]
+    if len(set(names)) != len(names):
+        raise ConfigError(f"Directories share the name(s) {names}; tell them apart with --label.")
+    runs = [(name, load_results(d)) for name, d in zip(names, dirs)]
+    click.echo(render_table(runs))
+    if output:
+        Path(output).write_text(render_markdown(runs), encoding="utf-8")
+        click.echo(f"Wrote {output}.")
+
+
+COMMANDS = [eval_command, eval_merge_command, report_command]

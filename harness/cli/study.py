@@ -1,0 +1,57 @@
+"""``harness study``: the paper's protocol end to end (mini/ci on CPU; paper writes GPU configs)."""
+
+from __future__ import annotations
+
+import click
+
+
+@click.command("study")
+@click.option("--preset", default="mini", show_default=True,
+              help="ci: minutes-long smoke; mini: the CPU study (<30 min on 2 cores); "
+                   "paper: write configs + run_all.sh for Qwen2.5-VL-7B on GPUs.")
+@click.option("-o", "--output", required=True, help="Output directory (rerunning resumes).")
+@click.option("--model", help="paper preset: local path of Qwen2.5-VL-7B-Instruct.")
+@click.option("--backend", default="trl", show_default=True, help="paper preset: trl or openrlhf.")
+@click.option("--source", "sources", multiple=True, metavar="TASK=PATH",
+              help="paper preset: real data for a task (repeatable).")
+@click.option("--tasks", help="Comma-separated subset of banner,fgvc,sat (mini/ci).")
+@click.option("--no-progress", is_flag=True, help="No progress bars.")
+def study_command(preset, output, model, backend, sources, tasks, no_progress) -> None:
+    """Training-free vs SFT vs RFT, with and without <think>, on banner, fgvc and sat.
+
+    Writes report.md (Table 1 shape + summary), study.json, figures/ (Figure 2:
+    accuracy reward and response length vs step, with and without length_norm)
+    and every run's metrics.
+    """
+    from harness.errors import ConfigError
+
+    if preset == "paper":
+        from harness.study.paper import paper_configs
+
+        if not model:
+            raise ConfigError("--preset paper needs --model PATH (a local Qwen2.5-VL-7B-Instruct checkpoint).")
+        parsed = {}
+        for item in sources:
+            task, sep, path = item.partition("=")
+            if not sep:
+                raise ConfigError(f"--source {item!r}: expected TASK=PATH, e.g. fgvc=/data/fgvc-aircraft.")
+            parsed[task] = path
+        plan = paper_configs(model, output, backend=backend, sources=parsed)
+        click.echo(f"Wrote {len(plan['runs'])} run configs and {len(plan['evals'])} eval configs to {output}.")
+        click.echo(f"Run everything: bash {output}/run_all.sh   (one command per stage inside)")
+        return
+    from harness.study.presets import get_preset
+    from harness.study.runner import run_study
+
+    config = get_preset(preset)
+    if tasks:
+        names = [t.strip() for t in tasks.split(",") if t.strip()]
+        unknown = set(names) - set(config.tasks)
+        if unknown:
+            raise ConfigError(f"--tasks: unknown {sorted(unknown)}; choose from {', '.join(config.tasks)}.")
+        config.tasks = names
+        config.ablation_tasks = [t for t in config.ablation_tasks if t in names]
+    run_study(config, output, progress=not no_progress, echo=click.echo)
+
+
+COMMANDS = [study_command]

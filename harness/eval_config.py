@@ -1,0 +1,118 @@
+"""`EvalConfig`: everything `harness eval` needs, from a file and/or flags.
+
+Fields that change what a run computes form its *identity*
+(:meth:`EvalConfig.identity`); a rerun on an existing output directory must
+have the same identity, or it is refused with the differing fields named.
+``output`` and ``batch_size`` only change where and how fast, so a resumed
+run may change them.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Literal
+
+from pydantic import Field, field_validator, model_validator
+
+from harness.config import StrictModel
+
+# Fields that may change between a run and its resumption.
+EXECUTION_ONLY_FIELDS = ("output", "batch_size")
+
+_SHARD_RE = re.compile(r"^(\d+)/(\d+)$")
+
+
+class EvalConfig(StrictModel):
+    """Configuration of one evaluation run (``harness eval``)."""
+
+    tasks: list[str] = Field(default_factory=lambda: ["banner", "fgvc", "sat"])
+    templates: list[str] = Field(default_factory=lambda: ["think", "nothink"])
+    model: str | None = Field(
+        None, description="Local checkpoint directory; None uses the cached tiny (untrained) model."
+    )
+    split: str = "test"
+    limit: int | None = Field(None, ge=1, description="At most this many samples per task.")
+    sources: dict[str, str] = Field(
+        default_factory=dict, description="task -> local data path; tasks not named use their synthetic twin."
+    )
+    engine: str = "hf"
+    batch_size: int = Field(8, ge=1)
+    max_new_tokens: int = Field(1024, ge=1)
+    do_sample: bool = False
+    temperature: float = Field(0.0, ge=0.0)
+    top_p: float = Field(1.0, gt=0.0, le=1.0)
+    seed: int = 0
+    circular: bool = Field(False, description="Multiple-choice tasks: score every rotation of the choices.")
+    rewards: str = Field(
+        "accuracy:1,format:1",
+        description="Reward spec logged per sample, e.g. 'accuracy:1,format:1,length_norm:0.5'.",
+    )
+    bootstrap: int = Field(1000, ge=0, description="Bootstrap resamples for the accuracy CI (0: none).")
+    shard: str | None = Field(None, description="'I/N': evaluate only the I-th of N deterministic shards.")
+    dtype: Literal["auto", "float32", "bfloat16", "float16"] = "auto"
+    device: str = "auto"
+    trust_remote_code: bool = False
+    output: str = "eval-output"
+
+    @field_validator("tasks", "templates")
+    @classmethod
+    def _non_empty_unique(cls, value: list[str]) -> list[str]:
+        names = [v.strip() for v in value if v.strip()]
+        if not names:
+            raise ValueError("name at least one")
+        if len(set(names)) != len(names):
+            raise ValueError(f"names repeat: {names}")
+        return names
+
+    @field_validator("shard")
+    @classmethod
+    def _shard_form(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        m = _SHARD_RE.match(value.strip())
+        if not m or not 1 <= int(m.group(1)) <= int(m.group(2)):
+            raise ValueError("use I/N with 1 <= I <= N, e.g. --shard 2/4")
+        return f"{int(m.group(1))}/{int(m.group(2))}"
+
+    @model_validator(mode="after")
+    def _sampling_consistent(self) -> EvalConfig:
+        if self.do_sample and self.temperature == 0.0:
+            raise ValueError("do_sample needs temperature > 0 (greedy is do_sample=false)")
+        unknown = set(self.sources) - set(self.tasks)
+        if unknown:
+            raise ValueError(f"sources name tasks not being evaluated: {sorted(unknown)}")
+        return self
+
+    def shard_index(self) -> tuple[int, int] | None:
+        """``(I, N)`` with 1-based I, or ``None`` when unsharded."""
+        if self.shard is None:
+            return None
+        i, n = self.shard.split("/")
+        return int(i), int(n)
+
+    def identity(self) -> dict[str, Any]:
+        """The fields that determine the results (everything but where and how fast)."""
+        data = self.model_dump(mode="json")
+        for name in EXECUTION_ONLY_FIELDS:
+            data.pop(name, None)
+        return data
+
+    def generation_settings(self) -> dict[str, Any]:
+        """The ``settings`` mapping passed to :meth:`harness.Engine.generate` (prefill added per template)."""
+        return {
+            "max_new_tokens": self.max_new_tokens,
+            "batch_size": self.batch_size,
+            "temperature": self.temperature,
+            "top_p": self.top_p,
+            "do_sample": self.do_sample,
+            "seed": self.seed,
+        }
+
+
+def identity_differences(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
+    """Human-readable ``field: old -> new`` lines for every differing identity field."""
+    lines = []
+    for key in sorted(set(old) | set(new)):
+        if old.get(key) != new.get(key):
+            lines.append(f"{key}: {old.get(key)!r} -> {new.get(key)!r}")
+    return lines

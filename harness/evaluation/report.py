@@ -1,0 +1,193 @@
+"""Table 1 of the paper from one or several ``results.json``: markdown, plain text, plot.
+
+Rows are tasks; columns are templates, and with several runs (training-free,
+SFT, RFT...) one group of template columns per run, side by side.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from harness.errors import DataError
+
+Run = tuple[str, dict[str, Any]]
+
+
+def load_results(directory: str | Path) -> dict[str, Any]:
+    """The ``results.json`` of an eval output directory."""
+    path = Path(directory) / "results.json"
+    if not path.is_file():
+        raise DataError(f"{path} does not exist: is {directory} a finished `harness eval` output directory?")
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise DataError(f"{path} is not valid JSON ({exc.msg}).") from None
+
+
+def _pct(value: float | None) -> str:
+    return "—" if value is None else f"{100 * value:.1f}"
+
+
+def _accuracy_cell(entry: dict[str, Any] | None) -> str:
+    if entry is None:
+        return "—"
+    low, high = entry["ci95"]
+    ci = f" [{_pct(low)}, {_pct(high)}]" if low is not None else ""
+    partial = "" if entry["complete"] else f" ({entry['n_prompts']}/{entry['expected_prompts']})"
+    return f"{_pct(entry['accuracy'])}{ci}{partial}"
+
+
+def _columns(runs: Sequence[Run]) -> list[tuple[str, str, str]]:
+    """``(run label, template, header)`` for every column."""
+    cols = []
+    for label, results in runs:
+        for template in _templates(results):
+            header = template if len(runs) == 1 else f"{label} {template}"
+            cols.append((label, template, header))
+    return cols
+
+
+def _templates(results: dict[str, Any]) -> list[str]:
+    """Templates in the order the run named them (results.json keys are sorted)."""
+    return list(results["config"]["templates"])
+
+
+def _rows(runs: Sequence[Run]) -> list[str]:
+    tasks: list[str] = []
+    for _, results in runs:
+        tasks += [t for t in results["config"]["tasks"] if t not in tasks]
+    return tasks
+
+
+def _grid(runs: Sequence[Run], cell) -> tuple[list[str], list[list[str]]]:
+    by_label = {label: results for label, results in runs}
+    cols = _columns(runs)
+    header = ["task", *(h for _, _, h in cols)]
+    body = []
+    for task in _rows(runs):
+        row = [task]
+        for label, template, _ in cols:
+            row.append(cell(by_label[label]["results"].get(task, {}).get(template)))
+        body.append(row)
+    return header, body
+
+
+def _markdown_table(header: list[str], body: list[list[str]]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(row) + " |" for row in body]
+    return "\n".join(lines)
+
+
+def _tables(runs: Sequence[Run]) -> list[tuple[str, tuple[list[str], list[list[str]]]]]:
+    return [
+        ("Accuracy, % [bootstrap 95% CI]", _grid(runs, _accuracy_cell)),
+        ("Format compliance, %", _grid(runs, lambda e: "—" if e is None else _pct(e["format_compliance"]))),
+        (
+            "Response length, tokens (mean / median / p90)",
+            _grid(
+                runs,
+                lambda e: "—"
+                if e is None or e["response_tokens"]["mean"] is None
+                else "{mean:.0f} / {median:.0f} / {p90:.0f}".format(**e["response_tokens"]),
+            ),
+        ),
+    ]
+
+
+def _run_lines(runs: Sequence[Run]) -> list[str]:
+    lines = []
+    for label, results in runs:
+        cfg = results["config"]
+        lines.append(
+            f"- **{label}**: model `{results['model']}`, engine {cfg['engine']}, split {cfg['split']}, "
+            f"limit {cfg['limit']}, max_new_tokens {cfg['max_new_tokens']}, "
+            f"{'sampling' if cfg['do_sample'] else 'greedy'}{', circular' if cfg['circular'] else ''}"
+        )
+        if results.get("note"):
+            lines.append(f"  - {results['note']}")
+    return lines
+
+
+def render_markdown(runs: Sequence[Run]) -> str:
+    """``report.md``: the accuracy table (Table 1 shape), then compliance and lengths."""
+    parts = ["# Evaluation report", "", *_run_lines(runs), ""]
+    for title, (header, body) in _tables(runs):
+        parts += [f"## {title}", "", _markdown_table(header, body), ""]
+    extra = _task_metric_lines(runs)
+    if extra:
+        parts += ["## Task metrics", "", *extra, ""]
+    return "\n".join(parts)
+
+
+def _task_metric_lines(runs: Sequence[Run]) -> list[str]:
+    lines = []
+    for label, results in runs:
+        for task, per_template in results["results"].items():
+            for template, entry in per_template.items():
+                metrics = {k: v for k, v in entry["metrics"].items() if k != "accuracy"}
+                if metrics:
+                    shown = ", ".join(f"{k} {_pct(v)}" for k, v in sorted(metrics.items()))
+                    lines.append(f"- {label} {task} {template}: {shown}")
+    return lines
+
+
+def render_table(runs: Sequence[Run]) -> str:
+    """The accuracy and compliance tables as aligned plain text, for the terminal."""
+    out = []
+    for title, (header, body) in _tables(runs)[:2]:
+        widths = [max(len(r[i]) for r in [header, *body]) for i in range(len(header))]
+        out.append(title)
+        for row in [header, *body]:
+            out.append("  ".join(cell.ljust(w) for cell, w in zip(row, widths)))
+        out.append("")
+    notes = [r["note"] for _, r in runs if r.get("note")]
+    return "\n".join(out + [f"Note: {n}" for n in dict.fromkeys(notes)]).rstrip() + "\n"
+
+
+def save_plot(results: dict[str, Any], output: Path, path: Path) -> None:
+    """Accuracy bars with CIs per task x template, and the response-length histogram per template."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    from harness.evaluation.records import read_records
+
+    tasks = list(results["config"]["tasks"])
+    templates = _templates(results)
+    fig, (ax_acc, ax_len) = plt.subplots(1, 2, figsize=(11, 4))
+    width = 0.8 / max(len(templates), 1)
+    x = np.arange(len(tasks))
+    for j, template in enumerate(templates):
+        acc, err_lo, err_hi = [], [], []
+        for task in tasks:
+            e = results["results"][task].get(template)
+            a = (e or {}).get("accuracy") or 0.0
+            low, high = (e or {}).get("ci95", [None, None])
+            acc.append(100 * a)
+            err_lo.append(100 * (a - low) if low is not None else 0)
+            err_hi.append(100 * (high - a) if high is not None else 0)
+        ax_acc.bar(x + j * width, acc, width, yerr=[err_lo, err_hi], capsize=3, label=template)
+        lengths = [
+            r["num_tokens"]
+            for task in tasks
+            for r in read_records(output / "samples" / f"{task}.{template}.jsonl", repair=False)
+        ]
+        if lengths:
+            ax_len.hist(lengths, bins=30, alpha=0.6, label=template)
+    ax_acc.set_xticks(x + width * (len(templates) - 1) / 2, tasks)
+    ax_acc.set_ylabel("accuracy, % (95% CI)")
+    ax_acc.set_ylim(0, 100)
+    ax_acc.set_title("Accuracy per task and template")
+    ax_acc.legend()
+    ax_len.set_xlabel("response length, tokens")
+    ax_len.set_ylabel("samples")
+    ax_len.set_title("Response lengths (all tasks)")
+    ax_len.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)

@@ -1,0 +1,232 @@
+"""The evaluation run: plan, resume, generate, score, write, summarize.
+
+Layout of an output directory::
+
+    config.json                      the run's identity (checked on every rerun)
+    samples/<task>.<template>.jsonl  one record per finished sample, appended and flushed
+    results.json                     numbers per task x template, config, model, versions, timings
+    report.md, results.png           the table and the plot
+
+A rerun on the same directory skips every sample already logged; a rerun with
+a different configuration is refused, naming the fields that differ (unless
+nothing was logged yet, e.g. the first attempt failed to load the model).
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import json
+import os
+import platform
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import harness
+from harness.errors import ConfigError, DataError
+from harness.eval_config import EvalConfig, identity_differences
+from harness.evaluation.plan import Unit, plan_units
+from harness.evaluation.records import RecordWriter, read_records, records_path
+from harness.evaluation.results import summarize
+from harness.evaluation.scoring import build_rewards, format_checker, score
+
+UNTRAINED_NOTE = (
+    "No --model given: this ran the cached tiny model, which has random weights and is "
+    "UNTRAINED, on the synthetic twins. Its numbers check the pipeline, not a model."
+)
+
+_VERSIONED = ("rft-harness", "torch", "transformers", "accelerate", "lm_eval", "vllm", "numpy", "pillow")
+
+
+def package_versions() -> dict[str, str | None]:
+    """Installed versions of the packages that shape results (``None`` if absent)."""
+    versions: dict[str, str | None] = {"python": platform.python_version()}
+    for name in _VERSIONED:
+        try:
+            versions[name] = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            versions[name] = None
+    return versions
+
+
+def resolve_model(config: EvalConfig) -> tuple[str, bool]:
+    """``(checkpoint path, untrained)``: ``--model`` or the cached tiny model."""
+    if config.model is not None:
+        path = Path(config.model).expanduser()
+        if not path.is_dir():
+            raise ConfigError(
+                f"--model {config.model}: no such directory. Pass a local Hugging Face checkpoint "
+                f"directory (nothing is downloaded), or omit --model to use the tiny test model."
+            )
+        return str(path), False
+    try:
+        from harness.models import default_tiny_model_dir
+    except ImportError as exc:
+        raise ConfigError(
+            f"No --model given and the tiny default model is unavailable ({exc}); pass --model PATH."
+        ) from None
+    return str(default_tiny_model_dir()), True
+
+
+def check_output_dir(config: EvalConfig, output: Path) -> None:
+    """Record the run's identity in ``output/config.json``, or refuse a different one."""
+    path = output / "config.json"
+    identity = config.identity()
+    if path.exists():
+        try:
+            old = json.loads(path.read_text(encoding="utf-8"))
+        except json.JSONDecodeError as exc:
+            raise DataError(f"{path} is not valid JSON ({exc.msg}); delete it or use another --output.") from None
+        diffs = identity_differences(old, identity)
+        if diffs and not _has_records(output):
+            diffs = []  # nothing was logged under the old settings: nothing to mix up
+            _write_identity(path, identity)
+        if diffs:
+            raise ConfigError(
+                f"{output} holds a run with a different configuration; refusing to mix them. "
+                f"Differing fields: {'; '.join(diffs)}. Use another --output, or rerun with the "
+                f"original settings to resume."
+            )
+        return
+    output.mkdir(parents=True, exist_ok=True)
+    _write_identity(path, identity)
+
+
+def _write_identity(path: Path, identity: dict[str, Any]) -> None:
+    tmp = path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(identity, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def _has_records(output: Path) -> bool:
+    return any(p.stat().st_size > 0 for p in (output / "samples").glob("*.jsonl"))
+
+
+def _pending(unit: Unit, output: Path) -> tuple[list, int]:
+    done = {r["id"] for r in read_records(records_path(output, unit.task.name, unit.template.name))}
+    planned = {item.sample.id for item in unit.items}
+    stray = done - planned
+    if stray:
+        raise DataError(
+            f"{records_path(output, unit.task.name, unit.template.name)} logs samples this run does "
+            f"not contain (e.g. {sorted(stray)[:3]}); it belongs to another sample set. Use another --output."
+        )
+    return [item for item in unit.items if item.sample.id not in done], len(done)
+
+
+def run_eval(
+    config: EvalConfig,
+    *,
+    progress: bool = True,
+    echo: Callable[[str], None] = print,
+) -> dict[str, Any]:
+    """Run (or resume) the evaluation ``config`` describes; returns ``results.json``'s content."""
+    started = time.perf_counter()
+    output = Path(config.output)
+    engine = harness.get_engine(config.engine)
+    units = plan_units(config)
+    # Fail in a second, before any model loads: bad reward spec, unusable engine, missing model.
+    rewards = {t.name: build_rewards(config.rewards, t) for t in {u.template.name: u.template for u in units}.values()}
+    reason = engine.unavailable_reason()
+    if reason is not None:
+        raise ConfigError(f"Engine {engine.name!r} cannot run here: {reason}")
+    model_path, untrained = resolve_model(config)
+    check_output_dir(config, output)
+    if untrained:
+        echo(UNTRAINED_NOTE)
+
+    pending = [(unit, *_pending(unit, output)) for unit in units]
+    total = sum(len(items) for _, items, _ in pending)
+    resumed = sum(done for _, _, done in pending)
+    if resumed and total:
+        echo(f"Resuming in {output}: {resumed} samples already logged, {total} to go.")
+    elif resumed:
+        echo(f"All {resumed} samples are already logged in {output}; recomputing the results.")
+    timings: dict[str, float] = {}
+    if total:
+        t0 = time.perf_counter()
+        model = engine.load(
+            model_path, dtype=config.dtype, device=config.device, trust_remote_code=config.trust_remote_code
+        )
+        timings["model_load_s"] = time.perf_counter() - t0
+        _generate_all(config, engine, model, pending, rewards, output, total, progress, timings)
+    timings["total_s"] = time.perf_counter() - started
+    run_info = {"engine": engine.name, "resumed_samples": resumed, "new_samples": total, "timings": timings}
+    return finalize(config, units, output, model_path, untrained, run_info, echo=echo)
+
+
+def _generate_all(config, engine, model, pending, rewards_by_template, output, total, progress, timings) -> None:
+    from tqdm.auto import tqdm
+
+    bar = tqdm(total=total, unit="sample", disable=not progress, dynamic_ncols=True)
+    try:
+        for unit, items, _ in pending:
+            if not items:
+                continue
+            bar.set_description(unit.key)
+            rewards = rewards_by_template[unit.template.name]
+            format_fn = format_checker(rewards, unit.template)
+            messages = [unit.task.build_prompt(item.sample, unit.template) for item in items]
+            # the runner shows one progress bar over all units; engines keep theirs off
+            settings = config.generation_settings() | {"prefill": unit.template.prefill, "progress": False}
+            t0 = time.perf_counter()
+            path = records_path(output, unit.task.name, unit.template.name)
+            with RecordWriter(path) as writer:
+                for i, generation in engine.generate(model, messages, settings):
+                    record = score(
+                        unit.task, unit.template, items[i], messages[i], generation, rewards, format_fn
+                    )
+                    writer.write(record)
+                    bar.update(1)
+            timings[f"{unit.key}_s"] = time.perf_counter() - t0
+    finally:
+        bar.close()
+
+
+def summarize_output(config: EvalConfig, units: list[Unit], output: Path) -> dict[str, dict[str, Any]]:
+    """Per task x template summaries of the records logged in ``output``."""
+    results: dict[str, dict[str, Any]] = {}
+    for unit in units:
+        records = read_records(records_path(output, unit.task.name, unit.template.name), repair=False)
+        results.setdefault(unit.task.name, {})[unit.template.name] = summarize(
+            unit.task, records, expected=len(unit.items), resamples=config.bootstrap, seed=config.seed
+        )
+    return results
+
+
+def finalize(
+    config: EvalConfig,
+    units: list[Unit],
+    output: Path,
+    model_path: str,
+    untrained: bool,
+    run_info: dict[str, Any],
+    *,
+    echo: Callable[[str], None] = print,
+) -> dict[str, Any]:
+    """Write results.json, report.md and the plot for the records in ``output``."""
+    from harness.evaluation.report import render_markdown, render_table, save_plot
+
+    results = {
+        "harness_version": harness.__version__,
+        "model": model_path,
+        "model_untrained": untrained,
+        "note": UNTRAINED_NOTE if untrained else None,
+        "config": config.identity(),
+        "results": summarize_output(config, units, output),
+        "run": {
+            **run_info,
+            "output": str(output),
+            "batch_size": config.batch_size,
+            "versions": package_versions(),
+            "finished_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        },
+    }
+    tmp = output / "results.json.tmp"
+    tmp.write_text(json.dumps(results, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    os.replace(tmp, output / "results.json")
+    (output / "report.md").write_text(render_markdown([(output.name, results)]), encoding="utf-8")
+    save_plot(results, output, output / "results.png")
+    echo(render_table([(output.name, results)]))
+    return results

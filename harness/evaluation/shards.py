@@ -1,0 +1,85 @@
+"""Merging ``--shard I/N`` outputs into the results of one unsharded run.
+
+Run the N shards anywhere (separate jobs, or Ray tasks: see docs/evaluation.md),
+each with its own ``--output``, then ``harness eval-merge OUT SHARD_DIR...``.
+The merge checks that the shards are the same configuration, that every shard
+1..N is there exactly once and complete, then writes the records in sample
+order and computes results.json exactly as an unsharded run would.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from harness.errors import ConfigError, DataError
+from harness.eval_config import EvalConfig, identity_differences
+from harness.evaluation.plan import plan_units
+from harness.evaluation.records import read_records, records_path, write_records
+from harness.evaluation.results import sort_records
+
+
+def _shard_config(directory: Path) -> dict[str, Any]:
+    path = directory / "config.json"
+    if not path.is_file():
+        raise DataError(f"{path} does not exist: {directory} is not a `harness eval --shard` output.")
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def merge_shards(
+    shard_dirs: Sequence[str | Path],
+    output: str | Path,
+    *,
+    echo: Callable[[str], None] = print,
+) -> dict[str, Any]:
+    """Merge shard output directories into ``output``; returns the merged results.json content."""
+    from harness.evaluation.runner import check_output_dir, finalize
+
+    dirs = [Path(d) for d in shard_dirs]
+    configs = [_shard_config(d) for d in dirs]
+    first = {k: v for k, v in configs[0].items() if k != "shard"}
+    shards: dict[int, Path] = {}
+    count = None
+    for directory, cfg in zip(dirs, configs):
+        if cfg.get("shard") is None:
+            raise DataError(f"{directory} is an unsharded run; merge only --shard I/N outputs.")
+        diffs = identity_differences(first, {k: v for k, v in cfg.items() if k != "shard"})
+        if diffs:
+            raise ConfigError(f"{directory} is a different configuration from {dirs[0]}: {'; '.join(diffs)}.")
+        i, n = (int(p) for p in cfg["shard"].split("/"))
+        if count is not None and n != count:
+            raise ConfigError(f"{directory} is shard {i}/{n} but {dirs[0]} is one of {count}.")
+        count = n
+        if i in shards:
+            raise ConfigError(f"Shard {i}/{n} given twice: {shards[i]} and {directory}.")
+        shards[i] = directory
+    missing = sorted(set(range(1, count + 1)) - set(shards))
+    if missing:
+        raise ConfigError(f"Missing shard(s) {', '.join(f'{i}/{count}' for i in missing)}; merge needs all {count}.")
+
+    config = EvalConfig.model_validate({**first, "shard": None, "output": str(output)})
+    units = plan_units(config)
+    output = Path(output)
+    check_output_dir(config, output)
+    for unit in units:
+        merged = []
+        for i in sorted(shards):
+            records = read_records(records_path(shards[i], unit.task.name, unit.template.name), repair=False)
+            merged += records
+        planned = {item.sample.id for item in unit.items}
+        got = {r["id"] for r in merged}
+        if got != planned or len(merged) != len(planned):
+            raise DataError(
+                f"Shards of {unit.key} hold {len(got & planned)} of {len(planned)} samples"
+                f"{' plus unexpected ones' if got - planned else ''}; finish every shard "
+                f"(rerun its `harness eval --shard I/N` command) before merging."
+            )
+        write_records(records_path(output, unit.task.name, unit.template.name), sort_records(merged))
+    model_path = json.loads((dirs[0] / "results.json").read_text())["model"] if (
+        dirs[0] / "results.json"
+    ).is_file() else (config.model or "")
+    untrained = config.model is None
+    run_info = {"merged_from": [str(shards[i]) for i in sorted(shards)], "timings": {}}
+    return finalize(config, units, output, model_path, untrained, run_info, echo=echo)

@@ -1,0 +1,304 @@
+"""The study's base model: a tiny VLM pre-trained on generic synthetic questions.
+
+A random-weight VLM never produces ``<answer>positive</answer>``, so every
+GRPO reward is zero and there is nothing to learn from. The base model is a
+tiny Qwen2.5-VL (built locally, random init) trained for a few hundred steps
+on :mod:`harness.study.generic_data` with the real ``think``/``nothink``
+templates: it learns the answer layouts and to answer with one of the options
+the prompt offers. It never sees the study's tasks. It is cached under
+``~/.cache/rft-harness/base-<hash>`` (the hash covers the spec and this
+module's data version), so every later run reuses it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import random
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field
+
+from harness.config import StrictModel
+from harness.study.generic_data import GenericQuestion, generic_questions
+
+DATA_VERSION = 5  # bump when generic_data or the target layout changes: new cache key
+
+
+class BaseModelSpec(StrictModel):
+    """How the base model is built and pre-trained (all of it goes into the cache key)."""
+
+    hidden_size: int = Field(128, description="text width of the tiny VLM")
+    num_layers: int = Field(2, description="text decoder layers")
+    vision_hidden_size: int = Field(64, description="width of the tiny vision encoder")
+    image_size: int = Field(56, description="side of the generic images, pixels")
+    num_samples: int = Field(6000, description="generic questions generated for pre-training")
+    steps: int = Field(2000, description="optimizer steps")
+    batch_size: int = Field(16)
+    learning_rate: float = Field(2e-3)
+    think_fraction: float = Field(0.5, description="share of examples in the think layout")
+    seed: int = 0
+
+    def key(self) -> str:
+        payload = json.dumps({"spec": self.model_dump(), "data": DATA_VERSION}, sort_keys=True)
+        return hashlib.sha256(payload.encode()).hexdigest()[:12]
+
+
+def default_cache_dir() -> Path:
+    root = os.environ.get("RFT_HARNESS_CACHE") or Path.home() / ".cache" / "rft-harness"
+    return Path(root)
+
+
+def template_parts(name: str) -> tuple[Callable[[str], str], str, bool]:
+    """``(instruction(hint), prefill, think)`` of the registered template ``name``."""
+    import harness
+
+    tpl = harness.get_template(name)
+    return tpl.instruction, tpl.prefill, tpl.think
+
+
+def target_text(q: GenericQuestion, think: bool, prefill: str) -> str:
+    """The assistant text the base model learns for ``q`` (without the prefill).
+
+    The layout is the templates' own example, ``<think> ... </think> <answer>
+    ... </answer>``: with a space before the answer, a label is the same token
+    as where the prompt offers it (" negative" in "positive or negative"), so
+    answering with an offered option is a plain copy.
+    """
+    full = f"<answer> {q.answer} </answer>"
+    if think:
+        full = f"<think> {q.reason} </think> " + full
+    if prefill and full.startswith(prefill):
+        return full[len(prefill):]
+    return full
+
+
+def user_messages(image: Any, text: str) -> list[dict[str, Any]]:
+    return [{"role": "user", "content": [{"type": "image", "image": image}, {"type": "text", "text": text}]}]
+
+
+def encode_examples(processor: Any, questions: Sequence[GenericQuestion], think_fraction: float,
+                    seed: int) -> list[dict[str, Any]]:
+    """Tokenize questions into training rows: input ids, labels (prompt masked), image tensors."""
+    import torch
+
+    rng = random.Random(seed)
+    templates = {name: template_parts(name) for name in ("think", "nothink")}
+    eos = processor.tokenizer.eos_token or ""
+    rows = []
+    for q in questions:
+        name = "think" if rng.random() < think_fraction else "nothink"
+        instruction, prefill, think = templates[name]
+        messages = user_messages(q.image, f"{q.question}\n{instruction(q.hint)}")
+        prompt = processor.apply_chat_template(messages, add_generation_prompt=True, tokenize=False) + prefill
+        full = prompt + target_text(q, think, prefill) + eos
+        enc = processor(text=[full], images=[q.image], return_tensors="pt")
+        n_prompt = processor(text=[prompt], images=[q.image], return_tensors="pt")["input_ids"].shape[1]
+        ids = enc["input_ids"][0]
+        labels = ids.clone()
+        labels[:n_prompt] = -100
+        row = {"input_ids": ids, "labels": labels, "pixel_values": enc["pixel_values"],
+               "image_grid_thw": enc["image_grid_thw"]}
+        if "mm_token_type_ids" in enc:
+            row["mm_token_type_ids"] = enc["mm_token_type_ids"][0]
+        rows.append(row)
+    return rows
+
+
+def collate(rows: Sequence[dict[str, Any]], pad_id: int) -> dict[str, Any]:
+    import torch
+
+    width = max(len(r["input_ids"]) for r in rows)
+    def pad(key: str, value: int) -> Any:
+        return torch.stack([torch.nn.functional.pad(r[key], (0, width - len(r[key])), value=value) for r in rows])
+    batch = {
+        "input_ids": pad("input_ids", pad_id),
+        "labels": pad("labels", -100),
+        "attention_mask": torch.stack([
+            torch.nn.functional.pad(torch.ones(len(r["input_ids"]), dtype=torch.long), (0, width - len(r["input_ids"])))
+            for r in rows]),
+        "pixel_values": torch.cat([r["pixel_values"] for r in rows]),
+        "image_grid_thw": torch.cat([r["image_grid_thw"] for r in rows]),
+    }
+    if "mm_token_type_ids" in rows[0]:
+        batch["mm_token_type_ids"] = pad("mm_token_type_ids", 0)
+    return batch
+
+
+def pretrain(model: Any, processor: Any, spec: BaseModelSpec, log: Callable[[dict], None] | None = None,
+             progress: bool = True) -> list[dict]:
+    """Train ``model`` in place on generic questions; returns the per-step log."""
+    import torch
+    from tqdm.auto import tqdm
+
+    torch.manual_seed(spec.seed)
+    questions = list(generic_questions(spec.num_samples, seed=spec.seed, image_size=spec.image_size))
+    rows = encode_examples(processor, questions, spec.think_fraction, spec.seed)
+    pad_id = processor.tokenizer.pad_token_id
+    opt = torch.optim.AdamW(model.parameters(), lr=spec.learning_rate, weight_decay=0.0)
+    warmup = max(1, spec.steps // 20)
+    sched = torch.optim.lr_scheduler.LambdaLR(
+        opt, lambda s: min(1.0, (s + 1) / warmup) * max(0.05, 1 - s / spec.steps))
+    rng = random.Random(spec.seed)
+    order: list[int] = []
+    history = []
+    model.train()
+    bar = tqdm(range(spec.steps), desc="base model pre-training", unit="step", disable=not progress)
+    for step in bar:
+        if len(order) < spec.batch_size:
+            more = list(range(len(rows)))
+            rng.shuffle(more)
+            order += more
+        idx, order = order[: spec.batch_size], order[spec.batch_size:]
+        batch = collate([rows[i] for i in idx], pad_id)
+        t0 = time.perf_counter()
+        loss = model(**batch).loss
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+        sched.step()
+        entry = {"step": step + 1, "loss": loss.item(), "lr": sched.get_last_lr()[0],
+                 "step_time": time.perf_counter() - t0}
+        history.append(entry)
+        bar.set_postfix(loss=f"{entry['loss']:.3f}")
+        if log:
+            log(entry)
+    model.eval()
+    return history
+
+
+def load_checkpoint(path: str | Path) -> tuple[Any, Any]:
+    """``(model, processor)`` of a local checkpoint, through :mod:`harness.models`."""
+    from harness.models import load_model
+
+    loaded = load_model(str(path), dtype="float32", device="cpu")
+    return loaded.model, loaded.processor
+
+
+def ensure_base_model(spec: BaseModelSpec, cache_dir: str | Path | None = None,
+                      echo: Callable[[str], None] = print, progress: bool = True) -> tuple[Path, dict[str, Any]]:
+    """The cached base model for ``spec`` (built and pre-trained on first use).
+
+    Returns ``(checkpoint directory, info)``; ``info`` (also saved as
+    ``base_info.json`` in the checkpoint) holds the spec, the training time and
+    the loss curve's start and end.
+    """
+    import torch
+
+    from harness.tiny_vlm import build_tiny_vlm
+
+    root = Path(cache_dir) if cache_dir is not None else default_cache_dir()
+    path = root / f"base-{spec.key()}"
+    info_path = path / "base_info.json"
+    if info_path.exists():
+        echo(f"[study] reusing cached base model {path}")
+        return path, json.loads(info_path.read_text(encoding="utf-8"))
+    tmp = root / f".base-{spec.key()}.partial-{os.getpid()}"
+    t0 = time.perf_counter()
+    build_tiny_vlm(tmp, seed=spec.seed, hidden_size=spec.hidden_size, num_layers=spec.num_layers,
+                   vision_hidden_size=spec.vision_hidden_size)
+    model, processor = load_checkpoint(tmp)
+    model.float()
+    echo(f"[study] pre-training the base model on generic data ({spec.steps} steps) -> {path}")
+    history = pretrain(model, processor, spec, progress=progress)
+    model.save_pretrained(str(tmp))
+    k = max(1, len(history) // 10)
+    info = {
+        "path": str(path),
+        "spec": spec.model_dump(),
+        "key": spec.key(),
+        "train_seconds": time.perf_counter() - t0,
+        "loss_first_10pct": sum(h["loss"] for h in history[:k]) / k,
+        "loss_last_10pct": sum(h["loss"] for h in history[-k:]) / k,
+        "description": (
+            f"tiny Qwen2.5-VL ({spec.num_layers} layers, width {spec.hidden_size}) pre-trained for "
+            f"{spec.steps} steps on {spec.num_samples} generic synthetic questions (colours, sides, "
+            "dot counts, words, colour codes, copying an offered label; think and nothink layouts) — "
+            "never on banner, fgvc or sat"
+        ),
+    }
+    _write_info(tmp / "base_info.json", info)
+    with open(tmp / "pretrain_log.jsonl", "w", encoding="utf-8") as fh:
+        fh.writelines(json.dumps(h) + "\n" for h in history)
+    if path.exists():  # another process finished first: keep its copy
+        import shutil
+
+        shutil.rmtree(tmp, ignore_errors=True)
+    else:
+        os.replace(tmp, path)
+    return path, info
+
+
+def _write_info(path: Path, info: dict[str, Any]) -> None:
+    path.write_text(json.dumps(info, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+
+
+def probe_reward_variance(model_dir: str | Path, preset: Any) -> dict[str, Any]:
+    """GRPO's view of the base model at step 0, per task.
+
+    Samples ``preset.num_generations`` completions at ``preset.temperature``
+    for ``preset.probe_prompts`` train prompts (``preset.train_template``) and
+    reports how many groups have non-identical accuracy rewards (GRPO's
+    advantage is zero in the others), the mean accuracy reward and the share
+    of answers that are one of the task's valid options.
+    """
+    import harness
+
+    engine = harness.get_engine("hf")
+    model = engine.load(str(model_dir), dtype="float32", device="cpu", trust_remote_code=False)
+    template = harness.get_template(preset.train_template)
+    out = {}
+    for name in preset.tasks:
+        task = harness.get_task(name)
+        samples = list(task.samples("train", limit=preset.probe_prompts, seed=preset.seed))
+        golds = {s.answer for s in task.samples("train", limit=max(64, preset.train_limit), seed=preset.seed)}
+        prompts = [task.build_prompt(s, template) for s in samples for _ in range(preset.num_generations)]
+        in_prompt = sum(_gold_in_prompt(p, s) for p, s in zip(prompts[::preset.num_generations], samples))
+        settings = {"max_new_tokens": preset.max_completion_length, "batch_size": 16,
+                    "temperature": preset.temperature, "top_p": 1.0, "do_sample": True,
+                    "seed": preset.seed, "prefill": template.prefill}
+        texts: list[str] = [""] * len(prompts)
+        for i, gen in engine.generate(model, prompts, settings):
+            texts[i] = template.prefill + gen.text
+        rewards, valid, answered = [], 0, 0
+        for j, text in enumerate(texts):
+            sample = samples[j // preset.num_generations]
+            rewards.append(1.0 if task.is_correct(text, sample) else 0.0)
+            valid += _is_valid_option(task, text, sample, golds)
+            answered += task.extract_answer(text) is not None
+        groups = [rewards[g * preset.num_generations:(g + 1) * preset.num_generations]
+                  for g in range(len(samples))]
+        out[name] = {
+            "prompts": len(samples),
+            "generations": preset.num_generations,
+            "groups_with_variance": sum(1 for g in groups if len(set(g)) > 1),
+            "mean_accuracy": sum(rewards) / len(rewards),
+            "valid_option_rate": valid / len(texts),
+            "answered_rate": answered / len(texts),
+            "gold_in_prompt_rate": in_prompt / len(samples),
+            "examples": texts[: min(4, len(texts))],
+        }
+    return out
+
+
+def _gold_in_prompt(messages: list[dict[str, Any]], sample: Any) -> bool:
+    """Whether the prompt text spells out the gold answer (as an option or in the hint)."""
+    text = " ".join(c.get("text", "") for m in messages for c in m["content"] if isinstance(c, dict))
+    return sample.answer.casefold() in text.casefold()
+
+
+def _is_valid_option(task: Any, text: str, sample: Any, golds: set[str]) -> bool:
+    """Whether the answer is one of the options the task could accept (right or wrong)."""
+    pred = task.extract_answer(text)
+    if pred is None:
+        return False
+    if sample.choices:
+        letters = [chr(ord("A") + i) for i in range(len(sample.choices))]
+        options = {*letters, *(c.casefold() for c in sample.choices)}
+        return str(pred).strip().casefold() in {o.casefold() for o in options}
+    return str(pred).casefold() in {g.casefold() for g in golds}

@@ -1,0 +1,294 @@
+"""Generic synthetic visual questions that teach a tiny VLM the answer layouts.
+
+The study's base model is pre-trained on these before any task is seen. They
+are deliberately *not* the study's tasks (no banners, aircraft or spatial
+scenes): simple shapes, dots and words, asked in the ways benchmark prompts
+ask questions — pick a word among listed options, answer with the letter of
+a choice, copy a name from a list — so that the model learns to follow the
+``think``/``nothink`` layouts and to answer with one of the options it is
+offered. Everything is deterministic in ``seed``.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+COLOURS: dict[str, tuple[int, int, int]] = {
+    "red": (220, 30, 30),
+    "green": (30, 170, 60),
+    "blue": (30, 70, 220),
+    "yellow": (235, 210, 30),
+    "purple": (140, 50, 170),
+    "orange": (245, 140, 20),
+    "black": (20, 20, 20),
+    "pink": (240, 120, 180),
+}
+SHAPES = ("circle", "square", "triangle")
+WORDS = ("cat", "sun", "tree", "moon", "fish", "star", "boat", "lamp", "rock", "leaf", "door", "bird")
+LETTERS = "ABCDEFGHIJ"
+NUMBER_WORDS = ("one", "two", "three", "four", "five", "six")
+
+# Ways prompts list options. Varied on purpose so that the model copies an
+# option whatever the wording, not one fixed phrasing.
+_OPTION_STYLES: tuple[Callable[[list[str]], str], ...] = (
+    lambda opts: "Options: " + ", ".join(opts) + ".",
+    lambda opts: "Choose from: " + "; ".join(opts) + ".",
+    lambda opts: "Candidates:\n" + "\n".join(f"- {o}" for o in opts),
+    lambda opts: "Possible answers: " + " / ".join(opts) + ".",
+)
+_LETTER_STYLES: tuple[Callable[[list[str]], str], ...] = (
+    lambda opts: "Choices:\n" + "\n".join(f"{LETTERS[i]}. {o}" for i, o in enumerate(opts)),
+    lambda opts: "Options: " + " ".join(f"({LETTERS[i]}) {o}" for i, o in enumerate(opts)),
+    lambda opts: "\n".join(f"{LETTERS[i]}) {o}" for i, o in enumerate(opts)),
+)
+
+
+@dataclass
+class GenericQuestion:
+    """One generic training example: an image, a question and its gold answer.
+
+    :param question: the full question text shown to the model, options
+        included, without the format instruction (the template adds it).
+    :param hint: what goes inside ``<answer>``, passed to the template.
+    :param answer: the exact text the model should put inside ``<answer>``.
+    :param reason: a one-sentence rationale used as the ``<think>`` span.
+    """
+
+    kind: str
+    image: Any
+    question: str
+    hint: str
+    answer: str
+    reason: str
+    meta: dict[str, Any] = field(default_factory=dict)
+
+
+def _canvas(size: int, rng: random.Random):
+    from PIL import Image
+
+    grey = rng.randint(225, 255)
+    return Image.new("RGB", (size, size), (grey, grey, grey))
+
+
+def _draw_shape(draw, shape: str, box: tuple[int, int, int, int], fill) -> None:
+    x0, y0, x1, y1 = box
+    if shape == "circle":
+        draw.ellipse(box, fill=fill)
+    elif shape == "square":
+        draw.rectangle(box, fill=fill)
+    else:
+        draw.polygon([((x0 + x1) // 2, y0), (x1, y1), (x0, y1)], fill=fill)
+
+
+def _options(rng: random.Random, gold: str, pool: list[str], k: int) -> list[str]:
+    others = [p for p in pool if p != gold]
+    opts = rng.sample(others, min(k - 1, len(others))) + [gold]
+    rng.shuffle(opts)
+    return opts
+
+
+def _colour(rng: random.Random, size: int) -> dict[str, Any]:
+    from PIL import ImageDraw
+
+    colour, shape = rng.choice(list(COLOURS)), rng.choice(SHAPES)
+    img = _canvas(size, rng)
+    s = rng.randint(size // 3, size * 2 // 3)
+    x, y = rng.randint(0, size - s), rng.randint(0, size - s)
+    _draw_shape(ImageDraw.Draw(img), shape, (x, y, x + s, y + s), COLOURS[colour])
+    return dict(image=img, gold=colour, pool=list(COLOURS),
+                stem=f"What colour is the {shape}?", reason=f"The {shape} is {colour}.")
+
+
+def _side(rng: random.Random, size: int) -> dict[str, Any]:
+    from PIL import ImageDraw
+
+    side, shape = rng.choice(["left", "right"]), rng.choice(SHAPES)
+    img = _canvas(size, rng)
+    s = size // 4
+    x = rng.randint(0, size // 2 - s - 1) if side == "left" else rng.randint(size // 2 + 1, size - s)
+    y = rng.randint(0, size - s)
+    _draw_shape(ImageDraw.Draw(img), shape, (x, y, x + s, y + s), COLOURS[rng.choice(list(COLOURS))])
+    return dict(image=img, gold=side, pool=["left", "right"],
+                stem=f"On which side of the picture is the {shape}?",
+                reason=f"The {shape} is in the {side} half.")
+
+
+def _count(rng: random.Random, size: int) -> dict[str, Any]:
+    from PIL import ImageDraw
+
+    n = rng.randint(1, 5)
+    img = _canvas(size, rng)
+    draw = ImageDraw.Draw(img)
+    cell = size // 3
+    cells = rng.sample(range(9), n)
+    fill = COLOURS[rng.choice(["red", "blue", "black", "green"])]
+    r = cell // 4
+    for c in cells:
+        cx, cy = (c % 3) * cell + cell // 2, (c // 3) * cell + cell // 2
+        draw.ellipse((cx - r, cy - r, cx + r, cy + r), fill=fill)
+    return dict(image=img, gold=NUMBER_WORDS[n - 1], pool=list(NUMBER_WORDS[:5]),
+                stem="How many dots are there?", reason=f"I count {NUMBER_WORDS[n - 1]} dots.")
+
+
+def _word(rng: random.Random, size: int) -> dict[str, Any]:
+    from PIL import ImageDraw
+
+    word = rng.choice(WORDS)
+    img = _canvas(size, rng)
+    ImageDraw.Draw(img).text((rng.randint(2, size // 3), rng.randint(2, size // 2)), word, fill=(0, 0, 0))
+    return dict(image=img, gold=word, pool=list(WORDS),
+                stem="Which word is written in the picture?", reason=f"The text reads {word}.")
+
+
+def _code(rng: random.Random, size: int) -> dict[str, Any]:
+    """A made-up code per colour, given in the question: teaches copying an
+    arbitrary label (letters, digits, hyphens) that the prompt offers."""
+    from PIL import ImageDraw
+
+    k = rng.randint(2, 4)
+    colours = rng.sample(list(COLOURS), k)
+    codes = [_random_code(rng) for _ in colours]
+    gold_i = rng.randrange(k)
+    img = _canvas(size, rng)
+    s = rng.randint(size // 3, size * 2 // 3)
+    x, y = rng.randint(0, size - s), rng.randint(0, size - s)
+    _draw_shape(ImageDraw.Draw(img), rng.choice(SHAPES), (x, y, x + s, y + s), COLOURS[colours[gold_i]])
+    table = ", ".join(f"{c} = {code}" for c, code in zip(colours, codes))
+    return dict(image=img, gold=codes[gold_i], pool=codes, k=k,
+                stem=f"Each colour has a code: {table}. Which code matches the colour of the shape?",
+                reason=f"The shape is {colours[gold_i]}, so the code is {codes[gold_i]}.")
+
+
+def _random_code(rng: random.Random) -> str:
+    alpha = "ABCDEFGHJKLMNPRSTUVWXYZ"
+    head = "".join(rng.choice(alpha) for _ in range(rng.randint(1, 3)))
+    tail = str(rng.randint(1, 999))
+    return rng.choice([f"{head}-{tail}", f"{head}{tail}", f"{tail}-{head}", f"{head} {tail}"])
+
+
+_SYLLABLES = ("ba", "ko", "ri", "tu", "me", "sa", "lo", "ne", "vi", "da", "pe", "gu", "zo", "fi",
+              "ra", "mu", "te", "lin", "dor", "kas", "ven", "tol", "mar", "ist", "ble", "ant", "ive", "ous")
+
+
+# Label words for the copy questions: common English words that none of the
+# study's tasks uses as an answer.
+LABEL_WORDS = (
+    "apple", "river", "stone", "cloud", "green", "happy", "quiet", "loud", "early", "late", "north",
+    "south", "east", "west", "tall", "short", "warm", "cold", "fast", "slow", "open", "closed",
+    "paper", "glass", "metal", "wood", "house", "garden", "winter", "summer", "morning", "evening",
+    "yes", "no", "true", "false", "good", "bad", "inside", "outside", "up", "down", "first", "last",
+    "alpha", "beta", "gamma", "delta", "city", "forest", "ocean", "desert", "light", "dark", "soft",
+    "hard", "new", "old", "simple", "strange", "friend", "stranger", "music", "silence", "salt", "sugar",
+)
+
+
+def pseudo_word(rng: random.Random) -> str:
+    """A label nothing but the prompt can tell the model: a common word or a made-up one."""
+    if rng.random() < 0.6:
+        return rng.choice(LABEL_WORDS)
+    return "".join(rng.choice(_SYLLABLES) for _ in range(rng.randint(2, 3)))
+
+
+def _rule(rng: random.Random, size: int) -> dict[str, Any]:
+    """Two made-up labels and the visual rule that picks one: the answer can only be
+    copied from the prompt, which is what makes the model copy offered options."""
+    from PIL import ImageDraw
+
+    a, b = pseudo_word(rng), pseudo_word(rng)
+    while b == a:
+        b = pseudo_word(rng)
+    img = _canvas(size, rng)
+    shape = rng.choice(SHAPES)
+    if rng.random() < 0.5:
+        c1, c2 = rng.sample(list(COLOURS), 2)
+        pick_first = rng.random() < 0.5
+        s = rng.randint(size // 3, size * 2 // 3)
+        x, y = rng.randint(0, size - s), rng.randint(0, size - s)
+        _draw_shape(ImageDraw.Draw(img), shape, (x, y, x + s, y + s), COLOURS[c1 if pick_first else c2])
+        stem = f"Say {a} if the {shape} is {c1} and {b} if it is {c2}."
+        reason = f"The {shape} is {c1 if pick_first else c2}."
+    else:
+        pick_first = rng.random() < 0.5
+        s = size // 4
+        x = rng.randint(0, size // 2 - s - 1) if pick_first else rng.randint(size // 2 + 1, size - s)
+        y = rng.randint(0, size - s)
+        _draw_shape(ImageDraw.Draw(img), shape, (x, y, x + s, y + s), COLOURS[rng.choice(list(COLOURS))])
+        stem = f"Is the {shape} on the left ({a}) or on the right ({b})?"
+        reason = f"The {shape} is on the {'left' if pick_first else 'right'}."
+    gold = a if pick_first else b
+    return dict(image=img, gold=gold, pool=[a, b], k=2, stem=stem, reason=reason + f" So the answer is {gold}.",
+                modes=("word", "word", "letter"))
+
+
+def _pick(rng: random.Random, size: int) -> dict[str, Any]:
+    """Pure copying: the question says which of the offered words to answer with."""
+    from PIL import ImageDraw
+
+    k = rng.randint(2, 3)
+    words: list[str] = []
+    while len(words) < k:
+        w = pseudo_word(rng)
+        if w not in words:
+            words.append(w)
+    which = rng.randrange(k)
+    img = _canvas(size, rng)
+    s = rng.randint(size // 4, size // 2)
+    x, y = rng.randint(0, size - s), rng.randint(0, size - s)
+    _draw_shape(ImageDraw.Draw(img), rng.choice(SHAPES), (x, y, x + s, y + s), COLOURS[rng.choice(list(COLOURS))])
+    ordinal = ("first", "second", "third")[which]
+    return dict(image=img, gold=words[which], pool=words, k=k, ordered=True,
+                stem=f"Answer with the {ordinal} of the offered words.",
+                reason=f"The {ordinal} word is {words[which]}.", modes=("word",))
+
+
+KINDS: dict[str, Callable[[random.Random, int], dict[str, Any]]] = {
+    "pick": _pick,
+    "code": _code,
+    "rule": _rule,
+    "colour": _colour,
+    "side": _side,
+    "count": _count,
+    "word": _word,
+}
+
+
+# Copying a made-up label is the skill that transfers to any task's options, so it gets more weight.
+KIND_WEIGHTS = {"rule": 4.0, "pick": 2.0}
+
+
+def generic_questions(n: int, seed: int = 0, image_size: int = 56) -> Iterator[GenericQuestion]:
+    """Yield ``n`` generic questions, deterministic in ``seed``.
+
+    Each visual question is asked in one of three answer modes, mirroring how
+    benchmarks ask: ``word`` (answer with an option word; the options are in
+    the hint), ``list`` (options listed in the question, answer with one of
+    them) and ``letter`` (lettered choices, answer with the letter).
+    """
+    rng = random.Random(seed)
+    kinds = sorted(KINDS)
+    weights = [KIND_WEIGHTS.get(k, 1.0) for k in kinds]
+    for i in range(n):
+        kind = rng.choices(kinds, weights)[0]
+        item = KINDS[kind](rng, image_size)
+        mode = rng.choice(item.get("modes", ("word", "list", "letter")))
+        k = item.get("k") or min(len(item["pool"]), rng.randint(2, 6))
+        opts = list(item["pool"]) if item.get("ordered") else _options(rng, item["gold"], item["pool"], k)
+        if mode == "word":
+            question = item["stem"]
+            hint = " or ".join(opts) if len(opts) <= 2 else ", ".join(opts[:-1]) + " or " + opts[-1]
+            answer = item["gold"]
+        elif mode == "list":
+            question = item["stem"] + "\n" + rng.choice(_OPTION_STYLES)(opts)
+            hint = rng.choice(["one of the options", "the name of your choice", "one option, copied exactly"])
+            answer = item["gold"]
+        else:
+            question = item["stem"] + "\n" + rng.choice(_LETTER_STYLES)(opts)
+            hint = rng.choice(["the letter of your choice", "the option letter", "a single letter"])
+            answer = LETTERS[opts.index(item["gold"])]
+        yield GenericQuestion(
+            kind=kind, image=item["image"], question=question, hint=hint, answer=answer,
+            reason=item["reason"], meta={"index": i, "mode": mode, "options": opts},
+        )

@@ -1,0 +1,210 @@
+"""``harness study``: base model, evaluations, SFT, GRPO and the length_norm ablation, then the report.
+
+Stages run in order and each is skipped when its output already says it
+finished, so an interrupted study resumes where it stopped::
+
+    DIR/study.json                    resolved preset, then every result
+    DIR/probe.json                    step-0 GRPO reward variance of the base model
+    DIR/eval/<method>-<task>/         harness eval outputs (results.json, samples/)
+    DIR/runs/<task>/<run>/            harness run outputs (metrics.jsonl, plots/, checkpoint)
+    DIR/figures/<task>.png            Figure 2: accuracy reward and length vs step
+    DIR/report.md                     Table 1 + summary
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from harness.study.presets import TEMPLATES, StudyPreset
+from harness.study.report import learning_verdict, render_report, save_figure
+
+RUNS = ("sft", "grpo", "grpo_length_norm")
+
+
+def _write_json(path: Path, data: Any) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    tmp.replace(path)
+
+
+def reward_spec(preset: StudyPreset, length_norm: bool) -> str:
+    spec = preset.rewards
+    if length_norm:
+        spec += f",length_norm(L0={preset.length_norm_l0:g}):{preset.length_norm_weight:g}"
+    return spec
+
+
+def run_config(preset: StudyPreset, task: str, run: str, model: str, output: Path) -> dict[str, Any]:
+    """The ``harness run`` config (as a dict) for one training run of the study."""
+    method = "sft" if run == "sft" else "grpo"
+    data: dict[str, Any] = {
+        "task": task, "method": method, "model": model, "template": preset.train_template,
+        "backend": "trl", "limit": preset.train_limit, "seed": preset.seed, "output": str(output),
+        "max_steps": preset.sft_steps if method == "sft" else preset.grpo_steps,
+        "learning_rate": preset.sft_learning_rate if method == "sft" else preset.grpo_learning_rate,
+        "per_device_batch": preset.per_device_batch_size, "grad_accum": preset.gradient_accumulation_steps,
+        "trl": {"device": "cpu", "save_steps": 100000, "save_total_limit": 1},
+    }
+    if method == "grpo":
+        data.update(reward=reward_spec(preset, run == "grpo_length_norm"),
+                    num_generations=preset.num_generations, temperature=preset.temperature,
+                    beta=preset.beta, max_completion_length=preset.max_completion_length)
+    return data
+
+
+def final_checkpoint(run_dir: Path, summary: Mapping[str, Any] | None = None) -> Path:
+    """The directory holding the trained model of a finished ``harness run``."""
+    for key in ("checkpoint", "final_checkpoint", "model_dir", "model"):
+        value = (summary or {}).get(key)
+        if isinstance(value, str) and (Path(value) / "config.json").exists():
+            return Path(value)
+    for name in ("final", "model", "checkpoint-final", "."):
+        if (run_dir / name / "config.json").exists() and (run_dir / name / "model.safetensors").exists():
+            return run_dir / name
+    raise FileNotFoundError(f"no trained checkpoint found in {run_dir}")
+
+
+def train(preset: StudyPreset, task: str, run: str, model: str, output: Path,
+          echo: Callable[[str], None]) -> Path:
+    """Run (or reuse) one training run through the TRL backend; returns its checkpoint."""
+    import harness
+    from harness.run_config import RunConfig
+
+    done = output / "study-done.json"
+    if done.exists():
+        return Path(json.loads(done.read_text())["checkpoint"])
+    if output.exists():  # an interrupted run of this study: start it again cleanly
+        import shutil
+
+        shutil.rmtree(output)
+    config = RunConfig.model_validate(run_config(preset, task, run, model, output))
+    backend = harness.get_backend(config.backend)
+    backend.check(config)
+    echo(f"[study] {task}: training {run} ({config.max_steps} steps) -> {output}")
+    summary = backend.run(config)
+    checkpoint = final_checkpoint(output, summary)
+    _write_json(done, {"checkpoint": str(checkpoint)})
+    return checkpoint
+
+
+def evaluate(preset: StudyPreset, model: str, tasks: Sequence[str], output: Path,
+             progress: bool, echo: Callable[[str], None]) -> dict[str, Any]:
+    """``harness eval`` of ``model`` on ``tasks`` with both templates (resumes in ``output``)."""
+    from harness.eval_config import EvalConfig
+    from harness.evaluation.runner import run_eval
+
+    config = EvalConfig(
+        tasks=list(tasks), templates=list(TEMPLATES), model=model, split="test",
+        limit=preset.eval_limit, max_new_tokens=preset.eval_max_new_tokens, batch_size=16,
+        seed=preset.seed, bootstrap=200, output=str(output), device="cpu", dtype="float32",
+    )
+    return run_eval(config, progress=progress, echo=lambda s: None)["results"]
+
+
+def cell(entry: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: entry.get(k) for k in ("accuracy", "ci95", "format_compliance", "n")} | {
+        "mean_tokens": (entry.get("response_tokens") or {}).get("mean")}
+
+
+def read_metrics(path: Path) -> list[dict[str, Any]]:
+    rows = []
+    if path.exists():
+        for line in path.read_text(encoding="utf-8").splitlines():
+            if line.strip():
+                rows.append(json.loads(line))
+    return rows
+
+
+def _pick(row: Mapping[str, Any], *candidates: str) -> float | None:
+    for key in candidates:
+        if row.get(key) is not None:
+            return float(row[key])
+    return None
+
+
+def curve(metrics: Sequence[Mapping[str, Any]]) -> dict[str, list[float]]:
+    """Step, mean accuracy reward and mean completion length from a run's metrics.jsonl."""
+    out: dict[str, list[float]] = {"step": [], "accuracy": [], "length": []}
+    for row in metrics:
+        acc = _pick(row, "reward/accuracy", "rewards/accuracy/mean", "rewards/accuracy", "accuracy")
+        length = _pick(row, "completion_length", "completions/mean_length", "mean_completion_length")
+        if acc is None or length is None:
+            continue
+        out["step"].append(float(row.get("step", len(out["step"]) + 1)))
+        out["accuracy"].append(acc)
+        out["length"].append(length)
+    return out
+
+
+def run_study(preset: StudyPreset, output: str | Path, *, progress: bool = True,
+              echo: Callable[[str], None] = print) -> dict[str, Any]:
+    """Run the whole study; returns (and writes) ``study.json``'s content."""
+    from harness.study.base_model import ensure_base_model, probe_reward_variance
+
+    out = Path(output)
+    out.mkdir(parents=True, exist_ok=True)
+    started = time.perf_counter()
+    timings: dict[str, float] = {}
+    study: dict[str, Any] = {"preset": preset.model_dump(), "tasks": list(preset.tasks), "table": {},
+                             "learning": {}, "lengths": {}, "figures": {}, "runs": {}}
+    _write_json(out / "study.json", study)
+
+    def timed(name: str, fn: Callable[[], Any]) -> Any:
+        t0 = time.perf_counter()
+        value = fn()
+        timings[name] = timings.get(name, 0.0) + time.perf_counter() - t0
+        return value
+
+    echo(f"[study] preset {preset.name}: base model")
+    base_dir, base_info = timed("base_model", lambda: ensure_base_model(preset.base, echo=echo, progress=progress))
+    study["base"] = base_info
+
+    probe_path = out / "probe.json"
+    if not probe_path.exists():
+        echo("[study] step-0 reward variance probe")
+        _write_json(probe_path, timed("probe", lambda: probe_reward_variance(base_dir, preset)))
+    study["probe"] = json.loads(probe_path.read_text())
+
+    echo("[study] training-free evaluation")
+    base_results = timed("eval", lambda: evaluate(preset, str(base_dir), preset.tasks, out / "eval" / "base",
+                                                  progress, echo))
+    for task in preset.tasks:
+        study["table"].setdefault(task, {})["base"] = {t: cell(base_results[task][t]) for t in TEMPLATES}
+
+    for task in preset.tasks:
+        curves = {}
+        for run in RUNS:
+            if run == "grpo_length_norm" and task not in preset.ablation_tasks:
+                continue
+            run_dir = out / "runs" / task / run
+            ckpt = timed(f"train_{run}", lambda: train(preset, task, run, str(base_dir), run_dir, echo))
+            study["runs"].setdefault(task, {})[run] = {"dir": str(run_dir), "checkpoint": str(ckpt)}
+            if run != "grpo_length_norm":
+                res = timed("eval", lambda: evaluate(preset, str(ckpt), [task], out / "eval" / f"{run}-{task}",
+                                                     progress, echo))
+                study["table"][task][run] = {t: cell(res[task][t]) for t in TEMPLATES}
+            if run != "sft":
+                c = curve(read_metrics(run_dir / "metrics.jsonl"))
+                if c["step"]:
+                    curves[run] = c
+                    study["learning"].setdefault(task, {})[run] = learning_verdict(c["accuracy"])
+                    k = max(1, len(c["length"]) // 5)
+                    study["lengths"].setdefault(task, {})[run] = sum(c["length"][-k:]) / k
+        if curves:
+            fig = out / "figures" / f"{task}.png"
+            save_figure(task, curves, fig)
+            study["figures"][task] = str(fig.relative_to(out))
+            study.setdefault("curves", {})[task] = curves
+        _write_json(out / "study.json", study | {"timings": timings})
+
+    timings["total"] = time.perf_counter() - started
+    study["timings"] = timings
+    _write_json(out / "study.json", study)
+    (out / "report.md").write_text(render_report(study), encoding="utf-8")
+    echo(f"[study] done in {timings['total']:.0f} s: {out / 'report.md'}")
+    return study

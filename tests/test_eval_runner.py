@@ -1,0 +1,255 @@
+"""The evaluation runner on a toy task and a scripted engine: results, resume, shards, circular, report."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+import harness
+from harness.cli import build_cli
+from harness.eval_config import EvalConfig
+from harness.evaluation import merge_shards, run_eval
+from harness.evaluation.records import read_records
+from harness.testing import registered_plugin
+
+sys.path.insert(0, str(Path(__file__).parent))
+import _eval_doubles  # noqa: E402
+
+
+@pytest.fixture
+def doubles(fresh_host):
+    plugin = _eval_doubles.Plugin()
+    with registered_plugin(plugin, name="eval-doubles", host=fresh_host):
+        yield plugin
+
+
+def config(tmp_path, out="out", **fields) -> EvalConfig:
+    model = tmp_path / "model"
+    model.mkdir(exist_ok=True)
+    base = dict(tasks=["toy"], engine="scripted", model=str(model), limit=8, output=str(tmp_path / out))
+    return EvalConfig(**(base | fields))
+
+
+def without_run(results: dict) -> dict:
+    return {k: v for k, v in results.items() if k != "run"}
+
+
+def test_eval_writes_results_samples_report_and_plot(doubles, tmp_path):
+    results = run_eval(config(tmp_path), progress=False, echo=lambda s: None)
+    out = tmp_path / "out"
+    for name in ("config.json", "results.json", "report.md", "results.png"):
+        assert (out / name).is_file(), name
+    assert json.loads((out / "results.json").read_text()) == results
+
+    for template in ("think", "nothink"):
+        entry = results["results"]["toy"][template]
+        # The scripted model is right on even samples only.
+        assert entry["accuracy"] == 0.5
+        assert entry["n"] == 8 and entry["complete"]
+        low, high = entry["ci95"]
+        assert 0.0 <= low < 0.5 < high <= 1.0
+        assert entry["metrics"]["mean_class_accuracy"] == 0.5
+        assert entry["format_compliance"] == 1.0
+        assert set(entry["response_tokens"]) == {"mean", "median", "p90"}
+        records = read_records(out / "samples" / f"toy.{template}.jsonl")
+        assert sorted(r["index"] for r in records) == list(range(8))
+        for r in records:
+            assert r["correct"] == (r["index"] % 2 == 0)
+            assert r["prediction"] == _eval_doubles.scripted_answer(r["prompt"])
+            assert r["rewards"] == {"accuracy": float(r["correct"]), "format": 1.0}
+            assert r["reward"] == r["rewards"]["accuracy"] + r["rewards"]["format"]
+            assert {"id", "prompt", "completion", "gold", "num_tokens"} <= set(r)
+    assert results["config"]["do_sample"] is False
+    assert "| toy |" in (out / "report.md").read_text()
+
+
+def test_engine_gets_greedy_settings_and_the_template_prefill(doubles, tmp_path):
+    run_eval(config(tmp_path, templates=["nothink"], max_new_tokens=16), progress=False, echo=lambda s: None)
+    (call,) = doubles.engine.calls
+    assert call["n"] == 8
+    assert call["settings"]["prefill"] == harness.get_template("nothink").prefill
+    assert call["settings"]["do_sample"] is False and call["settings"]["max_new_tokens"] == 16
+
+
+def test_rerun_resumes_without_regenerating(doubles, tmp_path):
+    first = run_eval(config(tmp_path), progress=False, echo=lambda s: None)
+    doubles.engine.calls.clear()
+    again = run_eval(config(tmp_path, batch_size=2), progress=False, echo=lambda s: None)
+    assert doubles.engine.calls == []
+    assert without_run(again) == without_run(first)
+
+
+def test_rerun_after_partial_log_generates_only_the_missing_samples(doubles, tmp_path):
+    full = run_eval(config(tmp_path, out="full"), progress=False, echo=lambda s: None)
+    partial = tmp_path / "partial"
+    run_eval(config(tmp_path, out="partial"), progress=False, echo=lambda s: None)
+    log = partial / "samples" / "toy.think.jsonl"
+    lines = log.read_bytes().splitlines(keepends=True)
+    # three finished samples and a torn fourth line, as a killed writer leaves it
+    log.write_bytes(b"".join(lines[:3]) + lines[3][:20])
+    doubles.engine.calls.clear()
+    resumed = run_eval(config(tmp_path, out="partial"), progress=False, echo=lambda s: None)
+    assert [c["n"] for c in doubles.engine.calls] == [5]
+    assert len(read_records(log)) == 8
+    assert without_run(resumed)["results"] == without_run(full)["results"]
+
+
+def test_rerun_with_different_settings_is_refused_naming_the_fields(doubles, tmp_path):
+    run_eval(config(tmp_path), progress=False, echo=lambda s: None)
+    with pytest.raises(harness.ConfigError) as err:
+        run_eval(config(tmp_path, max_new_tokens=7, seed=3), progress=False, echo=lambda s: None)
+    assert "max_new_tokens: 1024 -> 7" in str(err.value)
+    assert "seed: 0 -> 3" in str(err.value)
+
+
+def test_shards_merge_into_exactly_the_unsharded_results(doubles, tmp_path):
+    whole = run_eval(config(tmp_path, out="whole", limit=11), progress=False, echo=lambda s: None)
+    dirs = []
+    for i in (1, 2, 3):
+        shard = config(tmp_path, out=f"shard{i}", limit=11, shard=f"{i}/3")
+        run_eval(shard, progress=False, echo=lambda s: None)
+        dirs.append(tmp_path / f"shard{i}")
+    shard_sizes = [len(read_records(d / "samples" / "toy.think.jsonl")) for d in dirs]
+    assert shard_sizes == [4, 4, 3]
+    merged = merge_shards(list(reversed(dirs)), tmp_path / "merged", echo=lambda s: None)
+    assert without_run(merged) == without_run(whole)
+
+
+def test_merge_refuses_missing_or_mismatched_shards(doubles, tmp_path):
+    for i in (1, 2):
+        run_eval(config(tmp_path, out=f"s{i}", shard=f"{i}/3"), progress=False, echo=lambda s: None)
+    with pytest.raises(harness.ConfigError, match="Missing shard"):
+        merge_shards([tmp_path / "s1", tmp_path / "s2"], tmp_path / "m", echo=lambda s: None)
+    run_eval(config(tmp_path, out="s3", shard="3/3", seed=1), progress=False, echo=lambda s: None)
+    with pytest.raises(harness.ConfigError, match="seed"):
+        merge_shards([tmp_path / f"s{i}" for i in (1, 2, 3)], tmp_path / "m", echo=lambda s: None)
+
+
+def test_circular_counts_a_sample_only_if_every_rotation_is_right(doubles, tmp_path):
+    results = run_eval(
+        config(tmp_path, templates=["nothink"], circular=True), progress=False, echo=lambda s: None
+    )
+    entry = results["results"]["toy"]["nothink"]
+    # Even samples answer the first listed choice: right in one rotation of four only.
+    assert entry["circular"] and entry["n"] == 8 and entry["n_prompts"] == 32
+    assert entry["accuracy"] == 0.0
+    assert entry["metrics"]["accuracy"] == pytest.approx(4 / 32)
+
+
+def test_cli_eval_then_report_side_by_side(doubles, tmp_path):
+    cli = build_cli()
+    runner = CliRunner()
+    (tmp_path / "m").mkdir()
+    for name, limit in (("base", "4"), ("rft", "6")):
+        result = runner.invoke(
+            cli,
+            ["eval", "--tasks", "toy", "--engine", "scripted", "--model", str(tmp_path / "m"),
+             "--limit", limit, "--no-progress", "-o", str(tmp_path / name)],
+        )
+        assert result.exit_code == 0, result.output
+        assert "toy" in result.output and "Accuracy" in result.output
+    result = runner.invoke(cli, ["report", str(tmp_path / "base"), str(tmp_path / "rft"), "-o", str(tmp_path / "t1.md")])
+    assert result.exit_code == 0, result.output
+    header = next(line for line in result.output.splitlines() if line.startswith("task"))
+    assert header.split() == ["task", "base", "think", "base", "nothink", "rft", "think", "rft", "nothink"]
+    assert "| task | base think | base nothink | rft think | rft nothink |" in (tmp_path / "t1.md").read_text()
+
+
+def test_cli_refusal_is_one_line_without_traceback(doubles, tmp_path):
+    cli = build_cli()
+    (tmp_path / "m").mkdir()
+    args = ["eval", "--tasks", "toy", "--engine", "scripted", "--model", str(tmp_path / "m"),
+            "--limit", "2", "--no-progress", "-o", str(tmp_path / "o")]
+    assert CliRunner().invoke(cli, args).exit_code == 0
+    result = CliRunner().invoke(cli, [*args, "--templates", "think"])
+    assert result.exit_code == 2
+    assert "templates: ['think', 'nothink'] -> ['think']" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_killed_run_resumes_to_the_uninterrupted_results(tmp_path):
+    (tmp_path / "m").mkdir()
+    tests_dir = Path(__file__).parent
+
+    def command(out):
+        return [sys.executable, str(tests_dir / "_eval_doubles.py"), "eval", "--tasks", "toy",
+                "--engine", "scripted", "--model", str(tmp_path / "m"), "--limit", "12",
+                "--batch-size", "4", "--no-progress", "-o", str(tmp_path / out)]
+
+    env = os.environ | {"HARNESS_TEST_ENGINE_DELAY": "0.05"}
+    reference = subprocess.run(command("ref"), env=os.environ, capture_output=True, text=True)
+    assert reference.returncode == 0, reference.stderr
+
+    proc = subprocess.Popen(command("killed"), env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    log = tmp_path / "killed" / "samples" / "toy.think.jsonl"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and not (log.exists() and log.read_bytes().count(b"\n") >= 5):
+        time.sleep(0.01)
+    proc.send_signal(signal.SIGKILL)
+    assert proc.wait() == -signal.SIGKILL
+    logged = log.read_bytes().count(b"\n")
+    assert 5 <= logged < 12, "the run must be killed mid-way"
+
+    resumed = subprocess.run(command("killed"), env=os.environ, capture_output=True, text=True)
+    assert resumed.returncode == 0, resumed.stderr
+    assert f"{logged} samples already logged" in resumed.stdout
+    ref = json.loads((tmp_path / "ref" / "results.json").read_text())
+    got = json.loads((tmp_path / "killed" / "results.json").read_text())
+    assert without_run(got) == without_run(ref)
+    ids = [r["id"] for r in read_records(log)]
+    assert len(ids) == len(set(ids)) == 12
+
+
+def test_read_records_drops_a_torn_last_line_and_rejects_a_damaged_middle_one(tmp_path):
+    from harness.evaluation.records import RecordWriter
+
+    log = tmp_path / "samples" / "t.x.jsonl"
+    with RecordWriter(log) as writer:
+        writer.write({"id": "a", "index": 0})
+        writer.write({"id": "b", "index": 1})
+    with open(log, "ab") as fh:
+        fh.write(b'{"id": "c", "ind')  # killed mid-write
+    assert [r["id"] for r in read_records(log)] == ["a", "b"]
+    assert log.read_bytes().endswith(b"}\n")  # the torn tail is gone, appends continue cleanly
+    log.write_bytes(b'{"id": "a"}\nnot json\n{"id": "b"}\n')
+    with pytest.raises(harness.DataError, match="line 2"):
+        read_records(log)
+
+
+def test_cli_reads_a_config_file_and_flags_override_it(doubles, tmp_path):
+    (tmp_path / "m").mkdir()
+    cfg = tmp_path / "eval.yaml"
+    cfg.write_text(
+        f"tasks: [toy]\nengine: scripted\nmodel: {tmp_path / 'm'}\nlimit: 5\ntemplates: [nothink]\n"
+        f"output: {tmp_path / 'from-file'}\n"
+    )
+    result = CliRunner().invoke(build_cli(), ["eval", "--config", str(cfg), "--limit", "3", "--no-progress"])
+    assert result.exit_code == 0, result.output
+    results = json.loads((tmp_path / "from-file" / "results.json").read_text())
+    assert results["config"]["limit"] == 3 and results["results"]["toy"]["nothink"]["n"] == 3
+    bad = CliRunner().invoke(build_cli(), ["eval", "--config", str(cfg), "--shard", "3/2"])
+    assert bad.exit_code == 2 and "shard" in bad.output
+
+
+def test_settings_may_change_while_nothing_is_logged_yet(doubles, tmp_path):
+    run_eval(config(tmp_path), progress=False, echo=lambda s: None)
+    for log in (tmp_path / "out" / "samples").glob("*.jsonl"):
+        log.unlink()
+    results = run_eval(config(tmp_path, seed=5), progress=False, echo=lambda s: None)
+    assert results["config"]["seed"] == 5
+    assert json.loads((tmp_path / "out" / "config.json").read_text())["seed"] == 5
+
+
+def test_a_bad_reward_spec_fails_before_anything_is_written(doubles, tmp_path):
+    with pytest.raises(harness.HarnessError, match="nosuchreward"):
+        run_eval(config(tmp_path, rewards="accuracy:1,nosuchreward:1"), progress=False, echo=lambda s: None)
+    assert not (tmp_path / "out").exists()
+    assert doubles.engine.calls == []

@@ -1,0 +1,143 @@
+"""`harness study`: generic base-model data, the ci preset end to end, determinism, paper configs."""
+
+from __future__ import annotations
+
+import io
+import json
+
+import pytest
+
+from harness.study.generic_data import LETTERS, generic_questions
+from harness.study.report import METHODS, TEMPLATES, learning_verdict, render_report
+
+
+def _png_bytes(image) -> bytes:
+    buf = io.BytesIO()
+    image.save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def test_generic_data_is_deterministic_in_seed():
+    a = list(generic_questions(40, seed=3))
+    b = list(generic_questions(40, seed=3))
+    c = list(generic_questions(40, seed=4))
+    assert [(q.question, q.hint, q.answer, q.reason) for q in a] == [(q.question, q.hint, q.answer, q.reason) for q in b]
+    assert [_png_bytes(q.image) for q in a] == [_png_bytes(q.image) for q in b]
+    assert [q.question for q in a] != [q.question for q in c]
+
+
+def test_generic_answers_are_among_the_offered_options():
+    questions = list(generic_questions(300, seed=0))
+    assert {q.kind for q in questions} == {"code", "colour", "count", "pick", "rule", "side", "word"}
+    assert {q.meta["mode"] for q in questions} == {"word", "list", "letter"}
+    for q in questions:
+        options = q.meta["options"]
+        if q.meta["mode"] == "letter":
+            assert options[LETTERS.index(q.answer)] in q.question
+        elif q.meta["mode"] == "list":
+            assert q.answer in options and all(o in q.question for o in options)
+        else:
+            assert q.answer in q.hint
+
+
+def test_generic_questions_never_mention_the_study_tasks():
+    text = " ".join(q.question + q.reason for q in generic_questions(500, seed=1)).lower()
+    for word in ("banner", "slogan", "aircraft", "airplane", "positive", "negative", "variant"):
+        assert word not in text
+
+
+def test_learning_verdict_compares_last_and_first_fifth():
+    rising = learning_verdict([0.0] * 4 + [0.5] * 12 + [1.0] * 4)
+    assert rising["learned"] and rising["first_20pct"] == 0.0 and rising["last_20pct"] == 1.0
+    assert not learning_verdict([0.5] * 10)["learned"]
+
+
+def test_paper_preset_writes_valid_configs_for_every_stage(tmp_path):
+    from click.testing import CliRunner
+
+    from harness.cli import build_cli
+    from harness.config import read_config_file
+    from harness.run_config import RunConfig
+
+    result = CliRunner().invoke(build_cli(), ["study", "--preset", "paper", "-o", str(tmp_path),
+                                              "--model", "/models/Qwen2.5-VL-7B-Instruct"])
+    assert result.exit_code == 0, result.output
+    plan = json.loads((tmp_path / "plan.json").read_text())
+    assert len(plan["runs"]) == 9 and len(plan["evals"]) == 7
+    grpo = RunConfig.model_validate(read_config_file(plan["runs"]["sat/grpo"]))
+    assert (grpo.learning_rate, grpo.num_generations, grpo.beta, grpo.max_steps) == (1e-6, 8, 0.04, 300)
+    assert (grpo.per_device_batch, grpo.grad_accum, grpo.max_completion_length) == (1, 4, 1024)
+    ablation = RunConfig.model_validate(read_config_file(plan["runs"]["fgvc/grpo_length_norm"]))
+    assert "length_norm" in ablation.reward
+    script = (tmp_path / "run_all.sh").read_text()
+    assert script.count("harness run --config") == 9 and script.count("harness eval --config") == 7
+
+
+def test_paper_preset_without_model_says_what_to_pass(tmp_path):
+    from click.testing import CliRunner
+
+    from harness.cli import build_cli
+
+    result = CliRunner().invoke(build_cli(), ["study", "--preset", "paper", "-o", str(tmp_path)])
+    assert result.exit_code == 2
+    assert "--model PATH" in result.output
+
+
+@pytest.fixture(scope="module")
+def ci_study(tmp_path_factory):
+    """The ci preset, run twice into two directories (sharing one base-model cache)."""
+    import os
+
+    from harness.study.presets import get_preset
+    from harness.study.runner import run_study
+
+    root = tmp_path_factory.mktemp("study")
+    old = os.environ.get("RFT_HARNESS_CACHE")
+    os.environ["RFT_HARNESS_CACHE"] = str(root / "cache")
+    try:
+        first = run_study(get_preset("ci"), root / "a", progress=False, echo=lambda s: None)
+        second = run_study(get_preset("ci"), root / "b", progress=False, echo=lambda s: None)
+    finally:
+        if old is None:
+            os.environ.pop("RFT_HARNESS_CACHE", None)
+        else:
+            os.environ["RFT_HARNESS_CACHE"] = old
+    return root, first, second
+
+
+@pytest.mark.slow
+def test_ci_study_report_has_every_cell_and_metrics(ci_study):
+    root, study, _ = ci_study
+    out = root / "a"
+    report = (out / "report.md").read_text()
+    for task in ("banner", "fgvc", "sat"):
+        row = next(line for line in report.splitlines() if line.startswith(f"| {task} |"))
+        cells = [c.strip() for c in row.strip("|").split("|")][1:]
+        assert len(cells) == len(METHODS) * len(TEMPLATES) and "—" not in cells
+        for method, _ in METHODS:
+            for template, _ in TEMPLATES:
+                assert study["table"][task][method][template]["accuracy"] is not None
+        for run in ("sft", "grpo"):
+            assert (out / "runs" / task / run / "metrics.jsonl").stat().st_size > 0
+        assert task in study["learning"] and "grpo" in study["learning"][task]
+    assert (out / "runs" / "fgvc" / "grpo_length_norm" / "metrics.jsonl").exists()
+    assert (out / "figures" / "fgvc.png").stat().st_size > 0
+    summary = report.split("## Summary", 1)[1]
+    assert all(f"**{task}**" in summary for task in ("banner", "fgvc", "sat"))
+    probe = json.loads((out / "probe.json").read_text())
+    assert set(probe) == {"banner", "fgvc", "sat"}
+
+
+@pytest.mark.slow
+def test_ci_study_is_deterministic(ci_study):
+    _, first, second = ci_study
+    assert first["table"] == second["table"]
+    assert first["learning"] == second["learning"]
+
+
+def test_report_renders_missing_cells_as_dashes():
+    study = {"preset": {"name": "x", "train_template": "think"}, "tasks": ["fgvc"],
+             "table": {"fgvc": {"base": {"think": {"accuracy": 0.5, "format_compliance": 1.0}}}}}
+    report = render_report(study)
+    row = next(line for line in report.splitlines() if line.startswith("| fgvc |"))
+    assert "50.0 (100% fmt)" in row and row.count("—") == 5
