@@ -97,8 +97,13 @@ class Task(Protocol):
         The same object is used for training and evaluation.
         """
 
-    def extract_answer(self, completion: str) -> str | None:
-        """The normalized answer in ``completion``, or ``None`` if none."""
+    def extract_answer(self, completion: str, sample: Sample | None = None) -> str | None:
+        """The normalized answer in ``completion``, or ``None`` if none.
+
+        ``sample`` is optional: tasks whose reading depends on the sample (a
+        multiple-choice letter needs the choices) use it when given. Callers
+        that have the sample pass it through :func:`extract_prediction`.
+        """
 
     def is_correct(self, completion: str, sample: Sample) -> bool:
         """Whether ``completion`` answers ``sample`` correctly."""
@@ -192,6 +197,22 @@ class Engine(Protocol):
         ``top_p``, ``do_sample``, ``seed``, and ``prefill`` (text the
         assistant turn starts with, from the template).
         """
+
+
+def extract_prediction(task: Task, completion: str, sample: Sample | None) -> str | None:
+    """``task.extract_answer(completion, sample)``, or without ``sample`` for tasks that take none."""
+    import inspect
+
+    try:
+        params = inspect.signature(task.extract_answer).parameters
+    except (TypeError, ValueError):
+        params = {}
+    takes_sample = "sample" in params or len(params) >= 2 or any(
+        p.kind is inspect.Parameter.VAR_POSITIONAL for p in params.values()
+    )
+    if sample is not None and takes_sample:
+        return task.extract_answer(completion, sample)
+    return task.extract_answer(completion)
 
 
 PROTOCOLS: dict[str, type] = {

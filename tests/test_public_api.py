@@ -30,3 +30,19 @@ def test_import_harness_imports_nothing_heavy():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_extract_prediction_passes_the_sample_to_tasks_that_read_choices():
+    from harness.protocols import extract_prediction
+
+    sat = harness.get_task("sat")
+    sample = next(sat.samples("test", limit=1))
+    completion = f"<answer>B) {sample.choices[1]}</answer>"
+    assert sat.extract_answer(completion) is None  # no choices to check "B) text" against
+    assert extract_prediction(sat, completion, sample) == "B"
+
+    class OneArgTask:
+        def extract_answer(self, completion):
+            return completion.upper()
+
+    assert extract_prediction(OneArgTask(), "x", sample) == "X"

@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import harness
+from harness.protocols import extract_prediction
 from harness.errors import UnknownNameError
 
 
@@ -77,7 +78,7 @@ def score(
         "prompt": prompt_text(messages),
         "prefill": template.prefill,
         "completion": completion,
-        "prediction": task.extract_answer(completion),
+        "prediction": extract_prediction(task, completion, sample),
         "gold": sample.answer,
         "choices": sample.choices,
         "correct": bool(task.is_correct(completion, sample)),

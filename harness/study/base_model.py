@@ -23,6 +23,7 @@ from typing import Any
 
 from pydantic import Field
 
+from harness.protocols import extract_prediction
 from harness.config import StrictModel
 from harness.study.generic_data import GenericQuestion, generic_questions
 
@@ -270,7 +271,7 @@ def probe_reward_variance(model_dir: str | Path, preset: Any) -> dict[str, Any]:
             sample = samples[j // preset.num_generations]
             rewards.append(1.0 if task.is_correct(text, sample) else 0.0)
             valid += _is_valid_option(task, text, sample, golds)
-            answered += task.extract_answer(text) is not None
+            answered += extract_prediction(task, text, sample) is not None
         groups = [rewards[g * preset.num_generations:(g + 1) * preset.num_generations]
                   for g in range(len(samples))]
         out[name] = {
@@ -294,7 +295,7 @@ def _gold_in_prompt(messages: list[dict[str, Any]], sample: Any) -> bool:
 
 def _is_valid_option(task: Any, text: str, sample: Any, golds: set[str]) -> bool:
     """Whether the answer is one of the options the task could accept (right or wrong)."""
-    pred = task.extract_answer(text)
+    pred = extract_prediction(task, text, sample)
     if pred is None:
         return False
     if sample.choices:
