@@ -12,30 +12,17 @@ Layout of the run directory::
 
 from __future__ import annotations
 
-import importlib.metadata
 import json
-import platform
 import time
 from pathlib import Path
 from typing import Any
 
 import harness
+from harness.versions import package_versions
 from harness.plugins.backend_trl import cuda_available, last_checkpoint, vllm_importable, world_size
 from harness.plugins.trl_data import build_rows, to_dataset
 from harness.plugins.trl_metrics import metrics_callback, read_metrics
 
-_VERSIONED = ("rft-harness", "torch", "transformers", "trl", "datasets", "accelerate", "vllm", "pillow")
-
-
-def package_versions() -> dict[str, str | None]:
-    """Installed versions of the packages that shape a run (``None`` if absent)."""
-    versions: dict[str, str | None] = {"python": platform.python_version()}
-    for name in _VERSIONED:
-        try:
-            versions[name] = importlib.metadata.version(name)
-        except importlib.metadata.PackageNotFoundError:
-            versions[name] = None
-    return versions
 
 
 def resolve_device(config: Any) -> dict[str, Any]:

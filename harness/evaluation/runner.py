@@ -14,16 +14,15 @@ nothing was logged yet, e.g. the first attempt failed to load the model).
 
 from __future__ import annotations
 
-import importlib.metadata
 import json
 import os
-import platform
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import harness
+from harness.versions import package_versions
 from harness.errors import ConfigError, DataError
 from harness.eval_config import EvalConfig, identity_differences
 from harness.evaluation.plan import Unit, plan_units
@@ -36,18 +35,6 @@ UNTRAINED_NOTE = (
     "UNTRAINED, on the synthetic twins. Its numbers check the pipeline, not a model."
 )
 
-_VERSIONED = ("rft-harness", "torch", "transformers", "accelerate", "lm_eval", "vllm", "numpy", "pillow")
-
-
-def package_versions() -> dict[str, str | None]:
-    """Installed versions of the packages that shape results (``None`` if absent)."""
-    versions: dict[str, str | None] = {"python": platform.python_version()}
-    for name in _VERSIONED:
-        try:
-            versions[name] = importlib.metadata.version(name)
-        except importlib.metadata.PackageNotFoundError:
-            versions[name] = None
-    return versions
 
 
 def resolve_model(config: EvalConfig) -> tuple[str, bool]:
