@@ -99,6 +99,9 @@ class RunConfig(StrictModel):
     # -- where -----------------------------------------------------------------
     output: str = Field(description="Run directory: checkpoints, metrics.jsonl, plots/, config.json.")
     eval_after: bool = Field(False, description="Evaluate the final checkpoint with both templates.")
+    eval_limit: int | None = Field(
+        None, ge=1, description="With eval_after: at most this many test samples per template (all by default)."
+    )
     resume: bool = Field(False, description="Continue from the last checkpoint in output.")
 
     # -- shared hyper-parameters -------------------------------------------------

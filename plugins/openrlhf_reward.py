@@ -139,7 +139,14 @@ class QueryScorer:
                 cut = tail.rfind(token)
                 if cut >= 0:
                     tail = tail[cut + len(token):]
-            at = q.rfind(tail) if tail else -1
+            # Search forward from the query's last image pad: the completion
+            # may itself repeat the prompt's tail (restating the question).
+            start = 0
+            for token in self.pad_tokens:
+                cut = q.rfind(token)
+                if cut >= 0:
+                    start = max(start, cut + len(token))
+            at = q.find(tail, start) if tail else -1
             if at < 0:
                 raise ValueError("the query does not contain its prompt")
             rest = q[at + len(tail):]

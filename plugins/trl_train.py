@@ -59,22 +59,6 @@ def load_model(path: str, cuda: bool, attn_implementation: str | None = None) ->
     return model, loaded.processor
 
 
-def stock_processor_class(directory: Path) -> None:
-    """Name the stock processor class in saved files, not harness.models' in-process ImageOnly subclass.
-
-    So the checkpoint loads with plain ``AutoProcessor`` wherever torchvision is installed.
-    """
-    for name in ("processor_config.json", "preprocessor_config.json", "tokenizer_config.json"):
-        path = directory / name
-        if not path.is_file():
-            continue
-        data = json.loads(path.read_text(encoding="utf-8"))
-        value = data.get("processor_class")
-        if isinstance(value, str) and value.startswith("ImageOnly"):
-            data["processor_class"] = value[len("ImageOnly"):]
-            write_json(path, data)
-
-
 def checkpointing_arg() -> str:
     """transformers 5 renamed ``gradient_checkpointing`` to ``activation_checkpointing`` (old name warns)."""
     import dataclasses
@@ -196,7 +180,6 @@ def train(config: Any) -> dict[str, Any]:
     trainer.save_model(str(final))
     if trainer.accelerator.is_main_process:
         processor.save_pretrained(str(final))
-        stock_processor_class(final)
 
     from harness.plots import plot_training
 

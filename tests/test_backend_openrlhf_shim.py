@@ -160,3 +160,15 @@ def test_completion_survives_a_prompt_that_decodes_differently_before_the_image(
     assert scorer.completion(query, prompt) == "<answer>B</answer>"
     with pytest.raises(ValueError, match="does not contain its prompt"):
         scorer.completion("<answer>B</answer>", prompt)
+
+
+def test_a_completion_that_repeats_the_prompt_tail_is_not_cut_short():
+    from harness.plugins.openrlhf_reward import QueryScorer
+
+    scorer = QueryScorer("accuracy:1", pad_tokens=[PAD], special_tokens=["<|im_end|>", "<|endoftext|>"])
+    prompt = "<|im_start|>system\nYou are  helpful.<|im_end|>\n<|im_start|>user\n<|vision_start|>" + PAD + \
+        "<|vision_end|>Which?<|im_end|>\n<|im_start|>assistant\n"
+    # the model restates the prompt's tail inside its answer
+    response = "<think><|vision_end|>Which?<|im_end|>\n<|im_start|>assistant\nhmm</think><answer>B</answer>"
+    query = prompt.replace("  ", " ") + response + "<|im_end|>"
+    assert scorer.completion(query, prompt) == response.replace("<|im_end|>", "")

@@ -41,7 +41,7 @@ def changed(before, after):
 def test_grpo_run_logs_every_component_saves_a_checkpoint_that_evaluates(tiny_model_dir, tmp_path):
     out = tmp_path / "grpo"
     config = RunConfig(**TINY, method="grpo", model=str(tiny_model_dir), output=str(out),
-                       reward="accuracy:1,format:1,length_norm:0.5", eval_after=True)
+                       reward="accuracy:1,format:1,length_norm:0.5", eval_after=True, eval_limit=3)
     summary = run_training(config)
 
     assert summary["steps"] == 2
@@ -59,6 +59,8 @@ def test_grpo_run_logs_every_component_saves_a_checkpoint_that_evaluates(tiny_mo
     # --eval-after: the final checkpoint evaluated with both templates, next to the run.
     assert set(summary["eval"]["results"]["banner"]) == {"think", "nothink"}
     assert (out / "eval" / "results.json").is_file()
+    # ... on eval_limit test samples per template, not on the training cap `limit`
+    assert json.loads((out / "eval" / "results.json").read_text())["config"]["limit"] == 3
 
 
 @pytest.mark.slow

@@ -51,6 +51,7 @@ def _set_overrides(values: tuple[str, ...]) -> dict:
 @click.option("--seed", type=int, help="Seed of data and training [0].")
 @click.option("-o", "--output", help="Run directory.")
 @click.option("--eval-after", is_flag=True, default=None, help="Evaluate the final checkpoint with think and nothink.")
+@click.option("--eval-limit", type=int, help="--eval-after: at most N test samples per template [all].")
 @click.option("--resume", is_flag=True, default=None, help="Continue from the last checkpoint in --output.")
 @click.option("--learning-rate", type=float, help="[1e-6]")
 @click.option("--per-device-batch", type=int, help="Completions (GRPO) / examples (SFT) per device per micro-batch [1].")
