@@ -77,9 +77,12 @@ def merge_shards(
                 f"(rerun its `harness eval --shard I/N` command) before merging."
             )
         write_records(records_path(output, unit.task.name, unit.template.name), sort_records(merged))
-    model_path = json.loads((dirs[0] / "results.json").read_text())["model"] if (
-        dirs[0] / "results.json"
-    ).is_file() else (config.model or "")
-    untrained = config.model is None
+    shard_results = dirs[0] / "results.json"
+    if shard_results.is_file():
+        model_path, untrained = json.loads(shard_results.read_text())["model"], config.model is None
+    else:  # resolved exactly as an unsharded run resolves it
+        from harness.evaluation.runner import resolve_model
+
+        model_path, untrained = resolve_model(config)
     run_info = {"merged_from": [str(shards[i]) for i in sorted(shards)], "timings": {}}
     return finalize(config, units, output, model_path, untrained, run_info, echo=echo)
