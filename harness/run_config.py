@@ -134,6 +134,12 @@ class RunConfig(StrictModel):
     openrlhf: OpenRLHFSettings = Field(
         default_factory=OpenRLHFSettings, description="OpenRLHF backend settings (Ray cluster layout)."
     )
+    backend_settings: dict[str, dict[str, Any]] = Field(
+        default_factory=dict,
+        description="Settings of third-party backends, keyed by backend name "
+        "(`backend_settings: {mybackend: {...}}`). The core cannot know their fields, so each "
+        "backend validates its own section in `check()`, with the same errors as a built-in's.",
+    )
 
     @model_validator(mode="before")
     @classmethod

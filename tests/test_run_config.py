@@ -177,3 +177,10 @@ def test_set_flags_reach_any_field_including_sections():
         "trl": {"bf16": False}, "max_steps": 5, "sft_think": "Seen: {answer}"}
     with pytest.raises(ConfigError, match="write KEY=VALUE"):
         _set_overrides(("trl.bf16",))
+
+
+def test_third_party_backends_get_a_section_of_their_own():
+    from harness.run_config import RunConfig
+
+    config = RunConfig(**BASE, backend="mybackend", backend_settings={"mybackend": {"nodes": 4}})
+    assert config.backend_settings["mybackend"] == {"nodes": 4}
