@@ -12,11 +12,13 @@ import click
 @click.option("-o", "--output", required=True, help="Output directory (rerunning resumes).")
 @click.option("--model", help="paper preset: local path of Qwen2.5-VL-7B-Instruct.")
 @click.option("--backend", default="trl", show_default=True, help="paper preset: trl or openrlhf.")
+@click.option("--ray-address", help="paper preset, --backend openrlhf: Ray dashboard address "
+                                     "(http://<head>:8265); without it the GRPO configs are dry runs.")
 @click.option("--source", "sources", multiple=True, metavar="TASK=PATH",
               help="paper preset: real data for a task (repeatable).")
 @click.option("--tasks", help="Comma-separated subset of banner,fgvc,sat (mini/ci).")
 @click.option("--no-progress", is_flag=True, help="No progress bars.")
-def study_command(preset, output, model, backend, sources, tasks, no_progress) -> None:
+def study_command(preset, output, model, backend, ray_address, sources, tasks, no_progress) -> None:
     """Training-free vs SFT vs RFT, with and without <think>, on banner, fgvc and sat.
 
     Writes report.md (Table 1 shape + summary), study.json, figures/ (Figure 2:
@@ -36,7 +38,7 @@ def study_command(preset, output, model, backend, sources, tasks, no_progress) -
             if not sep:
                 raise ConfigError(f"--source {item!r}: expected TASK=PATH, e.g. fgvc=/data/fgvc-aircraft.")
             parsed[task] = path
-        plan = paper_configs(model, output, backend=backend, sources=parsed)
+        plan = paper_configs(model, output, backend=backend, sources=parsed, ray_address=ray_address)
         click.echo(f"Wrote {len(plan['runs'])} run configs and {len(plan['evals'])} eval configs to {output}.")
         click.echo(f"Run everything: bash {output}/run_all.sh   (one command per stage inside)")
         return

@@ -63,6 +63,11 @@ PRESETS: dict[str, StudyPreset] = {
 def get_preset(name: str) -> StudyPreset:
     from harness.errors import ConfigError
 
-    if name not in PRESETS and name != "paper":
+    if name == "paper":
+        raise ConfigError(
+            "preset 'paper' trains nothing here: it writes GPU configs. Run `harness study --preset paper "
+            "--model PATH -o DIR`, or call harness.study.paper.paper_configs(model, output)."
+        )
+    if name not in PRESETS:
         raise ConfigError(f"--preset {name!r} is unknown; choose one of: {', '.join([*PRESETS, 'paper'])}.")
     return PRESETS[name].model_copy(deep=True)

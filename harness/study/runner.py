@@ -19,6 +19,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from harness.plugins.trl_metrics import read_metrics
 from harness.study.presets import TEMPLATES, StudyPreset
 from harness.study.report import learning_verdict, render_report, save_figure
 
@@ -69,26 +70,44 @@ def final_checkpoint(run_dir: Path, summary: Mapping[str, Any] | None = None) ->
     raise FileNotFoundError(f"no trained checkpoint found in {run_dir}")
 
 
+def differences(old: Mapping[str, Any] | None, new: Mapping[str, Any], ignore: Sequence[str] = ()) -> list[str]:
+    """``field: old -> new`` for every field that differs (all of ``new`` when nothing was recorded)."""
+    if not isinstance(old, Mapping):
+        return ["settings: not recorded -> " + ", ".join(sorted(new))]
+    return [f"{key}: {old.get(key)!r} -> {new.get(key)!r}" for key in sorted(set(old) | set(new))
+            if key not in ignore and old.get(key) != new.get(key)]
+
+
 def train(preset: StudyPreset, task: str, run: str, model: str, output: Path,
           echo: Callable[[str], None]) -> Path:
     """Run (or reuse) one training run through the TRL backend; returns its checkpoint."""
     import harness
+    from harness.errors import ConfigError
     from harness.run_config import RunConfig
 
     done = output / "study-done.json"
+    settings = run_config(preset, task, run, model, output)
     if done.exists():
-        return Path(json.loads(done.read_text())["checkpoint"])
+        record = json.loads(done.read_text(encoding="utf-8"))
+        diffs = differences(record.get("config"), settings)
+        if diffs:
+            raise ConfigError(
+                f"{output} holds a finished {run} run with other settings ({'; '.join(diffs)}), "
+                f"not preset {preset.name!r}'s. Choose another --output for this preset."
+            )
+        return Path(record["checkpoint"])
     if output.exists():  # an interrupted run of this study: start it again cleanly
         import shutil
 
         shutil.rmtree(output)
-    config = RunConfig.model_validate(run_config(preset, task, run, model, output))
+    config = RunConfig.model_validate(settings)
     backend = harness.get_backend(config.backend)
     backend.check(config)
     echo(f"[study] {task}: training {run} ({config.max_steps} steps) -> {output}")
     summary = backend.run(config)
     checkpoint = final_checkpoint(output, summary)
-    _write_json(done, {"checkpoint": str(checkpoint)})
+    _write_json(done, {"checkpoint": str(checkpoint), "preset": preset.model_dump(mode="json"),
+                       "config": settings})
     return checkpoint
 
 
@@ -109,15 +128,6 @@ def evaluate(preset: StudyPreset, model: str, tasks: Sequence[str], output: Path
 def cell(entry: Mapping[str, Any]) -> dict[str, Any]:
     return {k: entry.get(k) for k in ("accuracy", "ci95", "format_compliance", "n")} | {
         "mean_tokens": (entry.get("response_tokens") or {}).get("mean")}
-
-
-def read_metrics(path: Path) -> list[dict[str, Any]]:
-    rows = []
-    if path.exists():
-        for line in path.read_text(encoding="utf-8").splitlines():
-            if line.strip():
-                rows.append(json.loads(line))
-    return rows
 
 
 def _pick(row: Mapping[str, Any], *candidates: str) -> float | None:
@@ -144,13 +154,23 @@ def curve(metrics: Sequence[Mapping[str, Any]]) -> dict[str, list[float]]:
 def run_study(preset: StudyPreset, output: str | Path, *, progress: bool = True,
               echo: Callable[[str], None] = print) -> dict[str, Any]:
     """Run the whole study; returns (and writes) ``study.json``'s content."""
+    from harness.errors import ConfigError
     from harness.study.base_model import ensure_base_model, probe_reward_variance
 
     out = Path(output)
     out.mkdir(parents=True, exist_ok=True)
+    resolved = preset.model_dump(mode="json")
+    if (out / "study.json").exists():  # resuming: the same preset (--tasks may change)
+        old = json.loads((out / "study.json").read_text(encoding="utf-8")).get("preset")
+        diffs = differences(old, resolved, ignore=("tasks", "ablation_tasks"))
+        if diffs:
+            raise ConfigError(
+                f"{out} holds a study with other settings ({'; '.join(diffs)}); rerunning resumes the "
+                f"same study only. Choose another --output for preset {preset.name!r}."
+            )
     started = time.perf_counter()
     timings: dict[str, float] = {}
-    study: dict[str, Any] = {"preset": preset.model_dump(), "tasks": list(preset.tasks), "table": {},
+    study: dict[str, Any] = {"preset": resolved, "tasks": list(preset.tasks), "table": {},
                              "learning": {}, "lengths": {}, "figures": {}, "runs": {}}
     _write_json(out / "study.json", study)
 
@@ -183,13 +203,15 @@ def run_study(preset: StudyPreset, output: str | Path, *, progress: bool = True,
                 continue
             run_dir = out / "runs" / task / run
             ckpt = timed(f"train_{run}", lambda: train(preset, task, run, str(base_dir), run_dir, echo))
-            study["runs"].setdefault(task, {})[run] = {"dir": str(run_dir), "checkpoint": str(ckpt)}
+            study["runs"].setdefault(task, {})[run] = {
+                "dir": str(run_dir), "checkpoint": str(ckpt),
+                "config": run_config(preset, task, run, str(base_dir), run_dir)}
             if run != "grpo_length_norm":
                 res = timed("eval", lambda: evaluate(preset, str(ckpt), [task], out / "eval" / f"{run}-{task}",
                                                      progress, echo))
                 study["table"][task][run] = {t: cell(res[task][t]) for t in TEMPLATES}
             if run != "sft":
-                c = curve(read_metrics(run_dir / "metrics.jsonl"))
+                c = curve(read_metrics(run_dir / "metrics.jsonl"))  # a torn last line is skipped
                 if c["step"]:
                     curves[run] = c
                     study["learning"].setdefault(task, {})[run] = learning_verdict(c["accuracy"])
