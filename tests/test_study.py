@@ -28,7 +28,7 @@ def test_generic_data_is_deterministic_in_seed():
 
 def test_generic_answers_are_among_the_offered_options():
     questions = list(generic_questions(300, seed=0))
-    assert {q.kind for q in questions} == {"code", "colour", "count", "pick", "rule", "side", "word"}
+    assert {q.kind for q in questions} == {"code", "colour", "count", "pick", "rule", "side", "sign", "word"}
     assert {q.meta["mode"] for q in questions} == {"word", "list", "letter"}
     for q in questions:
         options = q.meta["options"]
@@ -41,9 +41,14 @@ def test_generic_answers_are_among_the_offered_options():
 
 
 def test_generic_questions_never_mention_the_study_tasks():
-    text = " ".join(q.question + q.reason for q in generic_questions(500, seed=1)).lower()
-    for word in ("banner", "slogan", "aircraft", "airplane", "positive", "negative", "variant"):
+    questions = list(generic_questions(500, seed=1))
+    text = " ".join(q.question + q.reason for q in questions).lower()
+    for word in ("banner", "slogan", "message", "aircraft", "airplane", "variant"):
         assert word not in text
+    # positive/negative appear only as the sign of a drawn "+" or "-", never as sentiment
+    sentiment = [q for q in questions if "positive" in q.question + q.reason or "negative" in q.question + q.reason]
+    assert sentiment and {q.kind for q in sentiment} == {"sign"}
+    assert all("sign" in q.reason for q in sentiment)
 
 
 def test_learning_verdict_compares_last_and_first_fifth():
@@ -66,7 +71,7 @@ def test_paper_preset_writes_valid_configs_for_every_stage(tmp_path):
     assert len(plan["runs"]) == 9 and len(plan["evals"]) == 7
     grpo = RunConfig.model_validate(read_config_file(plan["runs"]["sat/grpo"]))
     assert (grpo.learning_rate, grpo.num_generations, grpo.beta, grpo.max_steps) == (1e-6, 8, 0.04, 300)
-    assert (grpo.per_device_batch, grpo.grad_accum, grpo.max_completion_length) == (1, 4, 1024)
+    assert (grpo.per_device_batch, grpo.grad_accum, grpo.max_completion_length) == (1, 32, 1024)  # trl: 1 x 32 = the paper's 32 completions
     ablation = RunConfig.model_validate(read_config_file(plan["runs"]["fgvc/grpo_length_norm"]))
     assert "length_norm" in ablation.reward
     script = (tmp_path / "run_all.sh").read_text()

@@ -27,7 +27,7 @@ from harness.protocols import extract_prediction
 from harness.config import StrictModel
 from harness.study.generic_data import GenericQuestion, generic_questions
 
-DATA_VERSION = 5  # bump when generic_data or the target layout changes: new cache key
+DATA_VERSION = 6  # bump when generic_data or the target layout changes: new cache key
 
 
 class BaseModelSpec(StrictModel):
@@ -219,7 +219,7 @@ def ensure_base_model(spec: BaseModelSpec, cache_dir: str | Path | None = None,
         "description": (
             f"tiny Qwen2.5-VL ({spec.num_layers} layers, width {spec.hidden_size}) pre-trained for "
             f"{spec.steps} steps on {spec.num_samples} generic synthetic questions (colours, sides, "
-            "dot counts, words, colour codes, copying an offered label; think and nothink layouts) — "
+            "dot counts, words, colour codes, +/- signs, copying an offered label; think and nothink layouts) — "
             "never on banner, fgvc or sat"
         ),
     }

@@ -244,6 +244,42 @@ def _pick(rng: random.Random, size: int) -> dict[str, Any]:
                 reason=f"The {ordinal} word is {words[which]}.", modes=("word",))
 
 
+# Binary answer-word pairs for the sign questions: the same pair of words is the
+# question's answer vocabulary, so the model learns to answer with those words
+# whenever a prompt offers them ("positive or negative", "up or down", ...).
+SIGN_PAIRS = (("positive", "negative"), ("plus", "minus"), ("above", "below"))
+
+
+def _sign(rng: random.Random, size: int) -> dict[str, Any]:
+    """A drawn arithmetic sign ("+" or "-"), alone or before a digit: is the sign
+    positive or negative? Generic maths, not sentiment; it teaches the answer
+    words that binary prompts offer (``positive``/``negative`` and other pairs)."""
+    from PIL import ImageDraw
+
+    plus = rng.random() < 0.5
+    img = _canvas(size, rng)
+    draw = ImageDraw.Draw(img)
+    fill = COLOURS[rng.choice(["black", "blue", "red", "green", "purple"])]
+    arm = rng.randint(size // 8, size // 4)
+    width = max(2, arm // 3)
+    cx, cy = rng.randint(arm + 1, size - arm - 1), rng.randint(arm + 1, size - arm - 1)
+    draw.rectangle((cx - arm, cy - width // 2, cx + arm, cy + width // 2), fill=fill)
+    if plus:
+        draw.rectangle((cx - width // 2, cy - arm, cx + width // 2, cy + arm), fill=fill)
+    pair = SIGN_PAIRS[0] if rng.random() < 0.6 else rng.choice(SIGN_PAIRS[1:])
+    a, b = pair if rng.random() < 0.5 else pair[::-1]
+    gold = pair[0] if plus else pair[1]
+    thing = rng.choice(["sign", "symbol", "mark", "drawn sign"])
+    stem = rng.choice([
+        f"Is the {thing} in the image {a} or {b}?",
+        f"Does this image show a {a} or a {b} {thing}?",
+        f"Does the content of this image convey a {a} or a {b} {thing}?",
+        f"Look at the {thing}. {a.capitalize()} or {b}?",
+    ])
+    reason = f"The {thing} is a {'plus' if plus else 'minus'} sign, so the answer is {gold}."
+    return dict(image=img, gold=gold, pool=[a, b], k=2, stem=stem, reason=reason)
+
+
 KINDS: dict[str, Callable[[random.Random, int], dict[str, Any]]] = {
     "pick": _pick,
     "code": _code,
@@ -252,11 +288,13 @@ KINDS: dict[str, Callable[[random.Random, int], dict[str, Any]]] = {
     "side": _side,
     "count": _count,
     "word": _word,
+    "sign": _sign,
 }
 
 
 # Copying a made-up label is the skill that transfers to any task's options, so it gets more weight.
-KIND_WEIGHTS = {"rule": 4.0, "pick": 2.0}
+# Sign questions teach binary answer words (positive/negative, ...) that prompts offer.
+KIND_WEIGHTS = {"rule": 4.0, "pick": 2.0, "sign": 2.0}
 
 
 def generic_questions(n: int, seed: int = 0, image_size: int = 56) -> Iterator[GenericQuestion]:
