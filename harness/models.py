@@ -131,6 +131,38 @@ def check_model_dir(path: str | Path) -> Path:
     return p.resolve()
 
 
+PROCESSOR_FILES = ("preprocessor_config.json", "processor_config.json")
+TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "tokenizer.model", "vocab.json")
+
+
+def check_checkpoint(path: str | Path, field: str = "model") -> Path:
+    """A local VLM checkpoint (config, processor, tokenizer) without loading it, or a ConfigError.
+
+    The training backends call this in ``check()`` so a bad ``--model`` fails
+    in a second, before anything is loaded, exported or submitted.
+    """
+    root = Path(path).expanduser()
+    if not root.is_dir():
+        raise ConfigError(
+            f"field {field!r}: {path} is not a directory (no such directory). Pass a local "
+            "Hugging Face checkpoint directory (nothing is downloaded)."
+        )
+    if not (root / "config.json").is_file():
+        raise ConfigError(f"field {field!r}: {path} has no config.json; it is not a model checkpoint.")
+    if not any((root / f).is_file() for f in PROCESSOR_FILES):
+        raise ConfigError(
+            f"field {field!r}: {path} has no processor ({' or '.join(PROCESSOR_FILES)}). A "
+            "vision-language run needs the image processor: save it next to the model with "
+            "processor.save_pretrained(PATH)."
+        )
+    if not any((root / f).is_file() for f in TOKENIZER_FILES):
+        raise ConfigError(
+            f"field {field!r}: {path} has no tokenizer files ({', '.join(TOKENIZER_FILES)}); "
+            "save the tokenizer with processor.save_pretrained(PATH)."
+        )
+    return root
+
+
 def load_processor(path: str | Path, trust_remote_code: bool = False) -> Any:
     """The processor saved in checkpoint ``path`` (image-only for the Qwen-VL families)."""
     p = check_model_dir(path)

@@ -22,6 +22,7 @@ from typing import Any
 
 import harness
 from harness.errors import ConfigError, HarnessError
+from harness.models import check_checkpoint
 
 JOB_DIR = "job"
 COMMAND_FILE = "command.sh"
@@ -39,22 +40,6 @@ def settings_of(config: Any) -> Any:
 
         return build_config(OpenRLHFSettings, section, "openrlhf section")
     return section
-
-
-def check_model_dir(model: str) -> None:
-    """A local checkpoint directory with a tokenizer and a chat template, or a ConfigError."""
-    path = Path(model)
-    if not path.is_dir():
-        raise ConfigError(
-            f"field 'model' has invalid value {model!r}: no such directory. Give a local checkpoint "
-            "directory (model + processor); the export renders prompts with its processor here, and "
-            "the cluster reads the model there (openrlhf.cluster_model_path if its path differs)."
-        )
-    if not any((path / f).is_file() for f in ("tokenizer.json", "tokenizer_config.json")):
-        raise ConfigError(
-            f"field 'model': {model} has no tokenizer (tokenizer.json / tokenizer_config.json); "
-            "save the processor next to the model (processor.save_pretrained)."
-        )
 
 
 class OpenRLHFBackend:
@@ -96,7 +81,7 @@ class OpenRLHFBackend:
             raise ConfigError("field 'reward' is required for GRPO, e.g. --reward accuracy:1,format:1.")
         # Built exactly as the shim will build it: unknown names or parameters fail here.
         build_reward(config.reward, TemplateInfo(template.name, bool(template.think), template.prefill))
-        check_model_dir(config.model)
+        check_checkpoint(config.model)
         check_layout(GRPOPlan.from_config(config, settings), settings)
         runtime_env(Path(config.output) / JOB_DIR, settings)  # openrlhf.runtime_env clashes
 

@@ -17,11 +17,10 @@ from typing import Any
 
 import harness
 from harness.errors import ConfigError, HarnessError, UnknownNameError
+from harness.models import check_checkpoint
 
-PROCESSOR_FILES = ("preprocessor_config.json", "processor_config.json")
 # Fields a resumed run may change; every other field must match the run's config.json.
 RESUMABLE_CHANGES = frozenset({"output", "resume", "eval_after", "max_steps", "preset", "trl"})
-TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "tokenizer.model", "vocab.json")
 
 
 def world_size() -> int:
@@ -57,29 +56,6 @@ def last_checkpoint(output: str | Path) -> Path | None:
 
 def _named(field: str, exc: HarnessError) -> ConfigError:
     return ConfigError(f"field {field!r}: {exc}")
-
-
-def check_model_dir(path: str, field: str = "model") -> None:
-    """A local checkpoint with weights config, a processor and a tokenizer, or :class:`ConfigError`."""
-    root = Path(path).expanduser()
-    if not root.is_dir():
-        raise ConfigError(
-            f"field {field!r}: {path} is not a directory. Pass a local Hugging Face checkpoint "
-            "directory (nothing is downloaded)."
-        )
-    if not (root / "config.json").is_file():
-        raise ConfigError(f"field {field!r}: {path} has no config.json; it is not a model checkpoint.")
-    if not any((root / f).is_file() for f in PROCESSOR_FILES):
-        raise ConfigError(
-            f"field {field!r}: {path} has no processor ({' or '.join(PROCESSOR_FILES)}). A "
-            "vision-language run needs the image processor: save it next to the model with "
-            "processor.save_pretrained(PATH)."
-        )
-    if not any((root / f).is_file() for f in TOKENIZER_FILES):
-        raise ConfigError(
-            f"field {field!r}: {path} has no tokenizer files ({', '.join(TOKENIZER_FILES)}); "
-            "save the tokenizer with processor.save_pretrained(PATH)."
-        )
 
 
 def check_batches(config: Any, processes: int) -> None:
@@ -153,7 +129,7 @@ class TrlBackend:
             raise ConfigError(
                 f"field 'sft_think' = {config.sft_think!r}: the only placeholder allowed is {{answer}}."
             )
-        check_model_dir(config.model)
+        check_checkpoint(config.model)
         self._check_devices(config)
         self._check_output(config)
 
