@@ -52,7 +52,8 @@ def bare_loop(model_dir: Path, n: int, template_name: str, batch_size: int, max_
     import torch
 
     from harness.models import load_model
-    from harness.plugins.engine_hf import cpu_threads, prompt_images
+    from harness.inputs import prompt_images
+    from harness.plugins.engines.hf import cpu_threads
 
     t0 = time.perf_counter()
     template, prompts = _prompts(n, template_name)
@@ -152,7 +153,7 @@ def main() -> None:
     parser.add_argument("--json", help="also write the figures here")
     args = parser.parse_args()
 
-    from harness.models import default_tiny_model_dir
+    from harness.tiny_vlm import default_tiny_model_dir
 
     model_dir = default_tiny_model_dir()
     total = len(TASKS) * args.n

@@ -20,7 +20,7 @@ import sys
 import time
 
 import harness
-from harness.plugins.reward_format import is_well_formed
+from harness.plugins.rewards.format import is_well_formed
 
 LABELS = ("positive", "negative")
 THOUGHTS = (

@@ -54,7 +54,7 @@ def quiet() -> None:
 
 
 def harness_run(model_dir: str, out: Path, steps: int, limit: int, seed: int) -> dict[str, list[float]]:
-    from harness.plugins.trl_metrics import read_metrics
+    from harness.rundir import read_jsonl as read_metrics
     from harness.run_config import RunConfig
     from harness.training import run_training
 
@@ -148,7 +148,8 @@ def main(argv: list[str] | None = None) -> int:
     torch.set_num_threads(args.threads)
 
     quiet()
-    from harness.models import default_tiny_model_dir, register_image_only_processors
+    from harness.models import register_image_only_processors
+    from harness.tiny_vlm import default_tiny_model_dir
 
     register_image_only_processors()
     model_dir = args.model or str(default_tiny_model_dir())

@@ -15,6 +15,7 @@ transformers, trl or ray.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from harness.answers import completion_text, is_blank_answer, last_answer, normalize_answer, think_span
@@ -27,11 +28,14 @@ from harness.errors import (
     UnknownNameError,
 )
 from harness.hookspecs import hookimpl
+from harness.kinds import KINDS, Kind
+from harness.plugin_host import get_host
 from harness.protocols import Backend, Engine, Generation, Messages, Reward, Task, Template
 from harness.reward_spec import reward_from_spec
+from harness.rundir import RunSummary
 from harness.sample import Sample
+from harness.versions import __version__
 
-__version__ = "0.1.0"
 
 __all__ = [
     "EvalConfig",
@@ -48,86 +52,55 @@ __all__ = [
     "Messages",
     "PluginError",
     "Reward",
+    "RunSummary",
     "Sample",
     "Task",
     "Template",
     "UnknownNameError",
     "__version__",
     "completion_text",
-    "get_backend",
-    "get_engine",
-    "get_reward",
-    "get_task",
-    "get_template",
     "hookimpl",
     "is_blank_answer",
     "last_answer",
-    "list_backends",
-    "list_engines",
-    "list_rewards",
-    "list_tasks",
-    "list_templates",
     "normalize_answer",
     "reward_from_spec",
     "think_span",
 ]
 
 
-def _host():
-    from harness.plugin_host import get_host
+def _getter(kind: Kind) -> Callable[..., Any]:
+    if kind.factory:
 
-    return get_host()
+        def get(name: str, **params: Any) -> Any:
+            return get_host().get(kind.name, name)(**params)
 
+        doc = f"A {kind.singular}: the factory registered as ``name``, called with ``params``."
+    else:
 
-def get_task(name: str) -> Task:
-    """The task registered as ``name`` (``UnknownNameError`` says what exists)."""
-    return _host().get("tasks", name)
+        def get(name: str) -> Any:
+            return get_host().get(kind.name, name)
 
-
-def get_reward(name: str, **params: Any) -> Reward:
-    """A reward: the factory registered as ``name``, called with ``params``."""
-    factory = _host().get("rewards", name)
-    return factory(**params)
-
-
-def get_template(name: str) -> Template:
-    """The prompt template registered as ``name``."""
-    return _host().get("templates", name)
+        doc = f"The {kind.singular} registered as ``name`` (``UnknownNameError`` says what exists)."
+    get.__name__ = get.__qualname__ = f"get_{kind.singular}"
+    get.__doc__ = doc
+    return get
 
 
-def get_backend(name: str) -> Backend:
-    """The training backend registered as ``name``."""
-    return _host().get("backends", name)
+def _lister(kind: Kind) -> Callable[[], list[str]]:
+    def names() -> list[str]:
+        return get_host().registry(kind.name).names()
+
+    names.__name__ = names.__qualname__ = f"list_{kind.name}"
+    names.__doc__ = f"Names of all registered {kind.name}, sorted."
+    return names
 
 
-def get_engine(name: str) -> Engine:
-    """The inference engine registered as ``name``."""
-    return _host().get("engines", name)
-
-
-def list_tasks() -> list[str]:
-    """Names of all registered tasks, sorted."""
-    return _host().registry("tasks").names()
-
-
-def list_rewards() -> list[str]:
-    """Names of all registered reward factories, sorted."""
-    return _host().registry("rewards").names()
-
-
-def list_templates() -> list[str]:
-    """Names of all registered prompt templates, sorted."""
-    return _host().registry("templates").names()
-
-
-def list_backends() -> list[str]:
-    """Names of all registered training backends, sorted."""
-    return _host().registry("backends").names()
-
-
-def list_engines() -> list[str]:
-    """Names of all registered inference engines, sorted."""
-    return _host().registry("engines").names()
+# get_task/get_reward/.../list_engines: one pair per row of harness.kinds.KINDS.
+for _kind in KINDS.values():
+    globals()[f"get_{_kind.singular}"] = _getter(_kind)
+    globals()[f"list_{_kind.name}"] = _lister(_kind)
+    __all__ += [f"get_{_kind.singular}", f"list_{_kind.name}"]
+del _kind
 
 
 # Names resolved on first use, so that `import harness` stays light: the

@@ -108,7 +108,7 @@ def format_validation_error(
         where = f" in {origin}" if origin else ""
         value = err.get("input")
         if err["type"] == "extra_forbidden":
-            fields = _field_names(model, err["loc"][:-1])
+            fields = _field_names(model, tuple(err["loc"][:-1]))
             import difflib
 
             close = difflib.get_close_matches(str(err["loc"][-1]), fields, n=1)
@@ -120,15 +120,19 @@ def format_validation_error(
             lines.append(f"field {loc!r} is required{where}: set it in the config file or with its flag.")
         else:
             shown = repr(value)
+            message = str((err.get("ctx") or {}).get("error", err["msg"])) if err["type"] == "value_error" else err["msg"]
             if len(shown) > 80:
                 shown = shown[:77] + "..."
-            lines.append(f"field {loc!r}{where} has invalid value {shown}: {err['msg']}.")
+            lines.append(f"field {loc!r}{where} has invalid value {shown}: {message.rstrip('.')}.")
     return "Invalid configuration: " + " ".join(lines) if len(lines) == 1 else (
         "Invalid configuration:\n  - " + "\n  - ".join(lines)
     )
 
 
 def _field_names(model: type[BaseModel], loc: tuple) -> list[str]:
+    at = getattr(model, "field_names_at", None)  # models with sections of their own (RunConfig)
+    if at is not None:
+        return list(at(loc))
     current: Any = model
     for part in loc:
         field = getattr(current, "model_fields", {}).get(part)

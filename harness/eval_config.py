@@ -15,6 +15,7 @@ from typing import Any, Literal
 from pydantic import Field, field_validator, model_validator
 
 from harness.config import StrictModel
+from harness.reward_spec import RewardSpec
 
 # Fields that may change between a run and its resumption.
 EXECUTION_ONLY_FIELDS = ("output", "batch_size")
@@ -43,9 +44,10 @@ class EvalConfig(StrictModel):
     top_p: float = Field(1.0, gt=0.0, le=1.0)
     seed: int = 0
     circular: bool = Field(False, description="Multiple-choice tasks: score every rotation of the choices.")
-    rewards: str = Field(
-        "accuracy:1,format:1",
-        description="Reward spec logged per sample, e.g. 'accuracy:1,format:1,length_norm:0.5'.",
+    rewards: RewardSpec = Field(
+        default_factory=lambda: RewardSpec.parse("accuracy:1,format:1"),
+        description="Reward spec logged per sample, e.g. 'accuracy:1,format:1,length_norm:0.5' "
+        "(parsed once, here).",
     )
     bootstrap: int = Field(1000, ge=0, description="Bootstrap resamples for the accuracy CI (0: none).")
     shard: str | None = Field(None, description="'I/N': evaluate only the I-th of N deterministic shards.")
@@ -107,12 +109,3 @@ class EvalConfig(StrictModel):
             "do_sample": self.do_sample,
             "seed": self.seed,
         }
-
-
-def identity_differences(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
-    """Human-readable ``field: old -> new`` lines for every differing identity field."""
-    lines = []
-    for key in sorted(set(old) | set(new)):
-        if old.get(key) != new.get(key):
-            lines.append(f"{key}: {old.get(key)!r} -> {new.get(key)!r}")
-    return lines

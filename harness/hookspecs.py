@@ -11,8 +11,12 @@ the plugin provides::
     def register_tasks(register):
         register(MyTask())
 
-Every spec may be implemented by any number of plugins. The registrar checks
-each object's shape (see :mod:`harness.protocols`) and refuses duplicates.
+There is one ``register_<kind>`` hook per row of :data:`harness.kinds.KINDS`
+(``register_tasks``, ``register_rewards``, ``register_templates``,
+``register_backends``, ``register_engines``), generated from that table, plus
+``register_commands``. Every spec may be implemented by any number of
+plugins. The registrar checks each object's shape (see
+:mod:`harness.protocols`) and refuses duplicates.
 """
 
 from __future__ import annotations
@@ -20,6 +24,8 @@ from __future__ import annotations
 from typing import Any, Callable
 
 import pluggy
+
+from harness.kinds import KINDS, Kind
 
 PROJECT = "harness"
 
@@ -29,44 +35,24 @@ hookimpl = pluggy.HookimplMarker(PROJECT)
 Register = Callable[..., None]
 
 
-@hookspec
-def register_tasks(register: Register) -> None:
-    """Register tasks: ``register(task)``, ``task`` shaped like :class:`harness.protocols.Task`.
+def _register_spec(kind: Kind) -> Callable[..., None]:
+    """The ``register_<kind>`` hook spec of one row of :data:`harness.kinds.KINDS`."""
 
-    :param register: ``register(task, name=None)``; ``name`` defaults to ``task.name``.
-    """
+    def spec(register: Register) -> None:
+        pass
 
-
-@hookspec
-def register_rewards(register: Register) -> None:
-    """Register reward factories: ``register(factory)``; ``factory(**params)`` returns a :class:`harness.protocols.Reward`.
-
-    :param register: ``register(factory, name=None)``; ``name`` defaults to ``factory.name``.
-    """
-
-
-@hookspec
-def register_templates(register: Register) -> None:
-    """Register prompt templates: ``register(template)`` (see :class:`harness.protocols.Template`).
-
-    :param register: ``register(template, name=None)``; ``name`` defaults to ``template.name``.
-    """
+    spec.__name__ = spec.__qualname__ = f"register_{kind.name}"
+    spec.__doc__ = (
+        f"Register {kind.what}.\n\n"
+        f":param register: ``register({kind.singular}, name=None)``; ``name`` defaults to "
+        f"``{kind.singular}.name``."
+    )
+    return hookspec(spec)
 
 
-@hookspec
-def register_backends(register: Register) -> None:
-    """Register training backends: ``register(backend)`` (see :class:`harness.protocols.Backend`).
-
-    :param register: ``register(backend, name=None)``; ``name`` defaults to ``backend.name``.
-    """
-
-
-@hookspec
-def register_engines(register: Register) -> None:
-    """Register inference engines: ``register(engine)`` (see :class:`harness.protocols.Engine`).
-
-    :param register: ``register(engine, name=None)``; ``name`` defaults to ``engine.name``.
-    """
+for _kind in KINDS.values():
+    globals()[f"register_{_kind.name}"] = _register_spec(_kind)
+del _kind
 
 
 @hookspec

@@ -4,8 +4,8 @@
   download) with ``AutoModelForImageTextToText`` and the image-only processor
   below, on CUDA in bfloat16 when there is a GPU, else on CPU in float32.
 - :func:`load_processor` builds the processor of a checkpoint.
-- :func:`default_tiny_model_dir` builds the tiny random-weight model once
-  (:func:`harness.tiny_vlm.build_tiny_vlm`) and reuses it.
+
+The tiny random-weight test model and its cache live in :mod:`harness.tiny_vlm`.
 
 Why an image-only processor: the stock Qwen-VL processors also load a video
 processor, and transformers' video processors need ``torchvision``, which the
@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import functools
 import json
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -37,8 +36,6 @@ STOCK_PROCESSORS: dict[str, str] = {
     "qwen3_vl_moe": "Qwen3VLProcessor",
 }
 
-TINY_ARCH = "qwen2_5_vl"
-TINY_FORMAT = 1  # bump when build_tiny_vlm's defaults change: the cache dir name changes with it
 
 
 @dataclass
@@ -236,36 +233,3 @@ def load_model(
     model.to(dev)
     model.eval()
     return LoadedModel(model=model, processor=processor, path=p, device=dev)
-
-
-def cache_root() -> Path:
-    """``$RFT_HARNESS_CACHE`` or ``~/.cache/rft-harness``."""
-    return Path(os.environ.get("RFT_HARNESS_CACHE") or Path.home() / ".cache" / "rft-harness")
-
-
-def default_tiny_model_dir(arch: str = TINY_ARCH, seed: int = 0) -> Path:
-    """The cached tiny random-weight model, built on first use (a few seconds) and reused after.
-
-    Lives in ``cache_root()/tiny-<arch>-s<seed>-v<TINY_FORMAT>``. The build goes to a
-    temporary sibling directory that is renamed into place, so concurrent
-    first uses and interrupted builds never leave a half-written model.
-    """
-    import tempfile
-
-    from harness.tiny_vlm import build_tiny_vlm
-
-    target = cache_root() / f"tiny-{arch}-s{seed}-v{TINY_FORMAT}"
-    if (target / "tiny_vlm.json").is_file():
-        return target
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=target.name + ".tmp-", dir=target.parent))
-    build_tiny_vlm(tmp, arch=arch, seed=seed)
-    try:
-        tmp.rename(target)
-    except OSError:  # another process finished first: use theirs
-        import shutil
-
-        shutil.rmtree(tmp, ignore_errors=True)
-        if not (target / "tiny_vlm.json").is_file():
-            raise
-    return target

@@ -28,22 +28,22 @@ from typing import Any
 import pluggy
 
 from harness import hookspecs
-from harness.registry import KINDS, SINGULAR, Registrar, Registry
+from harness.kinds import KINDS, SINGULAR
+from harness.registry import Registrar, Registry
+from harness.versions import __version__
 
 ENTRY_POINT_GROUP = "harness"
 
 DEFAULT_PLUGINS: tuple[str, ...] = (
-    # Each built-in plugin module adds its line here.
+    # Each built-in plugin (a module, or a package whose __init__ holds its hooks) adds its line here.
     "harness.plugins.rewards",
     "harness.plugins.templates",
     "harness.tasks.banner",
     "harness.tasks.fgvc",
     "harness.tasks.sat",
-    "harness.plugins.backend_openrlhf",
-    "harness.plugins.backend_trl",
-    "harness.plugins.engine_lm_eval",
-    "harness.plugins.engine_hf",
-    "harness.plugins.engine_vllm",
+    "harness.plugins.openrlhf",
+    "harness.plugins.trl",
+    "harness.plugins.engines",
 )
 
 
@@ -112,7 +112,6 @@ class PluginHost:
         if entry_points is None:
             entry_points = os.environ.get("HARNESS_DISABLE_PLUGIN_AUTOLOAD", "") in ("", "0")
         blocked = _env_list("HARNESS_BLOCK_PLUGINS") | set(block or ())
-        from harness import __version__
 
         if defaults:
             for module_name in DEFAULT_PLUGINS:

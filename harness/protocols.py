@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
+from harness.rundir import RunSummary
 from harness.sample import Sample
 
 # A chat conversation in the format transformers processors and TRL accept:
@@ -141,24 +142,48 @@ class Reward(Protocol):
 
 @runtime_checkable
 class Backend(Protocol):
-    """A training backend: runs SFT or GRPO for a :class:`harness.config.RunConfig`.
+    """A training backend: runs SFT or GRPO for a :class:`harness.run_config.RunConfig`.
 
     ``trl`` trains in-process on one node; ``openrlhf`` prepares and submits a
-    job to a Ray cluster. Both take the same config.
+    job to a Ray cluster. Both take the same config; nothing about a backend
+    is known to the core beyond this contract.
+
+    :ivar settings_model: optional. A pydantic model (``extra="forbid"``; see
+        :class:`harness.config.StrictModel`) of the backend's own knobs. A run
+        config's section named after the backend (``trl:``, ``mybackend:``)
+        is validated with it, with the same errors as every other field, and
+        reaches the backend as ``config.settings()``. Without one, the backend
+        takes no section.
+    :ivar presets: optional. ``{preset name: section values}`` applied to the
+        backend's section where it is silent, like the shared fields' presets.
     """
 
     name: str
     description: str
 
     def check(self, config: Any) -> None:
-        """Raise :class:`harness.errors.ConfigError` if ``config`` cannot work.
+        """Raise :class:`harness.errors.ConfigError` if ``config`` cannot work here.
 
         Called before any model is loaded or job submitted, so a bad run
         fails in a second, not after minutes of loading.
         """
 
-    def run(self, config: Any) -> Mapping[str, Any]:
-        """Run training and return a summary (output paths, final metrics)."""
+    def check_plan(self, config: Any) -> None:
+        """Optional. The checks of :meth:`check` that need no model files, data or cluster.
+
+        Used when writing configs for another machine (``harness study
+        --preset paper``); backends without it are not checked there.
+        """
+
+    def outputs(self, config: Any) -> RunSummary:
+        """Optional. Where a run of ``config`` will leave its outputs (``status="planned"``).
+
+        Lets the core chain stages and point evaluations at a checkpoint that
+        does not exist yet, without guessing folder names.
+        """
+
+    def run(self, config: Any) -> RunSummary:
+        """Run training; returns a :class:`harness.RunSummary` (also saved as ``<output>/summary.json``)."""
 
 
 @dataclass
@@ -213,12 +238,3 @@ def extract_prediction(task: Task, completion: str, sample: Sample | None) -> st
     if sample is not None and takes_sample:
         return task.extract_answer(completion, sample)
     return task.extract_answer(completion)
-
-
-PROTOCOLS: dict[str, type] = {
-    "tasks": Task,
-    "templates": Template,
-    "rewards": Reward,
-    "backends": Backend,
-    "engines": Engine,
-}

@@ -12,47 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from harness.errors import DuplicateNameError, PluginError, UnknownNameError
-
-KINDS = ("tasks", "rewards", "templates", "backends", "engines")
-
-# singular, for messages: "Unknown task 'fgcv'"
-SINGULAR = {
-    "tasks": "task",
-    "rewards": "reward",
-    "templates": "template",
-    "backends": "backend",
-    "engines": "engine",
-}
-
-# The attributes each kind must provide; callables are checked as callables.
-REQUIRED: dict[str, tuple[tuple[str, bool], ...]] = {
-    "tasks": (
-        ("name", False),
-        ("description", False),
-        ("splits", False),
-        ("samples", True),
-        ("build_prompt", True),
-        ("extract_answer", True),
-        ("is_correct", True),
-        ("metrics", True),
-    ),
-    "templates": (
-        ("name", False),
-        ("description", False),
-        ("think", False),
-        ("prefill", False),
-        ("instruction", True),
-    ),
-    "rewards": (("name", False),),
-    "backends": (("name", False), ("description", False), ("check", True), ("run", True)),
-    "engines": (
-        ("name", False),
-        ("description", False),
-        ("unavailable_reason", True),
-        ("load", True),
-        ("generate", True),
-    ),
-}
+from harness.kinds import KINDS, SINGULAR
 
 NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_.-]*$")
 
@@ -115,18 +75,16 @@ class Registrar:
                 "give it a `name` of lowercase letters, digits, '-', '_' or '.'."
             )
         missing = []
-        for attr, must_call in REQUIRED[self.kind]:
+        for attr, must_call in KINDS[self.kind].required:
             if attr == "name":
                 continue
             value = getattr(obj, attr, None)
             if value is None or (must_call and not callable(value)):
                 missing.append(attr + ("()" if must_call else ""))
-        if self.kind == "rewards" and not callable(obj):
-            missing.append("__call__(**params) returning the reward")
         if missing:
             raise PluginError(
                 f"plugin {self.plugin!r} registered {what} {name!r} without "
-                f"{', '.join(missing)}: see harness.protocols.{what.capitalize()} for the contract."
+                f"{', '.join(missing)}: see harness.protocols.{KINDS[self.kind].protocol.__name__} for the contract."
             )
         if any(e.name == name for e in self.items):
             raise PluginError(f"plugin {self.plugin!r} registered {what} {name!r} twice.")

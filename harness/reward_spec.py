@@ -223,6 +223,72 @@ def format_reward_spec(items: Sequence[ComponentSpec]) -> str:
     return ",".join(parts)
 
 
+class RewardSpec:
+    """A parsed reward spec: parsed once (where a config is checked), then passed around as this object.
+
+    ``str(spec)`` is the canonical text (what config files, ``results.json``
+    and the OpenRLHF job record); :func:`reward_from_spec` builds from the
+    object without parsing again. Pydantic fields typed ``RewardSpec`` accept
+    the text and serialize back to it.
+    """
+
+    __slots__ = ("items", "text")
+
+    def __init__(self, items: Sequence[ComponentSpec]) -> None:
+        self.items: tuple[ComponentSpec, ...] = tuple(items)
+        self.text = format_reward_spec(self.items)
+
+    @classmethod
+    def parse(cls, spec: str | RewardSpec) -> RewardSpec:
+        """``spec`` parsed (a :class:`RewardSpec` is returned as is); :class:`ConfigError` if malformed."""
+        return spec if isinstance(spec, RewardSpec) else cls(parse_reward_spec(spec))
+
+    @property
+    def names(self) -> list[str]:
+        return [item.name for item in self.items]
+
+    def __contains__(self, name: object) -> bool:
+        """Whether the spec has a component named ``name``."""
+        return name in self.names
+
+    def __str__(self) -> str:
+        return self.text
+
+    def __repr__(self) -> str:
+        return f"RewardSpec({self.text!r})"
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, RewardSpec):
+            return self.items == other.items
+        return NotImplemented
+
+    def __hash__(self) -> int:
+        return hash(self.text)
+
+    @classmethod
+    def _validate(cls, value: Any) -> RewardSpec:
+        if isinstance(value, RewardSpec):
+            return value
+        if not isinstance(value, str):
+            raise ValueError(f"a reward spec is text such as {EXAMPLE!r}, not {type(value).__name__}")
+        try:
+            return cls.parse(value)
+        except ConfigError as exc:
+            raise ValueError(str(exc)) from None
+
+    @classmethod
+    def __get_pydantic_core_schema__(cls, source: Any, handler: Any) -> Any:
+        from pydantic_core import core_schema
+
+        return core_schema.no_info_plain_validator_function(
+            cls._validate, serialization=core_schema.plain_serializer_function_ser_schema(str)
+        )
+
+    @classmethod
+    def __get_pydantic_json_schema__(cls, schema: Any, handler: Any) -> dict[str, Any]:
+        return {"type": "string", "examples": [EXAMPLE]}
+
+
 def _weight_text(weight: float) -> str:
     """The shortest text that parses back to exactly ``weight`` (``1``, ``0.5``, ``0.1234567``)."""
     text = repr(float(weight))  # repr is the shortest round-tripping form; ":g" keeps 6 digits
@@ -288,6 +354,11 @@ class WeightedReward(RewardFunction):
         """The component weights, for TRL's ``GRPOConfig(reward_weights=...)``."""
         return [c.weight for c in self.components]
 
+    @property
+    def names(self) -> list[str]:
+        """The component names, in spec order."""
+        return [c.name for c in self.components]
+
     def _details(self, texts: list[str], columns: Mapping[str, Any]) -> dict[str, list[float]]:
         out: dict[str, list[float]] = {}
         n = len(texts)
@@ -321,12 +392,13 @@ class WeightedReward(RewardFunction):
 
 
 def reward_from_spec(
-    spec: str, params: Mapping[str, Mapping[str, Any]] | None = None, **shared: Any
+    spec: str | RewardSpec, params: Mapping[str, Mapping[str, Any]] | None = None, **shared: Any
 ) -> WeightedReward:
     """The :class:`WeightedReward` a spec string describes.
 
     :param spec: e.g. ``"accuracy:1,format:1,length_norm(L0=128,gated=true):0.5"``
-        (grammar in :mod:`harness.reward_spec`).
+        (grammar in :mod:`harness.reward_spec`), or an already parsed
+        :class:`RewardSpec` (not parsed again).
     :param params: more parameters per component name, e.g.
         ``{"length_norm": {"tokenizer": tok}}`` (for values a string cannot
         hold).
@@ -339,17 +411,18 @@ def reward_from_spec(
     """
     from harness.plugin_host import get_host
 
-    items = parse_reward_spec(spec)
+    parsed = RewardSpec.parse(spec)
+    items = parsed.items
     params = dict(params or {})
     names = {item.name for item in items}
     stray = sorted(set(params) - names)
     if stray:
         raise ConfigError(
-            f"reward params for {', '.join(map(repr, stray))}, which the spec {spec!r} does not "
+            f"reward params for {', '.join(map(repr, stray))}, which the spec {str(parsed)!r} does not "
             "list; add them to the spec or drop their params."
         )
     host = get_host()
-    components, resolved = [], []
+    components = []
     for item in items:
         factory = host.get("rewards", item.name)
         own = dict(item.params)
@@ -371,5 +444,4 @@ def reward_from_spec(
         kwargs = {k: v for k, v in shared.items() if any_kw or k in accepted}
         kwargs.update(own)
         components.append(Component(item.name, item.weight, factory(**kwargs)))
-        resolved.append(ComponentSpec(item.name, item.weight, item.params))
-    return WeightedReward(components, format_reward_spec(resolved))
+    return WeightedReward(components, parsed.text)

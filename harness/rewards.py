@@ -20,6 +20,7 @@ from typing import Any
 
 from harness import answers
 from harness.errors import ConfigError, DataError
+from harness.plugin_host import get_host
 from harness.sample import Sample
 
 _MISSING = object()
@@ -127,16 +128,14 @@ class CorrectnessRule:
     Builds each row's :class:`harness.Sample` from the reward columns
     (``task``, ``answer``, ``choices``, ``meta`` as a dict or JSON text,
     ``id``) with no images and no question: answer rules look only at the
-    completion and the gold fields. Tasks are looked up through
-    :func:`harness.get_task` once per call.
+    completion and the gold fields. Tasks are looked up in the plugin host
+    (as :func:`harness.get_task` does) once per call.
     """
 
     def __init__(self, reward: str) -> None:
         self.reward = reward
 
     def __call__(self, texts: list[str], columns: Mapping[str, Any]) -> list[bool]:
-        from harness import get_task
-
         n = len(texts)
         tasks = column(columns, "task", n, self.reward)
         answers = column(columns, "answer", n, self.reward)
@@ -154,7 +153,7 @@ class CorrectnessRule:
                         f"reward {self.reward!r}: row {i} has task {name!r}; the 'task' "
                         "column holds task names (e.g. 'fgvc')."
                     )
-                task = found[name] = get_task(name)
+                task = found[name] = get_host().get("tasks", name)
             answer = answers[i]
             if answer is None:
                 raise DataError(
@@ -189,9 +188,7 @@ def template_layout(
         raise ConfigError(f"reward {reward!r}: think must be true or false, got {think!r}.")
     if template is not None:
         if isinstance(template, str):
-            from harness import get_template
-
-            template = get_template(template)
+            template = get_host().get("templates", template)
         t_think, t_prefill = bool(template.think), str(template.prefill or "")
         if think is not None and bool(think) != t_think:
             raise ConfigError(

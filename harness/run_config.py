@@ -1,8 +1,12 @@
 """`RunConfig`: one training run (``harness run``), shared by every backend.
 
 Shared fields say *what* is trained and with which hyper-parameters; each
-backend's own knobs live in a namespaced section (``trl:``, ``openrlhf:``),
-never among the shared fields.
+backend's own knobs live in a section named after the backend (``trl:``,
+``openrlhf:``, ``mybackend:``), validated by that backend's own settings
+model (:attr:`harness.protocols.Backend.settings_model`): built-in and
+third-party backends take exactly the same path, with the same errors. The
+core knows no backend's fields; ``config.settings()`` hands a backend its
+validated section.
 
 Presets fill the fields a config leaves unset (explicit values, from a file
 or a flag, always win):
@@ -14,7 +18,8 @@ or a flag, always win):
   completions (4 prompts x 8) per optimizer step. On fewer processes raise
   ``grad_accum`` (e.g. 32 on one GPU) to keep that batch; the backend's
   check says so.
-- ``smoke``: two steps of a tiny model on CPU, for tests and demos.
+- ``smoke``: two steps of a tiny model on CPU, for tests and demos
+  (backends add their own section values through ``Backend.presets``).
 - ``none``: only the built-in defaults below.
 """
 
@@ -22,11 +27,10 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, ValidationError, field_validator, model_serializer, model_validator
 
 from harness.config import StrictModel
-from harness.plugins.openrlhf_settings import OpenRLHFSettings
-from harness.plugins.trl_settings import TrlSettings
+from harness.reward_spec import RewardSpec
 
 # Fields a preset may set. Values are applied only where the config is silent.
 PRESETS: dict[str, dict[str, Any]] = {
@@ -50,7 +54,6 @@ PRESETS: dict[str, dict[str, Any]] = {
         "max_steps": 2,
         "learning_rate": 1e-4,
         "limit": 8,
-        "trl": {"device": "cpu", "save_steps": 1000},
     },
     "none": {},
 }
@@ -79,8 +82,9 @@ class RunConfig(StrictModel):
     method: Literal["grpo", "sft"] = Field("grpo", description="grpo (RFT) or sft.")
     model: str = Field(description="Local checkpoint directory (model + processor); never downloaded.")
     template: str = Field("think", description="Prompt template: think or nothink (or a plugin's).")
-    reward: str | None = Field(
-        None, description="Reward spec for GRPO, e.g. 'accuracy:1,format:1,length_norm:0.5'."
+    reward: RewardSpec | None = Field(
+        None, description="Reward spec for GRPO, e.g. 'accuracy:1,format:1,length_norm:0.5' "
+        "(parsed once, here; str() gives the canonical text)."
     )
     backend: str = Field("trl", description="Training backend: trl or openrlhf (or a plugin's).")
     preset: Literal["paper", "smoke", "none"] = "none"
@@ -130,42 +134,106 @@ class RunConfig(StrictModel):
     )
 
     # -- backend sections ----------------------------------------------------------
-    trl: TrlSettings = Field(default_factory=TrlSettings, description="TRL backend settings.")
-    openrlhf: OpenRLHFSettings = Field(
-        default_factory=OpenRLHFSettings, description="OpenRLHF backend settings (Ray cluster layout)."
-    )
-    backend_settings: dict[str, dict[str, Any]] = Field(
+    backend_settings: dict[str, Any] = Field(
         default_factory=dict,
-        description="Settings of third-party backends, keyed by backend name "
-        "(`backend_settings: {mybackend: {...}}`). The core cannot know their fields, so each "
-        "backend validates its own section in `check()`, with the same errors as a built-in's.",
+        description="Backends' own sections, validated by each backend's settings model, by backend "
+        "name. Written as top-level sections (`trl: {...}`, `mybackend: {...}`); "
+        "`backend_settings: {name: {...}}` is accepted too.",
     )
 
-    @model_validator(mode="before")
+    @field_validator("reward", mode="before")
     @classmethod
-    def _apply_preset(cls, data: Any) -> Any:
+    def _blank_reward_is_none(cls, value: Any) -> Any:
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _sections(cls, data: Any, handler: Any) -> RunConfig:
+        """Apply the preset, validate the shared fields and every backend's section together."""
         if not isinstance(data, dict):
-            return data
+            return handler(data)
+        data, sections = _split_sections(data, set(cls.model_fields))
         preset = data.get("preset") or "none"
         if preset in PRESETS:
             data = _fill(data, PRESETS[preset])
+        backend_name = data.get("backend") or cls.model_fields["backend"].default
+        errors: list[dict[str, Any]] = []
+        validated: dict[str, Any] = {}
+        for name in sorted(set(sections) | {backend_name}):
+            registered, model, backend_presets = _settings_model(name)
+            given = sections.get(name)
+            if not registered:
+                if name in sections:
+                    errors.append(_error("extra_forbidden", (name,), given))
+                continue
+            if given is not None and not isinstance(given, dict):
+                errors.append(_error("dict_type", (name,), given))
+                continue
+            if model is None:  # a backend without a settings model reads its section as a mapping
+                if given is not None:
+                    validated[name] = dict(given)
+                continue
+            values = _fill(dict(given or {}), backend_presets.get(preset, {})) if name == backend_name else given
+            try:
+                validated[name] = model.model_validate(values or {})
+            except ValidationError as exc:
+                errors += [{**err, "loc": (name, *err["loc"])} for err in exc.errors()]
+        data["backend_settings"] = validated
+        try:
+            config = handler(data)
+        except ValidationError as exc:
+            errors = exc.errors() + errors
+            config = None
+        if errors:
+            raise ValidationError.from_exception_data(cls.__name__, [_line_error(err) for err in errors])
+        return config
+
+    @model_serializer(mode="wrap")
+    def _flat_sections(self, handler: Any, info: Any) -> dict[str, Any]:
+        """Sections are written back where they came from: one top-level key per backend."""
+        data = handler(self)
+        data.pop("backend_settings", None)
+        for name, section in self.backend_settings.items():
+            data[name] = section.model_dump(mode=info.mode) if hasattr(section, "model_dump") else dict(section)
         return data
 
     @model_validator(mode="after")
     def _consistent(self) -> RunConfig:
         from harness.errors import ConfigError
 
-        if self.method == "grpo" and not (self.reward or "").strip():
+        if self.method == "grpo" and not self.reward:
             raise ConfigError(
                 "Invalid configuration: field 'reward' is required for method 'grpo': GRPO learns "
                 "only from rewards. Fix: --reward accuracy:1,format:1 (or reward: ... in the config)."
             )
-        if self.recipe == "sft-then-grpo" and not (self.reward or "").strip():
+        if self.recipe == "sft-then-grpo" and not self.reward:
             raise ConfigError(
                 "Invalid configuration: recipe 'sft-then-grpo' ends with GRPO, which needs field "
                 "'reward'. Fix: --reward accuracy:1,format:1."
             )
         return self
+
+    def settings(self, backend: str | None = None) -> Any:
+        """The validated section of ``backend`` (default: this run's backend), defaults filled in.
+
+        A backend without a settings model gets its section as a plain mapping
+        (``{}`` when the config has none).
+        """
+        name = backend or self.backend
+        if name not in self.backend_settings:
+            _, model, _ = _settings_model(name)
+            self.backend_settings[name] = model() if model is not None else {}
+        return self.backend_settings[name]
+
+    @classmethod
+    def field_names_at(cls, loc: tuple) -> list[str]:
+        """The valid field names at ``loc`` (for "did you mean" hints): sections are backends' models."""
+        if not loc:
+            from harness.plugin_host import get_host
+
+            return [*cls.model_fields, *get_host().registry("backends").names()]
+        _, model, _ = _settings_model(str(loc[0])) if loc[0] not in cls.model_fields else (False, None, {})
+        return list(model.model_fields) if model is not None and len(loc) == 1 else []
 
     def stage(self, method: str, output: str, model: str | None = None) -> RunConfig:
         """A copy of this config for one stage of a recipe."""
@@ -174,3 +242,57 @@ class RunConfig(StrictModel):
         if model is not None:
             data["model"] = model
         return RunConfig.model_validate(data)
+
+
+def _split_sections(data: dict[str, Any], fields: set[str]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """``(shared fields, {backend name: section})``: every key that is not a shared field is a section.
+
+    Unknown names are left to validation, which reports them (``unknown
+    field``) unless a backend of that name takes settings.
+    """
+    shared, sections = {}, {}
+    legacy = data.get("backend_settings")
+    for key, value in data.items():
+        if key == "backend_settings":
+            continue
+        if key in fields:
+            shared[key] = value
+        else:
+            sections[key] = value
+    if isinstance(legacy, dict):
+        for name, section in legacy.items():
+            if name in sections:
+                sections[name] = _fill(dict(section or {}), sections[name] or {}) if isinstance(section, dict) else section
+            else:
+                sections[name] = section
+    elif legacy is not None:
+        shared["backend_settings"] = legacy  # reported as not a mapping
+    return shared, sections
+
+
+def _settings_model(name: str) -> tuple[bool, Any, dict[str, dict[str, Any]]]:
+    """``(registered, settings model or None, presets)`` of the backend named ``name``."""
+    from harness.errors import HarnessError
+    from harness.plugin_host import get_host
+
+    try:
+        backend = get_host().get("backends", name)
+    except HarnessError:
+        return False, None, {}
+    return True, getattr(backend, "settings_model", None), dict(getattr(backend, "presets", None) or {})
+
+
+def _error(kind: str, loc: tuple, value: Any) -> dict[str, Any]:
+    return {"type": kind, "loc": loc, "input": value, "ctx": {}}
+
+
+def _line_error(err: dict[str, Any]) -> Any:
+    from pydantic_core import InitErrorDetails, PydanticCustomError
+
+    ctx = err.get("ctx") or {}
+    if err["type"] in ("value_error", "assertion_error") or "error" in ctx:
+        # Errors raised inside validators keep their message, not their (unpicklable) exception.
+        message = str(ctx.get("error", err.get("msg", "")))
+        return InitErrorDetails(type=PydanticCustomError("value_error", message), loc=err["loc"],
+                                input=err.get("input"))
+    return InitErrorDetails(type=err["type"], loc=err["loc"], input=err.get("input"), ctx=ctx)

@@ -17,6 +17,7 @@ tokenizer and the same weights.
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -236,3 +237,38 @@ def build_tiny_vlm(
         "max_pixels": max_pixels, "note": "random weights: built by harness.tiny_vlm, untrained",
     }, indent=2) + "\n")
     return out
+
+
+TINY_ARCH = "qwen2_5_vl"
+TINY_FORMAT = 1  # bump when build_tiny_vlm's defaults change: the cache dir name changes with it
+
+
+def cache_root() -> Path:
+    """``$RFT_HARNESS_CACHE`` or ``~/.cache/rft-harness``."""
+    return Path(os.environ.get("RFT_HARNESS_CACHE") or Path.home() / ".cache" / "rft-harness")
+
+
+def default_tiny_model_dir(arch: str = TINY_ARCH, seed: int = 0) -> Path:
+    """The cached tiny random-weight model, built on first use (a few seconds) and reused after.
+
+    Lives in ``cache_root()/tiny-<arch>-s<seed>-v<TINY_FORMAT>``. The build goes to a
+    temporary sibling directory that is renamed into place, so concurrent
+    first uses and interrupted builds never leave a half-written model.
+    """
+    import tempfile
+
+    target = cache_root() / f"tiny-{arch}-s{seed}-v{TINY_FORMAT}"
+    if (target / "tiny_vlm.json").is_file():
+        return target
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=target.name + ".tmp-", dir=target.parent))
+    build_tiny_vlm(tmp, arch=arch, seed=seed)
+    try:
+        tmp.rename(target)
+    except OSError:  # another process finished first: use theirs
+        import shutil
+
+        shutil.rmtree(tmp, ignore_errors=True)
+        if not (target / "tiny_vlm.json").is_file():
+            raise
+    return target

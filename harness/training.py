@@ -10,16 +10,32 @@ SFT into ``<output>/sft`` and GRPO from its final checkpoint into
 
 from __future__ import annotations
 
-import json
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import harness
-from harness.errors import ConfigError
+from harness.errors import ConfigError, HarnessError
+from harness.plugin_host import get_host
 from harness.run_config import RunConfig
+from harness.rundir import RunSummary, read_summary, write_summary
 
 EVAL_TEMPLATES = ("think", "nothink")
+
+
+def backend_of(config: RunConfig) -> Any:
+    return get_host().get("backends", config.backend)
+
+
+def planned_outputs(config: RunConfig) -> RunSummary:
+    """Where a run of ``config`` will leave its outputs, as its backend declares (``Backend.outputs``)."""
+    backend = backend_of(config)
+    outputs = getattr(backend, "outputs", None)
+    if outputs is None:
+        raise ConfigError(
+            f"backend {config.backend!r} does not say where its runs leave the model (no outputs() "
+            "method), so a later stage cannot start from it; run the stages one by one with --model."
+        )
+    return outputs(config)
 
 
 def stages(config: RunConfig) -> list[RunConfig]:
@@ -28,8 +44,9 @@ def stages(config: RunConfig) -> list[RunConfig]:
         return [config]
     root = Path(config.output)
     sft = config.stage("sft", str(root / "sft"))
-    # The GRPO stage starts from the SFT stage's final checkpoint.
-    grpo = config.stage("grpo", str(root / "grpo"), model=str(root / "sft" / "final"))
+    # The GRPO stage starts from the model the SFT stage will leave, as its backend declares.
+    checkpoint = planned_outputs(sft).checkpoint
+    grpo = config.stage("grpo", str(root / "grpo"), model=checkpoint)
     return [sft, grpo]
 
 
@@ -40,16 +57,14 @@ def _as_run(stage: RunConfig) -> RunConfig:
     return stage
 
 
-def _finished(stage: RunConfig) -> dict[str, Any] | None:
+def _finished(stage: RunConfig) -> RunSummary | None:
     """The saved summary of a stage that already reached its max_steps (resume skips it)."""
-    path = Path(stage.output) / "summary.json"
-    if not stage.resume or not path.is_file():
+    if not stage.resume:
         return None
-    try:
-        summary = json.loads(path.read_text(encoding="utf-8"))
-    except ValueError:
+    summary = read_summary(stage.output)
+    if summary is None or summary.status != "finished":
         return None
-    return summary if int(summary.get("steps", 0)) >= stage.max_steps else None
+    return summary if (summary.steps or 0) >= stage.max_steps else None
 
 
 def check_eval_available() -> None:
@@ -58,8 +73,8 @@ def check_eval_available() -> None:
         from harness.evaluation import run_eval  # noqa: F401
         from harness.eval_config import EvalConfig
 
-        harness.get_engine(EvalConfig.model_fields["engine"].default)
-    except (ImportError, harness.HarnessError) as exc:
+        get_host().get("engines", EvalConfig.model_fields["engine"].default)
+    except (ImportError, HarnessError) as exc:
         raise ConfigError(
             f"--eval-after: eval not available ({exc}). Run `harness eval --model "
             f"<output>/final` separately, or drop --eval-after."
@@ -68,7 +83,7 @@ def check_eval_available() -> None:
 
 def check(config: RunConfig) -> list[RunConfig]:
     """Check every stage with its backend (no model is loaded); returns the stages."""
-    backend = harness.get_backend(config.backend)
+    backend = backend_of(config)
     planned = stages(config)
     for i, stage in enumerate(planned):
         stage = _as_run(stage)
@@ -104,17 +119,19 @@ def evaluate(config: RunConfig, checkpoint: str, echo: Callable[[str], None] = p
     return run_eval(eval_config, progress=True, echo=echo)
 
 
-def run_training(config: RunConfig, echo: Callable[[str], None] = print) -> dict[str, Any]:
-    """Check, then train every stage of ``config``; returns the last stage's summary.
+def run_training(config: RunConfig, echo: Callable[[str], None] = print) -> RunSummary:
+    """Check, then train every stage of ``config``; returns the last stage's :class:`RunSummary`.
 
-    The summary holds at least ``checkpoint`` (the final model directory) and
-    ``output``; with ``eval_after`` also ``eval`` (the evaluation's results).
+    With ``eval_after``, the summary's ``eval`` is the evaluation's output
+    directory (``<output>/eval``: results.json, report.md).
     """
-    backend = harness.get_backend(config.backend)
+    backend = backend_of(config)
     planned = check(config)
-    summary: Mapping[str, Any] = {}
+    summary: RunSummary | None = None
     for stage in planned:
         stage = _as_run(stage)
+        if summary is not None and stage.method == "grpo" and summary.checkpoint:
+            stage = stage.model_copy(update={"model": summary.checkpoint})  # what the SFT stage left
         done = _finished(stage)
         if done is not None:
             echo(f"== {stage.method} stage already finished in {stage.output}; skipped")
@@ -123,14 +140,16 @@ def run_training(config: RunConfig, echo: Callable[[str], None] = print) -> dict
         if len(planned) > 1:
             echo(f"== {stage.method} stage -> {stage.output}")
             backend.check(stage)
-        summary = dict(backend.run(stage))
-    result = dict(summary)
+        summary = RunSummary.coerce(backend.run(stage), config.backend, stage.output)
+    assert summary is not None  # stages() returns at least one stage
     if config.eval_after:
-        checkpoint = result.get("checkpoint")
-        if not checkpoint:
+        if not summary.checkpoint_here:
             raise ConfigError(
-                f"--eval-after: backend {config.backend!r} returned no local checkpoint to evaluate; "
-                "run `harness eval --model PATH` where the checkpoint is."
+                f"--eval-after: backend {config.backend!r} left no model here to evaluate "
+                f"({summary.checkpoint or 'no checkpoint'}); run `harness eval --model PATH` where it is."
             )
-        result["eval"] = evaluate(config, str(checkpoint), echo=echo)
-    return result
+        evaluate(config, str(summary.checkpoint), echo=echo)
+        summary.eval = str(Path(config.output) / "eval")
+        if Path(summary.output, "summary.json").is_file():
+            write_summary(summary)
+    return summary

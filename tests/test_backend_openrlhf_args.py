@@ -21,8 +21,8 @@ from pathlib import Path
 import pytest
 
 from harness.errors import ConfigError
-from harness.plugins.openrlhf_args import GRPOPlan, check_layout, command, train_args
-from harness.plugins.openrlhf_settings import OpenRLHFSettings
+from harness.plugins.openrlhf.args import GRPOPlan, check_layout, command, train_args
+from harness.plugins.openrlhf.settings import OpenRLHFSettings
 from harness.run_config import RunConfig
 
 OPENRLHF = "openrlhf==0.11.2"

@@ -24,7 +24,7 @@ from pathlib import Path
 import pytest
 
 import harness
-from harness.plugins import openrlhf_submit
+from harness.plugins.openrlhf import submit as openrlhf_submit
 from harness.run_config import RunConfig
 
 pytestmark = pytest.mark.slow
@@ -108,7 +108,9 @@ def test_ray_job_scores_exported_dataset_with_shim_no_training(ray_head, tiny_mo
                     openrlhf={"dry_run": True, "actor_gpus_per_node": 1, "ref_gpus_per_node": 1,
                               "vllm_num_engines": 1, "max_len": 512})
     backend = harness.get_backend("openrlhf")
-    record = backend.run(cfg)  # the export, shim and runtime_env a real submission uses
+    summary = backend.run(cfg)  # the export, shim and runtime_env a real submission uses
+    assert summary.status == "dry_run" and summary.checkpoint == str(run.resolve() / "model")
+    record = summary.details  # the job.json record
     job_dir = Path(record["job_dir"])
     (job_dir / "score_job.py").write_text(SCORE_SCRIPT)
 

@@ -26,7 +26,8 @@ def test_dry_run_writes_dataset_images_shim_record_and_prints_the_command(model,
     backend = harness.get_backend("openrlhf")
     cfg = config(model, tmp_path / "run", dry_run=True, actor_gpus_per_node=2, ref_gpus_per_node=2,
                  vllm_num_engines=2, max_len=512)
-    record = backend.run(cfg)
+    summary = backend.run(cfg)
+    record = summary.details  # the job.json record
 
     run = tmp_path / "run"
     rows = [json.loads(line) for line in (run / "job" / "prompts.jsonl").read_text().splitlines()]
@@ -42,7 +43,7 @@ def test_dry_run_writes_dataset_images_shim_record_and_prints_the_command(model,
         assert label["columns"]["task"] == "fgvc" and label["columns"]["answer"]
         assert label["template"] == {"name": "think", "think": True, "prefill": ""}
     assert (run / "job" / "reward_func.py").is_file() and (run / "job" / "reward_config.json").is_file()
-    assert (run / "py_modules" / "harness" / "plugins" / "openrlhf_reward.py").is_file()
+    assert (run / "py_modules" / "harness" / "plugins" / "openrlhf" / "reward.py").is_file()
 
     saved = json.loads((run / "job.json").read_text())
     assert saved["status"] == "DRY_RUN" and saved["job_id"] is None

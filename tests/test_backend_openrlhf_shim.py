@@ -12,8 +12,8 @@ import textwrap
 import pytest
 
 import harness
-from harness.plugins.openrlhf_export import export_prompts, special_tokens
-from harness.plugins.openrlhf_reward import FAILURES_KEY
+from harness.plugins.openrlhf.export import export_prompts, special_tokens
+from harness.plugins.openrlhf.reward import FAILURES_KEY
 from harness.reward_spec import reward_from_spec
 
 SPEC = "accuracy:1,format:0.5"
@@ -31,7 +31,7 @@ def load_like_openrlhf(path):
 @pytest.fixture(scope="module")
 def job(tmp_path_factory, tiny_model_dir):
     """A job directory exported from fgvc's synthetic twin with the think template, tiny Qwen2.5-VL processor."""
-    from harness.plugins.backend_openrlhf import load_processor
+    from harness.plugins.openrlhf.backend import load_processor
 
     root = tmp_path_factory.mktemp("openrlhf-shim")
     processor = load_processor(str(tiny_model_dir))
@@ -150,7 +150,7 @@ def test_shim_runs_where_trl_and_transformers_cannot_be_imported(job):
 
 
 def test_completion_survives_a_prompt_that_decodes_differently_before_the_image():
-    from harness.plugins.openrlhf_reward import QueryScorer
+    from harness.plugins.openrlhf.reward import QueryScorer
 
     scorer = QueryScorer("accuracy:1", pad_tokens=[PAD], special_tokens=["<|im_end|>", "<|endoftext|>"])
     prompt = "<|im_start|>system\nYou are  helpful.<|im_end|>\n<|im_start|>user\n<|vision_start|>" + PAD + \
@@ -163,7 +163,7 @@ def test_completion_survives_a_prompt_that_decodes_differently_before_the_image(
 
 
 def test_a_completion_that_repeats_the_prompt_tail_is_not_cut_short():
-    from harness.plugins.openrlhf_reward import QueryScorer
+    from harness.plugins.openrlhf.reward import QueryScorer
 
     scorer = QueryScorer("accuracy:1", pad_tokens=[PAD], special_tokens=["<|im_end|>", "<|endoftext|>"])
     prompt = "<|im_start|>system\nYou are  helpful.<|im_end|>\n<|im_start|>user\n<|vision_start|>" + PAD + \

@@ -8,9 +8,9 @@ import pytest
 
 import harness
 from harness.errors import DataError
-from harness.plugins.trl_data import gold_text, grpo_row, sft_target
-from harness.plugins.trl_metrics import read_metrics
-from harness.plugins.trl_rewards import TrlReward
+from harness.plugins.trl.data import gold_text, grpo_row, sft_target
+from harness.rundir import read_jsonl as read_metrics
+from harness.plugins.trl.rewards import TrlReward
 from harness.run_config import RunConfig
 from harness.training import run_training
 
@@ -44,7 +44,8 @@ def test_grpo_run_logs_every_component_saves_a_checkpoint_that_evaluates(tiny_mo
                        reward="accuracy:1,format:1,length_norm:0.5", eval_after=True, eval_limit=3)
     summary = run_training(config)
 
-    assert summary["steps"] == 2
+    assert summary.status == "finished" and summary.steps == 2
+    assert summary.checkpoint == str(out / "final") and summary.metrics == str(out / "metrics.jsonl")
     assert changed(weights(tiny_model_dir), weights(out / "final")), "GRPO left every parameter unchanged"
     rows = read_metrics(out / "metrics.jsonl")
     assert [r["step"] for r in rows] == [1, 2]
@@ -57,8 +58,8 @@ def test_grpo_run_logs_every_component_saves_a_checkpoint_that_evaluates(tiny_mo
     assert recorded["config"]["reward"] == "accuracy:1,format:1,length_norm:0.5"
     assert recorded["versions"]["trl"]
     # --eval-after: the final checkpoint evaluated with both templates, next to the run.
-    assert set(summary["eval"]["results"]["banner"]) == {"think", "nothink"}
-    assert (out / "eval" / "results.json").is_file()
+    assert summary.eval == str(out / "eval")
+    assert set(json.loads((out / "eval" / "results.json").read_text())["results"]["banner"]) == {"think", "nothink"}
     # ... on eval_limit test samples per template, not on the training cap `limit`
     assert json.loads((out / "eval" / "results.json").read_text())["config"]["limit"] == 3
 
@@ -74,7 +75,7 @@ def test_sft_run_trains_on_gold_targets_and_resumes(tiny_model_dir, tmp_path):
 
     # --resume continues from checkpoint-2 to step 3; the metrics hold each step once.
     summary = run_training(config.model_copy(update={"resume": True, "max_steps": 3}))
-    assert summary["resumed_from"].endswith("checkpoint-2") and summary["steps"] == 3
+    assert summary.details["resumed_from"].endswith("checkpoint-2") and summary.steps == 3
     assert [r["step"] for r in read_metrics(out / "metrics.jsonl")] == [1, 2, 3]
     from harness.models import load_model
 

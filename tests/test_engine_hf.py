@@ -10,8 +10,11 @@ from PIL import Image
 
 import harness
 from harness.errors import ConfigError, DataError
-from harness.plugins import engine_vllm
-from harness.plugins.engine_hf import ENGINE, render_prompt
+from harness.plugins.engines import vllm as engine_vllm
+from harness.inputs import render_prompt
+from harness.plugins.engines.hf import HFEngine
+
+ENGINE = HFEngine()
 
 GREEDY = {"max_new_tokens": 8, "batch_size": 3, "progress": False}
 
@@ -128,7 +131,7 @@ def test_images_given_as_paths_load_and_bad_paths_name_the_prompt(loaded, tmp_pa
 def test_small_cpu_models_generate_on_one_thread_and_the_caller_keeps_its_own(loaded, mixed_prompts):
     import torch
 
-    from harness.plugins.engine_hf import cpu_threads
+    from harness.plugins.engines.hf import cpu_threads
 
     assert cpu_threads(loaded.model, "cpu", {}) == 1
     assert cpu_threads(loaded.model, "cpu", {"cpu_threads": 3}) == 3

@@ -24,7 +24,7 @@ TASKS = ("banner", "fgvc", "sat")
 
 @pytest.fixture(scope="module")
 def tiny_model() -> Path:
-    from harness.models import default_tiny_model_dir
+    from harness.tiny_vlm import default_tiny_model_dir
 
     return default_tiny_model_dir()
 

@@ -10,7 +10,8 @@ from PIL import Image
 
 from harness.cli import build_cli
 from harness.errors import ConfigError
-from harness.models import default_tiny_model_dir, load_model, load_processor
+from harness.models import load_model, load_processor
+from harness.tiny_vlm import default_tiny_model_dir
 
 
 def _image(color=(200, 30, 30), size=(64, 48)):

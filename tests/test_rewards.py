@@ -8,8 +8,8 @@ import pytest
 
 import harness
 from harness.errors import ConfigError, DataError
-from harness.plugins.reward_format import is_well_formed
-from harness.plugins.reward_length import DEFAULT_L0, sigmoid_length
+from harness.plugins.rewards.format import is_well_formed
+from harness.plugins.rewards.length_norm import DEFAULT_L0, sigmoid_length
 from harness.testing import registered_plugin
 
 
@@ -335,7 +335,7 @@ def test_near_tags_inside_a_block_are_plain_text():
 
 
 def test_format_uses_no_regular_expressions():
-    import harness.plugins.reward_format as module
+    import harness.plugins.rewards.format as module
 
     source = open(module.__file__, encoding="utf-8").read()
     assert "import re" not in source and "regex" not in source

@@ -5,12 +5,14 @@ from __future__ import annotations
 import json
 
 import pytest
+
+import harness
 from click.testing import CliRunner
 
 from harness.cli import build_cli
 from harness.config import load_config
 from harness.errors import ConfigError
-from harness.plugins.backend_trl import TrlBackend, check_batches
+from harness.plugins.trl.backend import TrlBackend, check_batches
 from harness.run_config import PRESETS, RunConfig
 
 BASE = {"task": "banner", "model": "/models/tiny", "output": "/tmp/run", "reward": "accuracy:1,format:1"}
@@ -28,7 +30,7 @@ def test_explicit_values_beat_the_preset():
     assert config.max_steps == 5
     assert config.num_generations == PRESETS["smoke"]["num_generations"]
     # The preset's trl section merges with the given one instead of replacing it.
-    assert config.trl.device == "cpu" and config.trl.bf16 is False
+    assert config.settings().device == "cpu" and config.settings("trl").bf16 is False
 
 
 def test_file_then_flags(tmp_path):
@@ -38,7 +40,7 @@ def test_file_then_flags(tmp_path):
     )
     config = load_config(RunConfig, path, {"max_steps": 20, "template": "nothink", "seed": None})
     assert (config.task, config.method, config.template) == ("fgvc", "sft", "nothink")
-    assert config.max_steps == 20 and config.learning_rate == 1e-6 and config.trl.save_steps == 7
+    assert config.max_steps == 20 and config.learning_rate == 1e-6 and config.settings().save_steps == 7
 
 
 def test_grpo_without_reward_names_the_field_and_fix():
@@ -179,8 +181,47 @@ def test_set_flags_reach_any_field_including_sections():
         _set_overrides(("trl.bf16",))
 
 
-def test_third_party_backends_get_a_section_of_their_own():
+def test_third_party_backends_get_a_section_of_their_own(fresh_host):
+    """A plugin backend's section takes exactly the built-ins' path: its own model, the same errors."""
+    from pydantic import Field
+
+    from harness.config import StrictModel, load_config
     from harness.run_config import RunConfig
 
-    config = RunConfig(**BASE, backend="mybackend", backend_settings={"mybackend": {"nodes": 4}})
-    assert config.backend_settings["mybackend"] == {"nodes": 4}
+    class ClusterSettings(StrictModel):
+        nodes: int = Field(1, ge=1)
+        queue: str = "default"
+
+    class ClusterBackend:
+        name, description = "mybackend", "A test backend with settings of its own."
+        settings_model = ClusterSettings
+        presets = {"smoke": {"queue": "debug"}}
+
+        def check(self, config):
+            pass
+
+        def run(self, config):
+            return {}
+
+    class Plugin:
+        @harness.hookimpl
+        def register_backends(self, register):
+            register(ClusterBackend())
+
+    fresh_host.register_plugin(Plugin(), "cluster")
+    config = RunConfig(**BASE, backend="mybackend", mybackend={"nodes": 4})
+    assert config.settings() == ClusterSettings(nodes=4)
+    assert config.model_dump()["mybackend"] == {"nodes": 4, "queue": "default"}
+    # the preset fills the backend's own section too; the legacy backend_settings form still reads
+    legacy = RunConfig(**BASE, backend="mybackend", preset="smoke", backend_settings={"mybackend": {"nodes": 2}})
+    assert legacy.settings() == ClusterSettings(nodes=2, queue="debug")
+    with pytest.raises(ConfigError, match=r"unknown field 'mybackend.node'.*Did you mean 'nodes'"):
+        load_config(RunConfig, None, {**BASE, "backend": "mybackend", "mybackend": {"node": 4}})
+    with pytest.raises(ConfigError, match=r"field 'mybackend.nodes' .* has invalid value 0"):
+        load_config(RunConfig, None, {**BASE, "backend": "mybackend", "mybackend": {"nodes": 0}})
+    with pytest.raises(ConfigError, match=r"field 'mybackend' .* Input should be a valid dictionary"):
+        load_config(RunConfig, None, {**BASE, "backend": "mybackend", "mybackend": [1, 2]})
+    # a section for a backend nobody registered is an unknown field, with the backends as hints
+    with pytest.raises(ConfigError, match=r"unknown field 'mybackendd'.*Did you mean 'mybackend'"):
+        load_config(RunConfig, None, {**BASE, "mybackendd": {"nodes": 4}})
+

@@ -73,8 +73,8 @@ def test_openrlhf_paper_configs_train_sft_on_trl_and_dry_run_without_a_ray_addre
             assert config.backend == "trl", name
             trl.check(config)
         else:
-            assert config.backend == "openrlhf" and config.openrlhf.dry_run, name
-            assert config.openrlhf.ray_address is None
+            assert config.backend == "openrlhf" and config.settings().dry_run, name
+            assert config.settings().ray_address is None
             openrlhf.check(config)
             assert "dry_run" in (out / "configs" / f"run-{name.replace('/', '-')}.yaml").read_text().split("\n")[0]
     script = (out / "run_all.sh").read_text()
@@ -84,7 +84,7 @@ def test_openrlhf_paper_configs_train_sft_on_trl_and_dry_run_without_a_ray_addre
 def test_openrlhf_paper_configs_with_a_ray_address_submit_and_eval_the_saved_model(tmp_path, tiny_model):
     out, plan = write_paper(tmp_path, tiny_model, "--backend", "openrlhf", "--ray-address", "http://head:8265")
     grpo = configs(plan)["fgvc/grpo"]
-    assert grpo.openrlhf.ray_address == "http://head:8265" and not grpo.openrlhf.dry_run
+    assert grpo.settings().ray_address == "http://head:8265" and not grpo.settings().dry_run
     harness.get_backend("openrlhf").check(grpo)
     assert eval_model(plan, "grpo-fgvc") == str(out / "runs" / "fgvc" / "grpo" / "model")
     assert eval_model(plan, "sft-fgvc") == str(out / "runs" / "fgvc" / "sft" / "final")
@@ -94,8 +94,8 @@ def test_openrlhf_paper_configs_with_a_ray_address_submit_and_eval_the_saved_mod
 def test_openrlhf_eval_path_is_where_the_backend_saves(tmp_path, tiny_model):
     _, plan = write_paper(tmp_path, tiny_model, "--backend", "openrlhf")
     data = read_config_file(plan["runs"]["sat/grpo"]) | {"max_steps": 1, "limit": 4}
-    record = harness.get_backend("openrlhf").run(RunConfig.model_validate(data))  # dry run: writes the job
-    assert record["checkpoint"] == eval_model(plan, "grpo-sat")
+    summary = harness.get_backend("openrlhf").run(RunConfig.model_validate(data))  # dry run: writes the job
+    assert summary.checkpoint == summary.details["checkpoint"] == eval_model(plan, "grpo-sat")
 
 
 @pytest.mark.slow
@@ -104,7 +104,7 @@ def test_trl_eval_path_is_where_the_backend_saves(tmp_path, tiny_model):
     data = read_config_file(plan["runs"]["banner/sft"]) | {
         "max_steps": 1, "limit": 2, "grad_accum": 1, "max_completion_length": 16, "trl": {"device": "cpu"}}
     summary = harness.get_backend("trl").run(RunConfig.model_validate(data))
-    assert summary["checkpoint"] == eval_model(plan, "sft-banner")
+    assert summary.checkpoint == eval_model(plan, "sft-banner")
 
 
 def test_get_preset_paper_points_to_the_config_writer():
@@ -117,6 +117,8 @@ def test_get_preset_paper_points_to_the_config_writer():
 class FakeBackend:
     """Leaves what a finished ``harness run`` leaves (a final checkpoint), without training."""
 
+    name, description = "trl", "Stands in for the trl backend: writes a final checkpoint, trains nothing."
+
     def check(self, config):
         pass
 
@@ -128,13 +130,23 @@ class FakeBackend:
         return {"checkpoint": str(final)}
 
 
-def test_a_finished_run_of_another_preset_is_refused_not_reused(tmp_path, monkeypatch):
+def test_a_finished_run_of_another_preset_is_refused_not_reused(tmp_path, request):
+    from harness.plugin_host import PluginHost, set_host
     from harness.study import runner
     from harness.study.presets import get_preset
 
     ci, mini = get_preset("ci"), get_preset("mini")
     run_dir = tmp_path / "runs" / "fgvc" / "grpo"
-    monkeypatch.setattr(harness, "get_backend", lambda name: FakeBackend())
+    host = PluginHost().load(entry_points=False, block={"harness.plugins.trl"})
+
+    class Plugin:
+        @harness.hookimpl
+        def register_backends(self, register):
+            register(FakeBackend())
+
+    host.register_plugin(Plugin(), "fake-trl")
+    old = set_host(host)
+    request.addfinalizer(lambda: set_host(old))
     ckpt = runner.train(ci, "fgvc", "grpo", "/cache/base", run_dir, echo=lambda s: None)
     done = json.loads((run_dir / "study-done.json").read_text())
     assert done["preset"]["name"] == "ci" and done["config"]["max_steps"] == ci.grpo_steps
@@ -153,11 +165,11 @@ def test_a_study_directory_of_another_preset_is_refused(tmp_path):
 
 
 def test_study_curves_skip_a_torn_last_metrics_line(tmp_path):
-    from harness.plugins.trl_metrics import read_metrics
+    from harness.rundir import read_jsonl as read_metrics
 
     from harness.study import runner
 
     path = tmp_path / "metrics.jsonl"
     path.write_text('{"step": 1, "reward/accuracy": 0.5, "completion_length": 10}\n{"step": 2, "rew')
     assert runner.curve(read_metrics(path)) == {"step": [1.0], "accuracy": [0.5], "length": [10.0]}
-    assert runner.read_metrics is read_metrics  # the study reads its curves with this reader
+    assert runner.read_jsonl is read_metrics  # the study reads its curves with this reader

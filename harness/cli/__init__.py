@@ -14,7 +14,7 @@ import sys
 
 import click
 
-from harness import __version__
+from harness.versions import __version__
 from harness.errors import HarnessError
 
 COMMAND_MODULES: tuple[str, ...] = ("harness.cli.listing", "harness.cli.eval", "harness.cli.run", "harness.cli.install", "harness.cli.new_plugin", "harness.cli.study", "harness.cli.model")

@@ -6,7 +6,7 @@ import json
 
 import click
 
-from harness.registry import KINDS
+from harness.kinds import KINDS
 
 
 def _host():

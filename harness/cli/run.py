@@ -61,23 +61,25 @@ def _set_overrides(values: tuple[str, ...]) -> dict:
 @click.option("--beta", type=float, help="GRPO KL coefficient [0.04].")
 @click.option("--max-completion-length", type=int, help="GRPO max tokens per completion [1024].")
 @click.option("--set", "sets", multiple=True, metavar="KEY=VALUE", help="Any config field, dotted for sections: --set trl.bf16=false (repeatable).")
-@click.option("--ray-address", help="openrlhf: Ray dashboard address, e.g. http://head:8265 (= --set openrlhf.ray_address=...).")
-@click.option("--dry-run", is_flag=True, default=None, help="openrlhf: write the job directory and print the command; submit nothing.")
+@click.option("--ray-address", help="Cluster backends (openrlhf): Ray dashboard address, e.g. http://head:8265 (= --set <backend>.ray_address=...).")
+@click.option("--dry-run", is_flag=True, default=None, help="Cluster backends (openrlhf): write the job directory and print the command; submit nothing (= --set <backend>.dry_run=true).")
 @click.option("--check", "check_only", is_flag=True, help="Validate the config with the backend and exit; load nothing.")
 def run_command(config_file, sets, check_only, **flags) -> None:
     """Train with GRPO (RFT) or SFT; writes checkpoints, metrics.jsonl, plots/ and config.json.
 
     Every stage is checked by its backend before any model is loaded.
     """
-    from harness.config import deep_merge, load_config
+    from harness.config import deep_merge, load_config, read_config_file
     from harness.run_config import RunConfig
     from harness.training import check, run_training
 
-    openrlhf = {k: flags.pop(k) for k in ("ray_address", "dry_run")}
-    openrlhf = {k: v for k, v in openrlhf.items() if v is not None}
-    if openrlhf:
-        flags["openrlhf"] = openrlhf
     overrides = deep_merge(_set_overrides(sets), flags)
+    # --ray-address / --dry-run are settings of the run's backend (its section), not shared fields.
+    section = {k: overrides.pop(k) for k in ("ray_address", "dry_run") if k in overrides}
+    if section:
+        backend = overrides.get("backend") or (read_config_file(config_file).get("backend") if config_file else None)
+        backend = backend or RunConfig.model_fields["backend"].default
+        overrides = deep_merge(overrides, {backend: section})
     config = load_config(RunConfig, config_file, overrides)
     if check_only:
         planned = check(config)
@@ -88,28 +90,29 @@ def run_command(config_file, sets, check_only, **flags) -> None:
     click.echo(_summary_text(summary, config))
 
 
-def _summary_text(summary: dict, config) -> str:
+def _summary_text(summary, config) -> str:
     """A few lines: where the model, metrics, plots and evaluation went, and the last rewards."""
     from pathlib import Path
 
-    lines = [f"Done: {summary.get('method', config.method)}, {summary.get('steps', '?')} steps, "
-             f"in {config.output}."]
-    if summary.get("checkpoint"):
-        lines.append(f"  model:   {summary['checkpoint']}  (harness eval --model {summary['checkpoint']})")
-    if summary.get("metrics"):
-        lines.append(f"  metrics: {summary['metrics']}")
-    if summary.get("plots"):
-        lines.append(f"  plots:   {', '.join(Path(p).name for p in summary['plots'])} in "
-                     f"{Path(summary['plots'][0]).parent}")
-    last = summary.get("last") or {}
+    details = summary.details
+    steps = summary.steps if summary.steps is not None else "?"
+    lines = [f"Done: {summary.method or config.method}, {steps} steps, in {config.output}."]
+    if summary.checkpoint:
+        lines.append(f"  model:   {summary.checkpoint}  (harness eval --model {summary.checkpoint})")
+    if summary.metrics:
+        lines.append(f"  metrics: {summary.metrics}")
+    plots = details.get("plots") or []
+    if plots:
+        lines.append(f"  plots:   {', '.join(Path(p).name for p in plots)} in {Path(plots[0]).parent}")
+    last = details.get("last") or {}
     shown = {k: v for k, v in last.items()
              if isinstance(v, float) and (k.startswith("rewards/") and k.endswith("/mean")
                                           or k in ("loss", "completions/mean_length"))}
     if shown:
         lines.append("  last step: " + ", ".join(f"{k}={v:.4g}" for k, v in shown.items()))
-    if "eval" in summary:
-        lines.append(f"  eval:    {Path(config.output) / 'eval' / 'report.md'}")
-    extra = {k: v for k, v in summary.items() if k in ("job_id", "status")}
+    if summary.eval:
+        lines.append(f"  eval:    {Path(summary.eval) / 'report.md'}")
+    extra = {k: v for k, v in details.items() if k in ("job_id", "status")}
     if extra:
         lines.append("  " + json.dumps(extra, default=str))
     return "\n".join(lines)

@@ -15,9 +15,9 @@ import inspect
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-import harness
 from harness.errors import ConfigError, DataError
 from harness.eval_config import EvalConfig
+from harness.plugin_host import get_host
 from harness.sample import Sample
 
 
@@ -110,8 +110,9 @@ def load_items(task: Any, config: EvalConfig) -> list[Item]:
 
 def plan_units(config: EvalConfig) -> list[Unit]:
     """Resolve every task and template by name and list their items."""
-    tasks = [harness.get_task(name) for name in config.tasks]
-    templates = [harness.get_template(name) for name in config.templates]
+    host = get_host()
+    tasks = [host.get("tasks", name) for name in config.tasks]
+    templates = [host.get("templates", name) for name in config.templates]
     units = []
     for task in tasks:
         items = load_items(task, config)

@@ -11,12 +11,12 @@ finished sample nor counts one twice.
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
 from harness.errors import DataError
+from harness.rundir import write_text
 
 
 def records_path(output: str | Path, task: str, template: str) -> Path:
@@ -89,10 +89,4 @@ class RecordWriter:
 
 def write_records(path: str | Path, records: Iterable[Mapping[str, Any]]) -> None:
     """Write ``records`` as a fresh JSONL file (used by the shard merge)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    with open(tmp, "w", encoding="utf-8") as fh:
-        for record in records:
-            fh.write(json.dumps(record, ensure_ascii=False, sort_keys=True) + "\n")
-    os.replace(tmp, path)
+    write_text(path, "".join(json.dumps(r, ensure_ascii=False, sort_keys=True) + "\n" for r in records))

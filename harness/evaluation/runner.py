@@ -14,21 +14,20 @@ nothing was logged yet, e.g. the first attempt failed to load the model).
 
 from __future__ import annotations
 
-import json
-import os
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import harness
-from harness.versions import package_versions
-from harness.errors import ConfigError, DataError
-from harness.eval_config import EvalConfig, identity_differences
+from harness.errors import ConfigError
+from harness.eval_config import EvalConfig
 from harness.evaluation.plan import Unit, plan_units
 from harness.evaluation.records import RecordWriter, read_records, records_path
 from harness.evaluation.results import summarize
 from harness.evaluation.scoring import build_rewards, format_checker, score
+from harness.plugin_host import get_host
+from harness.rundir import identity_differences, read_json, write_json, write_text
+from harness.versions import __version__, package_versions
 
 UNTRAINED_NOTE = (
     "No --model given: this ran the cached tiny model, which has random weights and is "
@@ -48,7 +47,7 @@ def resolve_model(config: EvalConfig) -> tuple[str, bool]:
             )
         return str(path), False
     try:
-        from harness.models import default_tiny_model_dir
+        from harness.tiny_vlm import default_tiny_model_dir
     except ImportError as exc:
         raise ConfigError(
             f"No --model given and the tiny default model is unavailable ({exc}); pass --model PATH."
@@ -61,14 +60,11 @@ def check_output_dir(config: EvalConfig, output: Path) -> None:
     path = output / "config.json"
     identity = config.identity()
     if path.exists():
-        try:
-            old = json.loads(path.read_text(encoding="utf-8"))
-        except json.JSONDecodeError as exc:
-            raise DataError(f"{path} is not valid JSON ({exc.msg}); delete it or use another --output.") from None
+        old = read_json(path, "harness eval config")
         diffs = identity_differences(old, identity)
         if diffs and not _has_records(output):
             diffs = []  # nothing was logged under the old settings: nothing to mix up
-            _write_identity(path, identity)
+            write_json(path, identity)
         if diffs:
             raise ConfigError(
                 f"{output} holds a run with a different configuration; refusing to mix them. "
@@ -76,14 +72,7 @@ def check_output_dir(config: EvalConfig, output: Path) -> None:
                 f"original settings to resume."
             )
         return
-    output.mkdir(parents=True, exist_ok=True)
-    _write_identity(path, identity)
-
-
-def _write_identity(path: Path, identity: dict[str, Any]) -> None:
-    tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(identity, indent=2, sort_keys=True) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
+    write_json(path, identity)
 
 
 def _has_records(output: Path) -> bool:
@@ -111,7 +100,7 @@ def run_eval(
     """Run (or resume) the evaluation ``config`` describes; returns ``results.json``'s content."""
     started = time.perf_counter()
     output = Path(config.output)
-    engine = harness.get_engine(config.engine)
+    engine = get_host().get("engines", config.engine)
     units = plan_units(config)
     # Fail in a second, before any model loads: bad reward spec, unusable engine, missing model.
     rewards = {t.name: build_rewards(config.rewards, t) for t in {u.template.name: u.template for u in units}.values()}
@@ -196,7 +185,7 @@ def finalize(
     from harness.evaluation.report import render_markdown, render_table, save_plot
 
     results = {
-        "harness_version": harness.__version__,
+        "harness_version": __version__,
         "model": model_path,
         "model_untrained": untrained,
         "note": UNTRAINED_NOTE if untrained else None,
@@ -210,10 +199,8 @@ def finalize(
             "finished_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         },
     }
-    tmp = output / "results.json.tmp"
-    tmp.write_text(json.dumps(results, indent=2, sort_keys=True) + "\n", encoding="utf-8")
-    os.replace(tmp, output / "results.json")
-    (output / "report.md").write_text(render_markdown([(output.name, results)]), encoding="utf-8")
+    write_json(output / "results.json", results)
+    write_text(output / "report.md", render_markdown([(output.name, results)]))
     save_plot(results, output, output / "results.png")
     echo(render_table([(output.name, results)]))
     return results

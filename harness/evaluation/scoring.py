@@ -13,19 +13,20 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-import harness
-from harness.protocols import extract_prediction
 from harness.errors import UnknownNameError
+from harness.plugin_host import get_host
+from harness.protocols import extract_prediction
+from harness.reward_spec import reward_from_spec
 
 
-def build_rewards(spec: str, template: Any) -> Any:
+def build_rewards(spec: Any, template: Any) -> Any:
     """The training-side :class:`~harness.reward_spec.WeightedReward` of ``spec`` for ``template``.
 
     ``template`` is offered to every component that takes it, so ``format``
     expects a think span only under a think template and accounts for the
     template's prefill.
     """
-    return harness.reward_from_spec(spec, template=template)
+    return reward_from_spec(spec, template=template)
 
 
 def format_checker(rewards: Any, template: Any) -> Any | None:
@@ -34,7 +35,7 @@ def format_checker(rewards: Any, template: Any) -> Any | None:
         if component.name == "format":
             return component.reward
     try:
-        return harness.get_reward("format", template=template)
+        return get_host().get("rewards", "format")(template=template)
     except UnknownNameError:
         return None
 

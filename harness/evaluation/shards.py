@@ -9,23 +9,23 @@ order and computes results.json exactly as an unsharded run would.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 from harness.errors import ConfigError, DataError
-from harness.eval_config import EvalConfig, identity_differences
+from harness.eval_config import EvalConfig
 from harness.evaluation.plan import plan_units
 from harness.evaluation.records import read_records, records_path, write_records
 from harness.evaluation.results import sort_records
+from harness.rundir import identity_differences, read_json
 
 
 def _shard_config(directory: Path) -> dict[str, Any]:
     path = directory / "config.json"
     if not path.is_file():
         raise DataError(f"{path} does not exist: {directory} is not a `harness eval --shard` output.")
-    return json.loads(path.read_text(encoding="utf-8"))
+    return read_json(path, "harness eval config")
 
 
 def merge_shards(
@@ -79,7 +79,7 @@ def merge_shards(
         write_records(records_path(output, unit.task.name, unit.template.name), sort_records(merged))
     shard_results = dirs[0] / "results.json"
     if shard_results.is_file():
-        model_path, untrained = json.loads(shard_results.read_text())["model"], config.model is None
+        model_path, untrained = read_json(shard_results, "results file")["model"], config.model is None
     else:  # resolved exactly as an unsharded run resolves it
         from harness.evaluation.runner import resolve_model
 

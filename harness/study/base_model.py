@@ -49,11 +49,6 @@ class BaseModelSpec(StrictModel):
         return hashlib.sha256(payload.encode()).hexdigest()[:12]
 
 
-def default_cache_dir() -> Path:
-    root = os.environ.get("RFT_HARNESS_CACHE") or Path.home() / ".cache" / "rft-harness"
-    return Path(root)
-
-
 def template_parts(name: str) -> tuple[Callable[[str], str], str, bool]:
     """``(instruction(hint), prefill, think)`` of the registered template ``name``."""
     import harness
@@ -193,7 +188,9 @@ def ensure_base_model(spec: BaseModelSpec, cache_dir: str | Path | None = None,
 
     from harness.tiny_vlm import build_tiny_vlm
 
-    root = Path(cache_dir) if cache_dir is not None else default_cache_dir()
+    from harness.tiny_vlm import cache_root
+
+    root = Path(cache_dir) if cache_dir is not None else cache_root()
     path = root / f"base-{spec.key()}"
     info_path = path / "base_info.json"
     if info_path.exists():

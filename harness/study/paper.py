@@ -22,7 +22,7 @@ from typing import Any
 TASKS = ("banner", "fgvc", "sat")
 PAPER_REWARD = "accuracy:1,format:1"
 # L0 of the length reward: its value did not survive in the paper's text; the
-# length_norm reward's documented default is used (see plugins/reward_length.py).
+# length_norm reward's documented default is used (see plugins/rewards/length_norm.py).
 PAPER_LENGTH_REWARD = "length_norm:1"
 # trl runs in one process: 1 per device x 32 accumulated = the paper's 32 completions per step.
 TRL_GRAD_ACCUM = 32
@@ -34,28 +34,20 @@ DRY_RUN_NOTE = ("openrlhf: no --ray-address was given, so this run only writes i
 
 
 def check_run(config: Any) -> None:
-    """The backend's checks that need no model, data or cluster (batch arithmetic, layout)."""
-    if config.backend == "trl" and config.method == "grpo":
-        from harness.plugins.backend_trl import check_batches
+    """The backend's own checks that need no model, data or cluster (``Backend.check_plan``)."""
+    from harness.plugin_host import get_host
 
-        check_batches(config, 1)  # run_all.sh runs plain `harness run`: one process
-    elif config.backend == "openrlhf":
-        from harness.errors import ConfigError
-        from harness.plugins.openrlhf_args import GRPOPlan, check_layout
-
-        if config.method != "grpo":
-            raise ConfigError(f"field 'method' = {config.method!r}: the openrlhf backend runs GRPO only.")
-        settings = config.openrlhf
-        if not settings.dry_run and not settings.ray_address:
-            raise ConfigError("field 'openrlhf.ray_address': needed unless openrlhf.dry_run is true.")
-        check_layout(GRPOPlan.from_config(config, settings), settings)
+    backend = get_host().get("backends", config.backend)
+    check_plan = getattr(backend, "check_plan", None)
+    if check_plan is not None:
+        check_plan(config)
 
 
 def trained_model(config: Any) -> str:
-    """Where ``harness run`` with ``config`` leaves the final model (what its eval loads)."""
-    if config.backend == "openrlhf":  # OpenRLHFBackend.run's save_path
-        return config.openrlhf.save_path or str(Path(config.output) / "model")
-    return str(Path(config.output) / "final")  # trl_train saves the final model there
+    """Where ``harness run`` with ``config`` leaves the final model (what its eval loads), as its backend says."""
+    from harness.training import planned_outputs
+
+    return str(planned_outputs(config).checkpoint)
 
 
 def _header(notes: list[str]) -> str:

@@ -13,24 +13,16 @@ finished, so an interrupted study resumes where it stopped::
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from harness.plugins.trl_metrics import read_metrics
+from harness.rundir import identity_differences, read_json, read_jsonl, write_json, write_text
 from harness.study.presets import TEMPLATES, StudyPreset
 from harness.study.report import learning_verdict, render_report, save_figure
 
 RUNS = ("sft", "grpo", "grpo_length_norm")
-
-
-def _write_json(path: Path, data: Any) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n", encoding="utf-8")
-    tmp.replace(path)
 
 
 def reward_spec(preset: StudyPreset, length_norm: bool) -> str:
@@ -58,57 +50,39 @@ def run_config(preset: StudyPreset, task: str, run: str, model: str, output: Pat
     return data
 
 
-def final_checkpoint(run_dir: Path, summary: Mapping[str, Any] | None = None) -> Path:
-    """The directory holding the trained model of a finished ``harness run``."""
-    for key in ("checkpoint", "final_checkpoint", "model_dir", "model"):
-        value = (summary or {}).get(key)
-        if isinstance(value, str) and (Path(value) / "config.json").exists():
-            return Path(value)
-    for name in ("final", "model", "checkpoint-final", "."):
-        if (run_dir / name / "config.json").exists() and (run_dir / name / "model.safetensors").exists():
-            return run_dir / name
-    raise FileNotFoundError(f"no trained checkpoint found in {run_dir}")
-
-
-def differences(old: Mapping[str, Any] | None, new: Mapping[str, Any], ignore: Sequence[str] = ()) -> list[str]:
-    """``field: old -> new`` for every field that differs (all of ``new`` when nothing was recorded)."""
-    if not isinstance(old, Mapping):
-        return ["settings: not recorded -> " + ", ".join(sorted(new))]
-    return [f"{key}: {old.get(key)!r} -> {new.get(key)!r}" for key in sorted(set(old) | set(new))
-            if key not in ignore and old.get(key) != new.get(key)]
-
-
 def train(preset: StudyPreset, task: str, run: str, model: str, output: Path,
-          echo: Callable[[str], None]) -> Path:
-    """Run (or reuse) one training run through the TRL backend; returns its checkpoint."""
-    import harness
+          echo: Callable[[str], None]) -> tuple[Path, str | None]:
+    """Run (or reuse) one training run through the TRL backend; returns ``(checkpoint, metrics file)``."""
     from harness.errors import ConfigError
+    from harness.plugin_host import get_host
     from harness.run_config import RunConfig
+    from harness.rundir import RunSummary
 
     done = output / "study-done.json"
     settings = run_config(preset, task, run, model, output)
     if done.exists():
-        record = json.loads(done.read_text(encoding="utf-8"))
-        diffs = differences(record.get("config"), settings)
+        record = read_json(done, "study stage record")
+        diffs = identity_differences(record.get("config"), settings)
         if diffs:
             raise ConfigError(
                 f"{output} holds a finished {run} run with other settings ({'; '.join(diffs)}), "
                 f"not preset {preset.name!r}'s. Choose another --output for this preset."
             )
-        return Path(record["checkpoint"])
+        return Path(record["checkpoint"]), record.get("metrics")
     if output.exists():  # an interrupted run of this study: start it again cleanly
         import shutil
 
         shutil.rmtree(output)
     config = RunConfig.model_validate(settings)
-    backend = harness.get_backend(config.backend)
+    backend = get_host().get("backends", config.backend)
     backend.check(config)
     echo(f"[study] {task}: training {run} ({config.max_steps} steps) -> {output}")
-    summary = backend.run(config)
-    checkpoint = final_checkpoint(output, summary)
-    _write_json(done, {"checkpoint": str(checkpoint), "preset": preset.model_dump(mode="json"),
-                       "config": settings})
-    return checkpoint
+    summary = RunSummary.coerce(backend.run(config), config.backend, str(output))
+    if not summary.checkpoint_here:
+        raise ConfigError(f"backend {config.backend!r} left no model in {output} (summary: {summary.checkpoint}).")
+    write_json(done, {"checkpoint": summary.checkpoint, "metrics": summary.metrics,
+                      "preset": preset.model_dump(mode="json"), "config": settings})
+    return Path(summary.checkpoint), summary.metrics
 
 
 def evaluate(preset: StudyPreset, model: str, tasks: Sequence[str], output: Path,
@@ -161,8 +135,8 @@ def run_study(preset: StudyPreset, output: str | Path, *, progress: bool = True,
     out.mkdir(parents=True, exist_ok=True)
     resolved = preset.model_dump(mode="json")
     if (out / "study.json").exists():  # resuming: the same preset (--tasks may change)
-        old = json.loads((out / "study.json").read_text(encoding="utf-8")).get("preset")
-        diffs = differences(old, resolved, ignore=("tasks", "ablation_tasks"))
+        old = read_json(out / "study.json", "study record").get("preset")
+        diffs = identity_differences(old, resolved, ignore=("tasks", "ablation_tasks"))
         if diffs:
             raise ConfigError(
                 f"{out} holds a study with other settings ({'; '.join(diffs)}); rerunning resumes the "
@@ -172,7 +146,7 @@ def run_study(preset: StudyPreset, output: str | Path, *, progress: bool = True,
     timings: dict[str, float] = {}
     study: dict[str, Any] = {"preset": resolved, "tasks": list(preset.tasks), "table": {},
                              "learning": {}, "lengths": {}, "figures": {}, "runs": {}}
-    _write_json(out / "study.json", study)
+    write_json(out / "study.json", study)
 
     def timed(name: str, fn: Callable[[], Any]) -> Any:
         t0 = time.perf_counter()
@@ -187,8 +161,8 @@ def run_study(preset: StudyPreset, output: str | Path, *, progress: bool = True,
     probe_path = out / "probe.json"
     if not probe_path.exists():
         echo("[study] step-0 reward variance probe")
-        _write_json(probe_path, timed("probe", lambda: probe_reward_variance(base_dir, preset)))
-    study["probe"] = json.loads(probe_path.read_text())
+        write_json(probe_path, timed("probe", lambda: probe_reward_variance(base_dir, preset)))
+    study["probe"] = read_json(probe_path, "probe record")
 
     echo("[study] training-free evaluation")
     base_results = timed("eval", lambda: evaluate(preset, str(base_dir), preset.tasks, out / "eval" / "base",
@@ -202,7 +176,7 @@ def run_study(preset: StudyPreset, output: str | Path, *, progress: bool = True,
             if run == "grpo_length_norm" and task not in preset.ablation_tasks:
                 continue
             run_dir = out / "runs" / task / run
-            ckpt = timed(f"train_{run}", lambda: train(preset, task, run, str(base_dir), run_dir, echo))
+            ckpt, metrics = timed(f"train_{run}", lambda: train(preset, task, run, str(base_dir), run_dir, echo))
             study["runs"].setdefault(task, {})[run] = {
                 "dir": str(run_dir), "checkpoint": str(ckpt),
                 "config": run_config(preset, task, run, str(base_dir), run_dir)}
@@ -211,7 +185,7 @@ def run_study(preset: StudyPreset, output: str | Path, *, progress: bool = True,
                                                      progress, echo))
                 study["table"][task][run] = {t: cell(res[task][t]) for t in TEMPLATES}
             if run != "sft":
-                c = curve(read_metrics(run_dir / "metrics.jsonl"))  # a torn last line is skipped
+                c = curve(read_jsonl(metrics) if metrics else [])  # a torn last line is skipped
                 if c["step"]:
                     curves[run] = c
                     study["learning"].setdefault(task, {})[run] = learning_verdict(c["accuracy"])
@@ -222,11 +196,11 @@ def run_study(preset: StudyPreset, output: str | Path, *, progress: bool = True,
             save_figure(task, curves, fig)
             study["figures"][task] = str(fig.relative_to(out))
             study.setdefault("curves", {})[task] = curves
-        _write_json(out / "study.json", study | {"timings": timings})
+        write_json(out / "study.json", study | {"timings": timings})
 
     timings["total"] = time.perf_counter() - started
     study["timings"] = timings
-    _write_json(out / "study.json", study)
-    (out / "report.md").write_text(render_report(study), encoding="utf-8")
+    write_json(out / "study.json", study)
+    write_text(out / "report.md", render_report(study))
     echo(f"[study] done in {timings['total']:.0f} s: {out / 'report.md'}")
     return study

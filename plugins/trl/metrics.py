@@ -13,34 +13,14 @@ the file never holds a step twice.
 
 from __future__ import annotations
 
-import json
-import math
 import time
 from pathlib import Path
 from typing import Any
 
+from harness.rundir import append_jsonl, read_jsonl, rewrite_jsonl
+
 # The trainer's end-of-training summary is not a step.
 _SUMMARY_KEYS = ("train_runtime", "train_samples_per_second", "train_loss")
-
-
-def read_metrics(path: str | Path) -> list[dict[str, Any]]:
-    """The rows of a ``metrics.jsonl`` (a torn last line is skipped)."""
-    rows = []
-    path = Path(path)
-    if not path.exists():
-        return rows
-    for line in path.read_text(encoding="utf-8").splitlines():
-        try:
-            rows.append(json.loads(line))
-        except json.JSONDecodeError:
-            continue
-    return rows
-
-
-def _clean(value: Any) -> Any:
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
 
 
 def metrics_callback(path: str | Path) -> Any:
@@ -57,10 +37,7 @@ def metrics_callback(path: str | Path) -> Any:
 
         def on_train_begin(self, args, state, control, **kwargs):
             if state.is_world_process_zero:
-                self.path.parent.mkdir(parents=True, exist_ok=True)
-                kept = [r for r in read_metrics(self.path) if r.get("step", 0) <= state.global_step]
-                with self.path.open("w", encoding="utf-8") as f:
-                    f.writelines(json.dumps(r) + "\n" for r in kept)
+                rewrite_jsonl(self.path, [r for r in read_jsonl(self.path) if r.get("step", 0) <= state.global_step])
             self._t, self._cpu = time.perf_counter(), time.process_time()
 
         def on_step_end(self, args, state, control, **kwargs):
@@ -76,8 +53,7 @@ def metrics_callback(path: str | Path) -> Any:
                 return
             row = {"step": state.global_step, "step_time_s": self.last_step_time,
                    "step_cpu_s": self.last_step_cpu}
-            row.update({k: _clean(v) for k, v in logs.items()})
-            with self.path.open("a", encoding="utf-8") as f:
-                f.write(json.dumps(row) + "\n")
+            row.update(logs)
+            append_jsonl(self.path, row)  # a diverged (non-finite) value is logged as null
 
     return MetricsCallback()

@@ -1,57 +1,27 @@
-"""The ``trl`` training backend: GRPO (RFT) and SFT in-process on one node, with TRL.
+"""The ``trl`` backend: checks a :class:`~harness.run_config.RunConfig` and trains it with TRL.
 
-:meth:`TrlBackend.check` validates a :class:`~harness.run_config.RunConfig`
-without loading a model (task, template, reward spec, model directory,
-batch arithmetic, devices, output directory); :meth:`TrlBackend.run` trains
-(see :mod:`harness.plugins.trl_train`). Nothing heavy is imported when this
-plugin loads.
+:meth:`TrlBackend.check` validates a config without loading a model (task,
+template, reward spec, model directory, batch arithmetic, devices, output
+directory); :meth:`TrlBackend.run` trains (see :mod:`harness.plugins.trl.train`).
 """
 
 from __future__ import annotations
 
-import importlib.util
 import math
-import os
 from pathlib import Path
 from typing import Any
 
 import harness
 from harness.errors import ConfigError, HarnessError, UnknownNameError
 from harness.models import check_checkpoint
+from harness.plugins.trl.environment import cuda_available, last_checkpoint, vllm_importable, world_size
+from harness.rundir import RunSummary, identity_differences, read_json
 
+NAME = "trl"
 # Fields a resumed run may change; every other field must match the run's config.json.
-RESUMABLE_CHANGES = frozenset({"output", "resume", "eval_after", "max_steps", "preset", "trl"})
-
-
-def world_size() -> int:
-    """Training processes (``WORLD_SIZE`` under torchrun/accelerate, else 1)."""
-    try:
-        return max(1, int(os.environ.get("WORLD_SIZE", "1")))
-    except ValueError:
-        return 1
-
-
-def cuda_available() -> bool:
-    import torch
-
-    return torch.cuda.is_available()
-
-
-def vllm_importable() -> bool:
-    return importlib.util.find_spec("vllm") is not None
-
-
-def last_checkpoint(output: str | Path) -> Path | None:
-    """The ``checkpoint-N`` directory with the largest N in ``output``, or ``None``."""
-    root = Path(output)
-    if not root.is_dir():
-        return None
-    steps = []
-    for child in root.iterdir():
-        name = child.name
-        if child.is_dir() and name.startswith("checkpoint-") and name[11:].isdigit():
-            steps.append((int(name[11:]), child))
-    return max(steps)[1] if steps else None
+RESUMABLE_CHANGES = frozenset({"output", "resume", "eval_after", "max_steps", "preset", NAME})
+FINAL_DIR = "final"
+METRICS_FILE = "metrics.jsonl"
 
 
 def _named(field: str, exc: HarnessError) -> ConfigError:
@@ -60,17 +30,18 @@ def _named(field: str, exc: HarnessError) -> ConfigError:
 
 def check_batches(config: Any, processes: int) -> None:
     """The batch arithmetic GRPOConfig enforces, as a ConfigError with field and fix."""
+    settings = config.settings(NAME)
     per_step = config.per_device_batch * processes
-    generation = config.trl.generation_batch_size or per_step * config.grad_accum
+    generation = settings.generation_batch_size or per_step * config.grad_accum
     g = config.num_generations
-    if config.trl.generation_batch_size is not None and generation % per_step:
+    if settings.generation_batch_size is not None and generation % per_step:
         raise ConfigError(
             f"field 'trl.generation_batch_size' = {generation} must be a multiple of per_device_batch "
             f"x processes = {config.per_device_batch} x {processes} = {per_step}."
         )
     if generation % g:
         need = g // math.gcd(per_step, g)
-        if config.trl.generation_batch_size is not None:
+        if settings.generation_batch_size is not None:
             fix = f"set trl.generation_batch_size to a multiple of {math.lcm(g, per_step)}"
         else:
             fix = (
@@ -89,11 +60,19 @@ def check_batches(config: Any, processes: int) -> None:
 class TrlBackend:
     """GRPO and SFT with TRL's trainers, in this process."""
 
-    name = "trl"
+    name = NAME
     description = "GRPO (RFT) and SFT in-process on one node with TRL (vLLM generation when available)."
 
-    def check(self, config: Any) -> None:
-        """Raise :class:`ConfigError` naming the field and the fix; loads no model."""
+    @property
+    def settings_model(self) -> type:
+        """The ``trl:`` section's model (imported on first use: pydantic stays out of ``--help``)."""
+        from harness.plugins.trl.settings import TrlSettings
+
+        return TrlSettings
+    presets = {"smoke": {"device": "cpu", "save_steps": 1000}}
+
+    def check_plan(self, config: Any) -> None:
+        """The checks that need no model files, data or GPU: names, spec, batch arithmetic."""
         try:
             task = harness.get_task(config.task)
         except UnknownNameError as exc:
@@ -107,11 +86,6 @@ class TrlBackend:
             template = harness.get_template(config.template)
         except UnknownNameError as exc:
             raise _named("template", exc) from None
-        if config.source is not None and not Path(config.source).expanduser().exists():
-            raise ConfigError(
-                f"field 'source': {config.source} does not exist. Give a local data path, or omit "
-                "--source to train on the task's synthetic twin."
-            )
         if config.reward:  # GRPO trains on it; SFT's --eval-after logs it
             try:
                 harness.reward_from_spec(config.reward, template=template)
@@ -129,12 +103,29 @@ class TrlBackend:
             raise ConfigError(
                 f"field 'sft_think' = {config.sft_think!r}: the only placeholder allowed is {{answer}}."
             )
+
+    def check(self, config: Any) -> None:
+        """Raise :class:`ConfigError` naming the field and the fix; loads no model."""
+        self.check_plan(config)
+        if config.source is not None and not Path(config.source).expanduser().exists():
+            raise ConfigError(
+                f"field 'source': {config.source} does not exist. Give a local data path, or omit "
+                "--source to train on the task's synthetic twin."
+            )
         check_checkpoint(config.model)
         self._check_devices(config)
         self._check_output(config)
 
+    def outputs(self, config: Any) -> RunSummary:
+        """Where :meth:`run` leaves the model (``<output>/final``) and ``metrics.jsonl``."""
+        output = Path(config.output)
+        return RunSummary(
+            status="planned", output=str(output), checkpoint=str(output / FINAL_DIR),
+            metrics=str(output / METRICS_FILE), method=config.method,
+        )
+
     def _check_devices(self, config: Any) -> None:
-        settings = config.trl
+        settings = config.settings(NAME)
         if settings.device == "cuda" and not cuda_available():
             raise ConfigError("field 'trl.device' = 'cuda' but CUDA is not available here; use auto or cpu.")
         if settings.use_vllm:
@@ -155,42 +146,27 @@ class TrlBackend:
             )
         if config.resume:
             self._check_same_run(config, output / "config.json")
-        if not config.resume and (found is not None or (output / "final").exists()):
+        if not config.resume and (found is not None or (output / FINAL_DIR).exists()):
             raise ConfigError(
-                f"field 'output': {output} already holds a run ({(found or output / 'final').name}); "
+                f"field 'output': {output} already holds a run ({(found or output / FINAL_DIR).name}); "
                 "pass --resume to continue it, or choose another --output."
             )
 
     def _check_same_run(self, config: Any, recorded: Path) -> None:
         """``--resume`` continues the run recorded in ``recorded``, not a different one."""
-        import json
-
         if not recorded.is_file():
             return
-        try:
-            old = json.loads(recorded.read_text(encoding="utf-8")).get("config", {})
-        except ValueError:
-            return
-        new = config.model_dump(mode="json")
-        diffs = [
-            f"{key}: {old.get(key)!r} -> {new[key]!r}"
-            for key in new
-            if key not in RESUMABLE_CHANGES and key in old and old[key] != new[key]
-        ]
+        old = read_json(recorded, "run config").get("config", {})
+        diffs = identity_differences(old, config.model_dump(mode="json"), RESUMABLE_CHANGES, recorded_only=True)
         if diffs:
             raise ConfigError(
                 f"field 'resume': {recorded.parent} holds a run with different settings ({'; '.join(diffs)}). "
-                "Resume with the original settings (only max_steps, eval_after and trl may change), "
+                f"Resume with the original settings (only max_steps, eval_after and {NAME} may change), "
                 "or start a new run in another --output."
             )
 
-    def run(self, config: Any) -> dict[str, Any]:
-        """Train; returns ``output``, ``checkpoint`` (final model dir), ``metrics``, ``plots``, ``final``."""
-        from harness.plugins.trl_train import train
+    def run(self, config: Any) -> RunSummary:
+        """Train; the summary's ``checkpoint`` is ``<output>/final``, ``metrics`` its metrics.jsonl."""
+        from harness.plugins.trl.train import train
 
-        return train(config)
-
-
-@harness.hookimpl
-def register_backends(register):
-    register(TrlBackend())
+        return train(config, self.outputs(config))

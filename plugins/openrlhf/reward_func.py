@@ -22,7 +22,7 @@ def _scorer():
     global _SCORER
     with _LOCK:
         if _SCORER is None:
-            from harness.plugins.openrlhf_reward import QueryScorer
+            from harness.plugins.openrlhf.reward import QueryScorer
 
             config = json.loads(_CONFIG.read_text(encoding="utf-8"))
             _SCORER = QueryScorer.from_config(config, base=_CONFIG.parent)

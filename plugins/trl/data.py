@@ -8,7 +8,7 @@ in placeholder order (TRL fills them back in with
 ``choices``, ``meta``) plus the template's ``prefill``; ``meta`` travels as a
 JSON string, because Arrow cannot hold dicts whose keys differ between rows,
 and is decoded again before a reward sees it (see
-:mod:`harness.plugins.trl_rewards`).
+:mod:`harness.plugins.trl.rewards`).
 
 The SFT target is the gold answer in the template's layout: ``<answer>GOLD
 </answer>`` for ``nothink``; for ``think`` a ``<think>`` span holding the
@@ -26,43 +26,10 @@ from collections.abc import Iterable
 from typing import Any
 
 from harness.errors import DataError
+from harness.inputs import rgb, split_images
 from harness.sample import Sample
 
 LETTERS = string.ascii_uppercase
-
-
-def split_images(messages: list[dict[str, Any]], sample_id: str) -> tuple[list[dict[str, Any]], list[Any]]:
-    """``(messages with image placeholders, images in order)``; every content becomes a list of parts."""
-    out, images = [], []
-    for message in messages:
-        content = message.get("content")
-        if isinstance(content, str):
-            parts = [{"type": "text", "text": content}]
-        elif isinstance(content, list):
-            parts = []
-            for part in content:
-                kind = part.get("type")
-                if kind == "image":
-                    if part.get("image") is None:
-                        raise DataError(f"sample {sample_id!r}: an image part of its prompt holds no image.")
-                    images.append(part["image"])
-                    parts.append({"type": "image", "text": None})
-                elif kind == "text":
-                    parts.append({"type": "text", "text": str(part.get("text", ""))})
-                else:
-                    raise DataError(
-                        f"sample {sample_id!r}: prompt part of type {kind!r}; the TRL backend "
-                        "handles 'text' and 'image' parts."
-                    )
-        else:
-            raise DataError(f"sample {sample_id!r}: message content must be a string or a list of parts.")
-        out.append({"role": message["role"], "content": parts})
-    return out, images
-
-
-def _rgb(image: Any) -> Any:
-    mode = getattr(image, "mode", "RGB")
-    return image if mode == "RGB" else image.convert("RGB")
 
 
 def grpo_row(task: Any, template: Any, sample: Sample) -> dict[str, Any]:
@@ -70,7 +37,7 @@ def grpo_row(task: Any, template: Any, sample: Sample) -> dict[str, Any]:
     prompt, images = split_images(task.build_prompt(sample, template), sample.id)
     columns = sample.reward_columns(task.name)
     columns["meta"] = json.dumps(columns["meta"], sort_keys=True, default=str)
-    return {"prompt": prompt, "images": [_rgb(i) for i in images], **columns, "prefill": template.prefill}
+    return {"prompt": prompt, "images": [rgb(i) for i in images], **columns, "prefill": template.prefill}
 
 
 def gold_text(task: Any, sample: Sample) -> str:
@@ -107,7 +74,7 @@ def sft_row(task: Any, template: Any, sample: Sample, think_text: str) -> dict[s
     return {
         "prompt": prompt,
         "completion": [{"role": "assistant", "content": [{"type": "text", "text": target}]}],
-        "images": [_rgb(i) for i in images],
+        "images": [rgb(i) for i in images],
     }
 
 

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.errors import ConfigError, HarnessError
+from harness.rundir import read_json, write_json
 
 JOB_RECORD = "job.json"
 PY_MODULES_DIR = "py_modules"
@@ -89,11 +90,7 @@ def ray_submit_command(address: str, env: Mapping[str, Any], entrypoint: str) ->
 
 
 def write_record(output: Path, record: Mapping[str, Any]) -> Path:
-    path = output / JOB_RECORD
-    tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(record, indent=2, sort_keys=True) + "\n", encoding="utf-8")
-    tmp.replace(path)
-    return path
+    return write_json(output / JOB_RECORD, record)
 
 
 def read_record(output: str | Path) -> dict[str, Any]:
@@ -101,7 +98,7 @@ def read_record(output: str | Path) -> dict[str, Any]:
     path = Path(output) / JOB_RECORD
     if not path.is_file():
         raise HarnessError(f"{path} does not exist: not an openrlhf run directory.")
-    return json.loads(path.read_text(encoding="utf-8"))
+    return read_json(path, "openrlhf job record")
 
 
 def submit(

@@ -1,7 +1,7 @@
 """Scoring OpenRLHF rollouts with the harness's own reward objects.
 
 OpenRLHF calls ``reward_func(queries, prompts, labels)`` (see
-:mod:`harness.plugins.openrlhf_reward_func`, the shim copied into every job
+:mod:`harness.plugins.openrlhf.reward_func`, the shim copied into every job
 directory) once per rollout. ``queries`` is prompt + response decoded with the
 special tokens kept and every image placeholder expanded to its full run of
 pad tokens; ``prompts`` is the exported prompt text; ``labels`` is the JSON
@@ -31,20 +31,17 @@ SHIM_CONFIG_FILE = "reward_config.json"
 FAILURES_KEY = "reward_failures"
 
 
-def build_reward(spec: str, template: Any, tokenizer: str | None = None) -> Any:
-    """The :class:`harness.reward_spec.WeightedReward` of ``spec`` for ``template`` (as TRL and eval build it)."""
+def build_reward(spec: Any, template: Any, tokenizer: str | None = None) -> Any:
+    """The :class:`harness.reward_spec.WeightedReward` of ``spec`` for ``template`` (as TRL and eval build it).
+
+    ``spec`` is a parsed :class:`harness.reward_spec.RewardSpec` (or its text).
+    """
     from harness.reward_spec import reward_from_spec
 
     shared: dict[str, Any] = {"template": template}
     if tokenizer is not None:
         shared["tokenizer"] = tokenizer
     return reward_from_spec(spec, **shared)
-
-
-def component_names(spec: str) -> list[str]:
-    from harness.reward_spec import parse_reward_spec
-
-    return [item.name for item in parse_reward_spec(spec)]
 
 
 def make_label(columns: Mapping[str, Any], template: Any) -> str:
@@ -92,7 +89,7 @@ class QueryScorer:
         count tokens (``length_norm``).
     """
 
-    spec: str
+    spec: Any  # a RewardSpec (parsed once, in from_config) or its text
     pad_tokens: list[str] = field(default_factory=list)
     special_tokens: list[str] = field(default_factory=list)
     tokenizer: str | None = None
@@ -100,7 +97,11 @@ class QueryScorer:
     failures: int = 0
 
     def __post_init__(self) -> None:
-        self.names = component_names(self.spec)
+        from harness.reward_spec import RewardSpec
+
+        self.spec = RewardSpec.parse(self.spec)
+        self.names = self.spec.names
+        self.scale = sum(abs(item.weight) for item in self.spec.items) or 1.0
         self._rewards: dict[TemplateInfo, Any] = {}
         self._lock = threading.Lock()
         # Longest first, so "<|im_end|>" goes before a hypothetical "<|im".
@@ -167,10 +168,8 @@ class QueryScorer:
 
     def normalized(self, total: float) -> float:
         """``total`` over the sum of absolute weights, clipped to [0, 1] (OpenRLHF's ``scores``)."""
-        from harness.reward_spec import parse_reward_spec
+        return min(1.0, max(0.0, total / self.scale))
 
-        scale = sum(abs(item.weight) for item in parse_reward_spec(self.spec)) or 1.0
-        return min(1.0, max(0.0, total / scale))
     def __call__(self, queries: Sequence[str], prompts: Sequence[str], labels: Sequence[str]) -> dict[str, Any]:
         import torch
 

@@ -1,19 +1,10 @@
-"""Built-in rewards: ``accuracy``, ``format``, ``length_norm``.
-
-Each is registered as a factory (the reward class): ``harness.get_reward(
-"length_norm", L0=128)`` returns a reward in TRL's convention. Weighted sums
-of them come from one spec string, see :func:`harness.reward_from_spec`.
-The same objects serve TRL, the OpenRLHF shim and evaluation.
-"""
+"""The ``accuracy`` reward: the row's task's own answer rule, as a reward."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any
 
-import harness
-from harness.plugins.reward_format import FormatReward
-from harness.plugins.reward_length import LengthNormReward
 from harness.rewards import CorrectnessRule, RewardFunction
 
 
@@ -35,12 +26,3 @@ class AccuracyReward(RewardFunction):
 
     def score(self, texts: list[str], columns: Mapping[str, Any]) -> list[float]:
         return [1.0 if ok else 0.0 for ok in self._correct(texts, columns)]
-
-
-BUILTIN_REWARDS = (AccuracyReward, FormatReward, LengthNormReward)
-
-
-@harness.hookimpl
-def register_rewards(register: Any) -> None:
-    for factory in BUILTIN_REWARDS:
-        register(factory)

@@ -30,8 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import harness
-from harness.errors import DataError
+from harness.inputs import prompt_images, render_prompt
 from harness.protocols import Generation, Messages
 
 WINDOW_BATCHES = 16  # prompts preprocessed ahead = batch_size * this (bounds memory, enables bucketing)
@@ -39,53 +38,6 @@ WINDOW_BATCHES = 16  # prompts preprocessed ahead = batch_size * this (bounds me
 # small to split, and on a shared machine extra threads only wait for each other
 # (measured on the tiny model: 10-25x faster than 2 threads on 2 busy cores).
 SMALL_MODEL_PARAMS = 50_000_000
-
-
-def prompt_images(messages: Messages, index: int | None = None) -> list[Any]:
-    """The images of a conversation, in order, as RGB ``PIL.Image`` objects.
-
-    An image entry is ``{"type": "image", "image": PIL.Image | path}`` (or ``"path"``
-    instead of ``"image"``). Paths are opened locally; URLs are refused.
-    """
-    from PIL import Image
-
-    images = []
-    for message in messages:
-        content = message.get("content")
-        if isinstance(content, str) or content is None:
-            continue
-        for part in content:
-            if part.get("type") != "image" and "image" not in part:
-                continue
-            value = part.get("image", part.get("path"))
-            where = f"prompt {index}" if index is not None else "prompt"
-            if isinstance(value, Image.Image):
-                images.append(value.convert("RGB") if value.mode != "RGB" else value)
-                continue
-            if isinstance(value, (str, Path)) and not str(value).startswith(("http://", "https://")):
-                try:
-                    with Image.open(value) as img:
-                        images.append(img.convert("RGB"))
-                    continue
-                except OSError as exc:
-                    raise DataError(f"{where}: cannot open image {str(value)!r} ({exc}).") from exc
-            raise DataError(
-                f"{where}: image entry {value!r:.80} is not a PIL image or a local file path "
-                f"(nothing is downloaded).")
-    return images
-
-
-def render_prompt(processor: Any, messages: Messages, prefill: str = "") -> str:
-    """The prompt text: the chat template with the assistant turn opened, then ``prefill``.
-
-    If the conversation already ends with an assistant message, that message is
-    continued instead of a new turn being opened.
-    """
-    if messages and messages[-1].get("role") == "assistant":
-        text = processor.apply_chat_template(messages, continue_final_message=True, tokenize=False)
-    else:
-        text = processor.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
-    return text + (prefill or "")
 
 
 def stop_token_ids(model: Any, tokenizer: Any) -> set[int]:
@@ -263,11 +215,3 @@ class HFEngine:
             end = next((k for k, t in enumerate(ids) if t in stops), len(ids))
             text = tokenizer.decode(ids[:end], skip_special_tokens=True)
             yield item.index, Generation(text=text, num_tokens=end)
-
-
-ENGINE = HFEngine()
-
-
-@harness.hookimpl
-def register_engines(register):
-    register(ENGINE)

@@ -8,8 +8,8 @@ for it on the fly, and runs it with lm-eval's ``hf-multimodal`` model
 batching, tokenization, image processing and generation; its completions come
 back into the harness's scoring, so the report has the same shape as with
 ``--engine hf``. The prompt text and images are made by the same functions
-the ``hf`` engine uses (:func:`~harness.plugins.engine_hf.render_prompt`,
-:func:`~harness.plugins.engine_hf.prompt_images`), so the two engines are
+the ``hf`` engine uses (:func:`harness.inputs.render_prompt`,
+:func:`harness.inputs.prompt_images`), so the two engines are
 handed identical inputs. Only the generated task directory is indexed
 (``TaskManager(include_defaults=False)``), which saves lm-eval's ~7 s scan of
 its built-in tasks.
@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 import harness
-from harness.plugins.engine_hf import prompt_images, render_prompt
+from harness.inputs import prompt_images, render_prompt
 
 CHUNK_BATCHES = 8
 
@@ -199,8 +199,3 @@ class LmEvalEngine:
             )
         finally:
             logger.setLevel(level)
-
-
-@harness.hookimpl
-def register_engines(register):
-    register(LmEvalEngine())

@@ -11,7 +11,7 @@ Layout of the job directory::
 ``add_generation_prompt=True``, then the template's prefill), with one image
 placeholder per image; OpenRLHF's processor expands it when it tokenizes the
 prompt with the images. ``label`` is JSON: the sample's reward columns and the
-template (see :func:`harness.plugins.openrlhf_reward.make_label`).
+template (see :func:`harness.plugins.openrlhf.reward.make_label`).
 """
 
 from __future__ import annotations
@@ -26,7 +26,9 @@ from pathlib import Path
 from typing import Any
 
 from harness.errors import DataError
-from harness.plugins.openrlhf_reward import SHIM_CONFIG_FILE, SHIM_FILE, make_label
+from harness.inputs import render_prompt
+from harness.rundir import write_json
+from harness.plugins.openrlhf.reward import SHIM_CONFIG_FILE, SHIM_FILE, make_label
 
 DATASET_FILE = "prompts.jsonl"
 IMAGES_DIR = "images"
@@ -66,29 +68,6 @@ def special_tokens(processor: Any) -> tuple[list[str], list[str]]:
     return pads, sorted(special)
 
 
-def _placeholder_messages(messages: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
-    """``messages`` with image parts reduced to ``{"type": "image"}`` (the chat template needs no pixels)."""
-    out = []
-    for message in messages:
-        content = message.get("content")
-        if isinstance(content, list):
-            content = [
-                {"type": "image"} if part.get("type") == "image" else dict(part) for part in content
-            ]
-        out.append({**message, "content": content})
-    return out
-
-
-def render_prompt(processor: Any, messages: Sequence[dict[str, Any]], prefill: str = "") -> str:
-    """The prompt text OpenRLHF gets: chat template with generation prompt, then ``prefill``."""
-    text = processor.apply_chat_template(
-        _placeholder_messages(messages), tokenize=False, add_generation_prompt=True
-    )
-    if isinstance(text, list):  # some processors return one string per conversation
-        text = text[0]
-    return text + (prefill or "")
-
-
 def _safe(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "_", name)[:120] or "sample"
 
@@ -122,7 +101,7 @@ def export_prompts(
     template: Any,
     samples: Iterable[Any],
     processor: Any,
-    reward_spec: str,
+    reward_spec: Any,
     job_dir: str | Path,
     rows: int | None = None,
     absolute_paths: bool = False,
@@ -184,19 +163,19 @@ def export_prompts(
 
 def write_shim(
     job_dir: str | Path,
-    reward_spec: str,
+    reward_spec: Any,
     processor: Any,
     tokenizer_file: str | Path | None = None,
     **info: Any,
 ) -> Path:
     """Copy the reward shim into ``job_dir`` with its ``reward_config.json``; returns the shim path."""
-    from harness import __version__
-    from harness.plugins import openrlhf_reward_func
+    from harness.plugins.openrlhf import reward_func
+    from harness.versions import __version__
 
     job_dir = Path(job_dir)
     pads, special = special_tokens(processor)
     config = {
-        "reward": reward_spec,
+        "reward": str(reward_spec),  # the canonical text of the parsed spec
         "pad_tokens": pads,
         "special_tokens": special,
         "harness_version": __version__,
@@ -205,7 +184,7 @@ def write_shim(
     if tokenizer_file is not None and Path(tokenizer_file).is_file():
         shutil.copyfile(tokenizer_file, job_dir / TOKENIZER_FILE)
         config["tokenizer"] = TOKENIZER_FILE
-    (job_dir / SHIM_CONFIG_FILE).write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")
+    write_json(job_dir / SHIM_CONFIG_FILE, config)
     shim = job_dir / SHIM_FILE
-    shutil.copyfile(openrlhf_reward_func.__file__, shim)
+    shutil.copyfile(reward_func.__file__, shim)
     return shim

@@ -23,38 +23,33 @@ from typing import Any
 import harness
 from harness.errors import ConfigError, HarnessError
 from harness.models import check_checkpoint
+from harness.rundir import RunSummary
 
+NAME = "openrlhf"
 JOB_DIR = "job"
 COMMAND_FILE = "command.sh"
-
-
-def settings_of(config: Any) -> Any:
-    """The config's ``openrlhf`` section (defaults where the config has none)."""
-    from harness.plugins.openrlhf_settings import OpenRLHFSettings
-
-    section = getattr(config, "openrlhf", None)
-    if section is None:
-        return OpenRLHFSettings()
-    if isinstance(section, dict):
-        from harness.config import build_config
-
-        return build_config(OpenRLHFSettings, section, "openrlhf section")
-    return section
+MODEL_DIR = "model"
 
 
 class OpenRLHFBackend:
     """GRPO through OpenRLHF's train_ppo_ray, submitted to a Ray cluster as a Ray job."""
 
-    name = "openrlhf"
+    name = NAME
     description = "GRPO on a Ray cluster through OpenRLHF (Ray + DeepSpeed + vLLM), with harness rewards."
 
-    def check(self, config: Any) -> None:
-        """Fail on anything that cannot work, before any export or submission."""
-        from harness.plugins.openrlhf_args import GRPOPlan, check_layout
-        from harness.plugins.openrlhf_reward import TemplateInfo, build_reward
-        from harness.plugins.openrlhf_submit import runtime_env
+    @property
+    def settings_model(self) -> type:
+        """The ``openrlhf:`` section's model (imported on first use: pydantic stays out of ``--help``)."""
+        from harness.plugins.openrlhf.settings import OpenRLHFSettings
 
-        settings = settings_of(config)
+        return OpenRLHFSettings
+
+    def check_plan(self, config: Any) -> None:
+        """The checks that need no model files, data or cluster: method, names, reward, layout."""
+        from harness.plugins.openrlhf.args import GRPOPlan, check_layout
+        from harness.plugins.openrlhf.reward import TemplateInfo, build_reward
+
+        settings = config.settings(NAME)
         if config.method != "grpo":
             raise ConfigError(
                 f"field 'method' has invalid value {config.method!r}: the openrlhf backend runs GRPO "
@@ -77,23 +72,39 @@ class OpenRLHFBackend:
                 f"{', '.join(task.splits)}."
             )
         template = harness.get_template(config.template)
-        if not (config.reward or "").strip():
+        if not config.reward:
             raise ConfigError("field 'reward' is required for GRPO, e.g. --reward accuracy:1,format:1.")
         # Built exactly as the shim will build it: unknown names or parameters fail here.
         build_reward(config.reward, TemplateInfo(template.name, bool(template.think), template.prefill))
-        check_checkpoint(config.model)
         check_layout(GRPOPlan.from_config(config, settings), settings)
-        runtime_env(Path(config.output) / JOB_DIR, settings)  # openrlhf.runtime_env clashes
 
-    def run(self, config: Any) -> dict[str, Any]:
+    def check(self, config: Any) -> None:
+        """Fail on anything that cannot work, before any export or submission."""
+        from harness.plugins.openrlhf.submit import runtime_env
+
+        self.check_plan(config)
+        check_checkpoint(config.model)
+        runtime_env(Path(config.output) / JOB_DIR, config.settings(NAME))  # openrlhf.runtime_env clashes
+
+    def outputs(self, config: Any) -> RunSummary:
+        """Where the job saves the model: ``openrlhf.save_path``, else ``<output>/model`` (a cluster path)."""
+        settings = config.settings(NAME)
+        output = Path(config.output)
+        return RunSummary(
+            status="planned", output=str(output),
+            checkpoint=settings.save_path or str(output.resolve() / MODEL_DIR), method=config.method,
+        )
+
+    def run(self, config: Any) -> RunSummary:
         """Export, write the job, and submit it (or only print it with ``dry_run``)."""
         import click
 
-        from harness.plugins import openrlhf_args, openrlhf_submit
-        from harness.plugins.openrlhf_export import export_prompts
+        from harness.plugins.openrlhf import args as openrlhf_args
+        from harness.plugins.openrlhf import submit as openrlhf_submit
+        from harness.plugins.openrlhf.export import export_prompts
 
         self.check(config)
-        settings = settings_of(config)
+        settings = config.settings(NAME)
         plan = openrlhf_args.GRPOPlan.from_config(config, settings)
         task = harness.get_task(config.task)
         template = harness.get_template(config.template)
@@ -117,7 +128,7 @@ class OpenRLHFBackend:
             tokenizer_file=Path(config.model) / "tokenizer.json",
         )
         job_dir = export.job_dir
-        save_path = settings.save_path or str(output / "model")
+        save_path = self.outputs(config).checkpoint
         args = openrlhf_args.train_args(
             plan,
             settings,
@@ -143,7 +154,7 @@ class OpenRLHFBackend:
             "backend": self.name,
             "task": task.name,
             "template": template.name,
-            "reward": config.reward,
+            "reward": str(config.reward),
             "model": config.model,
             "job_dir": str(job_dir),
             "dataset": str(export.dataset),
@@ -163,7 +174,7 @@ class OpenRLHFBackend:
             click.echo(f"Dry run: wrote {job_dir} ({export.rows} prompt rows, {export.images} images).")
             click.echo("Submit it with:")
             click.echo(submit_line)
-            return record
+            return self._summary(config, record)
         record = openrlhf_submit.submit(
             settings.ray_address, entry, env, output, record, follow=settings.follow, echo=click.echo
         )
@@ -177,7 +188,20 @@ class OpenRLHFBackend:
                 f"--eval-after: the checkpoint {save_path} is on the cluster, not here; evaluate it "
                 "there with `harness eval --model` or set openrlhf.save_path to a shared directory."
             )
-        return record
+        return self._summary(config, record)
+
+    def _summary(self, config: Any, record: dict[str, Any]) -> RunSummary:
+        """The run's :class:`RunSummary`; ``details`` is the ``job.json`` record."""
+        from harness.rundir import write_summary
+
+        status = {"DRY_RUN": "dry_run", "SUCCEEDED": "finished"}.get(record["status"], "submitted")
+        summary = RunSummary(
+            status=status, output=record["output"], checkpoint=record["checkpoint"],
+            method=config.method, steps=record["max_steps"] if status == "finished" else None,
+            details=record,
+        )
+        write_summary(summary)
+        return summary
 
 
 def load_processor(model: str) -> Any:
@@ -190,11 +214,3 @@ def load_processor(model: str) -> Any:
         raise
     except Exception as exc:
         raise ConfigError(f"field 'model': cannot load a processor from {model}: {exc}") from None
-
-
-BACKEND = OpenRLHFBackend()
-
-
-@harness.hookimpl
-def register_backends(register: Any) -> None:
-    register(BACKEND)

@@ -3,44 +3,25 @@
 Layout of the run directory::
 
     config.json          the resolved config, package versions, device
-    metrics.jsonl        one line per step (see harness.plugins.trl_metrics)
+    metrics.jsonl        one line per step (see harness.plugins.trl.metrics)
     plots/*.png          rewards and mean response length vs step, loss
     checkpoint-N/        resumable trainer checkpoints (--resume picks the last)
     final/               the trained model + processor: harness eval --model DIR/final
-    summary.json         what run() returned
+    summary.json         what run() returned (a harness.RunSummary)
 """
 
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 from typing import Any
 
 import harness
+from harness.plugins.trl.data import build_rows, to_dataset
+from harness.plugins.trl.environment import last_checkpoint, resolve_device, world_size
+from harness.plugins.trl.metrics import metrics_callback
+from harness.rundir import RunSummary, json_safe, read_jsonl, write_json, write_summary
 from harness.versions import package_versions
-from harness.plugins.backend_trl import cuda_available, last_checkpoint, vllm_importable, world_size
-from harness.plugins.trl_data import build_rows, to_dataset
-from harness.plugins.trl_metrics import metrics_callback, read_metrics
-
-
-
-def resolve_device(config: Any) -> dict[str, Any]:
-    """Device, precision and generation choices for this machine (the ``None`` settings resolved)."""
-    s = config.trl
-    cuda = s.device != "cpu" and cuda_available()
-    return {
-        "use_cpu": not cuda,
-        "bf16": (cuda if s.bf16 is None else s.bf16) and cuda,
-        "gradient_checkpointing": cuda if s.gradient_checkpointing is None else s.gradient_checkpointing,
-        "use_vllm": (cuda and vllm_importable() and config.method == "grpo") if s.use_vllm is None else s.use_vllm,
-    }
-
-
-def write_json(path: Path, data: Any) -> None:
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(json.dumps(data, indent=2, sort_keys=True, default=str) + "\n", encoding="utf-8")
-    tmp.replace(path)
 
 
 def load_model(path: str, cuda: bool, attn_implementation: str | None = None) -> tuple[Any, Any]:
@@ -71,7 +52,7 @@ def checkpointing_arg() -> str:
 
 def common_args(config: Any, output: Path, device: dict[str, Any]) -> dict[str, Any]:
     """The TrainingArguments both GRPOConfig and SFTConfig take, from the shared fields."""
-    s = config.trl
+    s = config.settings()
     return {
         "output_dir": str(output),
         "max_steps": config.max_steps,
@@ -99,12 +80,12 @@ def common_args(config: Any, output: Path, device: dict[str, Any]) -> dict[str, 
 def grpo_trainer(config: Any, model: Any, processor: Any, dataset: Any, output: Path, device: dict, callbacks: list):
     from trl import GRPOConfig, GRPOTrainer
 
-    from harness.plugins.trl_rewards import trl_rewards
+    from harness.plugins.trl.rewards import trl_rewards
 
     template = harness.get_template(config.template)
     weighted = harness.reward_from_spec(config.reward, template=template, tokenizer=processor)
     funcs, weights = trl_rewards(weighted)
-    s = config.trl
+    s = config.settings()
     extra: dict[str, Any] = {}
     if s.generation_batch_size is not None:
         extra["generation_batch_size"] = s.generation_batch_size
@@ -150,8 +131,12 @@ def sft_trainer(config: Any, model: Any, processor: Any, dataset: Any, output: P
     )
 
 
-def train(config: Any) -> dict[str, Any]:
-    """Train ``config`` (already checked) and write the run directory; returns the summary."""
+def train(config: Any, planned: RunSummary) -> RunSummary:
+    """Train ``config`` (already checked) and write the run directory; returns the summary.
+
+    :param planned: the backend's :meth:`outputs` for ``config``: where the
+        final model and the metrics go.
+    """
     started = time.perf_counter()
     output = Path(config.output)
     output.mkdir(parents=True, exist_ok=True)
@@ -169,34 +154,37 @@ def train(config: Any) -> dict[str, Any]:
     dataset = to_dataset(build_rows(task, template, samples, config.method, config.sft_think))
 
     resume_from = str(last_checkpoint(output)) if config.resume else None
-    model, processor = load_model(config.model, not device["use_cpu"], config.trl.attn_implementation)
-    metrics_path = output / "metrics.jsonl"
+    model, processor = load_model(config.model, not device["use_cpu"], config.settings().attn_implementation)
+    metrics_path = Path(planned.metrics)
     callback = metrics_callback(metrics_path)
     build = grpo_trainer if config.method == "grpo" else sft_trainer
     trainer = build(config, model, processor, dataset, output, device, [callback])
     trainer.train(resume_from_checkpoint=resume_from)
 
-    final = output / "final"
+    final = Path(planned.checkpoint)
     trainer.save_model(str(final))
     if trainer.accelerator.is_main_process:
         processor.save_pretrained(str(final))
 
     from harness.plots import plot_training
 
-    rows = read_metrics(metrics_path)
+    rows = read_jsonl(metrics_path)
     plots = plot_training(rows, output / "plots")
-    summary = {
-        "output": str(output),
-        "checkpoint": str(final),
-        "method": config.method,
-        "steps": trainer.state.global_step,
-        "samples": len(dataset),
-        "metrics": str(metrics_path),
-        "plots": [str(p) for p in plots],
-        "last": rows[-1] if rows else {},
-        "train": callback.summary,
-        "resumed_from": resume_from,
-        "wall_s": round(time.perf_counter() - started, 2),
-    }
-    write_json(output / "summary.json", summary)
+    summary = RunSummary(
+        status="finished",
+        output=str(output),
+        checkpoint=str(final),
+        metrics=str(metrics_path),
+        method=config.method,
+        steps=trainer.state.global_step,
+        details=json_safe({
+            "samples": len(dataset),
+            "plots": [str(p) for p in plots],
+            "last": rows[-1] if rows else {},
+            "train": callback.summary,
+            "resumed_from": resume_from,
+            "wall_s": round(time.perf_counter() - started, 2),
+        }),
+    )
+    write_summary(summary)
     return summary

@@ -22,9 +22,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import harness
 from harness.errors import ConfigError
-from harness.plugins.engine_hf import prompt_images, render_prompt
+from harness.inputs import prompt_images, render_prompt
 from harness.protocols import Generation, Messages
 
 CHUNK = 256  # prompts per LLM.generate call
@@ -161,11 +160,3 @@ class VLLMEngine:
                                          use_tqdm=bool(settings.get("progress", True)))
             for i, output in zip(indices, outputs):
                 yield i, to_generation(output.outputs[0], model.stop_ids)
-
-
-ENGINE = VLLMEngine()
-
-
-@harness.hookimpl
-def register_engines(register):
-    register(ENGINE)

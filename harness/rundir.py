@@ -1,0 +1,270 @@
+"""Run-directory plumbing, in one place: atomic writes, identity checks, metrics.jsonl, run summaries.
+
+Every command that leaves a directory behind (``harness eval``, ``harness
+run``, ``harness study``) writes and reads it through these helpers:
+
+- :func:`write_json` / :func:`write_text`: written to a temporary sibling and
+  renamed into place, so a killed process never leaves a half-written file.
+- :func:`read_json`: a damaged or non-UTF-8 file is a :class:`DataError` naming
+  it, not a traceback.
+- :func:`identity_differences`: ``field: old -> new`` lines between the
+  settings a directory was made with and a rerun's, for "refuse to mix runs".
+- :func:`read_jsonl` / :func:`append_jsonl`: per-step logs such as
+  ``metrics.jsonl``, appended as training goes; a torn last line is skipped.
+- :class:`RunSummary` with :func:`write_summary` / :func:`read_summary`: what a
+  training backend's ``run`` returns and leaves in ``summary.json``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import tempfile
+from collections.abc import Iterable, Mapping
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+from harness.errors import DataError, HarnessError, PluginError
+
+SUMMARY_FILE = "summary.json"
+
+
+# -- atomic writes ------------------------------------------------------------
+
+
+def write_text(path: str | Path, text: str) -> Path:
+    """Write ``text`` to ``path`` atomically (temporary sibling, then rename); returns ``path``."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def to_json(data: Any) -> str:
+    """``data`` as indented, key-sorted JSON text ending in a newline.
+
+    Non-finite floats are refused (``Infinity`` is not JSON): a
+    :class:`HarnessError` names the first one's key path. Objects JSON cannot
+    hold (paths, dates) are written as their ``str``.
+    """
+    try:
+        return json.dumps(data, indent=2, sort_keys=True, default=str, allow_nan=False) + "\n"
+    except ValueError:
+        where = _first_non_finite(data, "")
+        raise HarnessError(
+            f"refusing to write a non-finite number ({where or 'somewhere'}) as JSON; the value "
+            "that produced it is the bug to fix (or map it to null with harness.rundir.json_safe)."
+        ) from None
+
+
+def write_json(path: str | Path, data: Any) -> Path:
+    """Write ``data`` as JSON (see :func:`to_json`) to ``path`` atomically; returns ``path``."""
+    return write_text(path, to_json(data))
+
+
+def _first_non_finite(data: Any, where: str) -> str | None:
+    if isinstance(data, float) and not math.isfinite(data):
+        return f"{where or 'value'} = {data}"
+    if isinstance(data, Mapping):
+        for key, value in data.items():
+            found = _first_non_finite(value, f"{where}.{key}" if where else str(key))
+            if found:
+                return found
+    elif isinstance(data, (list, tuple)):
+        for i, value in enumerate(data):
+            found = _first_non_finite(value, f"{where}[{i}]")
+            if found:
+                return found
+    return None
+
+
+def json_safe(data: Any) -> Any:
+    """``data`` with every non-finite float replaced by ``None`` (for logs of values that may diverge)."""
+    if isinstance(data, float) and not math.isfinite(data):
+        return None
+    if isinstance(data, Mapping):
+        return {key: json_safe(value) for key, value in data.items()}
+    if isinstance(data, (list, tuple)):
+        return [json_safe(value) for value in data]
+    return data
+
+
+# -- reading ------------------------------------------------------------------
+
+
+def read_json(path: str | Path, what: str = "file") -> Any:
+    """The JSON content of ``path``; a missing, non-UTF-8 or invalid file is a :class:`DataError`."""
+    path = Path(path)
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise DataError(f"{path} does not exist (expected a {what}).") from None
+    except UnicodeDecodeError:
+        raise DataError(f"{path} is not UTF-8 text, so not a {what} the harness wrote; delete or restore it.") from None
+    except json.JSONDecodeError as exc:
+        raise DataError(
+            f"{path} is not valid JSON ({exc.msg}, line {exc.lineno}); it is a damaged {what}: "
+            "delete or restore it."
+        ) from None
+
+
+def read_jsonl(path: str | Path) -> list[dict[str, Any]]:
+    """The JSON-object lines of ``path`` (``[]`` if absent); torn or foreign lines are skipped.
+
+    For logs appended while training runs (``metrics.jsonl``), where a process
+    killed mid-write leaves a partial last line.
+    """
+    path = Path(path)
+    if not path.is_file():
+        return []
+    rows = []
+    with open(path, encoding="utf-8", errors="replace") as fh:
+        for line in fh:
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError:
+                continue
+            if isinstance(row, dict):
+                rows.append(row)
+    return rows
+
+
+def append_jsonl(path: str | Path, row: Mapping[str, Any]) -> None:
+    """Append one JSON line to ``path`` (non-finite floats become ``null``)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a", encoding="utf-8") as fh:
+        fh.write(json.dumps(json_safe(dict(row)), default=str) + "\n")
+
+
+def rewrite_jsonl(path: str | Path, rows: Iterable[Mapping[str, Any]]) -> None:
+    """Replace ``path`` by ``rows`` atomically (e.g. dropping the steps a resumed run will redo)."""
+    write_text(path, "".join(json.dumps(json_safe(dict(r)), default=str) + "\n" for r in rows))
+
+
+# -- identities ---------------------------------------------------------------
+
+
+def identity_differences(
+    old: Mapping[str, Any] | None,
+    new: Mapping[str, Any],
+    ignore: Iterable[str] = (),
+    recorded_only: bool = False,
+) -> list[str]:
+    """``field: old -> new`` for every field whose value differs, sorted by field.
+
+    :param ignore: fields allowed to differ.
+    :param recorded_only: compare only the fields both record (settings added
+        or retired since the directory was written do not count as changes).
+    :returns: one line per difference; ``old`` not a mapping (nothing
+        recorded) is one line saying so.
+    """
+    if not isinstance(old, Mapping):
+        return ["settings: not recorded -> " + ", ".join(sorted(new))]
+    skip = set(ignore)
+    keys = set(old) & set(new) if recorded_only else set(old) | set(new)
+    return [
+        f"{key}: {old.get(key)!r} -> {new.get(key)!r}"
+        for key in sorted(keys)
+        if key not in skip and old.get(key) != new.get(key)
+    ]
+
+
+# -- run summaries --------------------------------------------------------------
+
+STATUSES = ("planned", "finished", "submitted", "dry_run")
+
+
+@dataclass
+class RunSummary:
+    """What a training backend's ``run`` returns (and leaves in ``<output>/summary.json``).
+
+    The core reads a run's outputs only from here, never by guessing folder names.
+
+    :ivar status: ``finished`` (training ended, here or in a job the backend
+        followed to its end), ``submitted`` (a job runs elsewhere), ``dry_run``
+        (prepared, nothing trained) or ``planned`` (what ``Backend.outputs``
+        returns before a run).
+    :ivar output: the run directory.
+    :ivar checkpoint: the final model directory, for ``harness eval --model``;
+        may be a cluster path (see :attr:`checkpoint_here`). ``None``: no model.
+    :ivar metrics: the per-step ``metrics.jsonl``, if the backend writes one here.
+    :ivar eval: the ``harness eval`` output directory of ``--eval-after``.
+    :ivar method: ``grpo`` or ``sft``.
+    :ivar steps: optimizer steps taken (``None`` when unknown, e.g. submitted).
+    :ivar details: backend-specific extras (job ids, plots, last metrics...).
+    """
+
+    status: str
+    output: str
+    checkpoint: str | None = None
+    metrics: str | None = None
+    eval: str | None = None
+    method: str | None = None
+    steps: int | None = None
+    details: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.status not in STATUSES:
+            raise ValueError(f"RunSummary.status must be one of {', '.join(STATUSES)}, not {self.status!r}")
+
+    @property
+    def checkpoint_here(self) -> bool:
+        """Whether :attr:`checkpoint` is a model directory on this machine."""
+        return bool(self.checkpoint) and (Path(self.checkpoint) / "config.json").is_file()
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> RunSummary:
+        names = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in names})
+
+    @classmethod
+    def coerce(cls, value: Any, backend: str, output: str) -> RunSummary:
+        """A backend's return value as a :class:`RunSummary`.
+
+        Backends written before the typed contract return a mapping: it becomes
+        ``details``, with its ``checkpoint`` and ``metrics`` entries (if any)
+        as the declared outputs.
+        """
+        if isinstance(value, RunSummary):
+            return value
+        if isinstance(value, Mapping):
+            return cls(
+                status="finished",
+                output=str(value.get("output") or output),
+                checkpoint=value.get("checkpoint") if isinstance(value.get("checkpoint"), str) else None,
+                metrics=value.get("metrics") if isinstance(value.get("metrics"), str) else None,
+                details=dict(value),
+            )
+        raise PluginError(
+            f"backend {backend!r} returned {type(value).__name__} from run(); return a "
+            "harness.RunSummary (status, output, checkpoint, metrics...)."
+        )
+
+
+def write_summary(summary: RunSummary) -> Path:
+    """``<summary.output>/summary.json``."""
+    return write_json(Path(summary.output) / SUMMARY_FILE, json_safe(summary.as_dict()))
+
+
+def read_summary(output: str | Path) -> RunSummary | None:
+    """The :class:`RunSummary` saved in ``output``, or ``None`` if there is none (or it is unreadable)."""
+    path = Path(output) / SUMMARY_FILE
+    if not path.is_file():
+        return None
+    try:
+        return RunSummary.from_dict(read_json(path, "run summary"))
+    except (DataError, TypeError, ValueError):
+        return None

@@ -1,0 +1,152 @@
+"""The shape of the code: the core never names a built-in plugin, no import cycles, kinds defined once.
+
+Imports are read with :mod:`ast` from every first-party module (function-level
+imports included: a lazy import is still a dependency).
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import click
+
+import harness
+from harness import hookspecs
+from harness.kinds import KINDS
+
+ROOT = Path(__file__).resolve().parent.parent
+# Source folder -> installed package name (pyproject's package-dir mapping).
+PACKAGES = {"harness": "harness", "plugins": "harness.plugins", "tasks": "harness.tasks"}
+
+
+def modules() -> dict[str, Path]:
+    """Every first-party module by its installed dotted name."""
+    found = {}
+    for folder, package in PACKAGES.items():
+        for path in sorted((ROOT / folder).rglob("*.py")):
+            parts = list(path.relative_to(ROOT / folder).with_suffix("").parts)
+            if parts[-1] == "__init__":
+                parts = parts[:-1]
+            found[".".join([package, *parts])] = path
+    return found
+
+
+def imported_names(name: str, path: Path, known: set[str]) -> set[str]:
+    """First-party modules ``name`` imports; ``from pkg import sub`` counts as importing ``pkg.sub``."""
+    is_package = path.name == "__init__.py"
+    out = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            out |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = name.split(".") if is_package else name.split(".")[:-1]
+                base = base[: len(base) - (node.level - 1)]
+                module = ".".join(base + ([node.module] if node.module else []))
+            else:
+                module = node.module or ""
+            for alias in node.names:
+                sub = f"{module}.{alias.name}"
+                out.add(sub if sub in known else module)
+    return {m for m in out if m in known}
+
+
+def graph() -> dict[str, set[str]]:
+    mods = modules()
+    known = set(mods)
+    return {name: imported_names(name, path, known) - {name} for name, path in mods.items()}
+
+
+def cycles(edges: dict[str, set[str]]) -> list[list[str]]:
+    """Strongly connected components with more than one module (Tarjan)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    found: list[list[str]] = []
+
+    def visit(v: str) -> None:
+        index[v] = low[v] = len(index)
+        stack.append(v)
+        on_stack.add(v)
+        for w in edges[v]:
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in on_stack:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            component = []
+            while True:
+                w = stack.pop()
+                on_stack.discard(w)
+                component.append(w)
+                if w == v:
+                    break
+            if len(component) > 1:
+                found.append(sorted(component))
+
+    for v in sorted(edges):
+        if v not in index:
+            visit(v)
+    return found
+
+
+def test_the_module_map_sees_the_whole_tree():
+    mods = modules()
+    assert {"harness", "harness.rundir", "harness.plugins.trl.backend", "harness.tasks.sat"} <= set(mods)
+    edges = graph()
+    # a lazy (function-level) import counts: the trl backend imports its trainer inside run()
+    assert "harness.plugins.trl.train" in edges["harness.plugins.trl.backend"]
+    assert cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
+
+
+def test_no_import_cycles_in_harness_plugins_or_tasks():
+    assert cycles(graph()) == []
+
+
+def test_the_core_never_imports_a_built_in_plugin():
+    """Only the plugin host's DEFAULT_PLUGINS list names them (as strings, loaded by name)."""
+    edges = graph()
+    offenders = {
+        module: sorted(m for m in imported if m.startswith(("harness.plugins", "harness.tasks")))
+        for module, imported in edges.items()
+        if not module.startswith(("harness.plugins", "harness.tasks"))
+    }
+    assert {m: i for m, i in offenders.items() if i} == {}
+    from harness.plugin_host import DEFAULT_PLUGINS
+
+    assert all(p.startswith(("harness.plugins.", "harness.tasks.")) for p in DEFAULT_PLUGINS)
+
+
+def test_built_in_plugin_packages_keep_only_hooks_in_their_init():
+    """A plugin package's ``__init__`` registers what its modules define (the shape third-party plugins have)."""
+    for init in sorted((ROOT / "plugins").glob("*/__init__.py")):
+        tree = ast.parse(init.read_text(encoding="utf-8"))
+        defined = [n.name for n in tree.body if isinstance(n, (ast.FunctionDef, ast.ClassDef))]
+        assert defined and all(name.startswith("register_") for name in defined), (init, defined)
+
+
+def test_every_surface_of_a_kind_comes_from_the_one_table():
+    specs = {name for name in dir(hookspecs) if name.startswith("register_")}
+    assert specs == {f"register_{k}" for k in KINDS} | {"register_commands"}
+    for kind in KINDS.values():
+        assert getattr(hookspecs, f"register_{kind.name}").__doc__
+        assert callable(getattr(harness, f"get_{kind.singular}")), kind.name
+        assert callable(getattr(harness, f"list_{kind.name}")), kind.name
+        assert f"get_{kind.singular}" in harness.__all__ and f"list_{kind.name}" in harness.__all__
+    from harness.cli import build_cli
+
+    cli = build_cli()
+    assert all(isinstance(cli.commands.get(kind), click.Command) for kind in KINDS)
+    assert harness.get_reward("length_norm", L0=8).L0 == 8  # factory kinds are called with params
+
+
+def test_every_package_folder_is_in_the_wheel():
+    """pyproject lists packages by hand (package-dir mapping): a new plugin subpackage must be listed."""
+    import tomllib
+
+    listed = set(tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"])
+    packages = {name for name, path in modules().items() if path.name == "__init__.py"}
+    assert packages == listed
