@@ -24,6 +24,7 @@ from harness.errors import (
     DataError,
     DuplicateNameError,
     HarnessError,
+    HubError,
     PluginError,
     UnknownNameError,
 )
@@ -49,6 +50,7 @@ __all__ = [
     "Engine",
     "Generation",
     "HarnessError",
+    "HubError",
     "Messages",
     "PluginError",
     "Reward",

@@ -56,3 +56,10 @@ class PluginError(HarnessError):
 
 class DataError(HarnessError):
     """A dataset file, row, column or image that cannot be used."""
+
+
+class HubError(ConfigError):
+    """A Hugging Face Hub id that cannot be resolved: unknown, gated, not cached, partial, bad revision or split.
+
+    The message names the repo and gives the fix, usually the exact ``hf download`` command.
+    """
