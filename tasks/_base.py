@@ -10,6 +10,7 @@ from typing import Any
 
 from harness.protocols import Messages, Template
 from harness.sample import Sample
+from harness.sources import HF_PREFIX, SYNTHETIC, HubDataset, choose
 from harness.tasks._common import RowGuard, check_on_error, check_split, load_image
 
 LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
@@ -25,6 +26,10 @@ class ImageTask:
     description: str = ""
     splits: Sequence[str] = ("train", "test")
     answer_hint: str = ""
+    # What exists publicly (harness.sources): Hub copies of the data, or why there is none.
+    public_data: Sequence[HubDataset] = ()
+    public_data_note: str = ""
+    synthetic_twin: bool = True  # samples(source=None) is the generated twin
     # Options a subclass's own samples() override takes (named in the unknown-option error).
     _own_options: Sequence[str] = ()
 
@@ -40,6 +45,9 @@ class ImageTask:
     ) -> Iterator[Sample]:
         """Samples of ``split``: the synthetic twin when ``source`` is ``None``, else real data.
 
+        ``source`` may also be a spec of :mod:`harness.sources`: ``"synthetic"``
+        or ``"hf:ORG/NAME[@REVISION]"`` (the Hub dataset, from the cache or fetched).
+
         :param on_error: ``"raise"`` (default) stops at the first bad row with a
             :class:`harness.DataError` naming file, row and problem; ``"skip"``
             skips bad rows, logs them and appends a ``Skipped`` to ``skipped``.
@@ -48,6 +56,8 @@ class ImageTask:
         """
         check_split(self.name, split, self.splits)
         check_on_error(on_error)
+        if isinstance(source, str) and (source.strip() == SYNTHETIC or source.strip().startswith(HF_PREFIX)):
+            source = choose(self, source, split, real_model=False).source
         if limit is not None and limit < 0:
             from harness.errors import ConfigError
 

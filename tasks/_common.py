@@ -103,7 +103,10 @@ def row_image(value: Any, root: Path, file: Any, row: Any) -> Any:
 def require_source(source: Any) -> Path:
     path = Path(source).expanduser()
     if not path.exists():
-        raise DataError(f"Data source {path} does not exist: pass a local file or directory.")
+        raise DataError(
+            f"Data source {path} does not exist: pass a local file or directory, hf:ORG/NAME[@REVISION] "
+            "for a Hugging Face Hub dataset, or synthetic."
+        )
     return path
 
 
@@ -124,18 +127,88 @@ class Row:
 
 
 def is_saved_dataset(path: Path) -> bool:
-    """Whether ``path`` is a ``datasets`` ``save_to_disk`` directory (Dataset or DatasetDict)."""
+    """Whether ``path`` is a ``datasets`` folder: a ``save_to_disk`` directory (Dataset or
+    DatasetDict) or a ``load_dataset`` cache folder (see :func:`builder_cache_dir`)."""
     return path.is_dir() and (
-        (path / "dataset_info.json").is_file()
-        or (path / "state.json").is_file()
+        (path / "state.json").is_file()
         or (path / "dataset_dict.json").is_file()
+        or builder_cache_dir(path) is not None
     )
 
 
-def iter_saved_dataset(path: Path, split: str, aliases: Mapping[str, Sequence[str]] = {}) -> Iterator[Row]:
-    """Rows of a ``save_to_disk`` directory, undecoded (images stay bytes), split chosen for a DatasetDict."""
+def _is_builder_folder(path: Path) -> bool:
+    return (
+        (path / "dataset_info.json").is_file()
+        and not (path / "state.json").is_file()
+        and any(path.glob("*.arrow"))
+    )
+
+
+def builder_cache_dir(path: Path) -> Path | None:
+    """The ``load_dataset`` cache folder at or under ``path``, else ``None``.
+
+    ``datasets.load_dataset`` prepares a dataset as
+    ``<HF_DATASETS_CACHE>/<org>___<name>/<config>/<version>/<hash>/`` holding
+    ``dataset_info.json`` and ``<name>-<split>[-NNNNN-of-NNNNN].arrow``.
+    ``path`` may be that folder or the ``<org>___<name>`` folder above it;
+    like ``datasets`` itself, the most recently written version is used.
+    """
+    if not path.is_dir():
+        return None
+    if _is_builder_folder(path):
+        return path
+    found = [d for d in path.glob("*/*/*") if d.is_dir() and _is_builder_folder(d)]
+    return max(found, key=lambda d: d.stat().st_mtime) if found else None
+
+
+def iter_builder_cache(folder: Path, split: str, aliases: Mapping[str, Sequence[str]] = {}) -> Iterator[Row]:
+    """Rows of one split of a ``load_dataset`` cache folder, read with ``datasets.Dataset.from_file``.
+
+    The split comes from ``dataset_info.json`` (exact name first, then
+    ``aliases``); its arrow shards are read in order, images undecoded.
+    """
+    import json
+
     import datasets
 
+    info_file = folder / "dataset_info.json"
+    try:
+        info = json.loads(info_file.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise DataError(f"{info_file}: unreadable ({exc}); let `datasets` prepare the dataset again.") from exc
+    have = list((info.get("splits") or {}).keys())
+    key = next((n for n in (split, *aliases.get(split, ())) if n in have), None)
+    if key is None:
+        raise DataError(
+            f"{folder}: this datasets cache holds the splits {', '.join(have) or 'none'}, not {split!r}; "
+            "prepare that split (datasets.load_dataset(..., split=...)) or point --source at its Hub id."
+        )
+    files = sorted(folder.glob(f"*-{key}.arrow")) + sorted(folder.glob(f"*-{key}-[0-9]*-of-[0-9]*.arrow"))
+    if not files:
+        raise DataError(f"{folder}: dataset_info.json lists split {key!r} but no *-{key}.arrow file is there.")
+    index = 0
+    for file in files:
+        try:
+            ds = datasets.Dataset.from_file(str(file))
+        except Exception as exc:  # datasets/pyarrow raise assorted types on a damaged file
+            raise DataError(f"{file}: cannot read this arrow file ({exc}).") from exc
+        names = {n: f.names for n, f in ds.features.items() if isinstance(f, datasets.ClassLabel)}
+        for batch in ds.with_format("arrow").iter(batch_size=64):
+            for data in batch.to_pylist():
+                yield Row(str(file), index, data, names)
+                index += 1
+
+
+def iter_saved_dataset(path: Path, split: str, aliases: Mapping[str, Sequence[str]] = {}) -> Iterator[Row]:
+    """Rows of a ``save_to_disk`` directory (split chosen for a DatasetDict) or of a
+    ``load_dataset`` cache folder, undecoded (images stay bytes)."""
+    import datasets
+
+    if not ((path / "state.json").is_file() or (path / "dataset_dict.json").is_file()):
+        folder = builder_cache_dir(path)
+        if folder is not None:
+            yield from iter_builder_cache(folder, split, aliases)
+            return
     try:
         ds = datasets.load_from_disk(str(path))
     except Exception as exc:  # datasets raises assorted types on a damaged directory
@@ -287,16 +360,18 @@ def split_files(path: Path, split: str, suffixes: Sequence[str], aliases: Sequen
     """Files under directory ``path`` with one of ``suffixes`` whose name mentions ``split``.
 
     ``train.jsonl``, ``SAT_train.parquet`` and ``train-00000-of-00002.parquet``
-    all belong to ``train``. Falls back to every such file when none names a split.
+    all belong to ``train``; files naming ``split`` exactly win over files naming one of
+    ``aliases``. Falls back to every such file when none names a split.
     """
     files = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in suffixes)
-    wanted = (split, *aliases)
 
     def names_split(p: Path, s: str) -> bool:
         tokens = p.stem.lower().replace("-", "_").replace(".", "_").split("_")
         return s in tokens or p.parent.name.lower() == s
 
-    mine = [p for p in files if any(names_split(p, s) for s in wanted)]
+    # The exact split name wins: SAT_static.parquet is training data, never part of "test".
+    mine = [p for p in files if names_split(p, split)]
+    mine = mine or [p for p in files if any(names_split(p, a) for a in aliases)]
     if mine:
         return mine
     known = {"train", "test", "val", "validation", "trainval", "static", "real", "dev"}

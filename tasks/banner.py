@@ -1,6 +1,9 @@
 """Task ``banner``: does a banner or slogan carry positive or negative content?
 
-The paper's Banner-Analysis set is not public; ``source`` may be any of:
+The paper's Banner-Analysis set is not public (no release on arXiv, the
+CVPRW page, Hugging Face or GitHub), so there is no Hub id to fall back on:
+with a real model, pass ``--source banner=PATH`` (or ``banner=synthetic`` to
+use the twin on purpose). ``source`` may be any of:
 
 - an image folder with ``positive/`` and ``negative/`` subfolders;
 - a JSON Lines or CSV manifest with an image path column (``image``,
@@ -87,6 +90,9 @@ class BannerTask(ImageTask):
     description = "Banner analysis: is the banner's slogan positive or negative? (binary)"
     splits = ("train", "test")
     answer_hint = "positive or negative"
+    public_data = ()
+    public_data_note = ("the paper's Banner-Analysis set has no public release: not on arXiv, the "
+                        "CVPRW page, Hugging Face or GitHub; bring your own")
     question = "Does the content of this banner convey a positive or a negative message?"
 
     # -- answers -------------------------------------------------------------

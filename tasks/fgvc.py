@@ -4,17 +4,26 @@
 
 - the official archive layout: ``fgvc-aircraft-2013b/`` (or its ``data/``
   folder) with ``images/<id>.jpg``, ``images_variant_<split>.txt``
-  (``<id> <variant>`` per line), ``variants.txt`` and optionally
+  (``<id> <variant>`` per line, split on the first space: names hold spaces
+  and ``/``, e.g. ``Cessna 172``, ``F/A-18``), ``variants.txt`` and optionally
   ``images_manufacturer_<split>.txt`` / ``images_family_<split>.txt``;
-- a ``datasets`` ``save_to_disk`` directory or parquet file(s) with an
-  ``image`` column and a ``variant`` column (text or ClassLabel; ``label``
-  also accepted), optionally ``manufacturer`` and ``family``.
+- ``hf:HuggingFaceM4/FGVC-Aircraft`` (the public Hub copy, pinned below):
+  ``data/{train,validation,test}-0000N-of-00002.parquet`` with ``image``,
+  ``bbox``, and ``family`` / ``manufacturer`` / ``variant`` ClassLabels. Its
+  images were written by that repo's former loading script, which already
+  cut the copyright strip;
+- any ``datasets`` ``save_to_disk`` directory, ``load_dataset`` cache folder or
+  parquet file(s) with an ``image`` column and a ``variant`` column (text or
+  ClassLabel; ``label`` also accepted), optionally ``manufacturer`` and ``family``.
 
 Splits: ``train``, ``val``, ``trainval``, ``test`` (``trainval`` = ``train`` then
-``val`` where the data has no such split). The 20-pixel copyright strip at the
-bottom of every real image is cropped (``crop_bottom=`` changes that). Without
-``source``, a synthetic twin draws 13 invented variants in 5 families
-(``_fgvc_synth``).
+``val`` where the data has no such split). ``crop_bottom`` pixels are cut from
+the bottom of every real image; by default (``None``) 20 for the official
+archive, whose README calls the bottom 20 px a copyright banner, and 0 for
+every other layout, which may already be cropped (cropping twice would cut the
+aircraft). Set it with ``samples(..., crop_bottom=N)`` or
+``--task-option fgvc.crop_bottom=N``. Without ``source``, a synthetic twin
+draws 13 invented variants in 5 families (``_fgvc_synth``).
 
 Answer rule: the content of the last ``<answer>...</answer>`` block must name
 the gold variant, compared ignoring case, spacing and hyphen/dash variants
@@ -37,6 +46,7 @@ from typing import Any
 
 import harness
 from harness.sample import Sample
+from harness.sources import HubDataset
 from harness.tasks._base import ImageTask
 from harness.tasks._common import (
     RowGuard,
@@ -64,6 +74,15 @@ SPLITS = ("train", "val", "trainval", "test")
 SPLIT_ALIASES = {"val": ("validation",), "train": (), "test": (), "trainval": ()}
 SYNTHETIC_SIZE = {"train": 1300, "val": 260, "test": 650}
 VARIANT_COLUMNS = ("variant", "label", "answer")
+# The parquet conversion of HuggingFaceM4/FGVC-Aircraft (its main branch still holds only a
+# loading script, which datasets >= 4 no longer runs), pinned to the commit checked here.
+PUBLIC = HubDataset(
+    "HuggingFaceM4/FGVC-Aircraft",
+    revision="e18a7c97147c90dc7f4a60d74a7f4258e9264e97",
+    splits={"train": ("train",), "val": ("validation",), "trainval": ("train", "validation"), "test": ("test",)},
+    layout="data/{train,validation,test}-0000N-of-00002.parquet: image (strip already cut), bbox, "
+    "family, manufacturer, variant (ClassLabels)",
+)
 QUESTION = "What is the exact variant of the aircraft in this image?"
 
 # Static, read-only name tables (nothing at run time changes them): variant ->
@@ -90,6 +109,7 @@ class FgvcTask(ImageTask):
     description = "FGVC-Aircraft: name the aircraft variant (fine-grained, 100 classes; synthetic: 13)"
     splits = SPLITS
     answer_hint = "the aircraft variant name"
+    public_data = (PUBLIC,)
 
     # -- answers -------------------------------------------------------------
     def extract_answer(self, completion, sample: Sample | None = None) -> str | None:
@@ -125,7 +145,7 @@ class FgvcTask(ImageTask):
 
     # -- synthetic twin ------------------------------------------------------
     def synthetic(self, split: str, limit: int | None, seed: int,
-                  crop_bottom: int = CROP_BOTTOM) -> Iterator[Sample]:
+                  crop_bottom: int | None = None) -> Iterator[Sample]:
         """The synthetic twin (``crop_bottom`` applies to real images only)."""
         if split == "trainval":
             n_train = SYNTHETIC_SIZE["train"]
@@ -148,14 +168,19 @@ class FgvcTask(ImageTask):
 
     # -- real data -----------------------------------------------------------
     def load_real(self, split: str, source, seed: int, guard: RowGuard,
-                  crop_bottom: int = CROP_BOTTOM) -> Iterator[Sample]:
-        """Real samples; ``crop_bottom`` px (the copyright strip) are cut from every image."""
+                  crop_bottom: int | None = None) -> Iterator[Sample]:
+        """Real samples; ``crop_bottom`` px are cut from every image (``None``: 20 for the
+        official archive, 0 for other layouts)."""
+        if crop_bottom is not None and (isinstance(crop_bottom, bool) or not isinstance(crop_bottom, int)
+                                        or crop_bottom < 0):
+            raise harness.ConfigError(f"fgvc option crop_bottom must be an integer >= 0, got {crop_bottom!r}.")
         path = require_source(source)
-        crop = crop_bottom
         data_dir = _official_dir(path)
         if data_dir is not None:
+            crop = CROP_BOTTOM if crop_bottom is None else crop_bottom
             yield from self._official(data_dir, split, crop, guard)
             return
+        crop = crop_bottom or 0
         if is_saved_dataset(path):
             if split == "trainval" and not _saved_has_split(path, "trainval"):
                 for part in ("train", "val"):

@@ -1,13 +1,23 @@
 """Task ``sat``: spatial aptitude training, multiple choice over one or two images.
 
-``source`` may be a ``datasets`` ``save_to_disk`` directory or parquet file(s)
-in the ``array/SAT`` layout: ``image_bytes`` (a list of one or two images),
-``question``, ``answers`` (the choices), ``correct_answer`` (the text of the
-right choice) and optionally ``question_type``. Split files are found by name
-(``SAT_train.parquet`` -> ``train``, ``SAT_val.parquet`` -> ``val``); a
-``DatasetDict`` without a ``test`` split serves ``test`` from ``static``.
-Without ``source``, a synthetic twin asks about relative position, counting
-and egocentric camera movement in drawn scenes (``_sat_synth``).
+Public data: the Hub dataset ``array/SAT`` (``source="hf:array/SAT"``, read
+from the Hugging Face cache or fetched): ``SAT_{train,static,val,test}.parquet``
+as its dataset card's ``configs`` map them. ``source`` may also be a local
+copy: that snapshot folder, parquet file(s), a ``datasets`` ``save_to_disk``
+directory or a ``load_dataset`` cache folder. Columns: ``image_bytes`` (a list
+of one or two images: raw ``list<binary>`` upstream, ``{bytes, path}`` structs
+in the ``datasets`` Image-feature variant), ``question``, ``answers`` (the
+choices), ``correct_answer`` (the text of the right choice) -- or
+``correct_answer_idx`` (its 0-based index, as in the re-hosted copy
+lmms-eval's ``sat`` task reads) -- and optionally ``question_type``.
+
+Splits: ``train``, ``static``, ``val``, ``test``, each its own file
+(``SAT_train.parquet`` -> ``train``). ``static`` is *training* data (about
+127K static-relation questions) and never part of ``test`` (150 real-image
+questions); an exact split name always wins over an alias (``validation``
+for ``val``). Without ``source``, a synthetic twin asks about relative
+position, counting and egocentric camera movement in drawn scenes
+(``_sat_synth``).
 
 Choices are shuffled deterministically from ``seed`` and the sample id, and
 shown lettered (``A. ...``). ``Sample.answer`` is the right choice's text.
@@ -36,6 +46,7 @@ from typing import Any
 
 import harness
 from harness.sample import Sample
+from harness.sources import HubDataset
 from harness.tasks._base import LETTERS, ImageTask
 from harness.tasks._common import (
     RowGuard,
@@ -56,9 +67,15 @@ from harness.tasks._common import (
 )
 from harness.tasks._sat_synth import GENERATORS, QUESTION_TYPES
 
-SPLITS = ("train", "val", "test")
-SPLIT_ALIASES = {"train": (), "val": ("validation",), "test": ("static",)}
-SYNTHETIC_SIZE = {"train": 1200, "val": 240, "test": 480}
+SPLITS = ("train", "static", "val", "test")
+SPLIT_ALIASES = {"train": (), "static": (), "val": ("validation",), "test": ()}
+SYNTHETIC_SIZE = {"train": 1200, "static": 600, "val": 240, "test": 480}
+PUBLIC = HubDataset(
+    "array/SAT",
+    splits={split: (split,) for split in SPLITS},
+    layout="SAT_{train,static,val,test}.parquet: image_bytes (list of images), question, answers, "
+    "correct_answer, question_type",
+)
 ROTATION_MARK = "#r"
 
 
@@ -116,6 +133,7 @@ class SatTask(ImageTask):
     description = "SAT: spatial reasoning multiple choice (relative position, counting, ego-motion)"
     splits = SPLITS
     answer_hint = "the letter of the correct option"
+    public_data = (PUBLIC,)
     _own_options = ("circular",)
 
     # -- answers -------------------------------------------------------------
@@ -206,7 +224,6 @@ class SatTask(ImageTask):
             raise row_error(row.file, row.index, "image_bytes is empty; each row needs one or two images.")
         question = pick(row, ("question",), "question")
         choices = pick(row, ("answers", "choices"), "answers")
-        correct = pick(row, ("correct_answer", "answer"), "correct_answer")
         if not isinstance(question, str) or not question.strip():
             raise row_error(row.file, row.index, "question must be a non-empty string.")
         if (not isinstance(choices, list) or len(choices) < 2
@@ -215,10 +232,7 @@ class SatTask(ImageTask):
         choices = [c.strip() for c in choices]
         if len(choices) > len(LETTERS):
             raise row_error(row.file, row.index, f"{len(choices)} choices; at most {len(LETTERS)} can be lettered.")
-        keys = [label_key(c) for c in choices]
-        if not isinstance(correct, str) or label_key(correct) not in keys:
-            raise row_error(row.file, row.index, f"correct_answer {correct!r} is not one of the answers {choices!r}.")
-        answer = choices[keys.index(label_key(correct))]
+        answer = _gold_choice(row, choices)
         decoded = [load_image(row_image(img, root, row.file, row.index), row.file, row.index) for img in images]
         sid = str(row.data.get("id") or f"{Path(row.file).name}:{row.index}")
         rng_for("sat-choices", seed, sid).shuffle(choices)
@@ -227,6 +241,36 @@ class SatTask(ImageTask):
         if isinstance(qtype, str):
             meta["question_type"] = qtype
         return Sample(sid, decoded, question.strip(), choices, answer, meta)
+
+
+def _gold_choice(row, choices: list[str]) -> str:
+    """The right choice's text from ``correct_answer`` (text) and/or ``correct_answer_idx`` (0-based);
+    when a row has both they must name the same choice."""
+    keys = [label_key(c) for c in choices]
+    text, index = row.data.get("correct_answer"), row.data.get("correct_answer_idx")
+    if text is None or (isinstance(text, str) and not text.strip()):
+        text = row.data.get("answer") if index is None else None
+    if text is None and index is None:
+        pick(row, ("correct_answer", "correct_answer_idx"), "correct_answer")  # names what is there
+    from_text = None
+    if text is not None:
+        if not isinstance(text, str) or label_key(text) not in keys:
+            raise row_error(row.file, row.index, f"correct_answer {text!r} is not one of the answers {choices!r}.")
+        from_text = keys.index(label_key(text))
+    if index is not None:
+        if isinstance(index, bool) or not isinstance(index, int) or not 0 <= index < len(choices):
+            raise row_error(
+                row.file, row.index,
+                f"correct_answer_idx {index!r} is not a 0-based index into the {len(choices)} answers.",
+            )
+        if from_text is not None and from_text != index:
+            raise row_error(
+                row.file, row.index,
+                f"correct_answer {text!r} and correct_answer_idx {index} name different answers "
+                f"({choices[from_text]!r} vs {choices[index]!r}); fix one of them.",
+            )
+        return choices[index]
+    return choices[from_text]
 
 
 TASK = SatTask()

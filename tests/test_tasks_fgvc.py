@@ -215,8 +215,10 @@ def test_datasets_mirror_with_classlabel_and_parquet(tmp_path):
     for source in (tmp_path / "saved", tmp_path / "pq"):
         samples = list(fgvc.samples("train", source=source, limit=2))
         assert [s.answer for s in samples] == ["A320", "Cessna 172"], source
-        assert samples[0].images[0].size == (40, 40)  # strip cropped
+        assert samples[0].images[0].size == (40, 60)  # not the official archive: no crop by default
         assert samples[0].meta["manufacturer"] == "Airbus"
+        cropped = next(fgvc.samples("train", source=source, crop_bottom=20))
+        assert cropped.images[0].size == (40, 40)  # asked for: the strip is cut
     assert [s.answer for s in fgvc.samples("val", source=tmp_path / "saved")] == ["A320"]
     assert len(list(fgvc.samples("trainval", source=tmp_path / "saved"))) == 4
 
@@ -244,5 +246,5 @@ def test_parquet_with_image_paths_is_confined_to_its_folder(tmp_path):
     skipped = []
     samples = list(fgvc.samples("test", source=tmp_path / "data", on_error="skip", skipped=skipped))
     assert [s.answer for s in samples] == ["A320"]
-    assert samples[0].images[0].size == (60, 30)
+    assert samples[0].images[0].size == (60, 50)  # a parquet layout is not cropped unless asked
     assert skipped[0].row == 1 and "escapes the dataset root" in skipped[0].problem

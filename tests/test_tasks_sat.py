@@ -230,9 +230,12 @@ def test_sat_save_to_disk_layout(tmp_path):
     ds = datasets.Dataset.from_list(rows, features=features)
     datasets.DatasetDict({"train": ds, "static": ds.select([1])}).save_to_disk(str(tmp_path / "sat"))
     assert [len(s.images) for s in sat.samples("train", source=tmp_path / "sat")] == [1, 2]
-    test = list(sat.samples("test", source=tmp_path / "sat"))  # served from "static"
-    assert len(test) == 1 and test[0].answer == "moved forward"
-    assert "sat [static]" in test[0].meta["source"]
+    static = list(sat.samples("static", source=tmp_path / "sat"))  # its own split
+    assert len(static) == 1 and static[0].answer == "moved forward"
+    assert "sat [static]" in static[0].meta["source"]
+    # static is training data: it never stands in for test
+    with pytest.raises(harness.DataError, match="splits train, static, none of them test"):
+        list(sat.samples("test", source=tmp_path / "sat"))
 
 
 def test_sat_bad_rows_name_file_and_row(tmp_path):
