@@ -18,7 +18,7 @@ from harness.config import StrictModel
 from harness.reward_spec import RewardSpec
 
 # Fields that may change between a run and its resumption.
-EXECUTION_ONLY_FIELDS = ("output", "batch_size")
+EXECUTION_ONLY_FIELDS = ("output", "batch_size", "allow_download")
 
 _SHARD_RE = re.compile(r"^(\d+)/(\d+)$")
 
@@ -29,12 +29,24 @@ class EvalConfig(StrictModel):
     tasks: list[str] = Field(default_factory=lambda: ["banner", "fgvc", "sat"])
     templates: list[str] = Field(default_factory=lambda: ["think", "nothink"])
     model: str | None = Field(
-        None, description="Local checkpoint directory; None uses the cached tiny (untrained) model."
+        None,
+        description="Local checkpoint directory or Hugging Face Hub id ORG/NAME[@REVISION] (from the cache, "
+        "else downloaded when allowed); None uses the cached tiny (untrained) model.",
     )
     split: str = "test"
     limit: int | None = Field(None, ge=1, description="At most this many samples per task.")
     sources: dict[str, str] = Field(
-        default_factory=dict, description="task -> local data path; tasks not named use their synthetic twin."
+        default_factory=dict,
+        description="task -> data: 'synthetic', 'hf:ORG/NAME[@REVISION]' (a Hub dataset) or a local path. "
+        "A task not named uses its public Hub dataset with a real --model (refused when it has none), "
+        "its synthetic twin without one.",
+    )
+    task_options: dict[str, dict[str, Any]] = Field(
+        default_factory=dict,
+        description="task -> loader options passed to its samples(), e.g. {fgvc: {crop_bottom: 0}}.",
+    )
+    allow_download: bool = Field(
+        True, description="Fetch a Hub model or dataset missing from the cache (HF_HUB_OFFLINE=1 also forbids it)."
     )
     engine: str = "hf"
     batch_size: int = Field(8, ge=1)
@@ -83,6 +95,13 @@ class EvalConfig(StrictModel):
         unknown = set(self.sources) - set(self.tasks)
         if unknown:
             raise ValueError(f"sources name tasks not being evaluated: {sorted(unknown)}")
+        unknown = set(self.task_options) - set(self.tasks)
+        if unknown:
+            raise ValueError(f"task_options name tasks not being evaluated: {sorted(unknown)}")
+        from harness.sources import check_spec
+
+        for task, spec in self.sources.items():
+            check_spec(task, spec)
         return self
 
     def shard_index(self) -> tuple[int, int] | None:
@@ -97,6 +116,8 @@ class EvalConfig(StrictModel):
         data = self.model_dump(mode="json")
         for name in EXECUTION_ONLY_FIELDS:
             data.pop(name, None)
+        if not data["task_options"]:
+            del data["task_options"]  # absent when unused, so runs recorded before the field still resume
         return data
 
     def generation_settings(self) -> dict[str, Any]:

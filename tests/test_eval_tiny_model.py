@@ -20,6 +20,9 @@ from harness.evaluation.records import read_records
 pytestmark = pytest.mark.slow
 
 TASKS = ("banner", "fgvc", "sat")
+# The tiny model is passed as a real --model, so the synthetic twins must be asked for by name.
+SYNTHETIC = {task: "synthetic" for task in TASKS}
+SYNTHETIC_FLAGS = [arg for task in TASKS for arg in ("--source", f"{task}=synthetic")]
 
 
 @pytest.fixture(scope="module")
@@ -51,6 +54,11 @@ def test_default_eval_runs_all_tasks_and_templates_on_the_untrained_tiny_model(t
     assert "UNTRAINED" in result.output
     results = json.loads((out / "results.json").read_text())
     assert results["model_untrained"] and results["model"] == str(tiny_model)
+    # the no-model demo runs the synthetic twins, and says so everywhere
+    assert {t: (d["kind"], d["split"], d["count"]) for t, d in results["data"].items()} == {
+        t: ("synthetic", "test", 3) for t in TASKS}
+    assert "sat: SYNTHETIC twin (generated; not the benchmark) (split test, 3 samples)" in result.output
+    assert "[syn]" in (out / "report.md").read_text()
     assert results["config"]["do_sample"] is False and results["config"]["engine"] == "hf"
     for task in TASKS:
         for template in ("think", "nothink"):
@@ -69,7 +77,8 @@ def test_default_eval_runs_all_tasks_and_templates_on_the_untrained_tiny_model(t
 
 
 def test_lm_eval_gives_the_same_greedy_completions_as_hf(tiny_model, tmp_path):
-    common = dict(templates=["nothink"], limit=2, max_new_tokens=12, batch_size=1, model=str(tiny_model))
+    common = dict(templates=["nothink"], limit=2, max_new_tokens=12, batch_size=1, model=str(tiny_model),
+                  sources=SYNTHETIC)
     hf = run_eval(EvalConfig(engine="hf", output=str(tmp_path / "hf"), **common), progress=False, echo=quiet)
     lm = run_eval(EvalConfig(engine="lm-eval", output=str(tmp_path / "lm"), **common), progress=False, echo=quiet)
     ours, theirs = completions(tmp_path / "hf"), completions(tmp_path / "lm")
@@ -80,7 +89,8 @@ def test_lm_eval_gives_the_same_greedy_completions_as_hf(tiny_model, tmp_path):
 
 
 def test_shards_of_a_real_run_merge_into_the_unsharded_results(tiny_model, tmp_path):
-    common = dict(templates=["think"], limit=3, max_new_tokens=8, batch_size=1, model=str(tiny_model))
+    common = dict(templates=["think"], limit=3, max_new_tokens=8, batch_size=1, model=str(tiny_model),
+                  sources=SYNTHETIC)
     whole = run_eval(EvalConfig(output=str(tmp_path / "whole"), **common), progress=False, echo=quiet)
     dirs = []
     for i in (1, 2):
@@ -95,11 +105,11 @@ def test_kill_9_mid_run_then_rerun_equals_an_uninterrupted_run(tiny_model, tmp_p
     def command(out: str) -> list[str]:
         return [sys.executable, "-m", "harness", "eval", "--model", str(tiny_model), "--templates", "think",
                 "--limit", "3", "--max-new-tokens", "16", "--batch-size", "1", "--no-progress",
-                "-o", str(tmp_path / out)]
+                *SYNTHETIC_FLAGS, "-o", str(tmp_path / out)]
 
     ref = run_eval(
         EvalConfig(model=str(tiny_model), templates=["think"], limit=3, max_new_tokens=16, batch_size=1,
-                   output=str(tmp_path / "ref")),
+                   sources=SYNTHETIC, output=str(tmp_path / "ref")),
         progress=False, echo=quiet,
     )
     proc = subprocess.Popen(command("run"), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -146,7 +156,7 @@ def test_a_corrupt_image_in_a_real_layout_source_stops_with_the_tasks_error(tiny
 def test_circular_sat_scores_every_rotation_and_groups_them(tiny_model, tmp_path):
     results = run_eval(
         EvalConfig(tasks=["sat"], templates=["nothink"], limit=2, max_new_tokens=4, circular=True,
-                   model=str(tiny_model), output=str(tmp_path / "c")),
+                   model=str(tiny_model), sources={"sat": "synthetic"}, output=str(tmp_path / "c")),
         progress=False, echo=quiet,
     )
     entry = results["results"]["sat"]["nothink"]

@@ -18,19 +18,35 @@ def _sources(values: tuple[str, ...]) -> dict[str, str] | None:
     for value in values:
         task, sep, path = value.partition("=")
         if not sep or not task.strip() or not path.strip():
-            raise ConfigError(f"--source {value!r}: write TASK=PATH, e.g. --source fgvc=/data/fgvc-aircraft-2013b.")
+            raise ConfigError(
+                f"--source {value!r}: write TASK=SOURCE, e.g. --source fgvc=/data/fgvc-aircraft-2013b, "
+                "--source sat=hf:array/SAT or --source banner=synthetic."
+            )
         sources[task.strip()] = path.strip()
     return sources
+
+
+def _task_options(values: tuple[str, ...]) -> dict | None:
+    """``--task-option TASK.KEY=VALUE`` items as ``{task: {key: value}}`` (values read as YAML scalars)."""
+    from harness.cli.run import _set_overrides
+
+    options = _set_overrides(values) if values else None
+    for task, value in (options or {}).items():
+        if not isinstance(value, dict):
+            raise ConfigError(f"--task-option {task}=...: write TASK.KEY=VALUE, e.g. --task-option fgvc.crop_bottom=0.")
+    return options
 
 
 @click.command("eval")
 @click.option("--config", "config_file", type=click.Path(dir_okay=False), help="YAML/TOML/JSON EvalConfig; flags override it.")
 @click.option("--tasks", help="Comma-separated task names [banner,fgvc,sat].")
 @click.option("--templates", help="Comma-separated prompt templates [think,nothink].")
-@click.option("--model", help="Local checkpoint directory [the cached tiny, untrained model].")
+@click.option("--model", help="Local checkpoint directory or Hub id ORG/NAME[@REVISION] [the cached tiny, untrained model].")
 @click.option("--split", help="Data split [test].")
 @click.option("--limit", type=int, help="At most N samples per task.")
-@click.option("--source", "sources", multiple=True, metavar="TASK=PATH", help="Real data for a task (repeatable); others use synthetic twins.")
+@click.option("--source", "sources", multiple=True, metavar="TASK=SOURCE", help="A task's data (repeatable): a local path, hf:ORG/NAME[@REVISION] or synthetic. With --model, unnamed tasks use their public Hub dataset (or are refused).")
+@click.option("--task-option", "task_options", multiple=True, metavar="TASK.KEY=VALUE", help="A task loader option (repeatable), e.g. fgvc.crop_bottom=0.")
+@click.option("--download/--no-download", "allow_download", default=None, help="Fetch a Hub model or dataset missing from the cache [download; HF_HUB_OFFLINE=1 forbids it].")
 @click.option("--engine", help="Inference engine: hf, vllm, lm-eval [hf].")
 @click.option("--batch-size", type=int, help="Prompts per generation batch [8].")
 @click.option("--max-new-tokens", type=int, help="Generation budget per sample [1024].")
@@ -46,17 +62,20 @@ def _sources(values: tuple[str, ...]) -> dict[str, str] | None:
 @click.option("--trust-remote-code", is_flag=True, default=None, help="Allow the checkpoint's own code (off unless given).")
 @click.option("-o", "--output", help="Output directory; rerunning on it resumes [eval-output].")
 @click.option("--no-progress", is_flag=True, help="No progress bar.")
-def eval_command(config_file, tasks, templates, sources, no_progress, **flags) -> None:
+def eval_command(config_file, tasks, templates, sources, task_options, no_progress, **flags) -> None:
     """Evaluate a model on tasks x templates: results.json, per-sample logs, report, plot.
 
     Greedy by default. Interrupted runs resume where they stopped when rerun
-    with the same settings and --output.
+    with the same settings and --output. With a real --model every task's data
+    is real (a --source, or its public Hub dataset) unless --source TASK=synthetic
+    asks for the generated twin; results.json, report.md and the table say which.
     """
     from harness.config import load_config
     from harness.eval_config import EvalConfig
     from harness.evaluation import run_eval
 
-    overrides = dict(flags, tasks=_names(tasks), templates=_names(templates), sources=_sources(sources))
+    overrides = dict(flags, tasks=_names(tasks), templates=_names(templates), sources=_sources(sources),
+                     task_options=_task_options(task_options))
     config = load_config(EvalConfig, config_file, overrides)
     run_eval(config, progress=not no_progress, echo=click.echo)
     click.echo(f"Wrote {config.output}/results.json, report.md, results.png and samples/.")
@@ -78,7 +97,11 @@ def eval_merge_command(output, shards) -> None:
 @click.option("--label", "labels", multiple=True, help="Column label per DIR, in order [directory names].")
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="Also write the markdown report here.")
 def report_command(dirs, labels, output) -> None:
-    """Table 1 side by side: rows tasks, columns templates per eval output DIR."""
+    """Table 1 side by side: rows tasks, columns templates per eval output DIR.
+
+    Cells scored on a synthetic twin are marked [syn] and every run's data is
+    listed, so generated-data numbers never pass for benchmark numbers.
+    """
     from pathlib import Path
 
     from harness.evaluation.report import load_results, render_markdown, render_table

@@ -7,6 +7,11 @@ circular=True)`` when it has that option, else :func:`rotations`) and optionally
 (``--shard I/N`` keeps the samples with ``index % N == I - 1``, all rotations
 of a sample together), so shards are disjoint, cover the set, and can be
 merged back into exactly the unsharded run.
+
+Where each task's data comes from is decided by :func:`harness.sources.choose`
+(a real ``--model`` never meets generated data unless it was asked for) and
+recorded on the unit (``Unit.data``: kind, spec, repo and commit or path,
+split, count).
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ from harness.errors import ConfigError, DataError
 from harness.eval_config import EvalConfig
 from harness.plugin_host import get_host
 from harness.sample import Sample
+from harness.sources import choose, mark_loaded
 
 
 @dataclass
@@ -38,6 +44,7 @@ class Unit:
     task: Any
     template: Any
     items: list[Item] = field(default_factory=list)
+    data: dict[str, Any] = field(default_factory=dict)  # where the samples came from (results.json "data")
 
     @property
     def key(self) -> str:
@@ -65,9 +72,9 @@ def rotations(sample: Sample) -> list[Sample]:
     ]
 
 
-def _task_samples(task: Any, config: EvalConfig) -> list[Sample]:
-    source = config.sources.get(task.name)
-    kwargs: dict[str, Any] = {"source": source, "limit": config.limit, "seed": config.seed}
+def _task_samples(task: Any, config: EvalConfig, source: str | None) -> list[Sample]:
+    kwargs: dict[str, Any] = {"source": source, "limit": config.limit, "seed": config.seed,
+                              **config.task_options.get(task.name, {})}
     own_circular = "circular" in inspect.signature(task.samples).parameters
     if config.circular and own_circular:
         return list(task.samples(config.split, circular=True, **kwargs))
@@ -77,8 +84,9 @@ def _task_samples(task: Any, config: EvalConfig) -> list[Sample]:
     return samples
 
 
-def load_items(task: Any, config: EvalConfig) -> list[Item]:
-    """The task's items for ``config``: samples (with rotations if circular), then this shard.
+def load_items(task: Any, config: EvalConfig) -> tuple[list[Item], dict[str, Any]]:
+    """The task's items for ``config`` (samples, rotations if circular, then this shard) and
+    the record of where they came from.
 
     Rotations of one sample share its ``index`` (position of the sample) and
     ``group`` (its base id, ``meta["circular_of"]``).
@@ -88,14 +96,18 @@ def load_items(task: Any, config: EvalConfig) -> list[Item]:
             f"Task {task.name!r} has no split {config.split!r}; its splits are "
             f"{', '.join(task.splits)}. Use --split."
         )
+    real_model = config.model is not None
+    choice = choose(task, config.sources.get(task.name), config.split, real_model=real_model,
+                    download=config.allow_download)
+    loaded = _task_samples(task, config, choice.source)
     shard = config.shard_index()
     items: list[Item] = []
     seen: set[str] = set()
     positions: dict[str, int] = {}
-    for sample in _task_samples(task, config):
+    for sample in loaded:
         if sample.id in seen:
             raise DataError(
-                f"Task {task.name!r} ({config.sources.get(task.name) or 'synthetic'}) yields sample id "
+                f"Task {task.name!r} ({config.sources.get(task.name) or choice.kind}) yields sample id "
                 f"{sample.id!r} twice; ids must be unique within a split."
             )
         seen.add(sample.id)
@@ -105,17 +117,21 @@ def load_items(task: Any, config: EvalConfig) -> list[Item]:
             continue
         rotation = int(sample.meta.get("rotation", 0)) if config.circular else 0
         items.append(Item(index, rotation, group, sample))
-    return items
+    record = mark_loaded(choice, loaded, config.split, count=len(positions), real_model=real_model,
+                         task_name=task.name)
+    if config.task_options.get(task.name):
+        record["options"] = dict(config.task_options[task.name])
+    return items, record
 
 
 def plan_units(config: EvalConfig) -> list[Unit]:
-    """Resolve every task and template by name and list their items."""
+    """Resolve every task and template by name, choose each task's data and list their items."""
     host = get_host()
     tasks = [host.get("tasks", name) for name in config.tasks]
     templates = [host.get("templates", name) for name in config.templates]
     units = []
     for task in tasks:
-        items = load_items(task, config)
+        items, data = load_items(task, config)
         for template in templates:
-            units.append(Unit(task, template, items))
+            units.append(Unit(task, template, items, data))
     return units

@@ -2,6 +2,11 @@
 
 Rows are tasks; columns are templates, and with several runs (training-free,
 SFT, RFT...) one group of template columns per run, side by side.
+
+Every cell scored on a task's synthetic twin is marked ``[syn]`` (and one
+whose results.json predates data records ``[?]``), so generated-data numbers
+never sit unmarked next to benchmark numbers; a Data section says where each
+run's samples came from, and warns when one row compares different data.
 """
 
 from __future__ import annotations
@@ -62,6 +67,28 @@ def _rows(runs: Sequence[Run]) -> list[str]:
     return tasks
 
 
+SYNTHETIC_MARK = "[syn]"
+UNKNOWN_MARK = "[?]"
+MARK_LEGEND = {
+    SYNTHETIC_MARK: "scored on the task's synthetic twin (generated data), not the benchmark: "
+    "not comparable with unmarked cells",
+    UNKNOWN_MARK: "this results.json does not record its data source (written before the harness "
+    "recorded it): check how it was run",
+}
+
+
+def data_record(results: dict[str, Any], task: str) -> dict[str, Any] | None:
+    """Where ``task``'s samples came from in this run (``None`` when not recorded)."""
+    return (results.get("data") or {}).get(task)
+
+
+def _mark(results: dict[str, Any], task: str) -> str:
+    record = data_record(results, task)
+    if record is None:
+        return UNKNOWN_MARK
+    return SYNTHETIC_MARK if record.get("kind") == "synthetic" else ""
+
+
 def _grid(runs: Sequence[Run], cell) -> tuple[list[str], list[list[str]]]:
     by_label = {label: results for label, results in runs}
     cols = _columns(runs)
@@ -70,9 +97,33 @@ def _grid(runs: Sequence[Run], cell) -> tuple[list[str], list[list[str]]]:
     for task in _rows(runs):
         row = [task]
         for label, template, _ in cols:
-            row.append(cell(by_label[label]["results"].get(task, {}).get(template)))
+            results = by_label[label]
+            entry = results["results"].get(task, {}).get(template)
+            text = cell(entry)
+            mark = _mark(results, task) if entry is not None else ""
+            row.append(f"{text} {mark}" if mark else text)
         body.append(row)
     return header, body
+
+
+def _data_lines(runs: Sequence[Run]) -> list[str]:
+    """Per run and task, where the samples came from; a warning per row that mixes data."""
+    from harness.sources import describe
+
+    lines, marks, per_task = [], set(), {}
+    for label, results in runs:
+        for task in results["config"]["tasks"]:
+            record = data_record(results, task)
+            lines.append(f"{label} {task}: {describe(record)}" if len(runs) > 1 else f"{task}: {describe(record)}")
+            marks.add(_mark(results, task))
+            key = None if record is None else tuple(record.get(k) for k in ("kind", "repo", "revision", "path", "split"))
+            per_task.setdefault(task, {})[label] = key
+    for task, keys in per_task.items():
+        if len(set(keys.values())) > 1:
+            lines.append(f"WARNING: the {task} row compares runs scored on different data "
+                         f"({', '.join(keys)}): see the lines above.")
+    lines += [f"{m} {MARK_LEGEND[m]}" for m in (SYNTHETIC_MARK, UNKNOWN_MARK) if m in marks]
+    return lines
 
 
 def _markdown_table(header: list[str], body: list[list[str]]) -> str:
@@ -101,8 +152,10 @@ def _run_lines(runs: Sequence[Run]) -> list[str]:
     lines = []
     for label, results in runs:
         cfg = results["config"]
+        hub = results.get("model_hub")
+        model = f"`{hub['repo']}` at commit {hub['revision']}" if hub else f"`{results['model']}`"
         lines.append(
-            f"- **{label}**: model `{results['model']}`, engine {cfg['engine']}, split {cfg['split']}, "
+            f"- **{label}**: model {model}, engine {cfg['engine']}, split {cfg['split']}, "
             f"limit {cfg['limit']}, max_new_tokens {cfg['max_new_tokens']}, "
             f"{'sampling' if cfg['do_sample'] else 'greedy'}{', circular' if cfg['circular'] else ''}"
         )
@@ -112,8 +165,10 @@ def _run_lines(runs: Sequence[Run]) -> list[str]:
 
 
 def render_markdown(runs: Sequence[Run]) -> str:
-    """``report.md``: the accuracy table (Table 1 shape), then compliance and lengths."""
+    """``report.md``: the data each run scored, the accuracy table (Table 1 shape), then
+    compliance and lengths."""
     parts = ["# Evaluation report", "", *_run_lines(runs), ""]
+    parts += ["## Data", "", *(f"- {line}" for line in _data_lines(runs)), ""]
     for title, (header, body) in _tables(runs):
         parts += [f"## {title}", "", _markdown_table(header, body), ""]
     extra = _task_metric_lines(runs)
@@ -129,9 +184,21 @@ def _task_metric_lines(runs: Sequence[Run]) -> list[str]:
             for template, entry in per_template.items():
                 metrics = {k: v for k, v in entry["metrics"].items() if k != "accuracy"}
                 if metrics:
-                    shown = ", ".join(f"{k} {_pct(v)}" for k, v in sorted(metrics.items()))
+                    shown = ", ".join(f"{k} {_metric(k, v)}" for k, v in sorted(metrics.items()))
                     lines.append(f"- {label} {task} {template}: {shown}")
     return lines
+
+
+def is_count(name: str) -> bool:
+    """Whether a task metric is a count (``n``, ``circular_n``, ``n_groups``), not a rate."""
+    return name == "n" or name.endswith("_n") or name.startswith("n_")
+
+
+def _metric(name: str, value: float | None) -> str:
+    """A task metric as shown: counts as integers (``n 4``), rates as percentages."""
+    if value is None:
+        return "—"
+    return f"{int(round(value))}" if is_count(name) else _pct(value)
 
 
 def render_table(runs: Sequence[Run]) -> str:
@@ -143,6 +210,7 @@ def render_table(runs: Sequence[Run]) -> str:
         for row in [header, *body]:
             out.append("  ".join(cell.ljust(w) for cell, w in zip(row, widths)))
         out.append("")
+    out += ["Data"] + [f"  {line}" for line in _data_lines(runs)] + [""]
     notes = [r["note"] for _, r in runs if r.get("note")]
     return "\n".join(out + [f"Note: {n}" for n in dict.fromkeys(notes)]).rstrip() + "\n"
 

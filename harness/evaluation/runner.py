@@ -19,7 +19,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from harness.errors import ConfigError
+from harness.errors import ConfigError, DataError
 from harness.eval_config import EvalConfig
 from harness.evaluation.plan import Unit, plan_units
 from harness.evaluation.records import RecordWriter, read_records, records_path
@@ -27,32 +27,66 @@ from harness.evaluation.results import summarize
 from harness.evaluation.scoring import build_rewards, format_checker, score
 from harness.plugin_host import get_host
 from harness.rundir import identity_differences, read_json, write_json, write_text
+from harness.sources import describe
 from harness.versions import __version__, package_versions
 
 UNTRAINED_NOTE = (
     "No --model given: this ran the cached tiny model, which has random weights and is "
-    "UNTRAINED, on the synthetic twins. Its numbers check the pipeline, not a model."
+    "UNTRAINED, on the tasks' synthetic twins unless --source said otherwise. Its numbers check "
+    "the pipeline, not a model."
 )
+DATA_FILE = "data.json"  # where each task's data came from, checked when a run resumes
 
 
-
-def resolve_model(config: EvalConfig) -> tuple[str, bool]:
-    """``(checkpoint path, untrained)``: ``--model`` or the cached tiny model."""
+def resolve_model(config: EvalConfig) -> tuple[str, bool, dict[str, Any] | None]:
+    """``(checkpoint path, untrained, hub record)``: ``--model`` (a folder or a Hub id) or the tiny model."""
     if config.model is not None:
-        path = Path(config.model).expanduser()
+        from harness.hub import resolve_model as resolve
+
+        path, hub = resolve(config.model, download=config.allow_download,
+                            trust_remote_code=config.trust_remote_code)
         if not path.is_dir():
-            raise ConfigError(
-                f"--model {config.model}: no such directory. Pass a local Hugging Face checkpoint "
-                f"directory (nothing is downloaded), or omit --model to use the tiny test model."
-            )
-        return str(path), False
+            raise ConfigError(f"--model {config.model} is a file; pass the checkpoint directory that holds it.")
+        return str(path), False, hub
     try:
         from harness.tiny_vlm import default_tiny_model_dir
     except ImportError as exc:
         raise ConfigError(
             f"No --model given and the tiny default model is unavailable ({exc}); pass --model PATH."
         ) from None
-    return str(default_tiny_model_dir()), True
+    return str(default_tiny_model_dir()), True, None
+
+
+# The fields that say which data a run scored; a resumed run must load the same.
+DATA_IDENTITY = ("kind", "repo", "revision", "path", "split", "count", "options")
+
+
+def check_data(units: list[Unit], output: Path) -> None:
+    """Record each task's data in ``output/data.json``, or refuse to resume onto other data.
+
+    The configuration can stay the same while the data moves (a Hub branch
+    gets a new commit, a folder is replaced): samples logged from the old data
+    must not be mixed with new ones.
+    """
+    data = {u.task.name: {k: u.data.get(k) for k in DATA_IDENTITY if k in u.data} for u in units}
+    path = output / DATA_FILE
+    if path.is_file() and _has_records(output):
+        try:
+            old = read_json(path, "data record")
+        except DataError:
+            old = None
+        for task, now in data.items():
+            before = (old or {}).get(task)
+            if before is not None and before != now:
+                diffs = "; ".join(f"{k}: {before.get(k)!r} -> {now.get(k)!r}"
+                                  for k in DATA_IDENTITY if before.get(k) != now.get(k))
+                pin = (f" To resume, pin the recorded commit: --source {task}=hf:{before['repo']}@{before['revision']}."
+                       if before.get("kind") == "hub" and before.get("revision") else "")
+                raise ConfigError(
+                    f"{output} holds samples of task {task!r} scored on other data ({diffs}); refusing to "
+                    f"mix them. Use another --output.{pin}"
+                )
+    write_json(path, data)
 
 
 def check_output_dir(config: EvalConfig, output: Path) -> None:
@@ -107,10 +141,15 @@ def run_eval(
     reason = engine.unavailable_reason()
     if reason is not None:
         raise ConfigError(f"Engine {engine.name!r} cannot run here: {reason}")
-    model_path, untrained = resolve_model(config)
+    model_path, untrained, model_hub = resolve_model(config)
     check_output_dir(config, output)
+    check_data(units, output)
     if untrained:
         echo(UNTRAINED_NOTE)
+    if model_hub:
+        echo(f"Model: {config.model} -> commit {model_hub['revision']} ({model_path})")
+    for unit in {u.task.name: u for u in units}.values():
+        echo(f"Data: {unit.task.name}: {describe(unit.data)}")
 
     pending = [(unit, *_pending(unit, output)) for unit in units]
     total = sum(len(items) for _, items, _ in pending)
@@ -129,7 +168,7 @@ def run_eval(
         _generate_all(config, engine, model, pending, rewards, output, total, progress, timings)
     timings["total_s"] = time.perf_counter() - started
     run_info = {"engine": engine.name, "resumed_samples": resumed, "new_samples": total, "timings": timings}
-    return finalize(config, units, output, model_path, untrained, run_info, echo=echo)
+    return finalize(config, units, output, model_path, untrained, run_info, echo=echo, model_hub=model_hub)
 
 
 def _generate_all(config, engine, model, pending, rewards_by_template, output, total, progress, timings) -> None:
@@ -180,16 +219,24 @@ def finalize(
     run_info: dict[str, Any],
     *,
     echo: Callable[[str], None] = print,
+    model_hub: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Write results.json, report.md and the plot for the records in ``output``."""
+    """Write results.json, report.md and the plot for the records in ``output``.
+
+    ``data`` records, per task, where its samples came from (kind
+    synthetic/path/hub/default, the spec, repo and commit or path, split,
+    count); ``model_hub`` the Hub repo and commit of a ``--model`` Hub id.
+    """
     from harness.evaluation.report import render_markdown, render_table, save_plot
 
     results = {
         "harness_version": __version__,
         "model": model_path,
+        "model_hub": model_hub,
         "model_untrained": untrained,
         "note": UNTRAINED_NOTE if untrained else None,
         "config": config.identity(),
+        "data": {u.task.name: u.data for u in units},
         "results": summarize_output(config, units, output),
         "run": {
             **run_info,

@@ -35,7 +35,7 @@ def merge_shards(
     echo: Callable[[str], None] = print,
 ) -> dict[str, Any]:
     """Merge shard output directories into ``output``; returns the merged results.json content."""
-    from harness.evaluation.runner import check_output_dir, finalize
+    from harness.evaluation.runner import DATA_FILE, DATA_IDENTITY, check_data, check_output_dir, finalize
 
     dirs = [Path(d) for d in shard_dirs]
     configs = [_shard_config(d) for d in dirs]
@@ -63,6 +63,16 @@ def merge_shards(
     units = plan_units(config)
     output = Path(output)
     check_output_dir(config, output)
+    planned_data = {u.task.name: {k: u.data.get(k) for k in DATA_IDENTITY if k in u.data} for u in units}
+    for i, directory in sorted(shards.items()):
+        recorded = directory / DATA_FILE
+        if recorded.is_file() and read_json(recorded, "data record") != planned_data:
+            raise ConfigError(
+                f"Shard {i}/{count} ({directory}) scored other data than the merge resolves now "
+                f"({recorded} vs {planned_data}); merge shards of one data snapshot (pin hf: sources "
+                "to a commit when running shards on several machines)."
+            )
+    check_data(units, output)
     for unit in units:
         merged = []
         for i in sorted(shards):
@@ -79,10 +89,11 @@ def merge_shards(
         write_records(records_path(output, unit.task.name, unit.template.name), sort_records(merged))
     shard_results = dirs[0] / "results.json"
     if shard_results.is_file():
-        model_path, untrained = read_json(shard_results, "results file")["model"], config.model is None
+        recorded = read_json(shard_results, "results file")
+        model_path, untrained, model_hub = recorded["model"], config.model is None, recorded.get("model_hub")
     else:  # resolved exactly as an unsharded run resolves it
         from harness.evaluation.runner import resolve_model
 
-        model_path, untrained = resolve_model(config)
+        model_path, untrained, model_hub = resolve_model(config)
     run_info = {"merged_from": [str(shards[i]) for i in sorted(shards)], "timings": {}}
-    return finalize(config, units, output, model_path, untrained, run_info, echo=echo)
+    return finalize(config, units, output, model_path, untrained, run_info, echo=echo, model_hub=model_hub)

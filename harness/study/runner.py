@@ -91,8 +91,9 @@ def evaluate(preset: StudyPreset, model: str, tasks: Sequence[str], output: Path
     from harness.eval_config import EvalConfig
     from harness.evaluation.runner import run_eval
 
-    config = EvalConfig(
+    config = EvalConfig(  # the study scores its tiny pre-trained model on the synthetic twins, on purpose
         tasks=list(tasks), templates=list(TEMPLATES), model=model, split="test",
+        sources={task: "synthetic" for task in tasks},
         limit=preset.eval_limit, max_new_tokens=preset.eval_max_new_tokens, batch_size=16,
         seed=preset.seed, bootstrap=200, output=str(output), device="cpu", dtype="float32",
     )
