@@ -18,6 +18,7 @@ from harness.errors import ConfigError, HarnessError
 from harness.plugin_host import get_host
 from harness.run_config import RunConfig
 from harness.rundir import RunSummary, read_summary, write_summary
+from harness.sources import resolve_run_data
 
 EVAL_TEMPLATES = ("think", "nothink")
 
@@ -39,7 +40,9 @@ def planned_outputs(config: RunConfig) -> RunSummary:
 
 
 def stages(config: RunConfig) -> list[RunConfig]:
-    """The single-method configs ``config`` expands to, in order."""
+    """The single-method configs ``config`` expands to, in order, with Hub ids and data specs
+    resolved to local folders (:func:`harness.sources.resolve_run_data`)."""
+    config = resolve_run_data(config)
     if config.recipe == "single":
         return [config]
     root = Path(config.output)

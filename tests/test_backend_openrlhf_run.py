@@ -83,7 +83,8 @@ def test_harness_run_cli_dry_run_and_missing_ray_address(model, tmp_path):
 
     from harness.cli import build_cli
 
-    base = ["run", "--backend", "openrlhf", "--task", "fgvc", "--model", model, "--template", "think",
+    base = ["run", "--backend", "openrlhf", "--task", "fgvc", "--source", "synthetic", "--model", model,
+            "--template", "think",
             "--reward", "accuracy:1,format:1", "--preset", "smoke", "--max-steps", "1",
             "--output", str(tmp_path / "run")]
     refused = CliRunner().invoke(build_cli(), base)

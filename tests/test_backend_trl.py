@@ -16,6 +16,7 @@ from harness.training import run_training
 
 TINY = {
     "task": "banner",
+    "source": "synthetic",  # a real (tiny) --model trains on generated data only when asked
     "limit": 4,
     "max_steps": 2,
     "per_device_batch": 2,
@@ -144,7 +145,7 @@ def test_reason_rft_recipe_from_the_command_line(tiny_model_dir, tmp_path):
 
     out = tmp_path / "recipe"
     result = CliRunner().invoke(build_cli(), [
-        "run", "--recipe", "sft-then-grpo", "--task", "banner", "--model", str(tiny_model_dir),
+        "run", "--recipe", "sft-then-grpo", "--task", "banner", "--source", "synthetic", "--model", str(tiny_model_dir),
         "--reward", "accuracy:1,format:1,length_norm:0.5", "--preset", "smoke", "--max-steps", "1",
         "--limit", "2", "--max-completion-length", "8", "--output", str(out)])
     assert result.exit_code == 0, result.output
@@ -178,7 +179,8 @@ def test_a_raising_reward_stops_training_with_the_completion(tiny_model_dir, tmp
 
     fresh_host.register_plugin(Broken(), name="broken-reward")
     result = CliRunner().invoke(build_cli(), [
-        "run", "--task", "banner", "--model", str(tiny_model_dir), "--reward", "accuracy:1,broken:1",
+        "run", "--task", "banner", "--source", "synthetic", "--model", str(tiny_model_dir),
+        "--reward", "accuracy:1,broken:1",
         "--preset", "smoke", "--max-steps", "1", "--limit", "2", "--max-completion-length", "4",
         "--output", str(tmp_path / "run")])
     assert result.exit_code == 1

@@ -59,8 +59,9 @@ def test_backend_knobs_live_in_their_section():
 def test_recipe_expands_to_sft_then_grpo_from_the_sft_checkpoint():
     from harness.training import stages
 
-    sft, grpo = stages(RunConfig(**BASE, recipe="sft-then-grpo"))
+    sft, grpo = stages(RunConfig(**BASE, recipe="sft-then-grpo", source="synthetic"))
     assert (sft.method, sft.output, sft.model) == ("sft", "/tmp/run/sft", "/models/tiny")
+    assert sft.source is None and grpo.source is None  # "synthetic" reaches the backends as their twin
     assert (grpo.method, grpo.output, grpo.model) == ("grpo", "/tmp/run/grpo", "/tmp/run/sft/final")
 
 
@@ -125,7 +126,7 @@ def test_bad_configs_exit_2_without_traceback(tmp_path, args, message):
         (model / name).write_text("{}")
     base = ["--task", "banner", "--model", str(model), "--output", str(tmp_path / "out"),
             "--reward", "accuracy:1,format:1", "--per-device-batch", "2", "--num-generations", "2",
-            "--grad-accum", "1", "--check"]
+            "--grad-accum", "1", "--source", "synthetic", "--check"]
     result = run_cli(*base, *args)
     assert result.exit_code == 2, result.output
     assert message in result.output
@@ -148,7 +149,7 @@ def test_check_only_passes_a_good_config(tmp_path):
     for name in ("config.json", "preprocessor_config.json", "tokenizer.json"):
         (model / name).write_text("{}")
     result = run_cli("--task", "banner", "--model", str(model), "--output", str(tmp_path / "o"),
-                     "--reward", "accuracy:1,format:1", "--preset", "smoke", "--check")
+                     "--reward", "accuracy:1,format:1", "--preset", "smoke", "--source", "synthetic", "--check")
     assert result.exit_code == 0, result.output
     assert "OK: 1 stage(s) with backend 'trl'" in result.output
 

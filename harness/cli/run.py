@@ -40,12 +40,12 @@ def _set_overrides(values: tuple[str, ...]) -> dict:
 @click.option("--task", help="Task to train on, e.g. fgvc.")
 @click.option("--method", type=click.Choice(["grpo", "sft"]), help="grpo (RFT) or sft [grpo].")
 @click.option("--recipe", type=click.Choice(["single", "sft-then-grpo"]), help="sft-then-grpo: SFT, then GRPO from its checkpoint [single].")
-@click.option("--model", help="Local checkpoint directory (model + processor).")
+@click.option("--model", help="Local checkpoint directory or Hub id ORG/NAME[@REVISION] [the cached tiny, untrained model].")
 @click.option("--template", help="Prompt template: think or nothink [think].")
 @click.option("--reward", help="GRPO reward spec, e.g. accuracy:1,format:1,length_norm:0.5.")
 @click.option("--preset", type=click.Choice(["paper", "smoke", "none"]), help="paper: section 4.1 hyper-parameters; smoke: a few CPU steps.")
 @click.option("--max-steps", type=int, help="Optimizer steps [300].")
-@click.option("--source", help="Local path to real data [the task's synthetic twin].")
+@click.option("--source", help="The task's data: a local path, hf:ORG/NAME[@REVISION] or synthetic [its public Hub dataset with --model; synthetic without].")
 @click.option("--split", help="Training split [train].")
 @click.option("--limit", type=int, help="At most N training samples.")
 @click.option("--seed", type=int, help="Seed of data and training [0].")
@@ -80,6 +80,7 @@ def run_command(config_file, sets, check_only, **flags) -> None:
         backend = overrides.get("backend") or (read_config_file(config_file).get("backend") if config_file else None)
         backend = backend or RunConfig.model_fields["backend"].default
         overrides = deep_merge(overrides, {backend: section})
+    overrides = _default_model(config_file, overrides)
     config = load_config(RunConfig, config_file, overrides)
     if check_only:
         planned = check(config)
@@ -88,6 +89,29 @@ def run_command(config_file, sets, check_only, **flags) -> None:
         return
     summary = run_training(config, echo=click.echo)
     click.echo(_summary_text(summary, config))
+
+
+NO_MODEL_NOTE = (
+    "No --model given: training the cached tiny model, which has random weights and is UNTRAINED, on "
+    "the task's synthetic twin unless --source says otherwise. A pipeline check, not an experiment."
+)
+
+
+def _default_model(config_file, overrides: dict) -> dict:
+    """As `harness eval` does: no model anywhere -> the cached tiny model (and, without a
+    --source, the synthetic twin), said plainly."""
+    from harness.config import deep_merge, read_config_file
+
+    given = deep_merge(read_config_file(config_file) if config_file else {}, overrides)
+    if given.get("model"):
+        return overrides
+    from harness.tiny_vlm import default_tiny_model_dir
+
+    click.echo(NO_MODEL_NOTE)
+    extra = {"model": str(default_tiny_model_dir())}
+    if not given.get("source"):
+        extra["source"] = "synthetic"
+    return {**overrides, **extra}
 
 
 def _summary_text(summary, config) -> str:
