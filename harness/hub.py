@@ -286,7 +286,12 @@ def resolve_model(spec: str, *, download: bool = True, trust_remote_code: bool =
         )
     ref = parse_ref(spec, "model")
     patterns = [*MODEL_PATTERNS, *(["*.py"] if trust_remote_code else [])]
-    snap = snapshot(ref, allow_patterns=patterns, download=download, missing=model_files_missing, what="model")
+    try:
+        snap = snapshot(ref, allow_patterns=patterns, download=download, missing=model_files_missing, what="model")
+    except HubError as exc:
+        if str(exc).startswith("No model repo"):  # it may have been meant as a local path
+            raise HubError(f"{exc} There is no local directory {spec!r} either.") from None
+        raise
     return snap.path, {"kind": "hub", **snap.record()}
 
 

@@ -184,3 +184,30 @@ def test_run_with_a_real_model_and_no_data_is_refused(tmp_path):
                                               "--model", str(model), "-o", str(tmp_path / "run"), "--check"])
     assert result.exit_code == 2
     assert "--source banner=synthetic" in result.output
+
+
+def test_harness_tasks_says_what_data_is_public():
+    result = CliRunner().invoke(build_cli(), ["tasks", "--json"])
+    rows = {r["name"]: r for r in json.loads(result.output)}
+    assert rows["sat"]["public_data"].startswith("hf:array/SAT (SAT_{train,static,val,test}.parquet")
+    assert rows["fgvc"]["public_data"].startswith("hf:HuggingFaceM4/FGVC-Aircraft@e18a7c97147c90dc")
+    assert rows["banner"]["public_data"].startswith("no public dataset: the paper's Banner-Analysis set")
+
+
+def test_merging_shards_scored_on_different_data_is_refused(fresh_host, tmp_path):
+    import _eval_doubles
+    from harness.evaluation import merge_shards, run_eval
+    from harness.testing import registered_plugin
+
+    with registered_plugin(_eval_doubles.Plugin(), name="eval-doubles", host=fresh_host):
+        dirs = []
+        for i in (1, 2):
+            config = EvalConfig(tasks=["toy"], engine="scripted", model=str(tmp_path), limit=6, shard=f"{i}/2",
+                                output=str(tmp_path / f"s{i}"))
+            run_eval(config, progress=False, echo=lambda s: None)
+            dirs.append(tmp_path / f"s{i}")
+        recorded = json.loads((dirs[1] / "data.json").read_text())
+        assert recorded == {"toy": {"kind": "default", "split": "test", "count": 6}}
+        (dirs[1] / "data.json").write_text(json.dumps({"toy": {**recorded["toy"], "count": 5}}))
+        with pytest.raises(harness.ConfigError, match="Shard 2/2 .* scored other data than the merge resolves now"):
+            merge_shards(dirs, tmp_path / "merged", echo=lambda s: None)

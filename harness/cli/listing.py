@@ -41,10 +41,11 @@ def _listing(kind: str) -> click.Command:
     @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
     def command(as_json: bool) -> None:
         registry = _host().registry(kind)
-        rows = [
-            {"name": e.name, "plugin": e.plugin, "description": e.description}
-            for e in sorted(registry.entries.values(), key=lambda e: e.name)
-        ]
+        entries = sorted(registry.entries.values(), key=lambda e: e.name)
+        rows = [{"name": e.name, "plugin": e.plugin, "description": e.description} for e in entries]
+        if kind == "tasks":
+            for row, entry in zip(rows, entries):
+                row["public_data"] = _public_data(entry.obj)
         if as_json:
             click.echo(json.dumps(rows, indent=2))
             return
@@ -53,8 +54,21 @@ def _listing(kind: str) -> click.Command:
         width = max((len(r["name"]) for r in rows), default=0)
         for r in rows:
             click.echo(f"{r['name']:<{width}}  {r['description']}  [{r['plugin']}]")
+            if r.get("public_data"):
+                click.echo(f"{'':<{width}}  data: {r['public_data']}")
 
     return command
+
+
+def _public_data(task) -> str | None:
+    """What a task says is public (harness.sources): its Hub datasets, or why there are none."""
+    from harness.sources import public_data
+
+    datasets = public_data(task)
+    if datasets:
+        return "; ".join(f"{d.spec} ({d.layout})" if d.layout else d.spec for d in datasets)
+    note = getattr(task, "public_data_note", "")
+    return f"no public dataset: {note}" if note else None
 
 
 COMMANDS = [plugins_command, *(_listing(kind) for kind in KINDS)]
