@@ -249,6 +249,7 @@ def test_a_repo_without_weights_is_not_usable(hub):
 # -- the whole CLI, offline, on Hub ids ---------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_eval_on_hub_ids_offline_records_both_commits(hub, model_repo, sat_repo, tmp_path):
     model_sha, _ = model_repo
     drive(hub, "model", "org/tiny-vlm")
