@@ -205,16 +205,17 @@ def resolve_run_data(config: Any) -> Any:
     left as they are, so later recipe stages (which start from an earlier
     stage's output) are untouched.
     """
-    import harness
+    from harness.errors import UnknownNameError
     from harness.hub import looks_like_hub_id, resolve_model
+    from harness.plugin_host import get_host
 
     update: dict[str, Any] = {}
     if isinstance(config.model, str) and looks_like_hub_id(config.model):
         path, _ = resolve_model(config.model, trust_remote_code=bool(getattr(config, "trust_remote_code", False)))
         update["model"] = str(path)
     try:
-        task = harness.get_task(config.task)
-    except harness.UnknownNameError:
+        task = get_host().get("tasks", config.task)
+    except UnknownNameError:
         return config.model_copy(update=update) if update else config  # the backend's check names it
     if config.split not in task.splits:
         return config.model_copy(update=update) if update else config  # likewise

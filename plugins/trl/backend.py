@@ -109,8 +109,8 @@ class TrlBackend:
         self.check_plan(config)
         if config.source is not None and not Path(config.source).expanduser().exists():
             raise ConfigError(
-                f"field 'source': {config.source} does not exist. Give a local data path, or omit "
-                "--source to train on the task's synthetic twin."
+                f"field 'source': {config.source} does not exist. Give a local data path, "
+                "hf:ORG/NAME for a Hub dataset, or synthetic for the task's synthetic twin."
             )
         check_checkpoint(config.model)
         self._check_devices(config)
