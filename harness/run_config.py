@@ -80,7 +80,10 @@ class RunConfig(StrictModel):
     # -- what ------------------------------------------------------------------
     task: str = Field(description="Registered task name, e.g. fgvc.")
     method: Literal["grpo", "sft"] = Field("grpo", description="grpo (RFT) or sft.")
-    model: str = Field(description="Local checkpoint directory (model + processor); never downloaded.")
+    model: str = Field(
+        description="Local checkpoint directory (model + processor) or Hub id ORG/NAME[@REVISION] "
+        "(resolved from the cache, downloaded when allowed)."
+    )
     template: str = Field("think", description="Prompt template: think or nothink (or a plugin's).")
     reward: RewardSpec | None = Field(
         None, description="Reward spec for GRPO, e.g. 'accuracy:1,format:1,length_norm:0.5' "
@@ -95,7 +98,16 @@ class RunConfig(StrictModel):
     )
 
     # -- data ------------------------------------------------------------------
-    source: str | None = Field(None, description="Local path to real data; None uses the synthetic twin.")
+    source: str | None = Field(
+        None, description="The task's data: a local path, hf:ORG/NAME[@REVISION] or synthetic; None uses "
+        "the task's public Hub dataset (refused, naming the fix, when it has none)."
+    )
+    task_options: dict[str, Any] = Field(
+        default_factory=dict, description="Loader options for the task's samples(), e.g. {crop_bottom: 0} for fgvc."
+    )
+    allow_download: bool = Field(
+        True, description="Fetch a Hub model or dataset missing from the cache (HF_HUB_OFFLINE=1 also forbids it)."
+    )
     split: str = "train"
     limit: int | None = Field(None, ge=1, description="At most this many training samples.")
     seed: int = 0

@@ -197,6 +197,28 @@ def mark_loaded(choice: DataChoice, samples: Sequence[Any], split: str, *, count
     return record
 
 
+RESERVED_SAMPLE_ARGS = frozenset({"split", "source", "limit", "seed", "circular"})
+
+
+def check_task_options(task: Any, options: Mapping[str, Any]) -> None:
+    """A ConfigError unless ``task.samples`` takes every key of ``options`` (loader options such as fgvc's ``crop_bottom``)."""
+    import inspect
+
+    if not options:
+        return
+    name = getattr(task, "name", "?")
+    params = inspect.signature(task.samples).parameters
+    takes_any = any(p.kind is p.VAR_KEYWORD for p in params.values())
+    accepted = sorted(k for k, p in params.items()
+                      if k not in RESERVED_SAMPLE_ARGS and p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD))
+    wrong = sorted(k for k in options if k in RESERVED_SAMPLE_ARGS or (not takes_any and k not in accepted))
+    if wrong:
+        raise ConfigError(
+            f"task {name!r} has no loader option {', '.join(map(repr, wrong))}; its options: "
+            f"{', '.join(accepted) or 'none'} (--task-option {name}.KEY=VALUE)."
+        )
+
+
 def resolve_run_data(config: Any) -> Any:
     """A training config with Hub ids resolved: ``model`` and ``source`` become local folders.
 
@@ -210,8 +232,10 @@ def resolve_run_data(config: Any) -> Any:
     from harness.plugin_host import get_host
 
     update: dict[str, Any] = {}
+    download = bool(getattr(config, "allow_download", True))
     if isinstance(config.model, str) and looks_like_hub_id(config.model):
-        path, _ = resolve_model(config.model, trust_remote_code=bool(getattr(config, "trust_remote_code", False)))
+        path, _ = resolve_model(config.model, download=download,
+                                trust_remote_code=bool(getattr(config, "trust_remote_code", False)))
         update["model"] = str(path)
     try:
         task = get_host().get("tasks", config.task)
@@ -219,7 +243,7 @@ def resolve_run_data(config: Any) -> Any:
         return config.model_copy(update=update) if update else config  # the backend's check names it
     if config.split not in task.splits:
         return config.model_copy(update=update) if update else config  # likewise
-    choice = choose(task, config.source, config.split, real_model=True)
+    choice = choose(task, config.source, config.split, real_model=True, download=download)
     if choice.source != config.source:
         update["source"] = choice.source
     return config.model_copy(update=update) if update else config

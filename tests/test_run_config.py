@@ -226,3 +226,44 @@ def test_third_party_backends_get_a_section_of_their_own(fresh_host):
     with pytest.raises(ConfigError, match=r"unknown field 'mybackendd'.*Did you mean 'mybackend'"):
         load_config(RunConfig, None, {**BASE, "mybackendd": {"nodes": 4}})
 
+
+
+def test_task_options_reach_the_check_and_unknown_ones_are_named(fresh_host):
+    from harness.plugins.trl.backend import TrlBackend
+    from harness.run_config import RunConfig
+    from harness.sample import Sample
+
+    class Strict:
+        name, description, splits = "strict", "A task whose loader takes one option.", ("train", "test")
+
+        def samples(self, split, source=None, limit=None, seed=0, *, scale: int = 1):
+            yield Sample(id="0", images=[], question="q", choices=None, answer=str(scale))
+
+        def build_prompt(self, sample, template):
+            return [{"role": "user", "content": sample.question}]
+
+        def extract_answer(self, completion, sample=None):
+            return completion
+
+        def is_correct(self, completion, sample):
+            return completion == sample.answer
+
+        def metrics(self, records):
+            return {"accuracy": 0.0}
+
+    class Plugin:
+        @harness.hookimpl
+        def register_tasks(self, register):
+            register(Strict())
+
+    fresh_host.register_plugin(Plugin(), "strict")
+    good = RunConfig(**{**BASE, "task": "strict"}, method="sft", task_options={"scale": 3})
+    assert RunConfig.model_validate(good.model_dump()).task_options == {"scale": 3}
+    TrlBackend().check_plan(good)
+    bad = good.model_copy(update={"task_options": {"scael": 3}})
+    with pytest.raises(ConfigError, match=r"field 'task_options'.*no loader option 'scael'; its options: scale"):
+        TrlBackend().check_plan(bad)
+    result = run_cli("--task", "fgvc", "--method", "sft", "--source", "synthetic", "--task-option", "crop_bottom=0",
+                     "--model", "/nowhere", "-o", "/tmp/unused", "--check")
+    # fgvc takes crop_bottom: the check goes on to the (missing) model
+    assert result.exit_code == 2 and "field 'model': /nowhere" in result.output and "crop_bottom" not in result.output

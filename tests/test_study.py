@@ -64,8 +64,10 @@ def test_paper_preset_writes_valid_configs_for_every_stage(tmp_path):
     from harness.config import read_config_file
     from harness.run_config import RunConfig
 
-    result = CliRunner().invoke(build_cli(), ["study", "--preset", "paper", "-o", str(tmp_path),
-                                              "--model", "/models/Qwen2.5-VL-7B-Instruct"])
+    args = ["study", "--preset", "paper", "-o", str(tmp_path), "--model", "/models/Qwen2.5-VL-7B-Instruct"]
+    refused = CliRunner().invoke(build_cli(), args)
+    assert refused.exit_code == 2 and "--source banner=PATH" in refused.output  # banner has no public data
+    result = CliRunner().invoke(build_cli(), [*args, "--source", "banner=/data/banner"])
     assert result.exit_code == 0, result.output
     plan = json.loads((tmp_path / "plan.json").read_text())
     assert len(plan["runs"]) == 9 and len(plan["evals"]) == 7

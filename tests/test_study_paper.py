@@ -28,7 +28,10 @@ def write_paper(tmp_path, model, *extra):
     from harness.cli import build_cli
 
     out = tmp_path / "paper"
-    result = CliRunner().invoke(build_cli(), ["study", "--preset", "paper", "-o", str(out), "--model", model, *extra])
+    banner = tmp_path / "banner-data"  # banner has no public dataset: the paper preset needs its path
+    banner.mkdir(exist_ok=True)
+    result = CliRunner().invoke(build_cli(), ["study", "--preset", "paper", "-o", str(out), "--model", model,
+                                              "--source", f"banner={banner}", *extra])
     assert result.exit_code == 0, result.output
     return out, json.loads((out / "plan.json").read_text())
 
@@ -61,7 +64,7 @@ def test_paper_configs_refuse_a_batch_the_backend_would_reject(tmp_path, monkeyp
 
     monkeypatch.setattr(paper, "TRL_GRAD_ACCUM", 3)
     with pytest.raises(ConfigError, match="num_generations"):
-        paper.paper_configs("/models/qwen", tmp_path)
+        paper.paper_configs("/models/qwen", tmp_path, sources={"banner": "/data/banner"})
     assert not list((tmp_path / "configs").glob("run-*-grpo.yaml"))
 
 
@@ -101,8 +104,9 @@ def test_openrlhf_eval_path_is_where_the_backend_saves(tmp_path, tiny_model):
 @pytest.mark.slow
 def test_trl_eval_path_is_where_the_backend_saves(tmp_path, tiny_model):
     _, plan = write_paper(tmp_path, tiny_model)
-    data = read_config_file(plan["runs"]["banner/sft"]) | {
-        "max_steps": 1, "limit": 2, "grad_accum": 1, "max_completion_length": 16, "trl": {"device": "cpu"}}
+    data = read_config_file(plan["runs"]["banner/sft"]) | {  # the twin stands in for the real banner data
+        "source": "synthetic", "max_steps": 1, "limit": 2, "grad_accum": 1, "max_completion_length": 16,
+        "trl": {"device": "cpu"}}
     summary = harness.get_backend("trl").run(RunConfig.model_validate(data))
     assert summary.checkpoint == eval_model(plan, "sft-banner")
 

@@ -47,6 +47,8 @@ def _set_overrides(values: tuple[str, ...]) -> dict:
 @click.option("--max-steps", type=int, help="Optimizer steps [300].")
 @click.option("--source", help="The task's data: a local path, hf:ORG/NAME[@REVISION] or synthetic [its public Hub dataset with --model; synthetic without].")
 @click.option("--split", help="Training split [train].")
+@click.option("--task-option", "task_options", multiple=True, metavar="KEY=VALUE", help="A loader option of the task (repeatable), e.g. crop_bottom=0 for fgvc.")
+@click.option("--download/--no-download", "allow_download", default=None, help="Fetch a Hub model or dataset missing from the cache [download; HF_HUB_OFFLINE=1 forbids it].")
 @click.option("--limit", type=int, help="At most N training samples.")
 @click.option("--seed", type=int, help="Seed of data and training [0].")
 @click.option("-o", "--output", help="Run directory.")
@@ -64,7 +66,7 @@ def _set_overrides(values: tuple[str, ...]) -> dict:
 @click.option("--ray-address", help="Cluster backends (openrlhf): Ray dashboard address, e.g. http://head:8265 (= --set <backend>.ray_address=...).")
 @click.option("--dry-run", is_flag=True, default=None, help="Cluster backends (openrlhf): write the job directory and print the command; submit nothing (= --set <backend>.dry_run=true).")
 @click.option("--check", "check_only", is_flag=True, help="Validate the config with the backend and exit; load nothing.")
-def run_command(config_file, sets, check_only, **flags) -> None:
+def run_command(config_file, sets, check_only, task_options, **flags) -> None:
     """Train with GRPO (RFT) or SFT; writes checkpoints, metrics.jsonl, plots/ and config.json.
 
     Every stage is checked by its backend before any model is loaded.
@@ -73,6 +75,8 @@ def run_command(config_file, sets, check_only, **flags) -> None:
     from harness.run_config import RunConfig
     from harness.training import check, run_training
 
+    if task_options:
+        flags["task_options"] = _set_overrides(task_options)
     overrides = deep_merge(_set_overrides(sets), flags)
     # --ray-address / --dry-run are settings of the run's backend (its section), not shared fields.
     section = {k: overrides.pop(k) for k in ("ray_address", "dry_run") if k in overrides}

@@ -24,7 +24,7 @@ from harness.errors import ConfigError, DataError
 from harness.eval_config import EvalConfig
 from harness.plugin_host import get_host
 from harness.sample import Sample
-from harness.sources import choose, mark_loaded
+from harness.sources import check_task_options, choose, mark_loaded
 
 
 @dataclass
@@ -96,6 +96,7 @@ def load_items(task: Any, config: EvalConfig) -> tuple[list[Item], dict[str, Any
             f"Task {task.name!r} has no split {config.split!r}; its splits are "
             f"{', '.join(task.splits)}. Use --split."
         )
+    check_task_options(task, config.task_options.get(task.name, {}))
     real_model = config.model is not None
     choice = choose(task, config.sources.get(task.name), config.split, real_model=real_model,
                     download=config.allow_download)

@@ -50,6 +50,22 @@ def trained_model(config: Any) -> str:
     return str(planned_outputs(config).checkpoint)
 
 
+def _require_data(sources: dict[str, str]) -> None:
+    """Every task needs real data: its public Hub dataset (resolved at run time) or a --source."""
+    from harness.errors import ConfigError
+    from harness.plugin_host import get_host
+    from harness.sources import public_data
+
+    for name in TASKS:
+        task = get_host().get("tasks", name)
+        if name not in sources and not public_data(task):
+            note = getattr(task, "public_data_note", "") or "it has no public dataset"
+            raise ConfigError(
+                f"--preset paper: task {name!r} has no public dataset ({note}); give its data with "
+                f"--source {name}=PATH (a path on the machine that will run the configs)."
+            )
+
+
 def _header(notes: list[str]) -> str:
     return "".join(f"# {n}\n" for n in notes)
 
@@ -66,9 +82,10 @@ def paper_configs(model: str, output: str | Path, backend: str = "trl",
 
     if backend not in ("trl", "openrlhf"):
         raise ConfigError(f"--backend {backend!r}: the paper preset writes configs for trl or openrlhf.")
+    sources = sources or {}
+    _require_data(sources)
     out = Path(output)
     (out / "configs").mkdir(parents=True, exist_ok=True)
-    sources = sources or {}
     commands: list[str] = []
     notes: list[str] = []
     plan: dict[str, Any] = {"model": model, "backend": backend, "runs": {}, "evals": {}}

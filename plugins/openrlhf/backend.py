@@ -24,6 +24,7 @@ import harness
 from harness.errors import ConfigError, HarnessError
 from harness.models import check_checkpoint
 from harness.rundir import RunSummary
+from harness.sources import check_task_options
 
 NAME = "openrlhf"
 JOB_DIR = "job"
@@ -71,6 +72,7 @@ class OpenRLHFBackend:
                 f"field 'split' has invalid value {config.split!r}: task {task.name!r} has splits "
                 f"{', '.join(task.splits)}."
             )
+        check_task_options(task, config.task_options)
         template = harness.get_template(config.template)
         if not config.reward:
             raise ConfigError("field 'reward' is required for GRPO, e.g. --reward accuracy:1,format:1.")
@@ -114,7 +116,8 @@ class OpenRLHFBackend:
         processor = load_processor(config.model)
         # Never more samples than rows: the rows are the first samples, repeated if too few.
         limit = min(config.limit or plan.rows, plan.rows)
-        samples = task.samples(config.split, source=config.source, limit=limit, seed=config.seed)
+        samples = task.samples(config.split, source=config.source, limit=limit, seed=config.seed,
+                               **config.task_options)
         shared = settings.shared_filesystem
         export = export_prompts(
             task,

@@ -16,6 +16,7 @@ from harness.errors import ConfigError, HarnessError, UnknownNameError
 from harness.models import check_checkpoint
 from harness.plugins.trl.environment import cuda_available, last_checkpoint, vllm_importable, world_size
 from harness.rundir import RunSummary, identity_differences, read_json
+from harness.sources import check_task_options
 
 NAME = "trl"
 # Fields a resumed run may change; every other field must match the run's config.json.
@@ -82,6 +83,10 @@ class TrlBackend:
                 f"field 'split': task {task.name!r} has no split {config.split!r}; "
                 f"its splits: {', '.join(task.splits)}."
             )
+        try:
+            check_task_options(task, config.task_options)
+        except ConfigError as exc:
+            raise _named("task_options", exc) from None
         try:
             template = harness.get_template(config.template)
         except UnknownNameError as exc:

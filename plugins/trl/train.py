@@ -150,7 +150,8 @@ def train(config: Any, planned: RunSummary) -> RunSummary:
     # Data before the model: a bad sample fails in seconds.
     task = harness.get_task(config.task)
     template = harness.get_template(config.template)
-    samples = task.samples(config.split, source=config.source, limit=config.limit, seed=config.seed)
+    samples = task.samples(config.split, source=config.source, limit=config.limit, seed=config.seed,
+                           **config.task_options)
     dataset = to_dataset(build_rows(task, template, samples, config.method, config.sft_think))
 
     resume_from = str(last_checkpoint(output)) if config.resume else None
