@@ -8,6 +8,12 @@ side effect, so tests build fresh hosts at will.
 A plugin that fails to import, implements an unknown hook, raises in a hook or
 registers garbage is recorded as failed (with its distribution and the error)
 and left out; everything else keeps working. ``harness plugins`` shows it.
+"Raises" includes ``sys.exit()``, ``KeyboardInterrupt`` and any other
+``BaseException`` a plugin throws while it is imported or its ``register_*``
+hooks run: no plugin can end a command, ``--help`` included. A plugin's CLI
+command may not take the name of a built-in command or of another plugin's.
+:meth:`PluginHost.blame` names the plugin (and distribution) whose code
+raised an error during a run.
 
 Environment:
 
@@ -58,6 +64,7 @@ class PluginRecord:
     status: str = "ok"  # ok | failed | blocked
     errors: list[str] = field(default_factory=list)
     registered: dict[str, list[str]] = field(default_factory=dict)
+    modules: tuple[str, ...] = ()  # module name prefixes of the plugin's code, for blame()
 
     def fail(self, message: str) -> None:
         self.status = "failed"
@@ -77,6 +84,12 @@ class PluginRecord:
 
 def _env_list(var: str) -> set[str]:
     return {part.strip() for part in os.environ.get(var, "").split(",") if part.strip()}
+
+
+def _module_prefix(obj: Any) -> str | None:
+    """The top-level package of the module ``obj`` is (or was defined in), for blame()."""
+    name = obj.__name__ if isinstance(obj, type(os)) else getattr(type(obj), "__module__", None)
+    return name if isinstance(name, str) and name else None
 
 
 def _short_error(exc: BaseException) -> str:
@@ -124,10 +137,11 @@ class PluginHost:
                     continue
                 try:
                     module = importlib.import_module(module_name)
-                except Exception as exc:  # a broken built-in must not take the rest down
+                except BaseException as exc:  # a broken built-in must not take the rest down
                     record.fail(f"import failed: {_short_error(exc)}")
                     self.records[module_name] = record
                     continue
+                record.modules = (module_name,)
                 self._register(module, record)
         if entry_points:
             for ep in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
@@ -147,7 +161,7 @@ class PluginHost:
                     continue
                 try:
                     obj = ep.load()
-                except Exception as exc:
+                except BaseException as exc:  # sys.exit() or KeyboardInterrupt at import included
                     record.fail(
                         f"import of {ep.value!r} from distribution {dist} {version} failed: "
                         f"{_short_error(exc)}. Reinstall or upgrade {dist}, or block it with "
@@ -155,6 +169,7 @@ class PluginHost:
                     )
                     self.records[ep.name] = record
                     continue
+                record.modules = tuple({ep.module, ep.module.split(".")[0]} - {"harness"})
                 self._register(obj, record)
         return self
 
@@ -183,7 +198,9 @@ class PluginHost:
     # -- test and embedding helpers --------------------------------------------
     def register_plugin(self, obj: Any, name: str) -> None:
         """Register an in-process plugin object (tests, notebooks)."""
-        record = PluginRecord(name, "<in-process>", "", builtin=False)
+        prefix = _module_prefix(obj)
+        record = PluginRecord(name, "<in-process>", "", builtin=False,
+                              modules=(prefix,) if prefix and prefix.split(".")[0] != "harness" else ())
         self._register(obj, record)
 
     def unregister_plugin(self, name: str) -> None:
@@ -209,7 +226,7 @@ class PluginHost:
             registrar = Registrar(kind, impl.plugin_name)
             try:
                 impl.function(register=registrar)
-            except Exception as exc:
+            except BaseException as exc:  # sys.exit() in a hook included: the rest keep working
                 if record is not None:
                     record.fail(f"register_{kind} failed: {_short_error(exc)}")
                 continue
@@ -240,14 +257,59 @@ class PluginHost:
         return self.registry(kind).get(name)
 
     def add_commands(self, cli: Any) -> None:
-        """Let every plugin's ``register_commands`` add to ``cli``, one at a time."""
+        """Let every plugin's ``register_commands`` add to ``cli``, one at a time.
+
+        A command whose name is taken (a built-in command, or one an earlier
+        plugin added) is refused and the original kept; the plugin is marked
+        failed, naming both owners. A hook that raises (``sys.exit()``
+        included) adds nothing.
+        """
+        owners = {name: "harness (built-in command)" for name in cli.commands}
         for impl in self.pm.hook.register_commands.get_hookimpls():
+            record = self.records.get(impl.plugin_name)
+            before = dict(cli.commands)
             try:
                 impl.function(cli=cli)
-            except Exception as exc:
-                record = self.records.get(impl.plugin_name)
+            except BaseException as exc:
+                cli.commands.clear()
+                cli.commands.update(before)
                 if record is not None:
                     record.fail(f"register_commands failed: {_short_error(exc)}")
+                continue
+            for name, command in list(cli.commands.items()):
+                if before.get(name) is command:
+                    continue
+                if name in owners:
+                    if name in before:
+                        cli.commands[name] = before[name]
+                    else:
+                        del cli.commands[name]
+                    if record is not None:
+                        record.fail(
+                            f"command {name!r} is already registered by {owners[name]}; refused. "
+                            f"Rename the command in plugin {impl.plugin_name!r}."
+                        )
+                    continue
+                owners[name] = f"plugin {impl.plugin_name!r}"
+                if record is not None:
+                    record.registered.setdefault("commands", []).append(name)
+            for name in set(before) - set(cli.commands):  # a plugin may not remove commands either
+                cli.commands[name] = before[name]
+
+    def blame(self, exc: BaseException) -> tuple[PluginRecord, str] | None:
+        """``(plugin, "file:line")`` of the innermost traceback frame in a plugin's code, if any."""
+        owners = [(prefix, r) for r in self.records.values() for prefix in r.modules]
+        tb = exc.__traceback__
+        frames = []
+        while tb is not None:
+            frames.append(tb)
+            tb = tb.tb_next
+        for tb in reversed(frames):
+            module = tb.tb_frame.f_globals.get("__name__", "")
+            for prefix, record in owners:
+                if module == prefix or module.startswith(prefix + "."):
+                    return record, f"{tb.tb_frame.f_code.co_filename}:{tb.tb_lineno}"
+        return None
 
 
 _HOST: PluginHost | None = None

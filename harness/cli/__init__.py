@@ -21,7 +21,13 @@ COMMAND_MODULES: tuple[str, ...] = ("harness.cli.listing", "harness.cli.eval", "
 
 
 class HarnessGroup(click.Group):
-    """A click group that shows :class:`HarnessError` as one line, no traceback."""
+    """A click group that shows :class:`HarnessError` as one line, no traceback.
+
+    An exception (``sys.exit()`` included) raised in a third-party plugin's
+    code is one line too, naming the plugin, its distribution and where it
+    raised: the plugin's bug, not the user's, and not the harness's. Errors
+    in the harness's own code keep their traceback (they are ours to fix).
+    """
 
     def invoke(self, ctx: click.Context):
         try:
@@ -29,6 +35,26 @@ class HarnessGroup(click.Group):
         except HarnessError as exc:
             click.secho(f"Error: {exc}", err=True, fg="red")
             ctx.exit(exc.exit_code)
+        except (Exception, SystemExit) as exc:
+            message = _plugin_fault(exc)
+            if message is None:
+                raise
+            click.secho(f"Error: {message}", err=True, fg="red")
+            ctx.exit(1)
+
+
+def _plugin_fault(exc: BaseException) -> str | None:
+    """One line naming the third-party plugin whose code raised ``exc``, or ``None``."""
+    from harness.plugin_host import get_host
+
+    found = get_host().blame(exc)
+    if found is None or found[0].builtin:
+        return None
+    record, where = found
+    what = f"called sys.exit({exc.code!r})" if isinstance(exc, SystemExit) else f"raised {type(exc).__name__}: {exc}"
+    origin = f"distribution {record.distribution} {record.version}".strip()
+    return (f"plugin {record.name!r} ({origin}) {what} (at {where}). This is a bug in that plugin: report it to "
+            f"its authors, or block it with HARNESS_BLOCK_PLUGINS={record.name}.")
 
 
 def build_cli() -> click.Group:
