@@ -13,4 +13,9 @@ done
 if [ -d examples/harness-counting ]; then
     .venv/bin/python -m pip install -q --no-deps -e examples/harness-counting
 fi
+# OpenRLHF for its contract tests (tests/openrlhf_real/, tests/_openrlhf_pin.py): pure Python,
+# installed without its dependencies (its pins conflict with ours), plus the few pure-Python
+# modules its imports need. Installed here, never downloaded by a test.
+.venv/bin/python -m pip install -q --no-deps openrlhf==0.11.2
+.venv/bin/python -m pip install -q -c constraints/cpu.txt -r tests/openrlhf_real/requirements.txt
 exec .venv/bin/python -m pytest "$@"

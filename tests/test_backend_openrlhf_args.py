@@ -1,21 +1,19 @@
 """The train_ppo_ray argument list parses against OpenRLHF 0.11.2's real flags.
 
-The flags come from the real wheel (``pip download --no-deps openrlhf==0.11.2``,
-cached under ``$HARNESS_TEST_CACHE`` or ``~/.cache/rft-harness-tests``; never
-committed): the ``parser.add_argument`` calls of
+The flags come from the installed ``openrlhf==0.11.2`` (``scripts/test.sh``
+installs it with ``--no-deps``; a missing install fails these tests, it never
+skips them): the ``parser.add_argument`` calls of
 ``openrlhf/cli/train_ppo_ray.py`` are read with :mod:`ast` (nothing of it is
-executed) and rebuilt as an argparse parser. A flag renamed upstream makes
-these tests fail.
+imported or executed here) and rebuilt as an argparse parser. A flag renamed
+upstream makes these tests fail. ``tests/openrlhf_real/`` runs the real
+parser and its validation block on exported jobs.
 """
 
 from __future__ import annotations
 
 import argparse
 import ast
-import os
-import subprocess
 import sys
-import zipfile
 from pathlib import Path
 
 import pytest
@@ -25,23 +23,10 @@ from harness.plugins.openrlhf.args import GRPOPlan, check_layout, command, train
 from harness.plugins.openrlhf.settings import OpenRLHFSettings
 from harness.run_config import RunConfig
 
-OPENRLHF = "openrlhf==0.11.2"
+sys.path.insert(0, str(Path(__file__).parent))
+from _openrlhf_pin import openrlhf_source  # noqa: E402
+
 PARSER_SOURCE = "openrlhf/cli/train_ppo_ray.py"
-
-
-def _wheel() -> Path:
-    cache = Path(os.environ.get("HARNESS_TEST_CACHE", Path.home() / ".cache" / "rft-harness-tests")) / "openrlhf"
-    found = sorted(cache.glob("openrlhf-0.11.2-*.whl"))
-    if not found:
-        cache.mkdir(parents=True, exist_ok=True)
-        result = subprocess.run(
-            [sys.executable, "-m", "pip", "download", "--no-deps", "--quiet", OPENRLHF, "-d", str(cache)],
-            capture_output=True, text=True, timeout=300,
-        )
-        found = sorted(cache.glob("openrlhf-0.11.2-*.whl"))
-        if not found:
-            pytest.skip(f"could not download the {OPENRLHF} wheel from PyPI: {result.stderr.strip()[-300:]}")
-    return found[-1]
 
 
 def _literal(node: ast.AST, names: dict[str, str]) -> object:
@@ -75,9 +60,8 @@ def _add_arguments(statements: list[ast.stmt], parser: argparse.ArgumentParser, 
 
 @pytest.fixture(scope="module")
 def openrlhf_parser() -> argparse.ArgumentParser:
-    with zipfile.ZipFile(_wheel()) as wheel:
-        member = next(n for n in wheel.namelist() if n.endswith(PARSER_SOURCE))
-        tree = ast.parse(wheel.read(member).decode("utf-8"))
+    source = openrlhf_source(PARSER_SOURCE)
+    tree = ast.parse(source.read_text(encoding="utf-8"), str(source))
     main = next(
         node for node in tree.body
         if isinstance(node, ast.If) and "__main__" in ast.unparse(node.test)
