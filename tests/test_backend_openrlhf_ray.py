@@ -1,11 +1,12 @@
 """A real local Ray head: a job submitted through Ray Jobs scores the exported dataset with the shim.
 
-The job does NOT train (no GPU, and OpenRLHF cannot be installed here): it
-loads the exported ``prompts.jsonl`` the way OpenRLHF does (``datasets``'
-json loader), loads ``reward_func.py`` the way OpenRLHF does (``importlib``
-from its path) and scores a gold completion and a wrong one per row, on a Ray
-worker, in the job's runtime_env (the job directory as working_dir, harness
-shipped as a py_module) — the same submission path as a real run.
+The job does NOT train (no GPU): it loads the exported ``prompts.jsonl`` the
+way OpenRLHF does (``datasets``' json loader) and, on a Ray worker, in the
+job's runtime_env (the job directory as working_dir, harness shipped as a
+py_module), runs OpenRLHF's own ``SingleTurnAgentExecutor``: it loads
+``reward_func.py`` and the images from the working_dir, builds the query with
+the processor, and scores a gold completion and a wrong one per row; only the
+vLLM engine is a stand-in. The same submission path as a real run.
 """
 
 from __future__ import annotations
@@ -27,29 +28,49 @@ import harness
 from harness.plugins.openrlhf import submit as openrlhf_submit
 from harness.run_config import RunConfig
 
+sys.path.insert(0, str(Path(__file__).parent))
+from _openrlhf_pin import require_openrlhf  # noqa: E402
+
 pytestmark = pytest.mark.slow
 
 SCORE_SCRIPT = '''
-import importlib.util, json
+import asyncio, json, sys
+from types import SimpleNamespace
+
 import ray
 from datasets import load_dataset
 
 @ray.remote
-def score(rows):
-    spec = importlib.util.spec_from_file_location("reward_func", "reward_func.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+def score(rows, model):
+    from harness.models import load_processor
+    from openrlhf.utils.agent import SingleTurnAgentExecutor
+
+    processor = load_processor(model)  # stock AutoProcessor needs torchvision here
+    # OpenRLHF's single-turn executor, as its vLLM actor builds it: it loads reward_func.py from the
+    # working_dir, tokenizes the prompt with its images, and hands the decoded query to the shim.
+    executor = SingleTurnAgentExecutor(["reward_func.py"])
+
+    class Engine:  # stands in for the vLLM actor: "generates" the scripted completion
+        def __init__(self, text):
+            self.ids = processor.tokenizer(text + "<|im_end|>", add_special_tokens=False)["input_ids"]
+
+        async def generate(self, prompt_token_ids, sampling_params, multi_modal_data=None):
+            assert len(multi_modal_data["image"]) == 1
+            return SimpleNamespace(outputs=[SimpleNamespace(token_ids=self.ids, finish_reason="stop", logprobs=None)])
+
     out = []
     for row in rows:
         answer = json.loads(row["label"])["columns"]["answer"]
         for completion in (f"<think>it is {answer}</think><answer>{answer}</answer>", "<answer>?</answer>"):
-            query = row["prompt"].replace("<|image_pad|>", "<|image_pad|>" * 16) + completion + "<|im_end|>"
-            r = module.reward_func([query], [row["prompt"]], [row["label"]])
-            out.append({k: float(v[0]) for k, v in r["extra_logs"].items()} | {"reward": float(r["rewards"][0])})
+            r = asyncio.run(executor.execute(
+                prompt=row["prompt"], label=row["label"], images=row["images"], hf_tokenizer=processor,
+                sampling_params=SimpleNamespace(max_tokens=64, logprobs=None), max_length=512,
+                llm_engine=Engine(completion)))
+            out.append({k: float(v[0]) for k, v in r["extra_logs"].items()} | {"reward": float(r["reward"][0])})
     return out
 
 rows = list(load_dataset("json", data_files="prompts.jsonl")["train"])
-print("HARNESS_RESULT " + json.dumps(ray.get(score.remote(rows))))
+print("HARNESS_RESULT " + json.dumps(ray.get(score.remote(rows, sys.argv[1]))))
 '''
 
 
@@ -101,6 +122,7 @@ def ray_head():
 
 
 def test_ray_job_scores_exported_dataset_with_shim_no_training(ray_head, tiny_model_dir, tmp_path):
+    require_openrlhf()  # the job runs OpenRLHF's executor on the Ray worker
     model = str(tiny_model_dir)
     run = tmp_path / "run"
     cfg = RunConfig(task="fgvc", model=model, template="think", reward="accuracy:1,format:1", preset="smoke",
@@ -116,7 +138,7 @@ def test_ray_job_scores_exported_dataset_with_shim_no_training(ray_head, tiny_mo
 
     lines: list[str] = []
     record = openrlhf_submit.submit(
-        ray_head, f"{sys.executable} score_job.py", record["runtime_env"], run, record,
+        ray_head, f"{sys.executable} score_job.py {model}", record["runtime_env"], run, record,
         echo=lines.append, poll_s=0.5,
     )
     assert record["status"] == "SUCCEEDED", "\n".join(lines[-40:])
