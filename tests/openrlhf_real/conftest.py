@@ -87,8 +87,8 @@ def banner_job(tmp_path_factory, tiny_model_dir):
     """banner on the paper preset (one step: 4 prompts x 8 rollouts), think template; images relative
     to the job dir (the Ray working_dir)."""
     return export_job(tmp_path_factory.mktemp("orl-banner") / "run", tiny_model_dir,
-                      "--task", "banner", "--template", "think", "--reward", "accuracy:1,format:0.5",
-                      "--preset", "paper", "--max-steps", "1")
+                      "--task", "banner", "--source", "synthetic", "--template", "think",
+                      "--reward", "accuracy:1,format:0.5", "--preset", "paper", "--max-steps", "1")
 
 
 @pytest.fixture(scope="session")
@@ -96,6 +96,7 @@ def sat_job(tmp_path_factory, tiny_model_dir):
     """sat (one or two images per prompt) on the smoke preset (8 prompts x 2 rollouts), nothink template,
     on a shared filesystem (absolute paths)."""
     return export_job(tmp_path_factory.mktemp("orl-sat") / "run", tiny_model_dir,
-                      "--task", "sat", "--template", "nothink", "--reward", "accuracy:1,format:1",
-                      "--preset", "smoke", "--max-steps", "1", "--max-completion-length", "64",
+                      "--task", "sat", "--source", "synthetic", "--template", "nothink",
+                      "--reward", "accuracy:1,format:1", "--preset", "smoke", "--max-steps", "1",
+                      "--max-completion-length", "64",
                       "--set", "openrlhf.shared_filesystem=true")

@@ -131,8 +131,8 @@ def test_prompts_longer_than_max_len_minus_max_new_tokens_are_refused_at_export(
     out = tmp_path / "run"
     result = CliRunner().invoke(build_cli(), [
         "run", "--backend", "openrlhf", "--dry-run", "--model", str(tiny_model_dir), "-o", str(out),
-        "--task", "banner", "--template", "think", "--reward", "accuracy:1,format:1", "--preset", "smoke",
-        "--max-steps", "1", "--max-completion-length", "32", "--set", "openrlhf.max_len=64"])
+        "--task", "banner", "--source", "synthetic", "--template", "think", "--reward", "accuracy:1,format:1",
+        "--preset", "smoke", "--max-steps", "1", "--max-completion-length", "32", "--set", "openrlhf.max_len=64"])
     if result.exit_code != 0:  # fixed: refused before submission
         if "max_len" not in result.output:
             pytest.fail(f"the export failed for another reason: {result.output}")
