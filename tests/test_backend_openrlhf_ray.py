@@ -91,20 +91,26 @@ def ray_head():
          "--dashboard-host=127.0.0.1", f"--dashboard-port={dashboard}", "--include-dashboard=true",
          "--num-cpus=1", f"--temp-dir={temp}", "--disable-usage-stats"],
         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True,
-        env={**os.environ, "RAY_ADDRESS": ""},
+        # Hermetic: no address, no token auth (Ray 2.60 turns it on when a ~/.ray/auth_token exists).
+        env={**os.environ, "RAY_ADDRESS": "", "RAY_AUTH_MODE": "disabled"},
     )
     address = f"http://127.0.0.1:{dashboard}"
     try:
         from ray.job_submission import JobSubmissionClient
 
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + 120  # a loaded 2-core CI box can take a minute
         while True:
             try:
                 JobSubmissionClient(address).list_jobs()
                 break
             except Exception:
                 if proc.poll() is not None or time.monotonic() > deadline:
-                    pytest.fail(f"Ray head did not come up: {proc.stderr.read().decode()[-2000:]}")
+                    proc.terminate()  # its stderr ends only once the head has exited: read() would hang
+                    try:
+                        err = proc.communicate(timeout=30)[1].decode()
+                    except subprocess.TimeoutExpired:
+                        err = "(still running 30 s after SIGTERM)"
+                    pytest.fail(f"Ray head did not answer at {address}: {err[-2000:]}")
                 time.sleep(1)
         yield address
     finally:
