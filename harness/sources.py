@@ -66,6 +66,11 @@ class DataChoice:
     record: dict[str, Any]
 
 
+def source_flag(task: str, value: str, per_task: bool = True) -> str:
+    """How the user writes a source: ``--source TASK=VALUE`` (harness eval) or ``--source VALUE`` (harness run)."""
+    return f"--source {task}={value}" if per_task else f"--source {value}"
+
+
 def public_data(task: Any) -> tuple[HubDataset, ...]:
     return tuple(getattr(task, "public_data", ()) or ())
 
@@ -105,11 +110,11 @@ def describe(record: Mapping[str, Any] | None) -> str:
     return text + (f" ({', '.join(extra)})" if extra else "")
 
 
-def _fetch_hint(task: Any, dataset: HubDataset, exc: HubError) -> HubError:
+def _fetch_hint(task: Any, dataset: HubDataset, exc: HubError, per_task: bool = True) -> HubError:
     name = getattr(task, "name", "?")
     return HubError(
         f"Task {name!r} with a real --model uses its public dataset {dataset.spec}, which is not "
-        f"available: {exc} (To use the synthetic twin on purpose: --source {name}=synthetic.)"
+        f"available: {exc} (To use the synthetic twin on purpose: {source_flag(name, SYNTHETIC, per_task)}.)"
     )
 
 
@@ -135,15 +140,23 @@ def _hub_choice(task: Any, spec: str, split: str, download: bool) -> DataChoice:
     return DataChoice("hub", str(found.snapshot.path), record)
 
 
-def choose(task: Any, spec: str | None, split: str, *, real_model: bool, download: bool = True) -> DataChoice:
-    """The data ``task`` loads for ``split`` given ``spec`` (see the module docstring for the rule)."""
+def choose(task: Any, spec: str | None, split: str, *, real_model: bool, download: bool = True,
+           per_task: bool = True) -> DataChoice:
+    """The data ``task`` loads for ``split`` given ``spec`` (see the module docstring for the rule).
+
+    :param per_task: messages name the flag as ``--source TASK=...`` (eval) or ``--source ...`` (run).
+    """
     name = getattr(task, "name", "?")
+
+    def flag(value: str) -> str:
+        return source_flag(name, value, per_task)
+
     if spec is not None:
         spec = check_spec(name, spec)
         if spec == SYNTHETIC:
             if not has_synthetic_twin(task):
                 raise ConfigError(
-                    f"--source {name}=synthetic: task {name!r} declares no synthetic twin; give a path "
+                    f"{flag(SYNTHETIC)}: task {name!r} declares no synthetic twin; give a path "
                     "or an hf: dataset."
                 )
             return DataChoice("synthetic", None, {"kind": "synthetic", "spec": SYNTHETIC})
@@ -153,9 +166,9 @@ def choose(task: Any, spec: str | None, split: str, *, real_model: bool, downloa
         if not path.exists():
             from harness.hub import looks_like_hub_id
 
-            hint = (f" For the Hub dataset write --source {name}=hf:{spec}." if looks_like_hub_id(spec)
+            hint = (f" For the Hub dataset write {flag(HF_PREFIX + spec)}." if looks_like_hub_id(spec)
                     else "")
-            raise ConfigError(f"--source {name}={spec}: no such file or directory.{hint}")
+            raise ConfigError(f"{flag(spec)}: no such file or directory.{hint}")
         return DataChoice("path", str(path), {"kind": "path", "spec": spec, "path": str(path.resolve())})
     if not real_model:
         if has_synthetic_twin(task):
@@ -165,13 +178,13 @@ def choose(task: Any, spec: str | None, split: str, *, real_model: bool, downloa
         try:
             return _hub_choice(task, dataset.spec, split, download)
         except HubError as exc:
-            raise _fetch_hint(task, dataset, exc) from None
+            raise _fetch_hint(task, dataset, exc, per_task) from None
     if has_synthetic_twin(task):
         note = getattr(task, "public_data_note", "") or "it has no public dataset"
         raise ConfigError(
             f"Task {name!r} has no public dataset ({note}), and a real --model is not evaluated on "
-            f"generated data silently: give its data with --source {name}=PATH (layouts: "
-            f"`harness tasks`, docs/tasks.md), or pass --source {name}=synthetic to use the "
+            f"generated data silently: give its data with {flag('PATH')} (layouts: "
+            f"`harness tasks`, docs/tasks.md), or pass {flag(SYNTHETIC)} to use the "
             "synthetic twin on purpose."
         )
     return DataChoice("default", None, {"kind": "default", "spec": None})
@@ -243,7 +256,7 @@ def resolve_run_data(config: Any) -> Any:
         return config.model_copy(update=update) if update else config  # the backend's check names it
     if config.split not in task.splits:
         return config.model_copy(update=update) if update else config  # likewise
-    choice = choose(task, config.source, config.split, real_model=True, download=download)
+    choice = choose(task, config.source, config.split, real_model=True, download=download, per_task=False)
     if choice.source != config.source:
         update["source"] = choice.source
     return config.model_copy(update=update) if update else config

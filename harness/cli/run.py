@@ -123,10 +123,16 @@ def _summary_text(summary, config) -> str:
     from pathlib import Path
 
     details = summary.details
-    steps = summary.steps if summary.steps is not None else "?"
-    lines = [f"Done: {summary.method or config.method}, {steps} steps, in {config.output}."]
+    method = summary.method or config.method
+    if summary.status == "finished":
+        lines = [f"Done: {method}, {summary.steps} steps, in {config.output}."]
+    elif summary.status == "dry_run":
+        lines = [f"Dry run: the {method} job is written in {config.output}; nothing was trained."]
+    else:  # submitted: the job trains elsewhere
+        lines = [f"Submitted: the {method} job runs on the cluster; its record is in {config.output}."]
     if summary.checkpoint:
-        lines.append(f"  model:   {summary.checkpoint}  (harness eval --model {summary.checkpoint})")
+        where = "" if summary.status == "finished" else " (once the job has run)"
+        lines.append(f"  model:   {summary.checkpoint}{where}  (harness eval --model {summary.checkpoint})")
     if summary.metrics:
         lines.append(f"  metrics: {summary.metrics}")
     plots = details.get("plots") or []
