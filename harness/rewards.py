@@ -122,13 +122,58 @@ def _json_meta(text: str, row: int, reward: str) -> Any:
         ) from None
 
 
+def samples_from_columns(
+    columns: Mapping[str, Any], n: int, reward: str
+) -> tuple[list[str], list[Sample]]:
+    """``(task names, samples)`` of ``n`` rows, rebuilt from the reward columns.
+
+    The samples carry ``id``, ``answer``, ``choices`` and ``meta`` (a dict or
+    JSON text) from the columns, with no images and no question: answer
+    rules look only at the completion and the gold fields. ``reward`` names
+    the caller in errors.
+
+    :raises DataError: a missing ``task`` or ``answer``, a task that is not a
+        name, or ``meta`` text that is not JSON.
+    """
+    tasks = column(columns, "task", n, reward)
+    answers = column(columns, "answer", n, reward)
+    choices = column(columns, "choices", n, reward, default=None)
+    metas = column(columns, "meta", n, reward, default=None)
+    ids = column(columns, "id", n, reward, default=None)
+    names, samples = [], []
+    for i in range(n):
+        name = tasks[i]
+        if not isinstance(name, str):
+            raise DataError(
+                f"reward {reward!r}: row {i} has task {name!r}; the 'task' "
+                "column holds task names (e.g. 'fgvc')."
+            )
+        answer = answers[i]
+        if answer is None:
+            raise DataError(
+                f"reward {reward!r}: row {i} (task {name!r}) has no 'answer'; "
+                "every row needs its gold answer."
+            )
+        meta = metas[i]
+        if isinstance(meta, str):  # datasets columns often hold meta as JSON text
+            meta = _json_meta(meta, i, reward)
+        names.append(name)
+        samples.append(Sample(
+            id=str(ids[i]) if ids[i] is not None else str(i),
+            images=[],
+            question="",
+            choices=choices[i],
+            answer=answer,
+            meta=meta or {},
+        ))
+    return names, samples
+
+
 class CorrectnessRule:
     """The row's task's rule (``task.is_correct``) applied row by row.
 
-    Builds each row's :class:`harness.Sample` from the reward columns
-    (``task``, ``answer``, ``choices``, ``meta`` as a dict or JSON text,
-    ``id``) with no images and no question: answer rules look only at the
-    completion and the gold fields. Tasks are looked up in the plugin host
+    Builds each row's :class:`harness.Sample` from the reward columns with
+    :func:`samples_from_columns`. Tasks are looked up in the plugin host
     (as :func:`harness.get_task` does) once per call.
     """
 
@@ -136,41 +181,13 @@ class CorrectnessRule:
         self.reward = reward
 
     def __call__(self, texts: list[str], columns: Mapping[str, Any]) -> list[bool]:
-        n = len(texts)
-        tasks = column(columns, "task", n, self.reward)
-        answers = column(columns, "answer", n, self.reward)
-        choices = column(columns, "choices", n, self.reward, default=None)
-        metas = column(columns, "meta", n, self.reward, default=None)
-        ids = column(columns, "id", n, self.reward, default=None)
+        names, samples = samples_from_columns(columns, len(texts), self.reward)
         found: dict[str, Any] = {}
         out = []
-        for i, text in enumerate(texts):
-            name = tasks[i]
-            task = found.get(name) if isinstance(name, str) else None
+        for text, name, sample in zip(texts, names, samples):
+            task = found.get(name)
             if task is None:
-                if not isinstance(name, str):
-                    raise DataError(
-                        f"reward {self.reward!r}: row {i} has task {name!r}; the 'task' "
-                        "column holds task names (e.g. 'fgvc')."
-                    )
                 task = found[name] = get_host().get("tasks", name)
-            answer = answers[i]
-            if answer is None:
-                raise DataError(
-                    f"reward {self.reward!r}: row {i} (task {name!r}) has no 'answer'; "
-                    "every row needs its gold answer."
-                )
-            meta = metas[i]
-            if isinstance(meta, str):  # datasets columns often hold meta as JSON text
-                meta = _json_meta(meta, i, self.reward)
-            sample = Sample(
-                id=str(ids[i]) if ids[i] is not None else str(i),
-                images=[],
-                question="",
-                choices=choices[i],
-                answer=answer,
-                meta=meta or {},
-            )
             out.append(bool(task.is_correct(text, sample)))
         return out
 
