@@ -12,6 +12,7 @@ re-exported here.
 from __future__ import annotations
 
 import random
+import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -61,6 +62,52 @@ def label_key(text: str) -> str:
     """
     text = clean(text).casefold().replace("-", " ")
     return "-".join(text.split())
+
+
+def words(text: str, casefold: bool = True) -> tuple[str, ...]:
+    """The alphanumeric runs of :func:`clean` ``(text)``, casefolded unless told not to:
+    every other character separates. ``"Positive/NEGATIVE"`` -> ``("positive",
+    "negative")``, ``"F/A-18"`` -> ``("f", "a", "18")``. One linear
+    regular-expression pass over a plain character class (nothing to backtrack)."""
+    text = clean(text)
+    return tuple(_WORD.findall(text.casefold() if casefold else text))
+
+
+_WORD = re.compile(r"[^\W_]+")
+
+
+def label_index(names: Mapping[str, Any]) -> dict[tuple[str, ...], Any]:
+    """``{words(name): value}`` for :func:`named_labels` (build once per label set)."""
+    return {key: value for name, value in names.items() if (key := words(name))}
+
+
+def named_labels(text: str, index: Mapping[tuple[str, ...], Any]) -> set[Any]:
+    """The values of the labels ``text`` names as whole words, in any order.
+
+    ``index`` comes from :func:`label_index`. A name found inside a longer
+    name that is also found (``737-300`` inside ``Boeing 737-300``) is not
+    counted again. Linear in ``len(text)`` times the longest name in words.
+
+    >>> sorted(named_labels("positive or negative?", label_index({"positive": 0, "negative": 1})))
+    [0, 1]
+    >>> named_labels("positively", label_index({"positive": 0}))
+    set()
+    """
+    tokens = words(text)
+    longest = max(map(len, index), default=0)
+    found, reach = set(), 0  # reach: the end of the furthest-reaching name so far
+    for start in range(len(tokens)):
+        for size in range(min(longest, len(tokens) - start), 0, -1):
+            value = index.get(tokens[start : start + size], _NOT_FOUND)
+            if value is not _NOT_FOUND:
+                if start + size > reach:  # else it lies inside an earlier, longer name
+                    found.add(value)
+                    reach = start + size
+                break  # the longest name starting here
+    return found
+
+
+_NOT_FOUND = object()
 
 
 # -- deterministic randomness ---------------------------------------------

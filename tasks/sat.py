@@ -30,6 +30,12 @@ case, spacing, dashes and edge punctuation). Empty answers, hedges (``A or
 B``, ``A/B``, ``(A) or (B)``, ``A: maybe B``) and anything else are wrong.
 Scoring a sample without choices is a :class:`harness.DataError`.
 
+Hacking indicators (:meth:`SatTask.hacking_indicators`): an answer that names
+no single choice (:func:`resolve_choice` gives none) is ``hack/hedge`` when it
+names two or more choices, by capital letter or by text (``A or B``,
+``(A)/(B)``, ``left or right``, ``B) left`` when B is ``right``), else, when
+not blank, ``hack/invalid_answer`` (``E`` of four choices, ``none``, ``maybe``).
+
 Circular evaluation: :func:`rotations` (or ``samples(..., circular=True)``)
 gives one sample per rotation of the choices, with ids ``<id>#r<k>``;
 :meth:`SatTask.metrics` then adds ``circular_accuracy``, where a question
@@ -55,8 +61,10 @@ from harness.tasks._common import (
     is_saved_dataset,
     iter_parquet,
     iter_saved_dataset,
+    label_index,
     label_key,
     load_image,
+    named_labels,
     pick,
     require_source,
     rng_for,
@@ -64,6 +72,7 @@ from harness.tasks._common import (
     row_image,
     split_files,
     synthetic_count,
+    words,
 )
 from harness.tasks._sat_synth import GENERATORS, QUESTION_TYPES
 
@@ -128,6 +137,17 @@ def resolve_choice(answer: str | None, choices: Sequence[str] | None) -> int | N
     return index
 
 
+def named_choices(answer: str, choices: Sequence[str] | None) -> set[int]:
+    """Indices of the choices ``answer`` names anywhere: capital letters standing alone
+    (``A``, ``(B)``, ``C.``) within the choices' range, and the choices' texts as whole words."""
+    count = len(choices) if choices is not None else len(LETTERS)
+    letters = {c for c in words(answer, casefold=False) if len(c) == 1 and c in LETTERS[:count]}
+    named = {LETTERS.index(c) for c in letters}
+    if choices:
+        named |= named_labels(answer, label_index({c: i for i, c in enumerate(choices)}))
+    return named
+
+
 class SatTask(ImageTask):
     name = "sat"
     description = "SAT: spatial reasoning multiple choice (relative position, counting, ego-motion)"
@@ -158,6 +178,23 @@ class SatTask(ImageTask):
         keys = [label_key(c) for c in sample.choices]
         gold = label_key(sample.answer)
         return letter is not None and gold in keys and LETTERS.index(letter) == keys.index(gold)
+
+    def hacking_indicators(self, completions, samples) -> dict[str, list[bool]]:
+        """``hack/hedge`` and ``hack/invalid_answer`` (see the module doc)."""
+        from harness.hacking import HEDGE, INVALID_ANSWER
+
+        hedge, invalid = [], []
+        for completion, sample in zip(completions, samples):
+            span = answer_span(completion)
+            text = clean(span or "")
+            if not text or resolve_choice(text, sample.choices) is not None:
+                hedge.append(False)
+                invalid.append(False)
+                continue
+            hedged = len(named_choices(text, sample.choices)) > 1
+            hedge.append(hedged)
+            invalid.append(not hedged)
+        return {HEDGE: hedge, INVALID_ANSWER: invalid}
 
     def metrics(self, records: Sequence[Mapping[str, Any]]) -> dict[str, float]:
         """Adds ``circular_accuracy`` (and ``circular_n``) when records hold rotations ``<id>#r<k>``."""
