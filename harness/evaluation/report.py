@@ -174,7 +174,39 @@ def render_markdown(runs: Sequence[Run]) -> str:
     extra = _task_metric_lines(runs)
     if extra:
         parts += ["## Task metrics", "", *extra, ""]
+    hacking = _hacking_table(runs)
+    if hacking:
+        parts += [
+            "## Reward-hacking indicators, % of completions (length_share: % of the reward)",
+            "",
+            hacking,
+            "",
+            "See docs/hacking.md for what each indicator counts; — means it could not be computed.",
+            "",
+        ]
     return "\n".join(parts)
+
+
+def _hacking_table(runs: Sequence[Run]) -> str:
+    """One row per run x task x template, one column per indicator (built-ins first)."""
+    from harness.hacking import INDICATORS, PREFIX
+
+    entries = [
+        (label, task, template, entry.get("hacking") or {})
+        for label, results in runs
+        for task, per_template in results["results"].items()
+        for template, entry in per_template.items()
+    ]
+    seen = {name for *_, values in entries for name in values}
+    if not seen:
+        return ""
+    names = [n for n in INDICATORS if n in seen] + sorted(seen - set(INDICATORS))
+    header = (["run"] if len(runs) > 1 else []) + ["task", "template"] + [n.removeprefix(PREFIX) for n in names]
+    body = [
+        ([label] if len(runs) > 1 else []) + [task, template] + [_pct(values.get(n)) for n in names]
+        for label, task, template, values in entries
+    ]
+    return _markdown_table(header, body)
 
 
 def _task_metric_lines(runs: Sequence[Run]) -> list[str]:

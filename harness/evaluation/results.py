@@ -60,13 +60,19 @@ def summarize(
     expected: int,
     resamples: int = 1000,
     seed: int = 0,
+    cap: int | None = None,
+    weights: Mapping[str, float] | None = None,
 ) -> dict[str, Any]:
     """The results.json entry for one task x template.
 
     :param task: the task object; its ``metrics`` gives the task metrics
         (accuracy for all, mean per-class accuracy for fgvc...).
     :param expected: how many records a complete run has (for ``complete``).
+    :param cap, weights: the run's ``max_new_tokens`` and reward weights, for the
+        reward-hacking indicators (``hacking``; see :mod:`harness.hacking`).
     """
+    from harness.hacking import HackingMonitor, record_indicators
+
     records = sort_records(records)
     verdicts = group_correctness(records)
     low, high = bootstrap_ci([float(v) for v in verdicts], resamples, seed)
@@ -95,4 +101,8 @@ def summarize(
             for name in reward_names
         },
         "reward_total_mean": float(np.mean([r["reward"] for r in records])) if records else None,
+        "hacking": record_indicators(
+            task, records, cap=cap, weights=weights or {},
+            length_rewards=HackingMonitor().length_rewards,
+        ).values() if records else {},
     }

@@ -201,11 +201,15 @@ def _generate_all(config, engine, model, pending, rewards_by_template, output, t
 
 def summarize_output(config: EvalConfig, units: list[Unit], output: Path) -> dict[str, dict[str, Any]]:
     """Per task x template summaries of the records logged in ``output``."""
+    from harness.reward_spec import parse_reward_spec
+
+    weights = {item.name: item.weight for item in parse_reward_spec(config.rewards)}
     results: dict[str, dict[str, Any]] = {}
     for unit in units:
         records = read_records(records_path(output, unit.task.name, unit.template.name), repair=False)
         results.setdefault(unit.task.name, {})[unit.template.name] = summarize(
-            unit.task, records, expected=len(unit.items), resamples=config.bootstrap, seed=config.seed
+            unit.task, records, expected=len(unit.items), resamples=config.bootstrap, seed=config.seed,
+            cap=config.max_new_tokens, weights=weights,
         )
     return results
 
