@@ -54,8 +54,57 @@ def _plot(path: Path, title: str, ylabel: str, lines: list[tuple[str, list[int],
     return path
 
 
+def hacking_keys(rows: Sequence[Mapping[str, Any]]) -> list[str]:
+    """The reward-hacking indicator keys (``hack/...``) found in ``rows``: built-ins first, then the tasks'."""
+    from harness.hacking import INDICATORS, PREFIX
+
+    seen = {key for row in rows for key in row if key.startswith(PREFIX)}
+    return [k for k in INDICATORS if k in seen] + sorted(seen - set(INDICATORS))
+
+
+def plot_hacking(rows: Sequence[Mapping[str, Any]], path: str | Path) -> Path | None:
+    """Figure 2 with the monitor: total reward, mean response length and the ``hack/*`` indicators vs step.
+
+    ``None`` (nothing written) when ``rows`` hold no indicator.
+    """
+    from harness.hacking import PREFIX
+
+    keys = hacking_keys(rows)
+    if not keys:
+        return None
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
+
+    panels = [
+        ("Reward", "mean reward", [("total (weighted)", *_series(rows, "reward"))]),
+        ("Mean response length", "tokens", [("completion", *_series(rows, "completions/mean_length"))]),
+        ("Reward-hacking indicators", "share", [(k.removeprefix(PREFIX), *_series(rows, k)) for k in keys]),
+    ]
+    fig, axes = plt.subplots(1, 3, figsize=(15, 3.8))
+    for ax, (title, ylabel, lines) in zip(axes, panels):
+        for label, xs, ys in lines:
+            if xs:
+                ax.plot(xs, ys, marker="o" if len(xs) < 30 else None, markersize=3, label=label)
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.set_xlabel("step")
+        ax.set_ylabel(ylabel)
+        ax.set_title(title)
+        ax.grid(alpha=0.3)
+    axes[2].set_ylim(-0.03, 1.03)
+    axes[2].legend(fontsize=7, loc="upper left")
+    fig.tight_layout()
+    path = Path(path)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
 def plot_training(rows: Sequence[Mapping[str, Any]], out_dir: str | Path) -> list[Path]:
-    """Write ``rewards.png``, ``response_length.png`` and ``loss.png`` (those with data) to ``out_dir``."""
+    """Write ``rewards.png``, ``response_length.png``, ``loss.png`` and ``hacking.png`` (those with
+    data) to ``out_dir``."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     rewards = [(k.split("/")[1], *_series(rows, k)) for k in reward_keys(rows)]
@@ -70,5 +119,6 @@ def plot_training(rows: Sequence[Mapping[str, Any]], out_dir: str | Path) -> lis
             [("completion", *_series(rows, "completions/mean_length"))],
         ),
         _plot(out / "loss.png", "Training loss", "loss", [("loss", *_series(rows, "loss"))]),
+        plot_hacking(rows, out / "hacking.png"),
     ]
     return [p for p in written if p is not None]
