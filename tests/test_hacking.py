@@ -348,3 +348,19 @@ def test_harness_eval_reports_the_indicators_per_task_and_template(fresh_host, t
     assert "| task | template | multiple_answers | empty_answer | hedge | invalid_answer | at_cap | format_only " \
            "| length_share |" in report
     assert "| banner | think | 25.0 | 25.0 | 25.0 | 0.0 | 25.0 | 25.0 |" in report
+
+
+def test_the_training_plot_gets_a_hacking_panel_only_with_indicators(tmp_path):
+    from PIL import Image
+
+    from harness.plots import hacking_keys, plot_training
+
+    rows = [{"step": s, "reward": 0.1 * s, "completions/mean_length": 10.0 + s, "loss": 1.0,
+             HEDGE: 0.1 * s, AT_CAP: 1.0, "hack/shouting": 0.0} for s in range(1, 6)]
+    assert hacking_keys(rows) == [HEDGE, AT_CAP, "hack/shouting"]
+    written = {p.name for p in plot_training(rows, tmp_path / "with")}
+    assert "hacking.png" in written
+    width, height = Image.open(tmp_path / "with" / "hacking.png").size
+    assert width > 2 * height  # three panels side by side
+    plain = [{k: v for k, v in row.items() if not k.startswith("hack/")} for row in rows]
+    assert "hacking.png" not in {p.name for p in plot_training(plain, tmp_path / "without")}
