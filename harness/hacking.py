@@ -21,8 +21,10 @@ Indicators (stable names; a share of the batch's completions unless said):
   counts and the cap).
 - ``hack/format_only``: earns the format reward but is wrong by the task's rule.
 - ``hack/length_share``: not a share of completions: the length rewards' part
-  of the batch's reward, ``sum |w_len * r_len| / sum over components |w * r|``
-  (0 when every component paid 0).
+  of each completion's reward, ``|w_len * r_len| / sum over components |w * r|``
+  (0 when every component paid 0), averaged over the batch. Per completion, so
+  a batch's value does not depend on how it is split (OpenRLHF scores one
+  rollout at a time).
 
 Tasks add indicators through an optional method::
 
@@ -152,18 +154,26 @@ class Indicators:
 
     :ivar flags: per-completion flags by indicator name (only the indicators
         that could be computed: e.g. no ``hack/at_cap`` without token counts).
-    :ivar length_share: ``hack/length_share``, or ``None`` without reward details.
+    :ivar length_shares: each completion's ``hack/length_share``, or ``None``
+        without reward details or without a length reward among them.
     """
 
     n: int
     flags: dict[str, list[bool]] = field(default_factory=dict)
-    length_share: float | None = None
+    length_shares: list[float] | None = None
 
     def values(self) -> dict[str, float]:
-        """Every indicator's value for the batch: shares of completions, and the length share."""
+        """Every indicator's value for the batch: shares of completions, and the mean length share."""
         out = {name: (sum(f) / self.n if self.n else 0.0) for name, f in self.flags.items()}
-        if self.length_share is not None:
-            out[LENGTH_SHARE] = self.length_share
+        if self.length_shares is not None:
+            out[LENGTH_SHARE] = sum(self.length_shares) / self.n if self.n else 0.0
+        return out
+
+    def row(self, i: int) -> dict[str, float]:
+        """Completion ``i``'s indicators as numbers (flags as 0/1), for per-rollout logs."""
+        out = {name: float(f[i]) for name, f in self.flags.items()}
+        if self.length_shares is not None:
+            out[LENGTH_SHARE] = self.length_shares[i]
         return out
 
     def flagged(self, name: str) -> list[int]:
@@ -210,18 +220,22 @@ def task_flags(task: Any, texts: list[str], samples: list[Sample]) -> dict[str, 
     return out
 
 
-def length_share(
+def length_shares(
     details: Mapping[str, Sequence[float]], weights: Mapping[str, float], length_rewards: Sequence[str]
-) -> float | None:
-    """The length rewards' part of the batch's reward (see the module doc); ``None`` if none is in ``details``."""
+) -> list[float] | None:
+    """Each completion's length-reward part of its reward (see the module doc); ``None`` if
+    no length reward is in ``details``. A component without a weight counts with weight 1."""
     names = [n for n in length_rewards if n in details]
     if not names:
         return None
-    total = sum(abs(weights.get(n, 1.0) * v) for n, values in details.items() for v in values)
-    if total == 0.0:
-        return 0.0
-    part = sum(abs(weights.get(n, 1.0) * v) for n in names for v in details[n])
-    return part / total
+    rows = zip(*details.values())
+    keys = list(details)
+    out = []
+    for values in rows:
+        paid = {k: abs(weights.get(k, 1.0) * v) for k, v in zip(keys, values)}
+        total = sum(paid.values())
+        out.append(sum(paid[n] for n in names) / total if total else 0.0)
+    return out
 
 
 def compute_indicators(
@@ -276,8 +290,83 @@ def compute_indicators(
             correct = [bool(task.is_correct(t, s)) for t, s, task in zip(texts, samples, tasks)]
         out.flags[FORMAT_ONLY] = [bool(ok) and not right for ok, right in zip(format_ok, correct)]
     if details is not None:
-        out.length_share = length_share(details, weights or {}, length_rewards)
+        out.length_shares = length_shares(details, weights or {}, length_rewards)
     return out
+
+
+class RewardBatchIndicators:
+    """The indicators of training batches, given as rewards get them: completions and reward columns.
+
+    Built once per run; each call computes one batch's indicators from the
+    reward components' values (``details``, unweighted, by component name),
+    so no reward is computed twice. Used by every training backend.
+
+    :param settings: the monitor settings (which component is the format
+        reward, which pay for length).
+    :param weights: the reward spec's weights by component name.
+    :param template: the run's template; offered to the format reward when
+        the spec lacks it (as ``harness eval`` does), so ``hack/format_only``
+        exists either way.
+    :param cap: the completion cap in tokens (``hack/at_cap``), if known.
+    """
+
+    def __init__(
+        self,
+        settings: HackingMonitor,
+        weights: Mapping[str, float],
+        template: Any = None,
+        cap: int | None = None,
+    ) -> None:
+        self.settings, self.weights, self.cap = settings, dict(weights), cap
+        self._format: Any = None
+        if settings.format_reward not in self.weights:
+            from harness.errors import UnknownNameError
+            from harness.reward_spec import reward_from_spec
+
+            try:
+                self._format = reward_from_spec(settings.format_reward, template=template)
+            except UnknownNameError:
+                self._format = None
+        self._tasks: dict[str, Any] = {}
+
+    def _task(self, name: str) -> Any:
+        if name not in self._tasks:
+            from harness import get_task
+
+            self._tasks[name] = get_task(name)
+        return self._tasks[name]
+
+    def __call__(
+        self,
+        completions: Sequence[Any],
+        columns: Mapping[str, Any],
+        details: Mapping[str, Sequence[float]],
+        num_tokens: Sequence[int] | None = None,
+    ) -> tuple[Indicators, list[str], list[Sample]]:
+        """``(indicators, completion texts, samples)`` of one batch."""
+        from harness.rewards import completion_texts, samples_from_columns
+
+        texts = completion_texts(completions)
+        names, samples = samples_from_columns(columns, len(texts), "hacking monitor")
+        fmt = self.settings.format_reward
+        if fmt in details:
+            format_ok: list[bool] | None = [float(v) >= 1.0 for v in details[fmt]]
+        elif self._format is not None:
+            format_ok = [float(v) >= 1.0 for v in self._format(texts, **columns)]
+        else:
+            format_ok = None
+        indicators = compute_indicators(
+            texts,
+            samples,
+            [self._task(name) for name in names],
+            format_ok=format_ok,
+            num_tokens=num_tokens,
+            cap=self.cap,
+            details=details,
+            weights=self.weights,
+            length_rewards=self.settings.length_rewards,
+        )
+        return indicators, texts, samples
 
 
 # -- alarms ----------------------------------------------------------------------------------------
@@ -405,15 +494,18 @@ def examples_of(
     limit: int,
     rewards: Sequence[float] | None = None,
 ) -> dict[str, list[dict[str, Any]]]:
-    """Up to ``limit`` flagged completions per indicator, as JSON-able dicts for :meth:`HackingAlarm.observe`."""
-    out: dict[str, list[dict[str, Any]]] = {}
-    for name in indicators.flags:
-        rows = indicators.flagged(name)[:limit]
-        out[name] = [
-            {"id": samples[i].id, "gold": samples[i].answer, "completion": texts[i],
-             **({"reward": rewards[i]} if rewards is not None else {})}
-            for i in rows
-        ]
+    """Up to ``limit`` flagged completions per indicator, as JSON-able dicts for :meth:`HackingAlarm.observe`;
+    for ``hack/length_share`` the completions with the largest shares (each with its ``length_share``)."""
+
+    def example(i: int) -> dict[str, Any]:
+        return {"id": samples[i].id, "gold": samples[i].answer, "completion": texts[i],
+                **({"reward": rewards[i]} if rewards is not None else {})}
+
+    out = {name: [example(i) for i in indicators.flagged(name)[:limit]] for name in indicators.flags}
+    shares = indicators.length_shares
+    if shares is not None:
+        top = sorted((i for i in range(indicators.n) if shares[i] > 0), key=lambda i: -shares[i])[:limit]
+        out[LENGTH_SHARE] = [{**example(i), "length_share": shares[i]} for i in top]
     return out
 
 
