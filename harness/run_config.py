@@ -30,6 +30,7 @@ from typing import Any, Literal
 from pydantic import Field, ValidationError, field_validator, model_serializer, model_validator
 
 from harness.config import StrictModel
+from harness.hacking import HackingMonitor
 from harness.reward_spec import RewardSpec
 
 # Fields a preset may set. Values are applied only where the config is silent.
@@ -143,6 +144,12 @@ class RunConfig(StrictModel):
         "Looking at the image, the answer is {answer}.",
         description="SFT with a think template: the text of the <think> span ({answer} is the gold "
         "answer). The tasks carry no reasoning traces, so this fixed sentence stands in for one.",
+    )
+
+    monitor: HackingMonitor = Field(
+        default_factory=HackingMonitor,
+        description="GRPO: the reward-hacking monitor (hack/* indicators per step, alarms; see "
+        "docs/hacking.md).",
     )
 
     # -- backend sections ----------------------------------------------------------

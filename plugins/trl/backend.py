@@ -20,7 +20,7 @@ from harness.sources import check_task_options
 
 NAME = "trl"
 # Fields a resumed run may change; every other field must match the run's config.json.
-RESUMABLE_CHANGES = frozenset({"output", "resume", "eval_after", "max_steps", "preset", NAME})
+RESUMABLE_CHANGES = frozenset({"output", "resume", "eval_after", "max_steps", "preset", NAME, "monitor"})
 FINAL_DIR = "final"
 METRICS_FILE = "metrics.jsonl"
 
@@ -166,7 +166,7 @@ class TrlBackend:
         if diffs:
             raise ConfigError(
                 f"field 'resume': {recorded.parent} holds a run with different settings ({'; '.join(diffs)}). "
-                f"Resume with the original settings (only max_steps, eval_after and {NAME} may change), "
+                f"Resume with the original settings (only max_steps, eval_after, {NAME} and monitor may change), "
                 "or start a new run in another --output."
             )
 
