@@ -54,6 +54,10 @@ def test_grpo_run_logs_every_component_saves_a_checkpoint_that_evaluates(tiny_mo
         for key in ("loss", "learning_rate", "kl", "completions/mean_length", "step_time_s",
                     "rewards/accuracy/mean", "rewards/format/mean", "rewards/length_norm/mean", "reward"):
             assert isinstance(row[key], float), (key, row)
+        # the reward-hacking monitor is on by default: every indicator, every step
+        for key in ("hack/multiple_answers", "hack/empty_answer", "hack/hedge", "hack/invalid_answer",
+                    "hack/at_cap", "hack/format_only", "hack/length_share"):
+            assert 0.0 <= row[key] <= 1.0, (key, row)
     assert {p.name for p in (out / "plots").iterdir()} >= {"rewards.png", "response_length.png", "loss.png"}
     recorded = json.loads((out / "config.json").read_text())
     assert recorded["config"]["reward"] == "accuracy:1,format:1,length_norm:0.5"

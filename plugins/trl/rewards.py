@@ -6,7 +6,8 @@ Each component of the run's reward spec becomes its own TRL reward function
 decodes the ``meta`` column (JSON in the dataset) and turns a reward that
 raises, or returns something other than one finite number per completion,
 into a :class:`~harness.errors.DataError` that shows the offending
-completion and its sample.
+completion and its sample. With a watch (:class:`~harness.plugins.trl.hacking.HackingWatch`)
+each reward hands it its values, so the reward-hacking indicators reuse them.
 """
 
 from __future__ import annotations
@@ -33,9 +34,10 @@ def _shown(completion: Any, limit: int = 600) -> str:
 class TrlReward:
     """A harness reward called the way TRL calls reward functions."""
 
-    def __init__(self, name: str, reward: Any) -> None:
+    def __init__(self, name: str, reward: Any, watch: Any = None) -> None:
         self.name = self.__name__ = name
         self.reward = reward
+        self.watch = watch
 
     def _columns(self, kwargs: dict[str, Any]) -> dict[str, Any]:
         columns = {k: v for k, v in kwargs.items() if k not in _TRL_ONLY}
@@ -63,7 +65,10 @@ class TrlReward:
                    if bad else "")
                 + ". A reward must return one finite number per completion."
             )
-        return [float(v) for v in values]
+        values = [float(v) for v in values]
+        if self.watch is not None:
+            self.watch.observe(self.name, completions, columns, values, kwargs)
+        return values
 
     def _where(self, columns: dict[str, Any], i: int) -> str:
         parts = []
@@ -88,7 +93,8 @@ class TrlReward:
         return DataError(f"reward {self.name!r} raised {type(exc).__name__}: {exc} on a batch of {n} completions.")
 
 
-def trl_rewards(weighted: Any) -> tuple[list[TrlReward], list[float]]:
-    """``(reward_funcs, reward_weights)`` for TRL from a :class:`harness.reward_spec.WeightedReward`."""
-    funcs = [TrlReward(c.name, c.reward) for c in weighted.components]
+def trl_rewards(weighted: Any, watch: Any = None) -> tuple[list[TrlReward], list[float]]:
+    """``(reward_funcs, reward_weights)`` for TRL from a :class:`harness.reward_spec.WeightedReward`;
+    each function hands its values to ``watch`` (the reward-hacking monitor), if given."""
+    funcs = [TrlReward(c.name, c.reward, watch) for c in weighted.components]
     return funcs, list(weighted.weights)

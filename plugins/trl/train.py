@@ -4,7 +4,8 @@ Layout of the run directory::
 
     config.json          the resolved config, package versions, device
     metrics.jsonl        one line per step (see harness.plugins.trl.metrics)
-    plots/*.png          rewards and mean response length vs step, loss
+    plots/*.png          rewards and mean response length vs step, loss, hack/* indicators
+    hacking/step-N.jsonl example completions of each reward-hacking alarm (GRPO)
     checkpoint-N/        resumable trainer checkpoints (--resume picks the last)
     final/               the trained model + processor: harness eval --model DIR/final
     summary.json         what run() returned (a harness.RunSummary)
@@ -77,14 +78,17 @@ def common_args(config: Any, output: Path, device: dict[str, Any]) -> dict[str, 
     }
 
 
-def grpo_trainer(config: Any, model: Any, processor: Any, dataset: Any, output: Path, device: dict, callbacks: list):
+def grpo_trainer(config: Any, model: Any, processor: Any, dataset: Any, output: Path, device: dict, callbacks: list,
+                 watch: Any = None):
     from trl import GRPOConfig, GRPOTrainer
 
     from harness.plugins.trl.rewards import trl_rewards
 
     template = harness.get_template(config.template)
     weighted = harness.reward_from_spec(config.reward, template=template, tokenizer=processor)
-    funcs, weights = trl_rewards(weighted)
+    if watch is not None:
+        watch.bind(weighted, template, cap=config.max_completion_length)
+    funcs, weights = trl_rewards(weighted, watch)
     s = config.settings()
     extra: dict[str, Any] = {}
     if s.generation_batch_size is not None:
@@ -158,8 +162,16 @@ def train(config: Any, planned: RunSummary) -> RunSummary:
     model, processor = load_model(config.model, not device["use_cpu"], config.settings().attn_implementation)
     metrics_path = Path(planned.metrics)
     callback = metrics_callback(metrics_path)
-    build = grpo_trainer if config.method == "grpo" else sft_trainer
-    trainer = build(config, model, processor, dataset, output, device, [callback])
+    watch = None
+    if config.method == "grpo" and config.monitor.enabled:
+        from harness.plugins.trl.hacking import HackingWatch
+
+        watch = HackingWatch(config.monitor, output)
+    if config.method == "grpo":
+        callbacks = [watch.callback(), callback] if watch is not None else [callback]  # alarm sees logs first
+        trainer = grpo_trainer(config, model, processor, dataset, output, device, callbacks, watch)
+    else:
+        trainer = sft_trainer(config, model, processor, dataset, output, device, [callback])
     trainer.train(resume_from_checkpoint=resume_from)
 
     final = Path(planned.checkpoint)
@@ -185,7 +197,14 @@ def train(config: Any, planned: RunSummary) -> RunSummary:
             "train": callback.summary,
             "resumed_from": resume_from,
             "wall_s": round(time.perf_counter() - started, 2),
+            **({"hacking": watch.summary()} if watch is not None else {}),
         }),
     )
     write_summary(summary)
+    if watch is not None and watch.stop_reason is not None:
+        from harness.hacking import RewardHackingError
+
+        raise RewardHackingError(
+            f"{watch.stop_reason} The model as it was then is in {final}; metrics in {metrics_path}."
+        )
     return summary
