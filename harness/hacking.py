@@ -247,6 +247,7 @@ def compute_indicators(
     format_ok: Sequence[bool | None] | None = None,
     num_tokens: Sequence[int] | None = None,
     cap: int | None = None,
+    at_cap: Sequence[bool] | None = None,
     details: Mapping[str, Sequence[float]] | None = None,
     weights: Mapping[str, float] | None = None,
     length_rewards: Sequence[str] = (),
@@ -260,13 +261,15 @@ def compute_indicators(
     :param format_ok: whether each completion earns the format reward (``None``
         entries: unknown); without it there is no ``hack/format_only``.
     :param num_tokens, cap: completion lengths in tokens and the cap; both for ``hack/at_cap``.
+    :param at_cap: ``hack/at_cap`` itself, for callers that know it another way
+        (the generator's finish reason: OpenRLHF's query lacks an end token).
     :param details, weights, length_rewards: each reward component's
         (unweighted) values, the spec's weights and which components pay for
         length; for ``hack/length_share``.
     """
     n = len(texts)
     for label, rows in (("samples", samples), ("tasks", tasks), ("correct", correct),
-                        ("format_ok", format_ok), ("num_tokens", num_tokens)):
+                        ("format_ok", format_ok), ("num_tokens", num_tokens), ("at_cap", at_cap)):
         if rows is not None and len(rows) != n:
             raise ValueError(f"compute_indicators: {len(rows)} {label} for {n} completions")
     texts = list(texts)
@@ -283,7 +286,9 @@ def compute_indicators(
             for i, flag in zip(rows, flags):
                 column[i] = flag
 
-    if num_tokens is not None and cap is not None:
+    if at_cap is not None:
+        out.flags[AT_CAP] = [bool(a) for a in at_cap]
+    elif num_tokens is not None and cap is not None:
         out.flags[AT_CAP] = [int(t) >= cap for t in num_tokens]
     if format_ok is not None:
         if correct is None:
@@ -342,8 +347,9 @@ class RewardBatchIndicators:
         columns: Mapping[str, Any],
         details: Mapping[str, Sequence[float]],
         num_tokens: Sequence[int] | None = None,
+        at_cap: Sequence[bool] | None = None,
     ) -> tuple[Indicators, list[str], list[Sample]]:
-        """``(indicators, completion texts, samples)`` of one batch."""
+        """``(indicators, completion texts, samples)`` of one batch (``at_cap``: see :func:`compute_indicators`)."""
         from harness.rewards import completion_texts, samples_from_columns
 
         texts = completion_texts(completions)
@@ -362,6 +368,7 @@ class RewardBatchIndicators:
             format_ok=format_ok,
             num_tokens=num_tokens,
             cap=self.cap,
+            at_cap=at_cap,
             details=details,
             weights=self.weights,
             length_rewards=self.settings.length_rewards,
