@@ -129,6 +129,8 @@ class OpenRLHFBackend:
             rows=plan.rows,
             absolute_paths=shared,
             tokenizer_file=Path(config.model) / "tokenizer.json",
+            monitor=config.monitor.model_dump(mode="json") if config.monitor.enabled else None,
+            generation_config=Path(config.model) / "generation_config.json",
         )
         job_dir = export.job_dir
         save_path = self.outputs(config).checkpoint

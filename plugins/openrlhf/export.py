@@ -20,15 +20,15 @@ import io
 import json
 import re
 import shutil
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from harness.errors import DataError
 from harness.inputs import render_prompt
+from harness.plugins.openrlhf.reward import SHIM_CONFIG_FILE, SHIM_FILE, QueryScorer, make_label
 from harness.rundir import write_json
-from harness.plugins.openrlhf.reward import SHIM_CONFIG_FILE, SHIM_FILE, make_label
 
 DATASET_FILE = "prompts.jsonl"
 IMAGES_DIR = "images"
@@ -66,6 +66,27 @@ def special_tokens(processor: Any) -> tuple[list[str], list[str]]:
         if getattr(added, "special", False):
             special.add(str(added.content))
     return pads, sorted(special)
+
+
+def end_tokens(processor: Any, generation_config: str | Path | None = None) -> list[str]:
+    """The tokens that end a generation: the tokenizer's EOS and the ``eos_token_id`` (one or a
+    list) of the model's ``generation_config.json``, which vLLM also stops on."""
+    tokenizer = getattr(processor, "tokenizer", processor)
+    found = []
+    eos = getattr(tokenizer, "eos_token", None)
+    if isinstance(eos, str) and eos:
+        found.append(eos)
+    if generation_config is not None and Path(generation_config).is_file():
+        try:
+            ids = json.loads(Path(generation_config).read_text(encoding="utf-8")).get("eos_token_id")
+        except (ValueError, AttributeError):
+            ids = None
+        for token_id in ids if isinstance(ids, list) else [ids]:
+            if isinstance(token_id, int) and not isinstance(token_id, bool):
+                token = tokenizer.convert_ids_to_tokens(token_id)
+                if isinstance(token, str) and token and token not in found:
+                    found.append(token)
+    return found
 
 
 def _safe(name: str) -> str:
@@ -106,6 +127,8 @@ def export_prompts(
     rows: int | None = None,
     absolute_paths: bool = False,
     tokenizer_file: str | Path | None = None,
+    monitor: Mapping[str, Any] | None = None,
+    generation_config: str | Path | None = None,
 ) -> Export:
     """Write the dataset, images, reward shim and its config for ``task`` under ``template``.
 
@@ -116,6 +139,10 @@ def export_prompts(
         cluster) instead of relative to the job directory (the Ray working_dir).
     :param tokenizer_file: the model's ``tokenizer.json``, copied for rewards
         that count tokens (``length_norm``).
+    :param monitor: the run's reward-hacking monitor settings (a dict); the
+        shim then logs the ``hack/*`` indicators per rollout.
+    :param generation_config: the model's ``generation_config.json`` (its EOS
+        ids tell the shim which rollouts ran to the length cap).
     """
     from tqdm import tqdm
 
@@ -150,7 +177,9 @@ def export_prompts(
     with dataset.open("w", encoding="utf-8") as f:
         for i in range(total):
             f.write(json.dumps(prepared[i % len(prepared)], ensure_ascii=False) + "\n")
-    write_shim(job_dir, reward_spec, processor, tokenizer_file, task=task.name, template=template.name)
+    write_shim(job_dir, reward_spec, processor, tokenizer_file, monitor=monitor,
+               generation_config=generation_config, example_label=prepared[0][LABEL_KEY],
+               task=task.name, template=template.name)
     return Export(
         job_dir=job_dir,
         dataset=dataset,
@@ -166,9 +195,17 @@ def write_shim(
     reward_spec: Any,
     processor: Any,
     tokenizer_file: str | Path | None = None,
+    monitor: Mapping[str, Any] | None = None,
+    generation_config: str | Path | None = None,
+    example_label: str | None = None,
     **info: Any,
 ) -> Path:
-    """Copy the reward shim into ``job_dir`` with its ``reward_config.json``; returns the shim path."""
+    """Copy the reward shim into ``job_dir`` with its ``reward_config.json``; returns the shim path.
+
+    With ``monitor`` (and a sample's ``example_label``), the config also fixes
+    the ``hack/*`` keys every rollout logs (``indicators``), computed by the
+    shim's own code on that sample, and the ``end_tokens``.
+    """
     from harness.plugins.openrlhf import reward_func
     from harness.versions import __version__
 
@@ -184,6 +221,10 @@ def write_shim(
     if tokenizer_file is not None and Path(tokenizer_file).is_file():
         shutil.copyfile(tokenizer_file, job_dir / TOKENIZER_FILE)
         config["tokenizer"] = TOKENIZER_FILE
+    if monitor is not None and example_label is not None:
+        config["monitor"] = dict(monitor)
+        config["end_tokens"] = end_tokens(processor, generation_config)
+        config["indicators"] = QueryScorer.from_config(config, base=job_dir).indicator_keys(example_label)
     write_json(job_dir / SHIM_CONFIG_FILE, config)
     shim = job_dir / SHIM_FILE
     shutil.copyfile(reward_func.__file__, shim)

@@ -8,6 +8,11 @@ pad tokens; ``prompts`` is the exported prompt text; ``labels`` is the JSON
 label the exporter wrote. :class:`QueryScorer` recovers the completion, calls
 the same reward objects as TRL and ``harness eval`` (``harness.get_reward``,
 TRL's convention, the sample's reward columns) and returns OpenRLHF's dict.
+With the run's monitor settings in its config, every rollout's ``extra_logs``
+also carry the reward-hacking indicators (``hack/*``, :mod:`harness.hacking`)
+as 0/1 flags (``hack/length_share``: the rollout's share), which OpenRLHF
+averages into the step's shares; the key set is fixed when the job is
+exported (``indicators``), as OpenRLHF needs the same keys for every rollout.
 
 Nothing here imports trl or transformers; torch (which OpenRLHF has) is
 imported only to build the returned tensors.
@@ -87,12 +92,22 @@ class QueryScorer:
         (``<|im_end|>``, ``<|endoftext|>``...).
     :param tokenizer: a ``tokenizer.json`` path offered to rewards that
         count tokens (``length_norm``).
+    :param monitor: the run's :class:`harness.hacking.HackingMonitor` settings
+        as a dict; ``None``: no ``hack/*`` logs.
+    :param end_tokens: the tokens that end a generation (EOS); a query that
+        does not end with one ran into the length cap (``hack/at_cap``).
+        Empty: ``hack/at_cap`` unknown.
+    :param indicators: the ``hack/*`` keys every rollout logs (see
+        :meth:`indicator_keys`).
     """
 
     spec: Any  # a RewardSpec (parsed once, in from_config) or its text
     pad_tokens: list[str] = field(default_factory=list)
     special_tokens: list[str] = field(default_factory=list)
     tokenizer: str | None = None
+    monitor: dict[str, Any] | None = None
+    end_tokens: list[str] = field(default_factory=list)
+    indicators: list[str] = field(default_factory=list)
     calls: int = 0
     failures: int = 0
 
@@ -103,6 +118,12 @@ class QueryScorer:
         self.names = self.spec.names
         self.scale = sum(abs(item.weight) for item in self.spec.items) or 1.0
         self._rewards: dict[TemplateInfo, Any] = {}
+        self._watchers: dict[TemplateInfo, Any] = {}
+        self._settings: Any = None
+        if self.monitor is not None:
+            from harness.hacking import HackingMonitor
+
+            self._settings = HackingMonitor.model_validate(self.monitor)
         self._lock = threading.Lock()
         # Longest first, so "<|im_end|>" goes before a hypothetical "<|im".
         self.special_tokens = sorted(set(self.special_tokens), key=len, reverse=True)
@@ -118,6 +139,9 @@ class QueryScorer:
             pad_tokens=list(config.get("pad_tokens", [])),
             special_tokens=list(config.get("special_tokens", [])),
             tokenizer=tokenizer,
+            monitor=config.get("monitor"),
+            end_tokens=list(config.get("end_tokens", [])),
+            indicators=list(config.get("indicators", [])),
         )
 
     def reward(self, template: TemplateInfo) -> Any:
@@ -155,8 +179,19 @@ class QueryScorer:
             rest = rest.replace(token, "")
         return rest
 
-    def score_one(self, query: str, prompt: str, label: str) -> tuple[float, dict[str, float]]:
-        """The weighted reward of one rollout and each component's (unweighted) value."""
+    def watcher(self, template: TemplateInfo) -> Any:
+        """The :class:`harness.hacking.RewardBatchIndicators` of ``template`` (``None`` without a monitor)."""
+        if self._settings is None:
+            return None
+        with self._lock:
+            if template not in self._watchers:
+                from harness.hacking import RewardBatchIndicators
+
+                weights = {item.name: item.weight for item in self.spec.items}
+                self._watchers[template] = RewardBatchIndicators(self._settings, weights, template=template)
+            return self._watchers[template]
+
+    def _score(self, query: str, prompt: str, label: str) -> tuple[Any, ...]:
         data = json.loads(label)
         t = data["template"]
         template = TemplateInfo(str(t["name"]), bool(t["think"]), str(t.get("prefill") or ""))
@@ -164,7 +199,41 @@ class QueryScorer:
         columns = {k: [v] for k, v in data["columns"].items()}
         columns["prefill"] = [template.prefill]
         totals, details = self.reward(template).score_with_details([completion], **columns)
-        return float(totals[0]), {name: float(values[0]) for name, values in details.items()}
+        return template, completion, columns, float(totals[0]), details
+
+    def score_one(self, query: str, prompt: str, label: str) -> tuple[float, dict[str, float]]:
+        """The weighted reward of one rollout and each component's (unweighted) value."""
+        _, _, _, total, details = self._score(query, prompt, label)
+        return total, {name: float(values[0]) for name, values in details.items()}
+
+    def ran_to_cap(self, query: str) -> bool | None:
+        """Whether the generation stopped at the length cap: no end token ends it (``None``: unknown)."""
+        if not self.end_tokens:
+            return None
+        return not any(query.endswith(token) for token in self.end_tokens)
+
+    def hacking_row(self, query: str, template: TemplateInfo, completion: str, columns: dict[str, Any],
+                    details: dict[str, list[float]]) -> dict[str, float]:
+        """One rollout's ``hack/*`` values, on the key set :attr:`indicators`."""
+        truncated = self.ran_to_cap(query)
+        indicators, _, _ = self.watcher(template)(
+            [completion], columns, details, at_cap=None if truncated is None else [truncated]
+        )
+        row = indicators.row(0)
+        return {key: row.get(key, 0.0) for key in self.indicators}
+
+    def indicator_keys(self, label: str) -> list[str]:
+        """The ``hack/*`` keys a rollout of ``label``'s sample logs (the exporter fixes them once)."""
+        if self._settings is None:
+            return []
+        data = json.loads(label)
+        t = data["template"]
+        template = TemplateInfo(str(t["name"]), bool(t["think"]), str(t.get("prefill") or ""))
+        columns = {k: [v] for k, v in data["columns"].items()}
+        details = {name: [0.0] for name in self.names}
+        at_cap = [False] if self.end_tokens else None
+        indicators, _, _ = self.watcher(template)([""], columns, details, at_cap=at_cap)
+        return sorted(indicators.row(0))
 
     def normalized(self, total: float) -> float:
         """``total`` over the sum of absolute weights, clipped to [0, 1] (OpenRLHF's ``scores``)."""
@@ -174,13 +243,17 @@ class QueryScorer:
         import torch
 
         rewards, scores = [], []
-        logs: dict[str, list[float]] = {name: [] for name in self.names}
+        keys = self.indicators if self._settings is not None else []
+        logs: dict[str, list[float]] = {name: [] for name in [*self.names, *keys]}
         failed = []
         for query, prompt, label in zip(queries, prompts, labels):
             with self._lock:
                 self.calls += 1
             try:
-                total, values = self.score_one(query, prompt, label)
+                template, completion, columns, total, details = self._score(query, prompt, label)
+                values = {name: float(v[0]) for name, v in details.items()}
+                if keys:
+                    values.update(self.hacking_row(query, template, completion, columns, details))
                 failed.append(0.0)
             except Exception as exc:
                 with self._lock:
@@ -191,11 +264,11 @@ class QueryScorer:
                     "%s: %s\n  label: %s\n  query: %r",
                     failures, calls, FAILURES_KEY, type(exc).__name__, exc, label, query[-2000:],
                 )
-                total, values = 0.0, {name: 0.0 for name in self.names}
+                total, values = 0.0, {name: 0.0 for name in logs}
                 failed.append(1.0)
             rewards.append(total)
             scores.append(self.normalized(total))
-            for name in self.names:
+            for name in logs:
                 logs[name].append(values[name])
         extra = {name: torch.tensor(v, dtype=torch.float) for name, v in logs.items()}
         extra[FAILURES_KEY] = torch.tensor(failed, dtype=torch.float)
