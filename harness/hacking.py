@@ -427,6 +427,7 @@ class HackingAlarm:
         self.alarms: list[Alarm] = []
         self.stop_reason: str | None = None
         self._above: set[str] = set()
+        self._checked_names = False
 
     @property
     def folder(self) -> Path | None:
@@ -444,6 +445,15 @@ class HackingAlarm:
             completion, sample id...); the first ``settings.examples`` of each
             alarmed indicator are written to the step's file.
         """
+        if not self._checked_names and values:
+            self._checked_names = True
+            stray = sorted(n for n, t in self.settings.thresholds.items()
+                           if t is not None and n not in values and n not in INDICATORS)
+            if stray:  # a task's own indicator misspelled in the config would never alarm
+                self.warn(
+                    f"monitor.thresholds names {', '.join(stray)}, which this run does not compute "
+                    f"(it computes: {', '.join(sorted(values))}); those thresholds never alarm."
+                )
         raised = []
         for name, value in values.items():
             threshold = self.settings.thresholds.get(name)

@@ -379,3 +379,12 @@ def test_the_training_plot_gets_a_hacking_panel_only_with_indicators(tmp_path):
     assert width > 2 * height  # three panels side by side
     plain = [{k: v for k, v in row.items() if not k.startswith("hack/")} for row in rows]
     assert "hacking.png" not in {p.name for p in plot_training(plain, tmp_path / "without")}
+
+
+def test_a_threshold_for_an_indicator_the_run_lacks_is_reported_once():
+    said = []
+    alarm = HackingAlarm(HackingMonitor(thresholds={"hack/hedges": 0.2}), warn=said.append)
+    alarm.observe(1, {HEDGE: 0.0, EMPTY_ANSWER: 0.0})
+    alarm.observe(2, {HEDGE: 0.0, EMPTY_ANSWER: 0.0})
+    assert said == ["monitor.thresholds names hack/hedges, which this run does not compute (it computes: "
+                    "hack/empty_answer, hack/hedge); those thresholds never alarm."]
