@@ -154,5 +154,9 @@ def test_ray_job_scores_exported_dataset_with_shim_no_training(ray_head, tiny_mo
     result = json.loads(next(line for line in lines if line.startswith("HARNESS_RESULT ")).split(" ", 1)[1])
     assert len(result) == 2 * record["rows"]
     gold, wrong = result[0::2], result[1::2]
-    assert all(r == {"accuracy": 1.0, "format": 1.0, "reward_failures": 0.0, "reward": 2.0} for r in gold)
+    # the reward-hacking monitor is on by default: every rollout logs the hack/* flags too
+    flags = {f"hack/{k}": 0.0 for k in ("multiple_answers", "empty_answer", "hedge", "invalid_answer", "at_cap",
+                                         "format_only")}
+    assert all(r == {"accuracy": 1.0, "format": 1.0, "reward_failures": 0.0, "reward": 2.0, **flags} for r in gold)
     assert all(r["accuracy"] == 0.0 and r["reward_failures"] == 0.0 for r in wrong)
+    assert all(r["hack/empty_answer"] == 1.0 for r in wrong)  # "<answer>?</answer>" is blank
