@@ -95,3 +95,33 @@ def test_a_failing_rollout_logs_the_same_keys_as_zeros(job):
     assert set(out["extra_logs"]) == {"accuracy", "format", "length_norm", FAILURES_KEY, *config["indicators"]}
     assert all(out["extra_logs"][key].tolist() == [0.0] for key in config["indicators"])
     assert out["extra_logs"][FAILURES_KEY].tolist() == [1.0]
+
+
+def test_the_monitor_runs_where_trl_and_transformers_cannot_be_imported(job):
+    import subprocess
+    import textwrap
+
+    row, sample = job["rows"][0], job["samples"][0]
+    query = query_of(job["processor"], row["prompt"], "<think>a</think><answer>positive/negative</answer>",
+                     images_of(job, row))
+    script = textwrap.dedent(
+        f"""
+        import importlib.abc, importlib.util, json, sys
+
+        class Block(importlib.abc.MetaPathFinder):
+            def find_spec(self, name, path, target=None):
+                if name.split(".")[0] in ("trl", "transformers"):
+                    raise ImportError(f"{{name}} is not installed in the OpenRLHF env (test)")
+
+        sys.meta_path.insert(0, Block())
+        spec = importlib.util.spec_from_file_location("reward_func", {str(job["export"].job_dir / "reward_func.py")!r})
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        out = module.reward_func([{query!r}], [{row["prompt"]!r}], [{row["label"]!r}])
+        print(json.dumps({{k: v.tolist() for k, v in out["extra_logs"].items()}}))
+        """
+    )
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    logs = json.loads(result.stdout.strip().splitlines()[-1])
+    assert logs[HEDGE] == [1.0] and logs[FAILURES_KEY] == [0.0]
