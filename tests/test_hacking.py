@@ -343,7 +343,8 @@ def test_harness_eval_reports_the_indicators_per_task_and_template(fresh_host, t
     plugin.engine.golds = [s.answer for s in harness.get_task("banner").samples("test", limit=8)]
     model = tmp_path / "model"
     model.mkdir()
-    config = EvalConfig(tasks=["banner"], templates=["think"], engine="habits", model=str(model), limit=8,
+    config = EvalConfig(tasks=["banner"], sources={"banner": "synthetic"}, templates=["think"], engine="habits",
+                        model=str(model), limit=8,
                         max_new_tokens=32, rewards="accuracy:1,format:1,length_norm(L0=4):0.5",
                         output=str(tmp_path / "out"))
     with registered_plugin(plugin, name="habits", host=fresh_host):
@@ -362,7 +363,7 @@ def test_harness_eval_reports_the_indicators_per_task_and_template(fresh_host, t
     assert "## Reward-hacking indicators" in report
     assert "| task | template | multiple_answers | empty_answer | hedge | invalid_answer | at_cap | format_only " \
            "| length_share |" in report
-    assert "| banner | think | 25.0 | 25.0 | 25.0 | 0.0 | 25.0 | 25.0 |" in report
+    assert "| banner [syn] | think | 25.0 | 25.0 | 25.0 | 0.0 | 25.0 | 25.0 |" in report
 
 
 def test_the_training_plot_gets_a_hacking_panel_only_with_indicators(tmp_path):

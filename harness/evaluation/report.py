@@ -188,11 +188,12 @@ def render_markdown(runs: Sequence[Run]) -> str:
 
 
 def _hacking_table(runs: Sequence[Run]) -> str:
-    """One row per run x task x template, one column per indicator (built-ins first)."""
+    """One row per run x task x template (the task marked as in the other tables), one column per
+    indicator (built-ins first)."""
     from harness.hacking import INDICATORS, PREFIX
 
     entries = [
-        (label, task, template, entry.get("hacking") or {})
+        (label, f"{task} {_mark(results, task)}".rstrip(), template, entry.get("hacking") or {})
         for label, results in runs
         for task, per_template in results["results"].items()
         for template, entry in per_template.items()

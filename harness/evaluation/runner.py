@@ -201,9 +201,7 @@ def _generate_all(config, engine, model, pending, rewards_by_template, output, t
 
 def summarize_output(config: EvalConfig, units: list[Unit], output: Path) -> dict[str, dict[str, Any]]:
     """Per task x template summaries of the records logged in ``output``."""
-    from harness.reward_spec import parse_reward_spec
-
-    weights = {item.name: item.weight for item in parse_reward_spec(config.rewards)}
+    weights = {item.name: item.weight for item in config.rewards.items}
     results: dict[str, dict[str, Any]] = {}
     for unit in units:
         records = read_records(records_path(output, unit.task.name, unit.template.name), repair=False)

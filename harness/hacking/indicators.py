@@ -222,9 +222,9 @@ class RewardBatchIndicators:
 
     def _task(self, name: str) -> Any:
         if name not in self._tasks:
-            from harness import get_task
+            from harness.plugin_host import get_host
 
-            self._tasks[name] = get_task(name)
+            self._tasks[name] = get_host().get("tasks", name)
         return self._tasks[name]
 
     def __call__(
