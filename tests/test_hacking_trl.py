@@ -121,7 +121,8 @@ def test_grpo_on_a_length_paying_reward_logs_the_indicators_alarms_and_stops(tin
     fresh_host.register_plugin(PaysForLength(), name="pays-for-length")
     out = tmp_path / "run"
     result = CliRunner().invoke(build_cli(), [
-        "run", "--task", "banner", "--model", str(tiny_model_dir), "--reward", "accuracy:1,format:1,chars:1",
+        "run", "--task", "banner", "--source", "synthetic", "--model", str(tiny_model_dir),
+        "--reward", "accuracy:1,format:1,chars:1",
         "--preset", "smoke", "--max-steps", "3", "--limit", "4", "--max-completion-length", "12",
         "--set", "monitor.min_step=1", "--set", "monitor.length_rewards=[chars]",
         "--set", "monitor.stop_on_hack=true", "--output", str(out)])
