@@ -137,7 +137,9 @@ def test_rewards_are_the_harness_rewards_of_the_completion(step):
         totals, details = direct.score_with_details([completion_of(call)], **columns)
         assert out["rewards"].tolist() == pytest.approx(totals)
         assert out["scores"].tolist() == pytest.approx([min(1.0, max(0.0, totals[0] / scale))])
-        assert set(out["extra_logs"]) == {*details, FAILURES_KEY}
+        indicators = json.loads((step.job.dir / "reward_config.json").read_text())["indicators"]
+        assert indicators and all(key.startswith("hack/") for key in indicators)
+        assert set(out["extra_logs"]) == {*details, FAILURES_KEY, *indicators}  # hack/*: the monitor's flags
         for name, values in details.items():
             assert out["extra_logs"][name].tolist() == pytest.approx(values)
         assert out["extra_logs"][FAILURES_KEY].tolist() == [0.0]
