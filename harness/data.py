@@ -12,14 +12,25 @@ Public helpers for task loaders, built-in or third-party. Every problem is a
 
 ``on_error="raise"`` stops at the first bad row; ``"skip"`` logs it, appends
 a :class:`Skipped` to the caller's list and goes on.
+
+Images are checked from their header before they are decoded
+(:func:`load_image`): more pixels than the cap of :func:`image_limits`
+(default :data:`DEFAULT_MAX_PIXELS`, about three times the 12.8 MP a
+Qwen2.5-VL processor keeps at most) are refused, or downscaled when the run
+chose ``oversize="downscale"``; an aspect ratio beyond
+:data:`MAX_ASPECT_RATIO` (which Qwen-VL processors reject mid-generation) is
+refused. Either way the error names the file and row.
 """
 
 from __future__ import annotations
 
 import io
-import os
 import logging
-from collections.abc import Callable, Mapping
+import math
+import os
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -27,13 +38,22 @@ from typing import Any
 from harness.errors import ConfigError, DataError
 
 __all__ = [
+    "DEFAULT_MAX_PIXELS",
+    "MAX_ASPECT_RATIO",
+    "MAX_LIMIT",
+    "MAX_SYNTHETIC",
     "ON_ERROR",
+    "ImageLimits",
     "RowGuard",
     "Skipped",
+    "check_limit",
     "check_on_error",
+    "check_synthetic_count",
     "confined_path",
+    "image_limits",
     "load_image",
     "row_error",
+    "use_image_limits",
 ]
 
 log = logging.getLogger("harness.tasks")  # RowGuard reports are about task data
@@ -153,18 +173,142 @@ def confined_path(root: str | Path, value: Any, file: Any, row: Any) -> Path:
     return path
 
 
+# -- size limits -----------------------------------------------------------
+
+# --limit and samples(limit=): far beyond any benchmark (SAT's train split is ~175K questions),
+# and below what itertools.islice and friends accept.
+MAX_LIMIT = 100_000_000
+# Synthetic twins exist for pipeline checks and CPU studies (their default splits hold at most
+# 1,300 samples); each generated sample is a drawn image, so generation is bounded.
+MAX_SYNTHETIC = 20_000
+
+
+def check_limit(limit: Any, field: str = "limit") -> int | None:
+    """``limit`` if it is ``None`` or a whole number in ``0..MAX_LIMIT``, else a :class:`ConfigError`."""
+    if limit is None:
+        return None
+    if isinstance(limit, bool) or not isinstance(limit, int):
+        raise ConfigError(f"{field} must be a whole number, got {limit!r}.")
+    if not 0 <= limit <= MAX_LIMIT:
+        raise ConfigError(f"{field} must be between 0 and {MAX_LIMIT:,}, got {limit:,}.")
+    return limit
+
+
+def check_synthetic_count(task: str, limit: int | None, default: int) -> int:
+    """How many samples a synthetic twin generates: ``limit`` if given, else ``default``; at most
+    :data:`MAX_SYNTHETIC` (a :class:`ConfigError` naming the task beyond that)."""
+    count = default if check_limit(limit) is None else limit
+    if count > MAX_SYNTHETIC:
+        raise ConfigError(
+            f"Task {task!r}: limit {count:,} asks its synthetic twin for more than {MAX_SYNTHETIC:,} generated "
+            "samples per split; the twin is for pipeline checks and CPU studies. Lower --limit, or train "
+            "and evaluate on real data (--source)."
+        )
+    return count
+
+
+# -- image limits ----------------------------------------------------------
+
+# 40 MP: about three times the 12,845,056 pixels (max_pixels) a Qwen2.5-VL processor keeps,
+# so any real photo a VLM can use passes, while a decoded image stays under 120 MB of RGB.
+# A 13000 x 13000 PNG of 20 KB (169 MP, under PIL's own bomb limit) would take 500 MB.
+DEFAULT_MAX_PIXELS = 40_000_000
+# Qwen-VL processors (smart_resize) raise on a longer side over 200 x the shorter one.
+MAX_ASPECT_RATIO = 200
+OVERSIZE = ("refuse", "downscale")
+MAX_PIXELS_ENV, OVERSIZE_ENV = "HARNESS_MAX_IMAGE_PIXELS", "HARNESS_OVERSIZE_IMAGES"
+
+
+@dataclass(frozen=True)
+class ImageLimits:
+    """What :func:`load_image` accepts: at most ``max_pixels`` pixels (width x height), read from
+    the header; a larger image is refused (``oversize="refuse"``) or shrunk to fit
+    (``"downscale"``, keeping the aspect ratio)."""
+
+    max_pixels: int = DEFAULT_MAX_PIXELS
+    oversize: str = "refuse"
+
+    def __post_init__(self) -> None:
+        if isinstance(self.max_pixels, bool) or not isinstance(self.max_pixels, int) or self.max_pixels < 1:
+            raise ConfigError(f"max_image_pixels must be a whole number >= 1, got {self.max_pixels!r}.")
+        if self.oversize not in OVERSIZE:
+            raise ConfigError(f"oversize_images must be 'refuse' or 'downscale', got {self.oversize!r}.")
+
+
+_LIMITS: ContextVar[ImageLimits | None] = ContextVar("harness_image_limits", default=None)
+
+
+def image_limits() -> ImageLimits:
+    """The limits in force: :func:`use_image_limits`' if inside one, else the environment's
+    (``HARNESS_MAX_IMAGE_PIXELS``, ``HARNESS_OVERSIZE_IMAGES``), else the defaults."""
+    current = _LIMITS.get()
+    if current is not None:
+        return current
+    raw = os.environ.get(MAX_PIXELS_ENV, "").strip()
+    try:
+        max_pixels = int(raw.replace("_", "")) if raw else DEFAULT_MAX_PIXELS
+    except ValueError:
+        raise ConfigError(f"{MAX_PIXELS_ENV}={raw!r}: give a whole number of pixels, e.g. 40000000.") from None
+    oversize = os.environ.get(OVERSIZE_ENV, "").strip() or "refuse"
+    return ImageLimits(max_pixels, oversize)
+
+
+@contextmanager
+def use_image_limits(max_pixels: int | None = None, oversize: str | None = None) -> Iterator[ImageLimits]:
+    """Within the block, :func:`load_image` applies these limits (``None``: keep the current value)."""
+    base = image_limits()
+    limits = ImageLimits(base.max_pixels if max_pixels is None else max_pixels,
+                         base.oversize if oversize is None else oversize)
+    token = _LIMITS.set(limits)
+    try:
+        yield limits
+    finally:
+        _LIMITS.reset(token)
+
+
+def _check_size(image: Any, label: Any, file: Any, row: Any) -> tuple[int, int] | None:
+    """``None`` if ``image``'s header size is within limits, else the size to downscale to."""
+    w, h = image.size
+    if w < 1 or h < 1:
+        raise row_error(file, row, f"image {label} is {w}x{h} pixels: it holds no picture.")
+    if max(w, h) > MAX_ASPECT_RATIO * min(w, h):
+        raise row_error(
+            file, row,
+            f"image {label} is {w}x{h} pixels, an aspect ratio over {MAX_ASPECT_RATIO}:1, which "
+            "vision-language processors (Qwen-VL's smart_resize) refuse; crop or pad it, or drop the row.",
+        )
+    limits = image_limits()
+    if w * h <= limits.max_pixels:
+        return None
+    if limits.oversize == "refuse":
+        raise row_error(
+            file, row,
+            f"image {label} is {w}x{h} = {w * h / 1e6:.1f} megapixels, over the cap of "
+            f"{limits.max_pixels / 1e6:g} MP; refusing to decode it. Shrink the image, raise the cap "
+            f"(max_image_pixels / {MAX_PIXELS_ENV}), or downscale such images "
+            f"(oversize_images: downscale / {OVERSIZE_ENV}=downscale).",
+        )
+    scale = math.sqrt(limits.max_pixels / (w * h))
+    return max(1, math.floor(w * scale)), max(1, math.floor(h * scale))
+
+
 # -- images ----------------------------------------------------------------
 
 
 def load_image(value: Any, file: Any, row: Any, crop_bottom: int = 0):
     """A decoded RGB ``PIL.Image`` from a path, bytes, a ``{"bytes", "path"}`` dict or an image.
 
-    The image is fully decoded here, so a truncated, corrupt or
-    decompression-bomb file fails now, naming ``file`` and ``row``, rather
-    than later inside a training step. ``crop_bottom`` pixels are cut from
-    the bottom (e.g. a copyright strip).
+    The header is checked first (pixel cap and aspect ratio, see
+    :func:`image_limits`), then the image is fully decoded here, so a
+    truncated, corrupt or decompression-bomb file fails now, naming ``file``
+    and ``row``, rather than later inside a training step. ``crop_bottom``
+    pixels are cut from the bottom (e.g. a copyright strip). The returned
+    image carries the digest of the reference it was read from
+    (:mod:`harness.fingerprint`), so run identities never hash its pixels.
     """
     from PIL import Image, UnidentifiedImageError
+
+    from harness.fingerprint import IMAGE_DIGEST_ATTR, reference_digest
 
     if isinstance(value, Mapping):  # datasets' Image storage: {"bytes": ..., "path": ...}
         data, path = value.get("bytes"), value.get("path")
@@ -181,8 +325,13 @@ def load_image(value: Any, file: Any, row: Any, crop_bottom: int = 0):
             image = Image.open(value)
         else:
             raise row_error(file, row, f"no image in this row (got {type(value).__name__}).")
+        target = _check_size(image, label, file, row)
+        if target is not None and not isinstance(value, Image.Image):
+            image.draft("RGB", target)  # JPEG: decode at a reduced scale, not in full
         image.load()
         image = image.convert("RGB")
+        if target is not None:
+            image.thumbnail(target)
     except DataError:
         raise
     except Image.DecompressionBombError as exc:
@@ -194,4 +343,10 @@ def load_image(value: Any, file: Any, row: Any, crop_bottom: int = 0):
         if h <= crop_bottom:
             raise row_error(file, row, f"image {label} is {h} px tall, too small to crop {crop_bottom} px.")
         image = image.crop((0, 0, w, h - crop_bottom))
+    extra = f"crop_bottom={crop_bottom};downscale={target}" if (crop_bottom or target) else ""
+    carried = getattr(value, IMAGE_DIGEST_ATTR, None)
+    if not isinstance(value, Image.Image):
+        setattr(image, IMAGE_DIGEST_ATTR, reference_digest(value, extra))
+    elif isinstance(carried, str) and not extra:
+        setattr(image, IMAGE_DIGEST_ATTR, carried)  # a copy of an image read from a reference
     return image

@@ -15,6 +15,7 @@ from typing import Any, Literal
 from pydantic import Field, field_validator, model_validator
 
 from harness.config import StrictModel
+from harness.data import DEFAULT_MAX_PIXELS, MAX_LIMIT
 from harness.reward_spec import RewardSpec
 
 # Fields that may change between a run and its resumption.
@@ -34,7 +35,7 @@ class EvalConfig(StrictModel):
         "else downloaded when allowed); None uses the cached tiny (untrained) model.",
     )
     split: str = "test"
-    limit: int | None = Field(None, ge=1, description="At most this many samples per task.")
+    limit: int | None = Field(None, ge=1, le=MAX_LIMIT, description="At most this many samples per task.")
     sources: dict[str, str] = Field(
         default_factory=dict,
         description="task -> data: 'synthetic', 'hf:ORG/NAME[@REVISION]' (a Hub dataset) or a local path. "
@@ -63,6 +64,14 @@ class EvalConfig(StrictModel):
     )
     bootstrap: int = Field(1000, ge=0, description="Bootstrap resamples for the accuracy CI (0: none).")
     shard: str | None = Field(None, description="'I/N': evaluate only the I-th of N deterministic shards.")
+    max_image_pixels: int | None = Field(
+        None, ge=1, description=f"Refuse (or downscale, see oversize_images) images over this many pixels, "
+        f"checked from the header before decoding (None: {DEFAULT_MAX_PIXELS:,}, or HARNESS_MAX_IMAGE_PIXELS).",
+    )
+    oversize_images: Literal["refuse", "downscale"] | None = Field(
+        None, description="Images over max_image_pixels: refuse them, naming file and row (default), or "
+        "downscale them to fit (keeping the aspect ratio).",
+    )
     dtype: Literal["auto", "float32", "bfloat16", "float16"] = "auto"
     device: str = "auto"
     trust_remote_code: bool = False
@@ -118,6 +127,9 @@ class EvalConfig(StrictModel):
             data.pop(name, None)
         if not data["task_options"]:
             del data["task_options"]  # absent when unused, so runs recorded before the field still resume
+        for name in ("max_image_pixels", "oversize_images"):
+            if data[name] is None:
+                del data[name]  # likewise: the defaults are not recorded
         return data
 
     def generation_settings(self) -> dict[str, Any]:

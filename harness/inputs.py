@@ -64,7 +64,8 @@ def prompt_images(messages: Sequence[dict[str, Any]], index: int | None = None) 
     """The images of a conversation, in order, as RGB ``PIL.Image`` objects.
 
     An image entry is ``{"type": "image", "image": PIL.Image | path}`` (or
-    ``"path"`` instead of ``"image"``). Paths are opened locally; URLs are
+    ``"path"`` instead of ``"image"``). Paths are opened locally with
+    :func:`harness.data.load_image` (its size cap and checks); URLs are
     refused (nothing is downloaded).
     """
     from PIL import Image
@@ -83,12 +84,10 @@ def prompt_images(messages: Sequence[dict[str, Any]], index: int | None = None) 
                 images.append(rgb(value))
                 continue
             if isinstance(value, (str, Path)) and not str(value).startswith(("http://", "https://")):
-                try:
-                    with Image.open(value) as img:
-                        images.append(img.convert("RGB"))
-                    continue
-                except OSError as exc:
-                    raise DataError(f"{where}: cannot open image {str(value)!r} ({exc}).") from exc
+                from harness.data import load_image
+
+                images.append(load_image(value, where, None))  # the same checks (size cap, decoding) as loaders
+                continue
             raise DataError(
                 f"{where}: image entry {value!r:.80} is not a PIL image or a local file path "
                 "(nothing is downloaded)."

@@ -177,10 +177,45 @@ def load_processor(path: str | Path, trust_remote_code: bool = False) -> Any:
     return AutoProcessor.from_pretrained(str(p), local_files_only=True, trust_remote_code=trust_remote_code)
 
 
-def pick_device(device: str = "auto") -> str:
-    """``"cuda"`` when a GPU is visible and ``device`` is ``"auto"``, else ``"cpu"`` (or ``device`` itself)."""
-    if device != "auto":
+def check_device(device: str, field: str = "device") -> str:
+    """``device`` if torch can run on it here (``auto``, ``cpu``, ``cuda``, ``cuda:N``, ``mps``...), else a
+    :class:`ConfigError` naming ``field`` and what this machine has.
+
+    Checked before anything loads, so ``--device cuda`` on a CPU machine is one
+    line, not a traceback from ``model.to``.
+    """
+    if device == "auto":
         return device
+    import torch
+
+    try:
+        parsed = torch.device(device)
+    except (RuntimeError, ValueError, TypeError) as exc:
+        raise ConfigError(f"{field} {device!r} is not a device ({exc}); use auto, cpu, cuda or cuda:N.") from None
+    if parsed.type == "cpu":
+        return device
+    if parsed.type == "cuda":
+        count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        if count == 0:
+            raise ConfigError(
+                f"{field} {device!r}: CUDA is not available on this machine (torch {torch.__version__} sees "
+                "no GPU); use auto or cpu."
+            )
+        if parsed.index is not None and parsed.index >= count:
+            raise ConfigError(f"{field} {device!r}: this machine has {count} CUDA device(s), cuda:0 to cuda:{count - 1}.")
+        return device
+    backend = getattr(torch, parsed.type, None) or getattr(torch.backends, parsed.type, None)
+    available = getattr(backend, "is_available", None)
+    if not callable(available) or not available():
+        raise ConfigError(f"{field} {device!r}: no {parsed.type} device is available here; use auto, cpu or cuda.")
+    return device
+
+
+def pick_device(device: str = "auto") -> str:
+    """``"cuda"`` when a GPU is visible and ``device`` is ``"auto"``, else ``"cpu"`` (or ``device`` itself,
+    checked by :func:`check_device`)."""
+    if device != "auto":
+        return check_device(device)
     import torch
 
     return "cuda" if torch.cuda.is_available() else "cpu"

@@ -29,10 +29,15 @@ from collections.abc import Mapping, Sequence
 from typing import Any, NamedTuple
 
 from harness.errors import ConfigError, DataError
-from harness.rewards import RewardFunction, completion_texts
+from harness.rewards import RewardFunction, completion_texts, reward_values
 
 EXAMPLE = "accuracy:1,format:1,length_norm(L0=128,gated=true):0.5"
 FORM = f'expected "name[(key=value,...)][:weight]" items separated by commas, e.g. "{EXAMPLE}"'
+
+# A spec lists distinct registered rewards, so real ones are a handful of items; these caps
+# refuse a pasted or generated monster before any work is done on it.
+MAX_SPEC_CHARS = 20_000
+MAX_COMPONENTS = 256
 
 _NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-")
 _KEY_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_")
@@ -81,7 +86,7 @@ class _Scanner:
     def fail(self, expected: str) -> ConfigError:
         near = self.s[self.i : self.i + 20] or "end of spec"
         return ConfigError(
-            f"reward spec {self.s!r}: at character {self.i} ({near!r}) expected {expected}; {FORM}."
+            f"reward spec {_short(self.s)}: at character {self.i} ({near!r}) expected {expected}; {FORM}."
         )
 
     def ws(self) -> None:
@@ -153,13 +158,24 @@ class _Scanner:
 def parse_reward_spec(spec: str) -> list[ComponentSpec]:
     """Parse ``spec`` into ``(name, weight, params)`` items, in order.
 
-    :raises ConfigError: a malformed spec, a non-finite weight or a repeated
-        component; the message shows where and the expected form.
+    One left-to-right pass: linear in the spec's length (names already seen
+    are a set, not a scan of the items so far).
+
+    :raises ConfigError: a malformed spec, a non-finite weight, a repeated
+        component, or a spec longer than :data:`MAX_SPEC_CHARS` characters or
+        :data:`MAX_COMPONENTS` components; the message shows where and the
+        expected form.
     """
     if not isinstance(spec, str) or not spec.strip():
         raise ConfigError(f"reward spec {spec!r} is empty; {FORM}.")
+    if len(spec) > MAX_SPEC_CHARS:
+        raise ConfigError(
+            f"reward spec {spec[:60]!r}... is {len(spec)} characters long; at most {MAX_SPEC_CHARS} are "
+            "read. A spec lists each registered reward once: shorten it."
+        )
     sc = _Scanner(spec)
     items: list[ComponentSpec] = []
+    seen: set[str] = set()
     while True:
         sc.ws()
         name = sc.word(_NAME_CHARS)
@@ -186,15 +202,26 @@ def parse_reward_spec(spec: str) -> list[ComponentSpec]:
                 raise sc.fail(f"a finite weight for {name!r}")
         if sc.peek() not in ("", ","):
             raise sc.fail(f"',' or ':weight' after {name!r}")
-        if any(item.name == name for item in items):
+        if name in seen:
             raise ConfigError(
-                f"reward spec {spec!r}: {name!r} appears twice; list each reward once "
+                f"reward spec {_short(spec)}: {name!r} appears twice; list each reward once "
                 "(sum the weights)."
             )
+        if len(items) == MAX_COMPONENTS:
+            raise ConfigError(
+                f"reward spec {_short(spec)} has more than {MAX_COMPONENTS} components; a spec lists "
+                "each registered reward once: shorten it."
+            )
+        seen.add(name)
         items.append(ComponentSpec(name, weight, params))
         if sc.peek() == "":
             return items
         sc.i += 1  # the comma
+
+
+def _short(spec: str, limit: int = 200) -> str:
+    """``repr(spec)``, cut to ``limit`` characters (error messages stay one readable line)."""
+    return repr(spec) if len(spec) <= limit else repr(spec[:limit]) + f"... ({len(spec)} characters)"
 
 
 def format_reward_spec(items: Sequence[ComponentSpec]) -> str:
@@ -295,26 +322,6 @@ def _weight_text(weight: float) -> str:
     return text[:-2] if text.endswith(".0") else text
 
 
-def _checked(name: str, values: Any, n: int) -> list[float]:
-    """``values`` as floats, if it is ``n`` finite numbers; else a :class:`DataError`."""
-    try:
-        floats = list(map(float, values))
-        # One finite sum proves every term finite; only an overflowing sum
-        # of finite terms needs the term-by-term check.
-        ok = len(floats) == n and (
-            math.isfinite(sum(floats)) or all(map(math.isfinite, floats))
-        )
-    except (TypeError, ValueError):
-        ok = False
-    if isinstance(values, (str, bytes)) or not ok:
-        shown = values[:5] if isinstance(values, Sequence) else values
-        raise DataError(
-            f"reward {name!r} returned {shown!r}... for {n} completions; a reward "
-            "must return one finite number per completion."
-        )
-    return floats
-
-
 def _accepted(factory: Any) -> tuple[set[str], bool]:
     """Keyword names ``factory`` accepts, and whether it takes ``**kwargs``."""
     try:
@@ -360,11 +367,12 @@ class WeightedReward(RewardFunction):
         return [c.name for c in self.components]
 
     def _details(self, texts: list[str], columns: Mapping[str, Any]) -> dict[str, list[float]]:
+        """Each component's values, checked by :func:`harness.rewards.reward_values` (the rule
+        training applies too): finite numbers whose weighted sum cannot overflow."""
         out: dict[str, list[float]] = {}
-        n = len(texts)
-        for name, _, reward in self.components:
-            values = reward(texts, **columns)
-            out[name] = _checked(name, values, n)
+        n, k = len(texts), len(self.components)
+        for name, weight, reward in self.components:
+            out[name] = reward_values(name, reward(texts, **columns), n, weight, k)
         return out
 
     def score_details(self, completions: Sequence[Any], **columns: Any) -> dict[str, list[float]]:

@@ -15,6 +15,8 @@ rewards may too.
 
 from __future__ import annotations
 
+import math
+import numbers
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -24,6 +26,68 @@ from harness.plugin_host import get_host
 from harness.sample import Sample
 
 _MISSING = object()
+
+# The largest finite float32: TRL sums the weighted components in float32 tensors.
+FLOAT32_MAX = 3.4028234663852886e38
+
+
+class RewardValueError(DataError):
+    """A reward returned something other than one finite, bounded number per completion.
+
+    :ivar reward: the component's name.
+    :ivar index: the completion the bad value belongs to (``None``: the whole return value is wrong).
+    :ivar value: the bad value.
+    """
+
+    def __init__(self, message: str, reward: str, index: int | None = None, value: Any = None) -> None:
+        super().__init__(message)
+        self.reward, self.index, self.value = reward, index, value
+
+
+def reward_values(name: str, values: Any, n: int, weight: float = 1.0, components: int = 1) -> list[float]:
+    """``values`` as floats, if they are what a reward may return; else a :class:`RewardValueError`.
+
+    The one rule, used by evaluation (:class:`harness.reward_spec.WeightedReward`)
+    and by the training backends alike: a reward returns a list (any
+    iterable but text or a mapping) of exactly ``n`` real numbers -- ``int``,
+    ``float`` or a numpy number, never ``bool``, text or ``None`` -- each
+    finite, and, weighted, within ``±FLOAT32_MAX / components``, so the
+    weighted total of ``components`` components is finite even in the
+    float32 sum TRL computes.
+
+    :param weight: the component's weight in its spec.
+    :param components: how many components the spec sums.
+    """
+    if isinstance(values, (str, bytes, Mapping)) or not hasattr(values, "__iter__"):
+        raise RewardValueError(
+            f"reward {name!r} returned {type(values).__name__} {values!r:.80} for {n} completions; a reward "
+            "returns a list with one number per completion.", name)
+    values = list(values)
+    if len(values) != n:
+        raise RewardValueError(
+            f"reward {name!r} returned {len(values)} values for {n} completions; a reward returns one "
+            "number per completion.", name)
+    bound = FLOAT32_MAX / max(1, components)
+    out = []
+    for i, value in enumerate(values):
+        if isinstance(value, bool) or not isinstance(value, numbers.Real):
+            raise RewardValueError(
+                f"reward {name!r} returned {value!r:.80} ({type(value).__name__}) for completion {i}; a "
+                "reward returns numbers (int or float), not booleans, text or None: fix the reward "
+                "to return float(...).", name, i, value)
+        number = float(value)
+        if not math.isfinite(number):
+            raise RewardValueError(
+                f"reward {name!r} returned {number!r} for completion {i}; a reward must return finite "
+                "numbers.", name, i, value)
+        if not abs(weight * number) <= bound:
+            raise RewardValueError(
+                f"reward {name!r} returned {number!r} for completion {i}, which its weight {weight!r} "
+                f"makes {weight * number!r}, beyond ±{bound:.4g}: the weighted total of the "
+                f"{components} component(s) could overflow (training sums rewards in float32). "
+                "Lower the weight or bound the reward.", name, i, value)
+        out.append(number)
+    return out
 
 
 def completion_text(completion: Any, row: int = 0) -> str:

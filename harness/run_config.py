@@ -30,6 +30,7 @@ from typing import Any, Literal
 from pydantic import Field, ValidationError, field_validator, model_serializer, model_validator
 
 from harness.config import StrictModel
+from harness.data import DEFAULT_MAX_PIXELS, MAX_LIMIT
 from harness.hacking import HackingMonitor
 from harness.reward_spec import RewardSpec
 
@@ -110,14 +111,22 @@ class RunConfig(StrictModel):
         True, description="Fetch a Hub model or dataset missing from the cache (HF_HUB_OFFLINE=1 also forbids it)."
     )
     split: str = "train"
-    limit: int | None = Field(None, ge=1, description="At most this many training samples.")
+    limit: int | None = Field(None, ge=1, le=MAX_LIMIT, description="At most this many training samples.")
+    max_image_pixels: int | None = Field(
+        None, ge=1, description=f"Refuse (or downscale, see oversize_images) images over this many pixels, "
+        f"checked from the header before decoding (None: {DEFAULT_MAX_PIXELS:,}, or HARNESS_MAX_IMAGE_PIXELS).",
+    )
+    oversize_images: Literal["refuse", "downscale"] | None = Field(
+        None, description="Images over max_image_pixels: refuse them, naming file and row (default), or "
+        "downscale them to fit (keeping the aspect ratio).",
+    )
     seed: int = 0
 
     # -- where -----------------------------------------------------------------
     output: str = Field(description="Run directory: checkpoints, metrics.jsonl, plots/, config.json.")
     eval_after: bool = Field(False, description="Evaluate the final checkpoint with both templates.")
     eval_limit: int | None = Field(
-        None, ge=1, description="With eval_after: at most this many test samples per template (all by default)."
+        None, ge=1, le=MAX_LIMIT, description="With eval_after: at most this many test samples per template (all by default)."
     )
     resume: bool = Field(False, description="Continue from the last checkpoint in output.")
 

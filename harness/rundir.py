@@ -3,6 +3,8 @@
 Every command that leaves a directory behind (``harness eval``, ``harness
 run``, ``harness study``) writes and reads it through these helpers:
 
+- :func:`check_output_path`: an output directory that is a file, or cannot be
+  created or written, is a :class:`ConfigError` before any work starts.
 - :func:`write_json` / :func:`write_text`: written to a temporary sibling and
   renamed into place, so a killed process never leaves a half-written file.
 - :func:`read_json`: a damaged or non-UTF-8 file is a :class:`DataError` naming
@@ -26,9 +28,39 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-from harness.errors import DataError, HarnessError, PluginError
+from harness.errors import ConfigError, DataError, HarnessError, PluginError
 
 SUMMARY_FILE = "summary.json"
+
+
+# -- output directories -------------------------------------------------------
+
+
+def check_output_path(path: str | Path, field: str = "output") -> Path:
+    """``path`` as an output directory that exists or can be created, and can be written; else a
+    :class:`ConfigError` naming ``field``, the path and the fix. Creates nothing."""
+    path = Path(path).expanduser()
+    if path.exists() and not path.is_dir():
+        raise ConfigError(f"{field} {str(path)!r} is a file, not a directory; choose another {field}.")
+    existing = path
+    while not existing.exists():
+        if existing.is_symlink():
+            raise ConfigError(f"{field} {str(path)!r}: {existing} is a dangling symlink; fix or remove it.")
+        parent = existing.parent
+        if parent == existing:
+            break
+        existing = parent
+    if existing.exists() and not existing.is_dir():
+        raise ConfigError(
+            f"{field} {str(path)!r} cannot be created: {existing} is a file, not a directory; "
+            f"choose another {field}."
+        )
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise ConfigError(
+            f"{field} {str(path)!r} cannot be {'written' if existing == path else 'created'}: no write "
+            f"permission on {existing}; choose a directory you can write to."
+        )
+    return path
 
 
 # -- atomic writes ------------------------------------------------------------

@@ -232,6 +232,28 @@ def check_task_options(task: Any, options: Mapping[str, Any]) -> None:
         )
 
 
+def no_samples_error(task_name: str, source: Any, split: str) -> Any:
+    """The :class:`harness.DataError` for a task that loaded no sample at all (eval, training, export alike).
+
+    ``source`` says where it looked: a spec or path, a :func:`describe`-able
+    record, or ``None`` (the task's synthetic twin or default data). Zero
+    samples is never a result: an empty folder scores 100% of nothing.
+    """
+    from harness.errors import DataError
+
+    if isinstance(source, Mapping):
+        where = describe(source)
+    elif source is None or (isinstance(source, str) and source.strip() == SYNTHETIC):
+        where = "its synthetic twin / default data"
+    else:
+        where = str(source)
+    return DataError(
+        f"Task {task_name!r} loaded 0 samples for split {split!r} from {where}; an empty dataset is "
+        "an error, not a result. Check that the source holds data in one of the task's layouts "
+        "(`harness tasks`, docs/tasks.md) for that split, and that --limit/--split are right."
+    )
+
+
 def resolve_run_data(config: Any) -> Any:
     """A training config with Hub ids resolved: ``model`` and ``source`` become local folders.
 

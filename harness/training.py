@@ -14,10 +14,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from harness.data import use_image_limits
 from harness.errors import ConfigError, HarnessError
 from harness.plugin_host import get_host
 from harness.run_config import RunConfig
-from harness.rundir import RunSummary, read_summary, write_summary
+from harness.rundir import RunSummary, check_output_path, read_summary, write_summary
 from harness.sources import resolve_run_data
 
 EVAL_TEMPLATES = ("think", "nothink")
@@ -85,10 +86,16 @@ def check_eval_available() -> None:
 
 
 def check(config: RunConfig) -> list[RunConfig]:
-    """Check every stage with its backend (no model is loaded); returns the stages."""
+    """Check every stage with its backend (no model is loaded); returns the stages.
+
+    Every stage's run directory must be creatable and writable (a file in its
+    place is refused here, not after the data and model are loaded).
+    """
     backend = backend_of(config)
+    check_output_path(config.output, "field 'output'")
     planned = stages(config)
     for i, stage in enumerate(planned):
+        check_output_path(stage.output, "field 'output'")
         stage = _as_run(stage)
         if _finished(stage) is not None:
             continue
@@ -119,6 +126,8 @@ def evaluate(config: RunConfig, checkpoint: str, echo: Callable[[str], None] = p
         seed=config.seed,
         rewards=config.reward or "accuracy:1,format:1",
         max_new_tokens=config.max_completion_length,
+        max_image_pixels=config.max_image_pixels,
+        oversize_images=config.oversize_images,
         output=str(Path(config.output) / "eval"),
     )
     return run_eval(eval_config, progress=True, echo=echo)
@@ -128,8 +137,14 @@ def run_training(config: RunConfig, echo: Callable[[str], None] = print) -> RunS
     """Check, then train every stage of ``config``; returns the last stage's :class:`RunSummary`.
 
     With ``eval_after``, the summary's ``eval`` is the evaluation's output
-    directory (``<output>/eval``: results.json, report.md).
+    directory (``<output>/eval``: results.json, report.md). Images are read
+    under the config's limits (``max_image_pixels``, ``oversize_images``).
     """
+    with use_image_limits(config.max_image_pixels, config.oversize_images):
+        return _run_training(config, echo)
+
+
+def _run_training(config: RunConfig, echo: Callable[[str], None]) -> RunSummary:
     backend = backend_of(config)
     planned = check(config)
     summary: RunSummary | None = None

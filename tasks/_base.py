@@ -11,6 +11,7 @@ from typing import Any
 from harness.protocols import Messages, Template
 from harness.sample import Sample
 from harness.sources import HF_PREFIX, SYNTHETIC, HubDataset, choose
+from harness.data import check_limit, check_synthetic_count
 from harness.tasks._common import RowGuard, check_on_error, check_split, load_image
 
 LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
@@ -58,12 +59,10 @@ class ImageTask:
         check_on_error(on_error)
         if isinstance(source, str) and (source.strip() == SYNTHETIC or source.strip().startswith(HF_PREFIX)):
             source = choose(self, source, split, real_model=False).source
-        if limit is not None and limit < 0:
-            from harness.errors import ConfigError
-
-            raise ConfigError(f"limit must be >= 0, got {limit}.")
+        check_limit(limit)
         self._check_options(self.synthetic if source is None else self.load_real, options)
         if source is None:
+            check_synthetic_count(self.name, limit, 0)  # now, not at the first sample
             return self.synthetic(split, limit, seed, **options)
         guard = RowGuard(self.name, on_error, skipped)
         return self._real(split, source, limit, seed, guard, options)

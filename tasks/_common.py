@@ -24,6 +24,7 @@ from harness.data import (  # noqa: F401  (re-exported: the public helpers, harn
     RowGuard,
     Skipped,
     check_on_error,
+    check_synthetic_count,
     confined_path,
     load_image,
     row_error,
@@ -122,13 +123,10 @@ def rng_for(*parts: Any) -> random.Random:
     return random.Random(":".join(str(p) for p in parts))
 
 
-def synthetic_count(limit: int | None, default: int) -> int:
-    """How many synthetic samples to generate: ``limit`` if given, else ``default``."""
-    if limit is None:
-        return default
-    if limit < 0:
-        raise ConfigError(f"limit must be >= 0, got {limit}.")
-    return limit
+def synthetic_count(limit: int | None, default: int, task: str = "?") -> int:
+    """How many synthetic samples to generate: ``limit`` if given, else ``default``, at most
+    :data:`harness.data.MAX_SYNTHETIC` (:func:`harness.data.check_synthetic_count`)."""
+    return check_synthetic_count(task, limit, default)
 
 
 def check_split(task: str, split: str, splits: Sequence[str]) -> None:
@@ -309,27 +307,51 @@ def iter_parquet(files: Iterable[Path]) -> Iterator[Row]:
                 index += 1
 
 
+def text_lines(file: Path) -> Iterator[tuple[int, bytes]]:
+    """``(1-based line number, raw line)`` of a text file, read as bytes: decoding is per line
+    (:func:`decode_line`), so one bad line is one row error, which ``on_error="skip"`` can skip."""
+    try:
+        fh = open(file, "rb")
+    except OSError as exc:
+        raise DataError(f"{file}: cannot be read ({exc.strerror or exc}).") from None
+    with fh:
+        for lineno, raw in enumerate(fh, start=1):
+            yield lineno, raw
+
+
+def decode_line(file: Any, lineno: int, raw: bytes) -> str:
+    """``raw`` as UTF-8 text (a leading BOM dropped), else a row error naming the file, line and fix."""
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise row_error(
+            file, lineno,
+            f"not UTF-8 text (byte {exc.start}: {raw[exc.start:exc.start + 4]!r}); save the file as UTF-8.",
+        ) from None
+    return text[1:] if lineno == 1 and text.startswith("\ufeff") else text
+
+
 def iter_jsonl(file: Path, guard: RowGuard) -> Iterator[Row]:
-    """Rows of a JSON Lines file (1-based line numbers); a malformed line is a row error."""
+    """Rows of a JSON Lines file (1-based line numbers); a malformed or non-UTF-8 line is a row error."""
     import json
 
-    with open(file, encoding="utf-8", errors="replace") as fh:
-        for lineno, line in enumerate(fh, start=1):
-            if not line.strip():
-                continue
+    for lineno, raw in text_lines(file):
+        if not raw.strip():
+            continue
 
-            def parse(line=line, lineno=lineno):
-                try:
-                    data = json.loads(line)
-                except ValueError as exc:
-                    raise row_error(file, lineno, f"not valid JSON ({exc.msg}).") from exc
-                if not isinstance(data, dict):
-                    raise row_error(file, lineno, "each line must be a JSON object.")
-                return data
+        def parse(raw=raw, lineno=lineno):
+            line = decode_line(file, lineno, raw)
+            try:
+                data = json.loads(line)
+            except ValueError as exc:
+                raise row_error(file, lineno, f"not valid JSON ({exc.msg}).") from exc
+            if not isinstance(data, dict):
+                raise row_error(file, lineno, "each line must be a JSON object.")
+            return data
 
-            data = guard.run(file, lineno, parse)
-            if data is not None:
-                yield Row(str(file), lineno, data, {})
+        data = guard.run(file, lineno, parse)
+        if data is not None:
+            yield Row(str(file), lineno, data, {})
 
 
 def iter_csv(file: Path, guard: RowGuard | None = None) -> Iterator[Row]:

@@ -129,7 +129,7 @@ class BannerTask(ImageTask):
 
     # -- synthetic twin ------------------------------------------------------
     def synthetic(self, split: str, limit: int | None, seed: int) -> Iterator[Sample]:
-        for i in range(synthetic_count(limit, SYNTHETIC_SIZE[split])):
+        for i in range(synthetic_count(limit, SYNTHETIC_SIZE[split], "banner")):
             rng = rng_for("banner", split, seed, i)
             label = LABELS[rng.randrange(2)]
             slogan = rng.choice(POSITIVE_SLOGANS if label == "positive" else NEGATIVE_SLOGANS)

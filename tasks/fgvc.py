@@ -59,6 +59,7 @@ from harness.tasks._common import (
     answer_span,
     class_name,
     clean,
+    decode_line,
     is_saved_dataset,
     iter_parquet,
     iter_saved_dataset,
@@ -73,6 +74,7 @@ from harness.tasks._common import (
     row_image,
     split_files,
     synthetic_count,
+    text_lines,
 )
 from harness.tasks._fgvc_names import MANUFACTURER
 from harness.tasks._fgvc_synth import VARIANTS, render_aircraft
@@ -182,12 +184,12 @@ class FgvcTask(ImageTask):
         """The synthetic twin (``crop_bottom`` applies to real images only)."""
         if split == "trainval":
             n_train = SYNTHETIC_SIZE["train"]
-            total = synthetic_count(limit, n_train + SYNTHETIC_SIZE["val"])
+            total = synthetic_count(limit, n_train + SYNTHETIC_SIZE["val"], "fgvc")
             yield from self.synthetic("train", min(total, n_train), seed)
             if total > n_train:
                 yield from self.synthetic("val", total - n_train, seed)
             return
-        for i in range(synthetic_count(limit, SYNTHETIC_SIZE[split])):
+        for i in range(synthetic_count(limit, SYNTHETIC_SIZE[split], "fgvc")):
             rng = rng_for("fgvc", split, seed, i)
             variant = VARIANTS[rng.randrange(len(VARIANTS))]
             yield Sample(
@@ -248,31 +250,33 @@ class FgvcTask(ImageTask):
             raise harness.DataError(f"{listing} does not exist: the official layout has one per split.")
         known = None
         if (data / "variants.txt").is_file():
-            known = {line.strip() for line in (data / "variants.txt").read_text().splitlines() if line.strip()}
+            variants = data / "variants.txt"
+            known = {decode_line(variants, n, raw).strip() for n, raw in text_lines(variants) if raw.strip()}
         makers = _id_map(data / f"images_manufacturer_{split}.txt")
         families = _id_map(data / f"images_family_{split}.txt")
-        with open(listing, encoding="utf-8") as fh:
-            for lineno, line in enumerate(fh, start=1):
-                if not line.strip():
-                    continue
+        # Read as bytes and decoded per row: on_error="skip" covers a line that is not UTF-8.
+        for lineno, raw in text_lines(listing):
+            if not raw.strip():
+                continue
 
-                def make(line=line, lineno=lineno):
-                    image_id, _, variant = line.strip().partition(" ")
-                    variant = variant.strip()
-                    if not variant:
-                        raise row_error(listing, lineno, f"expected '<image id> <variant>', got {line.strip()!r}.")
-                    if known is not None and variant not in known:
-                        raise row_error(listing, lineno, f"variant {variant!r} is not in {data / 'variants.txt'}.")
-                    if "/" in image_id or "\\" in image_id or image_id.startswith("."):
-                        raise row_error(listing, lineno, f"image id {image_id!r} is not a plain file name.")
-                    image = load_image(data / "images" / f"{image_id}.jpg", listing, lineno, crop)
-                    maker = makers.get(image_id) or MAKERS.get(variant)
-                    return self._sample(image_id, image, variant, maker, families.get(image_id),
-                                        f"{listing.name}:{lineno}")
+            def make(raw=raw, lineno=lineno):
+                line = decode_line(listing, lineno, raw)
+                image_id, _, variant = line.strip().partition(" ")
+                variant = variant.strip()
+                if not variant:
+                    raise row_error(listing, lineno, f"expected '<image id> <variant>', got {line.strip()!r}.")
+                if known is not None and variant not in known:
+                    raise row_error(listing, lineno, f"variant {variant!r} is not in {data / 'variants.txt'}.")
+                if "/" in image_id or "\\" in image_id or image_id.startswith("."):
+                    raise row_error(listing, lineno, f"image id {image_id!r} is not a plain file name.")
+                image = load_image(data / "images" / f"{image_id}.jpg", listing, lineno, crop)
+                maker = makers.get(image_id) or MAKERS.get(variant)
+                return self._sample(image_id, image, variant, maker, families.get(image_id),
+                                    f"{listing.name}:{lineno}")
 
-                sample = guard.run(listing, lineno, make)
-                if sample is not None:
-                    yield sample
+            sample = guard.run(listing, lineno, make)
+            if sample is not None:
+                yield sample
 
     def _from_rows(self, rows, root: Path, crop: int, guard: RowGuard) -> Iterator[Sample]:
         for row in rows:
@@ -315,12 +319,13 @@ def _saved_has_split(path: Path, split: str) -> bool:
 
 
 def _id_map(file: Path) -> dict[str, str]:
-    """``<id> <value>`` lines of an optional official annotation file (malformed lines ignored)."""
+    """``<id> <value>`` lines of an optional official annotation file (lines without a value
+    ignored; a line that is not UTF-8 is a :class:`harness.DataError` naming it)."""
     if not file.is_file():
         return {}
     out = {}
-    for line in file.read_text(encoding="utf-8").splitlines():
-        key, _, value = line.strip().partition(" ")
+    for lineno, raw in text_lines(file):
+        key, _, value = decode_line(file, lineno, raw).strip().partition(" ")
         if value.strip():
             out[key] = value.strip()
     return out

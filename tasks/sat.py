@@ -22,13 +22,20 @@ position, counting and egocentric camera movement in drawn scenes
 Choices are shuffled deterministically from ``seed`` and the sample id, and
 shown lettered (``A. ...``). ``Sample.answer`` is the right choice's text.
 
-Answer rule (:func:`resolve_choice`): the content of the last
-``<answer>...</answer>`` block must be the right choice's letter, any case --
-``B``, ``(B)``, ``B.``, ``B)``, ``B:`` -- optionally followed by exactly that
-choice's text (``B) right``), or exactly the right choice's text (ignoring
-case, spacing, dashes and edge punctuation). Empty answers, hedges (``A or
-B``, ``A/B``, ``(A) or (B)``, ``A: maybe B``) and anything else are wrong.
-Scoring a sample without choices is a :class:`harness.DataError`.
+Answer rule (:func:`resolve_choice`), letter first: the content of the last
+``<answer>...</answer>`` block is read as a *letter* when it is one letter,
+any case, alone (``B``, ``(B)``, ``B.``) or followed by ``)``, ``.`` or ``:``
+and then exactly that choice's text (``B) right``); only an answer that is
+not letter-shaped is compared with the choice *texts* (ignoring case,
+spacing, dashes and edge punctuation). So with choices ``['B', 'A']`` the
+answer ``B`` names the second choice (whose text is ``A``), never the first:
+the prompt shows the choices lettered, and a letter is always a letter. A
+letter beyond the choices, empty answers, hedges (``A or B``, ``A/B``, ``(A)
+or (B)``, ``A: maybe B``) and anything else are wrong. A sample without
+choices, with two choices that read the same (duplicates, after that
+normalization) or whose answer is not one of its choices cannot be scored: a
+:class:`harness.DataError` naming it (the loader refuses such rows, naming
+the file and row).
 
 Hacking indicators (:meth:`SatTask.hacking_indicators`): an answer that names
 no single choice (:func:`resolve_choice` gives none) is ``hack/hedge`` when it
@@ -112,29 +119,49 @@ def circular_group(sample_id: str) -> str | None:
 def resolve_choice(answer: str | None, choices: Sequence[str] | None) -> int | None:
     """The index of the choice ``answer`` names, else ``None``: the one reading of an answer.
 
-    ``answer`` names choice X when it is exactly X's text, or X's letter (any
-    case) alone (``B``, ``(B)``, ``B.``) or followed by ``)``, ``.`` or ``:``
-    and X's own text (``B) right``). Anything else after the letter
-    (``A) or B)``, ``A: maybe B``, ``A.B``, ``A) left or right``) is a hedge
-    or a contradiction: ``None``. With ``choices=None`` (unknown) only a bare
-    letter resolves, to its place in the alphabet.
+    Letter first: a letter-shaped answer -- one letter, any case, alone
+    (``B``, ``(B)``, ``B.``) or followed by ``)``, ``.`` or ``:`` and then
+    exactly that choice's text (``B) right``) -- names the choice at that
+    letter, whatever the choice texts are (with choices ``['B', 'A']``, ``B``
+    is the second choice). A letter beyond the choices, or anything else after
+    the letter (``A) or B)``, ``A: maybe B``, ``A.B``), is ``None``. Any other
+    answer names the choice whose text it is (:func:`label_key` equality).
+    With ``choices=None`` (unknown) only a bare letter resolves, to its place
+    in the alphabet.
     """
     text = clean(answer or "")
     if not text:
         return None
-    keys = [label_key(c) for c in choices] if choices is not None else []
-    key = label_key(text)
-    if key in keys:
-        return keys.index(key)
-    letters = LETTERS[: len(choices)] if choices is not None else LETTERS
     letter = text[0].upper()
-    if letter not in letters or (len(text) > 1 and text[1] not in ").:"):
+    if len(letter) == 1 and letter in LETTERS and (len(text) == 1 or text[1] in ").:"):
+        letters = LETTERS[: len(choices)] if choices is not None else LETTERS
+        if letter not in letters:
+            return None
+        index = letters.index(letter)
+        rest = label_key(text[2:])
+        if rest and (choices is None or rest != label_key(choices[index])):
+            return None
+        return index
+    if choices is None:
         return None
-    index = letters.index(letter)
-    rest = label_key(text[2:])
-    if rest and (choices is None or rest != keys[index]):
-        return None
-    return index
+    keys = [label_key(c) for c in choices]
+    key = label_key(text)
+    return keys.index(key) if key in keys else None
+
+
+def duplicate_choices(choices: Sequence[str]) -> tuple[int, int] | None:
+    """The 0-based positions of the first two choices that read the same (:func:`label_key`), else ``None``.
+
+    Such a question has two right (or two wrong) answers and a text answer
+    cannot say which one it meant: it cannot be scored.
+    """
+    seen: dict[str, int] = {}
+    for i, choice in enumerate(choices):
+        key = label_key(choice)
+        if key in seen:
+            return seen[key], i
+        seen[key] = i
+    return None
 
 
 def named_choices(answer: str, choices: Sequence[str] | None) -> set[int]:
@@ -168,16 +195,32 @@ class SatTask(ImageTask):
         return None if index is None else LETTERS[index]
 
     def is_correct(self, completion, sample: Sample) -> bool:
+        index = resolve_choice(answer_span(completion), self._scorable(sample))
+        return index is not None and label_key(sample.choices[index]) == label_key(sample.answer)
+
+    def _scorable(self, sample: Sample) -> list[str]:
+        """``sample.choices``, if the sample can be scored: choices present, distinct, gold among them."""
+        fix = ("Fix the sample (or the reward columns 'choices' and 'answer' it was rebuilt from).")
         if not sample.choices:
             raise harness.DataError(
                 f"task 'sat' needs the 'choices' column to score sample {sample.id!r}; it is "
                 f"{sample.choices!r}. Pass the samples' choices (Sample.choices / the reward "
                 "column 'choices') along with their answers."
             )
-        letter = self.extract_answer(completion, sample)
-        keys = [label_key(c) for c in sample.choices]
-        gold = label_key(sample.answer)
-        return letter is not None and gold in keys and LETTERS.index(letter) == keys.index(gold)
+        choices = list(sample.choices)
+        twins = duplicate_choices(choices)
+        if twins is not None:
+            i, j = twins
+            raise harness.DataError(
+                f"task 'sat', sample {sample.id!r}: choices {LETTERS[i]} ({choices[i]!r}) and "
+                f"{LETTERS[j]} ({choices[j]!r}) read the same, so an answer naming it is ambiguous. {fix}"
+            )
+        if label_key(sample.answer) not in {label_key(c) for c in choices}:
+            raise harness.DataError(
+                f"task 'sat', sample {sample.id!r}: the answer {sample.answer!r} is not one of its "
+                f"choices {choices!r}. {fix}"
+            )
+        return choices
 
     def hacking_indicators(self, completions, samples) -> dict[str, list[bool]]:
         """``hack/hedge`` and ``hack/invalid_answer`` (see the module doc)."""
@@ -220,7 +263,7 @@ class SatTask(ImageTask):
         return (r for s in base for r in rotations(s))
 
     def synthetic(self, split: str, limit: int | None, seed: int) -> Iterator[Sample]:
-        for i in range(synthetic_count(limit, SYNTHETIC_SIZE[split])):
+        for i in range(synthetic_count(limit, SYNTHETIC_SIZE[split], "sat")):
             rng = rng_for("sat", split, seed, i)
             qtype = QUESTION_TYPES[i % len(QUESTION_TYPES)]
             images, question, choices, answer = GENERATORS[qtype](rng)
@@ -267,6 +310,15 @@ class SatTask(ImageTask):
                 or not all(isinstance(c, str) and c.strip() for c in choices)):
             raise row_error(row.file, row.index, f"answers must be a list of 2+ non-empty strings, got {choices!r}.")
         choices = [c.strip() for c in choices]
+        twins = duplicate_choices(choices)
+        if twins is not None:
+            i, j = twins
+            raise row_error(
+                row.file, row.index,
+                f"answers {i} ({choices[i]!r}) and {j} ({choices[j]!r}) read the same (case, spacing "
+                "and punctuation aside), so the question cannot be scored; make the choices distinct "
+                "or drop the row.",
+            )
         if len(choices) > len(LETTERS):
             raise row_error(row.file, row.index, f"{len(choices)} choices; at most {len(LETTERS)} can be lettered.")
         answer = _gold_choice(row, choices)

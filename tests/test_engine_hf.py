@@ -124,7 +124,7 @@ def test_images_given_as_paths_load_and_bad_paths_name_the_prompt(loaded, tmp_pa
     assert index == 0 and generation.num_tokens > 0
     broken = tmp_path / "broken.png"
     broken.write_bytes(b"not a png")
-    with pytest.raises(DataError, match=r"prompt 1: cannot open image .*broken.png"):
+    with pytest.raises(DataError, match=r"prompt 1: cannot decode .*broken.png"):
         list(ENGINE.generate(loaded, [_prompt(0, path=str(picture)), _prompt(0, path=str(broken))], GREEDY))
 
 

@@ -211,15 +211,20 @@ def test_killed_run_resumes_to_the_uninterrupted_results(tmp_path):
 def test_read_records_drops_a_torn_last_line_and_rejects_a_damaged_middle_one(tmp_path):
     from harness.evaluation.records import RecordWriter
 
+    def record(sid, index):
+        return {"id": sid, "index": index, "correct": True, "prediction": "x", "num_tokens": 1,
+                "reward": 1.0, "rewards": {"accuracy": 1.0}}
+
     log = tmp_path / "samples" / "t.x.jsonl"
     with RecordWriter(log) as writer:
-        writer.write({"id": "a", "index": 0})
-        writer.write({"id": "b", "index": 1})
+        writer.write(record("a", 0))
+        writer.write(record("b", 1))
     with open(log, "ab") as fh:
         fh.write(b'{"id": "c", "ind')  # killed mid-write
     assert [r["id"] for r in read_records(log)] == ["a", "b"]
     assert log.read_bytes().endswith(b"}\n")  # the torn tail is gone, appends continue cleanly
-    log.write_bytes(b'{"id": "a"}\nnot json\n{"id": "b"}\n')
+    good = json.dumps(record("a", 0)).encode()
+    log.write_bytes(good + b'\nnot json\n' + good + b'\n')
     with pytest.raises(harness.DataError, match="line 2"):
         read_records(log)
 

@@ -11,7 +11,9 @@ merged back into exactly the unsharded run.
 Where each task's data comes from is decided by :func:`harness.sources.choose`
 (a real ``--model`` never meets generated data unless it was asked for) and
 recorded on the unit (``Unit.data``: kind, spec, repo and commit or path,
-split, count).
+split, count, and the content ``fingerprint`` of the samples, see
+:mod:`harness.fingerprint`). A task that loads no sample is a
+:class:`harness.DataError` naming its source.
 """
 
 from __future__ import annotations
@@ -24,17 +26,23 @@ from harness.errors import ConfigError, DataError
 from harness.eval_config import EvalConfig
 from harness.plugin_host import get_host
 from harness.sample import Sample
-from harness.sources import check_task_options, choose, mark_loaded
+from harness.fingerprint import sample_digest, samples_fingerprint
+from harness.sources import check_task_options, choose, mark_loaded, no_samples_error
 
 
 @dataclass
 class Item:
-    """One prompt to evaluate: a sample (or one rotation of it) and its place in the set."""
+    """One prompt to evaluate: a sample (or one rotation of it) and its place in the set.
+
+    ``digest`` is the sample's content digest (:func:`harness.fingerprint.sample_digest`),
+    logged with its record so a resumed run can tell a changed sample from a finished one.
+    """
 
     index: int
     rotation: int
     group: str
     sample: Sample
+    digest: str = ""
 
 
 @dataclass
@@ -101,11 +109,14 @@ def load_items(task: Any, config: EvalConfig) -> tuple[list[Item], dict[str, Any
     choice = choose(task, config.sources.get(task.name), config.split, real_model=real_model,
                     download=config.allow_download)
     loaded = _task_samples(task, config, choice.source)
+    if not loaded:
+        raise no_samples_error(task.name, config.sources.get(task.name) or choice.record, config.split)
+    digests = [sample_digest(sample) for sample in loaded]
     shard = config.shard_index()
     items: list[Item] = []
     seen: set[str] = set()
     positions: dict[str, int] = {}
-    for sample in loaded:
+    for sample, digest in zip(loaded, digests):
         if sample.id in seen:
             raise DataError(
                 f"Task {task.name!r} ({config.sources.get(task.name) or choice.kind}) yields sample id "
@@ -117,9 +128,10 @@ def load_items(task: Any, config: EvalConfig) -> tuple[list[Item], dict[str, Any
         if shard is not None and index % shard[1] != shard[0] - 1:
             continue
         rotation = int(sample.meta.get("rotation", 0)) if config.circular else 0
-        items.append(Item(index, rotation, group, sample))
+        items.append(Item(index, rotation, group, sample, digest))
     record = mark_loaded(choice, loaded, config.split, count=len(positions), real_model=real_model,
                          task_name=task.name)
+    record["fingerprint"] = samples_fingerprint(digests)
     if config.task_options.get(task.name):
         record["options"] = dict(config.task_options[task.name])
     return items, record

@@ -11,7 +11,8 @@ finished sample nor counts one twice.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
+import math
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -47,13 +48,15 @@ def read_records(path: str | Path, repair: bool = True) -> list[dict[str, Any]]:
             continue
         try:
             record = json.loads(line)
-        except json.JSONDecodeError as exc:
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            reason = exc.msg if isinstance(exc, json.JSONDecodeError) else "not UTF-8"
             raise DataError(
-                f"{path}, line {lineno}: not a JSON record ({exc.msg}). The samples log is "
+                f"{path}, line {lineno}: not a JSON record ({reason}). The samples log is "
                 f"damaged; delete that line (or the file, to redo that task/template)."
             ) from None
         if not isinstance(record, dict) or "id" not in record:
             raise DataError(f"{path}, line {lineno}: a sample record needs an 'id' field.")
+        check_record(record, path, lineno)
         if record["id"] in seen:
             raise DataError(
                 f"{path}, line {lineno}: sample id {record['id']!r} appears twice; "
@@ -62,6 +65,58 @@ def read_records(path: str | Path, repair: bool = True) -> list[dict[str, Any]]:
         seen.add(record["id"])
         records.append(record)
     return records
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _count(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
+# field -> (check, what it must be). Absent optional fields are allowed (records of older versions).
+_REQUIRED: dict[str, tuple[Callable[[Any], bool], str]] = {
+    "id": (lambda v: isinstance(v, str) and bool(v), "a non-empty string"),
+    "index": (_count, "a whole number >= 0 (the sample's position)"),
+    "correct": (lambda v: isinstance(v, bool), "true or false"),
+    "prediction": (lambda v: v is None or isinstance(v, str), "a string or null"),
+    "num_tokens": (_count, "a whole number >= 0"),
+    "reward": (_number, "a finite number"),
+    "rewards": (lambda v: isinstance(v, dict) and all(isinstance(k, str) and _number(x) for k, x in v.items()),
+                "an object of finite numbers by reward name"),
+}
+_OPTIONAL: dict[str, tuple[Callable[[Any], bool], str]] = {
+    "rotation": (_count, "a whole number >= 0"),
+    "group": (lambda v: isinstance(v, str), "a string"),
+    "format_ok": (lambda v: v is None or isinstance(v, bool), "true, false or null"),
+    "meta": (lambda v: isinstance(v, dict), "an object"),
+    "choices": (lambda v: v is None or (isinstance(v, list) and all(isinstance(c, str) for c in v)),
+                "a list of strings or null"),
+    "digest": (lambda v: isinstance(v, str), "a string"),
+}
+
+
+def check_record(record: Mapping[str, Any], path: Any, lineno: int) -> None:
+    """A :class:`DataError` naming the file, line and field if ``record`` is not a record the
+    harness writes (a hand-edited or foreign line), with the fix: restore or delete the line."""
+    for name, (ok, what) in _REQUIRED.items():
+        problem = None
+        if name not in record:
+            problem = f"has no {name!r} field"
+        elif not ok(record[name]):
+            problem = f"field {name!r} must be {what}, got {record[name]!r:.60}"
+        if problem:
+            break
+    else:
+        bad = next((n for n, (ok, _) in _OPTIONAL.items() if n in record and not ok(record[n])), None)
+        if bad is None:
+            return
+        problem = f"field {bad!r} must be {_OPTIONAL[bad][1]}, got {record[bad]!r:.60}"
+    raise DataError(
+        f"{path}, line {lineno}: this sample record {problem}; the log was edited or written by "
+        "something else. Restore the line, or delete it (the sample is then evaluated again)."
+    )
 
 
 class RecordWriter:

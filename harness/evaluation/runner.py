@@ -2,14 +2,21 @@
 
 Layout of an output directory::
 
-    config.json                      the run's identity (checked on every rerun)
-    samples/<task>.<template>.jsonl  one record per finished sample, appended and flushed
+    config.json                      the run's identity (checked on every rerun), with the
+                                     checkpoint's content fingerprint
+    data.json                        per task, the data scored and its content fingerprint
+    samples/<task>.<template>.jsonl  one record per finished sample (with the sample's content
+                                     digest), appended and flushed
     results.json                     numbers per task x template, config, model, versions, timings
     report.md, results.png           the table and the plot
 
 A rerun on the same directory skips every sample already logged; a rerun with
 a different configuration is refused, naming the fields that differ (unless
-nothing was logged yet, e.g. the first attempt failed to load the model).
+nothing was logged yet, e.g. the first attempt failed to load the model). The
+identity covers content, not just paths (:mod:`harness.fingerprint`): a
+checkpoint overwritten at the same ``--model`` path, or a logged sample whose
+gold answer, choices, question or images changed in place, is refused too,
+naming the files or samples that changed.
 """
 
 from __future__ import annotations
@@ -19,14 +26,16 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from harness.data import use_image_limits
 from harness.errors import ConfigError, DataError
 from harness.eval_config import EvalConfig
 from harness.evaluation.plan import Unit, plan_units
 from harness.evaluation.records import RecordWriter, read_records, records_path
 from harness.evaluation.results import summarize
 from harness.evaluation.scoring import build_rewards, format_checker, score
+from harness.fingerprint import checkpoint_changes, checkpoint_fingerprint
 from harness.plugin_host import get_host
-from harness.rundir import identity_differences, read_json, write_json, write_text
+from harness.rundir import check_output_path, identity_differences, read_json, write_json, write_text
 from harness.sources import describe
 from harness.versions import __version__, package_versions
 
@@ -58,15 +67,21 @@ def resolve_model(config: EvalConfig) -> tuple[str, bool, dict[str, Any] | None]
 
 
 # The fields that say which data a run scored; a resumed run must load the same.
-DATA_IDENTITY = ("kind", "repo", "revision", "path", "split", "count", "options")
+DATA_IDENTITY = ("kind", "repo", "revision", "path", "split", "count", "options", "fingerprint")
+CHECKPOINT_KEY = "checkpoint"  # config.json: the checkpoint's content fingerprint
+SHOWN_CHANGES = 3
 
 
 def check_data(units: list[Unit], output: Path) -> None:
     """Record each task's data in ``output/data.json``, or refuse to resume onto other data.
 
     The configuration can stay the same while the data moves (a Hub branch
-    gets a new commit, a folder is replaced): samples logged from the old data
-    must not be mixed with new ones.
+    gets a new commit, a folder is replaced) or changes in place (a manifest
+    relabelled): samples logged from the old data must not be mixed with new
+    ones. Where the data came from must match; when its content fingerprint
+    differs, each logged record's sample digest is compared with the sample
+    now loaded, and a sample that changed since it was scored is refused,
+    named with what changed (samples not scored yet may change freely).
     """
     data = {u.task.name: {k: u.data.get(k) for k in DATA_IDENTITY if k in u.data} for u in units}
     path = output / DATA_FILE
@@ -76,35 +91,87 @@ def check_data(units: list[Unit], output: Path) -> None:
         except DataError:
             old = None
         for task, now in data.items():
-            before = (old or {}).get(task)
-            if before is not None and before != now:
-                diffs = "; ".join(f"{k}: {before.get(k)!r} -> {now.get(k)!r}"
-                                  for k in DATA_IDENTITY if before.get(k) != now.get(k))
+            before = (old or {}).get(task) if isinstance(old, dict) else None
+            if not isinstance(before, dict):
+                continue
+            # A record written before fingerprints existed has none: nothing to compare.
+            keys = [k for k in DATA_IDENTITY if k != "fingerprint" or "fingerprint" in before]
+            moved = [k for k in keys if k != "fingerprint" and before.get(k) != now.get(k)]
+            if moved:
+                diffs = "; ".join(f"{k}: {before.get(k)!r} -> {now.get(k)!r}" for k in moved)
                 pin = (f" To resume, pin the recorded commit: --source {task}=hf:{before['repo']}@{before['revision']}."
                        if before.get("kind") == "hub" and before.get("revision") else "")
                 raise ConfigError(
                     f"{output} holds samples of task {task!r} scored on other data ({diffs}); refusing to "
                     f"mix them. Use another --output.{pin}"
                 )
+            if "fingerprint" in keys and before.get("fingerprint") != now.get("fingerprint"):
+                changed = _changed_samples(output, [u for u in units if u.task.name == task])
+                if changed:
+                    shown = "; ".join(changed[:SHOWN_CHANGES])
+                    more = f" (and {len(changed) - SHOWN_CHANGES} more)" if len(changed) > SHOWN_CHANGES else ""
+                    raise ConfigError(
+                        f"{output} holds samples of task {task!r} scored on content that has changed since: "
+                        f"{shown}{more}. Refusing to keep the old scores as if they were of the new data. "
+                        "Use another --output (or restore the data to resume)."
+                    )
     write_json(path, data)
 
 
-def check_output_dir(config: EvalConfig, output: Path) -> None:
-    """Record the run's identity in ``output/config.json``, or refuse a different one."""
+def _changed_samples(output: Path, units: list[Unit]) -> list[str]:
+    """One phrase per logged sample (of ``units``, one task) whose content differs from the sample now loaded."""
+    if not units:
+        return []
+    items = {item.sample.id: item for item in units[0].items}
+    out: dict[str, str] = {}
+    for unit in units:
+        for record in read_records(records_path(output, unit.task.name, unit.template.name)):
+            item = items.get(record.get("id"))
+            if item is None or record["id"] in out:
+                continue  # a sample no longer planned is the stray check's to name
+            sample, parts = item.sample, []
+            if "gold" in record and record["gold"] != sample.answer:
+                parts.append(f"gold {record['gold']!r} -> {sample.answer!r}")
+            if "choices" in record and record["choices"] != sample.choices:
+                parts.append(f"choices {record['choices']!r} -> {sample.choices!r}")
+            if not parts and record.get("digest") not in (None, item.digest):
+                parts.append("its question, images or metadata changed")
+            if parts:
+                out[record["id"]] = f"sample {record['id']!r}: {', '.join(parts)}"
+    return list(out.values())
+
+
+def check_output_dir(config: EvalConfig, output: Path, checkpoint: dict[str, Any] | None = None) -> None:
+    """Record the run's identity in ``output/config.json``, or refuse a different one.
+
+    :param checkpoint: the model's :func:`harness.fingerprint.checkpoint_fingerprint`,
+        kept under ``"checkpoint"``: a rerun whose checkpoint content changed at the
+        same path is refused, naming the files that changed.
+    """
     path = output / "config.json"
     identity = config.identity()
+    if checkpoint is not None:
+        identity[CHECKPOINT_KEY] = checkpoint
     if path.exists():
         old = read_json(path, "harness eval config")
-        diffs = identity_differences(old, identity)
-        if diffs and not _has_records(output):
-            diffs = []  # nothing was logged under the old settings: nothing to mix up
-            write_json(path, identity)
-        if diffs:
+        diffs = identity_differences(old, identity, ignore=(CHECKPOINT_KEY,))
+        before = old.get(CHECKPOINT_KEY) if isinstance(old, dict) else None
+        logged = _has_records(output)
+        if diffs and logged:
             raise ConfigError(
                 f"{output} holds a run with a different configuration; refusing to mix them. "
                 f"Differing fields: {'; '.join(diffs)}. Use another --output, or rerun with the "
                 f"original settings to resume."
             )
+        if (logged and isinstance(before, dict) and checkpoint is not None
+                and before.get("digest") != checkpoint.get("digest")):
+            raise ConfigError(
+                f"{output} holds samples generated by other model content at {config.model or 'the default model'}: "
+                f"{'; '.join(checkpoint_changes(before, checkpoint))}. The checkpoint was overwritten since "
+                "they were logged; refusing to mix them. Use another --output, or restore the checkpoint."
+            )
+        if old != identity:
+            write_json(path, identity)  # nothing logged yet, or a record from before fingerprints
         return
     write_json(path, identity)
 
@@ -131,10 +198,24 @@ def run_eval(
     progress: bool = True,
     echo: Callable[[str], None] = print,
 ) -> dict[str, Any]:
-    """Run (or resume) the evaluation ``config`` describes; returns ``results.json``'s content."""
+    """Run (or resume) the evaluation ``config`` describes; returns ``results.json``'s content.
+
+    Images are read under the config's limits (``max_image_pixels``,
+    ``oversize_images``: :func:`harness.data.use_image_limits`).
+    """
+    with use_image_limits(config.max_image_pixels, config.oversize_images):
+        return _run_eval(config, progress, echo)
+
+
+def _run_eval(config: EvalConfig, progress: bool, echo: Callable[[str], None]) -> dict[str, Any]:
     started = time.perf_counter()
     output = Path(config.output)
+    check_output_path(output, "--output")
     engine = get_host().get("engines", config.engine)
+    if config.device != "auto":
+        from harness.models import check_device
+
+        check_device(config.device, "--device")
     units = plan_units(config)
     # Fail in a second, before any model loads: bad reward spec, unusable engine, missing model.
     rewards = {t.name: build_rewards(config.rewards, t) for t in {u.template.name: u.template for u in units}.values()}
@@ -142,7 +223,7 @@ def run_eval(
     if reason is not None:
         raise ConfigError(f"Engine {engine.name!r} cannot run here: {reason}")
     model_path, untrained, model_hub = resolve_model(config)
-    check_output_dir(config, output)
+    check_output_dir(config, output, checkpoint_fingerprint(model_path))
     check_data(units, output)
     if untrained:
         echo(UNTRAINED_NOTE)

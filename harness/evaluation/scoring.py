@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from harness.errors import UnknownNameError
+from harness.errors import DataError, UnknownNameError
 from harness.plugin_host import get_host
 from harness.protocols import extract_prediction
 from harness.reward_spec import reward_from_spec
@@ -69,7 +69,10 @@ def score(
     sample = item.sample
     completion = generation.text
     columns = {k: [v] for k, v in sample.reward_columns(task.name).items()}
-    totals, details = rewards.score_with_details([completion], **columns)
+    try:
+        totals, details = rewards.score_with_details([completion], **columns)
+    except DataError as exc:  # the reward's message names the component; add the sample
+        raise DataError(f"task {task.name!r}, sample {sample.id!r}: {exc}") from None
     format_ok = None if format_fn is None else bool(float(format_fn([completion], **columns)[0]) >= 1.0)
     return {
         "id": sample.id,
@@ -88,4 +91,5 @@ def score(
         "format_ok": format_ok,
         "num_tokens": int(generation.num_tokens),
         "meta": sample.meta,
+        "digest": item.digest,
     }

@@ -25,7 +25,10 @@ def _shard_config(directory: Path) -> dict[str, Any]:
     path = directory / "config.json"
     if not path.is_file():
         raise DataError(f"{path} does not exist: {directory} is not a `harness eval --shard` output.")
-    return read_json(path, "harness eval config")
+    config = read_json(path, "harness eval config")
+    if not isinstance(config, dict):
+        raise DataError(f"{path} holds {type(config).__name__}, not a harness eval config; restore or delete it.")
+    return config
 
 
 def merge_shards(
@@ -35,10 +38,27 @@ def merge_shards(
     echo: Callable[[str], None] = print,
 ) -> dict[str, Any]:
     """Merge shard output directories into ``output``; returns the merged results.json content."""
-    from harness.evaluation.runner import DATA_FILE, DATA_IDENTITY, check_data, check_output_dir, finalize
+    from harness.evaluation.runner import (
+        CHECKPOINT_KEY,
+        DATA_FILE,
+        DATA_IDENTITY,
+        check_data,
+        check_output_dir,
+        finalize,
+    )
+    from harness.fingerprint import checkpoint_changes
 
     dirs = [Path(d) for d in shard_dirs]
     configs = [_shard_config(d) for d in dirs]
+    checkpoint = configs[0].get(CHECKPOINT_KEY)
+    for directory, cfg in zip(dirs[1:], configs[1:]):
+        other = cfg.get(CHECKPOINT_KEY)
+        if isinstance(checkpoint, dict) and isinstance(other, dict) and other.get("digest") != checkpoint.get("digest"):
+            raise ConfigError(
+                f"{directory} scored other model content than {dirs[0]} "
+                f"({'; '.join(checkpoint_changes(checkpoint, other))}); merge shards of one checkpoint."
+            )
+    configs = [{k: v for k, v in cfg.items() if k != CHECKPOINT_KEY} for cfg in configs]
     first = {k: v for k, v in configs[0].items() if k != "shard"}
     shards: dict[int, Path] = {}
     count = None
@@ -62,7 +82,7 @@ def merge_shards(
     config = EvalConfig.model_validate({**first, "shard": None, "output": str(output)})
     units = plan_units(config)
     output = Path(output)
-    check_output_dir(config, output)
+    check_output_dir(config, output, checkpoint if isinstance(checkpoint, dict) else None)
     planned_data = {u.task.name: {k: u.data.get(k) for k in DATA_IDENTITY if k in u.data} for u in units}
     for i, directory in sorted(shards.items()):
         recorded = directory / DATA_FILE

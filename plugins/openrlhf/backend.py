@@ -23,7 +23,7 @@ from typing import Any
 import harness
 from harness.errors import ConfigError, HarnessError
 from harness.models import check_checkpoint
-from harness.rundir import RunSummary
+from harness.rundir import RunSummary, check_output_path
 from harness.sources import check_task_options
 
 NAME = "openrlhf"
@@ -85,6 +85,7 @@ class OpenRLHFBackend:
         from harness.plugins.openrlhf.submit import runtime_env
 
         self.check_plan(config)
+        check_output_path(config.output, "field 'output'")
         check_checkpoint(config.model)
         runtime_env(Path(config.output) / JOB_DIR, config.settings(NAME))  # openrlhf.runtime_env clashes
 
@@ -131,6 +132,8 @@ class OpenRLHFBackend:
             tokenizer_file=Path(config.model) / "tokenizer.json",
             monitor=config.monitor.model_dump(mode="json") if config.monitor.enabled else None,
             generation_config=Path(config.model) / "generation_config.json",
+            source=config.source,
+            split=config.split,
         )
         job_dir = export.job_dir
         save_path = self.outputs(config).checkpoint

@@ -29,6 +29,7 @@ from harness.errors import DataError
 from harness.inputs import render_prompt
 from harness.plugins.openrlhf.reward import SHIM_CONFIG_FILE, SHIM_FILE, QueryScorer, make_label
 from harness.rundir import write_json
+from harness.sources import no_samples_error
 
 DATASET_FILE = "prompts.jsonl"
 IMAGES_DIR = "images"
@@ -129,6 +130,8 @@ def export_prompts(
     tokenizer_file: str | Path | None = None,
     monitor: Mapping[str, Any] | None = None,
     generation_config: str | Path | None = None,
+    source: Any = None,
+    split: str = "train",
 ) -> Export:
     """Write the dataset, images, reward shim and its config for ``task`` under ``template``.
 
@@ -143,6 +146,7 @@ def export_prompts(
         shim then logs the ``hack/*`` indicators per rollout.
     :param generation_config: the model's ``generation_config.json`` (its EOS
         ids tell the shim which rollouts ran to the length cap).
+    :param source, split: where the samples came from, named if there are none.
     """
     from tqdm import tqdm
 
@@ -171,7 +175,7 @@ def export_prompts(
             }
         )
     if not prepared:
-        raise DataError(f"Task {task.name!r} yielded no samples to export.")
+        raise no_samples_error(task.name, source, split)
     total = rows if rows is not None else len(prepared)
     dataset = job_dir / DATASET_FILE
     with dataset.open("w", encoding="utf-8") as f:

@@ -13,9 +13,16 @@ from typing import Any
 
 import harness
 from harness.errors import ConfigError, HarnessError, UnknownNameError
+from harness.fingerprint import checkpoint_changes, checkpoint_fingerprint
 from harness.models import check_checkpoint
-from harness.plugins.trl.environment import cuda_available, last_checkpoint, vllm_importable, world_size
-from harness.rundir import RunSummary, identity_differences, read_json
+from harness.plugins.trl.environment import (
+    MODEL_CONTENT,
+    cuda_available,
+    last_checkpoint,
+    vllm_importable,
+    world_size,
+)
+from harness.rundir import RunSummary, check_output_path, identity_differences, read_json
 from harness.sources import check_task_options
 
 NAME = "trl"
@@ -142,7 +149,7 @@ class TrlBackend:
                 raise ConfigError("field 'trl.use_vllm' = true needs CUDA; drop it on this machine.")
 
     def _check_output(self, config: Any) -> None:
-        output = Path(config.output)
+        output = check_output_path(config.output, "field 'output'")
         found = last_checkpoint(output)
         if config.resume and found is None:
             raise ConfigError(
@@ -158,10 +165,16 @@ class TrlBackend:
             )
 
     def _check_same_run(self, config: Any, recorded: Path) -> None:
-        """``--resume`` continues the run recorded in ``recorded``, not a different one."""
+        """``--resume`` continues the run recorded in ``recorded``, not a different one: same
+        settings, and the same content at ``--model`` (its weights and config, see
+        :func:`harness.fingerprint.checkpoint_fingerprint`; the data's content is checked by
+        ``run`` once the samples are loaded)."""
         if not recorded.is_file():
             return
-        old = read_json(recorded, "run config").get("config", {})
+        record = read_json(recorded, "run config")
+        if not isinstance(record, dict):
+            raise ConfigError(f"field 'resume': {recorded} is not a run record; start a new run in another --output.")
+        old = record.get("config", {})
         diffs = identity_differences(old, config.model_dump(mode="json"), RESUMABLE_CHANGES, recorded_only=True)
         if diffs:
             raise ConfigError(
@@ -169,6 +182,15 @@ class TrlBackend:
                 f"Resume with the original settings (only max_steps, eval_after, {NAME} and monitor may change), "
                 "or start a new run in another --output."
             )
+        before = record.get(MODEL_CONTENT)
+        if isinstance(before, dict) and Path(config.model).is_dir():
+            now = checkpoint_fingerprint(config.model)
+            if before.get("digest") != now["digest"]:
+                raise ConfigError(
+                    f"field 'resume': the model at {config.model} is not the one {recorded.parent} started "
+                    f"from: {'; '.join(checkpoint_changes(before, now))}. Resuming would train (and measure "
+                    "the KL to) other weights; restore the model, or start a new run in another --output."
+                )
 
     def run(self, config: Any) -> RunSummary:
         """Train; the summary's ``checkpoint`` is ``<output>/final``, ``metrics`` its metrics.jsonl."""

@@ -8,6 +8,11 @@ from pathlib import Path
 from typing import Any
 
 
+# Keys of <output>/config.json: the content fingerprints (harness.fingerprint) of the model the
+# run started from and of its training samples, compared when the run is resumed.
+MODEL_CONTENT, DATA_CONTENT = "model_content", "data_content"
+
+
 def world_size() -> int:
     """Training processes (``WORLD_SIZE`` under torchrun/accelerate, else 1)."""
     try:

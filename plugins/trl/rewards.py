@@ -13,12 +13,11 @@ each reward hands it its values, so the reward-hacking indicators reuse them.
 from __future__ import annotations
 
 import json
-import math
 from collections.abc import Sequence
 from typing import Any
 
 from harness.errors import DataError
-from harness.rewards import completion_text
+from harness.rewards import RewardValueError, completion_text, reward_values
 
 _TRL_ONLY = ("prompts", "completion_ids", "trainer_state", "log_extra", "log_metric", "environments", "images")
 
@@ -32,12 +31,20 @@ def _shown(completion: Any, limit: int = 600) -> str:
 
 
 class TrlReward:
-    """A harness reward called the way TRL calls reward functions."""
+    """A harness reward called the way TRL calls reward functions.
 
-    def __init__(self, name: str, reward: Any, watch: Any = None) -> None:
+    :param watch: the reward-hacking monitor, handed every batch of values (optional).
+    :param weight: the component's weight (TRL's ``reward_weights`` entry).
+    :param components: how many components the spec sums. Both feed the one
+        rule of what a reward may return (:func:`harness.rewards.reward_values`),
+        the rule evaluation applies too.
+    """
+
+    def __init__(self, name: str, reward: Any, watch: Any = None, weight: float = 1.0, components: int = 1) -> None:
         self.name = self.__name__ = name
         self.reward = reward
         self.watch = watch
+        self.weight, self.components = float(weight), int(components)
 
     def _columns(self, kwargs: dict[str, Any]) -> dict[str, Any]:
         columns = {k: v for k, v in kwargs.items() if k not in _TRL_ONLY}
@@ -49,23 +56,19 @@ class TrlReward:
     def __call__(self, completions: Sequence[Any], **kwargs: Any) -> list[float]:
         columns = self._columns(kwargs)
         try:
-            values = list(self.reward(completions, **columns))
+            values = self.reward(completions, **columns)
         except Exception as exc:
             raise self._locate(completions, columns, exc) from exc
-        bad = [
-            i for i, v in enumerate(values)
-            if not isinstance(v, (int, float)) or isinstance(v, bool) or not math.isfinite(v)
-        ]
-        if len(values) != len(completions) or bad:
-            i = bad[0] if bad else 0
-            got = values[i] if i < len(values) else None
+        try:
+            values = reward_values(self.name, values, len(completions), self.weight, self.components)
+        except RewardValueError as exc:
+            if exc.index is None:
+                raise
+            i = exc.index
             raise DataError(
-                f"reward {self.name!r} returned {len(values)} values for {len(completions)} completions"
-                + (f"; value {got!r} for completion {i} ({self._where(columns, i)}): {_shown(completions[i])}"
-                   if bad else "")
-                + ". A reward must return one finite number per completion."
-            )
-        values = [float(v) for v in values]
+                f"{exc} Seen at: value {exc.value!r:.80} for completion {i} ({self._where(columns, i)}): "
+                f"{_shown(completions[i])}"
+            ) from None
         if self.watch is not None:
             self.watch.observe(self.name, completions, columns, values, kwargs)
         return values
@@ -96,5 +99,6 @@ class TrlReward:
 def trl_rewards(weighted: Any, watch: Any = None) -> tuple[list[TrlReward], list[float]]:
     """``(reward_funcs, reward_weights)`` for TRL from a :class:`harness.reward_spec.WeightedReward`;
     each function hands its values to ``watch`` (the reward-hacking monitor), if given."""
-    funcs = [TrlReward(c.name, c.reward, watch) for c in weighted.components]
+    k = len(weighted.components)
+    funcs = [TrlReward(c.name, c.reward, watch, c.weight, k) for c in weighted.components]
     return funcs, list(weighted.weights)

@@ -18,10 +18,18 @@ from pathlib import Path
 from typing import Any
 
 import harness
+from harness.fingerprint import checkpoint_fingerprint, sample_digest, samples_fingerprint
 from harness.plugins.trl.data import build_rows, to_dataset
-from harness.plugins.trl.environment import last_checkpoint, resolve_device, world_size
+from harness.plugins.trl.environment import (
+    DATA_CONTENT,
+    MODEL_CONTENT,
+    last_checkpoint,
+    resolve_device,
+    world_size,
+)
 from harness.plugins.trl.metrics import metrics_callback
-from harness.rundir import RunSummary, json_safe, read_jsonl, write_json, write_summary
+from harness.rundir import RunSummary, json_safe, read_json, read_jsonl, write_json, write_summary
+from harness.sources import no_samples_error
 from harness.versions import package_versions
 
 
@@ -135,6 +143,16 @@ def sft_trainer(config: Any, model: Any, processor: Any, dataset: Any, output: P
     )
 
 
+def _recorded_data(output: Path) -> dict[str, Any] | None:
+    """The data record of the run being resumed (``None``: none, or a run from before records)."""
+    path = output / "config.json"
+    if not path.is_file():
+        return None
+    record = read_json(path, "run config")
+    data = record.get(DATA_CONTENT) if isinstance(record, dict) else None
+    return data if isinstance(data, dict) else None
+
+
 def train(config: Any, planned: RunSummary) -> RunSummary:
     """Train ``config`` (already checked) and write the run directory; returns the summary.
 
@@ -145,17 +163,30 @@ def train(config: Any, planned: RunSummary) -> RunSummary:
     output = Path(config.output)
     output.mkdir(parents=True, exist_ok=True)
     device = resolve_device(config)
-    write_json(
-        output / "config.json",
-        {"config": config.model_dump(mode="json"), "resolved": device, "world_size": world_size(),
-         "versions": package_versions()},
-    )
+    recorded = _recorded_data(output) if config.resume else None
 
     # Data before the model: a bad sample fails in seconds.
     task = harness.get_task(config.task)
     template = harness.get_template(config.template)
-    samples = task.samples(config.split, source=config.source, limit=config.limit, seed=config.seed,
-                           **config.task_options)
+    samples = list(task.samples(config.split, source=config.source, limit=config.limit, seed=config.seed,
+                                 **config.task_options))
+    if not samples:
+        raise no_samples_error(task.name, config.source, config.split)
+    data = {"task": task.name, "split": config.split, "source": config.source, "count": len(samples),
+            "fingerprint": samples_fingerprint(sample_digest(s) for s in samples)}
+    if recorded is not None and recorded.get("fingerprint") != data["fingerprint"]:
+        what = "; ".join(f"{k}: {recorded.get(k)!r} -> {data[k]!r}" for k in data if recorded.get(k) != data[k])
+        raise harness.ConfigError(
+            f"field 'resume': {output} was trained on other data than --source {config.source or 'synthetic'} "
+            f"holds now ({what}): samples changed in content since the run started. Resuming would train "
+            "on a mix; restore the data, or start a new run in another --output."
+        )
+    write_json(
+        output / "config.json",
+        {"config": config.model_dump(mode="json"), "resolved": device, "world_size": world_size(),
+         "versions": package_versions(), MODEL_CONTENT: checkpoint_fingerprint(config.model),
+         DATA_CONTENT: data},
+    )
     dataset = to_dataset(build_rows(task, template, samples, config.method, config.sft_think))
 
     resume_from = str(last_checkpoint(output)) if config.resume else None
