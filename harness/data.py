@@ -283,7 +283,7 @@ def _check_size(image: Any, label: Any, file: Any, row: Any) -> tuple[int, int] 
     if limits.oversize == "refuse":
         raise row_error(
             file, row,
-            f"image {label} is {w}x{h} = {w * h / 1e6:.1f} megapixels, over the cap of "
+            f"image {label} is {w}x{h} = {w * h / 1e6:.4g} megapixels, over the cap of "
             f"{limits.max_pixels / 1e6:g} MP; refusing to decode it. Shrink the image, raise the cap "
             f"(max_image_pixels / {MAX_PIXELS_ENV}), or downscale such images "
             f"(oversize_images: downscale / {OVERSIZE_ENV}=downscale).",

@@ -7,7 +7,12 @@ A spec lists registered rewards with weights, comma-separated::
 
 Each item is ``name[(key=value,...)][:weight]``. The weight defaults to 1 and
 may be any finite number (0 keeps a component for logging only; negative
-ones are penalties). Parameter values are ``true``/``false``, ``none``,
+ones are penalties) small enough that the weighted total cannot overflow:
+``|weight| <= 3.4e38 / components``, the float32 range training sums in.
+A component's value times its weight must stay in that range too
+(:func:`harness.rewards.reward_values`, the one rule for what a reward may
+return, in evaluation and training alike). A spec holds at most
+:data:`MAX_COMPONENTS` components and :data:`MAX_SPEC_CHARS` characters. Parameter values are ``true``/``false``, ``none``,
 numbers, or text (quote it with ``'…'`` or ``"…"`` if it holds ``,`` ``)``
 or spaces at its ends). Parameters may also come as a dict,
 ``params={"length_norm": {"L0": 128}}``; giving one twice is an error.
@@ -28,8 +33,8 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any, NamedTuple
 
-from harness.errors import ConfigError, DataError
-from harness.rewards import RewardFunction, completion_texts, reward_values
+from harness.errors import ConfigError
+from harness.rewards import FLOAT32_MAX, RewardFunction, completion_texts, reward_values
 
 EXAMPLE = "accuracy:1,format:1,length_norm(L0=128,gated=true):0.5"
 FORM = f'expected "name[(key=value,...)][:weight]" items separated by commas, e.g. "{EXAMPLE}"'
@@ -215,8 +220,22 @@ def parse_reward_spec(spec: str) -> list[ComponentSpec]:
         seen.add(name)
         items.append(ComponentSpec(name, weight, params))
         if sc.peek() == "":
+            _check_weights(spec, items)
             return items
         sc.i += 1  # the comma
+
+
+def _check_weights(spec: str, items: Sequence[ComponentSpec]) -> None:
+    """A weight so large that even a reward of 1 could overflow the weighted total is refused now,
+    not at the first sample (the bound :func:`harness.rewards.reward_values` applies to every value)."""
+    bound = FLOAT32_MAX / len(items)
+    for item in items:
+        if abs(item.weight) > bound:
+            raise ConfigError(
+                f"reward spec {_short(spec)}: the weight {item.weight!r} of {item.name!r} is beyond "
+                f"±{bound:.4g}, so the weighted total of its {len(items)} component(s) would overflow "
+                "(training sums rewards in float32). Use weights of a sensible size (e.g. 0.1 to 10)."
+            )
 
 
 def _short(spec: str, limit: int = 200) -> str:

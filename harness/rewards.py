@@ -270,6 +270,11 @@ def template_layout(
     if template is not None:
         if isinstance(template, str):
             template = get_host().get("templates", template)
+        if not (hasattr(template, "think") and hasattr(template, "prefill")):
+            raise ConfigError(
+                f"reward {reward!r}: template must be a template name (e.g. think, nothink) or a "
+                f"template object, got {template!r:.60}."
+            )
         t_think, t_prefill = bool(template.think), str(template.prefill or "")
         if think is not None and bool(think) != t_think:
             raise ConfigError(

@@ -363,8 +363,13 @@ def iter_csv(file: Path, guard: RowGuard | None = None) -> Iterator[Row]:
     import csv
 
     extra = object()  # DictReader's key for fields beyond the header
-    with open(file, encoding="utf-8", newline="") as fh:
-        reader = csv.DictReader(fh, restkey=extra)
+
+    def lines(fh):  # decoded one physical line at a time, so a bad byte is named by its line
+        for lineno, raw in enumerate(fh, start=1):
+            yield decode_line(file, lineno, raw)
+
+    with open(file, "rb") as fh:
+        reader = csv.DictReader(lines(fh), restkey=extra)
         try:
             if not reader.fieldnames:
                 raise DataError(f"{file}: empty CSV; it needs a header row.")

@@ -11,7 +11,6 @@ run's samples came from, and warns when one row compares different data.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -22,14 +21,30 @@ Run = tuple[str, dict[str, Any]]
 
 
 def load_results(directory: str | Path) -> dict[str, Any]:
-    """The ``results.json`` of an eval output directory."""
+    """The ``results.json`` of an eval output directory.
+
+    A file that is not JSON, or not in the shape ``harness eval`` writes (a
+    hand-edited one: a field missing or of another type), is a
+    :class:`DataError` naming it: it is rendered once on its own here, so the
+    report never fails half-way with a traceback.
+    """
+    from harness.rundir import read_json
+
     path = Path(directory) / "results.json"
     if not path.is_file():
         raise DataError(f"{path} does not exist: is {directory} a finished `harness eval` output directory?")
+    results = read_json(path, "harness eval results file")
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as exc:
-        raise DataError(f"{path} is not valid JSON ({exc.msg}).") from None
+        if not isinstance(results, dict):
+            raise TypeError(f"it holds {type(results).__name__}, not an object")
+        render_markdown([(path.parent.name, results)])
+    except (KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:
+        what = f"no field {exc.args[0]!r}" if isinstance(exc, KeyError) else str(exc)
+        raise DataError(
+            f"{path} is not a results file as `harness eval` writes it ({what}); it was edited or damaged. "
+            "Rerun the same `harness eval` on that --output to write it again from the logged samples."
+        ) from None
+    return results
 
 
 def _pct(value: float | None) -> str:

@@ -27,6 +27,10 @@ from harness.rewards import CorrectnessRule, RewardFunction, template_layout, wi
 DEFAULT_L0 = 256.0
 DEFAULT_ALPHA = 1.0
 SPANS = ("completion", "think")
+# Sane ranges: L0 under one token/word or alpha far outside these make the reward a constant
+# (every completion 1.0, or 0.5) or a step, which no run means to ask for.
+L0_RANGE = (1.0, 1e7)
+ALPHA_RANGE = (1e-3, 1e3)
 
 
 def sigmoid_length(length: float, l0: float = DEFAULT_L0, alpha: float = DEFAULT_ALPHA) -> float:
@@ -48,14 +52,21 @@ def load_tokenizer(tokenizer: Any) -> Any:
     """
     if isinstance(tokenizer, (str, os.PathLike)):
         path = os.fspath(tokenizer)
-        if os.path.isfile(path):
-            from tokenizers import Tokenizer
+        try:
+            if os.path.isfile(path):
+                from tokenizers import Tokenizer
 
-            return Tokenizer.from_file(path)
-        if os.path.isdir(path):
-            from transformers import AutoTokenizer
+                return Tokenizer.from_file(path)
+            if os.path.isdir(path):
+                from transformers import AutoTokenizer
 
-            return AutoTokenizer.from_pretrained(path, local_files_only=True, trust_remote_code=False)
+                return AutoTokenizer.from_pretrained(path, local_files_only=True, trust_remote_code=False)
+        except Exception as exc:  # tokenizers raises a bare Exception on a file that is not one
+            raise ConfigError(
+                f"reward 'length_norm': {path!r} is not a tokenizer ({type(exc).__name__}: "
+                f"{str(exc).splitlines()[0] if str(exc) else exc!r}); give a model directory with "
+                "tokenizer files or a tokenizer.json file."
+            ) from None
         raise ConfigError(
             f"reward 'length_norm': tokenizer path {path!r} does not exist; give a local "
             "model directory, a tokenizer.json file, or a tokenizer object."
@@ -92,8 +103,8 @@ class LengthNormReward(RewardFunction):
 
     :param L0: the length that earns 0.5 (default 256, a quarter of the
         paper's 1024-token response cap). In tokens with a tokenizer, else in
-        words.
-    :param alpha: steepness (default 1.0, the paper's value).
+        words. Between 1 and 1e7.
+    :param alpha: steepness (default 1.0, the paper's value). Between 0.001 and 1000.
     :param tokenizer: a tokenizer object or a local path to one (see
         :func:`load_tokenizer`): L counts its tokens (no special tokens).
         Without one, L counts whitespace-separated words.
@@ -127,12 +138,18 @@ class LengthNormReward(RewardFunction):
         template: Any = None,
     ) -> None:
         super().__init__()
-        for label, value in (("L0", L0), ("alpha", alpha)):
+        for label, value, (low, high) in (("L0", L0, L0_RANGE), ("alpha", alpha, ALPHA_RANGE)):
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not (
                 math.isfinite(value) and value > 0
             ):
                 raise ConfigError(
                     f"reward 'length_norm': {label} must be a positive finite number, got {value!r}."
+                )
+            if not low <= value <= high:
+                raise ConfigError(
+                    f"reward 'length_norm': {label}={value!r} is outside {low:g}..{high:g}, where the reward "
+                    "is no longer a length reward (every completion would get about the same value, or a "
+                    f"step). Use a {label} in that range (defaults: L0={DEFAULT_L0:g}, alpha={DEFAULT_ALPHA:g})."
                 )
         if span not in SPANS:
             raise ConfigError(
