@@ -57,6 +57,8 @@ def _task_options(values: tuple[str, ...]) -> dict | None:
 @click.option("--circular/--no-circular", default=None, help="Score every rotation of multiple-choice options; a sample counts only if all are right.")
 @click.option("--rewards", help="Reward spec logged per sample [accuracy:1,format:1].")
 @click.option("--shard", help="I/N: evaluate only shard I of N (merge with `harness eval-merge`).")
+@click.option("--max-image-pixels", type=int, help="Refuse (or downscale) images over this many pixels, read from the header [40000000].")
+@click.option("--oversize-images", type=click.Choice(["refuse", "downscale"]), help="Images over --max-image-pixels: refuse them, naming the row, or downscale them [refuse].")
 @click.option("--dtype", type=click.Choice(["auto", "float32", "bfloat16", "float16"]), help="Model dtype [auto].")
 @click.option("--device", help="cuda, cpu, cuda:1... [auto].")
 @click.option("--trust-remote-code", is_flag=True, default=None, help="Allow the checkpoint's own code (off unless given).")
