@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 import harness
-from harness.data import MAX_SYNTHETIC, ImageLimits, load_image, use_image_limits
+import harness.data as hdata
 from harness.eval_config import EvalConfig
 from harness.evaluation import run_eval
 from harness.testing import registered_plugin
@@ -48,7 +48,7 @@ def test_a_13000_square_png_of_a_few_kb_is_refused_from_its_header(tmp_path):
     assert bomb.stat().st_size < 1000
     with pytest.raises(harness.DataError, match=r"manifest\.jsonl, row 3: image .*bomb\.png is 13000x13000 = "
                                                 r"169 megapixels, over the cap of 40 MP; refusing to decode"):
-        load_image(bomb, "manifest.jsonl", 3)  # a decode attempt would have said "cannot decode"
+        hdata.load_image(bomb, "manifest.jsonl", 3)  # a decode attempt would have said "cannot decode"
 
 
 def test_a_valid_pixel_bomb_in_a_dataset_stops_eval_before_the_model_naming_the_row(script, tmp_path):
@@ -65,14 +65,14 @@ def test_a_valid_pixel_bomb_in_a_dataset_stops_eval_before_the_model_naming_the_
 
 def test_the_cap_is_configurable_and_downscaling_is_an_explicit_choice(tmp_path):
     picture = write_png(tmp_path / "wide.png", (400, 100))
-    with use_image_limits(max_pixels=10_000):
+    with hdata.use_image_limits(max_pixels=10_000):
         with pytest.raises(harness.DataError, match="400x100 = 0.04 megapixels, over the cap of 0.01 MP"):
-            load_image(picture, "f", 1)
-    with use_image_limits(max_pixels=10_000, oversize="downscale"):
-        image = load_image(picture, "f", 1)
+            hdata.load_image(picture, "f", 1)
+    with hdata.use_image_limits(max_pixels=10_000, oversize="downscale"):
+        image = hdata.load_image(picture, "f", 1)
     w, h = image.size
     assert w * h <= 10_000 and abs(w / h - 4.0) < 0.1 and image.mode == "RGB"
-    assert load_image(picture, "f", 1).size == (400, 100)  # outside the block: the default cap again
+    assert hdata.load_image(picture, "f", 1).size == (400, 100)  # outside the block: the default cap again
 
 
 def test_the_cap_comes_from_the_eval_config_and_the_environment(script, tmp_path, monkeypatch):
@@ -93,20 +93,20 @@ def test_the_cap_comes_from_the_eval_config_and_the_environment(script, tmp_path
         list(harness.get_task("banner").samples("test", source=str(data)))
     monkeypatch.setenv("HARNESS_MAX_IMAGE_PIXELS", "lots")
     with pytest.raises(harness.ConfigError, match="HARNESS_MAX_IMAGE_PIXELS='lots'"):
-        load_image(data / "negative" / "b.png", "f", 1)
+        hdata.load_image(data / "negative" / "b.png", "f", 1)
 
 
 def test_embedded_image_bytes_are_capped_too(tmp_path):
-    with use_image_limits(max_pixels=100):
+    with hdata.use_image_limits(max_pixels=100):
         with pytest.raises(harness.DataError, match=r"rows\.parquet, row 0: image embedded image is 32x24"):
-            load_image({"bytes": png_bytes((32, 24)), "path": None}, "rows.parquet", 0)
+            hdata.load_image({"bytes": png_bytes((32, 24)), "path": None}, "rows.parquet", 0)
 
 
 def test_image_limits_refuse_nonsense():
     with pytest.raises(harness.ConfigError, match="max_image_pixels must be a whole number >= 1"):
-        ImageLimits(0)
+        hdata.ImageLimits(0)
     with pytest.raises(harness.ConfigError, match="oversize_images must be 'refuse' or 'downscale'"):
-        ImageLimits(100, "shrink")
+        hdata.ImageLimits(100, "shrink")
 
 
 # -- how many samples -------------------------------------------------------------------------
@@ -123,7 +123,7 @@ def test_an_absurd_limit_is_a_config_error_before_anything_runs(tmp_path, limit)
 @pytest.mark.parametrize("task", ["banner", "fgvc", "sat"])
 def test_synthetic_generation_is_bounded_and_refused_at_once(task):
     started = time.perf_counter()
-    with pytest.raises(harness.ConfigError, match=rf"Task '{task}': limit 1,000,000 .* more than {MAX_SYNTHETIC:,}"):
+    with pytest.raises(harness.ConfigError, match=rf"Task '{task}': limit 1,000,000 .* more than {hdata.MAX_SYNTHETIC:,}"):
         harness.get_task(task).samples("test", limit=1_000_000)
     assert time.perf_counter() - started < 5  # refused, not generated (generating a million takes hours)
 
@@ -134,7 +134,7 @@ def test_synthetic_samples_stream_one_at_a_time(monkeypatch):
     drawn = []
     real = banner.render_banner
     monkeypatch.setattr(banner, "render_banner", lambda slogan, rng: drawn.append(slogan) or real(slogan, rng))
-    samples = harness.get_task("banner").samples("train", limit=MAX_SYNTHETIC)
+    samples = harness.get_task("banner").samples("train", limit=hdata.MAX_SYNTHETIC)
     first = next(iter(samples))
     assert first.id.endswith("00000") and len(drawn) == 1  # nothing drawn ahead of the consumer
 

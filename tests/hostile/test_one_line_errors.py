@@ -139,6 +139,14 @@ def test_a_device_this_machine_lacks_is_one_line_before_the_model_loads(script, 
     assert not (tmp_path / "out").exists()
 
 
+@pytest.mark.skipif(_cuda(), reason="this machine has CUDA")
+def test_device_cuda_with_the_real_hf_engine_stops_before_data_or_model(tiny_model_dir, tmp_path):
+    result = cli(["eval", "--tasks", "banner", "--source", "banner=synthetic", "--limit", "1", "--templates",
+                  "nothink", "--model", tiny_model_dir, "--device", "cuda", "-o", tmp_path / "out", "--no-progress"])
+    assert_one_line_error(result, 2, "--device 'cuda': CUDA is not available on this machine", "use auto or cpu")
+    # Before: data loaded, then model.to("cuda") raised "Torch not compiled with CUDA enabled" with a traceback.
+
+
 # -- images a processor would reject mid-run ------------------------------------------------------
 
 

@@ -215,8 +215,9 @@ def test_resume_of_a_run_recorded_before_fingerprints_still_works(script, tmp_pa
 
 
 def test_trl_resume_refuses_a_model_overwritten_at_the_same_path(tmp_path):
-    from harness.fingerprint import checkpoint_fingerprint
     from harness.plugins.trl.backend import TrlBackend
+
+    from harness.fingerprint import checkpoint_fingerprint
     from harness.run_config import RunConfig
 
     model = fake_checkpoint(tmp_path / "model")
@@ -235,6 +236,7 @@ def test_trl_resume_refuses_a_model_overwritten_at_the_same_path(tmp_path):
 def test_trl_resume_refuses_training_data_changed_in_place_before_loading_the_model(tmp_path):
     from harness.plugins.trl.backend import TrlBackend
     from harness.plugins.trl.train import train
+
     from harness.run_config import RunConfig
 
     manifest = banner_manifest(tmp_path / "data", ["positive", "negative"], name="train.jsonl")
