@@ -81,6 +81,7 @@ def test_synthetic_must_be_a_declared_twin(fresh_host, tmp_path):
         with pytest.raises(harness.ConfigError, match="task 'toy' declares no synthetic twin"):
             plan_units(EvalConfig(tasks=["toy"], sources={"toy": "synthetic"}, output=str(tmp_path)))
         unit = plan_units(EvalConfig(tasks=["toy"], model=str(tmp_path), limit=3, output=str(tmp_path)))[0]
+        assert len(unit.data.pop("fingerprint")) == 32  # the samples' content (harness.fingerprint)
         assert unit.data == {"kind": "default", "spec": None, "split": "test", "count": 3}
 
 
@@ -90,6 +91,7 @@ def test_records_say_kind_split_count_and_options(tmp_path):
                                   sources={"fgvc": str(root), "sat": "synthetic"},
                                   task_options={"fgvc": {"crop_bottom": 0}}, output=str(tmp_path / "o")))
     fgvc, sat = units
+    assert fgvc.data.pop("fingerprint") != sat.data.pop("fingerprint")
     assert fgvc.data == {"kind": "path", "spec": str(root), "path": str(root.resolve()), "split": "test",
                          "count": 2, "options": {"crop_bottom": 0}}
     assert fgvc.items[0].sample.images[0].size == (64, 48)  # the option reached the loader
@@ -209,6 +211,8 @@ def test_merging_shards_scored_on_different_data_is_refused(fresh_host, tmp_path
             run_eval(config, progress=False, echo=lambda s: None)
             dirs.append(tmp_path / f"s{i}")
         recorded = json.loads((dirs[1] / "data.json").read_text())
+        assert recorded == json.loads((dirs[0] / "data.json").read_text())  # both shards saw the same set
+        assert len(recorded["toy"].pop("fingerprint")) == 32
         assert recorded == {"toy": {"kind": "default", "split": "test", "count": 6}}
         (dirs[1] / "data.json").write_text(json.dumps({"toy": {**recorded["toy"], "count": 5}}))
         with pytest.raises(harness.ConfigError, match="Shard 2/2 .* scored other data than the merge resolves now"):

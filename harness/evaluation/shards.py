@@ -18,7 +18,7 @@ from harness.eval_config import EvalConfig
 from harness.evaluation.plan import plan_units
 from harness.evaluation.records import read_records, records_path, write_records
 from harness.evaluation.results import sort_records
-from harness.rundir import identity_differences, read_json
+from harness.rundir import check_output_path, identity_differences, read_json
 
 
 def _shard_config(directory: Path) -> dict[str, Any]:
@@ -48,6 +48,7 @@ def merge_shards(
     )
     from harness.fingerprint import checkpoint_changes
 
+    check_output_path(output, "OUTPUT")
     dirs = [Path(d) for d in shard_dirs]
     configs = [_shard_config(d) for d in dirs]
     checkpoint = configs[0].get(CHECKPOINT_KEY)
@@ -108,8 +109,8 @@ def merge_shards(
             )
         write_records(records_path(output, unit.task.name, unit.template.name), sort_records(merged))
     shard_results = dirs[0] / "results.json"
-    if shard_results.is_file():
-        recorded = read_json(shard_results, "results file")
+    recorded = read_json(shard_results, "results file") if shard_results.is_file() else None
+    if isinstance(recorded, dict) and isinstance(recorded.get("model"), str):
         model_path, untrained, model_hub = recorded["model"], config.model is None, recorded.get("model_hub")
     else:  # resolved exactly as an unsharded run resolves it
         from harness.evaluation.runner import resolve_model
