@@ -25,9 +25,13 @@ from harness.data import (  # noqa: F401  (re-exported: the public helpers, harn
     Skipped,
     check_on_error,
     check_synthetic_count,
+    confined_entry,
+    confined_image,
     confined_path,
     load_image,
     row_error,
+    walk_dirs,
+    walk_files,
 )
 from harness.errors import ConfigError, DataError
 
@@ -137,12 +141,8 @@ def check_split(task: str, split: str, splits: Sequence[str]) -> None:
 
 
 def row_image(value: Any, root: Path, file: Any, row: Any) -> Any:
-    """A row's image value with string paths confined to ``root`` (see :func:`confined_path`)."""
-    if isinstance(value, str):
-        return confined_path(root, value, file, row)
-    if isinstance(value, Mapping) and not value.get("bytes") and isinstance(value.get("path"), str):
-        return confined_path(root, value["path"], file, row)
-    return value
+    """A row's image value with every form of path confined to ``root`` (:func:`harness.data.confined_image`)."""
+    return confined_image(root, value, file, row)
 
 
 def require_source(source: Any) -> Path:
@@ -189,6 +189,9 @@ def _is_builder_folder(path: Path) -> bool:
     )
 
 
+_VERSION = re.compile(r"\d+\.\d+\.\d+")
+
+
 def builder_cache_dir(path: Path) -> Path | None:
     """The ``load_dataset`` cache folder at or under ``path``, else ``None``.
 
@@ -202,7 +205,10 @@ def builder_cache_dir(path: Path) -> Path | None:
         return None
     if _is_builder_folder(path):
         return path
-    found = [d for d in path.glob("*/*/*") if d.is_dir() and _is_builder_folder(d)]
+    # <config>/<version>/<hash>: real folders only, bounded, and only below version-named folders
+    # ("1.0.0", as datasets names them), so probing a folder of images never lists all its subfolders.
+    found = [d for v in walk_dirs(path, 2) if _VERSION.fullmatch(v.name)
+             for d in walk_dirs(v, 1) if _is_builder_folder(d)]
     return max(found, key=lambda d: d.stat().st_mtime) if found else None
 
 
@@ -437,7 +443,12 @@ def split_files(path: Path, split: str, suffixes: Sequence[str], aliases: Sequen
     all belong to ``train``; files naming ``split`` exactly win over files naming one of
     ``aliases``. Falls back to every such file when none names a split.
     """
-    files = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in suffixes)
+    files = []
+    for p in walk_files(path, suffixes=tuple(suffixes)):  # confined and bounded
+        if p.is_symlink():
+            confined_entry(path, p, "data file")  # a linked manifest may not lead out of the source either
+        if p.is_file():
+            files.append(p)
 
     def names_split(p: Path, s: str) -> bool:
         tokens = p.stem.lower().replace("-", "_").replace(".", "_").split("_")

@@ -49,6 +49,8 @@ from harness.tasks._common import (
     answer_span,
     class_name,
     clean,
+    confined_entry,
+    confined_path,
     is_saved_dataset,
     iter_csv,
     iter_jsonl,
@@ -64,6 +66,7 @@ from harness.tasks._common import (
     row_image,
     split_files,
     synthetic_count,
+    walk_files,
 )
 
 LABELS = ("positive", "negative")
@@ -155,7 +158,7 @@ class BannerTask(ImageTask):
             return
         for name in (split, *SPLIT_ALIASES.get(split, ())):
             if (path / name).is_dir():
-                yield from self.load_real(split, path / name, seed, guard)
+                yield from self.load_real(split, confined_entry(path, path / name, "split folder"), seed, guard)
                 return
         if _class_dir(path, "positive") or _class_dir(path, "negative"):
             yield from self._from_folders(path, guard)
@@ -178,12 +181,12 @@ class BannerTask(ImageTask):
             folder = _class_dir(root, label)
             if folder is None:
                 continue
-            files = sorted(p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
-            for file in files:
+            # Lazy, confined and bounded: a --limit stops the walk, a link out of the root is refused.
+            for file in walk_files(root, folder, IMAGE_SUFFIXES):
                 rel = file.relative_to(root).as_posix()
 
                 def make(file=file, rel=rel, label=label):
-                    image = load_image(file, root, rel)
+                    image = load_image(confined_path(root, rel, root, rel), root, rel)
                     return Sample(rel, [image], self.question, None, label, {"source": rel})
 
                 sample = guard.run(root, rel, make)

@@ -59,6 +59,8 @@ from harness.tasks._common import (
     answer_span,
     class_name,
     clean,
+    confined_entry,
+    confined_path,
     decode_line,
     is_saved_dataset,
     iter_parquet,
@@ -212,6 +214,7 @@ class FgvcTask(ImageTask):
         path = require_source(source)
         data_dir = _official_dir(path)
         if data_dir is not None:
+            data_dir = confined_entry(path, data_dir, "FGVC data folder")
             crop = CROP_BOTTOM if crop_bottom is None else crop_bottom
             yield from self._official(data_dir, split, crop, guard)
             return
@@ -269,7 +272,8 @@ class FgvcTask(ImageTask):
                     raise row_error(listing, lineno, f"variant {variant!r} is not in {data / 'variants.txt'}.")
                 if "/" in image_id or "\\" in image_id or image_id.startswith("."):
                     raise row_error(listing, lineno, f"image id {image_id!r} is not a plain file name.")
-                image = load_image(data / "images" / f"{image_id}.jpg", listing, lineno, crop)
+                file = confined_path(data, f"images/{image_id}.jpg", listing, lineno)  # no link out
+                image = load_image(file, listing, lineno, crop)
                 maker = makers.get(image_id) or MAKERS.get(variant)
                 return self._sample(image_id, image, variant, maker, families.get(image_id),
                                     f"{listing.name}:{lineno}")

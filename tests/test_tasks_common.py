@@ -72,17 +72,28 @@ def test_confined_path(tmp_path):
     assert confined_path(tmp_path, "/abs/img.png", "m.jsonl", 1) == Path("/abs/img.png")
 
 
-def test_confined_path_keeps_the_users_symlinks(tmp_path):
-    # A Hugging Face cache snapshot is a folder of symlinks into ../../blobs:
-    # the user put them there, so they are followed, not refused.
-    root, blobs = tmp_path / "snapshot", tmp_path / "blobs"
-    root.mkdir(), blobs.mkdir()
-    (blobs / "x.png").write_bytes(b"png")
-    (root / "x.png").symlink_to(blobs / "x.png")
+def test_confined_path_follows_a_hub_cache_snapshot_into_its_blobs(tmp_path):
+    # huggingface_hub's cache: snapshots/<rev>/<file> are links to ../../blobs/<hash>.
+    repo = tmp_path / "datasets--org--name"
+    root, blobs = repo / "snapshots" / "abc123", repo / "blobs"
+    root.mkdir(parents=True), blobs.mkdir()
+    (blobs / "9f86d0").write_bytes(b"png")
+    (root / "x.png").symlink_to(Path("..", "..", "blobs", "9f86d0"))
     assert confined_path(root, "x.png", "m.jsonl", 1) == root / "x.png"
     assert (root / "x.png").read_bytes() == b"png"
     with pytest.raises(harness.DataError, match="escapes the dataset root"):
-        confined_path(root, "../blobs/x.png", "m.jsonl", 1)
+        confined_path(root, "../../blobs/9f86d0", "m.jsonl", 1)
+
+
+def test_confined_path_refuses_a_link_out_of_the_root_unless_its_target_is_listed(tmp_path, monkeypatch):
+    root, elsewhere = tmp_path / "data", tmp_path / "elsewhere"
+    root.mkdir(), elsewhere.mkdir()
+    (elsewhere / "x.png").write_bytes(b"png")
+    (root / "x.png").symlink_to(elsewhere / "x.png")
+    with pytest.raises(harness.DataError, match=r"m.jsonl, row 1: .*x.png is a symbolic link to .*elsewhere"):
+        confined_path(root, "x.png", "m.jsonl", 1)
+    monkeypatch.setenv("HARNESS_DATA_ROOTS", str(elsewhere))
+    assert confined_path(root, "x.png", "m.jsonl", 1) == root / "x.png"
 
 
 def test_the_row_helpers_are_public_and_shared():
