@@ -17,6 +17,7 @@ from pydantic import Field, field_validator, model_validator
 from harness.config import StrictModel
 from harness.data import DEFAULT_MAX_PIXELS, MAX_LIMIT
 from harness.reward_spec import RewardSpec
+from harness.rundir import EMPTY_OUTPUT
 
 # Fields that may change between a run and its resumption.
 EXECUTION_ONLY_FIELDS = ("output", "batch_size", "allow_download")
@@ -86,6 +87,13 @@ class EvalConfig(StrictModel):
         if len(set(names)) != len(names):
             raise ValueError(f"names repeat: {names}")
         return names
+
+    @field_validator("output")
+    @classmethod
+    def _output_named(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError(EMPTY_OUTPUT)
+        return value
 
     @field_validator("shard")
     @classmethod

@@ -33,6 +33,7 @@ from harness.config import StrictModel
 from harness.data import DEFAULT_MAX_PIXELS, MAX_LIMIT
 from harness.hacking import HackingMonitor
 from harness.reward_spec import RewardSpec
+from harness.rundir import EMPTY_OUTPUT
 
 # Fields a preset may set. Values are applied only where the config is silent.
 PRESETS: dict[str, dict[str, Any]] = {
@@ -168,6 +169,13 @@ class RunConfig(StrictModel):
         "name. Written as top-level sections (`trl: {...}`, `mybackend: {...}`); "
         "`backend_settings: {name: {...}}` is accepted too.",
     )
+
+    @field_validator("output")
+    @classmethod
+    def _output_named(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError(EMPTY_OUTPUT)
+        return value
 
     @field_validator("reward", mode="before")
     @classmethod

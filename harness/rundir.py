@@ -15,6 +15,8 @@ run``, ``harness study``) writes and reads it through these helpers:
   ``metrics.jsonl``, appended as training goes; a torn last line is skipped.
 - :class:`RunSummary` with :func:`write_summary` / :func:`read_summary`: what a
   training backend's ``run`` returns and leaves in ``summary.json``.
+- :func:`output_lock`: one run per directory at a time (a second is refused,
+  naming the holder); :func:`check_output_name` refuses an empty output path.
 """
 
 from __future__ import annotations
@@ -23,7 +25,8 @@ import json
 import math
 import os
 import tempfile
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -300,3 +303,108 @@ def read_summary(output: str | Path) -> RunSummary | None:
         return RunSummary.from_dict(read_json(path, "run summary"))
     except (DataError, TypeError, ValueError):
         return None
+
+
+# -- one run per directory ------------------------------------------------------
+
+LOCK_FILE = ".harness.lock"
+_held: dict[tuple[str, int], int] = {}  # (directory, thread) this process holds -> nesting depth
+
+
+EMPTY_OUTPUT = ("an empty path would write into the current directory; name the run directory, e.g. "
+                "-o runs/my-run (or -o . to write into the current directory on purpose)")
+
+
+def check_output_name(value: Any, field: str = "output") -> str:
+    """``value`` if it names a directory: an empty or blank output path (``-o ''``) is a
+    :class:`ConfigError` naming ``field`` (the config models refuse it with the same words)."""
+    if not isinstance(value, (str, os.PathLike)) or not str(value).strip():
+        raise ConfigError(f"{field} {str(value)!r}: {EMPTY_OUTPUT}.")
+    return str(value)
+
+
+@contextmanager
+def output_lock(output: str | Path, command: str = "harness") -> Iterator[Path]:
+    """Hold an exclusive lock on run directory ``output`` (created if missing) for the block.
+
+    Two processes writing one directory would log samples or checkpoints twice, so a second
+    one is refused at once, naming the holder (pid, host, command, start time): a
+    :class:`ConfigError`, before anything is written. The lock is ``flock`` on
+    ``<output>/.harness.lock``: the kernel drops it when its process ends, however it ends
+    (``kill -9`` included), so a stale lock file never blocks a later run. Nested use in one
+    process (a command calling another on the same directory) is allowed. Where the file
+    system cannot lock (some network mounts), a warning says so and the run goes on.
+    """
+    path = Path(check_output_name(output)).expanduser()
+    if path.exists() and not path.is_dir():
+        raise ConfigError(f"output {str(path)!r} is a file, not a directory; choose another output.")
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigError(f"output {str(path)!r} cannot be created ({exc.strerror or exc}); choose another output.") from None
+    import threading
+
+    key = (str(path.resolve()), threading.get_ident())  # another thread is another run: it locks
+    if key in _held:
+        _held[key] += 1
+        try:
+            yield path
+        finally:
+            _held[key] -= 1
+        return
+    try:
+        import fcntl
+    except ImportError:  # not POSIX: nothing to lock with
+        fcntl = None
+    try:
+        handle = open(path / LOCK_FILE, "a+", encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"output {str(path)!r} cannot be written ({exc.strerror or exc}); choose another output.") from None
+    with handle:
+        locked = False
+        if fcntl is not None:
+            try:
+                fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+                locked = True
+            except BlockingIOError:
+                raise ConfigError(
+                    f"{path} is in use by {_holder(path / LOCK_FILE)}; two runs writing one directory would "
+                    "log its samples twice. Wait for that run to end (rerunning then resumes it), or choose "
+                    "another output."
+                ) from None
+            except OSError as exc:
+                import logging
+
+                logging.getLogger("harness").warning(
+                    "cannot lock %s (%s): make sure no other run writes this directory.", path, exc.strerror or exc)
+        if locked:
+            import socket
+            import time
+
+            handle.seek(0)
+            handle.truncate()
+            handle.write(json.dumps({"pid": os.getpid(), "host": socket.gethostname(), "command": command,
+                                     "started": time.strftime("%Y-%m-%d %H:%M:%S")}) + "\n")
+            handle.flush()
+        _held[key] = 1
+        try:
+            yield path
+        finally:
+            del _held[key]
+            if locked:
+                handle.seek(0)
+                handle.truncate()  # the file stays (removing it would race a waiting opener)
+                handle.flush()
+                fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+
+
+def _holder(lock_file: Path) -> str:
+    """Who holds ``lock_file``, as written by :func:`output_lock`."""
+    try:
+        info = json.loads(lock_file.read_text(encoding="utf-8") or "{}")
+    except (OSError, ValueError):
+        info = {}
+    if not isinstance(info, dict) or "pid" not in info:
+        return "another process (it is starting)"
+    return (f"{info.get('command', 'harness')} (pid {info['pid']} on {info.get('host', '?')}, "
+            f"started {info.get('started', '?')})")

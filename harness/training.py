@@ -18,7 +18,7 @@ from harness.data import use_image_limits
 from harness.errors import ConfigError, HarnessError
 from harness.plugin_host import get_host
 from harness.run_config import RunConfig
-from harness.rundir import RunSummary, check_output_path, read_summary, write_summary
+from harness.rundir import RunSummary, check_output_path, output_lock, read_summary, write_summary
 from harness.sources import resolve_run_data
 
 EVAL_TEMPLATES = ("think", "nothink")
@@ -146,10 +146,14 @@ def run_training(config: RunConfig, echo: Callable[[str], None] = print) -> RunS
 
 def _run_training(config: RunConfig, echo: Callable[[str], None]) -> RunSummary:
     backend = backend_of(config)
-    planned = check(config)
+    planned = [_as_run(stage) for stage in check(config)]  # before the lock creates the directory
+    with output_lock(config.output, "harness run"):  # a second run on this output is refused
+        return _train_locked(config, backend, planned, echo)
+
+
+def _train_locked(config: RunConfig, backend: Any, planned: list[RunConfig], echo: Callable[[str], None]) -> RunSummary:
     summary: RunSummary | None = None
     for stage in planned:
-        stage = _as_run(stage)
         if summary is not None and stage.method == "grpo" and summary.checkpoint:
             stage = stage.model_copy(update={"model": summary.checkpoint})  # what the SFT stage left
         done = _finished(stage)

@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.data import use_image_limits
-from harness.errors import ConfigError, DataError
+from harness.errors import ConfigError, DataError, PluginError
 from harness.eval_config import EvalConfig
 from harness.evaluation.plan import Unit, plan_units
 from harness.evaluation.records import RecordWriter, read_records, records_path
@@ -35,7 +35,7 @@ from harness.evaluation.results import summarize
 from harness.evaluation.scoring import build_rewards, format_checker, score
 from harness.fingerprint import checkpoint_changes, checkpoint_fingerprint
 from harness.plugin_host import get_host
-from harness.rundir import check_output_path, identity_differences, read_json, write_json, write_text
+from harness.rundir import check_output_path, identity_differences, output_lock, read_json, write_json, write_text
 from harness.sources import describe
 from harness.versions import __version__, package_versions
 
@@ -173,7 +173,22 @@ def check_output_dir(config: EvalConfig, output: Path, checkpoint: dict[str, Any
         if old != identity:
             write_json(path, identity)  # nothing logged yet, or a record from before fingerprints
         return
+    _refuse_foreign_files(output)
     write_json(path, identity)
+
+
+# What an eval leaves in its output; found without the config.json it writes first, they belong to
+# something else (or to a run whose config.json was deleted): never overwritten.
+EVAL_FILES = ("data.json", "samples", "results.json", "report.md", "results.png")
+
+
+def _refuse_foreign_files(output: Path) -> None:
+    found = [name for name in EVAL_FILES if (output / name).exists() or (output / name).is_symlink()]
+    if found:
+        raise ConfigError(
+            f"{output} holds {', '.join(found)} but no config.json, so they are not from a harness eval "
+            "this directory can resume; refusing to overwrite them. Choose an empty or new --output."
+        )
 
 
 def _has_records(output: Path) -> bool:
@@ -223,6 +238,14 @@ def _run_eval(config: EvalConfig, progress: bool, echo: Callable[[str], None]) -
     if reason is not None:
         raise ConfigError(f"Engine {engine.name!r} cannot run here: {reason}")
     model_path, untrained, model_hub = resolve_model(config)
+    # Nothing is written before this lock: a second run on the same output is refused here.
+    with output_lock(output, "harness eval"):
+        return _run_locked(config, engine, units, rewards, output, model_path, untrained, model_hub,
+                           started, progress, echo)
+
+
+def _run_locked(config, engine, units, rewards, output, model_path, untrained, model_hub, started,
+                progress, echo) -> dict[str, Any]:
     check_output_dir(config, output, checkpoint_fingerprint(model_path))
     check_data(units, output)
     if untrained:
@@ -268,16 +291,40 @@ def _generate_all(config, engine, model, pending, rewards_by_template, output, t
             settings = config.generation_settings() | {"prefill": unit.template.prefill, "progress": False}
             t0 = time.perf_counter()
             path = records_path(output, unit.task.name, unit.template.name)
+            seen: set[int] = set()
             with RecordWriter(path) as writer:
                 for i, generation in engine.generate(model, messages, settings):
+                    _check_index(engine, unit, i, len(items), seen)  # before anything of it is written
                     record = score(
                         unit.task, unit.template, items[i], messages[i], generation, rewards, format_fn
                     )
                     writer.write(record)
                     bar.update(1)
+            if len(seen) < len(items):
+                raise PluginError(
+                    f"engine {engine.name!r} ended after {len(seen)} of the {len(items)} prompts of {unit.key} "
+                    f"(none for index {min(set(range(len(items))) - seen)}); an engine must yield every prompt's "
+                    "index once. The samples it did return are logged: rerunning resumes the rest."
+                )
             timings[f"{unit.key}_s"] = time.perf_counter() - t0
     finally:
         bar.close()
+
+
+def _check_index(engine: Any, unit: Unit, index: Any, count: int, seen: set[int]) -> None:
+    """Refuse an index an engine should not have yielded: not an int, out of range, or seen before
+    (logging it would write a wrong or duplicate record)."""
+    if isinstance(index, bool) or not isinstance(index, int) or not 0 <= index < count:
+        raise PluginError(
+            f"engine {engine.name!r} yielded index {index!r} for {unit.key}, which has prompts 0..{count - 1}; "
+            "refusing to log it. The engine must yield (index into prompts, Generation)."
+        )
+    if index in seen:
+        raise PluginError(
+            f"engine {engine.name!r} yielded index {index} of {unit.key} twice; refusing to log a duplicate "
+            "sample (the first is kept). The engine must yield each prompt's index exactly once."
+        )
+    seen.add(index)
 
 
 def summarize_output(config: EvalConfig, units: list[Unit], output: Path) -> dict[str, dict[str, Any]]:

@@ -18,7 +18,7 @@ from harness.eval_config import EvalConfig
 from harness.evaluation.plan import plan_units
 from harness.evaluation.records import read_records, records_path, write_records
 from harness.evaluation.results import sort_records
-from harness.rundir import check_output_path, identity_differences, read_json
+from harness.rundir import check_output_path, identity_differences, output_lock, read_json
 
 
 def _shard_config(directory: Path) -> dict[str, Any]:
@@ -83,6 +83,14 @@ def merge_shards(
     config = EvalConfig.model_validate({**first, "shard": None, "output": str(output)})
     units = plan_units(config)
     output = Path(output)
+    with output_lock(output, "harness eval-merge"):
+        return _merge_locked(config, units, shards, count, dirs, output, checkpoint, echo)
+
+
+def _merge_locked(config: EvalConfig, units: list, shards: dict[int, Path], count: int, dirs: list[Path],
+                  output: Path, checkpoint: Any, echo: Callable[[str], None]) -> dict[str, Any]:
+    from harness.evaluation.runner import DATA_FILE, DATA_IDENTITY, check_data, check_output_dir, finalize
+
     check_output_dir(config, output, checkpoint if isinstance(checkpoint, dict) else None)
     planned_data = {u.task.name: {k: u.data.get(k) for k in DATA_IDENTITY if k in u.data} for u in units}
     for i, directory in sorted(shards.items()):
