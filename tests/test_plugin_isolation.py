@@ -20,6 +20,8 @@ import pytest
 import harness
 from harness.plugin_host import PluginHost
 
+HOSTILE_CLASS = "Plugin isolation"  # issue 16's class of these cases (docs/hostile.md, scripts/hostile_table.py)
+
 TASK = '''
 import harness
 from harness.sample import Sample

@@ -1,0 +1,30 @@
+"""The hostile-input suite (issue 16): each test is one case of docs/hostile.md's table.
+
+Cases build their corpus in a temp dir and assert the named error (one line,
+naming file/row/field and the fix, no traceback, its exit status) or the
+correct result. ``scripts/hostile_table.py`` runs them and regenerates the
+table; see its docstring for how a case declares its class and kind.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+TESTS = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(TESTS))  # _eval_doubles: the toy task and scripted engine
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # the corpus builders of this folder
+
+
+@pytest.fixture
+def doubles(fresh_host):
+    """The toy task and the scripted engine of ``tests/_eval_doubles.py``, registered for the test."""
+    import _eval_doubles
+
+    from harness.testing import registered_plugin
+
+    plugin = _eval_doubles.Plugin()
+    with registered_plugin(plugin, name="eval-doubles", host=fresh_host):
+        yield plugin
