@@ -3,8 +3,9 @@
 Every command that leaves a directory behind (``harness eval``, ``harness
 run``, ``harness study``) writes and reads it through these helpers:
 
-- :func:`check_output_path`: an output directory that is a file, or cannot be
-  created or written, is a :class:`ConfigError` before any work starts.
+- :func:`check_output_path`: an output directory that is empty (``-o ''``), a
+  file, or cannot be created or written, is a :class:`ConfigError` before any
+  work starts.
 - :func:`write_json` / :func:`write_text`: written to a temporary sibling and
   renamed into place, so a killed process never leaves a half-written file.
 - :func:`read_json`: a damaged or non-UTF-8 file is a :class:`DataError` naming
@@ -16,7 +17,7 @@ run``, ``harness study``) writes and reads it through these helpers:
 - :class:`RunSummary` with :func:`write_summary` / :func:`read_summary`: what a
   training backend's ``run`` returns and leaves in ``summary.json``.
 - :func:`output_lock`: one run per directory at a time (a second is refused,
-  naming the holder); :func:`check_output_name` refuses an empty output path.
+  naming the holder).
 """
 
 from __future__ import annotations
@@ -39,9 +40,16 @@ SUMMARY_FILE = "summary.json"
 # -- output directories -------------------------------------------------------
 
 
+EMPTY_OUTPUT = ("an empty path would write into the current directory; name the run directory, e.g. "
+                "-o runs/my-run (or -o . to write into the current directory on purpose)")
+
+
 def check_output_path(path: str | Path, field: str = "output") -> Path:
     """``path`` as an output directory that exists or can be created, and can be written; else a
-    :class:`ConfigError` naming ``field``, the path and the fix. Creates nothing."""
+    :class:`ConfigError` naming ``field``, the path and the fix. An empty or blank path (``-o ''``)
+    is refused: it would write into the current directory. Creates nothing."""
+    if not isinstance(path, (str, os.PathLike)) or not str(path).strip():
+        raise ConfigError(f"{field} {str(path)!r}: {EMPTY_OUTPUT}.")
     path = Path(path).expanduser()
     if path.exists() and not path.is_dir():
         raise ConfigError(f"{field} {str(path)!r} is a file, not a directory; choose another {field}.")
@@ -311,17 +319,6 @@ LOCK_FILE = ".harness.lock"
 _held: dict[tuple[str, int], int] = {}  # (directory, thread) this process holds -> nesting depth
 
 
-EMPTY_OUTPUT = ("an empty path would write into the current directory; name the run directory, e.g. "
-                "-o runs/my-run (or -o . to write into the current directory on purpose)")
-
-
-def check_output_name(value: Any, field: str = "output") -> str:
-    """``value`` if it names a directory: an empty or blank output path (``-o ''``) is a
-    :class:`ConfigError` naming ``field`` (the config models refuse it with the same words)."""
-    if not isinstance(value, (str, os.PathLike)) or not str(value).strip():
-        raise ConfigError(f"{field} {str(value)!r}: {EMPTY_OUTPUT}.")
-    return str(value)
-
 
 @contextmanager
 def output_lock(output: str | Path, command: str = "harness") -> Iterator[Path]:
@@ -335,13 +332,12 @@ def output_lock(output: str | Path, command: str = "harness") -> Iterator[Path]:
     process (a command calling another on the same directory) is allowed. Where the file
     system cannot lock (some network mounts), a warning says so and the run goes on.
     """
-    path = Path(check_output_name(output)).expanduser()
-    if path.exists() and not path.is_dir():
-        raise ConfigError(f"output {str(path)!r} is a file, not a directory; choose another output.")
+    path = check_output_path(output)  # empty, a file, under a file, not writable: refused
     try:
         path.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise ConfigError(f"output {str(path)!r} cannot be created ({exc.strerror or exc}); choose another output.") from None
+        raise ConfigError(
+            f"output {str(path)!r} cannot be created ({exc.strerror or exc}); choose another output.") from None
     import threading
 
     key = (str(path.resolve()), threading.get_ident())  # another thread is another run: it locks
@@ -359,7 +355,8 @@ def output_lock(output: str | Path, command: str = "harness") -> Iterator[Path]:
     try:
         handle = open(path / LOCK_FILE, "a+", encoding="utf-8")
     except OSError as exc:
-        raise ConfigError(f"output {str(path)!r} cannot be written ({exc.strerror or exc}); choose another output.") from None
+        raise ConfigError(
+            f"output {str(path)!r} cannot be written ({exc.strerror or exc}); choose another output.") from None
     with handle:
         locked = False
         if fcntl is not None:
@@ -393,7 +390,7 @@ def output_lock(output: str | Path, command: str = "harness") -> Iterator[Path]:
             del _held[key]
             if locked:
                 handle.seek(0)
-                handle.truncate()  # the file stays (removing it would race a waiting opener)
+                handle.truncate()  # the file stays: removing it would race a process opening it now
                 handle.flush()
                 fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
 

@@ -15,7 +15,8 @@ import pytest
 import harness
 from harness.data import confined_image, walk_files
 
-from _corpus_b import banner_manifest, pixel, png_bytes, sat_parquet, write_png
+from _corpus_a import fgvc_official, png_bytes, sat_parquet, write_png
+from _corpus_b import manifest_of, pixel
 
 HOSTILE_CLASS = "Confinement and integrity"  # issue 16's class of these cases (for the docs table)
 error, result, bounded = (pytest.mark.hostile(k) for k in ("error", "result", "bounded"))
@@ -28,16 +29,16 @@ def layout(tmp_path, monkeypatch):
     """``data/`` (the dataset root, with img/a.png) next to ``outside/secret.png``; the current
     directory holds another ``secret.png``, so a path read from the wrong place would load."""
     root, outside, cwd = tmp_path / "data", tmp_path / "outside", tmp_path / "cwd"
-    write_png(root / "img" / "a.png", INSIDE)
-    write_png(outside / "secret.png", SECRET)
-    write_png(cwd / "secret.png", SECRET)
+    write_png(root / "img" / "a.png", color=INSIDE)
+    write_png(outside / "secret.png", color=SECRET)
+    write_png(cwd / "secret.png", color=SECRET)
     monkeypatch.chdir(cwd)
     monkeypatch.delenv("HARNESS_DATA_ROOTS", raising=False)
     return root, outside
 
 
 def banner_rows(root: Path, *values) -> list:
-    return list(harness.get_task("banner").samples("test", source=banner_manifest(root, list(values))))
+    return list(harness.get_task("banner").samples("test", source=manifest_of(root, list(values))))
 
 
 # -- every form of image reference, one rule --------------------------------------------
@@ -96,8 +97,9 @@ def test_an_absolute_path_is_the_authors_explicit_choice_and_loads(layout, form)
 @result
 def test_embedded_bytes_pass_and_a_percent_encoded_file_url_is_decoded(layout, tmp_path):
     root, _ = layout
-    spaced = write_png(tmp_path / "out side" / "x y.png", (1, 2, 3))
-    assert confined_image(root, {"bytes": png_bytes((4, 5, 6)), "path": "ignored.png"}, "m", 1) == png_bytes((4, 5, 6))
+    spaced = write_png(tmp_path / "out side" / "x y.png", color=(1, 2, 3))
+    embedded = png_bytes(color=(4, 5, 6))
+    assert confined_image(root, {"bytes": embedded, "path": "ignored.png"}, "m", 1) == embedded
     assert confined_image(root, spaced.as_uri(), "m", 1) == spaced
     assert "%20" in spaced.as_uri()
 
@@ -141,7 +143,7 @@ def test_links_inside_the_root_a_hub_snapshot_and_listed_roots_are_followed(layo
     # huggingface_hub's cache: snapshots/<rev>/<file> -> ../../blobs/<hash>
     repo = tmp_path / "hub" / "datasets--org--banners"
     snapshot = repo / "snapshots" / "0123abc"
-    write_png(repo / "blobs" / "5e1f", (7, 8, 9))
+    write_png(repo / "blobs" / "5e1f", color=(7, 8, 9))
     (snapshot / "img").mkdir(parents=True)
     (snapshot / "img" / "b.png").symlink_to(Path("..", "..", "..", "blobs", "5e1f"))
     assert pixel(banner_rows(snapshot, "img/b.png")[0].images[0]) == (7, 8, 9)
@@ -162,24 +164,21 @@ def test_links_inside_the_root_a_hub_snapshot_and_listed_roots_are_followed(layo
 ])
 def test_sat_parquet_image_references_are_confined(layout, value, fragment):
     root, _ = layout
-    source = sat_parquet(root / "SAT_test.parquet", [value])
+    source = sat_parquet(root / "SAT_test.parquet", [{"image_bytes": value, "question": "Which is left?",
+                                                      "answers": ["cube", "ball"], "correct_answer": "cube"}])
     with pytest.raises(harness.DataError, match=fragment) as err:
         list(harness.get_task("sat").samples("test", source=str(source)))
     assert str(err.value).startswith(f"{source}, row 0: ")
 
 
-def fgvc_official(root: Path) -> Path:
-    data = root / "fgvc-aircraft-2013b" / "data"
-    write_png(data / "images" / "0001.jpg", INSIDE, (40, 60))
-    (data / "variants.txt").write_text("737-300\n")
-    (data / "images_variant_test.txt").write_text("0001 737-300\n")
-    return root / "fgvc-aircraft-2013b"
+def fgvc_archive(root: Path) -> Path:
+    return fgvc_official(root, b"0001 737-300\n", b"737-300\n", ids=["0001"])
 
 
 @error
 def test_an_fgvc_image_linked_out_of_the_archive_is_refused(layout, tmp_path):
     _, outside = layout
-    archive = fgvc_official(tmp_path / "fgvc")
+    archive = fgvc_archive(tmp_path / "fgvc")
     image = archive / "data" / "images" / "0001.jpg"
     image.unlink()
     image.symlink_to(outside / "secret.png")
@@ -189,7 +188,7 @@ def test_an_fgvc_image_linked_out_of_the_archive_is_refused(layout, tmp_path):
 
 @error
 def test_an_fgvc_data_folder_linked_out_of_the_source_is_refused(tmp_path):
-    real = fgvc_official(tmp_path / "elsewhere")
+    real = fgvc_archive(tmp_path / "elsewhere")
     source = tmp_path / "source"
     source.mkdir()
     (source / "data").symlink_to(real / "data")
@@ -205,7 +204,7 @@ def class_folders(root: Path, per_folder: int = 3, subfolders: str = "abcde") ->
     for label in ("positive", "negative"):
         for sub in subfolders:
             for i in range(per_folder):
-                write_png(root / label / sub / f"{i}.png", (i, 0, 0))
+                write_png(root / label / sub / f"{i}.png", color=(i, 0, 0))
     return root
 
 
@@ -213,8 +212,8 @@ def class_folders(root: Path, per_folder: int = 3, subfolders: str = "abcde") ->
 @pytest.mark.parametrize("where", ["positive", "test", "negative"])
 def test_a_class_or_split_folder_linked_to_the_filesystem_root_is_refused_at_once(tmp_path, where):
     root = tmp_path / "banners"
-    write_png(root / "negative" / "n.png", INSIDE) if where != "negative" else None
-    write_png(root / "positive" / "p.png", INSIDE) if where == "negative" else None
+    other = "positive" if where == "negative" else "negative"
+    write_png(root / other / "x.png", color=INSIDE)
     (root / where).symlink_to("/")
     with pytest.raises(harness.DataError) as err:
         list(harness.get_task("banner").samples("test", source=str(root), limit=2))
@@ -242,9 +241,9 @@ def test_a_limit_stops_the_class_folder_walk_after_what_it_needs(tmp_path, monke
 @result
 def test_a_walk_follows_links_inside_the_root_once_and_survives_loops(tmp_path):
     root = tmp_path / "banners"
-    write_png(root / "positive" / "p.png", INSIDE)
-    write_png(root / "extra" / "x.png", INSIDE)
-    write_png(root / "negative" / "n.png", INSIDE)
+    write_png(root / "positive" / "p.png", color=INSIDE)
+    write_png(root / "extra" / "x.png", color=INSIDE)
+    write_png(root / "negative" / "n.png", color=INSIDE)
     (root / "positive" / "loop").symlink_to("..")  # back up to the root: a loop
     (root / "positive" / "self").symlink_to(".")
     (root / "positive" / "more").symlink_to(root / "extra")  # a sibling folder: followed
@@ -256,8 +255,8 @@ def test_a_walk_follows_links_inside_the_root_once_and_survives_loops(tmp_path):
 def test_a_walk_too_deep_is_refused_naming_the_folder(tmp_path):
     root = tmp_path / "banners"
     deep = root / "positive" / Path(*[f"d{i}" for i in range(40)])
-    write_png(deep / "x.png", INSIDE)
-    write_png(root / "negative" / "n.png", INSIDE)
+    write_png(deep / "x.png", color=INSIDE)
+    write_png(root / "negative" / "n.png", color=INSIDE)
     with pytest.raises(harness.DataError, match=r"more than 32 folder levels below .*positive"):
         list(harness.get_task("banner").samples("test", source=str(root)))
 

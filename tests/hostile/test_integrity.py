@@ -19,7 +19,8 @@ from harness.evaluation import run_eval
 from harness.evaluation.records import read_records
 from harness.rundir import LOCK_FILE, output_lock
 
-from _corpus_b import LockHolder, assert_one_line_error, cli, toy_eval_process, wait_for
+from _corpus_a import assert_one_line_error, cli
+from _corpus_b import LockHolder, toy_eval_process, wait_for
 
 HOSTILE_CLASS = "Confinement and integrity"  # issue 16's class of these cases (for the docs table)
 error, result, data = (pytest.mark.hostile(k) for k in ("error", "result", "data"))

@@ -17,7 +17,8 @@ import pytest
 
 import harness
 
-from _corpus_b import ROOT, assert_one_line_error, banner_manifest, cli, write_png
+from _corpus_a import assert_one_line_error, cli, write_png
+from _corpus_b import ROOT, manifest_of
 
 HOSTILE_CLASS = "Security grep"  # the security grep (for the docs table)
 error, result = pytest.mark.hostile("error"), pytest.mark.hostile("result")
@@ -154,7 +155,8 @@ def test_trust_remote_code_never_defaults_on():
                 if (name.endswith(".get") or name == "getattr") and any(
                         isinstance(a, ast.Constant) and a.value == "trust_remote_code" for a in node.args):
                     fallback = node.args[-1] if len(node.args) >= (3 if name == "getattr" else 2) else None
-                    if fallback is not None and not (isinstance(fallback, ast.Constant) and fallback.value in (False, None)):
+                    safe = isinstance(fallback, ast.Constant) and fallback.value in (False, None)
+                    if fallback is not None and not safe:
                         found.append(f"{where(file, node)} falls back to {ast.unparse(fallback)}")
             elif isinstance(node, ast.Dict):
                 for key, value in zip(node.keys, node.values):
@@ -183,7 +185,7 @@ PAYLOAD = "__import__('os').system('touch {marker}')"
 @error
 def test_a_label_holding_code_is_a_row_error_and_runs_nothing(tmp_path):
     marker = tmp_path / "PWNED"
-    write_png(tmp_path / "data" / "a.png", (1, 2, 3))
+    write_png(tmp_path / "data" / "a.png", color=(1, 2, 3))
     manifest = tmp_path / "data" / "test.jsonl"
     manifest.write_text(json.dumps({"image": "a.png", "label": PAYLOAD.format(marker=marker)}) + "\n")
     with pytest.raises(harness.DataError, match=r"test.jsonl, row 1: label .* is not 'positive' or 'negative'"):
@@ -248,7 +250,7 @@ def test_a_reward_spec_holding_code_is_an_unknown_reward(tmp_path):
 def test_a_manifest_path_holding_shell_syntax_is_just_a_missing_file(tmp_path):
     marker = tmp_path / "PWNED"
     root = tmp_path / "data"
-    banner_manifest(root, [f"$(touch {marker}).png"])
+    manifest_of(root, [f"$(touch {marker}).png"])
     with pytest.raises(harness.DataError, match=r"row 1: image file .* does not exist"):
         list(harness.get_task("banner").samples("test", source=str(root / "test.jsonl")))
     assert not marker.exists()
