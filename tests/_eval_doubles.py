@@ -5,13 +5,21 @@ rule (the choice named by the sample's number, modulo the choice count), so
 runner tests know every expected prediction without a neural network. Used
 in-process (``registered_plugin``) and by subprocess tests (``python -m``
 with ``tests/`` on the path).
+
+Holding a run at a known point (for kill tests): with
+``HARNESS_TEST_ENGINE_HOLD_AFTER=N`` and ``HARNESS_TEST_ENGINE_HOLD_FILE=PATH``
+the engines here stop after the runner has logged their N-th sample, create
+PATH and block until the test kills the process, so a SIGKILL always lands
+with exactly N samples logged and the run never finishes first. ``hf-held``
+is the real ``hf`` engine with that hold point.
 """
 
 from __future__ import annotations
 
 import os
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 import harness
@@ -63,8 +71,44 @@ class ToyTask:
         }
 
 
+HOLD_SECONDS = 120  # a held run that nobody kills gives up (and fails loudly) after this
+
+
+class Interrupted(Exception):
+    """Raised by an engine with ``stop_after`` set: an in-process stand-in for a crash."""
+
+
+class HoldPoint:
+    """Counts the samples an engine hands the runner and stops the run at a set one.
+
+    ``stop_after`` (in-process) raises :class:`Interrupted`; the environment
+    variables (subprocess) block the process for the test to SIGKILL. Either
+    way the check runs when the runner asks for the sample after the N-th,
+    i.e. after it has written and flushed N records.
+    """
+
+    def __init__(self, stop_after: int | None = None) -> None:
+        self.yielded = 0
+        self.stop_after = stop_after
+
+    def watch(self, generations: Iterable[Any]) -> Iterator[Any]:
+        hold_after = os.environ.get("HARNESS_TEST_ENGINE_HOLD_AFTER")
+        for item in generations:
+            yield item
+            self.yielded += 1
+            if self.stop_after is not None and self.yielded >= self.stop_after:
+                raise Interrupted(f"stopped after {self.yielded} samples")
+            if hold_after is not None and self.yielded == int(hold_after):
+                Path(os.environ["HARNESS_TEST_ENGINE_HOLD_FILE"]).write_text(str(self.yielded))
+                time.sleep(HOLD_SECONDS)
+                raise RuntimeError(f"held for {HOLD_SECONDS}s after {self.yielded} samples and nobody killed the run")
+
+
 def scripted_answer(prompt_text: str) -> str:
-    """The scripted model: sample N answers the *first listed* choice when N is even (right, unrotated), else a wrong colour."""
+    """The scripted model: sample N answers the *first listed* choice when N is even (right, unrotated), else a
+    wrong colour. Prompts of other tasks (no "sample N") get "A"."""
+    if "sample " not in prompt_text:
+        return "A"
     n = int(prompt_text.split("sample ", 1)[1].split(".", 1)[0])
     first = prompt_text.split("(A) ", 1)[1].split(" ", 1)[0]
     return first if n % 2 == 0 else COLOURS[(n + 1) % 4]
@@ -73,8 +117,7 @@ def scripted_answer(prompt_text: str) -> str:
 class ScriptedEngine:
     """``scripted``: answers by :func:`scripted_answer`, yields each batch in reverse order.
 
-    ``HARNESS_TEST_ENGINE_DELAY`` (seconds per sample) slows it down so a test
-    can kill a run mid-way.
+    ``hold`` stops it at a set sample (see :class:`HoldPoint`).
     """
 
     name = "scripted"
@@ -82,6 +125,7 @@ class ScriptedEngine:
 
     def __init__(self) -> None:
         self.calls: list[dict[str, Any]] = []
+        self.hold = HoldPoint()
 
     def unavailable_reason(self):
         return None
@@ -91,25 +135,48 @@ class ScriptedEngine:
 
     def generate(self, model, prompts, settings):
         self.calls.append({"n": len(prompts), "settings": dict(settings)})
-        delay = float(os.environ.get("HARNESS_TEST_ENGINE_DELAY", "0"))
+        return self.hold.watch(self._generate(prompts, settings))
+
+    def _generate(self, prompts, settings):
         batch = settings["batch_size"]
         for start in range(0, len(prompts), batch):
             for i in reversed(range(start, min(start + batch, len(prompts)))):
-                text = prompts[i][0]["content"][0]["text"]
+                text = next(p["text"] for p in prompts[i][0]["content"] if p.get("type") == "text")
                 answer = scripted_answer(text)
                 think = "<think>" in text
                 completion = (f"<think>pick {answer}</think>" if think else "") + f"<answer>{answer}</answer>"
-                if delay:
-                    time.sleep(delay)
                 yield i, harness.Generation(completion, len(completion) // 4)
 
 
+class HeldHfEngine:
+    """``hf-held``: the real ``hf`` engine, with a :class:`HoldPoint`."""
+
+    name = "hf-held"
+    description = "The hf engine with a hold point (kill tests)."
+
+    def __init__(self) -> None:
+        self.hold = HoldPoint()
+
+    def _hf(self):
+        return harness.get_engine("hf")
+
+    def unavailable_reason(self):
+        return self._hf().unavailable_reason()
+
+    def load(self, model_path, **options):
+        return self._hf().load(model_path, **options)
+
+    def generate(self, model, prompts, settings):
+        return self.hold.watch(self._hf().generate(model, prompts, settings))
+
+
 class Plugin:
-    """Registers the toy task and the scripted engine."""
+    """Registers the toy task, the scripted engine and the held hf engine."""
 
     def __init__(self) -> None:
         self.task = ToyTask()
         self.engine = ScriptedEngine()
+        self.hf_held = HeldHfEngine()
 
     @harness.hookimpl
     def register_tasks(self, register):
@@ -118,6 +185,7 @@ class Plugin:
     @harness.hookimpl
     def register_engines(self, register):
         register(self.engine)
+        register(self.hf_held)
 
 
 def main(argv: list[str]) -> None:

@@ -175,37 +175,64 @@ def test_cli_refusal_is_one_line_without_traceback(doubles, tmp_path):
     assert "Traceback" not in result.output
 
 
-def test_killed_run_resumes_to_the_uninterrupted_results(tmp_path):
+def held_subprocess(command: list[str], hold_file: Path, after: int) -> subprocess.Popen:
+    """Start ``command`` with the doubles' hold point at sample ``after``; return once it is held there."""
+    env = os.environ | {"HARNESS_TEST_ENGINE_HOLD_AFTER": str(after), "HARNESS_TEST_ENGINE_HOLD_FILE": str(hold_file)}
+    proc = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 120
+    while not hold_file.exists():
+        if proc.poll() is not None:
+            pytest.fail(f"the run ended (rc {proc.returncode}) before its hold point: {proc.stderr.read()!r}")
+        if time.monotonic() > deadline:
+            proc.kill()
+            pytest.fail("the run did not reach its hold point within 120 s")
+        time.sleep(0.01)
+    return proc
+
+
+def kill_9(proc: subprocess.Popen) -> None:
+    proc.send_signal(signal.SIGKILL)
+    assert proc.wait() == -signal.SIGKILL
+    proc.stderr.close()
+
+
+@pytest.mark.parametrize("circular", [False, True], ids=["plain", "circular"])
+def test_killed_run_resumes_to_the_uninterrupted_results(tmp_path, circular):
+    """kill -9 at a known sample (the engine holds there), rerun: every sample and rotation once, same results."""
     (tmp_path / "m").mkdir()
     tests_dir = Path(__file__).parent
+    limit, held_at = (5, 6) if circular else (12, 5)  # circular: 20 prompts, held inside group 1's rotations
 
     def command(out):
         return [sys.executable, str(tests_dir / "_eval_doubles.py"), "eval", "--tasks", "toy",
-                "--engine", "scripted", "--model", str(tmp_path / "m"), "--limit", "12",
-                "--batch-size", "4", "--no-progress", "-o", str(tmp_path / out)]
+                "--engine", "scripted", "--model", str(tmp_path / "m"), "--limit", str(limit),
+                "--batch-size", "3", "--no-progress", "-o", str(tmp_path / out),
+                *(["--circular"] if circular else [])]
 
-    env = os.environ | {"HARNESS_TEST_ENGINE_DELAY": "0.05"}
-    reference = subprocess.run(command("ref"), env=os.environ, capture_output=True, text=True)
+    reference = subprocess.run(command("ref"), capture_output=True, text=True)
     assert reference.returncode == 0, reference.stderr
 
-    proc = subprocess.Popen(command("killed"), env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    kill_9(held_subprocess(command("killed"), tmp_path / "held", after=held_at))
     log = tmp_path / "killed" / "samples" / "toy.think.jsonl"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and not (log.exists() and log.read_bytes().count(b"\n") >= 5):
-        time.sleep(0.01)
-    proc.send_signal(signal.SIGKILL)
-    assert proc.wait() == -signal.SIGKILL
-    logged = log.read_bytes().count(b"\n")
-    assert 5 <= logged < 12, "the run must be killed mid-way"
+    assert log.read_bytes().count(b"\n") == held_at
+    prompts = limit * (4 if circular else 1)
 
-    resumed = subprocess.run(command("killed"), env=os.environ, capture_output=True, text=True)
+    resumed = subprocess.run(command("killed"), capture_output=True, text=True)
     assert resumed.returncode == 0, resumed.stderr
-    assert f"{logged} samples already logged" in resumed.stdout
+    assert f"{held_at} samples already logged, {2 * prompts - held_at} to go" in resumed.stdout
     ref = json.loads((tmp_path / "ref" / "results.json").read_text())
     got = json.loads((tmp_path / "killed" / "results.json").read_text())
     assert without_run(got) == without_run(ref)
-    ids = [r["id"] for r in read_records(log)]
-    assert len(ids) == len(set(ids)) == 12
+    assert got["run"]["resumed_samples"] == held_at and got["run"]["new_samples"] == 2 * prompts - held_at
+    for template in ("think", "nothink"):
+        records = read_records(tmp_path / "killed" / "samples" / f"toy.{template}.jsonl")
+        ids = [r["id"] for r in records]
+        assert len(ids) == len(set(ids)) == prompts
+        if circular:
+            rotations = {}
+            for r in records:
+                rotations.setdefault(r["group"], set()).add(r["rotation"])
+            assert rotations == {f"test-{i}": {0, 1, 2, 3} for i in range(limit)}
 
 
 def test_read_records_drops_a_torn_last_line_and_rejects_a_damaged_middle_one(tmp_path):
