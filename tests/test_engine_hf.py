@@ -46,6 +46,24 @@ def test_hf_engine_is_registered_and_available():
     assert engine.unavailable_reason() is None
 
 
+def reference_generation(loaded, prompt, max_new_tokens):
+    """``(text, num_tokens)`` straight from transformers: one unpadded prompt, ``model.generate``,
+    the new tokens up to (not including) the first end-of-sequence token."""
+    import torch
+
+    processor, model = loaded.processor, loaded.model
+    text = render_prompt(processor, prompt)
+    images = [c["image"] for c in prompt[0]["content"] if c["type"] == "image"] or None
+    enc = processor(text=[text], images=images, return_tensors="pt")
+    with torch.no_grad():
+        out = model.generate(**enc, max_new_tokens=max_new_tokens, do_sample=False)
+    new = out[0, enc["input_ids"].shape[1]:].tolist()
+    eos = model.generation_config.eos_token_id
+    stops = set(eos if isinstance(eos, list) else [eos]) | {processor.tokenizer.eos_token_id}
+    n = next((k for k, t in enumerate(new) if t in stops), len(new))
+    return processor.tokenizer.decode(new[:n], skip_special_tokens=True), n
+
+
 @pytest.mark.slow
 def test_batched_greedy_equals_one_prompt_at_a_time(loaded, mixed_prompts):
     batched = list(ENGINE.generate(loaded, mixed_prompts, GREEDY))
@@ -54,7 +72,10 @@ def test_batched_greedy_equals_one_prompt_at_a_time(loaded, mixed_prompts):
              for i, p in enumerate(mixed_prompts)}
     for i, generation in batched:
         assert generation == alone[i], f"prompt {i}: batched {generation} != alone {alone[i]}"
-        assert 0 <= generation.num_tokens <= GREEDY["max_new_tokens"]
+    # The values themselves: text and token count are transformers' own greedy generation.
+    for i in (0, 1, 2):
+        text, n = reference_generation(loaded, mixed_prompts[i], GREEDY["max_new_tokens"])
+        assert (alone[i].text, alone[i].num_tokens) == (text, n), f"prompt {i}"
 
 
 @pytest.mark.slow
@@ -121,7 +142,8 @@ def test_images_given_as_paths_load_and_bad_paths_name_the_prompt(loaded, tmp_pa
     picture = tmp_path / "banner.png"
     Image.new("RGB", (50, 40), (10, 200, 10)).save(picture)
     (index, generation), = ENGINE.generate(loaded, [_prompt(0, path=str(picture))], GREEDY)
-    assert index == 0 and generation.num_tokens > 0
+    from_object = _prompt(0, path=Image.open(picture).convert("RGB"))
+    assert index == 0 and generation == next(iter(ENGINE.generate(loaded, [from_object], GREEDY)))[1]
     broken = tmp_path / "broken.png"
     broken.write_bytes(b"not a png")
     with pytest.raises(DataError, match=r"prompt 1: cannot decode .*broken.png"):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -12,12 +13,17 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+import harness
 from harness.cli import build_cli
 from harness.eval_config import EvalConfig
 from harness.evaluation import merge_shards, run_eval
 from harness.evaluation.records import read_records
 
+sys.path.insert(0, str(Path(__file__).parent))
+import _eval_doubles  # noqa: E402
+
 pytestmark = pytest.mark.slow
+TESTS = Path(__file__).parent
 
 TASKS = ("banner", "fgvc", "sat")
 # The tiny model is passed as a real --model, so the synthetic twins must be asked for by name.
@@ -61,16 +67,26 @@ def test_default_eval_runs_all_tasks_and_templates_on_the_untrained_tiny_model(t
     assert "[syn]" in (out / "report.md").read_text()
     assert results["config"]["do_sample"] is False and results["config"]["engine"] == "hf"
     for task in TASKS:
+        task_obj = harness.get_task(task)
+        samples = {s.id: s for s in task_obj.samples("test", limit=3)}
         for template in ("think", "nothink"):
             entry = results["results"][task][template]
             assert entry["n"] == 3 and entry["complete"]
-            assert 0.0 <= entry["accuracy"] <= 1.0
             records = read_records(out / "samples" / f"{task}.{template}.jsonl")
-            assert len(records) == 3
+            assert sorted(r["id"] for r in records) == sorted(samples)
+            fmt = harness.get_reward("format", template=template)
             for r in records:
+                # Every logged verdict is the task's and the reward's own, recomputed here.
+                sample = samples[r["id"]]
+                assert r["gold"] == sample.answer
+                assert r["correct"] == task_obj.is_correct(r["completion"], sample)
+                assert r["rewards"] == {"accuracy": float(r["correct"]), "format": fmt([r["completion"]])[0]}
+                assert r["format_ok"] == (r["rewards"]["format"] == 1.0)
                 assert 1 <= r["num_tokens"] <= 16
-                assert set(r["rewards"]) == {"accuracy", "format"}
-                assert r["rewards"]["accuracy"] == float(r["correct"])
+            # ... and the summary is those records' numbers.
+            assert entry["accuracy"] == pytest.approx(sum(r["correct"] for r in records) / 3)
+            assert entry["format_compliance"] == pytest.approx(sum(r["format_ok"] for r in records) / 3)
+            assert entry["response_tokens"]["mean"] == pytest.approx(sum(r["num_tokens"] for r in records) / 3)
     assert "mean_per_class_accuracy" in results["results"]["fgvc"]["think"]["metrics"]
     assert (out / "results.png").stat().st_size > 0
     assert "| banner |" in (out / "report.md").read_text()
@@ -101,33 +117,41 @@ def test_shards_of_a_real_run_merge_into_the_unsharded_results(tiny_model, tmp_p
     assert completions(tmp_path / "merged", "think") == completions(tmp_path / "whole", "think")
 
 
-def test_kill_9_mid_run_then_rerun_equals_an_uninterrupted_run(tiny_model, tmp_path):
-    def command(out: str) -> list[str]:
-        return [sys.executable, "-m", "harness", "eval", "--model", str(tiny_model), "--templates", "think",
-                "--limit", "3", "--max-new-tokens", "16", "--batch-size", "1", "--no-progress",
-                *SYNTHETIC_FLAGS, "-o", str(tmp_path / out)]
+def test_kill_9_mid_run_then_rerun_equals_an_uninterrupted_run(tiny_model, tmp_path, fresh_host):
+    """The real hf engine, held after its 2nd sample (``hf-held``), killed there, rerun."""
+    from harness.testing import registered_plugin
 
-    ref = run_eval(
-        EvalConfig(model=str(tiny_model), templates=["think"], limit=3, max_new_tokens=16, batch_size=1,
-                   sources=SYNTHETIC, output=str(tmp_path / "ref")),
-        progress=False, echo=quiet,
-    )
-    proc = subprocess.Popen(command("run"), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    first_log = tmp_path / "run" / "samples" / "banner.think.jsonl"
+    def command(out: str) -> list[str]:
+        return [sys.executable, str(TESTS / "_eval_doubles.py"), "eval", "--engine", "hf-held",
+                "--model", str(tiny_model), "--templates", "think", "--limit", "3", "--max-new-tokens", "16",
+                "--batch-size", "1", "--no-progress", *SYNTHETIC_FLAGS, "-o", str(tmp_path / out)]
+
+    with registered_plugin(_eval_doubles.Plugin(), name="eval-doubles", host=fresh_host):
+        ref = run_eval(
+            EvalConfig(model=str(tiny_model), engine="hf-held", templates=["think"], limit=3, max_new_tokens=16,
+                       batch_size=1, sources=SYNTHETIC, output=str(tmp_path / "ref")),
+            progress=False, echo=quiet,
+        )
+    hold = tmp_path / "held"
+    env = os.environ | {"HARNESS_TEST_ENGINE_HOLD_AFTER": "2", "HARNESS_TEST_ENGINE_HOLD_FILE": str(hold)}
+    proc = subprocess.Popen(command("run"), env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     deadline = time.monotonic() + 240
-    while time.monotonic() < deadline and proc.poll() is None:
-        if first_log.exists() and first_log.read_bytes().count(b"\n") >= 2:
-            break
-        time.sleep(0.002)
+    while not hold.exists():
+        if proc.poll() is not None:
+            pytest.fail(f"the run ended (rc {proc.returncode}) before its hold point: {proc.stderr.read()!r}")
+        if time.monotonic() > deadline:
+            proc.kill()
+            pytest.fail("the run did not reach its hold point within 240 s")
+        time.sleep(0.01)
     proc.send_signal(signal.SIGKILL)
-    proc.wait()
-    assert proc.returncode == -signal.SIGKILL, "the run finished before it could be killed"
-    logged = sum(p.read_bytes().count(b"\n") for p in (tmp_path / "run" / "samples").glob("*.jsonl"))
-    assert 2 <= logged < 9
+    assert proc.wait() == -signal.SIGKILL
+    proc.stderr.close()
+    logs = sorted((tmp_path / "run" / "samples").glob("*.jsonl"))
+    assert [(p.name, p.read_bytes().count(b"\n")) for p in logs] == [("banner.think.jsonl", 2)]
 
     resumed = subprocess.run(command("run"), capture_output=True, text=True, timeout=300)
     assert resumed.returncode == 0, resumed.stderr
-    assert "already logged" in resumed.stdout
+    assert "2 samples already logged, 7 to go" in resumed.stdout
     got = json.loads((tmp_path / "run" / "results.json").read_text())
     assert {k: v for k, v in got.items() if k != "run"} == {k: v for k, v in ref.items() if k != "run"}
     for task in TASKS:

@@ -7,6 +7,7 @@ import json
 
 import pytest
 
+from harness.evaluation.records import read_records
 from harness.study.generic_data import LETTERS, generic_questions
 from harness.study.report import METHODS, TEMPLATES, learning_verdict, render_report
 
@@ -123,10 +124,24 @@ def test_ci_study_report_has_every_cell_and_metrics(ci_study):
         assert len(cells) == len(METHODS) * len(TEMPLATES) and "—" not in cells
         for method, _ in METHODS:
             for template, _ in TEMPLATES:
-                assert study["table"][task][method][template]["accuracy"] is not None
+                # Each cell is its evaluation's numbers, recomputed here from the per-sample log.
+                eval_dir = out / "eval" / ("base" if method == "base" else f"{method}-{task}")
+                records = read_records(eval_dir / "samples" / f"{task}.{template}.jsonl")
+                cell = study["table"][task][method][template]
+                assert cell["n"] == len(records) == study["preset"]["eval_limit"]
+                assert cell["accuracy"] == pytest.approx(sum(r["correct"] for r in records) / len(records))
+                assert cell["format_compliance"] == pytest.approx(sum(r["format_ok"] for r in records) / len(records))
+                assert cell["mean_tokens"] == pytest.approx(sum(r["num_tokens"] for r in records) / len(records))
         for run in ("sft", "grpo"):
             assert (out / "runs" / task / run / "metrics.jsonl").stat().st_size > 0
         assert task in study["learning"] and "grpo" in study["learning"][task]
+        # The learning verdict is the first and last fifth of the accuracy reward logged per step.
+        steps = [json.loads(line) for line in (out / "runs" / task / "grpo" / "metrics.jsonl").read_text().splitlines()]
+        rewards = [row["rewards/accuracy/mean"] for row in steps if "rewards/accuracy/mean" in row]
+        k = max(1, round(len(rewards) / 5))
+        verdict = study["learning"][task]["grpo"]
+        assert verdict["first_20pct"] == pytest.approx(sum(rewards[:k]) / k)
+        assert verdict["last_20pct"] == pytest.approx(sum(rewards[-k:]) / k)
     assert (out / "runs" / "fgvc" / "grpo_length_norm" / "metrics.jsonl").exists()
     assert (out / "figures" / "fgvc.png").stat().st_size > 0
     summary = report.split("## Summary", 1)[1]
