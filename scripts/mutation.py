@@ -1,0 +1,216 @@
+#!/usr/bin/env python
+"""Scoped mutation testing: do the tests catch small bugs in the rules that decide scores and data integrity?
+
+Slow (minutes per module, hours for all on 2 cores), so it is not part of CI.
+Run it after changing a module below or its tests, and record the scores in
+docs/testing.md::
+
+    nice -n 10 .venv/bin/python scripts/mutation.py                 # every module in MODULES
+    nice -n 10 .venv/bin/python scripts/mutation.py sat reward_spec # some, by name
+    .venv/bin/python scripts/mutation.py --list                     # the modules and their tests
+
+The tool is mutmut (pinned below; installed into the running interpreter's
+environment on first use). For each module, a working copy of the package is
+laid out as installed (``plugins/`` -> ``harness/plugins``, ``tasks/`` ->
+``harness/tasks``) under ``build/mutation/<name>/``; mutmut mutates only that
+module, runs the module's fast tests once to learn which test reaches which
+function, then runs, for each mutant, only the tests that reach the mutated
+function, stopping at the first failure. Subprocesses the tests start import
+the same mutated copy (``PYTHONPATH``).
+
+Output: a table (killed / survived / timeout / no tests / score per module),
+``build/mutation/summary.json``, and ``build/mutation/<name>/survivors.txt``
+with the diff of every surviving mutant (``mutmut show NAME`` inside
+``build/mutation/<name>/`` shows one).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+WORK = ROOT / "build" / "mutation"
+MUTMUT = "mutmut==3.8.1"
+# Where each source folder lives in the installed package (pyproject's package-dir).
+PACKAGE_DIRS = {"harness": "harness", "plugins": "harness/plugins", "tasks": "harness/tasks"}
+
+
+@dataclass(frozen=True)
+class Target:
+    name: str  # what to type on the command line
+    path: str  # the module, relative to the repository root
+    tests: tuple[str, ...]  # the fast tests that exercise it (no tiny-model or training tests)
+
+
+TASK_TESTS = ("tests/test_answer_hedges.py", "tests/test_tasks_common.py")
+REWARD_TESTS = ("tests/test_rewards.py", "tests/test_reward_properties.py", "tests/test_reward_spec.py")
+# The subprocess kill -9 tests take seconds each; the in-process resume tests reach the same code.
+EVAL_TESTS = ("tests/test_eval_runner.py", "tests/test_eval_integrity.py", "-k", "not killed_run")
+
+# The modules under test. One line each: edit paths here when modules move.
+MODULES: tuple[Target, ...] = (
+    Target("answers", "harness/answers.py",
+           ("tests/test_format_layout.py", *TASK_TESTS, "tests/test_tasks_sat.py",
+            "tests/test_tasks_banner.py", "tests/test_tasks_fgvc.py", *REWARD_TESTS)),
+    Target("sat", "tasks/sat.py", ("tests/test_tasks_sat.py", *TASK_TESTS)),
+    Target("fgvc", "tasks/fgvc.py", ("tests/test_tasks_fgvc.py", *TASK_TESTS)),
+    Target("banner", "tasks/banner.py", ("tests/test_tasks_banner.py", *TASK_TESTS)),
+    Target("task_common", "tasks/_common.py",
+           (*TASK_TESTS, "tests/test_tasks_banner.py", "tests/test_tasks_fgvc.py", "tests/test_tasks_sat.py")),
+    Target("reward_format", "plugins/reward_format.py", ("tests/test_format_layout.py", *REWARD_TESTS)),
+    Target("reward_length", "plugins/reward_length.py", REWARD_TESTS),
+    Target("reward_spec", "harness/reward_spec.py", REWARD_TESTS),
+    Target("eval_plan", "harness/evaluation/plan.py", EVAL_TESTS),
+    Target("eval_records", "harness/evaluation/records.py", EVAL_TESTS),
+    Target("eval_runner", "harness/evaluation/runner.py", EVAL_TESTS),
+    Target("eval_shards", "harness/evaluation/shards.py", EVAL_TESTS),
+    Target("registry", "harness/registry.py",
+           ("tests/test_plugin_host.py", "tests/test_registry_duplicates.py", "tests/test_registry_contract.py",
+            "tests/test_hookspecs.py")),
+)
+
+# mutmut's verdicts, grouped for the score: a mutant is caught when a test fails, times out (an endless
+# loop) or crashes; it is missed when every test passes, or when no selected test reaches it.
+CAUGHT = {"killed", "timeout", "segfault"}
+MISSED = {"survived", "no tests", "suspicious"}
+
+
+def installed_path(path: str) -> str:
+    """``plugins/reward_format.py`` -> ``harness/plugins/reward_format.py``."""
+    top, _, rest = path.partition("/")
+    return f"{PACKAGE_DIRS[top]}/{rest}"
+
+
+def ensure_mutmut() -> Path:
+    """The mutmut executable beside this interpreter, installed if missing."""
+    exe = Path(sys.executable).with_name("mutmut")
+    if not exe.exists():
+        subprocess.run([sys.executable, "-m", "pip", "install", "-q", MUTMUT], check=True)
+    return exe
+
+
+def stage(target: Target, tests: list[str]) -> Path:
+    """A fresh working copy: the package laid out as installed, the tests, and mutmut's config."""
+    work = WORK / target.name
+    shutil.rmtree(work, ignore_errors=True)
+    ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
+    for source, dest in PACKAGE_DIRS.items():
+        shutil.copytree(ROOT / source, work / dest, ignore=ignore, dirs_exist_ok=True)
+    shutil.copytree(ROOT / "tests", work / "tests", ignore=ignore)
+    pytest_section = (ROOT / "pyproject.toml").read_text(encoding="utf-8").split("[tool.pytest.ini_options]", 1)[1]
+    pytest_section = pytest_section.split("\n[", 1)[0]
+    config = {
+        "source_paths": ["harness"],
+        "only_mutate": [installed_path(target.path)],
+        "pytest_add_cli_args_test_selection": tests,
+        "pytest_add_cli_args": ["-p", "no:cacheprovider", "-W", "ignore", "--hypothesis-seed=0"],
+        "use_git_change_detection": False,
+        # torch and datasets are not fork-safe once imported: fork mutants from a clean server
+        "process_isolation": "forkserver",
+    }
+    lines = ["[tool.mutmut]"] + [f"{key} = {json.dumps(value)}" for key, value in config.items()]
+    (work / "pyproject.toml").write_text(
+        "[tool.pytest.ini_options]" + pytest_section.rstrip() + "\n\n" + "\n".join(lines) + "\n", encoding="utf-8"
+    )
+    # The mutated copy goes to work/mutants. It must exist before mutmut starts: Python caches "no such
+    # folder" for a PYTHONPATH entry and would then import the installed, unmutated package.
+    (work / "mutants").mkdir()
+    return work
+
+
+def verdicts(mutmut: Path, work: Path, env: dict[str, str]) -> dict[str, str]:
+    """``{mutant name: verdict}`` from ``mutmut results --all true``."""
+    out = subprocess.run([str(mutmut), "results", "--all", "true"], cwd=work, env=env, capture_output=True,
+                         text=True, check=True).stdout
+    result = {}
+    for line in out.splitlines():
+        name, sep, verdict = line.strip().rpartition(": ")
+        if sep and name:
+            result[name] = verdict.strip()
+    return result
+
+
+def run_target(target: Target, mutmut: Path, max_children: int) -> dict:
+    tests = [t for t in target.tests if not t.endswith(".py") or (ROOT / t).exists()]
+    work = stage(target, tests)
+    env = os.environ | {"PYTHONPATH": str(work / "mutants")}
+    started = time.monotonic()
+    log = work / "mutmut.log"
+    with open(log, "w", encoding="utf-8") as fh:
+        proc = subprocess.run([str(mutmut), "run", "--max-children", str(max_children)], cwd=work, env=env,
+                              stdout=fh, stderr=subprocess.STDOUT)
+    if proc.returncode != 0:
+        tail = log.read_text(encoding="utf-8", errors="replace")[-2000:]
+        raise SystemExit(f"mutmut failed on {target.path} (exit {proc.returncode}); see {log}:\n{tail}")
+    found = verdicts(mutmut, work, env)
+    counts: dict[str, int] = {}
+    for verdict in found.values():
+        counts[verdict] = counts.get(verdict, 0) + 1
+    survivors = sorted(n for n, v in found.items() if v in MISSED)
+    with open(work / "survivors.txt", "w", encoding="utf-8") as fh:
+        for name in survivors:
+            shown = subprocess.run([str(mutmut), "show", name], cwd=work, env=env, capture_output=True, text=True)
+            fh.write(shown.stdout + "\n")
+    caught = sum(counts.get(v, 0) for v in CAUGHT)
+    missed = sum(counts.get(v, 0) for v in MISSED)
+    return {
+        "module": target.path,
+        "tests": tests,
+        "mutants": len(found),
+        "counts": counts,
+        "caught": caught,
+        "missed": missed,
+        "score": caught / (caught + missed) if caught + missed else None,
+        "survivors": survivors,
+        "seconds": round(time.monotonic() - started),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("names", nargs="*", help="module names (default: all); see --list")
+    parser.add_argument("--list", action="store_true", help="print the modules and their tests, then exit")
+    parser.add_argument("--max-children", type=int, default=2, help="mutants tested at once (default 2)")
+    args = parser.parse_args(argv)
+    by_name = {t.name: t for t in MODULES}
+    if args.list:
+        for t in MODULES:
+            print(f"{t.name:14} {t.path:34} {' '.join(t.tests)}")
+        return 0
+    unknown = [n for n in args.names if n not in by_name]
+    if unknown:
+        parser.error(f"unknown module(s) {', '.join(unknown)}; known: {', '.join(by_name)}")
+    missing = [t.path for t in MODULES if not (ROOT / t.path).is_file()]
+    if missing:
+        parser.error(f"{', '.join(missing)} not found: update MODULES in {Path(__file__).name} to the new layout")
+    mutmut = ensure_mutmut()
+    WORK.mkdir(parents=True, exist_ok=True)
+    summary_path = WORK / "summary.json"
+    summary = json.loads(summary_path.read_text()) if summary_path.exists() else {}
+    for target in [by_name[n] for n in args.names] or list(MODULES):
+        print(f"[mutation] {target.path} ...", flush=True)
+        summary[target.name] = run_target(target, mutmut, args.max_children)
+        summary_path.write_text(json.dumps(summary, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+        r = summary[target.name]
+        print(f"[mutation] {target.path}: {r['caught']}/{r['mutants']} caught, {r['counts']} "
+              f"({r['seconds']} s)", flush=True)
+    print(f"\n{'module':34} {'mutants':>7} {'killed':>6} {'timeout':>7} {'survived':>8} {'no tests':>8} {'score':>6}")
+    for name, r in summary.items():
+        c = r["counts"]
+        score = "-" if r["score"] is None else f"{100 * r['score']:.1f}%"
+        print(f"{r['module']:34} {r['mutants']:>7} {c.get('killed', 0):>6} {c.get('timeout', 0):>7} "
+              f"{c.get('survived', 0):>8} {c.get('no tests', 0):>8} {score:>6}")
+    print(f"\nsurvivors' diffs: {WORK}/<module>/survivors.txt; summary: {summary_path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
