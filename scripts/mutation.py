@@ -64,8 +64,8 @@ MODULES: tuple[Target, ...] = (
     Target("banner", "tasks/banner.py", ("tests/test_tasks_banner.py", *TASK_TESTS)),
     Target("task_common", "tasks/_common.py",
            (*TASK_TESTS, "tests/test_tasks_banner.py", "tests/test_tasks_fgvc.py", "tests/test_tasks_sat.py")),
-    Target("reward_format", "plugins/reward_format.py", ("tests/test_format_layout.py", *REWARD_TESTS)),
-    Target("reward_length", "plugins/reward_length.py", REWARD_TESTS),
+    Target("reward_format", "plugins/rewards/format.py", ("tests/test_format_layout.py", *REWARD_TESTS)),
+    Target("reward_length", "plugins/rewards/length_norm.py", REWARD_TESTS),
     Target("reward_spec", "harness/reward_spec.py", REWARD_TESTS),
     Target("eval_plan", "harness/evaluation/plan.py", EVAL_TESTS),
     Target("eval_records", "harness/evaluation/records.py", EVAL_TESTS),
@@ -83,7 +83,7 @@ MISSED = {"survived", "no tests", "suspicious"}
 
 
 def installed_path(path: str) -> str:
-    """``plugins/reward_format.py`` -> ``harness/plugins/reward_format.py``."""
+    """``plugins/rewards/format.py`` -> ``harness/plugins/rewards/format.py``."""
     top, _, rest = path.partition("/")
     return f"{PACKAGE_DIRS[top]}/{rest}"
 
