@@ -125,7 +125,7 @@ def test_a_reward_must_be_callable(fresh_host):
 
     assert failure(fresh_host, "register_rewards", (NotCallable(), None)) == [
         "register_rewards failed: plugin 'p' registered reward 'flat' without "
-        "__call__(**params) returning the reward: see harness.protocols.Reward for the contract."
+        "__call__(): see harness.protocols.Reward for the contract."
     ]
     fresh_host.unregister_plugin("p")
     assert failure(fresh_host, "register_rewards", (Callable_(), None)) == []
