@@ -50,7 +50,7 @@ class Target:
     tests: tuple[str, ...]  # the fast tests that exercise it (no tiny-model or training tests)
 
 
-TASK_TESTS = ("tests/test_answer_hedges.py", "tests/test_tasks_common.py")
+TASK_TESTS = ("tests/test_answer_hedges.py", "tests/test_tasks_common.py", "tests/test_tasks_synthetic_pins.py")
 REWARD_TESTS = ("tests/test_rewards.py", "tests/test_reward_properties.py", "tests/test_reward_spec.py")
 # The subprocess kill -9 tests take seconds each; the in-process resume tests reach the same code.
 EVAL_TESTS = ("tests/test_eval_runner.py", "tests/test_eval_integrity.py", "-k", "not killed_run")
