@@ -59,7 +59,7 @@ EVAL_TESTS = ("tests/test_eval_runner.py", "tests/test_eval_integrity.py", "-k",
 MODULES: tuple[Target, ...] = (
     Target("answers", "harness/answers.py",
            ("tests/test_answers.py", "tests/test_format_layout.py", "tests/test_answer_hedges.py")),
-    Target("sat", "tasks/sat.py", ("tests/test_tasks_sat.py", *TASK_TESTS)),
+    Target("sat", "tasks/sat.py", ("tests/test_tasks_sat.py", "tests/test_tasks_sat_layouts.py", *TASK_TESTS)),
     Target("fgvc", "tasks/fgvc.py", ("tests/test_tasks_fgvc.py", *TASK_TESTS)),
     Target("banner", "tasks/banner.py", ("tests/test_tasks_banner.py", *TASK_TESTS)),
     Target("task_common", "tasks/_common.py",
