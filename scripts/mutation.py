@@ -48,6 +48,8 @@ class Target:
     name: str  # what to type on the command line
     path: str  # the module, relative to the repository root
     tests: tuple[str, ...]  # the fast tests that exercise it (no tiny-model or training tests)
+    # The functions in scope ("func", "Class.method", "Class.*"); empty: every function in the module.
+    functions: tuple[str, ...] = ()
 
 
 TASK_TESTS = ("tests/test_answer_hedges.py", "tests/test_tasks_common.py", "tests/test_tasks_synthetic_pins.py")
@@ -59,17 +61,23 @@ EVAL_TESTS = ("tests/test_eval_runner.py", "tests/test_eval_integrity.py", "-k",
 MODULES: tuple[Target, ...] = (
     Target("answers", "harness/answers.py",
            ("tests/test_answers.py", "tests/test_format_layout.py", "tests/test_answer_hedges.py")),
-    Target("sat", "tasks/sat.py", ("tests/test_tasks_sat.py", "tests/test_tasks_sat_layouts.py", *TASK_TESTS)),
-    Target("fgvc", "tasks/fgvc.py", ("tests/test_tasks_fgvc.py", *TASK_TESTS)),
-    Target("banner", "tasks/banner.py", ("tests/test_tasks_banner.py", *TASK_TESTS)),
+    Target("sat", "tasks/sat.py", ("tests/test_tasks_sat.py", "tests/test_tasks_sat_layouts.py", *TASK_TESTS),
+           ("resolve_choice", "rotations", "circular_group", "SatTask.extract_answer", "SatTask.is_correct",
+            "SatTask.metrics", "SatTask.samples", "SatTask._row_sample")),
+    Target("fgvc", "tasks/fgvc.py", ("tests/test_tasks_fgvc.py", *TASK_TESTS),
+           ("_accepted", "FgvcTask.extract_answer", "FgvcTask.is_correct", "FgvcTask.metrics")),
+    Target("banner", "tasks/banner.py", ("tests/test_tasks_banner.py", *TASK_TESTS),
+           ("normalize_label", "BannerTask.extract_answer", "BannerTask.is_correct")),
     Target("task_common", "tasks/_common.py",
-           (*TASK_TESTS, "tests/test_tasks_banner.py", "tests/test_tasks_fgvc.py", "tests/test_tasks_sat.py")),
+           (*TASK_TESTS, "tests/test_tasks_banner.py", "tests/test_tasks_fgvc.py", "tests/test_tasks_sat.py"),
+           ("answer_span", "clean", "label_key", "rng_for", "synthetic_count", "check_split", "split_files")),
     Target("reward_format", "plugins/rewards/format.py", ("tests/test_format_layout.py", *REWARD_TESTS)),
     Target("reward_length", "plugins/rewards/length_norm.py", REWARD_TESTS),
     Target("reward_spec", "harness/reward_spec.py", REWARD_TESTS),
     Target("eval_plan", "harness/evaluation/plan.py", EVAL_TESTS),
     Target("eval_records", "harness/evaluation/records.py", EVAL_TESTS),
-    Target("eval_runner", "harness/evaluation/runner.py", EVAL_TESTS),
+    Target("eval_runner", "harness/evaluation/runner.py", EVAL_TESTS,
+           ("resolve_model", "check_output_dir", "_pending", "summarize_output")),
     Target("eval_shards", "harness/evaluation/shards.py", EVAL_TESTS),
     Target("registry", "harness/registry.py",
            ("tests/test_plugin_host.py", "tests/test_registry_duplicates.py", "tests/test_registry_contract.py",
@@ -86,6 +94,22 @@ def installed_path(path: str) -> str:
     """``plugins/rewards/format.py`` -> ``harness/plugins/rewards/format.py``."""
     top, _, rest = path.partition("/")
     return f"{PACKAGE_DIRS[top]}/{rest}"
+
+
+def mutant_globs(target: Target) -> list[str]:
+    """mutmut's names for the mutants of ``target.functions`` (``[]``: all of the module's)."""
+    module = installed_path(target.path)[: -len(".py")].replace("/", ".")
+    globs = []
+    for function in target.functions:
+        owner, _, method = function.rpartition(".")
+        globs.append(f"{module}.x\u01c1{owner}\u01c1{method}__mutmut_*" if owner else f"{module}.x_{method}__mutmut_*")
+    return globs
+
+
+def source_digest(target: Target) -> str:
+    import hashlib
+
+    return hashlib.sha256((ROOT / target.path).read_bytes()).hexdigest()[:16]
 
 
 def ensure_mutmut() -> Path:
@@ -137,19 +161,24 @@ def verdicts(mutmut: Path, work: Path, env: dict[str, str]) -> dict[str, str]:
     return result
 
 
-def run_target(target: Target, mutmut: Path, max_children: int) -> dict:
+def run_target(target: Target, mutmut: Path, max_children: int, previous: dict | None = None) -> dict:
+    """Mutate ``target`` and run its tests; with ``previous`` (this module's last result, same source),
+    rerun only its survivors and keep the rest of its verdicts (added tests cannot revive a caught mutant)."""
     tests = [t for t in target.tests if not t.endswith(".py") or (ROOT / t).exists()]
     work = stage(target, tests)
     env = os.environ | {"PYTHONPATH": str(work / "mutants")}
     started = time.monotonic()
+    selection = previous["survivors"] if previous else mutant_globs(target)
     log = work / "mutmut.log"
     with open(log, "w", encoding="utf-8") as fh:
-        proc = subprocess.run([str(mutmut), "run", "--max-children", str(max_children)], cwd=work, env=env,
-                              stdout=fh, stderr=subprocess.STDOUT)
+        proc = subprocess.run([str(mutmut), "run", "--max-children", str(max_children), *selection], cwd=work,
+                              env=env, stdout=fh, stderr=subprocess.STDOUT)
     if proc.returncode != 0:
         tail = log.read_text(encoding="utf-8", errors="replace")[-2000:]
         raise SystemExit(f"mutmut failed on {target.path} (exit {proc.returncode}); see {log}:\n{tail}")
-    found = verdicts(mutmut, work, env)
+    found = {name: v for name, v in verdicts(mutmut, work, env).items() if v != "not checked"}
+    if previous:
+        found = previous["verdicts"] | found
     counts: dict[str, int] = {}
     for verdict in found.values():
         counts[verdict] = counts.get(verdict, 0) + 1
@@ -162,6 +191,8 @@ def run_target(target: Target, mutmut: Path, max_children: int) -> dict:
     missed = sum(counts.get(v, 0) for v in MISSED)
     return {
         "module": target.path,
+        "source_sha256": source_digest(target),
+        "functions": list(target.functions) or ["*"],
         "tests": tests,
         "mutants": len(found),
         "counts": counts,
@@ -169,7 +200,8 @@ def run_target(target: Target, mutmut: Path, max_children: int) -> dict:
         "missed": missed,
         "score": caught / (caught + missed) if caught + missed else None,
         "survivors": survivors,
-        "seconds": round(time.monotonic() - started),
+        "verdicts": found,
+        "seconds": round(time.monotonic() - started) + (previous["seconds"] if previous else 0),
     }
 
 
@@ -178,11 +210,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("names", nargs="*", help="module names (default: all); see --list")
     parser.add_argument("--list", action="store_true", help="print the modules and their tests, then exit")
     parser.add_argument("--max-children", type=int, default=2, help="mutants tested at once (default 2)")
+    parser.add_argument("--survivors", action="store_true",
+                        help="rerun only each module's survivors from the last run (after adding tests)")
     args = parser.parse_args(argv)
     by_name = {t.name: t for t in MODULES}
     if args.list:
         for t in MODULES:
-            print(f"{t.name:14} {t.path:34} {' '.join(t.tests)}")
+            print(f"{t.name:14} {t.path:34} {' '.join(t.functions) or '*'}\n{'':14} tests: {' '.join(t.tests)}")
         return 0
     unknown = [n for n in args.names if n not in by_name]
     if unknown:
@@ -196,7 +230,13 @@ def main(argv: list[str] | None = None) -> int:
     summary = json.loads(summary_path.read_text()) if summary_path.exists() else {}
     for target in [by_name[n] for n in args.names] or list(MODULES):
         print(f"[mutation] {target.path} ...", flush=True)
-        summary[target.name] = run_target(target, mutmut, args.max_children)
+        previous = summary.get(target.name) if args.survivors else None
+        if previous is not None and previous.get("source_sha256") != source_digest(target):
+            print(f"[mutation] {target.path} changed since its last run: testing every mutant again", flush=True)
+            previous = None
+        if previous is not None and not previous["survivors"]:
+            continue
+        summary[target.name] = run_target(target, mutmut, args.max_children, previous)
         summary_path.write_text(json.dumps(summary, indent=2, sort_keys=True) + "\n", encoding="utf-8")
         r = summary[target.name]
         print(f"[mutation] {target.path}: {r['caught']}/{r['mutants']} caught, {r['counts']} "

@@ -78,7 +78,7 @@ def test_synthetic_samples_are_pinned(key):
         assert len(sample.images) == (2 if meta.get("question_type") == "ego_movement" else 1)
 
 
-@pytest.mark.parametrize("task, split, size", [("banner", "test", 200), ("sat", "val", 240), ("fgvc", "val", 260)])
+@pytest.mark.parametrize("task, split, size", [("banner", "test", 200), ("sat", "val", 240)])
 def test_default_synthetic_sizes(task, split, size):
     assert sum(1 for _ in harness.get_task(task).samples(split)) == size
 
