@@ -51,3 +51,41 @@ def test_an_empty_image_list_names_the_file_and_row(tmp_path):
     expected = f"{path}, row 1: image_bytes is empty; each row needs one or two images."
     with pytest.raises(harness.DataError, match=re.escape(expected)):
         list(harness.get_task("sat").samples("test", source=path))
+
+
+GOOD = {"image_bytes": [None], "question": "Which way?", "answers": ["left", "right"], "correct_answer": "right"}
+
+
+@pytest.mark.parametrize(
+    "change, problem",
+    [
+        ({"question": None}, "column 'question' is empty in this row; fill it or drop the row."),
+        ({"question": 5}, "question must be a non-empty string."),
+        ({"answers": [1, 2]}, "answers must be a list of 2+ non-empty strings, got [1, 2]."),
+        ({"answers": ["left", " "]}, "answers must be a list of 2+ non-empty strings, got ['left', ' ']."),
+        ({"answers": "left"}, "answers must be a list of 2+ non-empty strings, got 'left'."),
+        ({"correct_answer": 1}, "correct_answer 1 is not one of the answers ['left', 'right']."),
+    ],
+)
+def test_a_bad_row_is_one_exact_error_naming_file_and_row(tmp_path, change, problem):
+    # one row per file: a parquet column holds one type
+    path = write(tmp_path / "SAT_test.parquet", [{**GOOD, "image_bytes": [png("red")], **change}])
+    with pytest.raises(harness.DataError) as err:
+        list(harness.get_task("sat").samples("test", source=path))
+    assert str(err.value) == f"{path}, row 0: {problem}"
+
+
+@pytest.mark.parametrize(
+    "drop, problem",
+    [
+        ("question", "missing question column: expected one of question; the row has answers, correct_answer, image_bytes."),
+        ("answers", "missing answers column: expected one of answers, choices; the row has correct_answer, image_bytes, question."),
+        ("correct_answer", "missing correct_answer column: expected one of correct_answer, answer; the row has answers, image_bytes, question."),
+    ],
+)
+def test_a_missing_column_is_named_with_its_accepted_names(tmp_path, drop, problem):
+    row = {k: v for k, v in {**GOOD, "image_bytes": [png("red")]}.items() if k != drop}
+    path = write(tmp_path / "t.parquet", [row])
+    with pytest.raises(harness.DataError) as err:
+        list(harness.get_task("sat").samples("test", source=path))
+    assert str(err.value) == f"{path}, row 0: {problem}"
