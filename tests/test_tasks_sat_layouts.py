@@ -89,3 +89,31 @@ def test_a_missing_column_is_named_with_its_accepted_names(tmp_path, drop, probl
     with pytest.raises(harness.DataError) as err:
         list(harness.get_task("sat").samples("test", source=path))
     assert str(err.value) == f"{path}, row 0: {problem}"
+
+
+def test_up_to_26_choices_are_lettered_and_27_are_refused(tmp_path):
+    letters = [f"option {i}" for i in range(27)]
+    ok = write(tmp_path / "ok.parquet", [{**GOOD, "image_bytes": [png("red")], "answers": letters[:26],
+                                          "correct_answer": "option 25"}])
+    (sample,) = harness.get_task("sat").samples("test", source=ok)
+    assert len(sample.choices) == 26
+    bad = write(tmp_path / "t.parquet", [{**GOOD, "image_bytes": [png("red")], "answers": letters,
+                                          "correct_answer": "option 0"}])
+    with pytest.raises(harness.DataError) as err:
+        list(harness.get_task("sat").samples("test", source=bad))
+    assert str(err.value) == f"{bad}, row 0: 27 choices; at most 26 can be lettered."
+
+
+def test_image_paths_resolve_in_the_data_folder_and_cannot_leave_it(tmp_path):
+    (tmp_path / "img").mkdir()
+    Image.new("RGB", (8, 8), "blue").save(tmp_path / "img" / "a.png")
+    (tmp_path / "broken.png").write_bytes(b"not a png")
+    good = write(tmp_path / "good.parquet", [{**GOOD, "image_bytes": ["img/a.png"]}])
+    (sample,) = harness.get_task("sat").samples("test", source=good)
+    assert sample.images[0].getpixel((0, 0)) == (0, 0, 255)
+    outside = write(tmp_path / "outside.parquet", [{**GOOD, "image_bytes": ["../elsewhere.png"]}])
+    with pytest.raises(harness.DataError, match=re.escape(f"{outside}, row 0: image path '../elsewhere.png'")):
+        list(harness.get_task("sat").samples("test", source=outside))
+    broken = write(tmp_path / "broken.parquet", [{**GOOD, "image_bytes": ["broken.png"]}])
+    with pytest.raises(harness.DataError, match=re.escape(f"{broken}, row 0: cannot decode")):
+        list(harness.get_task("sat").samples("test", source=broken))
