@@ -53,7 +53,8 @@ class Target:
 
 
 TASK_TESTS = ("tests/test_answer_hedges.py", "tests/test_tasks_common.py", "tests/test_tasks_synthetic_pins.py")
-REWARD_TESTS = ("tests/test_rewards.py", "tests/test_reward_properties.py", "tests/test_reward_spec.py")
+REWARD_TESTS = ("tests/test_rewards.py", "tests/test_reward_properties.py", "tests/test_reward_spec.py",
+                "tests/test_reward_spec_rules.py")
 # The subprocess kill -9 tests take seconds each; the in-process resume tests reach the same code.
 EVAL_TESTS = ("tests/test_eval_runner.py", "tests/test_eval_integrity.py", "-k", "not killed_run")
 
@@ -210,6 +211,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("names", nargs="*", help="module names (default: all); see --list")
     parser.add_argument("--list", action="store_true", help="print the modules and their tests, then exit")
     parser.add_argument("--max-children", type=int, default=2, help="mutants tested at once (default 2)")
+    parser.add_argument("--summary", type=Path, default=WORK / "summary.json",
+                        help="results file, read and updated (default build/mutation/summary.json)")
     parser.add_argument("--survivors", action="store_true",
                         help="rerun only each module's survivors from the last run (after adding tests)")
     args = parser.parse_args(argv)
@@ -226,7 +229,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"{', '.join(missing)} not found: update MODULES in {Path(__file__).name} to the new layout")
     mutmut = ensure_mutmut()
     WORK.mkdir(parents=True, exist_ok=True)
-    summary_path = WORK / "summary.json"
+    summary_path = args.summary
     summary = json.loads(summary_path.read_text()) if summary_path.exists() else {}
     for target in [by_name[n] for n in args.names] or list(MODULES):
         print(f"[mutation] {target.path} ...", flush=True)

@@ -1,0 +1,77 @@
+"""The reward spec's exact error messages and the parsed ``RewardSpec`` object (equality, pydantic fields)."""
+
+from __future__ import annotations
+
+import pydantic
+import pytest
+
+import harness
+from harness.errors import ConfigError
+from harness.reward_spec import EXAMPLE, RewardSpec
+
+FORM = f'expected "name[(key=value,...)][:weight]" items separated by commas, e.g. "{EXAMPLE}"'
+
+
+@pytest.mark.parametrize(
+    "spec, at, near, expected",
+    [
+        ("accuracy:1,", 11, "end of spec", "a reward name"),
+        ("accuracy:one", 9, "one", "a number as the weight of 'accuracy'"),
+        ("accuracy:1,format:1,length_norm(L0=128,gated=true)?", 50, "?", "',' or ':weight' after 'length_norm'"),
+        ("length_norm(L0=1, alpha)", 23, ")", "'=' after parameter 'alpha'"),
+        ("x" * 10 + "!" + "y" * 30, 10, "!" + "y" * 19, "',' or ':weight' after 'xxxxxxxxxx'"),
+    ],
+)
+def test_a_malformed_spec_says_exactly_where(spec, at, near, expected):
+    with pytest.raises(ConfigError) as info:
+        harness.reward_from_spec(spec)
+    assert str(info.value) == f"reward spec {spec!r}: at character {at} ({near!r}) expected {expected}; {FORM}."
+
+
+def test_an_empty_spec_shows_the_form():
+    for spec in ("", "   "):
+        with pytest.raises(ConfigError) as info:
+            RewardSpec.parse(spec)
+        assert str(info.value) == f"reward spec {spec!r} is empty; {FORM}."
+
+
+def test_a_parsed_spec_is_canonical_text_and_compares_by_its_items():
+    spec = RewardSpec.parse(" accuracy , format( think = false ):2 ")
+    assert str(spec) == "accuracy:1,format(think=false):2"
+    assert repr(spec) == "RewardSpec('accuracy:1,format(think=false):2')"
+    assert spec.names == ["accuracy", "format"]
+    assert "format" in spec and "length_norm" not in spec
+    assert RewardSpec.parse(spec) is spec  # parsed once
+    same = RewardSpec.parse("accuracy:1.0,format(think=false):2.0")
+    assert same == spec and hash(same) == hash(spec) and len({spec, same}) == 1
+    assert spec != RewardSpec.parse("accuracy:1,format(think=false):3")
+    assert spec != "accuracy:1,format(think=false):2"  # a spec is not its text
+    assert harness.reward_from_spec(spec).spec == str(spec)
+
+
+class Model(pydantic.BaseModel):
+    reward: RewardSpec
+
+
+def test_a_pydantic_field_takes_text_or_a_spec_and_writes_text():
+    model = Model(reward="accuracy, format:0.5")
+    assert isinstance(model.reward, RewardSpec) and str(model.reward) == "accuracy:1,format:0.5"
+    assert Model(reward=model.reward).reward is model.reward
+    assert model.model_dump() == {"reward": "accuracy:1,format:0.5"}
+    assert model.model_dump_json() == '{"reward":"accuracy:1,format:0.5"}'
+    assert Model.model_json_schema()["properties"]["reward"] == {"type": "string", "examples": [EXAMPLE], "title": "Reward"}
+
+
+@pytest.mark.parametrize(
+    "value, message",
+    [
+        (3, f"a reward spec is text such as {EXAMPLE!r}, not int"),
+        (None, f"a reward spec is text such as {EXAMPLE!r}, not NoneType"),
+        ("accuracy:x", f"reward spec 'accuracy:x': at character 9 ('x') expected a number as the weight of 'accuracy'; {FORM}."),
+    ],
+)
+def test_a_pydantic_field_refuses_what_is_not_a_spec_with_the_reason(value, message):
+    with pytest.raises(pydantic.ValidationError) as info:
+        Model(reward=value)
+    (error,) = info.value.errors()
+    assert error["msg"] == f"Value error, {message}"
