@@ -137,6 +137,8 @@ def stage(target: Target, tests: list[str]) -> Path:
         "pytest_add_cli_args_test_selection": tests,
         "pytest_add_cli_args": ["-p", "no:cacheprovider", "-W", "ignore", "--hypothesis-seed=0"],
         "use_git_change_detection": False,
+        # a mutant that loops forever is stopped after 6x its tests' CPU time (mutmut's default is 30x)
+        "timeout_multiplier": 3.0,
         # torch and datasets are not fork-safe once imported: fork mutants from a clean server
         "process_isolation": "forkserver",
     }

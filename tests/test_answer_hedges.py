@@ -80,6 +80,7 @@ def test_sat_two_and_three_letter_hedges_are_never_read():
         "right or left", "right/left", "right, left", "right and behind", "right right",
         "B right", "right B", "B) right C) behind", "(B)(C)", "(B) (C)", "[B][C]",
         "B.C", "B:C", "B)C", "B)B", "B.B", "B. B", "A.B.C.D",
+        "BX", "BXright", "Bx", "B-right", "B_right", "B/right",  # only ")", "." or ":" may follow the letter
     ],
 )
 def test_sat_named_hedges_are_wrong(text):
@@ -143,3 +144,13 @@ def test_fgvc_hedges_are_wrong(text):
     sample = harness.Sample("f", [], "?", None, "737-300", {"manufacturer": "Boeing"})
     assert fgvc.is_correct(answer("Boeing 737-300"), sample)  # control
     assert fgvc.is_correct(answer(text), sample) is False
+
+
+def test_sat_scoring_without_choices_says_what_to_pass():
+    sample = harness.Sample("q1", [], "Where is the cube?", None, GOLD, {})
+    with pytest.raises(harness.DataError) as err:
+        harness.get_task("sat").is_correct(answer("B"), sample)
+    assert str(err.value) == (
+        "task 'sat' needs the 'choices' column to score sample 'q1'; it is None. Pass the samples' choices "
+        "(Sample.choices / the reward column 'choices') along with their answers."
+    )

@@ -83,6 +83,16 @@ def test_default_synthetic_sizes(task, split, size):
     assert sum(1 for _ in harness.get_task(task).samples(split)) == size
 
 
+@pytest.mark.parametrize("task", ["banner", "fgvc", "sat"])
+def test_the_default_seed_is_0_and_unknown_options_are_refused(task):
+    t = harness.get_task(task)
+    default = [(s.id, s.answer, s.choices) for s in t.samples("test", limit=2)]
+    assert default == [(s.id, s.answer, s.choices) for s in t.samples("test", limit=2, seed=0)]
+    assert default[0][0] == f"{task}-test-0-00000"
+    with pytest.raises(harness.ConfigError, match=f"Task '{task}' has no sample option 'bogus'"):
+        list(t.samples("test", limit=1, bogus=True))
+
+
 # -- sat's rotations, as the evaluation reads them -----------------------------------------
 
 
