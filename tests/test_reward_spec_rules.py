@@ -49,11 +49,17 @@ def test_a_parsed_spec_is_canonical_text_and_compares_by_its_items():
     assert harness.reward_from_spec(spec).spec == str(spec)
 
 
-class Model(pydantic.BaseModel):
-    reward: RewardSpec
+def model_class():
+    """A model with a ``RewardSpec`` field, built when called (pydantic reads the field's hooks then)."""
+
+    class Model(pydantic.BaseModel):
+        reward: RewardSpec
+
+    return Model
 
 
 def test_a_pydantic_field_takes_text_or_a_spec_and_writes_text():
+    Model = model_class()
     model = Model(reward="accuracy, format:0.5")
     assert isinstance(model.reward, RewardSpec) and str(model.reward) == "accuracy:1,format:0.5"
     assert Model(reward=model.reward).reward is model.reward
@@ -72,6 +78,6 @@ def test_a_pydantic_field_takes_text_or_a_spec_and_writes_text():
 )
 def test_a_pydantic_field_refuses_what_is_not_a_spec_with_the_reason(value, message):
     with pytest.raises(pydantic.ValidationError) as info:
-        Model(reward=value)
+        model_class()(reward=value)
     (error,) = info.value.errors()
     assert error["msg"] == f"Value error, {message}"
