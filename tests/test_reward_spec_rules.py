@@ -81,3 +81,43 @@ def test_a_pydantic_field_refuses_what_is_not_a_spec_with_the_reason(value, mess
         model_class()(reward=value)
     (error,) = info.value.errors()
     assert error["msg"] == f"Value error, {message}"
+
+
+def constant_reward_plugin(value):
+    class Constant:
+        name = "fixed-value"
+
+        def __init__(self):
+            pass
+
+        def __call__(self, completions, **columns):
+            return [value] * len(completions)
+
+    class Plugin:
+        @harness.hookimpl
+        def register_rewards(self, register):
+            register(Constant)
+
+    return Plugin()
+
+
+@pytest.mark.parametrize("value", [1.5e308, -1.7e308])
+def test_huge_finite_rewards_pass_even_when_their_sum_overflows(fresh_host, value):
+    from harness.testing import registered_plugin
+
+    with registered_plugin(constant_reward_plugin(value), name="constant-plugin"):
+        reward = harness.reward_from_spec("fixed-value:1")
+        assert reward.score_details(["a", "b", "c"]) == {"fixed-value": [value] * 3}
+
+
+@pytest.mark.parametrize("value", [float("inf"), float("-inf"), float("nan")])
+def test_a_non_finite_reward_is_refused_by_name(fresh_host, value):
+    from harness.testing import registered_plugin
+
+    with registered_plugin(constant_reward_plugin(value), name="constant-plugin"):
+        with pytest.raises(harness.DataError) as err:
+            harness.reward_from_spec("fixed-value:1")(["a", "b"])
+    assert str(err.value) == (
+        f"reward 'fixed-value' returned {[value, value]!r}... for 2 completions; a reward must return one finite "
+        "number per completion."
+    )
