@@ -139,8 +139,8 @@ def stage(target: Target, tests: list[str]) -> Path:
         "pytest_add_cli_args_test_selection": tests,
         "pytest_add_cli_args": ["-p", "no:cacheprovider", "-W", "ignore", "--hypothesis-seed=0"],
         "use_git_change_detection": False,
-        # a mutant that loops forever is stopped after 6x its tests' CPU time (mutmut's default is 30x)
-        "timeout_multiplier": 3.0,
+        # a mutant that loops forever is stopped after 2x its tests' CPU time (mutmut's default is 30x)
+        "timeout_multiplier": 1.0,
         # torch and datasets are not fork-safe once imported: fork mutants from a clean server
         "process_isolation": "forkserver",
     }
@@ -166,11 +166,17 @@ def verdicts(mutmut: Path, work: Path, env: dict[str, str]) -> dict[str, str]:
     return result
 
 
-def run_target(target: Target, mutmut: Path, max_children: int, previous: dict | None = None) -> dict:
+def run_target(target: Target, mutmut: Path, max_children: int, previous: dict | None = None,
+               resume: bool = False) -> dict:
     """Mutate ``target`` and run its tests; with ``previous`` (this module's last result, same source),
-    rerun only its survivors and keep the rest of its verdicts (added tests cannot revive a caught mutant)."""
+    rerun only its survivors and keep the rest of its verdicts (added tests cannot revive a caught mutant).
+    With ``resume``, continue an interrupted run in its working copy (same source) instead of starting over."""
     tests = [t for t in target.tests if not t.endswith(".py") or (ROOT / t).exists()]
-    work = stage(target, tests)
+    work = WORK / target.name
+    stamp = work / "source.sha256"
+    if not (resume and stamp.is_file() and stamp.read_text() == source_digest(target)):
+        work = stage(target, tests)
+        stamp.write_text(source_digest(target))
     env = os.environ | {"PYTHONPATH": str(work / "mutants")}
     started = time.monotonic()
     selection = previous["survivors"] if previous else mutant_globs(target)
@@ -217,6 +223,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--max-children", type=int, default=2, help="mutants tested at once (default 2)")
     parser.add_argument("--summary", type=Path, default=WORK / "summary.json",
                         help="results file, read and updated (default build/mutation/summary.json)")
+    parser.add_argument("--resume", action="store_true",
+                        help="continue an interrupted run of each module where it stopped")
     parser.add_argument("--survivors", action="store_true",
                         help="rerun only each module's survivors from the last run (after adding tests)")
     args = parser.parse_args(argv)
@@ -243,7 +251,7 @@ def main(argv: list[str] | None = None) -> int:
             previous = None
         if previous is not None and not previous["survivors"]:
             continue
-        summary[target.name] = run_target(target, mutmut, args.max_children, previous)
+        summary[target.name] = run_target(target, mutmut, args.max_children, previous, resume=args.resume)
         summary_path.write_text(json.dumps(summary, indent=2, sort_keys=True) + "\n", encoding="utf-8")
         r = summary[target.name]
         print(f"[mutation] {target.path}: {r['caught']}/{r['mutants']} caught, {r['counts']} "
