@@ -53,7 +53,7 @@ class Target:
 
 
 TASK_TESTS = ("tests/test_answer_hedges.py", "tests/test_tasks_common.py", "tests/test_tasks_synthetic_pins.py",
-              "tests/test_task_rules_edges.py")
+              "tests/test_task_rules_edges.py", "tests/test_split_files.py")
 REWARD_TESTS = ("tests/test_rewards.py", "tests/test_reward_properties.py", "tests/test_reward_spec.py",
                 "tests/test_reward_spec_rules.py")
 # The subprocess kill -9 tests take seconds each; the in-process resume tests reach the same code.
