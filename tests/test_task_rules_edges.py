@@ -38,3 +38,30 @@ def test_fgvc_metrics_average_over_gold_variants():
     ]
     metrics = harness.get_task("fgvc").metrics(records)
     assert metrics == {"accuracy": 0.5, "answered": 0.75, "n": 4.0, "mean_per_class_accuracy": (1 / 3 + 1) / 2}
+
+
+@pytest.mark.parametrize("task", ["banner", "fgvc", "sat"])
+def test_limit_0_is_no_samples_and_a_negative_limit_is_refused(task):
+    t = harness.get_task(task)
+    assert list(t.samples("test", limit=0)) == []
+    with pytest.raises(harness.ConfigError) as err:
+        list(t.samples("test", limit=-1))
+    assert str(err.value) == "limit must be >= 0, got -1."
+
+
+def test_synthetic_count():
+    from harness.tasks._common import synthetic_count
+
+    assert (synthetic_count(None, 7), synthetic_count(0, 7), synthetic_count(3, 7)) == (7, 0, 3)
+    with pytest.raises(harness.ConfigError) as err:
+        synthetic_count(-2, 7)
+    assert str(err.value) == "limit must be >= 0, got -2."
+
+
+@pytest.mark.parametrize(
+    "task, splits", [("banner", "train, test"), ("fgvc", "train, val, trainval, test"), ("sat", "train, val, test")]
+)
+def test_an_unknown_split_lists_the_task_splits(task, splits):
+    with pytest.raises(harness.ConfigError) as err:
+        harness.get_task(task).samples("dev")
+    assert str(err.value) == f"Task {task!r} has no split 'dev'; its splits are: {splits}."
