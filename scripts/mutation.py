@@ -139,8 +139,11 @@ def stage(target: Target, tests: list[str]) -> Path:
         "pytest_add_cli_args_test_selection": tests,
         "pytest_add_cli_args": ["-p", "no:cacheprovider", "-W", "ignore", "--hypothesis-seed=0"],
         "use_git_change_detection": False,
-        # a mutant that loops forever is stopped after 2x its tests' CPU time (mutmut's default is 30x)
-        "timeout_multiplier": 1.0,
+        # A mutant is stopped as a timeout (an endless loop) after 5 x (its tests' time + 10 s) of wall time.
+        # mutmut's own default, 15 x (time + 1 s), wastes minutes on each loop; anything much tighter flags
+        # slow-but-finishing runs on a loaded machine (pytest's start-up is not in the tests' time).
+        "timeout_multiplier": 5.0,
+        "timeout_constant": 10.0,
         # torch and datasets are not fork-safe once imported: fork mutants from a clean server
         "process_isolation": "forkserver",
     }
