@@ -219,6 +219,18 @@ def run_target(target: Target, mutmut: Path, max_children: int, previous: dict |
     }
 
 
+def markdown_table(summary: dict) -> str:
+    rows = ["| module | functions | mutants | killed | timeout | survived | no tests | score |",
+            "|---|---|---:|---:|---:|---:|---:|---:|"]
+    for r in summary.values():
+        c = r["counts"]
+        score = "-" if r["score"] is None else f"{100 * r['score']:.1f}%"
+        functions = ", ".join(f"`{f}`" for f in r.get("functions", ["*"]))
+        rows.append(f"| `{r['module']}` | {functions} | {r['mutants']} | {c.get('killed', 0)} | {c.get('timeout', 0)} "
+                    f"| {c.get('survived', 0)} | {c.get('no tests', 0)} | {score} |")
+    return "\n".join(rows)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("names", nargs="*", help="module names (default: all); see --list")
@@ -226,6 +238,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--max-children", type=int, default=2, help="mutants tested at once (default 2)")
     parser.add_argument("--summary", type=Path, default=WORK / "summary.json",
                         help="results file, read and updated (default build/mutation/summary.json)")
+    parser.add_argument("--markdown", action="store_true",
+                        help="print the results in --summary as a markdown table (for docs/testing.md), then exit")
     parser.add_argument("--resume", action="store_true",
                         help="continue an interrupted run of each module where it stopped")
     parser.add_argument("--survivors", action="store_true",
@@ -235,6 +249,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.list:
         for t in MODULES:
             print(f"{t.name:14} {t.path:34} {' '.join(t.functions) or '*'}\n{'':14} tests: {' '.join(t.tests)}")
+        return 0
+    if args.markdown:
+        print(markdown_table(json.loads(args.summary.read_text(encoding="utf-8"))))
         return 0
     unknown = [n for n in args.names if n not in by_name]
     if unknown:
