@@ -216,3 +216,38 @@ def test_merge_refuses_a_shard_missing_one_rotation(doubles, tmp_path):
     path.write_bytes(b"".join(lines[:-1]))  # one rotation of one question lost
     with pytest.raises(harness.DataError, match="hold 15 of 16 samples"):
         merge_shards(dirs, tmp_path / "merged", echo=lambda s: None)
+
+
+# -- circular evaluation of tasks without their own rotations -------------------------------------
+
+
+class PairTask(_eval_doubles.ToyTask):
+    """``pair``: the toy task with two choices per sample."""
+
+    name = "pair"
+
+    def samples(self, split, source=None, limit=None, seed=0):
+        for sample in super().samples(split, source, limit, seed):
+            right = sample.answer
+            other = next(c for c in _eval_doubles.COLOURS if c != right)
+            sample.choices = [right, other] if int(sample.id.split("-")[1]) % 2 else [other, right]
+            yield sample
+
+
+def test_circular_rotates_two_choices_and_leaves_questions_without_choices_alone(doubles, fresh_host, tmp_path):
+    class Plugin:
+        @harness.hookimpl
+        def register_tasks(self, register):
+            register(PairTask())
+
+    with registered_plugin(Plugin(), name="pair-plugin", host=fresh_host):
+        results = run(config(tmp_path, tasks=["pair"], templates=["nothink"], circular=True, limit=3))
+    records = read_records(log(tmp_path, task="pair", template="nothink"))
+    assert sorted(r["id"] for r in records) == [f"test-{i}#r{k}" for i in range(3) for k in (0, 1)]
+    assert results["results"]["pair"]["nothink"]["n_prompts"] == 6
+    # a task without choices (banner) keeps its samples as they are: nothing to rotate
+    banner = run(config(tmp_path, out="banner", tasks=["banner"], templates=["nothink"], circular=True, limit=3))
+    entry = banner["results"]["banner"]["nothink"]
+    assert (entry["n"], entry["n_prompts"], entry["circular"]) == (3, 3, False)
+    ids = [r["id"] for r in read_records(log(tmp_path, "banner", task="banner", template="nothink"))]
+    assert sorted(ids) == [f"banner-test-0-{i:05d}" for i in range(3)]
