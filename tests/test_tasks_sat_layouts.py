@@ -117,3 +117,20 @@ def test_image_paths_resolve_in_the_data_folder_and_cannot_leave_it(tmp_path):
     broken = write(tmp_path / "broken.parquet", [{**GOOD, "image_bytes": ["broken.png"]}])
     with pytest.raises(harness.DataError, match=re.escape(f"{broken}, row 0: cannot decode")):
         list(harness.get_task("sat").samples("test", source=broken))
+
+
+def test_ids_come_from_the_id_column_and_choice_order_is_pinned_by_seed_and_id(tmp_path):
+    """The shown order of the choices is data: it decides which letter is right. Pinned per (seed, id)."""
+    rows = [{**GOOD, "image_bytes": [png("red")], "answers": ["north", "south", "east", "west"],
+             "correct_answer": "east", "id": sid} for sid in ("q-1", "q-2")]
+    path = write(tmp_path / "SAT_test.parquet", rows)
+    sat = harness.get_task("sat")
+    assert [(s.id, s.choices) for s in sat.samples("test", source=path, seed=0)] == [
+        ("q-1", ["west", "north", "south", "east"]), ("q-2", ["north", "south", "west", "east"])]
+    assert [(s.id, s.choices) for s in sat.samples("test", source=path, seed=1)] == [
+        ("q-1", ["south", "west", "north", "east"]), ("q-2", ["south", "east", "north", "west"])]
+    (tmp_path / "no-id").mkdir()
+    unnamed = write(tmp_path / "no-id" / "SAT_test.parquet", [{k: v for k, v in r.items() if k != "id"} for r in rows])
+    assert [(s.id, s.choices) for s in sat.samples("test", source=unnamed)] == [
+        ("SAT_test.parquet:0", ["north", "south", "west", "east"]),
+        ("SAT_test.parquet:1", ["north", "south", "west", "east"])]
