@@ -251,3 +251,45 @@ def test_circular_rotates_two_choices_and_leaves_questions_without_choices_alone
     assert (entry["n"], entry["n_prompts"], entry["circular"]) == (3, 3, False)
     ids = [r["id"] for r in read_records(log(tmp_path, "banner", task="banner", template="nothink"))]
     assert sorted(ids) == [f"banner-test-0-{i:05d}" for i in range(3)]
+
+
+class OwnRotationsTask(_eval_doubles.ToyTask):
+    """``own-rot``: the toy task with its own ``circular`` option (two custom orders per sample)."""
+
+    name = "own-rot"
+
+    def samples(self, split, source=None, limit=None, seed=0, circular=False):
+        for sample in super().samples(split, source, limit, seed):
+            if not circular:
+                yield sample
+                continue
+            for k, order in enumerate((sample.choices, sample.choices[::-1])):
+                meta = {**sample.meta, "circular_of": sample.id, "rotation": k}
+                yield harness.Sample(f"{sample.id}~{k}", [], sample.question, list(order), sample.answer, meta)
+
+
+def test_circular_uses_the_tasks_own_rotations_when_it_has_them(doubles, fresh_host, tmp_path):
+    class Plugin:
+        @harness.hookimpl
+        def register_tasks(self, register):
+            register(OwnRotationsTask())
+
+    with registered_plugin(Plugin(), name="own-rot-plugin", host=fresh_host):
+        results = run(config(tmp_path, tasks=["own-rot"], templates=["nothink"], circular=True, limit=2))
+    ids = sorted(r["id"] for r in read_records(log(tmp_path, task="own-rot", template="nothink")))
+    assert ids == ["test-0~0", "test-0~1", "test-1~0", "test-1~1"]
+    assert results["results"]["own-rot"]["nothink"]["n"] == 2
+
+
+def test_an_eval_reads_the_tasks_source_not_its_synthetic_twin(doubles, tmp_path):
+    from PIL import Image
+
+    root = tmp_path / "banners"
+    for label, colour in (("positive", "white"), ("negative", "black")):
+        (root / label).mkdir(parents=True)
+        Image.new("RGB", (16, 8), colour).save(root / label / f"{label}-1.png")
+    results = run(config(tmp_path, tasks=["banner"], templates=["nothink"], sources={"banner": str(root)}, limit=None))
+    records = read_records(log(tmp_path, task="banner", template="nothink"))
+    assert sorted(r["gold"] for r in records) == ["negative", "positive"]
+    assert all("synthetic" not in r["meta"] for r in records)
+    assert results["results"]["banner"]["nothink"]["n"] == 2
