@@ -49,3 +49,44 @@ def test_special_tokens_are_not_counted(tmp_path, form):
     reward = harness.get_reward("length_norm", L0=2, tokenizer=tok)
     # 4 words -> 4 tokens: R = sigmoid((4 - 2) / 2); with [BOS] and [EOS] it would be sigmoid(2)
     assert reward(["a b a b", "a b"]) == [pytest.approx(1 / (1 + math.exp(-1))), 0.5]
+
+
+def test_a_tokenizer_directory_loads_locally_and_a_processor_counts_with_its_tokenizer(tiny_model_dir):
+    from transformers import AutoTokenizer
+
+    texts = ["<think>count the red circles</think><answer>3</answer>", "a b"]
+    tokenizer = AutoTokenizer.from_pretrained(str(tiny_model_dir), local_files_only=True)
+    expected = harness.get_reward("length_norm", L0=3, tokenizer=tokenizer)(texts)
+    by_path = harness.get_reward("length_norm", L0=3, tokenizer=str(tiny_model_dir))
+    assert by_path(texts) == expected
+    processor = harness.load_model(str(tiny_model_dir), device="cpu").processor  # the harness's image-only processor
+    assert hasattr(processor, "image_processor")
+    assert harness.get_reward("length_norm", L0=3, tokenizer=processor)(texts) == expected
+
+
+def test_a_tokenizer_directory_never_runs_its_own_code(tmp_path):
+    """trust_remote_code stays off: a tokenizer folder that asks for custom code is refused, its code not run."""
+    folder = tmp_path / "tok"
+    folder.mkdir()
+    tokenizer_adding_special_tokens().save(str(folder / "tokenizer.json"))
+    marker = tmp_path / "ran"
+    (folder / "custom_tok.py").write_text(
+        f"open({str(marker)!r}, 'w').write('ran')\n"
+        "from transformers import PreTrainedTokenizerFast\n"
+        "class CustomTokenizer(PreTrainedTokenizerFast):\n    pass\n"
+    )
+    (folder / "tokenizer_config.json").write_text(
+        '{"tokenizer_class": "CustomTokenizer", "auto_map": {"AutoTokenizer": [null, "custom_tok.CustomTokenizer"]}}'
+    )
+    with pytest.raises(Exception):
+        harness.get_reward("length_norm", tokenizer=str(folder))
+    assert not marker.exists()
+
+
+def test_a_missing_tokenizer_path_says_what_to_give():
+    with pytest.raises(harness.ConfigError) as err:
+        harness.get_reward("length_norm", tokenizer="/no/such/tokenizer")
+    assert str(err.value) == (
+        "reward 'length_norm': tokenizer path '/no/such/tokenizer' does not exist; give a local "
+        "model directory, a tokenizer.json file, or a tokenizer object."
+    )
