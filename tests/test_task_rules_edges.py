@@ -59,7 +59,7 @@ def test_synthetic_count():
 
 
 @pytest.mark.parametrize(
-    "task, splits", [("banner", "train, test"), ("fgvc", "train, val, trainval, test"), ("sat", "train, val, test")]
+    "task, splits", [("banner", "train, test"), ("fgvc", "train, val, trainval, test"), ("sat", "train, static, val, test")]
 )
 def test_an_unknown_split_lists_the_task_splits(task, splits):
     with pytest.raises(harness.ConfigError) as err:

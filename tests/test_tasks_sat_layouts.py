@@ -80,7 +80,7 @@ def test_a_bad_row_is_one_exact_error_naming_file_and_row(tmp_path, change, prob
     [
         ("question", "missing question column: expected one of question; the row has answers, correct_answer, image_bytes."),
         ("answers", "missing answers column: expected one of answers, choices; the row has correct_answer, image_bytes, question."),
-        ("correct_answer", "missing correct_answer column: expected one of correct_answer, answer; the row has answers, image_bytes, question."),
+        ("correct_answer", "missing correct_answer column: expected one of correct_answer, correct_answer_idx; the row has answers, image_bytes, question."),
     ],
 )
 def test_a_missing_column_is_named_with_its_accepted_names(tmp_path, drop, problem):
