@@ -80,8 +80,9 @@ def test_a_foreign_record_in_the_log_is_refused_before_anything_runs(doubles, tm
     path = log(tmp_path)
     path.parent.mkdir(parents=True)
     # Half a run's records, plus one line that belongs to another sample set.
-    own = [{"id": f"test-{i}", "index": i} for i in (3, 0, 2)]
-    path.write_text("".join(json.dumps(r) + "\n" for r in [*own, foreign]))
+    own = [_eval_doubles.record(f"test-{i}", i) for i in (3, 0, 2)]
+    forged = _eval_doubles.record(foreign["id"], **{k: v for k, v in foreign.items() if k != "id"})
+    path.write_text("".join(json.dumps(r) + "\n" for r in [*own, forged]))
     before = path.read_bytes()
     with pytest.raises(harness.DataError) as err:
         run(config(tmp_path))

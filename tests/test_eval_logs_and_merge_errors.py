@@ -39,14 +39,22 @@ def run(cfg):
 # -- read_records ----------------------------------------------------------------------------
 
 
+def line(sample_id: str, index: int = 0) -> bytes:
+    """One complete record line, as the harness writes it."""
+    return json.dumps(_eval_doubles.record(sample_id, index), sort_keys=True).encode() + b"\n"
+
+
 @pytest.mark.parametrize(
     "content, message",
     [
-        (b'{"id": "a"}\n[1, 2]\n', "line 2: a sample record needs an 'id' field."),
-        (b'{"id": "a"}\n{"index": 1}\n', "line 2: a sample record needs an 'id' field."),
-        (b'{"id": "a"}\n\n{"id": "a"}\n', "line 3: sample id 'a' appears twice; remove the duplicate line."),
-        (b'{"id": "a"}\n{"id": \n', "line 2: not a JSON record (Expecting value). The samples log is damaged; "
-                                     "delete that line (or the file, to redo that task/template)."),
+        (line("a") + b"[1, 2]\n", "line 2: a sample record needs an 'id' field."),
+        (line("a") + b'{"index": 1}\n', "line 2: a sample record needs an 'id' field."),
+        (line("a") + b"\n" + line("a", 1), "line 3: sample id 'a' appears twice; remove the duplicate line."),
+        (line("a") + b'{"id": \n', "line 2: not a JSON record (Expecting value). The samples log is damaged; "
+                                    "delete that line (or the file, to redo that task/template)."),
+        (line("a") + b'{"id": "b", "index": 1}\n', "line 2: this sample record has no 'correct' field; the log "
+                                                   "was edited or written by something else. Restore the line, or "
+                                                   "delete it (the sample is then evaluated again)."),
     ],
 )
 def test_a_damaged_log_is_one_exact_error_naming_file_and_line(tmp_path, content, message):
@@ -59,19 +67,19 @@ def test_a_damaged_log_is_one_exact_error_naming_file_and_line(tmp_path, content
 
 def test_blank_lines_are_skipped_and_a_missing_log_is_empty(tmp_path):
     path = tmp_path / "x.jsonl"
-    path.write_bytes(b'\n{"id": "a"}\n  \n{"id": "b"}\n')
+    path.write_bytes(b"\n" + line("a") + b"  \n" + line("b", 1))
     assert [r["id"] for r in read_records(path)] == ["a", "b"]
     assert read_records(tmp_path / "absent.jsonl") == []
 
 
 def test_a_torn_last_line_is_cut_only_when_repairing(tmp_path):
     path = tmp_path / "x.jsonl"
-    torn = b'{"id": "a"}\n{"id": "b"}\n{"id": "c", "ind'
+    torn = line("a") + line("b", 1) + b'{"id": "c", "ind'
     path.write_bytes(torn)
     assert [r["id"] for r in read_records(path, repair=False)] == ["a", "b"]
     assert path.read_bytes() == torn  # reading for a merge or a summary changes nothing
     assert [r["id"] for r in read_records(path)] == ["a", "b"]
-    assert path.read_bytes() == b'{"id": "a"}\n{"id": "b"}\n'
+    assert path.read_bytes() == line("a") + line("b", 1)
     path.write_bytes(b'{"id": "only", "ind')
     assert read_records(path) == [] and path.read_bytes() == b""
 
@@ -136,7 +144,7 @@ def test_merge_refuses_a_shard_with_samples_of_another_set(doubles, tmp_path):
     s1, s2 = shards(tmp_path, 2)
     log = s2 / "samples" / "toy.nothink.jsonl"
     with open(log, "ab") as fh:
-        fh.write(json.dumps({"id": "test-99", "index": 99}).encode() + b"\n")
+        fh.write(line("test-99", 99))
     with pytest.raises(harness.DataError) as err:
         merge_shards([s1, s2], tmp_path / "merged", echo=lambda s: None)
     assert str(err.value) == (
