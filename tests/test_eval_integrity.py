@@ -77,6 +77,10 @@ def rotations_by_group(records) -> dict[str, list[int]]:
     ],
 )
 def test_a_foreign_record_in_the_log_is_refused_before_anything_runs(doubles, tmp_path, foreign):
+    from harness.evaluation.runner import check_output_dir
+
+    cfg = config(tmp_path)
+    check_output_dir(cfg, tmp_path / "out")  # the run's config.json: this directory is this run's
     path = log(tmp_path)
     path.parent.mkdir(parents=True)
     # Half a run's records, plus one line that belongs to another sample set.
@@ -85,7 +89,7 @@ def test_a_foreign_record_in_the_log_is_refused_before_anything_runs(doubles, tm
     path.write_text("".join(json.dumps(r) + "\n" for r in [*own, forged]))
     before = path.read_bytes()
     with pytest.raises(harness.DataError) as err:
-        run(config(tmp_path))
+        run(cfg)
     message = str(err.value)
     assert str(path) in message and foreign["id"] in message and "another sample set" in message
     assert doubles.engine.calls == []  # refused before the model loads or generates

@@ -102,12 +102,18 @@ def constant_reward_plugin(value):
 
 
 @pytest.mark.parametrize("value", [1.5e308, -1.7e308])
-def test_huge_finite_rewards_pass_even_when_their_sum_overflows(fresh_host, value):
+def test_huge_finite_rewards_that_could_overflow_the_total_are_refused_by_name(fresh_host, value):
     from harness.testing import registered_plugin
 
     with registered_plugin(constant_reward_plugin(value), name="constant-plugin"):
         reward = harness.reward_from_spec("fixed-value:1")
-        assert reward.score_details(["a", "b", "c"]) == {"fixed-value": [value] * 3}
+        with pytest.raises(harness.DataError) as err:
+            reward.score_details(["a", "b", "c"])
+    assert str(err.value) == (
+        f"reward 'fixed-value' returned {value!r} for completion 0, which its weight 1.0 makes {value!r}, beyond "
+        "±3.403e+38: the weighted total of the 1 component(s) could overflow (training sums rewards in float32). "
+        "Lower the weight or bound the reward."
+    )
 
 
 @pytest.mark.parametrize("value", [float("inf"), float("-inf"), float("nan")])
@@ -117,7 +123,4 @@ def test_a_non_finite_reward_is_refused_by_name(fresh_host, value):
     with registered_plugin(constant_reward_plugin(value), name="constant-plugin"):
         with pytest.raises(harness.DataError) as err:
             harness.reward_from_spec("fixed-value:1")(["a", "b"])
-    assert str(err.value) == (
-        f"reward 'fixed-value' returned {[value, value]!r}... for 2 completions; a reward must return one finite "
-        "number per completion."
-    )
+    assert str(err.value) == f"reward 'fixed-value' returned {value!r} for completion 0; a reward must return finite numbers."

@@ -46,7 +46,7 @@ def test_limit_0_is_no_samples_and_a_negative_limit_is_refused(task):
     assert list(t.samples("test", limit=0)) == []
     with pytest.raises(harness.ConfigError) as err:
         list(t.samples("test", limit=-1))
-    assert str(err.value) == "limit must be >= 0, got -1."
+    assert str(err.value) == "limit must be between 0 and 100,000,000, got -1."
 
 
 def test_synthetic_count():
@@ -55,7 +55,7 @@ def test_synthetic_count():
     assert (synthetic_count(None, 7), synthetic_count(0, 7), synthetic_count(3, 7)) == (7, 0, 3)
     with pytest.raises(harness.ConfigError) as err:
         synthetic_count(-2, 7)
-    assert str(err.value) == "limit must be >= 0, got -2."
+    assert str(err.value) == "limit must be between 0 and 100,000,000, got -2."
 
 
 @pytest.mark.parametrize(
