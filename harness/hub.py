@@ -243,29 +243,10 @@ def _first_line(exc: Exception) -> str:
 
 
 def model_files_missing(path: Path) -> list[str]:
-    """What a checkpoint folder lacks: config, weights (every shard of an index), processor, tokenizer."""
-    import json
+    """What a checkpoint folder lacks for stock loaders (:func:`harness.models.missing_checkpoint_files`)."""
+    from harness.models import missing_checkpoint_files
 
-    from harness.models import PROCESSOR_FILES, TOKENIZER_FILES
-
-    lacking = []
-    if not (path / "config.json").is_file():
-        lacking.append("config.json")
-    index = path / "model.safetensors.index.json"
-    if index.is_file():
-        try:
-            shards = sorted(set(json.loads(index.read_text(encoding="utf-8"))["weight_map"].values()))
-        except (OSError, ValueError, KeyError):
-            shards = []
-            lacking.append("a readable model.safetensors.index.json")
-        lacking += [s for s in shards if not (path / s).is_file()]
-    elif not any(p.is_file() for p in path.glob("*.safetensors")):
-        lacking.append("model weights (*.safetensors)")
-    if not any((path / f).is_file() for f in PROCESSOR_FILES):
-        lacking.append(" or ".join(PROCESSOR_FILES))
-    if not any((path / f).is_file() for f in TOKENIZER_FILES):
-        lacking.append("tokenizer files")
-    return lacking
+    return missing_checkpoint_files(path)
 
 
 def resolve_model(spec: str, *, download: bool = True, trust_remote_code: bool = False) -> tuple[Path, dict | None]:

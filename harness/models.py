@@ -16,6 +16,16 @@ process, a subclass of the stock processor whose constructor has no
 expansion, chat template, saving) is the stock code. The subclass keeps the
 stock class name, so checkpoints saved from it name the stock class and still
 load with plain ``AutoProcessor`` wherever torchvision is installed.
+
+Standard checkpoints: stock ``AutoProcessor`` (what OpenRLHF and vLLM call)
+always builds a Qwen-VL processor's video processor too, and fails with
+"Can't load video processor" on a directory without a video processor config.
+So the subclass's ``save_pretrained`` also writes one
+(:func:`complete_processor_files`: the image processor's settings under the
+stock video processor class, as Qwen2.5-VL's own release reads them from
+``preprocessor_config.json``), in every place a loader looks for it.
+:func:`check_checkpoint` refuses, naming the file and the fix, a directory
+stock loaders cannot read.
 """
 
 from __future__ import annotations
@@ -35,7 +45,21 @@ STOCK_PROCESSORS: dict[str, str] = {
     "qwen3_vl": "Qwen3VLProcessor",
     "qwen3_vl_moe": "Qwen3VLProcessor",
 }
+# model_type -> the stock video processor class its processor builds (transformers'
+# VIDEO_PROCESSOR_MAPPING_NAMES: Qwen2-VL and Qwen2.5-VL share Qwen2-VL's).
+STOCK_VIDEO_PROCESSORS: dict[str, str] = {
+    "qwen2_vl": "Qwen2VLVideoProcessor",
+    "qwen2_5_vl": "Qwen2VLVideoProcessor",
+    "qwen3_vl": "Qwen3VLVideoProcessor",
+    "qwen3_vl_moe": "Qwen3VLVideoProcessor",
+}
 
+# File names transformers reads (transformers.utils: PROCESSOR_NAME, IMAGE_PROCESSOR_NAME,
+# VIDEO_PROCESSOR_NAME, CHAT_TEMPLATE_FILE, LEGACY_PROCESSOR_CHAT_TEMPLATE_FILE).
+PROCESSOR_CONFIG = "processor_config.json"  # v5: {"image_processor": {...}, "video_processor": {...}}
+IMAGE_PROCESSOR_CONFIG = "preprocessor_config.json"  # flat image processor (and the video fallback)
+VIDEO_PROCESSOR_CONFIG = "video_preprocessor_config.json"  # flat video processor
+CHAT_TEMPLATE_FILES = ("chat_template.jinja", "chat_template.json")
 
 
 @dataclass
@@ -68,10 +92,16 @@ def processor_class_for(model_type: str) -> type:
     def __init__(self, image_processor=None, tokenizer=None, chat_template=None, **kwargs):
         stock.__init__(self, image_processor, tokenizer, None, chat_template=chat_template, **kwargs)
 
+    def save_pretrained(self, save_directory, *args, **kwargs):
+        # Stock AutoProcessor also needs the video processor config this class does not hold.
+        files = stock.save_pretrained(self, save_directory, *args, **kwargs)
+        return [*files, *complete_processor_files(save_directory, model_type)]
+
     # Same class name as the stock one: save_pretrained records it as processor_class,
     # so checkpoints saved from this processor name the stock class and load anywhere.
     return type(class_name, (stock,), {
         "__init__": __init__,
+        "save_pretrained": save_pretrained,
         "__module__": __name__,
         "__qualname__": class_name,
         "__doc__": f"{class_name} without the video processor (no torchvision needed).",
@@ -128,15 +158,132 @@ def check_model_dir(path: str | Path) -> Path:
     return p.resolve()
 
 
-PROCESSOR_FILES = ("preprocessor_config.json", "processor_config.json")
+PROCESSOR_FILES = (IMAGE_PROCESSOR_CONFIG, PROCESSOR_CONFIG)
 TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "tokenizer.model", "vocab.json")
 
 
-def check_checkpoint(path: str | Path, field: str = "model") -> Path:
-    """A local VLM checkpoint (config, processor, tokenizer) without loading it, or a ConfigError.
+def _json(path: Path) -> dict[str, Any]:
+    """A JSON object file's content, ``{}`` when it is missing; a ConfigError when it is not valid."""
+    if not path.is_file():
+        return {}
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"{path} is not valid JSON ({exc}); re-save the checkpoint.") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path} holds {type(data).__name__}, not a JSON object; re-save the checkpoint.")
+    return data
 
-    The training backends call this in ``check()`` so a bad ``--model`` fails
-    in a second, before anything is loaded, exported or submitted.
+
+def image_processor_config(path: str | Path) -> dict[str, Any]:
+    """The image processor settings of checkpoint ``path`` where transformers 5 looks first, or ``{}``."""
+    root = Path(path)
+    nested = _json(root / PROCESSOR_CONFIG).get("image_processor")
+    return dict(nested) if isinstance(nested, dict) else _json(root / IMAGE_PROCESSOR_CONFIG)
+
+
+def has_video_processor_config(path: str | Path) -> bool:
+    """Whether stock ``AutoVideoProcessor`` finds a config in ``path``: nested, flat, or the image fallback."""
+    root = Path(path)
+    return (isinstance(_json(root / PROCESSOR_CONFIG).get("video_processor"), dict)
+            or (root / VIDEO_PROCESSOR_CONFIG).is_file() or (root / IMAGE_PROCESSOR_CONFIG).is_file())
+
+
+def complete_processor_files(path: str | Path, model_type: str | None = None) -> list[str]:
+    """Add the processor configs stock loaders look for and ``path`` lacks; returns the files written.
+
+    For the Qwen-VL families: the video processor config (the image processor's
+    settings under the stock video processor class, which is what Qwen2.5-VL's
+    release gives its video processor through ``preprocessor_config.json``),
+    nested in ``processor_config.json`` (transformers 5) and as
+    ``video_preprocessor_config.json``, and the flat ``preprocessor_config.json``
+    that older loaders read. Files already there are kept. JSON only: nothing
+    is imported or loaded. Idempotent.
+    """
+    from harness.rundir import write_json
+
+    root = Path(path)
+    model_type = model_type or _model_type(root)
+    video_class = STOCK_VIDEO_PROCESSORS.get(model_type)
+    image = image_processor_config(root)
+    if video_class is None or not image:
+        return []
+    processor = _json(root / PROCESSOR_CONFIG)
+    processor_class = processor.get("processor_class") or STOCK_PROCESSORS[model_type]
+    video = {k: v for k, v in image.items() if k not in ("image_processor_type", "processor_class")}
+    video["video_processor_type"] = video_class
+    written = []
+    if processor and not isinstance(processor.get("video_processor"), dict):
+        write_json(root / PROCESSOR_CONFIG, {**processor, "video_processor": video})
+        written.append(PROCESSOR_CONFIG)
+    for name, content in ((IMAGE_PROCESSOR_CONFIG, image), (VIDEO_PROCESSOR_CONFIG, video)):
+        if not (root / name).is_file():
+            write_json(root / name, {**content, "processor_class": processor_class})
+            written.append(name)
+    return written
+
+
+def _missing_weights(root: Path) -> str | None:
+    """``None`` when ``root`` holds complete weights, else what is missing."""
+    for index_name in ("model.safetensors.index.json", "pytorch_model.bin.index.json"):
+        index = root / index_name
+        if index.is_file():
+            shards = _json(index).get("weight_map")
+            if not isinstance(shards, dict):
+                return f"a readable {index_name} (no weight_map)"
+            lacking = sorted({s for s in shards.values() if not (root / s).is_file()})
+            return f"the weight shards {', '.join(lacking)} named by {index_name}" if lacking else None
+    if any(root.glob("*.safetensors")) or (root / "pytorch_model.bin").is_file():
+        return None
+    return "model weights (*.safetensors)"
+
+
+def checkpoint_gaps(path: str | Path) -> list[tuple[str, str]]:
+    """``(what is missing, the fix)`` for each file stock loaders need and checkpoint ``path`` lacks.
+
+    Stock loaders: transformers' ``AutoConfig``, ``AutoTokenizer``,
+    ``AutoProcessor`` (image *and*, for Qwen-VL, video processor) and
+    ``AutoModelForImageTextToText``, which vLLM and OpenRLHF call; plus the chat
+    template the harness renders prompts with. Reads file names and JSON only.
+    """
+    root = Path(path)
+    if not (root / "config.json").is_file():
+        return [("config.json", "this is not a Hugging Face checkpoint directory: pass the directory that holds it")]
+    config = _json(root / "config.json")
+    from_base = "copy it from the checkpoint this one was trained from"
+    gaps = []
+    weights = _missing_weights(root)
+    if weights:
+        gaps.append((weights, "copy the complete checkpoint"))
+    if not ((root / "tokenizer.json").is_file() or (root / "tokenizer.model").is_file()
+            or ((root / "vocab.json").is_file() and (root / "merges.txt").is_file())):
+        gaps.append(("tokenizer files (tokenizer.json, or vocab.json + merges.txt)",
+                     f"save them with processor.save_pretrained(DIR), or {from_base}"))
+    if not (any((root / f).is_file() for f in CHAT_TEMPLATE_FILES)
+            or _json(root / "tokenizer_config.json").get("chat_template")):
+        gaps.append((f"a chat template ({' or '.join(CHAT_TEMPLATE_FILES)})", from_base))
+    if not image_processor_config(root):
+        gaps.append((f"an image processor config ({PROCESSOR_CONFIG} with \"image_processor\", or "
+                     f"{IMAGE_PROCESSOR_CONFIG})", f"save it with processor.save_pretrained(DIR), or {from_base}"))
+    elif config.get("model_type") in STOCK_VIDEO_PROCESSORS and not has_video_processor_config(root):
+        gaps.append((f"a video processor config ({VIDEO_PROCESSOR_CONFIG}), without which stock AutoProcessor, "
+                     "OpenRLHF and vLLM fail with \"Can't load video processor\"",
+                     f"write it with `harness model complete {root}`"))
+    return gaps
+
+
+def missing_checkpoint_files(path: str | Path) -> list[str]:
+    """What stock loaders need and checkpoint ``path`` lacks (:func:`checkpoint_gaps` without the fixes)."""
+    return [what for what, _ in checkpoint_gaps(path)]
+
+
+def check_checkpoint(path: str | Path, field: str = "model") -> Path:
+    """A local VLM checkpoint that stock loaders can read, without loading it, or a ConfigError.
+
+    The training backends call this in ``check()`` and ``harness eval`` before
+    loading, so a directory that OpenRLHF, vLLM or transformers could not read
+    fails in a second, naming each missing file and its fix, before anything
+    is loaded, exported or submitted.
     """
     root = Path(path).expanduser()
     if not root.is_dir():
@@ -144,18 +291,11 @@ def check_checkpoint(path: str | Path, field: str = "model") -> Path:
             f"field {field!r}: {path} is not a directory (no such directory). Pass a local "
             "Hugging Face checkpoint directory (nothing is downloaded)."
         )
-    if not (root / "config.json").is_file():
-        raise ConfigError(f"field {field!r}: {path} has no config.json; it is not a model checkpoint.")
-    if not any((root / f).is_file() for f in PROCESSOR_FILES):
+    gaps = checkpoint_gaps(root)
+    if gaps:
         raise ConfigError(
-            f"field {field!r}: {path} has no processor ({' or '.join(PROCESSOR_FILES)}). A "
-            "vision-language run needs the image processor: save it next to the model with "
-            "processor.save_pretrained(PATH)."
-        )
-    if not any((root / f).is_file() for f in TOKENIZER_FILES):
-        raise ConfigError(
-            f"field {field!r}: {path} has no tokenizer files ({', '.join(TOKENIZER_FILES)}); "
-            "save the tokenizer with processor.save_pretrained(PATH)."
+            f"field {field!r}: the checkpoint {path} cannot be read by stock loaders; it lacks "
+            + "; ".join(f"{what} (fix: {fix})" for what, fix in gaps) + "."
         )
     return root
 

@@ -2,7 +2,8 @@
 
 :func:`build_tiny_vlm` writes a normal Hugging Face checkpoint directory
 (``config.json``, weights, ``generation_config.json``, tokenizer, image
-processor, chat template) for a ~2-layer, 64-wide Qwen2-VL, Qwen2.5-VL or
+and video processor configs, chat template: the file set stock transformers,
+vLLM and OpenRLHF read, see :func:`harness.models.missing_checkpoint_files`) for a ~2-layer, 64-wide Qwen2-VL, Qwen2.5-VL or
 Qwen3-VL. Nothing is downloaded: the tokenizer is a byte-level BPE trained
 with the ``tokenizers`` library on :data:`CORPUS`, with the Qwen special
 tokens and the ``<think>``/``<answer>`` tags as whole tokens, and the chat
@@ -240,7 +241,7 @@ def build_tiny_vlm(
 
 
 TINY_ARCH = "qwen2_5_vl"
-TINY_FORMAT = 1  # bump when build_tiny_vlm's defaults change: the cache dir name changes with it
+TINY_FORMAT = 2  # bump when build_tiny_vlm's output changes (2: video processor config): new cache dir
 
 
 def cache_root() -> Path:

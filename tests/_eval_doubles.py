@@ -28,6 +28,21 @@ from harness.answers import last_answer
 COLOURS = ["red", "green", "blue", "yellow"]
 
 
+def fake_checkpoint(path) -> str:
+    """A folder with every file name :func:`harness.models.check_checkpoint` asks for, contents empty.
+
+    For engines and checks that never load the model (the scripted engine, ``--check``).
+    """
+    from pathlib import Path
+
+    root = Path(path)
+    root.mkdir(parents=True, exist_ok=True)
+    for name in ("config.json", "tokenizer.json", "chat_template.jinja", "model.safetensors"):
+        (root / name).write_text("{}")
+    (root / "preprocessor_config.json").write_text('{"image_processor_type": "none (test double)"}')
+    return str(root)
+
+
 class ToyTask:
     """``toy``: 'sample N' with four colour choices; gold is COLOURS[N % 4] at some position."""
 

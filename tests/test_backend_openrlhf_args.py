@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from harness.errors import ConfigError
-from harness.plugins.openrlhf.args import GRPOPlan, check_layout, command, train_args
+from harness.plugins.openrlhf.args import WANDB_KEY_FROM_ENV, GRPOPlan, check_layout, command, entrypoint, train_args
 from harness.plugins.openrlhf.settings import OpenRLHFSettings
 from harness.run_config import RunConfig
 
@@ -123,7 +123,7 @@ def test_every_layout_option_parses(openrlhf_parser):
     settings = OpenRLHFSettings(
         actor_num_nodes=2, actor_gpus_per_node=4, ref_num_nodes=2, ref_gpus_per_node=4, vllm_num_engines=2,
         vllm_tensor_parallel_size=4, colocate_all=False, zero_stage=2, freeze_visual_encoder=True,
-        gradient_checkpointing=False, tensorboard=False, save_steps=50,
+        gradient_checkpointing=False, save_steps=50,
         extra_args=["--logger.wandb.project", "rft"],
     )
     plan = GRPOPlan.from_config(paper_config(lr_scheduler="cosine", warmup_steps=30), settings)
@@ -159,3 +159,41 @@ def test_colocated_vllm_engines_must_cover_the_actor_gpus():
         check_layout(plan, OpenRLHFSettings(vllm_num_engines=4))
     with pytest.raises(ConfigError, match="max_len"):
         check_layout(plan, OpenRLHFSettings(max_len=1024))
+
+
+@pytest.mark.parametrize(("report_to", "expected"), [
+    ("none", {"logger.tensorboard_dir": None, "logger.wandb.key": None}),
+    ("tensorboard", {"logger.tensorboard_dir": "/runs/sat/model/tensorboard", "logger.wandb.key": None,
+                     "logger.wandb.run_name": "sat"}),
+    ("wandb", {"logger.tensorboard_dir": None, "logger.wandb.key": WANDB_KEY_FROM_ENV,
+               "logger.wandb.run_name": "sat"}),
+])
+def test_report_to_maps_to_openrlhfs_logger_flags(openrlhf_parser, report_to, expected):
+    settings = OpenRLHFSettings(report_to=report_to)
+    plan = GRPOPlan.from_config(paper_config(), settings)
+    args = train_args(plan, settings, model="/m", dataset="prompts.jsonl", reward_func="reward_func.py",
+                      save_path="/runs/sat/model", rows=plan.rows, max_images_per_prompt=1, run_name="sat")
+    parsed = parse(openrlhf_parser, args)
+    assert {key: parsed[key] for key in expected} == expected
+    if report_to == "none":  # no logger flag of ours at all
+        assert not [a for a in args if a.startswith("--logger.") and a != "--logger.logging_steps"]
+
+
+def test_the_wandb_key_is_read_from_the_job_environment_by_its_shell(tmp_path):
+    import shlex
+
+    settings = OpenRLHFSettings(report_to="wandb")
+    plan = GRPOPlan.from_config(paper_config(), settings)
+    args = train_args(plan, settings, model="/m", dataset="prompts.jsonl", reward_func="reward_func.py",
+                      save_path="/out", rows=plan.rows, max_images_per_prompt=1)
+    # The job's shell runs the entrypoint; "python" here prints the key it was given.
+    show = tmp_path / "python"
+    show.write_text("#!/bin/sh\nwhile [ \"$1\" != --logger.wandb.key ]; do shift; done; echo \"key=$2\"\n")
+    show.chmod(0o755)
+    line = entrypoint(str(show), args, preflight=["true"])
+    assert "$WANDB_API_KEY" not in shlex.join(args)  # never expanded or written here
+    ran = subprocess.run(["sh", "-c", line], capture_output=True, text=True, env={"WANDB_API_KEY": "k-123"})
+    assert ran.returncode == 0 and ran.stdout.strip() == "key=k-123"
+    missing = subprocess.run(["sh", "-c", line], capture_output=True, text=True, env={})
+    assert missing.returncode != 0 and missing.stdout == ""
+    assert "set WANDB_API_KEY in the job environment for --report-to wandb" in missing.stderr

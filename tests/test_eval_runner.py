@@ -32,9 +32,8 @@ def doubles(fresh_host):
 
 
 def config(tmp_path, out="out", **fields) -> EvalConfig:
-    model = tmp_path / "model"
-    model.mkdir(exist_ok=True)
-    base = dict(tasks=["toy"], engine="scripted", model=str(model), limit=8, output=str(tmp_path / out))
+    model = _eval_doubles.fake_checkpoint(tmp_path / "model")
+    base = dict(tasks=["toy"], engine="scripted", model=model, limit=8, output=str(tmp_path / out))
     return EvalConfig(**(base | fields))
 
 
@@ -147,7 +146,7 @@ def test_circular_counts_a_sample_only_if_every_rotation_is_right(doubles, tmp_p
 def test_cli_eval_then_report_side_by_side(doubles, tmp_path):
     cli = build_cli()
     runner = CliRunner()
-    (tmp_path / "m").mkdir()
+    _eval_doubles.fake_checkpoint(tmp_path / "m")
     for name, limit in (("base", "4"), ("rft", "6")):
         result = runner.invoke(
             cli,
@@ -165,7 +164,7 @@ def test_cli_eval_then_report_side_by_side(doubles, tmp_path):
 
 def test_cli_refusal_is_one_line_without_traceback(doubles, tmp_path):
     cli = build_cli()
-    (tmp_path / "m").mkdir()
+    _eval_doubles.fake_checkpoint(tmp_path / "m")
     args = ["eval", "--tasks", "toy", "--engine", "scripted", "--model", str(tmp_path / "m"),
             "--limit", "2", "--no-progress", "-o", str(tmp_path / "o")]
     assert CliRunner().invoke(cli, args).exit_code == 0
@@ -199,7 +198,7 @@ def kill_9(proc: subprocess.Popen) -> None:
 @pytest.mark.parametrize("circular", [False, True], ids=["plain", "circular"])
 def test_killed_run_resumes_to_the_uninterrupted_results(tmp_path, circular):
     """kill -9 at a known sample (the engine holds there), rerun: every sample and rotation once, same results."""
-    (tmp_path / "m").mkdir()
+    _eval_doubles.fake_checkpoint(tmp_path / "m")
     tests_dir = Path(__file__).parent
     limit, held_at = (5, 6) if circular else (12, 5)  # circular: 20 prompts, held inside group 1's rotations
 
@@ -257,7 +256,7 @@ def test_read_records_drops_a_torn_last_line_and_rejects_a_damaged_middle_one(tm
 
 
 def test_cli_reads_a_config_file_and_flags_override_it(doubles, tmp_path):
-    (tmp_path / "m").mkdir()
+    _eval_doubles.fake_checkpoint(tmp_path / "m")
     cfg = tmp_path / "eval.yaml"
     cfg.write_text(
         f"tasks: [toy]\nengine: scripted\nmodel: {tmp_path / 'm'}\nlimit: 5\ntemplates: [nothink]\n"

@@ -23,11 +23,9 @@ import _layouts as L  # noqa: E402
 
 
 def _fake_checkpoint(tmp_path: Path) -> Path:
-    model = tmp_path / "model"
-    model.mkdir()
-    for name in ("config.json", "preprocessor_config.json", "tokenizer.json", "model.safetensors"):
-        (model / name).write_text("{}")
-    return model
+    import _eval_doubles
+
+    return Path(_eval_doubles.fake_checkpoint(tmp_path / "model"))
 
 
 # -- the rule ----------------------------------------------------------------------------
@@ -206,7 +204,8 @@ def test_merging_shards_scored_on_different_data_is_refused(fresh_host, tmp_path
     with registered_plugin(_eval_doubles.Plugin(), name="eval-doubles", host=fresh_host):
         dirs = []
         for i in (1, 2):
-            config = EvalConfig(tasks=["toy"], engine="scripted", model=str(tmp_path), limit=6, shard=f"{i}/2",
+            config = EvalConfig(tasks=["toy"], engine="scripted", model=str(_fake_checkpoint(tmp_path)), limit=6,
+                                shard=f"{i}/2",
                                 output=str(tmp_path / f"s{i}"))
             run_eval(config, progress=False, echo=lambda s: None)
             dirs.append(tmp_path / f"s{i}")

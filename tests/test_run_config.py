@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import sys
+from pathlib import Path
 
 import pytest
 
@@ -14,6 +16,9 @@ from harness.config import load_config
 from harness.errors import ConfigError
 from harness.plugins.trl.backend import TrlBackend, check_batches
 from harness.run_config import PRESETS, RunConfig
+
+sys.path.insert(0, str(Path(__file__).parent))
+import _eval_doubles  # noqa: E402
 
 BASE = {"task": "banner", "model": "/models/tiny", "output": "/tmp/run", "reward": "accuracy:1,format:1"}
 
@@ -120,10 +125,7 @@ def run_cli(*args):
     ],
 )
 def test_bad_configs_exit_2_without_traceback(tmp_path, args, message):
-    model = tmp_path / "model"
-    model.mkdir()
-    for name in ("config.json", "preprocessor_config.json", "tokenizer.json"):
-        (model / name).write_text("{}")
+    model = Path(_eval_doubles.fake_checkpoint(tmp_path / "model"))
     base = ["--task", "banner", "--model", str(model), "--output", str(tmp_path / "out"),
             "--reward", "accuracy:1,format:1", "--per-device-batch", "2", "--num-generations", "2",
             "--grad-accum", "1", "--source", "synthetic", "--check"]
@@ -139,15 +141,12 @@ def test_model_without_processor_fails_before_loading(tmp_path):
     (model / "config.json").write_text("{}")
     (model / "tokenizer.json").write_text("{}")
     config = RunConfig(**{**BASE, "model": str(model), "output": str(tmp_path / "o")}, preset="smoke")
-    with pytest.raises(ConfigError, match=r"field 'model': .* has no processor.*save_pretrained"):
+    with pytest.raises(ConfigError, match=r"field 'model': .* lacks .*an image processor config.*save_pretrained"):
         TrlBackend().check(config)
 
 
 def test_check_only_passes_a_good_config(tmp_path):
-    model = tmp_path / "model"
-    model.mkdir()
-    for name in ("config.json", "preprocessor_config.json", "tokenizer.json"):
-        (model / name).write_text("{}")
+    model = Path(_eval_doubles.fake_checkpoint(tmp_path / "model"))
     result = run_cli("--task", "banner", "--model", str(model), "--output", str(tmp_path / "o"),
                      "--reward", "accuracy:1,format:1", "--preset", "smoke", "--source", "synthetic", "--check")
     assert result.exit_code == 0, result.output
@@ -155,10 +154,7 @@ def test_check_only_passes_a_good_config(tmp_path):
 
 
 def test_resume_needs_a_checkpoint_and_a_finished_run_needs_resume(tmp_path):
-    model = tmp_path / "model"
-    model.mkdir()
-    for name in ("config.json", "preprocessor_config.json", "tokenizer.json"):
-        (model / name).write_text("{}")
+    model = Path(_eval_doubles.fake_checkpoint(tmp_path / "model"))
     out = tmp_path / "o"
     config = RunConfig(**{**BASE, "model": str(model), "output": str(out)}, preset="smoke", resume=True)
     with pytest.raises(ConfigError, match="field 'resume'.*no checkpoint-N"):

@@ -1,4 +1,4 @@
-"""``harness model tiny``: build a tiny random-weight VLM checkpoint for tests and demos."""
+"""``harness model tiny`` (a tiny random-weight VLM for tests and demos) and ``harness model complete``."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ ARCH_CHOICES = ("qwen2_5_vl", "qwen2_vl", "qwen3_vl")  # == harness.tiny_vlm.ARC
 
 @click.group("model")
 def model_group() -> None:
-    """Model utilities (tiny test checkpoints)."""
+    """Model utilities (tiny test checkpoints, completing a checkpoint's processor files)."""
 
 
 @model_group.command("tiny")
@@ -29,6 +29,25 @@ def tiny_command(out_dir: str, arch: str, seed: int, hidden_size: int, layers: i
 
     path = build_tiny_vlm(out_dir, arch=arch, seed=seed, hidden_size=hidden_size, num_layers=layers)
     click.echo(f"Wrote a tiny {arch} (random weights, seed {seed}) to {path}")
+
+
+@model_group.command("complete")
+@click.argument("path", type=click.Path(exists=True, file_okay=False))
+def complete_command(path: str) -> None:
+    """Add the processor configs stock loaders need to the checkpoint at PATH.
+
+    Qwen-VL checkpoints saved by older harness versions carry only an image
+    processor; stock AutoProcessor (OpenRLHF, vLLM) also needs a video processor
+    config. This writes it from the image processor's settings (JSON only; files
+    already there are kept), then checks the directory as `harness run` and
+    `harness eval` will.
+    """
+    from harness.models import check_checkpoint, complete_processor_files
+
+    written = complete_processor_files(path)
+    click.echo(f"Wrote {', '.join(written)} in {path}." if written else f"{path}: nothing to add.")
+    check_checkpoint(path)
+    click.echo("Stock loaders (AutoProcessor, vLLM, OpenRLHF) find every file they read.")
 
 
 COMMANDS = [model_group]

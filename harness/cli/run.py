@@ -65,6 +65,7 @@ def _set_overrides(values: tuple[str, ...]) -> dict:
 @click.option("--set", "sets", multiple=True, metavar="KEY=VALUE", help="Any config field, dotted for sections: --set trl.bf16=false (repeatable).")
 @click.option("--ray-address", help="Cluster backends (openrlhf): Ray dashboard address, e.g. http://head:8265 (= --set <backend>.ray_address=...).")
 @click.option("--dry-run", is_flag=True, default=None, help="Cluster backends (openrlhf): write the job directory and print the command; submit nothing (= --set <backend>.dry_run=true).")
+@click.option("--report-to", type=click.Choice(["none", "tensorboard", "wandb"]), help="Experiment tracking by the backend: tensorboard or wandb (= --set <backend>.report_to=...); metrics.jsonl is written either way [none].")
 @click.option("--check", "check_only", is_flag=True, help="Validate the config with the backend and exit; load nothing.")
 def run_command(config_file, sets, check_only, task_options, **flags) -> None:
     """Train with GRPO (RFT) or SFT; writes checkpoints, metrics.jsonl, plots/ and config.json.
@@ -78,8 +79,8 @@ def run_command(config_file, sets, check_only, task_options, **flags) -> None:
     if task_options:
         flags["task_options"] = _set_overrides(task_options)
     overrides = deep_merge(_set_overrides(sets), flags)
-    # --ray-address / --dry-run are settings of the run's backend (its section), not shared fields.
-    section = {k: overrides.pop(k) for k in ("ray_address", "dry_run") if k in overrides}
+    # --ray-address / --dry-run / --report-to are settings of the run's backend (its section), not shared fields.
+    section = {k: overrides.pop(k) for k in ("ray_address", "dry_run", "report_to") if k in overrides}
     if section:
         backend = overrides.get("backend") or (read_config_file(config_file).get("backend") if config_file else None)
         backend = backend or RunConfig.model_fields["backend"].default

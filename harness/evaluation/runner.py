@@ -34,6 +34,7 @@ from harness.evaluation.records import RecordWriter, read_records, records_path
 from harness.evaluation.results import summarize
 from harness.evaluation.scoring import build_rewards, format_checker, score
 from harness.fingerprint import checkpoint_changes, checkpoint_fingerprint
+from harness.models import check_checkpoint
 from harness.plugin_host import get_host
 from harness.rundir import check_output_path, identity_differences, output_lock, read_json, write_json, write_text
 from harness.sources import describe
@@ -56,6 +57,9 @@ def resolve_model(config: EvalConfig) -> tuple[str, bool, dict[str, Any] | None]
                             trust_remote_code=config.trust_remote_code)
         if not path.is_dir():
             raise ConfigError(f"--model {config.model} is a file; pass the checkpoint directory that holds it.")
+        # The same check as the training backends: a folder stock loaders cannot read fails here,
+        # naming the missing file and the fix, before any engine or GPU is touched.
+        check_checkpoint(path)
         return str(path), False, hub
     try:
         from harness.tiny_vlm import default_tiny_model_dir

@@ -45,7 +45,10 @@ class BaseModelSpec(StrictModel):
     seed: int = 0
 
     def key(self) -> str:
-        payload = json.dumps({"spec": self.model_dump(), "data": DATA_VERSION}, sort_keys=True)
+        from harness.tiny_vlm import TINY_FORMAT  # the checkpoint's file set: a new one, a new key
+
+        payload = json.dumps({"spec": self.model_dump(), "data": DATA_VERSION, "files": TINY_FORMAT},
+                             sort_keys=True)
         return hashlib.sha256(payload.encode()).hexdigest()[:12]
 
 

@@ -92,6 +92,7 @@ def train_args(
     rows: int,
     max_images_per_prompt: int,
     resume: bool = False,
+    run_name: str | None = None,
 ) -> list[str]:
     """The train_ppo_ray flags for ``plan`` laid out by ``settings`` (an ``OpenRLHFSettings``)."""
     s = settings
@@ -150,9 +151,19 @@ def train_args(
         args.append("--actor.freeze_visual_encoder")
     if resume:  # continue from <save_path>/checkpoints/_actor (written every openrlhf.save_steps)
         args.append("--ckpt.load_enable")
-    if s.tensorboard:
+    if s.report_to == "tensorboard":
         args += ["--logger.tensorboard_dir", f"{save_path}/tensorboard"]
+    elif s.report_to == "wandb":
+        # OpenRLHF 0.11.2 logs to W&B when --logger.wandb.key is set; the key is read from the
+        # job's environment by the shell that runs the entrypoint, so it is in no file here.
+        args += ["--logger.wandb.key", WANDB_KEY_FROM_ENV]
+    if s.report_to != "none" and run_name:  # the W&B run's name, and the TensorBoard subfolder
+        args += ["--logger.wandb.run_name", run_name]
     return args + list(s.extra_args)
+
+
+# Expanded by the shell that runs the Ray job's entrypoint; unset or empty stops the job at once.
+WANDB_KEY_FROM_ENV = "${WANDB_API_KEY:?set WANDB_API_KEY in the job environment for --report-to wandb}"
 
 
 def command(python: str, args: list[str]) -> list[str]:
@@ -160,9 +171,19 @@ def command(python: str, args: list[str]) -> list[str]:
     return [python, "-m", ENTRY_MODULE, *args]
 
 
-def entrypoint(python: str, args: list[str]) -> str:
-    """The command as one shell-quoted string (a Ray job's entrypoint)."""
-    return shlex.join(command(python, args))
+def _shell_word(arg: str) -> str:
+    return f'"{arg}"' if arg == WANDB_KEY_FROM_ENV else shlex.quote(arg)
+
+
+def entrypoint(python: str, args: list[str], preflight: list[str] | None = None) -> str:
+    """The command as one shell string (a Ray job's entrypoint), after ``preflight`` when given.
+
+    ``preflight`` is a command that must succeed first (see
+    :mod:`harness.plugins.openrlhf.preflight`): it runs on the cluster before
+    train_ppo_ray holds any GPU.
+    """
+    train = " ".join(_shell_word(a) for a in command(python, args))
+    return f"{shlex.join(preflight)} && {train}" if preflight else train
 
 
 def check_layout(plan: GRPOPlan, settings: Any) -> None:

@@ -103,6 +103,7 @@ class OpenRLHFBackend:
         import click
 
         from harness.plugins.openrlhf import args as openrlhf_args
+        from harness.plugins.openrlhf import preflight as openrlhf_preflight
         from harness.plugins.openrlhf import submit as openrlhf_submit
         from harness.plugins.openrlhf.export import export_prompts
 
@@ -112,7 +113,6 @@ class OpenRLHFBackend:
         task = harness.get_task(config.task)
         template = harness.get_template(config.template)
         output = Path(config.output).resolve()
-        output.mkdir(parents=True, exist_ok=True)
 
         processor = load_processor(config.model)
         # Never more samples than rows: the rows are the first samples, repeated if too few.
@@ -134,21 +134,35 @@ class OpenRLHFBackend:
             generation_config=Path(config.model) / "generation_config.json",
             source=config.source,
             split=config.split,
+            # OpenRLHF stops the job at the first image prompt over max_len - max_new_tokens.
+            max_len=settings.max_len,
+            max_new_tokens=plan.max_new_tokens,
+            max_image_pixels=settings.max_image_pixels,
+            fit=settings.fit_prompts,
         )
+        for item in export.shrunk:
+            click.echo(f"Shrank the images of sample {item['sample']!r} to fit max_len: {item['tokens_before']} -> "
+                       f"{item['tokens']} tokens (openrlhf.fit_prompts=shrink_images).")
         job_dir = export.job_dir
         save_path = self.outputs(config).checkpoint
+        cluster_model = settings.cluster_model_path or str(Path(config.model).resolve())
+        dataset = str(export.dataset) if shared else export.dataset.name
+        reward_func = str(job_dir / "reward_func.py") if shared else "reward_func.py"
         args = openrlhf_args.train_args(
             plan,
             settings,
-            model=settings.cluster_model_path or str(Path(config.model).resolve()),
-            dataset=str(export.dataset) if shared else export.dataset.name,
-            reward_func=str(job_dir / "reward_func.py") if shared else "reward_func.py",
+            model=cluster_model,
+            dataset=dataset,
+            reward_func=reward_func,
             save_path=save_path,
             rows=export.rows,
             max_images_per_prompt=export.max_images_per_prompt,
             resume=bool(getattr(config, "resume", False)),
+            run_name=output.name,
         )
-        entry = openrlhf_args.entrypoint(settings.python, args)
+        preflight = [settings.python, "-m", openrlhf_preflight.MODULE, "--model", cluster_model,
+                     "--reward-func", reward_func, "--dataset", dataset]
+        entry = openrlhf_args.entrypoint(settings.python, args, preflight=preflight)
         if shared:  # no working_dir upload: run where the job directory is
             entry = f"cd {shlex.quote(str(job_dir))} && {entry}"
         py_modules = []
@@ -168,6 +182,9 @@ class OpenRLHFBackend:
             "dataset": str(export.dataset),
             "rows": export.rows,
             "samples": export.samples,
+            "longest_prompt_tokens": export.longest_prompt,
+            "max_prompt_tokens": settings.max_len - plan.max_new_tokens,
+            "shrunk_prompts": export.shrunk,
             "max_steps": plan.max_steps,
             "completions_per_step": plan.completions_per_step,
             "checkpoint": save_path,

@@ -12,21 +12,31 @@ Layout of the job directory::
 placeholder per image; OpenRLHF's processor expands it when it tokenizes the
 prompt with the images. ``label`` is JSON: the sample's reward columns and the
 template (see :func:`harness.plugins.openrlhf.reward.make_label`).
+
+Prompt length: OpenRLHF stops the whole job at the first image prompt longer
+than ``max_len - max_new_tokens`` tokens (it cannot truncate an image prompt).
+With ``max_prompt_tokens``, every prompt is counted as OpenRLHF counts it (the
+processor on the prompt text and the exported images, image tokens
+included) *before* anything is written; too-long prompts are refused, naming
+them and the fixes, or, with ``fit="shrink_images"``, their images are scaled
+down until the prompt fits and the export says so (:attr:`Export.shrunk`).
+``max_image_pixels`` caps every image's size first.
 """
 
 from __future__ import annotations
 
 import io
 import json
+import math
 import re
 import shutil
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from harness.errors import DataError
-from harness.inputs import render_prompt
+from harness.inputs import render_prompt, rgb
 from harness.plugins.openrlhf.reward import SHIM_CONFIG_FILE, SHIM_FILE, QueryScorer, make_label
 from harness.rundir import write_json
 from harness.sources import no_samples_error
@@ -35,11 +45,18 @@ DATASET_FILE = "prompts.jsonl"
 IMAGES_DIR = "images"
 TOKENIZER_FILE = "tokenizer.json"
 INPUT_KEY, LABEL_KEY, IMAGE_KEY = "prompt", "label", "images"
+FIT_CHOICES = ("refuse", "shrink_images")
+SHOWN = 5  # too-long prompts named in the error, longest first
 
 
 @dataclass
 class Export:
-    """What :func:`export_prompts` wrote."""
+    """What :func:`export_prompts` wrote.
+
+    :ivar longest_prompt: the most tokens of any prompt (images included), when counted.
+    :ivar shrunk: the prompts whose images were scaled down to fit:
+        ``{"sample", "row", "tokens_before", "tokens"}`` each.
+    """
 
     job_dir: Path
     dataset: Path
@@ -47,6 +64,19 @@ class Export:
     samples: int
     images: int
     max_images_per_prompt: int
+    longest_prompt: int | None = None
+    shrunk: list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass
+class _Planned:
+    """One sample ready to write: its prompt text, its images and their exported sizes."""
+
+    sample: Any
+    prompt: str
+    sizes: list[tuple[int, int] | None]  # per image: None = exported as it is
+    tokens: int | None = None
+    tokens_before: int | None = None
 
 
 def special_tokens(processor: Any) -> tuple[list[str], list[str]]:
@@ -94,6 +124,80 @@ def _safe(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "_", name)[:120] or "sample"
 
 
+def open_image(image: Any) -> Any:
+    """A sample image (path, bytes or PIL image) as the PIL image OpenRLHF will decode from the export."""
+    from PIL import Image
+
+    if isinstance(image, Image.Image):
+        return image
+    if isinstance(image, (str, Path)):
+        if not Path(image).is_file():
+            raise DataError(f"Image {image} does not exist.")
+        return Image.open(image)
+    if isinstance(image, (bytes, bytearray)):
+        return Image.open(io.BytesIO(bytes(image)))
+    raise DataError(f"Cannot export an image of type {type(image).__name__}; use a path, bytes or PIL image.")
+
+
+def resized(image: Any, size: tuple[int, int] | None) -> Any:
+    """``image`` scaled to ``size`` (bicubic, RGB); ``image`` itself when ``size`` is None."""
+    from PIL import Image
+
+    return image if size is None else rgb(image).resize(size, Image.Resampling.BICUBIC)
+
+
+def capped_size(image: Any, max_pixels: int | None) -> tuple[int, int] | None:
+    """The size that keeps ``image``'s aspect within ``max_pixels``; None when it already fits."""
+    w, h = image.size
+    if not max_pixels or w * h <= max_pixels:
+        return None
+    f = math.sqrt(max_pixels / (w * h))
+    return max(1, int(w * f)), max(1, int(h * f))
+
+
+def count_prompt_tokens(processor: Any, prompt: str, images: Sequence[Any]) -> tuple[int, int]:
+    """``(tokens, image tokens)`` of ``prompt`` with ``images``, counted as OpenRLHF counts them.
+
+    OpenRLHF (``vlm_utils.process_prompt_with_images``) tokenizes the prompt
+    text with its images through the model's processor, no special tokens
+    added; the processor expands each image placeholder to the image's tokens.
+    """
+    out = processor(text=[prompt], images=list(images) or None, add_special_tokens=False)
+    ids = list(out["input_ids"][0])
+    pad = getattr(processor, "image_token_id", None)
+    return len(ids), (ids.count(pad) if pad is not None else 0)
+
+
+def shrink_to_fit(processor: Any, prompt: str, images: Sequence[Any], sizes: list[tuple[int, int] | None],
+                  limit: int) -> tuple[list[tuple[int, int] | None], int]:
+    """Sizes that bring ``prompt`` to at most ``limit`` tokens by scaling its images down (aspect kept).
+
+    Returns ``(sizes, tokens)``; ``tokens`` stays above ``limit`` when the
+    text alone is too long or the processor will not shrink the images
+    further (its ``min_pixels``).
+    """
+    current = [s or img.size for img, s in zip(images, sizes)]
+    tokens, image_tokens = count_prompt_tokens(processor, prompt, [resized(i, s) for i, s in zip(images, sizes)])
+    for _ in range(16):
+        if tokens <= limit or not image_tokens:
+            break
+        budget = limit - (tokens - image_tokens)
+        if budget <= 0:
+            break
+        # Image tokens grow with the pixel count: scale each side by the square root of the ratio, a bit under.
+        f = min(0.95, math.sqrt(budget / image_tokens) * 0.97)
+        smaller = [(max(1, int(w * f)), max(1, int(h * f))) for w, h in current]
+        if smaller == current:
+            break
+        current = smaller
+        new_tokens, image_tokens = count_prompt_tokens(processor, prompt, [resized(i, s) for i, s in zip(images, current)])
+        if new_tokens >= tokens:  # the processor's minimum size: no smaller than this
+            tokens = new_tokens
+            break
+        tokens = new_tokens
+    return [tuple(c) for c in current], tokens
+
+
 def write_image(image: Any, path_stem: Path) -> Path:
     """Write one sample image (path, bytes or PIL image) under ``path_stem`` + its suffix."""
     from PIL import Image
@@ -132,6 +236,10 @@ def export_prompts(
     generation_config: str | Path | None = None,
     source: Any = None,
     split: str = "train",
+    max_len: int | None = None,
+    max_new_tokens: int = 0,
+    max_image_pixels: int | None = None,
+    fit: str = "refuse",
 ) -> Export:
     """Write the dataset, images, reward shim and its config for ``task`` under ``template``.
 
@@ -147,43 +255,73 @@ def export_prompts(
     :param generation_config: the model's ``generation_config.json`` (its EOS
         ids tell the shim which rollouts ran to the length cap).
     :param source, split: where the samples came from, named if there are none.
+    :param max_len: OpenRLHF's ``--data.max_len`` (prompt + response tokens);
+        with ``max_new_tokens`` (``--rollout.max_new_tokens``) it bounds every
+        prompt to ``max_len - max_new_tokens`` tokens, images included.
+        ``None``: prompts are not counted.
+    :param max_image_pixels: scale every larger image down to this many pixels.
+    :param fit: a prompt over that bound: ``"refuse"`` (a :class:`DataError`
+        before anything is written) or ``"shrink_images"``.
     """
     from tqdm import tqdm
 
+    if fit not in FIT_CHOICES:
+        raise DataError(f"fit={fit!r}: choose one of {', '.join(FIT_CHOICES)}.")
     job_dir = Path(job_dir).resolve()
+    max_prompt_tokens = None if max_len is None else max_len - max_new_tokens
+    # Pass 1, nothing written: prompt texts, image sizes, token counts.
+    planned: list[_Planned] = []
+    seen: set[str] = set()
+    for sample in tqdm(list(samples), desc=f"Preparing {task.name} prompts", unit="sample"):
+        if sample.id in seen:
+            raise DataError(f"Task {task.name!r} yielded sample id {sample.id!r} twice; ids must be unique.")
+        seen.add(sample.id)
+        prompt = render_prompt(processor, task.build_prompt(sample, template), template.prefill)
+        images = [open_image(image) for image in sample.images]
+        item = _Planned(sample, prompt, [capped_size(image, max_image_pixels) for image in images])
+        if max_prompt_tokens is not None:
+            shown = [resized(image, size) for image, size in zip(images, item.sizes)]
+            item.tokens, _ = count_prompt_tokens(processor, prompt, shown)
+            if item.tokens > max_prompt_tokens and fit == "shrink_images" and images:
+                sizes, tokens = shrink_to_fit(processor, prompt, images, item.sizes, max_prompt_tokens)
+                if tokens <= max_prompt_tokens:
+                    item.tokens_before, item.sizes, item.tokens = item.tokens, sizes, tokens
+        planned.append(item)
+    if not planned:
+        raise no_samples_error(task.name, source, split)
+    if max_prompt_tokens is not None:
+        _refuse_too_long(planned, max_len, max_new_tokens, fit)
+
+    # Pass 2: write.
     images_dir = job_dir / IMAGES_DIR
     images_dir.mkdir(parents=True, exist_ok=True)
     prepared = []
     n_images = 0
-    seen: set[str] = set()
-    for sample in tqdm(list(samples), desc=f"Exporting {task.name} prompts", unit="sample"):
-        if sample.id in seen:
-            raise DataError(f"Task {task.name!r} yielded sample id {sample.id!r} twice; ids must be unique.")
-        seen.add(sample.id)
+    for item in planned:
         paths = []
-        for i, image in enumerate(sample.images):
-            written = write_image(image, images_dir / f"{_safe(sample.id)}-{i}")
+        for i, (image, size) in enumerate(zip(item.sample.images, item.sizes)):
+            stem = images_dir / f"{_safe(item.sample.id)}-{i}"
+            written = write_image(image if size is None else resized(open_image(image), size), stem)
             n_images += 1
             paths.append(str(written) if absolute_paths else written.relative_to(job_dir).as_posix())
-        messages = task.build_prompt(sample, template)
         prepared.append(
             {
-                INPUT_KEY: render_prompt(processor, messages, template.prefill),
+                INPUT_KEY: item.prompt,
                 IMAGE_KEY: paths,
-                LABEL_KEY: make_label(sample.reward_columns(task.name), template),
+                LABEL_KEY: make_label(item.sample.reward_columns(task.name), template),
                 "datasource": task.name,
             }
         )
-    if not prepared:
-        raise no_samples_error(task.name, source, split)
     total = rows if rows is not None else len(prepared)
     dataset = job_dir / DATASET_FILE
     with dataset.open("w", encoding="utf-8") as f:
         for i in range(total):
             f.write(json.dumps(prepared[i % len(prepared)], ensure_ascii=False) + "\n")
     write_shim(job_dir, reward_spec, processor, tokenizer_file, monitor=monitor,
-               generation_config=generation_config, example_label=prepared[0][LABEL_KEY],
-               task=task.name, template=template.name)
+               generation_config=generation_config, example_label=prepared[0][LABEL_KEY], task=task.name,
+               template={"name": template.name, "think": bool(template.think), "prefill": template.prefill},
+               job_dir=str(job_dir), absolute_paths=absolute_paths)
+    counted = [item.tokens for item in planned if item.tokens is not None]
     return Export(
         job_dir=job_dir,
         dataset=dataset,
@@ -191,11 +329,36 @@ def export_prompts(
         samples=len(prepared),
         images=n_images,
         max_images_per_prompt=max(len(row[IMAGE_KEY]) for row in prepared),
+        longest_prompt=max(counted) if counted else None,
+        shrunk=[{"sample": item.sample.id, "row": i, "tokens_before": item.tokens_before, "tokens": item.tokens}
+                for i, item in enumerate(planned) if item.tokens_before is not None],
+    )
+
+
+def _refuse_too_long(planned: Sequence[_Planned], max_len: int, max_new_tokens: int, fit: str) -> None:
+    """A DataError naming the prompts over ``max_len - max_new_tokens`` tokens (longest first) and the fixes."""
+    limit = max_len - max_new_tokens
+    over = sorted(((item.tokens, i, item) for i, item in enumerate(planned) if item.tokens > limit),
+                  key=lambda t: (-t[0], t[1]))
+    if not over:
+        return
+    longest = over[0][0]
+    named = ", ".join(f"sample {item.sample.id!r} (row {i}): {tokens} tokens" for tokens, i, item in over[:SHOWN])
+    more = f" and {len(over) - SHOWN} more" if len(over) > SHOWN else ""
+    shrink = ("those prompts' images cannot shrink further (the text alone, or the processor's minimum image "
+              "size, is too long)" if fit == "shrink_images"
+              else "or let the export scale those prompts' images down to fit with --set "
+                   "openrlhf.fit_prompts=shrink_images")
+    raise DataError(
+        f"{len(over)} of {len(planned)} prompts are longer than OpenRLHF accepts (max_len - max_completion_length "
+        f"= {max_len} - {max_new_tokens} = {limit} tokens, image tokens included; OpenRLHF would stop the job at "
+        f"the first): {named}{more}. Fix: --set openrlhf.max_len={longest + max_new_tokens} (or more), cap the "
+        f"image size with --set openrlhf.max_image_pixels=N, {shrink}. Nothing was written or submitted."
     )
 
 
 def write_shim(
-    job_dir: str | Path,
+    directory: str | Path,
     reward_spec: Any,
     processor: Any,
     tokenizer_file: str | Path | None = None,
@@ -204,16 +367,16 @@ def write_shim(
     example_label: str | None = None,
     **info: Any,
 ) -> Path:
-    """Copy the reward shim into ``job_dir`` with its ``reward_config.json``; returns the shim path.
+    """Copy the reward shim into ``directory`` with its ``reward_config.json`` (holding ``info``); returns the
+    shim path.
 
     With ``monitor`` (and a sample's ``example_label``), the config also fixes
     the ``hack/*`` keys every rollout logs (``indicators``), computed by the
     shim's own code on that sample, and the ``end_tokens``.
     """
-    from harness.plugins.openrlhf import reward_func
     from harness.versions import __version__
 
-    job_dir = Path(job_dir)
+    job_dir = Path(directory)
     pads, special = special_tokens(processor)
     config = {
         "reward": str(reward_spec),  # the canonical text of the parsed spec
@@ -231,5 +394,6 @@ def write_shim(
         config["indicators"] = QueryScorer.from_config(config, base=job_dir).indicator_keys(example_label)
     write_json(job_dir / SHIM_CONFIG_FILE, config)
     shim = job_dir / SHIM_FILE
-    shutil.copyfile(reward_func.__file__, shim)
+    # Copied, never imported here: importing the shim builds its scorer from the job directory.
+    shutil.copyfile(Path(__file__).with_name(SHIM_FILE), shim)
     return shim

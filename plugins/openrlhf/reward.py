@@ -14,6 +14,14 @@ as 0/1 flags (``hack/length_share``: the rollout's share), which OpenRLHF
 averages into the step's shares; the key set is fixed when the job is
 exported (``indicators``), as OpenRLHF needs the same keys for every rollout.
 
+The shim fails fast. :func:`load_scorer` runs when OpenRLHF imports
+``reward_func.py`` (in each vLLM rollout actor's constructor, which OpenRLHF
+does not guard): a missing ``reward_config.json``, a job directory moved
+after export, or a reward plugin missing on the worker stops the job at
+start with that error. And if the first :data:`FAIL_FAST_ROLLOUTS` rollouts
+a worker scores all fail, :class:`RewardsFailing` stops the job instead of
+training on zeros.
+
 Nothing here imports trl or transformers; torch (which OpenRLHF has) is
 imported only to build the returned tensors.
 """
@@ -34,6 +42,19 @@ logger = logging.getLogger("harness.openrlhf.reward")
 SHIM_FILE = "reward_func.py"
 SHIM_CONFIG_FILE = "reward_config.json"
 FAILURES_KEY = "reward_failures"
+# A worker whose first this-many rollouts all fail to score stops the job (one paper-preset
+# step is 32 rollouts over 8 engines, so 8 is a step or two of one engine's share).
+FAIL_FAST_ROLLOUTS = 8
+
+
+class RewardsFailing(BaseException):
+    """Every one of a worker's first :data:`FAIL_FAST_ROLLOUTS` reward calls failed.
+
+    A ``BaseException`` on purpose: OpenRLHF's ``SingleTurnAgentExecutor``
+    wraps the reward call in ``except Exception`` and turns any error into a
+    ``None`` reward (the job then dies later, far from the cause). This one
+    passes through it, and Ray hands it to the trainer's ``ray.get``.
+    """
 
 
 def build_reward(spec: Any, template: Any, tokenizer: str | None = None) -> Any:
@@ -264,6 +285,14 @@ class QueryScorer:
                     "%s: %s\n  label: %s\n  query: %r",
                     failures, calls, FAILURES_KEY, type(exc).__name__, exc, label, query[-2000:],
                 )
+                if failures == calls >= FAIL_FAST_ROLLOUTS:
+                    message = (
+                        f"harness reward_func: all of the first {calls} rollouts failed to score (the last: "
+                        f"{type(exc).__name__}: {exc}); stopping instead of training on zero rewards. The "
+                        f"reward spec is {self.spec}; the log above shows each failing label and query."
+                    )
+                    logger.error(message)
+                    raise RewardsFailing(message) from exc
                 total, values = 0.0, {name: 0.0 for name in logs}
                 failed.append(1.0)
             rewards.append(total)
@@ -277,3 +306,45 @@ class QueryScorer:
             "scores": torch.tensor(scores, dtype=torch.float),
             "extra_logs": extra,
         }
+
+
+def load_scorer(job_dir: str | Path) -> QueryScorer:
+    """The :class:`QueryScorer` of the job exported to ``job_dir``, its reward built now.
+
+    What the shim runs at import and the job's preflight runs before
+    OpenRLHF starts: reads ``reward_config.json``, refuses a job directory
+    that moved since export when its dataset holds absolute paths, and builds
+    the reward for the exported template, so a reward plugin missing on this
+    machine fails here, by name. Raises :class:`harness.errors.HarnessError`.
+    """
+    from harness.errors import ConfigError, HarnessError
+    from harness.rundir import read_json
+
+    job_dir = Path(job_dir).resolve()
+    config_file = job_dir / SHIM_CONFIG_FILE
+    if not config_file.is_file():
+        raise ConfigError(
+            f"{config_file} does not exist: {SHIM_FILE} must sit in the job directory `harness run --backend "
+            f"openrlhf` exported, next to {SHIM_CONFIG_FILE}. Point --reward.remote_url at that copy, or "
+            "export the job again."
+        )
+    config = read_json(config_file, "reward shim config")
+    exported_to = config.get("job_dir")
+    if config.get("absolute_paths") and exported_to and Path(exported_to).resolve() != job_dir:
+        raise ConfigError(
+            f"The job directory moved: it was exported to {exported_to} and its dataset's image paths point "
+            f"there, but it is now at {job_dir}. Export it again where the cluster will read it (`harness run "
+            "--backend openrlhf --dry-run -o DIR`), or move it back."
+        )
+    scorer = QueryScorer.from_config(config, base=job_dir)
+    template = config.get("template")
+    if isinstance(template, Mapping):
+        info = TemplateInfo(str(template["name"]), bool(template["think"]), str(template.get("prefill") or ""))
+        try:
+            scorer.reward(info)
+        except HarnessError as exc:
+            raise ConfigError(
+                f"{exc} (building the reward {scorer.spec} for the exported job in {job_dir}: the plugin that "
+                "provides it must be installed in the OpenRLHF environment on every worker)"
+            ) from None
+    return scorer

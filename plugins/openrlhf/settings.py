@@ -70,7 +70,23 @@ class OpenRLHFSettings(StrictModel):
         4096, ge=2, description="Prompt + response tokens (image tokens included); OpenRLHF's --data.max_len."
     )
     save_steps: int = Field(-1, description="Save a resumable checkpoint every N steps (-1: only at the end).")
-    tensorboard: bool = Field(True, description="Log to <save_path>/tensorboard.")
+    report_to: Literal["none", "tensorboard", "wandb"] = Field(
+        "none",
+        description="Experiment tracking (harness run --report-to): tensorboard logs to <save_path>/tensorboard "
+        "(--logger.tensorboard_dir); wandb logs with the WANDB_API_KEY of the job's environment "
+        "(--logger.wandb.key, read on the cluster when the job starts; never written to a file here).",
+    )
+    max_image_pixels: int | None = Field(
+        None, ge=1,
+        description="Scale every exported image larger than this many pixels down to it (aspect kept): fewer "
+        "image tokens per prompt.",
+    )
+    fit_prompts: Literal["refuse", "shrink_images"] = Field(
+        "refuse",
+        description="A prompt longer than max_len - max_completion_length tokens (image tokens included), "
+        "which OpenRLHF would stop the job on: refuse the export naming it, or scale its images down until "
+        "it fits (the export lists each one).",
+    )
     extra_args: list[str] = Field(
         default_factory=list, description="Further train_ppo_ray flags, appended verbatim."
     )

@@ -82,10 +82,16 @@ def runtime_env(
 
 
 def ray_submit_command(address: str, env: Mapping[str, Any], entrypoint: str) -> str:
-    """The equivalent ``ray job submit`` command line, for people and for ``--dry-run``."""
+    """The equivalent ``ray job submit`` command line, for people and for ``--dry-run``.
+
+    The entrypoint goes in as ``sh -c ENTRYPOINT``: ``ray job submit`` shell-quotes
+    the words after ``--`` (``shlex.join``), which would turn its ``&&`` into an
+    argument, and its ``&&`` and ``${...}`` belong to the shell that runs the job
+    on the cluster, not to the one running this line.
+    """
     return (
         f"ray job submit --address {shlex.quote(address)} "
-        f"--runtime-env-json {shlex.quote(json.dumps(env, sort_keys=True))} -- {entrypoint}"
+        f"--runtime-env-json {shlex.quote(json.dumps(env, sort_keys=True))} -- sh -c {shlex.quote(entrypoint)}"
     )
 
 

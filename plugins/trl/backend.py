@@ -125,6 +125,7 @@ class TrlBackend:
                 "hf:ORG/NAME for a Hub dataset, or synthetic for the task's synthetic twin."
             )
         check_checkpoint(config.model)
+        self._check_report_to(config)
         self._check_devices(config)
         self._check_output(config)
 
@@ -135,6 +136,18 @@ class TrlBackend:
             status="planned", output=str(output), checkpoint=str(output / FINAL_DIR),
             metrics=str(output / METRICS_FILE), method=config.method,
         )
+
+    def _check_report_to(self, config: Any) -> None:
+        """The tracker --report-to names is installed (TRL would fail only once the model is loaded)."""
+        import importlib.util
+
+        wanted = config.settings(NAME).report_to
+        modules = {"tensorboard": ("tensorboard", "tensorboardX"), "wandb": ("wandb",)}.get(wanted, ())
+        if modules and not any(importlib.util.find_spec(m) for m in modules):
+            raise ConfigError(
+                f"field 'trl.report_to' = {wanted!r} but {modules[0]} is not installed: pip install "
+                f"{modules[0]}, or use --report-to none (metrics.jsonl is written either way)."
+            )
 
     def _check_devices(self, config: Any) -> None:
         settings = config.settings(NAME)

@@ -49,3 +49,9 @@ class TrlSettings(StrictModel):
         None, description="transformers attn_implementation (e.g. flash_attention_2); None: the model's default."
     )
     log_completions: bool = Field(False, description="Print sampled completions to the console at each log step.")
+    report_to: Literal["none", "tensorboard", "wandb"] = Field(
+        "none",
+        description="Experiment tracking (harness run --report-to; TRL's report_to): tensorboard writes "
+        "<output>/runs/, wandb logs to Weights & Biases (its usual WANDB_* environment). metrics.jsonl is "
+        "written either way.",
+    )

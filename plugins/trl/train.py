@@ -81,7 +81,8 @@ def common_args(config: Any, output: Path, device: dict[str, Any]) -> dict[str, 
         "save_strategy": "steps",
         "save_steps": s.save_steps,
         "save_total_limit": s.save_total_limit,
-        "report_to": "none",
+        "report_to": s.report_to,
+        "run_name": output.name,
         "dataloader_num_workers": s.dataloader_num_workers,
     }
 
