@@ -172,30 +172,34 @@ def shrink_to_fit(processor: Any, prompt: str, images: Sequence[Any], sizes: lis
                   limit: int) -> tuple[list[tuple[int, int] | None], int]:
     """Sizes that bring ``prompt`` to at most ``limit`` tokens by scaling its images down (aspect kept).
 
-    Returns ``(sizes, tokens)``; ``tokens`` stays above ``limit`` when the
-    text alone is too long or the processor will not shrink the images
-    further (its ``min_pixels``).
+    One scale factor for all of the prompt's images, the largest that fits,
+    found by bisection on the processor's own count (its resizing rounds to
+    whole patches, so the count is not a formula of the pixels). Returns
+    ``(sizes, tokens)``; ``tokens`` stays above ``limit`` when even images a
+    few patches wide do not fit (the text alone is too long, or the
+    processor's ``min_pixels`` keeps them large).
     """
-    current = [s or img.size for img, s in zip(images, sizes)]
-    tokens, image_tokens = count_prompt_tokens(processor, prompt, [resized(i, s) for i, s in zip(images, sizes)])
-    for _ in range(16):
-        if tokens <= limit or not image_tokens:
-            break
-        budget = limit - (tokens - image_tokens)
-        if budget <= 0:
-            break
-        # Image tokens grow with the pixel count: scale each side by the square root of the ratio, a bit under.
-        f = min(0.95, math.sqrt(budget / image_tokens) * 0.97)
-        smaller = [(max(1, int(w * f)), max(1, int(h * f))) for w, h in current]
-        if smaller == current:
-            break
-        current = smaller
-        new_tokens, image_tokens = count_prompt_tokens(processor, prompt, [resized(i, s) for i, s in zip(images, current)])
-        if new_tokens >= tokens:  # the processor's minimum size: no smaller than this
-            tokens = new_tokens
-            break
-        tokens = new_tokens
-    return [tuple(c) for c in current], tokens
+    start = [s or img.size for img, s in zip(images, sizes)]
+
+    def at(f: float) -> tuple[list[tuple[int, int]], int]:
+        scaled = [(max(1, round(w * f)), max(1, round(h * f))) for w, h in start]
+        return scaled, count_prompt_tokens(processor, prompt, [resized(i, s) for i, s in zip(images, scaled)])[0]
+
+    smallest = min(28 / max(w, h) for w, h in start)  # about one patch merge on the longer side
+    if smallest >= 1:
+        return start, at(1.0)[1]
+    fit_sizes, fit_tokens = at(smallest)
+    if fit_tokens > limit:
+        return fit_sizes, fit_tokens
+    lo, hi = smallest, 1.0
+    for _ in range(12):
+        mid = (lo + hi) / 2
+        mid_sizes, mid_tokens = at(mid)
+        if mid_tokens <= limit:
+            lo, fit_sizes, fit_tokens = mid, mid_sizes, mid_tokens
+        else:
+            hi = mid
+    return fit_sizes, fit_tokens
 
 
 def write_image(image: Any, path_stem: Path) -> Path:
