@@ -7,12 +7,12 @@ import json
 import pytest
 
 import harness
-from harness.errors import DataError
+from harness.errors import ConfigError, DataError
 from harness.plugins.trl.data import gold_text, grpo_row, sft_target
 from harness.rundir import read_jsonl as read_metrics
 from harness.plugins.trl.rewards import TrlReward
 from harness.run_config import RunConfig
-from harness.training import run_training
+from harness.training import check, run_training
 
 TINY = {
     "task": "banner",
@@ -191,3 +191,39 @@ def test_a_raising_reward_stops_training_with_the_completion(tiny_model_dir, tmp
     assert "reward 'broken' raised ZeroDivisionError: broken on purpose on completion 0 (task='banner'" \
         in result.output
     assert "Traceback" not in result.output
+
+
+@pytest.mark.slow
+def test_report_to_tensorboard_logs_trls_metrics_and_metrics_jsonl_is_written_too(tiny_model_dir, tmp_path):
+    from click.testing import CliRunner
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    from harness.cli import build_cli
+
+    out = tmp_path / "sft"
+    result = CliRunner().invoke(build_cli(), [
+        "run", "--method", "sft", "--task", "banner", "--source", "synthetic", "--limit", "2", "--max-steps", "2",
+        "--per-device-batch", "2", "--grad-accum", "1", "--template", "nothink", "--model", str(tiny_model_dir),
+        "--set", "trl.device=cpu", "--report-to", "tensorboard", "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    assert json.loads((out / "config.json").read_text())["config"]["trl"]["report_to"] == "tensorboard"
+    (events,) = (out / "runs").glob("*/events.out.tfevents.*")
+    board = EventAccumulator(str(events.parent))
+    board.Reload()
+    losses = board.Scalars("train/loss")
+    rows = read_metrics(out / "metrics.jsonl")
+    assert [e.step for e in losses] == [r["step"] for r in rows] == [1, 2]
+    assert [e.value for e in losses] == pytest.approx([r["loss"] for r in rows], rel=1e-5)
+
+
+def test_report_to_a_tracker_that_is_not_installed_is_refused_at_check(tiny_model_dir, tmp_path, monkeypatch):
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "wandb" else real(name, *a))
+    config = RunConfig(**{**TINY, "trl": {**TINY["trl"], "report_to": "wandb"}}, method="sft",
+                       model=str(tiny_model_dir), output=str(tmp_path / "o"))
+    with pytest.raises(ConfigError, match=r"field 'trl.report_to' = 'wandb' but wandb is not installed: pip "
+                                          r"install wandb, or use --report-to none"):
+        check(config)  # what `harness run --check` does
+    assert not (tmp_path / "o").exists()
