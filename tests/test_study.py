@@ -163,3 +163,17 @@ def test_report_renders_missing_cells_as_dashes():
     report = render_report(study)
     row = next(line for line in report.splitlines() if line.startswith("| fgvc |"))
     assert "50.0 (100% fmt)" in row and row.count("—") == 5
+
+
+@pytest.mark.slow
+def test_the_study_base_model_and_its_trained_models_are_standard_checkpoints(ci_study):
+    from harness.models import STOCK_VIDEO_PROCESSORS, checkpoint_gaps
+
+    root, _, _ = ci_study
+    (base,) = (root / "cache").glob("base-*")
+    finals = sorted((root / "a" / "runs").glob("*/*/final"))
+    assert finals  # sft and grpo of every task
+    for model in (base, *finals):
+        assert checkpoint_gaps(model) == [], model
+        nested = json.loads((model / "processor_config.json").read_text())
+        assert nested["video_processor"]["video_processor_type"] == STOCK_VIDEO_PROCESSORS["qwen2_5_vl"]
