@@ -22,8 +22,9 @@ What stands in, because it needs GPUs or a running Ray cluster:
 
 One load is swapped: ``AutoProcessor.from_pretrained`` becomes
 ``harness.models.load_processor``, because the stock Qwen processor needs
-torchvision, which this CPU machine cannot load (issue 13 has the test that
-stock loading fails on our checkpoints for another reason).
+torchvision, which this CPU machine cannot load
+(``test_openrlhf_real_issue13.py`` loads our checkpoints with the stock
+processor, in a process without harness, up to that torchvision import).
 
 Mirrored rather than run, because the real code starts vLLM or Ray actors:
 the three fields ``RolloutRayActor.__init__`` and ``create_vllm_engines`` set

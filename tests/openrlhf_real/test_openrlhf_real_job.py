@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+import shlex
 
 import pytest
 from _openrlhf_drive import use_harness_processor, validated_args
@@ -40,7 +41,8 @@ def load_tokenizer(orl, args, monkeypatch):
 
 
 def test_train_ppo_ray_parses_and_validates_the_exported_command_without_a_warning(orl, job, capsys):
-    assert job.command.rstrip().endswith(job.record["entrypoint"])  # command.sh submits the same command
+    words = shlex.split(job.command.splitlines()[-1])  # command.sh submits the same command, through sh -c
+    assert words[words.index("--") + 1:] == ["sh", "-c", job.record["entrypoint"]]
     args = validated_args(orl, job.argv)
     printed = capsys.readouterr().out
     assert "Warning" not in printed and "Recommend" not in printed, printed
