@@ -15,7 +15,7 @@ template (see :func:`harness.plugins.openrlhf.reward.make_label`).
 
 Prompt length: OpenRLHF stops the whole job at the first image prompt longer
 than ``max_len - max_new_tokens`` tokens (it cannot truncate an image prompt).
-With ``max_prompt_tokens``, every prompt is counted as OpenRLHF counts it (the
+With ``max_len``, every prompt is counted as OpenRLHF counts it (the
 processor on the prompt text and the exported images, image tokens
 included) *before* anything is written; too-long prompts are refused, naming
 them and the fixes, or, with ``fit="shrink_images"``, their images are scaled
