@@ -8,7 +8,10 @@ DeepSpeed + vLLM) trains. ``run`` writes, under the run's output directory::
     job.json       Ray job id, status, command, and the final checkpoint path
     command.sh     the same submission as a `ray job submit` command line
 
-then submits it through Ray Jobs (unless ``openrlhf.dry_run``). OpenRLHF
+then submits it through Ray Jobs (unless ``openrlhf.dry_run``). The job's
+entrypoint runs :mod:`harness.plugins.openrlhf.preflight` before
+train_ppo_ray, so a model, job directory or reward the cluster cannot use
+stops the job before a GPU is held. OpenRLHF
 cannot be imported here (it pins CUDA-only packages): it lives in its own
 environment on the cluster, with harness installed next to it
 (``docs/openrlhf.md``).
