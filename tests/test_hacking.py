@@ -341,8 +341,9 @@ def test_harness_eval_reports_the_indicators_per_task_and_template(fresh_host, t
 
     plugin = HabitPlugin()
     plugin.engine.golds = [s.answer for s in harness.get_task("banner").samples("test", limit=8)]
-    model = tmp_path / "model"
-    model.mkdir()
+    from _eval_doubles import fake_checkpoint  # the engine loads nothing; harness eval checks the folder
+
+    model = fake_checkpoint(tmp_path / "model")
     config = EvalConfig(tasks=["banner"], sources={"banner": "synthetic"}, templates=["think"], engine="habits",
                         model=str(model), limit=8,
                         max_new_tokens=32, rewards="accuracy:1,format:1,length_norm(L0=4):0.5",
