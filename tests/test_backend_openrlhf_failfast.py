@@ -31,10 +31,10 @@ from harness.plugins.openrlhf.reward import FAIL_FAST_ROLLOUTS, RewardsFailing
 from harness.run_config import RunConfig
 
 
-def dry_run(model, output: Path, **openrlhf) -> dict:
+def dry_run(model, output: Path, run: dict | None = None, **openrlhf) -> dict:
     cfg = RunConfig(task="banner", source="synthetic", model=str(model), template="think",
                     reward="accuracy:1,format:1", preset="smoke", max_steps=1, max_completion_length=32,
-                    output=str(output), backend="openrlhf", openrlhf={"dry_run": True, **openrlhf})
+                    output=str(output), backend="openrlhf", openrlhf={"dry_run": True, **openrlhf}, **(run or {}))
     return harness.get_backend("openrlhf").run(cfg).details
 
 
@@ -217,7 +217,7 @@ def test_prompts_over_max_len_minus_max_new_tokens_are_refused_naming_them_and_n
     assert "prompts are longer than OpenRLHF accepts (max_len - max_completion_length = 64 - 32 = 32 tokens" in message
     assert re.search(r"of \d+ prompts are longer", message)
     assert re.search(r": sample 'banner[^']*' \(row \d+\): \d+ tokens", message)
-    assert "--set openrlhf.max_len=" in message and "openrlhf.max_image_pixels=N" in message
+    assert "--set openrlhf.max_len=" in message and "--set max_image_pixels=N --set oversize_images=downscale" in message
     assert "openrlhf.fit_prompts=shrink_images" in message and "Nothing was written or submitted" in message
     assert not (tmp_path / "run").exists()
 
@@ -260,9 +260,10 @@ def test_shrink_images_makes_long_prompts_fit_and_says_so(tiny_model_dir, tmp_pa
         assert count_prompt_tokens(processor, row["prompt"], images)[0] <= limit
 
 
-def test_max_image_pixels_caps_every_exported_image(tiny_model_dir, tmp_path):
+def test_the_runs_downscaling_image_cap_applies_to_every_exported_image(tiny_model_dir, tmp_path):
     from PIL import Image
 
-    record = dry_run(tiny_model_dir, tmp_path / "run", max_image_pixels=32 * 32)
+    record = dry_run(tiny_model_dir, tmp_path / "run", run={"max_image_pixels": 32 * 32,
+                                                            "oversize_images": "downscale"})
     sizes = [Image.open(p).size for p in (Path(record["job_dir"]) / "images").iterdir()]
     assert sizes and all(w * h <= 32 * 32 for w, h in sizes)

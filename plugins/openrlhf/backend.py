@@ -140,7 +140,8 @@ class OpenRLHFBackend:
             # OpenRLHF stops the job at the first image prompt over max_len - max_new_tokens.
             max_len=settings.max_len,
             max_new_tokens=plan.max_new_tokens,
-            max_image_pixels=settings.max_image_pixels,
+            # The run's own image cap, when it downscales (elsewhere it refuses at load): fewer image tokens.
+            max_image_pixels=config.max_image_pixels if config.oversize_images == "downscale" else None,
             fit=settings.fit_prompts,
         )
         for item in export.shrunk:

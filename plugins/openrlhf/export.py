@@ -263,7 +263,8 @@ def export_prompts(
         with ``max_new_tokens`` (``--rollout.max_new_tokens``) it bounds every
         prompt to ``max_len - max_new_tokens`` tokens, images included.
         ``None``: prompts are not counted.
-    :param max_image_pixels: scale every larger image down to this many pixels.
+    :param max_image_pixels: scale every larger image down to this many pixels (the run's
+        ``max_image_pixels`` with ``oversize_images: downscale``).
     :param fit: a prompt over that bound: ``"refuse"`` (a :class:`DataError`
         before anything is written) or ``"shrink_images"``.
     """
@@ -357,7 +358,8 @@ def _refuse_too_long(planned: Sequence[_Planned], max_len: int, max_new_tokens: 
         f"{len(over)} of {len(planned)} prompts are longer than OpenRLHF accepts (max_len - max_completion_length "
         f"= {max_len} - {max_new_tokens} = {limit} tokens, image tokens included; OpenRLHF would stop the job at "
         f"the first): {named}{more}. Fix: --set openrlhf.max_len={longest + max_new_tokens} (or more), cap the "
-        f"image size with --set openrlhf.max_image_pixels=N, {shrink}. Nothing was written or submitted."
+        f"image size with --set max_image_pixels=N --set oversize_images=downscale, {shrink}. Nothing was "
+        "written or submitted."
     )
 
 

@@ -76,11 +76,6 @@ class OpenRLHFSettings(StrictModel):
         "(--logger.tensorboard_dir); wandb logs with the WANDB_API_KEY of the job's environment "
         "(--logger.wandb.key, read on the cluster when the job starts; never written to a file here).",
     )
-    max_image_pixels: int | None = Field(
-        None, ge=1,
-        description="Scale every exported image larger than this many pixels down to it (aspect kept): fewer "
-        "image tokens per prompt.",
-    )
     fit_prompts: Literal["refuse", "shrink_images"] = Field(
         "refuse",
         description="A prompt longer than max_len - max_completion_length tokens (image tokens included), "
