@@ -100,8 +100,9 @@ def fake_checkpoint(path: Path) -> Path:
     """A directory shaped like a VLM checkpoint (config, processor, tokenizer, weights files)."""
     path.mkdir(parents=True, exist_ok=True)
     (path / "config.json").write_text(json.dumps({"model_type": "qwen2_5_vl", "hidden_size": 8}))
-    (path / "preprocessor_config.json").write_text("{}")
+    (path / "preprocessor_config.json").write_text('{"image_processor_type": "Qwen2VLImageProcessor"}')
     (path / "tokenizer.json").write_text("{}")
+    (path / "chat_template.jinja").write_text("{{ messages }}")
     (path / "model.safetensors").write_bytes(b"\0" * 1000)
     return path
 

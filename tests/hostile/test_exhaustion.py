@@ -29,6 +29,7 @@ from _corpus_a import (  # noqa: E402
     assert_one_line_error,
     bomb_png,
     cli,
+    fake_checkpoint,
     png_bytes,
     write_png,
 )
@@ -59,7 +60,7 @@ def test_a_valid_pixel_bomb_in_a_dataset_stops_eval_before_the_model_naming_the_
     (data / "negative").mkdir()
     (data / "negative" / "huge.png").write_bytes(bomb_png(13000, 13000))  # ~20 KB, 500 MB decoded as RGB
     assert (data / "negative" / "huge.png").stat().st_size < 100_000
-    result = cli(["eval", "--tasks", "banner", "--templates", "nothink", "--engine", "script", "--model", tmp_path,
+    result = cli(["eval", "--tasks", "banner", "--templates", "nothink", "--engine", "script", "--model", fake_checkpoint(tmp_path / "model"),
                   "--source", f"banner={data}", "-o", tmp_path / "out", "--no-progress"])
     assert_one_line_error(result, 1, "negative/huge.png", "13000x13000", "over the cap of 40 MP")
     assert script.generated == 0
@@ -81,7 +82,7 @@ def test_the_cap_comes_from_the_eval_config_and_the_environment(script, tmp_path
     data = tmp_path / "banners"
     write_png(data / "positive" / "a.png", (300, 200))
     write_png(data / "negative" / "b.png", (30, 20))
-    base = dict(tasks=["banner"], templates=["nothink"], engine="script", model=str(tmp_path), bootstrap=0,
+    base = dict(tasks=["banner"], templates=["nothink"], engine="script", model=str(fake_checkpoint(tmp_path / "model")), bootstrap=0,
                 sources={"banner": str(data)})
     with pytest.raises(harness.DataError, match="positive/a.png is 300x200"):
         run_eval(EvalConfig(**base, max_image_pixels=10_000, output=str(tmp_path / "o1")), progress=False,
@@ -118,7 +119,7 @@ def test_image_limits_refuse_nonsense():
 def test_an_absurd_limit_is_a_config_error_before_anything_runs(tmp_path, limit):
     result = cli(["eval", "--tasks", "banner", "--limit", limit, "-o", tmp_path / "out"])
     assert_one_line_error(result, 2, "limit")
-    result = cli(["run", "--task", "banner", "--limit", limit, "--model", tmp_path, "-o", tmp_path / "r", "--check"])
+    result = cli(["run", "--task", "banner", "--limit", limit, "--model", fake_checkpoint(tmp_path / "model"), "-o", tmp_path / "r", "--check"])
     assert_one_line_error(result, 2, "limit")
 
 
@@ -200,7 +201,7 @@ def test_two_large_finite_weights_are_refused_when_the_spec_is_read(tmp_path):
     result = cli(["eval", "--tasks", "banner", "--rewards", "accuracy:1e308,format:1e308", "-o", tmp_path / "out"])
     assert_one_line_error(result, 2, "the weight 1e+308 of 'accuracy' is beyond", "overflow")
     assert not (tmp_path / "out").exists()
-    result = cli(["run", "--task", "banner", "--reward", "accuracy:2e38,format:2e38", "--model", tmp_path,
+    result = cli(["run", "--task", "banner", "--reward", "accuracy:2e38,format:2e38", "--model", fake_checkpoint(tmp_path / "model"),
                   "-o", tmp_path / "run", "--check"])
     assert_one_line_error(result, 2, "weight 2e+38 of 'accuracy'")
 
@@ -222,7 +223,7 @@ def test_a_reward_whose_weighted_total_overflows_stops_eval_naming_it(script, tm
     with registered_plugin(Registers(rewards=[Huge]), name="hostile-huge"):
         data = tmp_path / "banners"
         write_png(data / "positive" / "a.png")
-        config = EvalConfig(tasks=["banner"], templates=["nothink"], engine="script", model=str(tmp_path),
+        config = EvalConfig(tasks=["banner"], templates=["nothink"], engine="script", model=str(fake_checkpoint(tmp_path / "model")),
                             sources={"banner": str(data)}, rewards="accuracy:1,huge:1",
                             output=str(tmp_path / "out"))
         with pytest.raises(harness.DataError, match=r"task 'banner', sample 'positive/a.png': reward 'huge' "
@@ -242,7 +243,7 @@ def test_training_refuses_the_same_overflow_naming_the_component_and_completion(
 def test_results_json_never_holds_infinity_or_nan(script, tmp_path):
     data = tmp_path / "banners"
     write_png(data / "positive" / "a.png")
-    config = EvalConfig(tasks=["banner"], templates=["nothink"], engine="script", model=str(tmp_path),
+    config = EvalConfig(tasks=["banner"], templates=["nothink"], engine="script", model=str(fake_checkpoint(tmp_path / "model")),
                         sources={"banner": str(data)}, rewards="accuracy:1e30,format:-1e30",
                         output=str(tmp_path / "out"))
     run_eval(config, progress=False, echo=lambda s: None)

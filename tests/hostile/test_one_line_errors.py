@@ -41,7 +41,7 @@ def script(fresh_host):
 
 
 def eval_args(tmp_path: Path, *extra) -> list:
-    return ["eval", "--templates", "nothink", "--engine", "script", "--model", tmp_path, "--no-progress",
+    return ["eval", "--templates", "nothink", "--engine", "script", "--model", fake_checkpoint(tmp_path / "model"), "--no-progress",
             "-o", tmp_path / "out", *extra]
 
 

@@ -51,7 +51,8 @@ def script(fresh_host):
 
 def eval_config(tmp_path: Path, **fields) -> EvalConfig:
     model = tmp_path / "model"
-    model.mkdir(exist_ok=True)
+    if not model.exists():  # a test may have written (or rewritten) its own
+        fake_checkpoint(model)
     base = dict(engine="script", model=str(model), templates=["nothink"], output=str(tmp_path / "out"),
                 bootstrap=0)
     return EvalConfig(**(base | fields))
@@ -244,7 +245,7 @@ def test_trl_resume_refuses_training_data_changed_in_place_before_loading_the_mo
     manifest = banner_manifest(tmp_path / "data", ["positive", "negative"], name="train.jsonl")
     out = tmp_path / "run"
     out.mkdir()
-    config = RunConfig(task="banner", model=str(tmp_path / "no-model-needed"), output=str(out), method="sft",
+    config = RunConfig(task="banner", model=str(fake_checkpoint(tmp_path / "no-model-needed")), output=str(out), method="sft",
                        source=str(manifest), resume=True)
     record = {"config": config.model_dump(mode="json"),
               "data_content": {"task": "banner", "split": "train", "source": str(manifest), "count": 2,
@@ -262,7 +263,7 @@ def test_empty_class_folders_are_an_error_naming_the_source_not_a_complete_run(s
     (data / "positive").mkdir(parents=True)
     (data / "negative").mkdir()
     result = cli(["eval", "--tasks", "banner", "--templates", "nothink", "--engine", "script",
-                  "--model", str(tmp_path), "--source", f"banner={data}", "-o", tmp_path / "out",
+                  "--model", str(fake_checkpoint(tmp_path / "model")), "--source", f"banner={data}", "-o", tmp_path / "out",
                   "--no-progress"])
     assert_one_line_error(result, 1, "Task 'banner' loaded 0 samples for split 'test'", str(data))
     assert not (tmp_path / "out" / "results.json").exists()
