@@ -151,8 +151,8 @@ def check_model_dir(path: str | Path) -> Path:
     p = Path(path).expanduser()
     if not p.exists():
         raise ConfigError(
-            f"Model path {str(path)!r} does not exist. --model takes a local checkpoint directory "
-            f"(nothing is downloaded); build a test model with `harness model tiny --out DIR`.")
+            f"Model path {str(path)!r} does not exist. --model takes a local checkpoint directory or a "
+            f"Hugging Face Hub id ORG/NAME[@REVISION]; build a test model with `harness model tiny --out DIR`.")
     if not p.is_dir():
         raise ConfigError(f"Model path {str(path)!r} is a file; pass the checkpoint directory that holds it.")
     return p.resolve()
@@ -289,7 +289,7 @@ def check_checkpoint(path: str | Path, field: str = "model") -> Path:
     if not root.is_dir():
         raise ConfigError(
             f"field {field!r}: {path} is not a directory (no such directory). Pass a local "
-            "Hugging Face checkpoint directory (nothing is downloaded)."
+            "Hugging Face checkpoint directory, or a Hub id ORG/NAME[@REVISION] where the command resolves one."
         )
     gaps = checkpoint_gaps(root)
     if gaps:
@@ -386,7 +386,8 @@ def load_model(
     """Load a local VLM checkpoint for inference (eval mode, no gradients).
 
     :param path: a local checkpoint directory with ``config.json``, weights and
-        processor files. Never a hub id: nothing is downloaded.
+        processor files (Hub ids are resolved to one by the callers,
+        :func:`harness.hub.resolve_model`); this function never downloads.
     :param dtype: ``"auto"`` (bfloat16 on CUDA, float32 on CPU) or a torch dtype name.
     :param device: ``"auto"`` (CUDA when present), ``"cpu"``, ``"cuda"``, ``"cuda:1"``...
     :param trust_remote_code: run the checkpoint's own Python code; only when you trust it.

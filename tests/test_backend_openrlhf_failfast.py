@@ -267,3 +267,43 @@ def test_the_runs_downscaling_image_cap_applies_to_every_exported_image(tiny_mod
                                                             "oversize_images": "downscale"})
     sizes = [Image.open(p).size for p in (Path(record["job_dir"]) / "images").iterdir()]
     assert sizes and all(w * h <= 32 * 32 for w, h in sizes)
+
+
+class _Dashboard:
+    """Ray's JobSubmissionClient as the dashboard answers it (a remote service): refusals, then an id."""
+
+    def __init__(self, refusals: list[str]):
+        self.refusals, self.calls = list(refusals), 0
+
+    def submit_job(self, **job):
+        self.calls += 1
+        if self.refusals:
+            raise RuntimeError(f"Request failed with status code 500: {self.refusals.pop(0)}")
+        return "raysubmit_1"
+
+
+AGENT_STARTING = "No available agent to submit job, please try again later.."
+
+
+def test_submission_waits_while_the_clusters_job_agent_is_starting(monkeypatch):
+    from harness.plugins.openrlhf import submit
+
+    monkeypatch.setattr(submit.time, "sleep", lambda s: None)
+    dashboard = _Dashboard([AGENT_STARTING, AGENT_STARTING])
+    assert submit._submit_job(dashboard, "http://head:8265", entrypoint="x") == "raysubmit_1"
+    assert dashboard.calls == 3
+
+
+def test_a_refused_submission_is_one_named_error_and_only_try_again_is_retried(monkeypatch):
+    from harness.errors import HarnessError
+    from harness.plugins.openrlhf import submit
+
+    monkeypatch.setattr(submit.time, "sleep", lambda s: None)
+    final = _Dashboard(["runtime_env: working_dir too large"])
+    with pytest.raises(HarnessError, match=r"'http://head:8265' refused the job: .*working_dir too large.*ray status"):
+        submit._submit_job(final, "http://head:8265", entrypoint="x")
+    assert final.calls == 1
+    stuck = _Dashboard([AGENT_STARTING] * 1000)
+    with pytest.raises(HarnessError, match=r"still refused after 0 s"):
+        submit._submit_job(stuck, "http://head:8265", wait_s=0.0, entrypoint="x")
+    assert stuck.calls == 1

@@ -36,8 +36,7 @@ BUILT_IN = ("banner", "fgvc", "sat")
 
 
 def config(tmp_path, out="out", **fields) -> EvalConfig:
-    model = tmp_path / "model"
-    model.mkdir(exist_ok=True)
+    model = _eval_doubles.fake_checkpoint(tmp_path / "model")
     base = dict(tasks=["toy"], engine="scripted", model=str(model), limit=8, output=str(tmp_path / out))
     # with a --model, built-in tasks read their real data unless asked for their synthetic twin
     synthetic = {t: "synthetic" for t in fields.get("tasks", []) if t in BUILT_IN}

@@ -26,7 +26,7 @@ def doubles(fresh_host):
 
 
 def config(tmp_path, out, **fields) -> EvalConfig:
-    (tmp_path / "model").mkdir(exist_ok=True)
+    _eval_doubles.fake_checkpoint(tmp_path / "model")
     base = dict(tasks=["toy"], templates=["nothink"], engine="scripted", model=str(tmp_path / "model"), limit=4,
                 output=str(tmp_path / out))
     return EvalConfig(**(base | fields))

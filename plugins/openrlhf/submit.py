@@ -132,11 +132,8 @@ def submit(
             f"Cannot reach the Ray cluster at {address!r}: {exc}. Give the dashboard address "
             "(e.g. http://head-node:8265) with --ray-address, and check `ray status` on the head."
         ) from None
-    job_id = client.submit_job(
-        entrypoint=entrypoint,
-        runtime_env=dict(env),
-        metadata={"harness": "openrlhf", "output": str(output)},
-    )
+    job_id = _submit_job(client, address, entrypoint=entrypoint, runtime_env=dict(env),
+                         metadata={"harness": "openrlhf", "output": str(output)})
     record.update(job_id=job_id, status="PENDING", submitted_at=_now(), ray_address=address)
     write_record(output, record)
     echo(f"Submitted Ray job {job_id} to {address}; record: {output / JOB_RECORD}")
@@ -153,6 +150,28 @@ def submit(
     write_record(output, record)
     echo(f"Ray job {job_id}: {status}" + (f" ({info.message})" if info.message else ""))
     return record
+
+
+# Ray's dashboard answers this while its job agent is still starting (right after `ray start`, or on a busy
+# head); its own message says to try again. Any other refusal is final.
+_TRANSIENT_SUBMIT_ERRORS = ("No available agent to submit job",)
+
+
+def _submit_job(client: Any, address: str, *, wait_s: float = 60.0, **job: Any) -> str:
+    """``client.submit_job(**job)``, retried for up to ``wait_s`` while the cluster says to try again later."""
+    deadline = time.monotonic() + wait_s
+    while True:
+        try:
+            return client.submit_job(**job)
+        except Exception as exc:  # noqa: BLE001 - Ray raises RuntimeError for HTTP errors; named below
+            transient = any(marker in str(exc) for marker in _TRANSIENT_SUBMIT_ERRORS)
+            if not transient or time.monotonic() > deadline:
+                waited = f" (still refused after {wait_s:.0f} s)" if transient else ""
+                raise HarnessError(
+                    f"The Ray cluster at {address!r} refused the job{waited}: {exc}. Check `ray status` and the "
+                    "dashboard's job agent on the head node, then rerun: the exported job is kept."
+                ) from None
+            time.sleep(2.0)
 
 
 def _status_name(status: Any) -> str:

@@ -12,6 +12,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from _corpus_a import fake_checkpoint
+
 TESTS = Path(__file__).resolve().parent.parent
 ROOT = TESTS.parent
 
@@ -68,8 +70,7 @@ class LockHolder:
 
 def toy_eval_process(output: Path, *args: str, delay: float = 0.0) -> subprocess.Popen:
     """``harness eval`` in its own process with the toy task and scripted engine (tests/_eval_doubles.py)."""
-    model = output.parent / "model"
-    model.mkdir(exist_ok=True)
+    model = fake_checkpoint(output.parent / "model")
     env = {**os.environ, "HARNESS_TEST_ENGINE_DELAY": str(delay)}
     cmd = [sys.executable, str(TESTS / "_eval_doubles.py"), "eval", "--tasks", "toy", "--engine", "scripted",
            "--model", str(model), "--no-progress", "-o", str(output), *args]

@@ -19,7 +19,7 @@ from harness.evaluation import run_eval
 from harness.evaluation.records import read_records
 from harness.rundir import LOCK_FILE, output_lock
 
-from _corpus_a import assert_one_line_error, cli
+from _corpus_a import assert_one_line_error, cli, fake_checkpoint
 from _corpus_b import LockHolder, toy_eval_process, wait_for
 
 HOSTILE_CLASS = "Confinement and integrity"  # issue 16's class of these cases (for the docs table)
@@ -31,16 +31,14 @@ def quiet(_: str) -> None:
 
 
 def toy_config(tmp_path: Path, **fields) -> EvalConfig:
-    model = tmp_path / "model"
-    model.mkdir(exist_ok=True)
+    model = fake_checkpoint(tmp_path / "model")
     base = dict(tasks=["toy"], engine="scripted", model=str(model), limit=8, bootstrap=0,
                 output=str(tmp_path / "out"))
     return EvalConfig(**(base | fields))
 
 
 def toy_args(tmp_path: Path, *extra: str) -> list[str]:
-    model = tmp_path / "model"
-    model.mkdir(exist_ok=True)
+    model = fake_checkpoint(tmp_path / "model")
     return ["eval", "--tasks", "toy", "--engine", "scripted", "--model", str(model), "--limit", "8",
             "--no-progress", *extra]
 
@@ -139,7 +137,7 @@ def test_a_second_training_run_on_one_output_is_refused_before_the_backend_runs(
         def register_backends(self, register):
             register(Recorder())
 
-    (tmp_path / "model").mkdir()
+    fake_checkpoint(tmp_path / "model")
     out = tmp_path / "run"
     config = RunConfig(task="banner", model=str(tmp_path / "model"), source="synthetic", backend="recorder",
                        output=str(out), reward="accuracy:1")
@@ -224,7 +222,7 @@ def test_an_empty_output_path_is_refused_and_nothing_is_written(doubles, tmp_pat
     cwd = tmp_path / "cwd"
     cwd.mkdir()
     monkeypatch.chdir(cwd)
-    (tmp_path / "model").mkdir(exist_ok=True)
+    fake_checkpoint(tmp_path / "model")
     if command == "eval":
         args = toy_args(tmp_path, "-o", value)
     else:
