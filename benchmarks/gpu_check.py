@@ -33,8 +33,15 @@ fails or runs out of time is recorded with its error and the others still run
 
 Training stages report s/step (median of the steps after the first), peak GPU
 memory, and whether every logged loss, grad norm and reward is finite (read
-from the run's ``metrics.jsonl``). The big ``final/`` checkpoints are deleted
-once used, so the disk holds at most the model and one copy.
+from the run's ``metrics.jsonl``).
+
+Disk: the GPU machine has 64 GiB. The trainer's resumable end-of-run
+``checkpoint-N`` (7B: weights + AdamW state, ~50 GB) is skipped in the
+training processes (``--step-checkpoints`` keeps it); the harness's ``final/``
+is written and deleted once used, so the disk holds the model and at most one
+copy (~35 GB for 7B). If the work dir has less free space than 7B needs but
+enough for 3B, the build falls back to the 3B shape and says so
+(``--exact-shape`` refuses instead).
 
 Writes ``gpu_check.json``, ``gpu_check.md`` and ``gpu_check.log`` (every
 stage's output) to ``--out`` and prints the table.
@@ -141,19 +148,20 @@ def train_args(method: str, settings: dict[str, Any], model_dir: str) -> list[st
 
 
 def stage_spec(stage: str, settings: dict[str, Any], work: Path, timeout: float) -> dict[str, Any]:
-    model_dir = str(work / f"model-{settings['shape']}")
+    model_dir = str(work / "model")
     spec: dict[str, Any] = {"result": str(work / f"{stage}.result.json"), "device": settings["device"],
                             "dtype": settings["dtype"], "work_dir": str(work), "timeout": timeout}
     tiny_dir = str(work / "harness-tiny")
     if stage == "build":
-        spec.update(model_dir=model_dir, tiny_dir=tiny_dir, shape=settings["shape"], seed=0)
+        spec.update(model_dir=model_dir, tiny_dir=tiny_dir, shape=settings["shape"], seed=0,
+                    fallback_shape="3b" if settings["shape"] == "7b" and not settings["exact_shape"] else None)
     elif stage == "eval":
         spec.update(model_dir=model_dir, per_task=settings["per_task"], batch_size=settings["batch_size"],
                     max_new_tokens=settings["max_new_tokens"], max_rounds=settings["rounds"], template="think",
                     goal_ratio=GOAL_RATIO, deadline=time.time() + timeout - min(20.0, timeout / 4))
     elif stage in ("grpo", "sft"):
         spec.update(method=stage, run_dir=str(work / f"run-{stage}"), args=train_args(stage, settings, model_dir),
-                    steps=settings[f"{stage}_steps"])
+                    steps=settings[f"{stage}_steps"], step_checkpoints=settings["step_checkpoints"])
     elif stage == "stock":
         spec.update(tiny_dir=tiny_dir, trl_final=str(work / "run-grpo" / "final"))
     return spec
@@ -223,6 +231,8 @@ def figures(stage: str, r: dict[str, Any]) -> tuple[str, str]:
         cells.append(f"Qwen2.5-VL {r['shape']} shape, {count} parameters, {r['dtype']} on "
                      f"{r['device']}; init {r['init_s']} s, save {r['save_s']} s ({gib(r['weights_bytes'])}); "
                      f"tokenizer padded by {r['tokenizer_padded_by']} ids")
+        if r.get("shape_note"):
+            cells.append(f"**{r['shape_note']}**")
         memory = gib(r.get("peak_gpu_bytes"))
     elif stage == "eval" and r.get("rounds"):
         ratio = r["ratio"]
@@ -296,6 +306,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="Time limit of one stage (repeatable).")
     parser.add_argument("--rounds", type=int, help="Most eval rounds [5].")
     parser.add_argument("--keep-checkpoints", action="store_true", help="Keep the training runs' final/ folders.")
+    parser.add_argument("--step-checkpoints", action="store_true",
+                        help="Let the trainer write its resumable checkpoint-N (7B: ~50 GB more disk) [skipped].")
+    parser.add_argument("--exact-shape", action="store_true",
+                        help="Never fall back from 7b to 3b when the work dir lacks disk space.")
     return parser.parse_args(argv)
 
 
@@ -314,6 +328,8 @@ def main(argv: list[str] | None = None) -> int:
         if stage not in ORDER or not seconds:
             raise SystemExit(f"--box {item!r}: write STAGE=SECONDS with STAGE one of {', '.join(ORDER)}.")
         settings["box"][stage] = float(seconds)
+    settings["step_checkpoints"] = args.step_checkpoints
+    settings["exact_shape"] = args.exact_shape
     for key in ("shape", "budget", "rounds"):
         if getattr(args, key) is not None:
             settings[key] = getattr(args, key)

@@ -80,23 +80,38 @@ def peak_since_reset(device: str, others: int) -> int | None:
 # -- build -------------------------------------------------------------------------------
 
 
+def disk_needed(shape: str, dtype: str) -> int:
+    """Bytes the check writes at most: the model and one training run's final/ (deleted once used), plus slack."""
+    from qwen_vl_shapes import PUBLISHED_PARAMETERS
+
+    weights = PUBLISHED_PARAMETERS.get(shape, 0) * (2 if dtype in ("bfloat16", "float16") else 4)
+    return 2 * weights + 4 * 2**30
+
+
 def stage_build(spec: dict[str, Any]) -> dict[str, Any]:
     import shutil
 
-    from qwen_vl_shapes import PUBLISHED_PARAMETERS, build_random_vlm
+    from qwen_vl_shapes import build_random_vlm
 
-    device = spec["device"]
-    # The model, then one training run's final/ at a time (the driver deletes each once used), plus slack.
-    weights = PUBLISHED_PARAMETERS.get(spec["shape"], 0) * (2 if spec["dtype"] in ("bfloat16", "float16") else 4)
+    device, shape = spec["device"], spec["shape"]
     free = shutil.disk_usage(spec["work_dir"]).free
-    if free < 2 * weights + 4 * 2**30:
+    fallback = spec.get("fallback_shape")
+    note = None
+    if free < disk_needed(shape, spec["dtype"]) and fallback and free >= disk_needed(fallback, spec["dtype"]):
+        note = (f"{spec['work_dir']} has {free / 2**30:.1f} GiB free, the {shape} shape needs about "
+                f"{disk_needed(shape, spec['dtype']) / 2**30:.0f} GiB: built the {fallback} shape instead")
+        print(note, flush=True)
+        shape = fallback
+    if free < disk_needed(shape, spec["dtype"]):
         raise RuntimeError(
-            f"{spec['work_dir']} has {free / 2**30:.1f} GiB free; the {spec['shape']} check needs about "
-            f"{(2 * weights + 4 * 2**30) / 2**30:.0f} GiB (the model and one saved copy). Pass --work on a "
-            f"larger disk, or --shape 3b.")
+            f"{spec['work_dir']} has {free / 2**30:.1f} GiB free; the {shape} check needs about "
+            f"{disk_needed(shape, spec['dtype']) / 2**30:.0f} GiB (the model and one saved copy). Pass --work on "
+            f"a larger disk, or --shape 3b.")
     reset_peak(device)
-    figures = build_random_vlm(spec["model_dir"], spec["shape"], device=device, dtype=spec["dtype"],
+    figures = build_random_vlm(spec["model_dir"], shape, device=device, dtype=spec["dtype"],
                                seed=spec.get("seed", 0))
+    figures["requested_shape"] = spec["shape"]
+    figures["shape_note"] = note
     figures["peak_gpu_bytes"] = peak_since_reset(device, 0)
     if cuda_in_use(device):
         import torch
@@ -275,17 +290,41 @@ def _finite(value: Any) -> bool:
     return isinstance(value, (int, float)) and math.isfinite(value)
 
 
+def skip_step_checkpoints() -> list[int]:
+    """Make the trainer skip its resumable ``checkpoint-N`` saves in this process; returns the skipped steps.
+
+    Why: with ``save_strategy="steps"`` the trainer also saves one at the last step, and for the 7B shape that
+    is the weights plus the AdamW state, ~50 GB, more than the GPU machine's 64 GiB disk holds next to the model
+    and ``final/`` (and minutes of writing). ``final/``, which the harness writes itself, is kept. The harness
+    has no setting for this yet; ``Trainer._save_checkpoint`` is transformers' private hook for that save.
+    """
+    from transformers import Trainer
+
+    if not callable(getattr(Trainer, "_save_checkpoint", None)):
+        raise RuntimeError("transformers.Trainer has no _save_checkpoint: cannot skip step checkpoints; "
+                           "pass --step-checkpoints (needs ~50 GB more disk for 7B).")
+    skipped: list[int] = []
+
+    def record_instead_of_saving(self, model, trial):
+        skipped.append(self.state.global_step)
+
+    Trainer._save_checkpoint = record_instead_of_saving
+    return skipped
+
+
 def stage_train(spec: dict[str, Any]) -> dict[str, Any]:
     """``harness run --backend trl`` (GRPO or SFT); step times, losses, rewards from its metrics.jsonl."""
     device = spec["device"]
     run_dir = Path(spec["run_dir"])
     argv = ["run", *spec["args"], "-o", str(run_dir)]
+    skipped = [] if spec.get("step_checkpoints") else skip_step_checkpoints()
     reset_peak(device)
     t0 = time.perf_counter()
     code = harness_cli(argv)
     wall = time.perf_counter() - t0
     result: dict[str, Any] = {"command": "harness " + " ".join(argv), "exit_code": code, "wall_s": round(wall, 2),
-                              "peak_gpu_bytes": peak_since_reset(device, 0)}
+                              "peak_gpu_bytes": peak_since_reset(device, 0),
+                              "step_checkpoints_skipped": None if spec.get("step_checkpoints") else len(skipped)}
     metrics = run_dir / "metrics.jsonl"
     rows = [json.loads(line) for line in metrics.read_text(encoding="utf-8").splitlines()] if metrics.exists() else []
     # Non-finite values are written as null (harness.plugins.trl_metrics), so a missing number is a failure too.

@@ -103,6 +103,9 @@ def test_cpu_smoke_training_reports_steps_and_finite_metrics(smoke, method):
     assert len(run["losses"]) == 2 and all(math.isfinite(v) for v in run["losses"])
     assert run["s_per_step"]["n"] == 1 and run["s_per_step"]["median"] == run["step_times_s"][1]
     assert run["final_saved"] is True
+    # The trainer's end-of-run resumable checkpoint is skipped (disk); final/ is the harness's own save.
+    assert run["step_checkpoints_skipped"] == 1
+    assert not (smoke[2] / "work" / f"run-{method}" / "checkpoint-2").exists()
     assert "--backend trl" in run["command"] and f"--method {method}" in run["command"]
     assert "trl.gradient_checkpointing=true" in run["command"]
     if method == "grpo":
