@@ -78,7 +78,7 @@ MODES: dict[str, dict[str, Any]] = {
         "shape": "7b", "device": "cuda", "dtype": "bfloat16", "per_task": 64, "batch_size": 64,
         "max_new_tokens": 128, "rounds": 5, "grpo_steps": 5, "generations": 8, "completion_tokens": 256,
         "sft_steps": 5, "budget": 450,
-        "box": {"build": 100, "eval": 160, "grpo": 130, "stock": 60, "sft": 80},
+        "box": {"build": 90, "eval": 170, "grpo": 130, "stock": 50, "sft": 80},
         "least": {"build": 30, "eval": 45, "grpo": 50, "stock": 20, "sft": 30},
     },
     "cpu-smoke": {
@@ -139,8 +139,9 @@ def train_args(method: str, settings: dict[str, Any], model_dir: str) -> list[st
         # length_norm varies between completions even for a random model (accuracy and format stay 0),
         # so the advantages, and hence the gradients, are not all zero.
         return common + ["--reward", "accuracy:1,format:1,length_norm:0.5",
-                         "--max-steps", str(settings["grpo_steps"]), "--limit", str(2 * settings["grpo_steps"]), "--per-device-batch", str(g),
-                         "--num-generations", str(g), "--max-completion-length", str(settings["completion_tokens"]),
+                         "--max-steps", str(settings["grpo_steps"]), "--limit", str(2 * settings["grpo_steps"]),
+                         "--per-device-batch", str(g), "--num-generations", str(g),
+                         "--max-completion-length", str(settings["completion_tokens"]),
                          "--learning-rate", "1e-6", "--temperature", "1.0", "--beta", "0.04",
                          "--set", "trl.use_vllm=false"]
     return common + ["--max-steps", str(settings["sft_steps"]), "--limit", str(8 * settings["sft_steps"] + 8),
@@ -173,7 +174,7 @@ def run_child(stage: str, spec: dict[str, Any], timeout: float, env: dict[str, s
     spec_path.write_text(json.dumps(spec, indent=2), encoding="utf-8")
     result_path = Path(spec["result"])
     result_path.unlink(missing_ok=True)
-    stage_log = log.with_name(f"{stage}.log")
+    stage_log = Path(spec["work_dir"]) / f"{stage}.log"  # $OUT gets only the combined log
     started = time.perf_counter()
     timed_out = False
     with stage_log.open("w", encoding="utf-8") as out:
@@ -269,7 +270,7 @@ def render_markdown(report: dict[str, Any]) -> str:
         f"## GPU check ({report['mode']}, {report['started_at']})",
         "",
         f"- machine: {', '.join(m.get('gpus') or ['no GPU'])}; {m.get('cpus')} CPUs; {m.get('platform')}",
-        f"- versions: " + ", ".join(f"{k} {val}" for k, val in v.items() if val),
+        "- versions: " + ", ".join(f"{k} {val}" for k, val in v.items() if val),
         f"- command: `{report['command']}`",
         f"- total {report.get('wall_s', 0):.0f} s (budget {report['settings']['budget']} s)",
         "",

@@ -173,7 +173,7 @@ def bare_generate(loaded: Any, prompts: dict[str, list], prefill: str, batch_siz
             with torch.inference_mode():
                 out = model.generate(**inputs, max_new_tokens=max_new_tokens, do_sample=False,
                                      pad_token_id=tokenizer.pad_token_id)
-            for (sid, _, _), ids in zip(chunk, out[:, inputs["input_ids"].shape[1]:].tolist()):
+            for (sid, _, _), ids in zip(chunk, out[:, inputs["input_ids"].shape[1]:].tolist(), strict=True):
                 end = next((k for k, t in enumerate(ids) if t in stops), len(ids))
                 tokens += end
                 texts[f"{task}/{sid}"] = tokenizer.decode(ids[:end], skip_special_tokens=True)
@@ -258,6 +258,7 @@ def stage_eval(spec: dict[str, Any]) -> dict[str, Any]:
             texts[side] = got.pop("texts")
             got["tokens_per_s"] = got["tokens"] / got["seconds"]
             got["peak_gpu_bytes"] = peak_since_reset(device, others)
+            got["gpu_bytes_before"] = before if cuda_in_use(device) else None  # a leak between rounds shows here
             row[side] = got
         row["ratio"] = row["harness"]["tokens_per_s"] / row["bare"]["tokens_per_s"]
         row["identical_completions"] = sum(texts["harness"].get(k) == v for k, v in texts["bare"].items())
@@ -334,11 +335,12 @@ def stage_train(spec: dict[str, Any]) -> dict[str, Any]:
            if not _finite(row.get(key))]
     step_times = [row.get("step_time_s") for row in rows]
     timed = [t for t in step_times[1:] if _finite(t)] or [t for t in step_times if _finite(t)]
+    grpo = spec["method"] == "grpo"
     result.update(
         steps=len(rows), step_times_s=step_times, s_per_step=_summary(timed), watched=watched,
         losses=[row.get("loss") for row in rows], grad_norms=[row.get("grad_norm") for row in rows],
-        rewards=[row.get("reward") for row in rows] if spec["method"] == "grpo" else None,
-        mean_completion_tokens=[row.get("completions/mean_length") for row in rows] if spec["method"] == "grpo" else None,
+        rewards=[row.get("reward") for row in rows] if grpo else None,
+        mean_completion_tokens=[row.get("completions/mean_length") for row in rows] if grpo else None,
         all_finite=bool(rows) and not bad, non_finite=bad[:10], final_dir=str(run_dir / "final"),
         final_saved=(run_dir / "final" / "config.json").is_file(),
     )
@@ -381,7 +383,7 @@ def stage_stock(spec: dict[str, Any]) -> dict[str, Any]:
         report = json.loads(report_path.read_text(encoding="utf-8"))
         result["torchvision_available"] = report["torchvision_available"]
         result["harness_imported"] = report["harness_imported"]
-        result["checkpoints"] = dict(zip(dirs, report["checkpoints"]))
+        result["checkpoints"] = dict(zip(dirs, report["checkpoints"], strict=True))
     checks = result.get("checkpoints", {})
     problems = [f"{name}: {(c.get('model_error') or c.get('processor_error') or c.get('forward_error'))[:200]}"
                 for name, c in checks.items()
