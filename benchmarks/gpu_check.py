@@ -109,6 +109,9 @@ def versions() -> dict[str, str | None]:
 def machine(work: Path) -> dict[str, Any]:
     info: dict[str, Any] = {"host": platform.node(), "platform": platform.platform(), "cpus": os.cpu_count(),
                             "work_dir": str(work), "work_free_bytes": shutil.disk_usage(work).free, "gpus": []}
+    # Free space where a rerun could put --work, should this one run short.
+    info["free_bytes"] = {d: shutil.disk_usage(d).free for d in ("/", "/tmp", "/dev/shm", os.getcwd())
+                          if os.path.isdir(d)}
     try:
         meminfo = Path("/proc/meminfo").read_text().split("\n", 1)[0].split()
         info["memory_bytes"] = int(meminfo[1]) * 1024
@@ -269,7 +272,8 @@ def render_markdown(report: dict[str, Any]) -> str:
     lines = [
         f"## GPU check ({report['mode']}, {report['started_at']})",
         "",
-        f"- machine: {', '.join(m.get('gpus') or ['no GPU'])}; {m.get('cpus')} CPUs; {m.get('platform')}",
+        f"- machine: {', '.join(m.get('gpus') or ['no GPU'])}; {m.get('cpus')} CPUs; {m.get('platform')}; free disk: "
+        + ", ".join(f"{d} {gib(n)}" for d, n in m.get("free_bytes", {}).items()),
         "- versions: " + ", ".join(f"{k} {val}" for k, val in v.items() if val),
         f"- command: `{report['command']}`",
         f"- total {report.get('wall_s', 0):.0f} s (budget {report['settings']['budget']} s)",

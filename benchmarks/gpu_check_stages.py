@@ -26,6 +26,7 @@ TASKS = ("banner", "fgvc", "sat")
 
 
 def write_json(path: str | Path, data: Any) -> None:
+    """Atomic JSON write. Not harness.rundir's: a stage must report even when the harness fails to import."""
     path = Path(path)
     tmp = path.with_suffix(path.suffix + ".tmp")
     tmp.write_text(json.dumps(data, indent=2, default=str) + "\n", encoding="utf-8")
@@ -328,7 +329,7 @@ def stage_train(spec: dict[str, Any]) -> dict[str, Any]:
                               "step_checkpoints_skipped": None if spec.get("step_checkpoints") else len(skipped)}
     metrics = run_dir / "metrics.jsonl"
     rows = [json.loads(line) for line in metrics.read_text(encoding="utf-8").splitlines()] if metrics.exists() else []
-    # Non-finite values are written as null (harness.plugins.trl_metrics), so a missing number is a failure too.
+    # The TRL backend logs a non-finite value as null, so a missing number is a failure too.
     watched = ["loss", "grad_norm"] + (["reward"] if spec["method"] == "grpo" else [])
     watched += sorted({k for row in rows for k in row if k.startswith("rewards/") and k.endswith("/mean")})
     bad = [f"step {row.get('step')}: {key}={row.get(key)!r}" for row in rows for key in watched
