@@ -134,6 +134,7 @@ def train_args(method: str, settings: dict[str, Any], model_dir: str) -> list[st
     """The ``harness run`` flags of the GRPO / SFT stage."""
     cuda = settings["device"] == "cuda"
     common = ["--backend", "trl", "--task", "banner", "--method", method, "--model", model_dir,
+              "--source", "synthetic", "--no-download",
               "--template", "think", "--preset", "none", "--seed", "0", "--grad-accum", "1",
               "--set", f"trl.device={settings['device']}", "--set", f"trl.bf16={str(cuda).lower()}",
               "--set", "trl.gradient_checkpointing=true", "--set", "trl.save_steps=100000"]

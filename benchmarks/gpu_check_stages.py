@@ -186,7 +186,8 @@ def harness_eval(spec: dict[str, Any], run_dir: Path) -> dict[str, Any]:
     argv = ["eval", "--model", spec["model_dir"], "--tasks", ",".join(TASKS), "--templates", spec["template"],
             "--limit", str(spec["per_task"]), "--batch-size", str(spec["batch_size"]),
             "--max-new-tokens", str(spec["max_new_tokens"]), "--greedy", "--engine", "hf",
-            "--dtype", spec["dtype"], "--device", spec["device"], "-o", str(run_dir), "--no-progress"]
+            "--dtype", spec["dtype"], "--device", spec["device"], "-o", str(run_dir), "--no-progress",
+            "--no-download", *[arg for task in TASKS for arg in ("--source", f"{task}=synthetic")]]
     t0 = time.perf_counter()
     code = harness_cli(argv)
     wall = time.perf_counter() - t0
@@ -206,8 +207,9 @@ def harness_eval(spec: dict[str, Any], run_dir: Path) -> dict[str, Any]:
             record = json.loads(line)
             texts[f"{task}/{record['id']}"] = record["completion"]
             tokens += int(record["num_tokens"])
+    data = {task: (info or {}).get("kind") for task, info in (results.get("data") or {}).items()}
     return {"seconds": sum(timings[u] for u in units), "tokens": tokens, "texts": texts,
-            "model_load_s": timings.get("model_load_s"), "wall_s": wall}
+            "model_load_s": timings.get("model_load_s"), "wall_s": wall, "data": data}
 
 
 def _summary(values: list[float]) -> dict[str, float] | None:

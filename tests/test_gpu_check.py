@@ -84,6 +84,8 @@ def test_cpu_smoke_eval_compares_harness_and_bare_loop_on_the_same_prompts(smoke
         # Greedy, same model, same batches, float32: the same completions, token for token.
         assert r["identical_completions"] == 12
         assert r["harness"]["tokens"] == r["bare"]["tokens"]
+        # The bare loop builds the synthetic twins; the harness must have evaluated those too.
+        assert r["harness"]["data"] == {"banner": "synthetic", "fgvc": "synthetic", "sat": "synthetic"}
         assert 0 < r["bare"]["tokens"] <= 12 * 8
         for side in ("harness", "bare"):
             assert math.isclose(r[side]["tokens_per_s"], r[side]["tokens"] / r[side]["seconds"])
