@@ -13,8 +13,13 @@ Public helpers for task loaders, built-in or third-party. Every problem is a
 ``on_error="raise"`` stops at the first bad row; ``"skip"`` logs it, appends
 a :class:`Skipped` to the caller's list and goes on.
 
-Images are checked from their header before they are decoded
-(:func:`load_image`): more pixels than the cap of :func:`image_limits`
+Images: :func:`image_ref` checks an image when its row is read (a damaged
+file fails at once, naming file and row) and returns an :class:`ImageRef`
+that holds only the path or the encoded bytes; pixels are decoded per batch
+(:func:`harness.inputs.prompt_images`) and dropped after, so memory does not
+grow with the dataset. :func:`load_image` decodes at once.
+
+Both check the header first: more pixels than the cap of :func:`image_limits`
 (default :data:`DEFAULT_MAX_PIXELS`, about three times the 12.8 MP a
 Qwen2.5-VL processor keeps at most) are refused, or downscaled when the run
 chose ``oversize="downscale"``; an aspect ratio beyond
@@ -45,6 +50,7 @@ __all__ = [
     "MAX_SYNTHETIC",
     "ON_ERROR",
     "ImageLimits",
+    "ImageRef",
     "RowGuard",
     "Skipped",
     "check_limit",
@@ -54,6 +60,7 @@ __all__ = [
     "confined_image",
     "confined_path",
     "image_limits",
+    "image_ref",
     "load_image",
     "row_error",
     "use_image_limits",
@@ -550,11 +557,15 @@ def load_image(value: Any, file: Any, row: Any, crop_bottom: int = 0):
     pixels are cut from the bottom (e.g. a copyright strip). The returned
     image carries the digest of the reference it was read from
     (:mod:`harness.fingerprint`), so run identities never hash its pixels.
+    Loaders that yield many samples should prefer :func:`image_ref`, which
+    checks the image as thoroughly but keeps only a reference.
     """
     from PIL import Image, UnidentifiedImageError
 
     from harness.fingerprint import IMAGE_DIGEST_ATTR, reference_digest
 
+    if isinstance(value, ImageRef):
+        return value.open()
     if isinstance(value, Mapping):  # datasets' Image storage: {"bytes": ..., "path": ...}
         data, path = value.get("bytes"), value.get("path")
         if isinstance(data, str) and data:  # never a path to open from the current directory
@@ -597,3 +608,178 @@ def load_image(value: Any, file: Any, row: Any, crop_bottom: int = 0):
     elif isinstance(carried, str) and not extra:
         setattr(image, IMAGE_DIGEST_ATTR, carried)  # a copy of an image read from a reference
     return image
+
+
+_DECODE_ERRORS = (OSError, ValueError, SyntaxError)  # plus PIL's UnidentifiedImageError (an OSError)
+
+
+def _digest_extra(crop_bottom: int, target: tuple[int, int] | None) -> str:
+    """What :func:`load_image` mixes into a reference's digest: the crop and the downscale applied."""
+    return f"crop_bottom={crop_bottom};downscale={target}" if (crop_bottom or target) else ""
+
+
+def _open(value: Any, file: Any, row: Any):
+    """``Image.open`` of a path or bytes (lazy: reads the header only); a row error otherwise."""
+    from PIL import Image
+
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return Image.open(io.BytesIO(bytes(value)))
+    if isinstance(value, (str, Path)):
+        if not Path(value).is_file():
+            raise row_error(file, row, f"image file {value} does not exist.")
+        return Image.open(value)
+    raise row_error(file, row, f"no image in this row (got {type(value).__name__}).")
+
+
+def _decode(value: Any, file: Any, row: Any, target: tuple[int, int] | None, crop_bottom: int):
+    """``value`` decoded as :func:`load_image` decodes it, with the downscale ``target`` already decided."""
+    from PIL import Image
+
+    label = value if isinstance(value, str) else "embedded image"
+    try:
+        with _open(value, file, row) as opened:
+            if target is not None:
+                opened.draft("RGB", target)  # JPEG: decode at a reduced scale, not in full
+            opened.load()
+            image = opened.convert("RGB")
+        if target is not None:
+            image.thumbnail(target)
+    except DataError:
+        raise
+    except Image.DecompressionBombError as exc:
+        raise row_error(file, row, f"refusing {label}: {exc}") from exc
+    except _DECODE_ERRORS as exc:
+        raise row_error(file, row, f"cannot decode {label}: {exc}") from exc
+    if crop_bottom:
+        w, h = image.size
+        if h <= crop_bottom:
+            raise row_error(file, row, f"image {label} is {h} px tall, too small to crop {crop_bottom} px.")
+        image = image.crop((0, 0, w, h - crop_bottom))
+    return image
+
+
+@dataclass(frozen=True, eq=False, repr=False, slots=True)
+class ImageRef:
+    """A checked image held as a reference (a file path or encoded bytes), decoded only by :meth:`open`.
+
+    Made by :func:`image_ref`. Samples hold these instead of decoded pixels,
+    so a run's memory does not grow with its dataset: the engines decode a
+    batch's images (:func:`harness.inputs.prompt_images`) and drop them after.
+    :meth:`open` returns exactly what :func:`load_image` returns for the same
+    file, crop and limits, digest included (:mod:`harness.fingerprint`).
+
+    :ivar source: the image file's path (``str``) or its encoded bytes.
+    :ivar size: ``(width, height)`` as :meth:`open` returns it (after any downscale and crop).
+    :ivar format: PIL's name of the encoding (``JPEG``, ``PNG``...).
+    :ivar crop_bottom: pixels :meth:`open` cuts from the bottom.
+    :ivar file: :ivar row: where the image came from, named by a decode error.
+    :ivar downscale: the size an over-cap image is shrunk to (``oversize="downscale"``), else ``None``.
+    """
+
+    source: str | bytes
+    size: tuple[int, int]
+    format: str | None = None
+    crop_bottom: int = 0
+    file: Any = ""
+    row: int | str | None = None
+    downscale: tuple[int, int] | None = None
+
+    def open(self):
+        """The decoded RGB ``PIL.Image`` (downscaled, cropped); a :class:`harness.DataError` naming file and
+        row if it can no longer be decoded (e.g. the file changed since it was checked)."""
+        from harness.fingerprint import IMAGE_DIGEST_ATTR
+
+        image = _decode(self.source, self.file, self.row, self.downscale, self.crop_bottom)
+        setattr(image, IMAGE_DIGEST_ATTR, self._harness_digest)
+        return image
+
+    @property
+    def _harness_digest(self) -> str:
+        """The digest :func:`load_image` gives the same image (:data:`harness.fingerprint.IMAGE_DIGEST_ATTR`):
+        the reference's, never the pixels'."""
+        from harness.fingerprint import reference_digest
+
+        return reference_digest(self.source, _digest_extra(self.crop_bottom, self.downscale))
+
+    @property
+    def path(self) -> Path | None:
+        """The image file, or ``None`` for embedded bytes."""
+        return Path(self.source) if isinstance(self.source, str) else None
+
+    @property
+    def processed(self) -> bool:
+        """Whether :meth:`open` changes the encoded image (a crop or a downscale): storing the
+        reference alone would then store another picture."""
+        return bool(self.crop_bottom) or self.downscale is not None
+
+    def __repr__(self) -> str:
+        where = self.source if isinstance(self.source, str) else f"{len(self.source)} bytes"
+        crop = f", crop_bottom={self.crop_bottom}" if self.crop_bottom else ""
+        down = f", downscale={self.downscale}" if self.downscale else ""
+        return f"ImageRef({where}, {self.format}, {self.size[0]}x{self.size[1]}{crop}{down})"
+
+
+# JPEG decoded at 1/8 scale (libjpeg's DCT scaling) still reads and entropy-decodes the whole
+# stream, so truncation and corrupt data fail as in a full decode, at about a quarter of its cost.
+_DRAFT_SCALE = 8
+# Formats whose verify() checks the whole file (PNG: every chunk's CRC up to IEND) without
+# decompressing it.
+_VERIFIED_FORMATS = ("PNG",)
+
+
+def _check(image: Any) -> None:
+    """Read all of ``image``'s data the cheapest way that still fails on a damaged file."""
+    if image.format == "JPEG":
+        w, h = image.size
+        image.draft("RGB", (max(1, w // _DRAFT_SCALE), max(1, h // _DRAFT_SCALE)))
+        image.load()
+    elif image.format in _VERIFIED_FORMATS:
+        image.verify()
+    else:  # GIF, BMP, WebP, TIFF...: decode once, keep nothing
+        image.load()
+
+
+def image_ref(value: Any, file: Any, row: Any, crop_bottom: int = 0):
+    """A checked :class:`ImageRef` to a path, bytes or ``{"bytes", "path"}`` dict (a PIL image is
+    returned as :func:`load_image` returns it).
+
+    The header is checked as :func:`load_image` checks it (pixel cap, aspect
+    ratio, the crop against the height), then the whole image is read without
+    keeping its pixels (JPEG: a 1/8-scale decode of the full stream; PNG: every
+    chunk's checksum; other formats: one decode), so a missing, truncated,
+    corrupt or decompression-bomb image fails now, naming ``file`` and ``row``,
+    while the sample keeps only the path or the encoded bytes. An over-cap
+    image under ``oversize="downscale"`` is decoded once now, to learn the size
+    it will have.
+    """
+    from PIL import Image
+
+    if isinstance(value, ImageRef):
+        return value
+    if isinstance(value, Mapping):  # datasets' Image storage: {"bytes": ..., "path": ...}
+        data, path = value.get("bytes"), value.get("path")
+        value = data if data else path
+    if isinstance(value, Image.Image):
+        return load_image(value, file, row, crop_bottom)
+    if isinstance(value, (bytearray, memoryview)):
+        value = bytes(value)
+    # A str, not a Path, and the caller's own file object: one of these per sample, kept small.
+    source = value if isinstance(value, bytes) else os.fspath(value) if isinstance(value, (str, Path)) else value
+    label = source if isinstance(source, str) else "embedded image"
+    try:
+        with _open(source, file, row) as opened:
+            size, fmt = opened.size, opened.format
+            target = _check_size(opened, label, file, row)
+            if target is None:
+                _check(opened)
+    except DataError:
+        raise
+    except Image.DecompressionBombError as exc:
+        raise row_error(file, row, f"refusing {label}: {exc}") from exc
+    except _DECODE_ERRORS as exc:
+        raise row_error(file, row, f"cannot decode {label}: {exc}") from exc
+    if target is not None:  # the downscaled size is the decoder's to say
+        size = _decode(source, file, row, target, 0).size
+    if crop_bottom and size[1] <= crop_bottom:
+        raise row_error(file, row, f"image {label} is {size[1]} px tall, too small to crop {crop_bottom} px.")
+    return ImageRef(source, (size[0], size[1] - crop_bottom), fmt, crop_bottom, file, row, target)

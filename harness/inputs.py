@@ -1,16 +1,20 @@
 """A sample's chat messages and images as model inputs: one home for the conversion.
 
 A task's ``build_prompt`` returns chat messages whose image parts hold the
-image itself (``{"type": "image", "image": PIL.Image | path}``). Every
-consumer turns them into model inputs here, so the engines (``hf``, ``vllm``,
-``lm-eval``), the TRL data builder and the OpenRLHF exporter hand a model
-the same text and the same images:
+image (``{"type": "image", "image": ImageRef | PIL.Image | path | bytes}``;
+the built-in tasks hold :class:`harness.data.ImageRef` references, decoded
+only here). Every consumer turns them into model inputs here, so the engines
+(``hf``, ``vllm``, ``lm-eval``), the TRL data builder and the OpenRLHF
+exporter hand a model the same text and the same images:
 
 - :func:`render_prompt`: the chat-templated prompt text (generation prompt,
   then the template's prefill), with one image placeholder per image;
-- :func:`prompt_images`: the images in placeholder order, as RGB PIL images;
+- :func:`prompt_images`: the images in placeholder order, decoded now as RGB
+  PIL images (call it per batch and drop them after: that keeps memory flat);
 - :func:`split_images`: TRL's conversational vision rows (image parts become
-  placeholders, the images travel in a separate list).
+  placeholders, the images travel in a separate list);
+- :func:`stored_image`: an image as ``datasets``' ``Image`` feature stores it,
+  a file path or encoded bytes where possible, decoded lazily on access.
 """
 
 from __future__ import annotations
@@ -61,14 +65,18 @@ def rgb(image: Any) -> Any:
 
 
 def prompt_images(messages: Sequence[dict[str, Any]], index: int | None = None) -> list[Any]:
-    """The images of a conversation, in order, as RGB ``PIL.Image`` objects.
+    """The images of a conversation, in order, decoded now as RGB ``PIL.Image`` objects.
 
-    An image entry is ``{"type": "image", "image": PIL.Image | path}`` (or
-    ``"path"`` instead of ``"image"``). Paths are opened locally with
-    :func:`harness.data.load_image` (its size cap and checks); URLs are
+    An image entry is ``{"type": "image", "image": ImageRef | PIL.Image | path
+    | bytes}`` (or ``"path"`` instead of ``"image"``). References, paths and
+    bytes are decoded here, paths and bytes with :func:`harness.data.load_image`
+    (its size cap and checks; a reference was checked when its row was read,
+    and its errors name its dataset file and row); URLs are
     refused (nothing is downloaded).
     """
     from PIL import Image
+
+    from harness.data import ImageRef, load_image
 
     where = f"prompt {index}" if index is not None else "prompt"
     images = []
@@ -82,17 +90,42 @@ def prompt_images(messages: Sequence[dict[str, Any]], index: int | None = None) 
             value = part.get("image", part.get("path"))
             if isinstance(value, Image.Image):
                 images.append(rgb(value))
-                continue
-            if isinstance(value, (str, Path)) and not str(value).startswith(("http://", "https://")):
-                from harness.data import load_image
-
-                images.append(load_image(value, where, None))  # the same checks (size cap, decoding) as loaders
-                continue
-            raise DataError(
-                f"{where}: image entry {value!r:.80} is not a PIL image or a local file path "
-                "(nothing is downloaded)."
-            )
+            elif isinstance(value, ImageRef):
+                images.append(value.open())
+            elif isinstance(value, (bytes, bytearray)) or (
+                isinstance(value, (str, Path)) and not str(value).startswith(("http://", "https://"))
+            ):
+                images.append(load_image(value, where, None))
+            else:
+                raise DataError(
+                    f"{where}: image entry {value!r:.80} is not a PIL image, an ImageRef, bytes or a local "
+                    "file path (nothing is downloaded)."
+                )
     return images
+
+
+def stored_image(image: Any) -> Any:
+    """``image`` as ``datasets``' ``Image`` feature stores it, without decoding it where it can.
+
+    An :class:`~harness.data.ImageRef` becomes ``{"path": file}`` or
+    ``{"bytes": encoded}`` (``datasets`` decodes it when a row is read); a path
+    stays a path; a cropped or downscaled reference is decoded now (what was
+    done to it has to be stored), and a PIL image is returned in RGB
+    (``datasets`` encodes both).
+    """
+    from harness.data import ImageRef
+
+    if isinstance(image, ImageRef):
+        if image.processed:
+            return image.open()
+        if image.path is not None:
+            return {"path": str(image.path), "bytes": None}
+        return {"path": None, "bytes": image.source}
+    if isinstance(image, (str, Path)):
+        return {"path": str(image), "bytes": None}
+    if isinstance(image, (bytes, bytearray)):
+        return {"path": None, "bytes": bytes(image)}
+    return rgb(image)
 
 
 def split_images(messages: Sequence[dict[str, Any]], sample_id: str) -> tuple[Messages, list[Any]]:

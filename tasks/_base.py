@@ -12,7 +12,7 @@ from harness.protocols import Messages, Template
 from harness.sample import Sample
 from harness.sources import HF_PREFIX, SYNTHETIC, HubDataset, choose
 from harness.data import check_limit, check_synthetic_count
-from harness.tasks._common import RowGuard, check_on_error, check_split, load_image
+from harness.tasks._common import RowGuard, check_on_error, check_split
 
 LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 # What every synthetic()/load_real() takes; the rest of their parameters are the task's options.
@@ -108,10 +108,13 @@ class ImageTask:
         return sample.question + "\n" + "\n".join(lines)
 
     def build_prompt(self, sample: Sample, template: Template) -> Messages:
-        """One user turn: the images (as ``PIL.Image``), then question + template instruction."""
-        content: list[dict[str, Any]] = [
-            {"type": "image", "image": load_image(img, sample.id, None)} for img in sample.images
-        ]
+        """One user turn: the images, then question + template instruction.
+
+        The images are passed on as the sample holds them (:class:`harness.data.ImageRef`
+        references for real data, PIL images for the synthetic twins): nothing is decoded
+        here; :func:`harness.inputs.prompt_images` decodes a batch's images when it runs.
+        """
+        content: list[dict[str, Any]] = [{"type": "image", "image": img} for img in sample.images]
         text = self.question_text(sample) + "\n" + template.instruction(self.answer_hint)
         content.append({"type": "text", "text": text})
         return [{"role": "user", "content": content}]

@@ -21,6 +21,7 @@ from typing import Any
 from harness.answers import completion_text, last_answer, normalize_answer
 from harness.data import (  # noqa: F401  (re-exported: the public helpers, harness.data)
     ON_ERROR,
+    ImageRef,
     RowGuard,
     Skipped,
     check_on_error,
@@ -28,6 +29,7 @@ from harness.data import (  # noqa: F401  (re-exported: the public helpers, harn
     confined_entry,
     confined_image,
     confined_path,
+    image_ref,
     load_image,
     row_error,
     walk_dirs,

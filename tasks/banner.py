@@ -57,7 +57,7 @@ from harness.tasks._common import (
     iter_parquet,
     iter_saved_dataset,
     label_index,
-    load_image,
+    image_ref,
     named_labels,
     pick,
     require_source,
@@ -186,7 +186,7 @@ class BannerTask(ImageTask):
                 rel = file.relative_to(root).as_posix()
 
                 def make(file=file, rel=rel, label=label):
-                    image = load_image(confined_path(root, rel, root, rel), root, rel)
+                    image = image_ref(confined_path(root, rel, root, rel), root, rel)
                     return Sample(rel, [image], self.question, None, label, {"source": rel})
 
                 sample = guard.run(root, rel, make)
@@ -236,7 +236,7 @@ class BannerTask(ImageTask):
         if label not in LABELS:
             raise row_error(row.file, row.index, f"label {label!r} is not 'positive' or 'negative'.")
         value = pick(row, IMAGE_COLUMNS, "image")
-        image = load_image(row_image(value, root, row.file, row.index), row.file, row.index)
+        image = image_ref(row_image(value, root, row.file, row.index), row.file, row.index)
         sid = value if isinstance(value, str) else f"{Path(row.file).name}:{row.index}"
         return Sample(sid, [image], self.question, None, label, {"source": f"{row.file}:{row.index}"})
 

@@ -67,7 +67,7 @@ from harness.tasks._common import (
     iter_saved_dataset,
     label_index,
     label_key,
-    load_image,
+    image_ref,
     named_labels,
     pick,
     require_source,
@@ -273,7 +273,7 @@ class FgvcTask(ImageTask):
                 if "/" in image_id or "\\" in image_id or image_id.startswith("."):
                     raise row_error(listing, lineno, f"image id {image_id!r} is not a plain file name.")
                 file = confined_path(data, f"images/{image_id}.jpg", listing, lineno)  # no link out
-                image = load_image(file, listing, lineno, crop)
+                image = image_ref(file, listing, lineno, crop)
                 maker = makers.get(image_id) or MAKERS.get(variant)
                 return self._sample(image_id, image, variant, maker, families.get(image_id),
                                     f"{listing.name}:{lineno}")
@@ -288,7 +288,7 @@ class FgvcTask(ImageTask):
                 column = next((c for c in VARIANT_COLUMNS if c in row.data), VARIANT_COLUMNS[0])
                 variant = class_name(row, column, pick(row, VARIANT_COLUMNS, "variant"))
                 value = row_image(pick(row, ("image", "img"), "image"), root, row.file, row.index)
-                image = load_image(value, row.file, row.index, crop)
+                image = image_ref(value, row.file, row.index, crop)
                 maker = row.data.get("manufacturer")
                 maker = class_name(row, "manufacturer", maker) if maker is not None else MAKERS.get(variant)
                 family = row.data.get("family")

@@ -70,7 +70,7 @@ from harness.tasks._common import (
     iter_saved_dataset,
     label_index,
     label_key,
-    load_image,
+    image_ref,
     named_labels,
     pick,
     require_source,
@@ -322,14 +322,14 @@ class SatTask(ImageTask):
         if len(choices) > len(LETTERS):
             raise row_error(row.file, row.index, f"{len(choices)} choices; at most {len(LETTERS)} can be lettered.")
         answer = _gold_choice(row, choices)
-        decoded = [load_image(row_image(img, root, row.file, row.index), row.file, row.index) for img in images]
+        checked = [image_ref(row_image(img, root, row.file, row.index), row.file, row.index) for img in images]
         sid = str(row.data.get("id") or f"{Path(row.file).name}:{row.index}")
         rng_for("sat-choices", seed, sid).shuffle(choices)
         meta = {"source": f"{row.file}:{row.index}"}
         qtype = row.data.get("question_type")
         if isinstance(qtype, str):
             meta["question_type"] = qtype
-        return Sample(sid, decoded, question.strip(), choices, answer, meta)
+        return Sample(sid, checked, question.strip(), choices, answer, meta)
 
 
 def _gold_choice(row, choices: list[str]) -> str:

@@ -66,7 +66,7 @@ def test_sat_image_feature_variant_reads_the_same_fields(tmp_path):
     samples = list(sat.samples("test", source=tmp_path))
     assert [s.answer for s in samples] == [r["correct_answer"] for r in rows]
     assert [len(s.images) for s in samples] == [1, 2, 1, 2]
-    assert samples[1].images[1].getpixel((0, 0)) == (0, 0, 255)  # the second (blue) image, decoded
+    assert samples[1].images[1].open().getpixel((0, 0)) == (0, 0, 255)  # the second (blue) image, decoded
 
 
 def test_sat_lmms_eval_copy_with_correct_answer_idx(tmp_path):

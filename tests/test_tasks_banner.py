@@ -114,7 +114,7 @@ def test_folder_layout(tmp_path):
         ("positive/p1.png", "positive"),
         ("positive/p2.jpg", "positive"),
     ]
-    assert all(s.images[0].mode == "RGB" for s in samples)
+    assert all(s.images[0].open().mode == "RGB" for s in samples)
 
 
 def test_folder_layout_with_split_subfolders(tmp_path):
@@ -205,7 +205,7 @@ def test_parquet_and_save_to_disk_with_classlabel(tmp_path):
     for source in (tmp_path / "test.parquet", tmp_path / "saved"):
         samples = list(banner.samples("test", source=source))
         assert [s.answer for s in samples] == ["positive", "negative"], source
-        assert samples[0].images[0].getpixel((0, 0)) == (255, 0, 0)
+        assert samples[0].images[0].open().getpixel((0, 0)) == (255, 0, 0)
 
 
 # -- bad input -------------------------------------------------------------------

@@ -157,8 +157,8 @@ def test_official_layout_crops_the_copyright_strip(tmp_path):
         ("0001", "737-300", "Boeing"), ("0002", "A320", "Airbus")
     ]
     image = train[0].images[0]
-    assert image.size == (60, 30)
-    r, _, b = image.getpixel((30, 24))
+    assert image.size == (60, 30) and image.crop_bottom == 20  # checked now, cut when decoded
+    r, _, b = image.open().getpixel((30, 24))
     assert b > 180 and r < 80  # blue photo, the white strip is gone
     assert fgvc.is_correct(_answer("Boeing 737-300"), train[0])
     # the parent folder and the data folder work too; trainval = train + val when absent
@@ -166,7 +166,7 @@ def test_official_layout_crops_the_copyright_strip(tmp_path):
     assert [s.id for s in fgvc.samples("test", source=tmp_path)] == ["0004"]
     uncropped = next(fgvc.samples("train", source=root, crop_bottom=0))
     assert uncropped.images[0].size == (60, 50)
-    assert min(uncropped.images[0].getpixel((30, 45))) > 200  # the white strip is kept
+    assert min(uncropped.images[0].open().getpixel((30, 45))) > 200  # the white strip is kept
 
 
 def test_official_layout_bad_rows(tmp_path):

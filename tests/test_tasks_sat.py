@@ -207,7 +207,7 @@ def test_sat_parquet_layout(tmp_path):
     first, second = samples
     assert sorted(first.choices) == ["no", "yes"] and first.answer == "no"
     assert second.meta["question_type"] == "ego_m"
-    assert second.images[1].getpixel((0, 0)) == (0, 128, 0)
+    assert second.images[1].open().getpixel((0, 0)) == (0, 128, 0)
     assert sat.is_correct(_answer("ABC"[second.choices.index("moved forward")]), second)
     assert [s.id for s in sat.samples("val", source=tmp_path)] == ["SAT_val.parquet:0"]
     # choice order depends on the seed, deterministically

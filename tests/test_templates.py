@@ -37,15 +37,18 @@ def test_prompt_is_one_user_turn_images_then_text(task_name, template_name):
     assert content[-1]["text"].endswith(template.instruction(task.answer_hint))
 
 
-def test_prompt_loads_images_given_as_paths_or_bytes(tmp_path):
+def test_prompt_passes_images_given_as_paths_or_bytes_to_be_decoded_per_batch(tmp_path):
     import io
+
+    from harness.inputs import prompt_images
 
     Image.new("RGB", (20, 20), "red").save(tmp_path / "a.png")
     buf = io.BytesIO()
     Image.new("RGB", (20, 20), "blue").save(buf, format="PNG")
     sample = harness.Sample("s", [tmp_path / "a.png", buf.getvalue()], "Which?", ["x", "y"], "x")
-    content = harness.get_task("sat").build_prompt(sample, harness.get_template("nothink"))[0]["content"]
-    assert [c["image"].getpixel((0, 0)) for c in content[:2]] == [(255, 0, 0), (0, 0, 255)]
+    messages = harness.get_task("sat").build_prompt(sample, harness.get_template("nothink"))
+    assert [c["image"] for c in messages[0]["content"][:2]] == sample.images  # not decoded here
+    assert [i.getpixel((0, 0)) for i in prompt_images(messages)] == [(255, 0, 0), (0, 0, 255)]
 
 
 @pytest.fixture

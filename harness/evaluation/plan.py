@@ -19,6 +19,7 @@ split, count, and the content ``fingerprint`` of the samples, see
 from __future__ import annotations
 
 import inspect
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -43,6 +44,39 @@ class Item:
     group: str
     sample: Sample
     digest: str = ""
+
+
+class UnitPrompts(Sequence):
+    """A unit's prompts as the engine's ``prompts`` sequence, built when the engine asks for one.
+
+    ``prompts[i]`` calls the task's ``build_prompt`` for item ``i`` then, so
+    only the prompts of the batch in flight exist (with the built-in tasks
+    their images are :class:`harness.data.ImageRef` references, decoded by the
+    engine per batch). :meth:`text` gives the logged rendering of prompt ``i``
+    (kept from when it was built, else built again).
+    """
+
+    def __init__(self, unit: Unit, items: list[Item]):
+        self.unit, self.items = unit, items
+        self._texts: dict[int, str] = {}
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def __getitem__(self, i):  # type: ignore[override]
+        if isinstance(i, slice):
+            return [self[j] for j in range(*i.indices(len(self)))]
+        from harness.evaluation.scoring import prompt_text
+
+        messages = self.unit.task.build_prompt(self.items[i].sample, self.unit.template)
+        self._texts.setdefault(i, prompt_text(messages))
+        return messages
+
+    def text(self, i: int) -> str:
+        """The prompt as logged (images shown as ``<image>``); forgotten once read."""
+        if i not in self._texts:
+            self[i]
+        return self._texts.pop(i)
 
 
 @dataclass

@@ -29,7 +29,7 @@ from typing import Any
 from harness.data import use_image_limits
 from harness.errors import ConfigError, DataError, PluginError
 from harness.eval_config import EvalConfig
-from harness.evaluation.plan import Unit, plan_units
+from harness.evaluation.plan import Unit, UnitPrompts, plan_units
 from harness.evaluation.records import RecordWriter, read_records, records_path
 from harness.evaluation.results import summarize
 from harness.evaluation.scoring import build_rewards, format_checker, score
@@ -290,17 +290,17 @@ def _generate_all(config, engine, model, pending, rewards_by_template, output, t
             bar.set_description(unit.key)
             rewards = rewards_by_template[unit.template.name]
             format_fn = format_checker(rewards, unit.template)
-            messages = [unit.task.build_prompt(item.sample, unit.template) for item in items]
+            prompts = UnitPrompts(unit, items)  # built as the engine reads them: images decoded per batch
             # the runner shows one progress bar over all units; engines keep theirs off
             settings = config.generation_settings() | {"prefill": unit.template.prefill, "progress": False}
             t0 = time.perf_counter()
             path = records_path(output, unit.task.name, unit.template.name)
             seen: set[int] = set()
             with RecordWriter(path) as writer:
-                for i, generation in engine.generate(model, messages, settings):
+                for i, generation in engine.generate(model, prompts, settings):
                     _check_index(engine, unit, i, len(items), seen)  # before anything of it is written
                     record = score(
-                        unit.task, unit.template, items[i], messages[i], generation, rewards, format_fn
+                        unit.task, unit.template, items[i], prompts.text(i), generation, rewards, format_fn
                     )
                     writer.write(record)
                     bar.update(1)

@@ -60,12 +60,13 @@ def score(
     task: Any,
     template: Any,
     item: Any,
-    messages: list[Mapping[str, Any]],
+    prompt: str,
     generation: Any,
     rewards: Any,
     format_fn: Any | None,
 ) -> dict[str, Any]:
-    """The per-sample record written to ``samples/<task>.<template>.jsonl``."""
+    """The per-sample record written to ``samples/<task>.<template>.jsonl``; ``prompt`` is
+    :func:`prompt_text` of the messages the engine was given."""
     sample = item.sample
     completion = generation.text
     columns = {k: [v] for k, v in sample.reward_columns(task.name).items()}
@@ -79,7 +80,7 @@ def score(
         "index": item.index,
         "rotation": item.rotation,
         "group": item.group,
-        "prompt": prompt_text(messages),
+        "prompt": prompt,
         "prefill": template.prefill,
         "completion": completion,
         "prediction": extract_prediction(task, completion, sample),

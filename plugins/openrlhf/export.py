@@ -25,7 +25,6 @@ down until the prompt fits and the export says so (:attr:`Export.shrunk`).
 
 from __future__ import annotations
 
-import io
 import json
 import math
 import re
@@ -75,6 +74,7 @@ class _Planned:
     sample: Any
     prompt: str
     sizes: list[tuple[int, int] | None]  # per image: None = exported as it is
+    images: list[Any] = field(default_factory=list)  # checked: ImageRefs (nothing decoded) or PIL images
     tokens: int | None = None
     tokens_before: int | None = None
 
@@ -124,19 +124,31 @@ def _safe(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "_", name)[:120] or "sample"
 
 
-def open_image(image: Any) -> Any:
-    """A sample image (path, bytes or PIL image) as the PIL image OpenRLHF will decode from the export."""
+def open_image(image: Any, where: str = "exported image") -> Any:
+    """A sample image checked as the loaders check it, without keeping its pixels.
+
+    An :class:`~harness.data.ImageRef` is returned as it is (it was checked
+    when its row was read); a path or encoded bytes becomes one
+    (:func:`harness.data.image_ref`: header, the pixel cap in force, a full
+    read); a PIL image comes back capped and in RGB (:func:`harness.data.load_image`).
+    Either way ``.size`` is the size OpenRLHF will see; :func:`decoded` gives the pixels.
+    """
     from PIL import Image
 
-    if isinstance(image, Image.Image):
+    from harness.data import ImageRef, image_ref
+
+    if isinstance(image, ImageRef):
         return image
-    if isinstance(image, (str, Path)):
-        if not Path(image).is_file():
-            raise DataError(f"Image {image} does not exist.")
-        return Image.open(image)
-    if isinstance(image, (bytes, bytearray)):
-        return Image.open(io.BytesIO(bytes(image)))
+    if isinstance(image, (str, Path, bytes, bytearray, Image.Image)):
+        return image_ref(image, where, None)
     raise DataError(f"Cannot export an image of type {type(image).__name__}; use a path, bytes or PIL image.")
+
+
+def decoded(image: Any) -> Any:
+    """The RGB pixels of an :func:`open_image` result (a reference is decoded now; drop it after use)."""
+    from harness.data import ImageRef
+
+    return image.open() if isinstance(image, ImageRef) else rgb(image)
 
 
 def resized(image: Any, size: tuple[int, int] | None) -> Any:
@@ -203,27 +215,32 @@ def shrink_to_fit(processor: Any, prompt: str, images: Sequence[Any], sizes: lis
 
 
 def write_image(image: Any, path_stem: Path) -> Path:
-    """Write one sample image (path, bytes or PIL image) under ``path_stem`` + its suffix."""
+    """Write one sample image (an :class:`~harness.data.ImageRef`, path, bytes or PIL image) under
+    ``path_stem`` + its suffix.
+
+    Files and encoded bytes are copied as they are, without decoding; only a
+    cropped or downscaled reference, or a PIL image, is written decoded (as
+    PNG, lossless). The run's image limits (:func:`harness.data.image_limits`)
+    hold here as at load: a path, bytes or PIL image is checked first
+    (:func:`open_image`), so the export never writes an image the loaders
+    would refuse.
+    """
     from PIL import Image
 
-    if isinstance(image, (str, Path)):
-        source = Path(image)
-        if not source.is_file():
-            raise DataError(f"Image {source} does not exist.")
-        target = path_stem.with_suffix(source.suffix.lower() or ".png")
-        shutil.copyfile(source, target)
-        return target
-    if isinstance(image, (bytes, bytearray)):
-        with Image.open(io.BytesIO(image)) as img:
-            suffix = "." + (img.format or "png").lower()
-        target = path_stem.with_suffix(suffix)
-        target.write_bytes(bytes(image))
-        return target
+    image = open_image(image, f"sample image {path_stem.name}")
+    if not isinstance(image, Image.Image) and image.processed:  # cropped or downscaled: another picture
+        image = image.open()
     if isinstance(image, Image.Image):
         target = path_stem.with_suffix(".png")
         image.save(target)
         return target
-    raise DataError(f"Cannot export an image of type {type(image).__name__}; use a path, bytes or PIL image.")
+    if image.path is not None:
+        target = path_stem.with_suffix(image.path.suffix.lower() or ".png")
+        shutil.copyfile(image.path, target)
+        return target
+    target = path_stem.with_suffix("." + (image.format or "png").lower())
+    target.write_bytes(image.source)
+    return target
 
 
 def export_prompts(
@@ -277,18 +294,21 @@ def export_prompts(
     # Pass 1, nothing written: prompt texts, image sizes, token counts.
     planned: list[_Planned] = []
     seen: set[str] = set()
-    for sample in tqdm(list(samples), desc=f"Preparing {task.name} prompts", unit="sample"):
+    # Samples hold image references: what stays in memory is those and the prompt texts; a sample's
+    # pixels exist only while its tokens are counted or its images written.
+    for sample in tqdm(samples, desc=f"Preparing {task.name} prompts", unit="sample"):
         if sample.id in seen:
             raise DataError(f"Task {task.name!r} yielded sample id {sample.id!r} twice; ids must be unique.")
         seen.add(sample.id)
         prompt = render_prompt(processor, task.build_prompt(sample, template), template.prefill)
-        images = [open_image(image) for image in sample.images]
-        item = _Planned(sample, prompt, [capped_size(image, max_image_pixels) for image in images])
+        images = [open_image(image, f"sample {sample.id!r}") for image in sample.images]
+        item = _Planned(sample, prompt, [capped_size(image, max_image_pixels) for image in images], images)
         if max_prompt_tokens is not None:
-            shown = [resized(image, size) for image, size in zip(images, item.sizes)]
+            pixels = [decoded(image) for image in images]
+            shown = [resized(image, size) for image, size in zip(pixels, item.sizes)]
             item.tokens, _ = count_prompt_tokens(processor, prompt, shown)
             if item.tokens > max_prompt_tokens and fit == "shrink_images" and images:
-                sizes, tokens = shrink_to_fit(processor, prompt, images, item.sizes, max_prompt_tokens)
+                sizes, tokens = shrink_to_fit(processor, prompt, pixels, item.sizes, max_prompt_tokens)
                 if tokens <= max_prompt_tokens:
                     item.tokens_before, item.sizes, item.tokens = item.tokens, sizes, tokens
         planned.append(item)
@@ -304,9 +324,9 @@ def export_prompts(
     n_images = 0
     for item in planned:
         paths = []
-        for i, (image, size) in enumerate(zip(item.sample.images, item.sizes)):
+        for i, (image, size) in enumerate(zip(item.images, item.sizes)):
             stem = images_dir / f"{_safe(item.sample.id)}-{i}"
-            written = write_image(image if size is None else resized(open_image(image), size), stem)
+            written = write_image(image if size is None else resized(decoded(image), size), stem)
             n_images += 1
             paths.append(str(written) if absolute_paths else written.relative_to(job_dir).as_posix())
         prepared.append(

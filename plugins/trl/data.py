@@ -26,7 +26,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from harness.errors import DataError
-from harness.inputs import rgb, split_images
+from harness.inputs import split_images, stored_image
 from harness.sample import Sample
 
 LETTERS = string.ascii_uppercase
@@ -37,7 +37,7 @@ def grpo_row(task: Any, template: Any, sample: Sample) -> dict[str, Any]:
     prompt, images = split_images(task.build_prompt(sample, template), sample.id)
     columns = sample.reward_columns(task.name)
     columns["meta"] = json.dumps(columns["meta"], sort_keys=True, default=str)
-    return {"prompt": prompt, "images": [rgb(i) for i in images], **columns, "prefill": template.prefill}
+    return {"prompt": prompt, "images": [stored_image(i) for i in images], **columns, "prefill": template.prefill}
 
 
 def gold_text(task: Any, sample: Sample) -> str:
@@ -74,7 +74,7 @@ def sft_row(task: Any, template: Any, sample: Sample, think_text: str) -> dict[s
     return {
         "prompt": prompt,
         "completion": [{"role": "assistant", "content": [{"type": "text", "text": target}]}],
-        "images": [rgb(i) for i in images],
+        "images": [stored_image(i) for i in images],
     }
 
 
@@ -86,9 +86,19 @@ def build_rows(task: Any, template: Any, samples: Iterable[Sample], method: str,
 
 
 def to_dataset(rows: list[dict[str, Any]]) -> Any:
-    """A :class:`datasets.Dataset` of ``rows`` (images stored as image features)."""
-    from datasets import Dataset
+    """A :class:`datasets.Dataset` of ``rows``, ``images`` a list of ``datasets.Image`` features.
+
+    Images that are files or encoded bytes are stored as such
+    (:func:`harness.inputs.stored_image`) and decoded by ``datasets`` when a row
+    is read, so the dataset holds no decoded pixels; cropped and generated
+    images are stored encoded (PNG, lossless).
+    """
+    from datasets import Dataset, Image, List
 
     if not rows:
         raise DataError("the task yielded no training samples; check --split, --source and --limit.")
-    return Dataset.from_list(rows)
+    # The other columns' types as datasets infers them; images declared, so that {"path"}
+    # and {"bytes"} entries are image features and not plain structs.
+    features = Dataset.from_list([{k: v for k, v in row.items() if k != "images"} for row in rows]).features
+    features["images"] = List(Image())
+    return Dataset.from_list(rows, features=features)
