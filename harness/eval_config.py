@@ -4,7 +4,8 @@ Fields that change what a run computes form its *identity*
 (:meth:`EvalConfig.identity`); a rerun on an existing output directory must
 have the same identity, or it is refused with the differing fields named.
 ``output`` and ``batch_size`` only change where and how fast, so a resumed
-run may change them.
+run may change them (so does ``engine_options.data_parallel_size``, the number
+of shards).
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ from harness.rundir import EMPTY_OUTPUT
 
 # Fields that may change between a run and its resumption.
 EXECUTION_ONLY_FIELDS = ("output", "batch_size", "allow_download")
+# engine_options key that says how many shards run the evaluation, not what it computes.
+DATA_PARALLEL_OPTION = "data_parallel_size"
 
 _SHARD_RE = re.compile(r"^(\d+)/(\d+)$")
 
@@ -51,6 +54,13 @@ class EvalConfig(StrictModel):
         True, description="Fetch a Hub model or dataset missing from the cache (HF_HUB_OFFLINE=1 also forbids it)."
     )
     engine: str = "hf"
+    engine_options: dict[str, Any] = Field(
+        default_factory=dict,
+        description="Options for the engine's load(), e.g. vllm's {tensor_parallel_size: 2, "
+        "gpu_memory_utilization: 0.9, max_model_len: 8192}; data_parallel_size N runs N shards on Ray "
+        "(see docs/evaluation.md). Part of the run's identity (max_model_len can cut a generation), "
+        "except data_parallel_size.",
+    )
     batch_size: int = Field(8, ge=1)
     max_new_tokens: int = Field(1024, ge=1)
     do_sample: bool = False
@@ -138,6 +148,9 @@ class EvalConfig(StrictModel):
         for name in ("max_image_pixels", "oversize_images"):
             if data[name] is None:
                 del data[name]  # likewise: the defaults are not recorded
+        data["engine_options"] = {k: v for k, v in data["engine_options"].items() if k != DATA_PARALLEL_OPTION}
+        if not data["engine_options"]:
+            del data["engine_options"]  # likewise
         return data
 
     def generation_settings(self) -> dict[str, Any]:

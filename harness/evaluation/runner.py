@@ -28,7 +28,7 @@ from typing import Any
 
 from harness.data import use_image_limits
 from harness.errors import ConfigError, DataError, PluginError
-from harness.eval_config import EvalConfig
+from harness.eval_config import DATA_PARALLEL_OPTION, EvalConfig
 from harness.evaluation.plan import Unit, UnitPrompts, plan_units
 from harness.evaluation.records import RecordWriter, read_records, records_path
 from harness.evaluation.results import summarize
@@ -211,6 +211,34 @@ def _pending(unit: Unit, output: Path) -> tuple[list, int]:
     return [item for item in unit.items if item.sample.id not in done], len(done)
 
 
+LOAD_OPTIONS = ("dtype", "device", "trust_remote_code")  # engine.load() options set from their own fields
+
+
+def check_engine_options(engine: Any, config: EvalConfig, *, sharded: bool = False) -> None:
+    """Refuse engine options the engine does not take, before anything loads.
+
+    An engine may define ``check_options(options)`` (raising a
+    :class:`~harness.errors.ConfigError`); one that does not gets its options
+    as given. ``data_parallel_size`` N > 1 is the number of shards, which an
+    unsharded :func:`run_eval` cannot be (``harness eval`` runs them on Ray;
+    ``sharded``: the caller is that sharded run).
+    """
+    options = config.engine_options
+    clash = [k for k in options if k in LOAD_OPTIONS]
+    if clash:
+        raise ConfigError(f"engine option(s) {', '.join(clash)}: set them with their own fields "
+                          f"(--dtype, --device, --trust-remote-code), not engine_options.")
+    parallel = options.get(DATA_PARALLEL_OPTION, 1)
+    if parallel != 1 and config.shard is None and not sharded:
+        raise ConfigError(
+            f"engine option {DATA_PARALLEL_OPTION}={parallel!r} runs that many shards as Ray tasks: use "
+            f"`harness eval ... --ray-address ADDR` (or `--ray-address local` on this machine)."
+        )
+    check = getattr(engine, "check_options", None)
+    if check is not None:
+        check(options)
+
+
 def run_eval(
     config: EvalConfig,
     *,
@@ -238,6 +266,7 @@ def _run_eval(config: EvalConfig, progress: bool, echo: Callable[[str], None]) -
     units = plan_units(config)
     # Fail in a second, before any model loads: bad reward spec, unusable engine, missing model.
     rewards = {t.name: build_rewards(config.rewards, t) for t in {u.template.name: u.template for u in units}.values()}
+    check_engine_options(engine, config)
     reason = engine.unavailable_reason()
     if reason is not None:
         raise ConfigError(f"Engine {engine.name!r} cannot run here: {reason}")
@@ -270,7 +299,8 @@ def _run_locked(config, engine, units, rewards, output, model_path, untrained, m
     if total:
         t0 = time.perf_counter()
         model = engine.load(
-            model_path, dtype=config.dtype, device=config.device, trust_remote_code=config.trust_remote_code
+            model_path, dtype=config.dtype, device=config.device, trust_remote_code=config.trust_remote_code,
+            **config.engine_options,
         )
         timings["model_load_s"] = time.perf_counter() - t0
         _generate_all(config, engine, model, pending, rewards, output, total, progress, timings)

@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from harness.errors import ConfigError
 from harness.inputs import prompt_images, render_prompt
 from harness.protocols import Generation, Messages
 
@@ -141,6 +142,14 @@ class HFEngine:
 
     name = "hf"
     description = "transformers generate: batched, left-padded, length-bucketed; CPU or one GPU."
+
+    def check_options(self, options: Mapping[str, Any]) -> None:
+        """This engine takes no engine options (they are vLLM's); refuse any."""
+        if options:
+            raise ConfigError(
+                f"engine {self.name!r} takes no engine options (got {', '.join(sorted(options))}); "
+                "engine_options are for --engine vllm."
+            )
 
     def unavailable_reason(self) -> str | None:
         missing = [m for m in ("torch", "transformers") if importlib.util.find_spec(m) is None]

@@ -98,6 +98,14 @@ class LmEvalEngine:
     name = "lm-eval"
     description = "lm-evaluation-harness hf-multimodal on generated task configs (independent cross-check of hf)."
 
+    def check_options(self, options: Mapping[str, Any]) -> None:
+        """This engine takes no engine options (they are vLLM's); refuse any."""
+        if options:
+            raise harness.ConfigError(
+                f"engine {self.name!r} takes no engine options (got {', '.join(sorted(options))}); "
+                "engine_options are for --engine vllm."
+            )
+
     def unavailable_reason(self) -> str | None:
         if importlib.util.find_spec("lm_eval") is None:
             return "lm-evaluation-harness is not installed; install it with `pip install 'rft-harness[eval]'`."

@@ -11,6 +11,17 @@ with their PIL images as ``multi_modal_data``; vLLM schedules its own batches
 Decoding matches the ``hf`` engine: greedy unless ``do_sample``, the
 checkpoint's repetition penalty kept, special tokens skipped, ``num_tokens``
 without the end-of-sequence token.
+
+Engine options (``engine_options`` in the eval config, ``--engine-option
+KEY=VALUE`` on the command line) go to ``vllm.LLM`` (see :func:`llm_kwargs`):
+``tensor_parallel_size`` (1), ``pipeline_parallel_size`` (1),
+``gpu_memory_utilization`` (0.85), ``max_model_len`` (the checkpoint's),
+``max_images`` per prompt (4, vLLM's ``limit_mm_per_prompt``), and any other
+``vllm.EngineArgs`` field verbatim (checked against ``EngineArgs`` where vLLM
+is installed). ``data_parallel_size`` N is not an ``LLM()`` argument (vLLM
+refuses it in one process): ``harness eval`` runs N shards as Ray tasks,
+each one vLLM on ``tensor_parallel_size`` GPUs, and merges them
+(docs/evaluation.md).
 """
 
 from __future__ import annotations
@@ -56,6 +67,96 @@ def checkpoint_stop_ids(path: Path, tokenizer: Any) -> set[int]:
     return ids
 
 
+# Engine options with a meaning (and a check) of their own; others pass to LLM() verbatim.
+OPTION_TYPES: dict[str, type] = {
+    "tensor_parallel_size": int,
+    "pipeline_parallel_size": int,
+    "data_parallel_size": int,
+    "gpu_memory_utilization": float,
+    "max_model_len": int,
+    "max_images": int,
+}
+# Set by the harness from the eval config; not engine options.
+RESERVED = ("model", "tokenizer", "dtype", "trust_remote_code", "seed", "limit_mm_per_prompt")
+
+
+def check_options(options: Mapping[str, Any]) -> dict[str, Any]:
+    """``options`` with known ones type-checked; a :class:`ConfigError` naming a bad one and its fix."""
+    checked: dict[str, Any] = {}
+    for key, value in options.items():
+        if key in RESERVED:
+            raise ConfigError(
+                f"engine option {key!r} is set by the harness (from --model, --dtype, --trust-remote-code, "
+                "--seed or max_images); drop it from engine_options."
+            )
+        kind = OPTION_TYPES.get(key)
+        if kind is None:
+            checked[key] = value
+            continue
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or (kind is int and value != int(value)):
+            raise ConfigError(f"engine option {key} must be {'an integer' if kind is int else 'a number'}, "
+                              f"got {value!r}.")
+        value = kind(value)
+        if key == "gpu_memory_utilization" and not 0 < value <= 1:
+            raise ConfigError(f"engine option gpu_memory_utilization must be in (0, 1], got {value}.")
+        if key != "gpu_memory_utilization" and value < 1:
+            raise ConfigError(f"engine option {key} must be >= 1, got {value}.")
+        checked[key] = value
+    return checked
+
+
+def shard_gpus(options: Mapping[str, Any]) -> int:
+    """GPUs one vLLM instance takes: tensor x pipeline parallel size."""
+    options = check_options(options)
+    return int(options.get("tensor_parallel_size", 1)) * int(options.get("pipeline_parallel_size", 1))
+
+
+def llm_kwargs(path: Path, options: Mapping[str, Any]) -> dict[str, Any]:
+    """The keyword arguments of ``vllm.LLM(...)`` for checkpoint ``path`` and the load ``options``.
+
+    ``options`` are :meth:`VLLMEngine.load`'s: ``dtype``, ``trust_remote_code``
+    and ``seed`` from the eval config, the rest engine options (module
+    docstring). ``device`` is dropped (vLLM runs on CUDA) and so is
+    ``data_parallel_size``, which the harness turns into shards.
+    """
+    options = dict(options)
+    dtype = options.pop("dtype", None) or "auto"
+    trust = bool(options.pop("trust_remote_code", False))
+    seed = int(options.pop("seed", 0))
+    options.pop("device", None)
+    options = check_options(options)
+    options.pop("data_parallel_size", None)
+    kwargs: dict[str, Any] = {
+        "model": str(path),
+        "tokenizer": str(path),
+        "dtype": dtype,
+        "trust_remote_code": trust,
+        "seed": seed,
+        "gpu_memory_utilization": float(options.pop("gpu_memory_utilization", 0.85)),
+        "tensor_parallel_size": int(options.pop("tensor_parallel_size", 1)),
+        "limit_mm_per_prompt": {"image": int(options.pop("max_images", 4))},
+    }
+    if options.get("max_model_len"):
+        kwargs["max_model_len"] = int(options.pop("max_model_len"))
+    return kwargs | options
+
+
+def check_engine_args(kwargs: Mapping[str, Any]) -> None:
+    """A :class:`ConfigError` for any ``LLM()`` argument that is not a ``vllm.EngineArgs`` field (vLLM installed)."""
+    import dataclasses
+
+    from vllm import EngineArgs
+
+    fields = {f.name for f in dataclasses.fields(EngineArgs)}
+    unknown = sorted(set(kwargs) - fields - {"model", "tokenizer"})
+    if unknown:
+        import difflib
+
+        hints = [f"{u} (did you mean {', '.join(difflib.get_close_matches(u, fields, 2))}?)"
+                 if difflib.get_close_matches(u, fields, 2) else u for u in unknown]
+        raise ConfigError(f"engine option(s) {', '.join(hints)} are not vLLM EngineArgs fields.")
+
+
 def request(processor: Any, messages: Messages, prefill: str, index: int) -> dict[str, Any]:
     """One vLLM prompt: ``{"prompt": text, "multi_modal_data": {"image": ...}}``."""
     item: dict[str, Any] = {"prompt": render_prompt(processor, messages, prefill)}
@@ -99,6 +200,14 @@ class VLLMEngine:
     name = "vllm"
     description = "vLLM offline generation on a CUDA GPU (continuous batching); needs `pip install vllm`."
 
+    def check_options(self, options: Mapping[str, Any]) -> None:
+        """Refuse bad engine options before anything loads (see :func:`check_options`)."""
+        check_options(options)
+
+    def shard_gpus(self, options: Mapping[str, Any]) -> int:
+        """GPUs one shard of this engine needs (:func:`shard_gpus`)."""
+        return shard_gpus(options)
+
     def unavailable_reason(self) -> str | None:
         if not _vllm_installed():
             return ("vllm is not installed. On a CUDA machine: pip install 'rft-harness[vllm]'; "
@@ -113,8 +222,8 @@ class VLLMEngine:
         """Start vLLM on the local checkpoint ``model_path``.
 
         ``options``: ``dtype`` (auto/bfloat16/float16/float32), ``trust_remote_code``,
-        ``max_model_len``, ``gpu_memory_utilization`` (0.85), ``max_images`` per prompt (4),
-        ``tensor_parallel_size`` (1), ``seed`` (0). ``device`` is ignored: vLLM runs on CUDA.
+        ``seed`` (0) and the engine options of the module docstring (:func:`llm_kwargs`).
+        ``device`` is ignored: vLLM runs on CUDA.
         """
         from harness.models import check_model_dir, load_processor
 
@@ -122,23 +231,12 @@ class VLLMEngine:
         if reason:
             raise ConfigError(f"Engine 'vllm' cannot run here: {reason}")
         path = check_model_dir(model_path)
-        trust = bool(options.get("trust_remote_code", False))
-        processor = load_processor(path, trust_remote_code=trust)
+        kwargs = llm_kwargs(path, options)
+        check_engine_args(kwargs)
+        processor = load_processor(path, trust_remote_code=kwargs["trust_remote_code"])
         from vllm import LLM
 
-        llm_kwargs: dict[str, Any] = {
-            "model": str(path),
-            "tokenizer": str(path),
-            "dtype": options.get("dtype") or "auto",
-            "trust_remote_code": trust,
-            "seed": int(options.get("seed", 0)),
-            "gpu_memory_utilization": float(options.get("gpu_memory_utilization", 0.85)),
-            "tensor_parallel_size": int(options.get("tensor_parallel_size", 1)),
-            "limit_mm_per_prompt": {"image": int(options.get("max_images", 4))},
-        }
-        if options.get("max_model_len"):
-            llm_kwargs["max_model_len"] = int(options["max_model_len"])
-        llm = LLM(**llm_kwargs)
+        llm = LLM(**kwargs)
         penalty = 1.0
         defaults = getattr(llm, "get_default_sampling_params", None)
         if defaults is not None:
