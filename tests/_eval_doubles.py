@@ -185,12 +185,46 @@ class HeldHfEngine:
         return self.hold.watch(self._hf().generate(model, prompts, settings))
 
 
-class Plugin:
-    """Registers the toy task, the scripted engine and the held hf engine."""
+class BlockingEngine(ScriptedEngine):
+    """``blocking``: the scripted engine, except that the first generate() anywhere to reach
+    ``block_after`` samples (claimed by creating ``<markers>/blocked``, holding its pid) stops
+    there until ``<markers>/release`` exists; every other call runs straight through.
 
-    def __init__(self) -> None:
+    The markers are files, so the engine object can travel to other processes (Ray workers)
+    and still block exactly once in all of them: a test kills the blocked process, deterministically
+    mid-run, with ``block_after`` samples logged.
+    """
+
+    name = "blocking"
+    description = "Scripted answers; blocks once after N samples until a marker file appears (tests)."
+
+    def __init__(self, markers, block_after: int) -> None:
+        super().__init__()
+        self.markers, self.block_after = str(markers), block_after
+
+    def _claim(self) -> bool:
+        try:
+            fd = os.open(os.path.join(self.markers, "blocked"), os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+        except FileExistsError:
+            return False
+        os.write(fd, str(os.getpid()).encode())
+        os.close(fd)
+        return True
+
+    def generate(self, model, prompts, settings):
+        for n, item in enumerate(super().generate(model, prompts, settings)):
+            if n == self.block_after and self._claim():
+                while not os.path.exists(os.path.join(self.markers, "release")):
+                    time.sleep(0.05)
+            yield item
+
+
+class Plugin:
+    """Registers the toy task, the scripted engine (or ``engine``) and the held hf engine."""
+
+    def __init__(self, engine=None) -> None:
         self.task = ToyTask()
-        self.engine = ScriptedEngine()
+        self.engine = engine or ScriptedEngine()
         self.hf_held = HeldHfEngine()
 
     @harness.hookimpl

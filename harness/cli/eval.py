@@ -26,6 +26,24 @@ def _sources(values: tuple[str, ...]) -> dict[str, str] | None:
     return sources
 
 
+def _engine_options(values: tuple[str, ...]) -> dict | None:
+    """``--engine-option KEY=VALUE`` items as a dict (values read as YAML scalars)."""
+    import yaml
+
+    if not values:
+        return None
+    options = {}
+    for value in values:
+        key, sep, text = value.partition("=")
+        if not sep or not key.strip():
+            raise ConfigError(f"--engine-option {value!r}: write KEY=VALUE, e.g. --engine-option tensor_parallel_size=2.")
+        try:
+            options[key.strip()] = yaml.safe_load(text) if text.strip() else None
+        except yaml.YAMLError:
+            options[key.strip()] = text
+    return options
+
+
 def _task_options(values: tuple[str, ...]) -> dict | None:
     """``--task-option TASK.KEY=VALUE`` items as ``{task: {key: value}}`` (values read as YAML scalars)."""
     from harness.cli.run import _set_overrides
@@ -48,6 +66,7 @@ def _task_options(values: tuple[str, ...]) -> dict | None:
 @click.option("--task-option", "task_options", multiple=True, metavar="TASK.KEY=VALUE", help="A task loader option (repeatable), e.g. fgvc.crop_bottom=0.")
 @click.option("--download/--no-download", "allow_download", default=None, help="Fetch a Hub model or dataset missing from the cache [download; HF_HUB_OFFLINE=1 forbids it].")
 @click.option("--engine", help="Inference engine: hf, vllm, lm-eval [hf].")
+@click.option("--engine-option", "engine_options", multiple=True, metavar="KEY=VALUE", help="An engine option (repeatable), e.g. vllm's tensor_parallel_size=2, gpu_memory_utilization=0.9, max_model_len=8192; data_parallel_size=N runs N shards on Ray.")
 @click.option("--batch-size", type=int, help="Prompts per generation batch [8].")
 @click.option("--max-new-tokens", type=int, help="Generation budget per sample [1024].")
 @click.option("--do-sample/--greedy", default=None, help="Sample instead of greedy decoding [greedy].")
@@ -59,27 +78,56 @@ def _task_options(values: tuple[str, ...]) -> dict | None:
 @click.option("--shard", help="I/N: evaluate only shard I of N (merge with `harness eval-merge`).")
 @click.option("--max-image-pixels", type=int, help="Refuse (or downscale) images over this many pixels, read from the header [40000000].")
 @click.option("--oversize-images", type=click.Choice(["refuse", "downscale"]), help="Images over --max-image-pixels: refuse them, naming the row, or downscale them [refuse].")
+@click.option("--ray-address", help="Run --shards N as Ray tasks on this cluster (HOST:PORT, ray://HOST:PORT, auto, or local for a Ray started here) and merge them into --output.")
+@click.option("--shards", type=int, help="With --ray-address: number of shards, one Ray task each [data_parallel_size, else 1].")
+@click.option("--shard-gpus", type=float, help="GPUs per shard [the engine's need where the cluster has GPUs (vllm: tensor x pipeline parallel size; others 1), else 0].")
+@click.option("--shard-cpus", type=float, default=1.0, show_default=True, help="CPUs per shard.")
+@click.option("--shard-retries", type=int, default=2, show_default=True, help="Restarts of a shard whose worker failed (it resumes).")
 @click.option("--dtype", type=click.Choice(["auto", "float32", "bfloat16", "float16"]), help="Model dtype [auto].")
 @click.option("--device", help="cuda, cpu, cuda:1... [auto].")
 @click.option("--trust-remote-code", is_flag=True, default=None, help="Allow the checkpoint's own code (off unless given).")
 @click.option("-o", "--output", help="Output directory; rerunning on it resumes [eval-output].")
 @click.option("--no-progress", is_flag=True, help="No progress bar.")
-def eval_command(config_file, tasks, templates, sources, task_options, no_progress, **flags) -> None:
+def eval_command(config_file, tasks, templates, sources, task_options, engine_options, no_progress, ray_address,
+                 shards, shard_gpus, shard_cpus, shard_retries, **flags) -> None:
     """Evaluate a model on tasks x templates: results.json, per-sample logs, report, plot.
 
     Greedy by default. Interrupted runs resume where they stopped when rerun
     with the same settings and --output. With a real --model every task's data
     is real (a --source, or its public Hub dataset) unless --source TASK=synthetic
     asks for the generated twin; results.json, report.md and the table say which.
+
+    With --ray-address the run is split into --shards Ray tasks (each resumable,
+    restarted if its worker dies) and merged into --output as one unsharded run.
     """
     from harness.config import load_config
-    from harness.eval_config import EvalConfig
+    from harness.eval_config import DATA_PARALLEL_OPTION, EvalConfig
     from harness.evaluation import run_eval
 
     overrides = dict(flags, tasks=_names(tasks), templates=_names(templates), sources=_sources(sources),
-                     task_options=_task_options(task_options))
+                     task_options=_task_options(task_options), engine_options=_engine_options(engine_options))
     config = load_config(EvalConfig, config_file, overrides)
-    run_eval(config, progress=not no_progress, echo=click.echo)
+    parallel = config.engine_options.get(DATA_PARALLEL_OPTION)
+    if parallel is not None and config.shard is None:
+        if not isinstance(parallel, int) or isinstance(parallel, bool) or parallel < 1:
+            raise ConfigError(f"engine option {DATA_PARALLEL_OPTION} must be an integer >= 1, got {parallel!r}.")
+        if shards is not None and shards != parallel:
+            raise ConfigError(f"--shards {shards} and {DATA_PARALLEL_OPTION}={parallel} disagree; give one of them.")
+        if parallel > 1:
+            shards = parallel
+            if ray_address is None:
+                ray_address = "local"
+                click.echo(f"{DATA_PARALLEL_OPTION}={parallel}: running {parallel} shards on a Ray started here.")
+    if shards is not None and ray_address is None:
+        raise ConfigError("--shards runs shards as Ray tasks: add --ray-address ADDR (or local); "
+                          "for one shard by hand use --shard I/N.")
+    if ray_address is not None:
+        from harness.evaluation.distributed import run_on_ray
+
+        run_on_ray(config, address=ray_address, shards=shards or 1, gpus=shard_gpus, cpus=shard_cpus,
+                   retries=shard_retries, progress=not no_progress, echo=click.echo)
+    else:
+        run_eval(config, progress=not no_progress, echo=click.echo)
     click.echo(f"Wrote {config.output}/results.json, report.md, results.png and samples/.")
 
 

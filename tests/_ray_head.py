@@ -1,0 +1,91 @@
+"""A real Ray head on 127.0.0.1 for tests: ``ray start --head --block`` in its own process group.
+
+Token authentication is off for the head, its workers and this process
+(``RAY_AUTH_MODE=disabled``): Ray 2.60 turns it on by itself whenever a
+``~/.ray/auth_token`` exists (any local ``ray.init()`` writes one), and then a
+client without the token waits forever. The tests must not depend on what
+other programs left in the home directory.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def ray_bin() -> str:
+    return shutil.which("ray", path=str(Path(sys.executable).parent)) or shutil.which("ray") or "ray"
+
+
+@contextlib.contextmanager
+def ray_head(num_cpus: int, dashboard: bool = False, timeout_s: float = 240) -> Iterator[dict]:
+    """Start a head with ``num_cpus`` CPUs (and the dashboard, for Ray Jobs); yields its addresses
+    ``{"gcs": "127.0.0.1:PORT", "dashboard": "http://127.0.0.1:PORT" | None}``; stops that process
+    group only, afterwards."""
+    temp = tempfile.mkdtemp(prefix="rh")  # short: Ray's socket paths have a length limit
+    gcs_port, dash_port = free_port(), free_port()
+    args = [ray_bin(), "start", "--head", "--block", "--node-ip-address=127.0.0.1", f"--port={gcs_port}",
+            f"--num-cpus={num_cpus}", "--num-gpus=0", f"--temp-dir={temp}", "--disable-usage-stats"]
+    if dashboard:
+        args += ["--dashboard-host=127.0.0.1", f"--dashboard-port={dash_port}", "--include-dashboard=true"]
+    else:
+        args += ["--include-dashboard=false"]
+    env = {**os.environ, "RAY_ADDRESS": "", "RAY_AUTH_MODE": "disabled"}
+    old_mode = os.environ.get("RAY_AUTH_MODE")
+    os.environ["RAY_AUTH_MODE"] = "disabled"  # the drivers the tests start in this process
+    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True, env=env)
+    addresses = {"gcs": f"127.0.0.1:{gcs_port}", "dashboard": f"http://127.0.0.1:{dash_port}" if dashboard else None}
+    try:
+        deadline = time.monotonic() + timeout_s
+        while True:
+            if dashboard:
+                from ray.job_submission import JobSubmissionClient
+
+                try:  # ready once the job agent takes a job (list_jobs answers earlier than that)
+                    JobSubmissionClient(addresses["dashboard"]).submit_job(entrypoint="true")
+                    break
+                except Exception:
+                    pass
+            else:
+                status = subprocess.run([ray_bin(), "status", f"--address={addresses['gcs']}"],
+                                        capture_output=True, env=env, timeout=60)
+                if status.returncode == 0:
+                    break
+            if proc.poll() is not None or time.monotonic() > deadline:
+                proc.terminate()
+                try:
+                    _, err = proc.communicate(timeout=30)
+                except subprocess.TimeoutExpired:
+                    err = b"(no output)"
+                raise RuntimeError(f"Ray head did not come up in {timeout_s:.0f} s: {err.decode()[-2000:]}")
+            time.sleep(1)
+        yield addresses
+    finally:
+        proc.terminate()  # `ray start --block` stops the head's processes on SIGTERM
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            pass
+        with contextlib.suppress(ProcessLookupError):  # anything of this head still alive (our group only)
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=10)
+        shutil.rmtree(temp, ignore_errors=True)
+        if old_mode is None:
+            os.environ.pop("RAY_AUTH_MODE", None)
+        else:
+            os.environ["RAY_AUTH_MODE"] = old_mode

@@ -1,0 +1,172 @@
+"""``harness eval --ray-address ADDR --shards N`` on a real local Ray head (127.0.0.1, 2 CPUs).
+
+The toy task and a scripted engine stand in for a model (no GPU here); they
+are registered in-process, not as entry points, so the Ray workers see them
+only because the driver sends them along, as it does for any in-process
+plugin. The blocking engine stops the first shard that reaches 3 samples
+until a marker file appears; the test kills that worker with SIGKILL right
+there, so the kill lands mid-shard every time.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+import harness
+from harness.cli import build_cli
+from harness.errors import ConfigError
+from harness.eval_config import EvalConfig
+from harness.evaluation import run_eval
+from harness.evaluation.distributed import SHARDS_DIR, run_on_ray, run_shard, shard_dir
+from harness.evaluation.records import read_records
+from harness.testing import registered_plugin
+from harness.versions import __version__
+
+sys.path.insert(0, str(Path(__file__).parent))
+import _eval_doubles  # noqa: E402
+from _ray_head import free_port, ray_head  # noqa: E402
+
+BLOCK_AFTER = 3
+
+
+@pytest.fixture(scope="module")
+def head():
+    with ray_head(num_cpus=2) as addresses:
+        yield addresses["gcs"]
+
+
+def toy_config(tmp_path: Path, out: str, **fields) -> EvalConfig:
+    model = tmp_path / "model"
+    model.mkdir(exist_ok=True)
+    base = dict(tasks=["toy"], templates=["think", "nothink"], engine="blocking", model=str(model),
+                batch_size=2, output=str(tmp_path / out))
+    return EvalConfig(**(base | fields))
+
+
+def without_run(results: dict) -> dict:
+    return {k: v for k, v in results.items() if k != "run"}
+
+
+@pytest.mark.slow
+def test_shards_on_ray_merge_into_the_unsharded_results_and_a_killed_worker_resumes(head, tmp_path, fresh_host):
+    markers = tmp_path / "markers"
+    markers.mkdir()
+    plugin = _eval_doubles.Plugin(engine=_eval_doubles.BlockingEngine(markers, BLOCK_AFTER))
+    killed: list[int] = []
+
+    def kill_the_blocked_worker() -> None:
+        deadline = time.monotonic() + 240
+        while not (markers / "blocked").is_file() or not (markers / "blocked").read_text():
+            if time.monotonic() > deadline:
+                return
+            time.sleep(0.1)
+        pid = int((markers / "blocked").read_text())
+        os.kill(pid, signal.SIGKILL)  # the Ray worker running that shard, mid-shard
+        killed.append(pid)
+        (markers / "release").touch()
+
+    lines: list[str] = []
+    with registered_plugin(plugin, name="eval-doubles", host=fresh_host):
+        killer = threading.Thread(target=kill_the_blocked_worker, daemon=True)
+        killer.start()
+        merged = run_on_ray(toy_config(tmp_path, "ray"), address=head, shards=2, retries=1, progress=False,
+                            echo=lines.append)
+        killer.join(timeout=5)
+        assert killed and killed[0] != os.getpid()
+        whole = run_eval(toy_config(tmp_path, "whole"), progress=False, echo=lambda s: None)
+
+    assert without_run(merged) == without_run(whole)  # identical to the unsharded run, timings aside
+    assert json.loads((tmp_path / "ray" / "results.json").read_text()) == merged
+    restarts = [line for line in lines if "failed" in line]
+    assert len(restarts) == 1 and "starting it again (attempt 2 of 2), it resumes from its log" in restarts[0]
+    which = int(restarts[0].split("shard ", 1)[1].split("/", 1)[0])
+    assert sum("done on" in line for line in lines) == 2
+    for i in (1, 2):
+        out = shard_dir(tmp_path / "ray", i, 2)
+        shard_results = json.loads((out / "results.json").read_text())
+        # the killed shard's rerun found the BLOCK_AFTER samples the dead worker had logged, and redid none
+        assert shard_results["run"]["resumed_samples"] == (BLOCK_AFTER if i == which else 0)
+        for template in ("think", "nothink"):
+            records = read_records(out / "samples" / f"toy.{template}.jsonl", repair=False)  # no duplicates
+            assert sorted(r["index"] for r in records) == [k for k in range(12) if k % 2 == i - 1]
+    assert not list((tmp_path / "ray" / SHARDS_DIR).glob(".*"))  # the shared-storage markers are cleaned up
+
+
+@pytest.mark.slow
+def test_a_shard_that_keeps_failing_is_named_and_its_samples_kept(head, tmp_path, fresh_host):
+    markers = tmp_path / "markers"
+    markers.mkdir()
+    plugin = _eval_doubles.Plugin(engine=_eval_doubles.BlockingEngine(markers, BLOCK_AFTER))
+
+    def kill_once_blocked() -> None:
+        deadline = time.monotonic() + 240
+        while not (markers / "blocked").is_file() or not (markers / "blocked").read_text():
+            if time.monotonic() > deadline:
+                return
+            time.sleep(0.1)
+        os.kill(int((markers / "blocked").read_text()), signal.SIGKILL)
+
+    with registered_plugin(plugin, name="eval-doubles", host=fresh_host):
+        killer = threading.Thread(target=kill_once_blocked, daemon=True)
+        killer.start()
+        with pytest.raises(harness.HarnessError) as err:
+            run_on_ray(toy_config(tmp_path, "ray"), address=head, shards=2, retries=0, progress=False,
+                       echo=lambda s: None)
+    message = str(err.value)
+    assert message.startswith("Shard ") and "failed 1 time(s); last: " in message
+    assert "rerun the same command to resume" in message
+    assert not (tmp_path / "ray" / "results.json").exists()  # no partial merge
+
+
+@pytest.mark.slow
+def test_a_cluster_without_the_gpus_asked_for_is_named_before_anything_runs(head, tmp_path, fresh_host):
+    with registered_plugin(_eval_doubles.Plugin(), name="eval-doubles", host=fresh_host):
+        with pytest.raises(ConfigError, match=r"No node of the Ray cluster at 127.0.0.1:\d+ has the 1 GPU\(s\) and 1 "
+                                              r"CPU\(s\) one shard asks for \([\d.]+: 0 GPU, 2 CPU\)"):
+            run_on_ray(toy_config(tmp_path, "gpu", engine="scripted"), address=head, shards=2, gpus=1,
+                       progress=False, echo=lambda s: None)
+    assert not (tmp_path / "gpu" / SHARDS_DIR).exists()
+
+
+def test_an_address_that_does_not_answer_is_named_at_once(tmp_path, fresh_host):
+    port = free_port()  # nothing listens there
+    with registered_plugin(_eval_doubles.Plugin(), name="eval-doubles", host=fresh_host):
+        t0 = time.monotonic()
+        result = CliRunner().invoke(build_cli(), [
+            "eval", "--tasks", "toy", "--engine", "scripted", "--model", str(tmp_path), "--ray-address",
+            f"127.0.0.1:{port}", "--shards", "2", "-o", str(tmp_path / "out")])
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    assert f"Ray address 127.0.0.1:{port} does not answer" in result.output
+    assert f"ray start --head --port {port}" in result.output
+    assert time.monotonic() - t0 < 30
+    bad = CliRunner().invoke(build_cli(), ["eval", "--ray-address", "http://127.0.0.1:8265", "-o", str(tmp_path / "x")])
+    assert bad.exit_code == 2 and "that is a dashboard / Jobs address" in bad.output
+
+
+def test_a_worker_that_cannot_see_the_drivers_output_refuses_to_run(tmp_path, fresh_host):
+    """What a worker on another filesystem finds: no driver marker under <output>/shards. It says so
+    and writes nothing (the driver then fails the run with that message, unretried)."""
+    with registered_plugin(_eval_doubles.Plugin(), name="eval-doubles", host=fresh_host):
+        fields = toy_config(tmp_path, "out", engine="scripted").model_dump(mode="json", exclude={"shard", "output"})
+        outcome = run_shard(fields, 1, 2, str(tmp_path / "out"), "0123456789ab", [], __version__)
+    assert "is not on storage shared by the driver and the workers" in outcome["error"]
+    assert ".driver-0123456789ab" in outcome["error"]
+    assert not (tmp_path / "out").exists()
+    (tmp_path / "out" / SHARDS_DIR).mkdir(parents=True)
+    (tmp_path / "out" / SHARDS_DIR / ".driver-0123456789ab").write_text("head 1\n")
+    mismatch = run_shard(fields, 1, 2, str(tmp_path / "out"), "0123456789ab", [], "0.0.0")
+    assert "the driver 0.0.0; install one version everywhere" in mismatch["error"]
+
+
+def test_shards_and_a_manual_shard_do_not_mix(tmp_path):
+    with pytest.raises(ConfigError, match="--shard I/N runs one shard by hand; --shards N runs them all on Ray"):
+        run_on_ray(EvalConfig(shard="1/2", output=str(tmp_path)), address="127.0.0.1:1", shards=2)
