@@ -40,6 +40,25 @@ def mixed_prompts():
     return [_prompt(i, images=[1, 2, 0][i % 3]) for i in range(7)]
 
 
+def test_prompts_encoded_in_one_processor_call_get_exactly_their_own_encoding(loaded, mixed_prompts):
+    """Chunks of prompts (0, 1 or 2 images each) go through the processor together and are cut back
+    into per-prompt tokens and pixel patches identical, tensor for tensor, to a call per prompt."""
+    import torch
+
+    from harness.plugins.engines.hf import _encode, _encode_many
+
+    processor = loaded.processor
+    together = _encode_many(processor, range(len(mixed_prompts)), mixed_prompts, "<think>")
+    assert [e.index for e in together] == list(range(len(mixed_prompts)))
+    for i, prompt in enumerate(mixed_prompts):
+        alone = _encode(processor, i, prompt, "<think>")
+        assert together[i].rows.keys() == alone.rows.keys() and together[i].extras.keys() == alone.extras.keys()
+        for part in ("rows", "extras"):
+            for key, value in getattr(alone, part).items():
+                assert torch.equal(getattr(together[i], part)[key], value), (i, key)
+    assert {len(e.extras) for e in together} == {0, 2}  # pixel_values and image_grid_thw, or nothing
+
+
 def test_hf_engine_is_registered_and_available():
     engine = harness.get_engine("hf")
     assert engine.name == "hf"
