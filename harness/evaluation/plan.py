@@ -31,7 +31,7 @@ from harness.fingerprint import sample_digest, samples_fingerprint
 from harness.sources import check_task_options, choose, mark_loaded, no_samples_error
 
 
-@dataclass
+@dataclass(slots=True)  # one per sample of the run: kept small
 class Item:
     """One prompt to evaluate: a sample (or one rotation of it) and its place in the set.
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -25,8 +25,11 @@ def records_path(output: str | Path, task: str, template: str) -> Path:
     return Path(output) / "samples" / f"{task}.{template}.jsonl"
 
 
-def read_records(path: str | Path, repair: bool = True) -> list[dict[str, Any]]:
+def read_records(path: str | Path, repair: bool = True, fields: Collection[str] | None = None) -> list[dict[str, Any]]:
     """The complete records in ``path`` (``[]`` if absent), in file order.
+
+    ``fields``: keep only these keys of each record (and ``id``), so that
+    summarizing a large run does not hold every prompt and completion.
 
     A last line without its newline is the trace of a killed writer: it is
     dropped, and with ``repair`` the file is truncated to the last complete
@@ -63,7 +66,7 @@ def read_records(path: str | Path, repair: bool = True) -> list[dict[str, Any]]:
                 f"remove the duplicate line."
             )
         seen.add(record["id"])
-        records.append(record)
+        records.append(record if fields is None else {k: v for k, v in record.items() if k in fields or k == "id"})
     return records
 
 
