@@ -284,3 +284,22 @@ def test_a_bad_reward_spec_fails_before_anything_is_written(doubles, tmp_path):
         run_eval(config(tmp_path, rewards="accuracy:1,nosuchreward:1"), progress=False, echo=lambda s: None)
     assert not (tmp_path / "out").exists()
     assert doubles.engine.calls == []
+
+
+def test_the_plot_comes_after_the_results_or_on_demand(doubles, tmp_path):
+    cli = build_cli()
+    model = tmp_path / "m"
+    model.mkdir()
+    args = ["eval", "--tasks", "toy", "--engine", "scripted", "--model", str(model), "--limit", "4",
+            "--no-progress", "-o", str(tmp_path / "o")]
+    shown = CliRunner().invoke(cli, args)
+    assert shown.exit_code == 0 and (tmp_path / "o" / "results.png").stat().st_size > 0
+    table_at = shown.output.index("Accuracy")  # the numbers are on screen before the plot is drawn
+    assert table_at < shown.output.index("Wrote ") and "results.png" in shown.output[shown.output.index("Wrote "):]
+    quiet = CliRunner().invoke(cli, [*args, "--no-plot"])  # resumes: everything logged, results recomputed
+    assert quiet.exit_code == 0 and "results.png" not in quiet.output
+    assert not (tmp_path / "o" / "results.png").exists()  # a plot of earlier numbers is not left behind
+    assert (tmp_path / "o" / "results.json").is_file()
+    later = CliRunner().invoke(cli, ["report", str(tmp_path / "o"), "--plot"])
+    assert later.exit_code == 0 and f"Wrote {tmp_path / 'o' / 'results.png'}" in later.output
+    assert (tmp_path / "o" / "results.png").stat().st_size > 0

@@ -88,8 +88,10 @@ def _task_options(values: tuple[str, ...]) -> dict | None:
 @click.option("--trust-remote-code", is_flag=True, default=None, help="Allow the checkpoint's own code (off unless given).")
 @click.option("-o", "--output", help="Output directory; rerunning on it resumes [eval-output].")
 @click.option("--no-progress", is_flag=True, help="No progress bar.")
-def eval_command(config_file, tasks, templates, sources, task_options, engine_options, no_progress, ray_address,
-                 shards, shard_gpus, shard_cpus, shard_retries, **flags) -> None:
+@click.option("--plot/--no-plot", default=True, help="Draw results.png after results.json is written [plot]; "
+              "`harness report DIR --plot` draws it later.")
+def eval_command(config_file, tasks, templates, sources, task_options, engine_options, no_progress, plot,
+                 ray_address, shards, shard_gpus, shard_cpus, shard_retries, **flags) -> None:
     """Evaluate a model on tasks x templates: results.json, per-sample logs, report, plot.
 
     Greedy by default. Interrupted runs resume where they stopped when rerun
@@ -125,10 +127,10 @@ def eval_command(config_file, tasks, templates, sources, task_options, engine_op
         from harness.evaluation.distributed import run_on_ray
 
         run_on_ray(config, address=ray_address, shards=shards or 1, gpus=shard_gpus, cpus=shard_cpus,
-                   retries=shard_retries, progress=not no_progress, echo=click.echo)
+                   retries=shard_retries, progress=not no_progress, echo=click.echo, plot=plot)
     else:
-        run_eval(config, progress=not no_progress, echo=click.echo)
-    click.echo(f"Wrote {config.output}/results.json, report.md, results.png and samples/.")
+        run_eval(config, progress=not no_progress, echo=click.echo, plot=plot)
+    click.echo(f"Wrote {config.output}/results.json, report.md, {'results.png, ' if plot else ''}and samples/.")
 
 
 @click.command("eval-merge")
@@ -146,7 +148,8 @@ def eval_merge_command(output, shards) -> None:
 @click.argument("dirs", nargs=-1, required=True, type=click.Path(exists=True, file_okay=False))
 @click.option("--label", "labels", multiple=True, help="Column label per DIR, in order [directory names].")
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="Also write the markdown report here.")
-def report_command(dirs, labels, output) -> None:
+@click.option("--plot", is_flag=True, help="Also (re)draw each DIR's results.png from its results.json and samples.")
+def report_command(dirs, labels, output, plot) -> None:
     """Table 1 side by side: rows tasks, columns templates per eval output DIR.
 
     Cells scored on a synthetic twin are marked [syn] and every run's data is
@@ -166,6 +169,13 @@ def report_command(dirs, labels, output) -> None:
     if output:
         Path(output).write_text(render_markdown(runs), encoding="utf-8")
         click.echo(f"Wrote {output}.")
+    if plot:
+        from harness.evaluation.report import save_plot
+        from harness.evaluation.runner import PLOT_FILE
+
+        for directory, (_, results) in zip(dirs, runs):
+            save_plot(results, Path(directory), Path(directory) / PLOT_FILE)
+            click.echo(f"Wrote {Path(directory) / PLOT_FILE}.")
 
 
 COMMANDS = [eval_command, eval_merge_command, report_command]

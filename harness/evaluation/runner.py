@@ -46,6 +46,7 @@ UNTRAINED_NOTE = (
     "the pipeline, not a model."
 )
 DATA_FILE = "data.json"  # where each task's data came from, checked when a run resumes
+PLOT_FILE = "results.png"
 
 
 def resolve_model(config: EvalConfig) -> tuple[str, bool, dict[str, Any] | None]:
@@ -244,17 +245,20 @@ def run_eval(
     *,
     progress: bool = True,
     echo: Callable[[str], None] = print,
+    plot: bool = True,
 ) -> dict[str, Any]:
     """Run (or resume) the evaluation ``config`` describes; returns ``results.json``'s content.
 
     Images are read under the config's limits (``max_image_pixels``,
-    ``oversize_images``: :func:`harness.data.use_image_limits`).
+    ``oversize_images``: :func:`harness.data.use_image_limits`). ``plot``:
+    draw ``results.png`` once results.json and report.md are written
+    (``False`` leaves it to ``harness report DIR --plot``).
     """
     with use_image_limits(config.max_image_pixels, config.oversize_images):
-        return _run_eval(config, progress, echo)
+        return _run_eval(config, progress, echo, plot)
 
 
-def _run_eval(config: EvalConfig, progress: bool, echo: Callable[[str], None]) -> dict[str, Any]:
+def _run_eval(config: EvalConfig, progress: bool, echo: Callable[[str], None], plot: bool) -> dict[str, Any]:
     started = time.perf_counter()
     output = Path(config.output)
     check_output_path(output, "--output")
@@ -306,7 +310,8 @@ def _run_locked(config, engine, units, rewards, output, model_path, untrained, m
         _generate_all(config, engine, model, pending, rewards, output, total, progress, timings)
     timings["total_s"] = time.perf_counter() - started
     run_info = {"engine": engine.name, "resumed_samples": resumed, "new_samples": total, "timings": timings}
-    return finalize(config, units, output, model_path, untrained, run_info, echo=echo, model_hub=model_hub)
+    return finalize(config, units, output, model_path, untrained, run_info, echo=echo, model_hub=model_hub,
+                    plot=plot)
 
 
 def _generate_all(config, engine, model, pending, rewards_by_template, output, total, progress, timings) -> None:
@@ -361,12 +366,19 @@ def _check_index(engine: Any, unit: Unit, index: Any, count: int, seen: set[int]
     seen.add(index)
 
 
+# What summarize() reads of a record (the hacking indicators read completions and choices):
+# the prompts stay on disk.
+SUMMARY_FIELDS = ("index", "rotation", "group", "gold", "prediction", "correct", "meta", "format_ok",
+                  "rewards", "reward", "num_tokens", "completion", "choices")
+
+
 def summarize_output(config: EvalConfig, units: list[Unit], output: Path) -> dict[str, dict[str, Any]]:
     """Per task x template summaries of the records logged in ``output``."""
     weights = {item.name: item.weight for item in config.rewards.items}
     results: dict[str, dict[str, Any]] = {}
     for unit in units:
-        records = read_records(records_path(output, unit.task.name, unit.template.name), repair=False)
+        records = read_records(records_path(output, unit.task.name, unit.template.name), repair=False,
+                               fields=SUMMARY_FIELDS)
         results.setdefault(unit.task.name, {})[unit.template.name] = summarize(
             unit.task, records, expected=len(unit.items), resamples=config.bootstrap, seed=config.seed,
             cap=config.max_new_tokens, weights=weights,
@@ -384,12 +396,16 @@ def finalize(
     *,
     echo: Callable[[str], None] = print,
     model_hub: dict[str, Any] | None = None,
+    plot: bool = True,
 ) -> dict[str, Any]:
-    """Write results.json, report.md and the plot for the records in ``output``.
+    """Write results.json and report.md for the records in ``output``, show the table, then draw the plot.
 
     ``data`` records, per task, where its samples came from (kind
     synthetic/path/hub/default, the spec, repo and commit or path, split,
     count); ``model_hub`` the Hub repo and commit of a ``--model`` Hub id.
+    The plot comes last, so the numbers are on disk and on screen before
+    matplotlib starts; without ``plot`` an older ``results.png`` is removed
+    (it would show other numbers).
     """
     from harness.evaluation.report import render_markdown, render_table, save_plot
 
@@ -412,6 +428,9 @@ def finalize(
     }
     write_json(output / "results.json", results)
     write_text(output / "report.md", render_markdown([(output.name, results)]))
-    save_plot(results, output, output / "results.png")
     echo(render_table([(output.name, results)]))
+    if plot:
+        save_plot(results, output, output / PLOT_FILE)
+    else:
+        (output / PLOT_FILE).unlink(missing_ok=True)
     return results

@@ -36,6 +36,7 @@ def merge_shards(
     output: str | Path,
     *,
     echo: Callable[[str], None] = print,
+    plot: bool = True,
 ) -> dict[str, Any]:
     """Merge shard output directories into ``output``; returns the merged results.json content."""
     from harness.evaluation.runner import (
@@ -125,4 +126,5 @@ def _merge_locked(config: EvalConfig, units: list, shards: dict[int, Path], coun
 
         model_path, untrained, model_hub = resolve_model(config)
     run_info = {"merged_from": [str(shards[i]) for i in sorted(shards)], "timings": {}}
-    return finalize(config, units, output, model_path, untrained, run_info, echo=echo, model_hub=model_hub)
+    return finalize(config, units, output, model_path, untrained, run_info, echo=echo, model_hub=model_hub,
+                    plot=plot)
