@@ -291,7 +291,8 @@ def save_plot(results: dict[str, Any], output: Path, path: Path) -> None:
         lengths = [
             r["num_tokens"]
             for task in tasks
-            for r in read_records(output / "samples" / f"{task}.{template}.jsonl", repair=False)
+            for r in read_records(output / "samples" / f"{task}.{template}.jsonl", repair=False,
+                                  fields=("num_tokens",))
         ]
         if lengths:
             ax_len.hist(lengths, bins=30, alpha=0.6, label=template)
