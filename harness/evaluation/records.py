@@ -39,34 +39,39 @@ def read_records(path: str | Path, repair: bool = True, fields: Collection[str] 
     path = Path(path)
     if not path.exists():
         return []
-    data = path.read_bytes()
-    complete_end = data.rfind(b"\n") + 1
-    if complete_end < len(data) and repair:
-        with open(path, "r+b") as fh:
-            fh.truncate(complete_end)
     records = []
     seen: set[str] = set()
-    for lineno, line in enumerate(data[:complete_end].split(b"\n")[:-1], start=1):
-        if not line.strip():
-            continue
-        try:
-            record = json.loads(line)
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            reason = exc.msg if isinstance(exc, json.JSONDecodeError) else "not UTF-8"
-            raise DataError(
-                f"{path}, line {lineno}: not a JSON record ({reason}). The samples log is "
-                f"damaged; delete that line (or the file, to redo that task/template)."
-            ) from None
-        if not isinstance(record, dict) or "id" not in record:
-            raise DataError(f"{path}, line {lineno}: a sample record needs an 'id' field.")
-        check_record(record, path, lineno)
-        if record["id"] in seen:
-            raise DataError(
-                f"{path}, line {lineno}: sample id {record['id']!r} appears twice; "
-                f"remove the duplicate line."
-            )
-        seen.add(record["id"])
-        records.append(record if fields is None else {k: v for k, v in record.items() if k in fields or k == "id"})
+    complete_end = 0
+    torn = False
+    with open(path, "rb") as fh:  # line by line: a large log is never in memory twice
+        for lineno, line in enumerate(fh, start=1):
+            if not line.endswith(b"\n"):
+                torn = True  # only the last line can lack its newline
+                break
+            complete_end += len(line)
+            if not line.strip():
+                continue
+            try:
+                record = json.loads(line)
+            except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+                reason = exc.msg if isinstance(exc, json.JSONDecodeError) else "not UTF-8"
+                raise DataError(
+                    f"{path}, line {lineno}: not a JSON record ({reason}). The samples log is "
+                    f"damaged; delete that line (or the file, to redo that task/template)."
+                ) from None
+            if not isinstance(record, dict) or "id" not in record:
+                raise DataError(f"{path}, line {lineno}: a sample record needs an 'id' field.")
+            check_record(record, path, lineno)
+            if record["id"] in seen:
+                raise DataError(
+                    f"{path}, line {lineno}: sample id {record['id']!r} appears twice; "
+                    f"remove the duplicate line."
+                )
+            seen.add(record["id"])
+            records.append(record if fields is None else {k: v for k, v in record.items() if k in fields or k == "id"})
+    if torn and repair:
+        with open(path, "r+b") as fh:
+            fh.truncate(complete_end)
     return records
 
 
