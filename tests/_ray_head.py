@@ -89,3 +89,44 @@ def ray_head(num_cpus: int, dashboard: bool = False, timeout_s: float = 240) -> 
             os.environ.pop("RAY_AUTH_MODE", None)
         else:
             os.environ["RAY_AUTH_MODE"] = old_mode
+
+
+def can_unshare_mounts() -> bool:
+    """Whether this process may start programs in a private mount namespace (``unshare -m``)."""
+    unshare = shutil.which("unshare")
+    if unshare is None:
+        return False
+    probe = subprocess.run([unshare, "-m", "--propagation", "private", "true"], capture_output=True)
+    return probe.returncode == 0
+
+
+@contextlib.contextmanager
+def ray_node_with_private_dir(gcs: str, hidden: Path, num_cpus: int, timeout_s: float = 240) -> Iterator[None]:
+    """A worker node joining the head at ``gcs`` whose processes see an empty tmpfs at ``hidden``:
+    to them that directory is another filesystem, as on a machine that does not mount the driver's storage."""
+    hidden.mkdir(parents=True, exist_ok=True)
+    script = (f"mount -t tmpfs none '{hidden}' && exec '{ray_bin()}' start --address={gcs} --block "
+              f"--num-cpus={num_cpus} --num-gpus=0 --disable-usage-stats")
+    env = {**os.environ, "RAY_ADDRESS": "", "RAY_AUTH_MODE": "disabled"}
+    proc = subprocess.Popen(["unshare", "-m", "--propagation", "private", "sh", "-c", script],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True, env=env)
+    try:
+        deadline = time.monotonic() + timeout_s
+        while True:  # joined once the cluster counts its CPUs
+            status = subprocess.run([ray_bin(), "status", f"--address={gcs}"], capture_output=True, env=env,
+                                    timeout=60, text=True)
+            if status.returncode == 0 and f"0.0/{num_cpus}.0 CPU" in status.stdout:
+                break
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"Ray worker node did not join: {status.stdout[-1000:]}")
+            time.sleep(1)
+        yield
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            pass
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=10)

@@ -33,7 +33,7 @@ from harness.versions import __version__
 
 sys.path.insert(0, str(Path(__file__).parent))
 import _eval_doubles  # noqa: E402
-from _ray_head import free_port, ray_head  # noqa: E402
+from _ray_head import can_unshare_mounts, free_port, ray_head, ray_node_with_private_dir  # noqa: E402
 
 BLOCK_AFTER = 3
 
@@ -150,6 +150,25 @@ def test_an_address_that_does_not_answer_is_named_at_once(tmp_path, fresh_host):
     assert time.monotonic() - t0 < 30
     bad = CliRunner().invoke(build_cli(), ["eval", "--ray-address", "http://127.0.0.1:8265", "-o", str(tmp_path / "x")])
     assert bad.exit_code == 2 and "that is a dashboard / Jobs address" in bad.output
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not can_unshare_mounts(), reason="needs `unshare -m` (a private mount namespace) to give a "
+                    "Ray node a filesystem of its own; the next test checks the same refusal in-process")
+def test_an_output_directory_the_workers_cannot_see_is_named_and_nothing_is_merged(tmp_path, fresh_host):
+    """A real second filesystem: the only worker node runs in a mount namespace where the driver's
+    output folder is an empty tmpfs, like a machine that does not mount the driver's storage."""
+    private = tmp_path / "driver-only"
+    with ray_head(num_cpus=0) as addresses, ray_node_with_private_dir(addresses["gcs"], private, num_cpus=2):
+        with registered_plugin(_eval_doubles.Plugin(), name="eval-doubles", host=fresh_host):
+            with pytest.raises(harness.HarnessError) as err:
+                run_on_ray(toy_config(tmp_path, "driver-only/out", engine="scripted"), address=addresses["gcs"],
+                           shards=2, progress=False, echo=lambda s: None)
+    message = str(err.value)
+    assert message.startswith("Shard ") and "cannot see" in message
+    assert f"{private / 'out'} is not on storage shared by the driver and the workers" in message
+    assert not (private / "out" / "results.json").exists()
+    assert not list((private / "out" / SHARDS_DIR).glob("*-of-2"))  # no worker wrote here
 
 
 def test_a_worker_that_cannot_see_the_drivers_output_refuses_to_run(tmp_path, fresh_host):

@@ -250,7 +250,7 @@ def run_on_ray(
         raise ConfigError(f"--shard-retries must be >= 0, got {retries}.")
     if (gpus is not None and gpus < 0) or cpus < 0:
         raise ConfigError("--shard-gpus and --shard-cpus must be >= 0.")
-    output = Path(config.output).expanduser().resolve()
+    output = Path(config.output).expanduser().absolute()  # as given: symlinks may differ between nodes
     config = config.model_copy(update={"output": str(output)})
     host = get_host()
     engine = host.get("engines", config.engine)
