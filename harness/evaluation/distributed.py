@@ -234,9 +234,12 @@ def run_on_ray(
         where the cluster has GPUs (1 for an engine without one), else 0.
     :param retries: how many times a shard whose worker failed is started again.
     """
+    from harness.data import use_image_limits
     from harness.evaluation.plan import plan_units
-    from harness.evaluation.runner import check_engine_options, check_output_dir
+    from harness.evaluation.runner import check_engine_options, check_output_dir, resolve_model
     from harness.evaluation.scoring import build_rewards
+    from harness.fingerprint import checkpoint_fingerprint
+    from harness.rundir import check_output_path
     from harness.evaluation.shards import merge_shards
     from harness.plugin_host import get_host
     from harness.rundir import write_text
@@ -251,14 +254,19 @@ def run_on_ray(
     if (gpus is not None and gpus < 0) or cpus < 0:
         raise ConfigError("--shard-gpus and --shard-cpus must be >= 0.")
     output = Path(config.output).expanduser().absolute()  # as given: symlinks may differ between nodes
+    check_output_path(output, "--output")
     config = config.model_copy(update={"output": str(output)})
     host = get_host()
     engine = host.get("engines", config.engine)
     check_engine_options(engine, config, sharded=True)
-    units = plan_units(config)  # the data and names fail here, in seconds, before any worker starts
+    # The data, names and model fail here, in seconds, before any worker starts; the workers then plan
+    # their shard the same way (run_eval), under the same image limits.
+    with use_image_limits(config.max_image_pixels, config.oversize_images):
+        units = plan_units(config)
     for template in {u.template.name: u.template for u in units}.values():
         build_rewards(config.rewards, template)
-    check_output_dir(config, output)
+    model_path, _, _ = resolve_model(config)
+    check_output_dir(config, output, checkpoint_fingerprint(model_path))
 
     ray = connect(address)
     try:
