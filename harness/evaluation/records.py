@@ -52,7 +52,7 @@ def read_records(path: str | Path, repair: bool = True, fields: Collection[str] 
             if not line.strip():
                 continue
             try:
-                record = json.loads(line)
+                record = json.loads(line[:-1])  # without its newline: json's encoding detection sees the record
             except (json.JSONDecodeError, UnicodeDecodeError) as exc:
                 reason = exc.msg if isinstance(exc, json.JSONDecodeError) else "not UTF-8"
                 raise DataError(
