@@ -631,13 +631,27 @@ def _open(value: Any, file: Any, row: Any):
     raise row_error(file, row, f"no image in this row (got {type(value).__name__}).")
 
 
-def _decode(value: Any, file: Any, row: Any, target: tuple[int, int] | None, crop_bottom: int):
-    """``value`` decoded as :func:`load_image` decodes it, with the downscale ``target`` already decided."""
+def _decode(value: Any, file: Any, row: Any, target: tuple[int, int] | None, crop_bottom: int,
+            checked: tuple[int, int] | None = None):
+    """``value`` decoded as :func:`load_image` decodes it, with the downscale ``target`` already decided.
+
+    ``checked``: the header size the image had when :func:`image_ref` checked it. A file that
+    now says otherwise was replaced since (perhaps by a pixel bomb) and is not decoded.
+    """
     from PIL import Image
 
     label = value if isinstance(value, str) else "embedded image"
     try:
         with _open(value, file, row) as opened:
+            if checked is not None and opened.size != checked:
+                w, h = opened.size
+                raise row_error(
+                    file, row,
+                    f"image {label} is {w}x{h} pixels now, {checked[0]}x{checked[1]} when its row was read: "
+                    "it changed during the run; refusing to decode it. Rerun once the data stays put.",
+                )
+            if checked is None and target is not None:
+                _check_size(opened, label, file, row)  # the cap in force, before a decode
             if target is not None:
                 opened.draft("RGB", target)  # JPEG: decode at a reduced scale, not in full
             opened.load()
@@ -686,10 +700,12 @@ class ImageRef:
 
     def open(self):
         """The decoded RGB ``PIL.Image`` (downscaled, cropped); a :class:`harness.DataError` naming file and
-        row if it can no longer be decoded (e.g. the file changed since it was checked)."""
+        row if it can no longer be decoded, or its header differs from the one checked (the file changed since:
+        it is then not decoded at all, so the pixel cap holds at every decode)."""
         from harness.fingerprint import IMAGE_DIGEST_ATTR
 
-        image = _decode(self.source, self.file, self.row, self.downscale, self.crop_bottom)
+        checked = None if self.downscale else (self.size[0], self.size[1] + self.crop_bottom)
+        image = _decode(self.source, self.file, self.row, self.downscale, self.crop_bottom, checked)
         setattr(image, IMAGE_DIGEST_ATTR, self._harness_digest)
         return image
 
@@ -758,6 +774,8 @@ def image_ref(value: Any, file: Any, row: Any, crop_bottom: int = 0):
         return value
     if isinstance(value, Mapping):  # datasets' Image storage: {"bytes": ..., "path": ...}
         data, path = value.get("bytes"), value.get("path")
+        if isinstance(data, str) and data:  # never a path to open from the current directory
+            raise _text_in_bytes(data, file, row)
         value = data if data else path
     if isinstance(value, Image.Image):
         return load_image(value, file, row, crop_bottom)

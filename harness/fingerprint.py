@@ -9,10 +9,11 @@ manifest relabelled in place, a checkpoint overwritten at the same
   and of the whole set in order. An image is digested from where it came
   from, never by decoding it again: encoded bytes (parquet ``image_bytes``,
   ``{"bytes": ...}``) are hashed; a file path counts by its resolved path,
-  size and modification time (``stat``, no read); an image that
-  :func:`harness.data.load_image` decoded carries the digest of the
-  reference it was decoded from (and of the crop/downscale applied), so
-  hashing it costs nothing more. Only an image made in memory with no
+  size and modification time (``stat``, no read); a
+  :class:`harness.data.ImageRef` (what the built-in loaders keep) and an
+  image that :func:`harness.data.load_image` decoded carry the digest of the
+  reference (and of the crop/downscale applied), so hashing needs no decoded
+  image and costs nothing more. Only an image made in memory with no
   reference (the synthetic twins' drawings, a few KB each) is hashed from
   its pixels.
 - :func:`checkpoint_fingerprint`: per file of a checkpoint directory, the
@@ -41,7 +42,7 @@ from typing import Any
 
 DIGEST_SIZE = 16  # bytes: 32 hex characters
 SMALL_FILE = 64 * 2**20  # files up to this size are hashed in full; larger ones by size and mtime
-IMAGE_DIGEST_ATTR = "_harness_digest"  # set by harness.data.load_image on the images it returns
+IMAGE_DIGEST_ATTR = "_harness_digest"  # ImageRef's property; set by harness.data.load_image on the images it returns
 # Files of a model repository that do not change what the model computes.
 _IGNORED_SUFFIXES = (".md",)
 _IGNORED_PREFIXES = (".", "README", "LICENSE")

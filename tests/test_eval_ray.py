@@ -189,3 +189,31 @@ def test_a_worker_that_cannot_see_the_drivers_output_refuses_to_run(tmp_path, fr
 def test_shards_and_a_manual_shard_do_not_mix(tmp_path):
     with pytest.raises(ConfigError, match="--shard I/N runs one shard by hand; --shards N runs them all on Ray"):
         run_on_ray(EvalConfig(shard="1/2", output=str(tmp_path)), address="127.0.0.1:1", shards=2)
+
+
+def test_the_driver_holds_its_output_so_a_second_run_there_is_refused(tmp_path, fresh_host):
+    """One run per output directory holds for the Ray driver too: with another run holding the
+    output, the driver is refused naming it, before it connects to any cluster (the address here
+    does not answer, and that is not what it says)."""
+    from harness.rundir import output_lock
+
+    held, release = threading.Event(), threading.Event()
+
+    def other_run() -> None:
+        with output_lock(tmp_path / "out", "harness eval"):
+            held.set()
+            release.wait(30)
+
+    other = threading.Thread(target=other_run, daemon=True)
+    other.start()
+    assert held.wait(10)
+    try:
+        with registered_plugin(_eval_doubles.Plugin(), name="eval-doubles", host=fresh_host):
+            with pytest.raises(ConfigError, match=rf"{tmp_path / 'out'} is in use by harness eval \(pid "
+                                                  rf"{os.getpid()} on "):
+                run_on_ray(toy_config(tmp_path, "out", engine="scripted"), address=f"127.0.0.1:{free_port()}",
+                           shards=2, progress=False, echo=lambda s: None)
+    finally:
+        release.set()
+        other.join(10)
+    assert not (tmp_path / "out" / SHARDS_DIR).exists()

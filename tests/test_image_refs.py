@@ -141,6 +141,22 @@ def test_an_image_that_changes_after_its_check_fails_naming_its_row(tmp_path):
         prompt_images([{"role": "user", "content": [{"type": "image", "image": ref}]}])
 
 
+def test_an_image_swapped_for_a_larger_one_after_its_check_is_not_decoded(tmp_path, monkeypatch):
+    """The cap was checked on the header the row had; a file replaced since (a pixel bomb, say) is
+    refused from its new header, never decoded."""
+    path = tmp_path / "a.png"
+    path.write_bytes(png_bytes((40, 30)))
+    ref = image_ref(path, "m.csv", 4)
+    path.write_bytes(png_bytes((4000, 3000)))
+    from PIL import ImageFile
+
+    monkeypatch.setattr(ImageFile.ImageFile, "load", lambda self: pytest.fail("decoded a swapped image"))
+    with pytest.raises(harness.DataError) as err:
+        ref.open()
+    assert str(err.value) == (f"m.csv, row 4: image {path} is 4000x3000 pixels now, 40x30 when its row was read: "
+                              "it changed during the run; refusing to decode it. Rerun once the data stays put.")
+
+
 def test_prompt_images_decodes_references_bytes_paths_and_images(tmp_path):
     path = tmp_path / "a.png"
     path.write_bytes(png_bytes())
@@ -281,3 +297,82 @@ def test_the_export_writes_a_cropped_reference_as_a_lossless_png(tmp_path):
     assert target.suffix == ".png"
     with Image.open(target) as img:
         assert img.size == (64, 40) and img.convert("RGB").tobytes() == ref.open().tobytes()
+
+
+# -- main's hostile-input rules hold for references too ----------------------------------
+
+
+def test_a_bytes_field_holding_text_is_refused_as_load_image_refuses_it(tmp_path):
+    (tmp_path / "a.png").write_bytes(png_bytes())  # a file by that name exists: it must not be opened
+    value = {"bytes": "a.png", "path": None}
+    message = ("t.parquet, row 4: the image's 'bytes' field holds text ('a.png'), not encoded image bytes; put a "
+               "file path under 'path' (relative to the dataset root) or store the image's bytes.")
+    for read in (image_ref, load_image):
+        with pytest.raises(harness.DataError) as err:
+            read(value, "t.parquet", 4)
+        assert str(err.value) == message
+
+
+def test_the_export_applies_the_pixel_cap_to_every_image_it_writes(tmp_path):
+    from harness.data import use_image_limits
+    from harness.plugins.openrlhf.export import write_image
+
+    path = tmp_path / "big.png"
+    path.write_bytes(png_bytes((300, 200)))
+    drawn = Image.new("RGB", (300, 200), (1, 2, 3))
+    with use_image_limits(max_pixels=10_000):
+        for i, image in enumerate((path, str(path), png_bytes((300, 200)), drawn)):
+            with pytest.raises(harness.DataError, match=r"sample image x-%d: image .*300x200 = 0.06 megapixels, "
+                                                        r"over the cap of 0.01 MP" % i):
+                write_image(image, tmp_path / f"x-{i}")
+        assert not list(tmp_path.glob("x-*"))  # nothing written
+    with use_image_limits(max_pixels=10_000, oversize="downscale"):
+        for i, image in enumerate((path, png_bytes((300, 200)), drawn)):
+            target = write_image(image, tmp_path / f"d-{i}")
+            with Image.open(target) as written:
+                w, h = written.size
+            assert target.suffix == ".png" and w * h <= 10_000 and abs(w / h - 1.5) < 0.05
+    small = write_image(png_bytes(), tmp_path / "s")  # within the cap: copied as it is
+    assert small.suffix == ".png" and small.read_bytes() == png_bytes()
+
+
+def test_a_reference_digests_as_the_image_load_image_decodes_without_decoding(tmp_path, monkeypatch):
+    from harness.fingerprint import image_digest, sample_digest
+
+    path = tmp_path / "a.jpg"
+    path.write_bytes(jpeg_bytes())
+    ref = image_ref(path, "m.csv", 2, crop_bottom=4)
+    assert image_digest(ref) == image_digest(load_image(path, "m.csv", 2, 4))
+    assert image_digest(ref) != image_digest(image_ref(path, "m.csv", 2))  # the crop counts
+    monkeypatch.setattr(ImageRef, "open", lambda self: pytest.fail("a fingerprint decoded an image"))
+    sample = harness.Sample(id="a", images=[ref], question="q", choices=None, answer="x", meta={})
+    assert len(sample_digest(sample)) == 32
+
+
+def test_shards_are_merged_under_the_image_limits_they_ran_with(tmp_path, fresh_host):
+    """A merge plans the data again: under other limits a downscaled image would digest differently
+    (and an over-cap one be refused), so the merge applies the run's own limits."""
+    import sys
+
+    from harness.eval_config import EvalConfig
+    from harness.evaluation import merge_shards, run_eval
+    from harness.testing import registered_plugin
+
+    sys.path.insert(0, str(Path(__file__).parent))
+    import _eval_doubles
+
+    data = tmp_path / "banner"
+    for i in range(4):
+        (data / ("positive", "negative")[i % 2]).mkdir(parents=True, exist_ok=True)
+        (data / ("positive", "negative")[i % 2] / f"{i}.png").write_bytes(png_bytes((300, 200)))
+    (tmp_path / "model").mkdir()
+    base = dict(tasks=["banner"], templates=["nothink"], engine="scripted", model=str(tmp_path / "model"),
+                sources={"banner": str(data)}, max_image_pixels=10_000, oversize_images="downscale", bootstrap=0)
+    with registered_plugin(_eval_doubles.Plugin(), name="eval-doubles", host=fresh_host):
+        whole = run_eval(EvalConfig(**base, output=str(tmp_path / "whole")), progress=False, echo=lambda s: None)
+        for i in (1, 2):
+            run_eval(EvalConfig(**base, shard=f"{i}/2", output=str(tmp_path / f"s{i}")), progress=False,
+                     echo=lambda s: None)
+        merged = merge_shards([tmp_path / "s1", tmp_path / "s2"], tmp_path / "merged", echo=lambda s: None,
+                              plot=False)
+    assert merged["results"] == whole["results"] and merged["results"]["banner"]["nothink"]["n"] == 4

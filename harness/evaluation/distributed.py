@@ -238,11 +238,10 @@ def run_on_ray(
     from harness.evaluation.plan import plan_units
     from harness.evaluation.runner import check_engine_options, check_output_dir, resolve_model
     from harness.evaluation.scoring import build_rewards
-    from harness.fingerprint import checkpoint_fingerprint
-    from harness.rundir import check_output_path
     from harness.evaluation.shards import merge_shards
+    from harness.fingerprint import checkpoint_fingerprint
     from harness.plugin_host import get_host
-    from harness.rundir import write_text
+    from harness.rundir import check_output_path, output_lock, write_text
     from harness.versions import __version__
 
     if config.shard is not None:
@@ -266,33 +265,36 @@ def run_on_ray(
     for template in {u.template.name: u.template for u in units}.values():
         build_rewards(config.rewards, template)
     model_path, _, _ = resolve_model(config)
-    check_output_dir(config, output, checkpoint_fingerprint(model_path))
+    # One run per output directory (as run_eval): a second driver, or an unsharded run, on this output
+    # is refused while this one works; the workers lock their own shard folders.
+    with output_lock(output, "harness eval --ray-address"):
+        check_output_dir(config, output, checkpoint_fingerprint(model_path))
 
-    ray = connect(address)
-    try:
-        totals = ray.cluster_resources()
-        if gpus is None:
-            own = getattr(engine, "shard_gpus", None)
-            gpus = float(own(config.engine_options) if own else 1) if totals.get("GPU", 0) > 0 else 0.0
-        totals = check_resources(ray, address, gpus, cpus)
-        token = uuid.uuid4().hex[:12]
-        shards_root = output / SHARDS_DIR
-        shards_root.mkdir(parents=True, exist_ok=True)
-        write_text(shards_root / _marker_name(token, "driver"), f"{socket.gethostname()} {os.getpid()}\n")
-        plugins = in_process_plugins(host)
-        _send_by_value(plugins)
-        fields = config.model_dump(mode="json", exclude={"shard", "output"})
-        echo(f"Ray cluster {address}: {totals.get('GPU', 0):g} GPU, {totals.get('CPU', 0):g} CPU; "
-             f"{shards} shards of {gpus:g} GPU + {cpus:g} CPU each, up to {retries} restart(s) per shard.")
-        task = ray.remote(run_shard).options(num_cpus=cpus, num_gpus=gpus, max_retries=0, retry_exceptions=False)
+        ray = connect(address)
+        try:
+            totals = ray.cluster_resources()
+            if gpus is None:
+                own = getattr(engine, "shard_gpus", None)
+                gpus = float(own(config.engine_options) if own else 1) if totals.get("GPU", 0) > 0 else 0.0
+            totals = check_resources(ray, address, gpus, cpus)
+            token = uuid.uuid4().hex[:12]
+            shards_root = output / SHARDS_DIR
+            shards_root.mkdir(parents=True, exist_ok=True)
+            write_text(shards_root / _marker_name(token, "driver"), f"{socket.gethostname()} {os.getpid()}\n")
+            plugins = in_process_plugins(host)
+            _send_by_value(plugins)
+            fields = config.model_dump(mode="json", exclude={"shard", "output"})
+            echo(f"Ray cluster {address}: {totals.get('GPU', 0):g} GPU, {totals.get('CPU', 0):g} CPU; "
+                 f"{shards} shards of {gpus:g} GPU + {cpus:g} CPU each, up to {retries} restart(s) per shard.")
+            task = ray.remote(run_shard).options(num_cpus=cpus, num_gpus=gpus, max_retries=0, retry_exceptions=False)
 
-        def submit(i: int) -> Any:
-            return task.remote(fields, i, shards, str(output), token, plugins, __version__)
+            def submit(i: int) -> Any:
+                return task.remote(fields, i, shards, str(output), token, plugins, __version__)
 
-        _drive(ray, submit, units, output, shards, retries, token, progress, echo)
-    finally:
-        ray.shutdown()
-    return merge_shards([shard_dir(output, i, shards) for i in range(1, shards + 1)], output, echo=echo, plot=plot)
+            _drive(ray, submit, units, output, shards, retries, token, progress, echo)
+        finally:
+            ray.shutdown()
+        return merge_shards([shard_dir(output, i, shards) for i in range(1, shards + 1)], output, echo=echo, plot=plot)
 
 
 def _drive(ray, submit, units, output: Path, shards: int, retries: int, token: str, progress: bool,

@@ -278,11 +278,11 @@ def _run_eval(config: EvalConfig, progress: bool, echo: Callable[[str], None], p
     # Nothing is written before this lock: a second run on the same output is refused here.
     with output_lock(output, "harness eval"):
         return _run_locked(config, engine, units, rewards, output, model_path, untrained, model_hub,
-                           started, progress, echo)
+                           started, progress, echo, plot)
 
 
 def _run_locked(config, engine, units, rewards, output, model_path, untrained, model_hub, started,
-                progress, echo) -> dict[str, Any]:
+                progress, echo, plot) -> dict[str, Any]:
     check_output_dir(config, output, checkpoint_fingerprint(model_path))
     check_data(units, output)
     if untrained:

@@ -13,6 +13,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from harness.data import use_image_limits
 from harness.errors import ConfigError, DataError
 from harness.eval_config import EvalConfig
 from harness.evaluation.plan import plan_units
@@ -82,14 +83,15 @@ def merge_shards(
         raise ConfigError(f"Missing shard(s) {', '.join(f'{i}/{count}' for i in missing)}; merge needs all {count}.")
 
     config = EvalConfig.model_validate({**first, "shard": None, "output": str(output)})
-    units = plan_units(config)
+    with use_image_limits(config.max_image_pixels, config.oversize_images):  # as the shards read them
+        units = plan_units(config)
     output = Path(output)
     with output_lock(output, "harness eval-merge"):
-        return _merge_locked(config, units, shards, count, dirs, output, checkpoint, echo)
+        return _merge_locked(config, units, shards, count, dirs, output, checkpoint, echo, plot)
 
 
 def _merge_locked(config: EvalConfig, units: list, shards: dict[int, Path], count: int, dirs: list[Path],
-                  output: Path, checkpoint: Any, echo: Callable[[str], None]) -> dict[str, Any]:
+                  output: Path, checkpoint: Any, echo: Callable[[str], None], plot: bool) -> dict[str, Any]:
     from harness.evaluation.runner import DATA_FILE, DATA_IDENTITY, check_data, check_output_dir, finalize
 
     check_output_dir(config, output, checkpoint if isinstance(checkpoint, dict) else None)
