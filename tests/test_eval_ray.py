@@ -45,9 +45,8 @@ def head():
 
 
 def toy_config(tmp_path: Path, out: str, **fields) -> EvalConfig:
-    model = tmp_path / "model"
-    model.mkdir(exist_ok=True)
-    base = dict(tasks=["toy"], templates=["think", "nothink"], engine="blocking", model=str(model),
+    model = _eval_doubles.fake_checkpoint(tmp_path / "model")
+    base = dict(tasks=["toy"], templates=["think", "nothink"], engine="blocking", model=model,
                 batch_size=2, output=str(tmp_path / out))
     return EvalConfig(**(base | fields))
 
@@ -139,10 +138,11 @@ def test_a_cluster_without_the_gpus_asked_for_is_named_before_anything_runs(head
 
 def test_an_address_that_does_not_answer_is_named_at_once(tmp_path, fresh_host):
     port = free_port()  # nothing listens there
+    model = _eval_doubles.fake_checkpoint(tmp_path / "m")
     with registered_plugin(_eval_doubles.Plugin(), name="eval-doubles", host=fresh_host):
         t0 = time.monotonic()
         result = CliRunner().invoke(build_cli(), [
-            "eval", "--tasks", "toy", "--engine", "scripted", "--model", str(tmp_path), "--ray-address",
+            "eval", "--tasks", "toy", "--engine", "scripted", "--model", model, "--ray-address",
             f"127.0.0.1:{port}", "--shards", "2", "-o", str(tmp_path / "out")])
     assert result.exit_code == 2 and "Traceback" not in result.output
     assert f"Ray address 127.0.0.1:{port} does not answer" in result.output

@@ -288,9 +288,8 @@ def test_a_bad_reward_spec_fails_before_anything_is_written(doubles, tmp_path):
 
 def test_the_plot_comes_after_the_results_or_on_demand(doubles, tmp_path):
     cli = build_cli()
-    model = tmp_path / "m"
-    model.mkdir()
-    args = ["eval", "--tasks", "toy", "--engine", "scripted", "--model", str(model), "--limit", "4",
+    model = _eval_doubles.fake_checkpoint(tmp_path / "m")
+    args = ["eval", "--tasks", "toy", "--engine", "scripted", "--model", model, "--limit", "4",
             "--no-progress", "-o", str(tmp_path / "o")]
     shown = CliRunner().invoke(cli, args)
     assert shown.exit_code == 0 and (tmp_path / "o" / "results.png").stat().st_size > 0

@@ -365,8 +365,8 @@ def test_shards_are_merged_under_the_image_limits_they_ran_with(tmp_path, fresh_
     for i in range(4):
         (data / ("positive", "negative")[i % 2]).mkdir(parents=True, exist_ok=True)
         (data / ("positive", "negative")[i % 2] / f"{i}.png").write_bytes(png_bytes((300, 200)))
-    (tmp_path / "model").mkdir()
-    base = dict(tasks=["banner"], templates=["nothink"], engine="scripted", model=str(tmp_path / "model"),
+    base = dict(tasks=["banner"], templates=["nothink"], engine="scripted",
+                model=_eval_doubles.fake_checkpoint(tmp_path / "model"),
                 sources={"banner": str(data)}, max_image_pixels=10_000, oversize_images="downscale", bootstrap=0)
     with registered_plugin(_eval_doubles.Plugin(), name="eval-doubles", host=fresh_host):
         whole = run_eval(EvalConfig(**base, output=str(tmp_path / "whole")), progress=False, echo=lambda s: None)
