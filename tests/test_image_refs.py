@@ -376,3 +376,28 @@ def test_shards_are_merged_under_the_image_limits_they_ran_with(tmp_path, fresh_
         merged = merge_shards([tmp_path / "s1", tmp_path / "s2"], tmp_path / "merged", echo=lambda s: None,
                               plot=False)
     assert merged["results"] == whole["results"] and merged["results"]["banner"]["nothink"]["n"] == 4
+
+
+def test_the_export_counts_prompt_tokens_on_decoded_references_and_still_copies_the_files(tmp_path, tiny_model_dir):
+    from harness.models import load_processor
+    from harness.plugins.openrlhf.export import count_prompt_tokens, export_prompts
+    from harness.inputs import render_prompt
+
+    data = banner_folder(tmp_path / "banner", 2)
+    task, template = harness.get_task("banner"), harness.get_template("nothink")
+    processor = load_processor(str(tiny_model_dir))
+    samples = list(task.samples("test", source=str(data)))
+    expected = max(
+        count_prompt_tokens(processor, render_prompt(processor, task.build_prompt(s, template), template.prefill),
+                            [load_image(s.images[0].path, "t", 0)])[0]
+        for s in samples
+    )
+    export = export_prompts(task, template, iter(samples), processor, "accuracy:1", tmp_path / "job",
+                            max_len=expected + 64, max_new_tokens=64)
+    assert export.longest_prompt == expected and export.shrunk == []
+    rows = [json.loads(line) for line in export.dataset.read_text().splitlines()]
+    originals = {p.read_bytes() for p in data.rglob("*.jpg")}
+    assert all((tmp_path / "job" / row["images"][0]).read_bytes() in originals for row in rows)
+    with pytest.raises(harness.DataError, match="longer than"):
+        export_prompts(task, template, iter(samples), processor, "accuracy:1", tmp_path / "job2",
+                       max_len=expected + 63, max_new_tokens=64)
