@@ -560,7 +560,7 @@ def load_image(value: Any, file: Any, row: Any, crop_bottom: int = 0):
     Loaders that yield many samples should prefer :func:`image_ref`, which
     checks the image as thoroughly but keeps only a reference.
     """
-    from PIL import Image, UnidentifiedImageError
+    from PIL import Image
 
     from harness.fingerprint import IMAGE_DIGEST_ATTR, reference_digest
 
@@ -571,41 +571,26 @@ def load_image(value: Any, file: Any, row: Any, crop_bottom: int = 0):
         if isinstance(data, str) and data:  # never a path to open from the current directory
             raise _text_in_bytes(data, file, row)
         value = data if data else path
-    label = value if isinstance(value, (str, Path)) else "embedded image"
+    if not isinstance(value, Image.Image):
+        image, target = _decode(value, file, row, DECIDE, crop_bottom)
+        setattr(image, IMAGE_DIGEST_ATTR, reference_digest(value, _digest_extra(crop_bottom, target)))
+        return image
+    label = "embedded image"
     try:
-        if isinstance(value, Image.Image):
-            image = value
-        elif isinstance(value, (bytes, bytearray, memoryview)):
-            image = Image.open(io.BytesIO(bytes(value)))
-        elif isinstance(value, (str, Path)):
-            if not Path(value).is_file():
-                raise row_error(file, row, f"image file {value} does not exist.")
-            image = Image.open(value)
-        else:
-            raise row_error(file, row, f"no image in this row (got {type(value).__name__}).")
-        target = _check_size(image, label, file, row)
-        if target is not None and not isinstance(value, Image.Image):
-            image.draft("RGB", target)  # JPEG: decode at a reduced scale, not in full
-        image.load()
-        image = image.convert("RGB")
+        target = _check_size(value, label, file, row)
+        value.load()
+        image = value.convert("RGB")
         if target is not None:
             image.thumbnail(target)
     except DataError:
         raise
     except Image.DecompressionBombError as exc:
         raise row_error(file, row, f"refusing {label}: {exc}") from exc
-    except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as exc:
+    except _DECODE_ERRORS as exc:
         raise row_error(file, row, f"cannot decode {label}: {exc}") from exc
-    if crop_bottom:
-        w, h = image.size
-        if h <= crop_bottom:
-            raise row_error(file, row, f"image {label} is {h} px tall, too small to crop {crop_bottom} px.")
-        image = image.crop((0, 0, w, h - crop_bottom))
-    extra = f"crop_bottom={crop_bottom};downscale={target}" if (crop_bottom or target) else ""
+    image = _crop(image, label, file, row, crop_bottom)
     carried = getattr(value, IMAGE_DIGEST_ATTR, None)
-    if not isinstance(value, Image.Image):
-        setattr(image, IMAGE_DIGEST_ATTR, reference_digest(value, extra))
-    elif isinstance(carried, str) and not extra:
+    if isinstance(carried, str) and not _digest_extra(crop_bottom, target):
         setattr(image, IMAGE_DIGEST_ATTR, carried)  # a copy of an image read from a reference
     return image
 
@@ -631,16 +616,22 @@ def _open(value: Any, file: Any, row: Any):
     raise row_error(file, row, f"no image in this row (got {type(value).__name__}).")
 
 
-def _decode(value: Any, file: Any, row: Any, target: tuple[int, int] | None, crop_bottom: int,
-            checked: tuple[int, int] | None = None):
-    """``value`` decoded as :func:`load_image` decodes it, with the downscale ``target`` already decided.
+# ``_decode``'s target when the header is to decide it (:func:`_check_size`), as in :func:`load_image`.
+DECIDE = "decide"
 
-    ``checked``: the header size the image had when :func:`image_ref` checked it. A file that
-    now says otherwise was replaced since (perhaps by a pixel bomb) and is not decoded.
+
+def _decode(value: Any, file: Any, row: Any, target: tuple[int, int] | None | str, crop_bottom: int,
+            checked: tuple[int, int] | None = None):
+    """``(image, downscale target)``: a path or bytes decoded to RGB, downscaled and cropped.
+
+    ``target``: the downscale size already decided (by :func:`image_ref`), ``None`` for none, or
+    :data:`DECIDE` to check the header against the pixel cap here. ``checked``: the header size the
+    image had when :func:`image_ref` checked it; a file that now says otherwise was replaced since
+    (perhaps by a pixel bomb) and is not decoded.
     """
     from PIL import Image
 
-    label = value if isinstance(value, str) else "embedded image"
+    label = value if isinstance(value, str) else str(value) if isinstance(value, Path) else "embedded image"
     try:
         with _open(value, file, row) as opened:
             if checked is not None and opened.size != checked:
@@ -650,7 +641,9 @@ def _decode(value: Any, file: Any, row: Any, target: tuple[int, int] | None, cro
                     f"image {label} is {w}x{h} pixels now, {checked[0]}x{checked[1]} when its row was read: "
                     "it changed during the run; refusing to decode it. Rerun once the data stays put.",
                 )
-            if checked is None and target is not None:
+            if target == DECIDE:
+                target = _check_size(opened, label, file, row)
+            elif checked is None and target is not None:
                 _check_size(opened, label, file, row)  # the cap in force, before a decode
             if target is not None:
                 opened.draft("RGB", target)  # JPEG: decode at a reduced scale, not in full
@@ -664,12 +657,17 @@ def _decode(value: Any, file: Any, row: Any, target: tuple[int, int] | None, cro
         raise row_error(file, row, f"refusing {label}: {exc}") from exc
     except _DECODE_ERRORS as exc:
         raise row_error(file, row, f"cannot decode {label}: {exc}") from exc
-    if crop_bottom:
-        w, h = image.size
-        if h <= crop_bottom:
-            raise row_error(file, row, f"image {label} is {h} px tall, too small to crop {crop_bottom} px.")
-        image = image.crop((0, 0, w, h - crop_bottom))
-    return image
+    return _crop(image, label, file, row, crop_bottom), target
+
+
+def _crop(image: Any, label: Any, file: Any, row: Any, crop_bottom: int):
+    """``image`` without its bottom ``crop_bottom`` pixels (e.g. a copyright strip)."""
+    if not crop_bottom:
+        return image
+    w, h = image.size
+    if h <= crop_bottom:
+        raise row_error(file, row, f"image {label} is {h} px tall, too small to crop {crop_bottom} px.")
+    return image.crop((0, 0, w, h - crop_bottom))
 
 
 @dataclass(frozen=True, eq=False, repr=False, slots=True)
@@ -705,7 +703,7 @@ class ImageRef:
         from harness.fingerprint import IMAGE_DIGEST_ATTR
 
         checked = None if self.downscale else (self.size[0], self.size[1] + self.crop_bottom)
-        image = _decode(self.source, self.file, self.row, self.downscale, self.crop_bottom, checked)
+        image, _ = _decode(self.source, self.file, self.row, self.downscale, self.crop_bottom, checked)
         setattr(image, IMAGE_DIGEST_ATTR, self._harness_digest)
         return image
 
@@ -797,7 +795,7 @@ def image_ref(value: Any, file: Any, row: Any, crop_bottom: int = 0):
     except _DECODE_ERRORS as exc:
         raise row_error(file, row, f"cannot decode {label}: {exc}") from exc
     if target is not None:  # the downscaled size is the decoder's to say
-        size = _decode(source, file, row, target, 0).size
+        size = _decode(source, file, row, target, 0)[0].size
     if crop_bottom and size[1] <= crop_bottom:
         raise row_error(file, row, f"image {label} is {size[1]} px tall, too small to crop {crop_bottom} px.")
     return ImageRef(source, (size[0], size[1] - crop_bottom), fmt, crop_bottom, file, row, target)
