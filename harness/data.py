@@ -576,18 +576,12 @@ def load_image(value: Any, file: Any, row: Any, crop_bottom: int = 0):
         setattr(image, IMAGE_DIGEST_ATTR, reference_digest(value, _digest_extra(crop_bottom, target)))
         return image
     label = "embedded image"
-    try:
+    with _decode_errors(label, file, row):
         target = _check_size(value, label, file, row)
         value.load()
         image = value.convert("RGB")
         if target is not None:
             image.thumbnail(target)
-    except DataError:
-        raise
-    except Image.DecompressionBombError as exc:
-        raise row_error(file, row, f"refusing {label}: {exc}") from exc
-    except _DECODE_ERRORS as exc:
-        raise row_error(file, row, f"cannot decode {label}: {exc}") from exc
     image = _crop(image, label, file, row, crop_bottom)
     carried = getattr(value, IMAGE_DIGEST_ATTR, None)
     if isinstance(carried, str) and not _digest_extra(crop_bottom, target):
@@ -596,6 +590,21 @@ def load_image(value: Any, file: Any, row: Any, crop_bottom: int = 0):
 
 
 _DECODE_ERRORS = (OSError, ValueError, SyntaxError)  # plus PIL's UnidentifiedImageError (an OSError)
+
+
+@contextmanager
+def _decode_errors(label: Any, file: Any, row: Any) -> Iterator[None]:
+    """PIL's errors while reading an image, as a :class:`DataError` naming the image, file and row."""
+    from PIL import Image
+
+    try:
+        yield
+    except DataError:
+        raise
+    except Image.DecompressionBombError as exc:
+        raise row_error(file, row, f"refusing {label}: {exc}") from exc
+    except _DECODE_ERRORS as exc:
+        raise row_error(file, row, f"cannot decode {label}: {exc}") from exc
 
 
 def _digest_extra(crop_bottom: int, target: tuple[int, int] | None) -> str:
@@ -629,10 +638,8 @@ def _decode(value: Any, file: Any, row: Any, target: tuple[int, int] | None | st
     image had when :func:`image_ref` checked it; a file that now says otherwise was replaced since
     (perhaps by a pixel bomb) and is not decoded.
     """
-    from PIL import Image
-
     label = value if isinstance(value, str) else str(value) if isinstance(value, Path) else "embedded image"
-    try:
+    with _decode_errors(label, file, row):
         with _open(value, file, row) as opened:
             if checked is not None and opened.size != checked:
                 w, h = opened.size
@@ -651,12 +658,6 @@ def _decode(value: Any, file: Any, row: Any, target: tuple[int, int] | None | st
             image = opened.convert("RGB")
         if target is not None:
             image.thumbnail(target)
-    except DataError:
-        raise
-    except Image.DecompressionBombError as exc:
-        raise row_error(file, row, f"refusing {label}: {exc}") from exc
-    except _DECODE_ERRORS as exc:
-        raise row_error(file, row, f"cannot decode {label}: {exc}") from exc
     return _crop(image, label, file, row, crop_bottom), target
 
 
@@ -782,18 +783,11 @@ def image_ref(value: Any, file: Any, row: Any, crop_bottom: int = 0):
     # A str, not a Path, and the caller's own file object: one of these per sample, kept small.
     source = value if isinstance(value, bytes) else os.fspath(value) if isinstance(value, (str, Path)) else value
     label = source if isinstance(source, str) else "embedded image"
-    try:
-        with _open(source, file, row) as opened:
-            size, fmt = opened.size, opened.format
-            target = _check_size(opened, label, file, row)
-            if target is None:
-                _check(opened)
-    except DataError:
-        raise
-    except Image.DecompressionBombError as exc:
-        raise row_error(file, row, f"refusing {label}: {exc}") from exc
-    except _DECODE_ERRORS as exc:
-        raise row_error(file, row, f"cannot decode {label}: {exc}") from exc
+    with _decode_errors(label, file, row), _open(source, file, row) as opened:
+        size, fmt = opened.size, opened.format
+        target = _check_size(opened, label, file, row)
+        if target is None:
+            _check(opened)
     if target is not None:  # the downscaled size is the decoder's to say
         size = _decode(source, file, row, target, 0)[0].size
     if crop_bottom and size[1] <= crop_bottom:
