@@ -16,10 +16,11 @@ import json
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Annotated, Any, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from harness.data import DEFAULT_MAX_PIXELS, MAX_PIXELS_ENV
 from harness.errors import ConfigError
 
 M = TypeVar("M", bound=BaseModel)
@@ -29,6 +30,17 @@ class StrictModel(BaseModel):
     """Base for every harness config: unknown keys are errors."""
 
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+# The image limits, one definition for every config that reads images (eval and training).
+MaxImagePixels = Annotated[int | None, Field(
+    ge=1, description=f"Refuse (or downscale, see oversize_images) images over this many pixels, checked from "
+    f"the header before decoding (None: {DEFAULT_MAX_PIXELS:,}, or {MAX_PIXELS_ENV}).",
+)]
+OversizeImages = Annotated[Literal["refuse", "downscale"] | None, Field(
+    description="Images over max_image_pixels: refuse them, naming file and row (default), or downscale them "
+    "to fit (keeping the aspect ratio).",
+)]
 
 
 def read_config_file(path: str | Path) -> dict[str, Any]:

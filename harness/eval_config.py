@@ -15,8 +15,8 @@ from typing import Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from harness.config import StrictModel
-from harness.data import DEFAULT_MAX_PIXELS, MAX_LIMIT
+from harness.config import MaxImagePixels, OversizeImages, StrictModel
+from harness.data import MAX_LIMIT
 from harness.reward_spec import RewardSpec
 from harness.rundir import EMPTY_OUTPUT
 
@@ -75,14 +75,8 @@ class EvalConfig(StrictModel):
     )
     bootstrap: int = Field(1000, ge=0, description="Bootstrap resamples for the accuracy CI (0: none).")
     shard: str | None = Field(None, description="'I/N': evaluate only the I-th of N deterministic shards.")
-    max_image_pixels: int | None = Field(
-        None, ge=1, description=f"Refuse (or downscale, see oversize_images) images over this many pixels, "
-        f"checked from the header before decoding (None: {DEFAULT_MAX_PIXELS:,}, or HARNESS_MAX_IMAGE_PIXELS).",
-    )
-    oversize_images: Literal["refuse", "downscale"] | None = Field(
-        None, description="Images over max_image_pixels: refuse them, naming file and row (default), or "
-        "downscale them to fit (keeping the aspect ratio).",
-    )
+    max_image_pixels: MaxImagePixels = None
+    oversize_images: OversizeImages = None
     dtype: Literal["auto", "float32", "bfloat16", "float16"] = "auto"
     device: str = "auto"
     trust_remote_code: bool = False

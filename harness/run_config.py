@@ -29,8 +29,8 @@ from typing import Any, Literal
 
 from pydantic import Field, ValidationError, field_validator, model_serializer, model_validator
 
-from harness.config import StrictModel
-from harness.data import DEFAULT_MAX_PIXELS, MAX_LIMIT
+from harness.config import MaxImagePixels, OversizeImages, StrictModel
+from harness.data import MAX_LIMIT
 from harness.hacking import HackingMonitor
 from harness.reward_spec import RewardSpec
 from harness.rundir import EMPTY_OUTPUT
@@ -113,14 +113,8 @@ class RunConfig(StrictModel):
     )
     split: str = "train"
     limit: int | None = Field(None, ge=1, le=MAX_LIMIT, description="At most this many training samples.")
-    max_image_pixels: int | None = Field(
-        None, ge=1, description=f"Refuse (or downscale, see oversize_images) images over this many pixels, "
-        f"checked from the header before decoding (None: {DEFAULT_MAX_PIXELS:,}, or HARNESS_MAX_IMAGE_PIXELS).",
-    )
-    oversize_images: Literal["refuse", "downscale"] | None = Field(
-        None, description="Images over max_image_pixels: refuse them, naming file and row (default), or "
-        "downscale them to fit (keeping the aspect ratio).",
-    )
+    max_image_pixels: MaxImagePixels = None
+    oversize_images: OversizeImages = None
     seed: int = 0
 
     # -- where -----------------------------------------------------------------
