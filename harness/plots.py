@@ -27,6 +27,19 @@ def reward_keys(rows: Sequence[Mapping[str, Any]]) -> list[str]:
     return keys
 
 
+def _step_panel(ax: Any, title: str, ylabel: str, lines: list[tuple[str, list[int], list[float]]]) -> None:
+    """One panel of series against the training step (integer ticks, markers on short series)."""
+    from matplotlib.ticker import MaxNLocator
+
+    for label, xs, ys in lines:
+        ax.plot(xs, ys, marker="o" if len(xs) < 30 else None, markersize=3, label=label)
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.set_xlabel("step")
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+
+
 def _plot(path: Path, title: str, ylabel: str, lines: list[tuple[str, list[int], list[float]]]) -> Path | None:
     lines = [line for line in lines if line[1]]
     if not lines:
@@ -37,15 +50,7 @@ def _plot(path: Path, title: str, ylabel: str, lines: list[tuple[str, list[int],
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(6, 3.6))
-    for label, xs, ys in lines:
-        ax.plot(xs, ys, marker="o" if len(xs) < 30 else None, markersize=3, label=label)
-    from matplotlib.ticker import MaxNLocator
-
-    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-    ax.set_xlabel("step")
-    ax.set_ylabel(ylabel)
-    ax.set_title(title)
-    ax.grid(alpha=0.3)
+    _step_panel(ax, title, ylabel, lines)
     if len(lines) > 1:
         ax.legend(fontsize=8)
     fig.tight_layout()
@@ -76,7 +81,6 @@ def plot_hacking(rows: Sequence[Mapping[str, Any]], path: str | Path) -> Path | 
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    from matplotlib.ticker import MaxNLocator
 
     panels = [
         ("Reward", "mean reward", [("total (weighted)", *_series(rows, "reward"))]),
@@ -85,14 +89,7 @@ def plot_hacking(rows: Sequence[Mapping[str, Any]], path: str | Path) -> Path | 
     ]
     fig, axes = plt.subplots(1, 3, figsize=(15, 3.8))
     for ax, (title, ylabel, lines) in zip(axes, panels):
-        for label, xs, ys in lines:
-            if xs:
-                ax.plot(xs, ys, marker="o" if len(xs) < 30 else None, markersize=3, label=label)
-        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-        ax.set_xlabel("step")
-        ax.set_ylabel(ylabel)
-        ax.set_title(title)
-        ax.grid(alpha=0.3)
+        _step_panel(ax, title, ylabel, [line for line in lines if line[1]])
     axes[2].set_ylim(-0.03, 1.03)
     axes[2].legend(fontsize=7, loc="upper left")
     fig.tight_layout()
