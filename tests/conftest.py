@@ -1,11 +1,16 @@
 """Shared fixtures.
 
 ``fresh_host`` gives each test that wants one a plugin host of its own, so a
-test plugin never leaks into another test. ``tiny_model_dir`` is a tiny
-random-weight Qwen2.5-VL checkpoint, built once per test session.
+test plugin never leaks into another test. ``doubles`` registers the toy task
+and the scripted engines of ``tests/_eval_doubles.py`` on that host.
+``tiny_model_dir`` is a tiny random-weight Qwen2.5-VL checkpoint, built once
+per test session.
 """
 
 from __future__ import annotations
+
+import sys
+from pathlib import Path
 
 import pytest
 
@@ -21,6 +26,19 @@ def fresh_host(monkeypatch):
         yield host
     finally:
         set_host(old)
+
+
+@pytest.fixture
+def doubles(fresh_host):
+    """The toy task and the scripted engines of ``tests/_eval_doubles.py``, registered for the test."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    import _eval_doubles
+
+    from harness.testing import registered_plugin
+
+    plugin = _eval_doubles.Plugin()
+    with registered_plugin(plugin, name="eval-doubles", host=fresh_host):
+        yield plugin
 
 
 @pytest.fixture(scope="session")

@@ -25,13 +25,6 @@ sys.path.insert(0, str(Path(__file__).parent))
 import _eval_doubles  # noqa: E402
 
 
-@pytest.fixture
-def doubles(fresh_host):
-    plugin = _eval_doubles.Plugin()
-    with registered_plugin(plugin, name="eval-doubles", host=fresh_host):
-        yield plugin
-
-
 BUILT_IN = ("banner", "fgvc", "sat")
 
 

@@ -12,17 +12,9 @@ import harness
 from harness.eval_config import EvalConfig
 from harness.evaluation import merge_shards, run_eval
 from harness.evaluation.records import RecordWriter, read_records, write_records
-from harness.testing import registered_plugin
 
 sys.path.insert(0, str(Path(__file__).parent))
 import _eval_doubles  # noqa: E402
-
-
-@pytest.fixture
-def doubles(fresh_host):
-    plugin = _eval_doubles.Plugin()
-    with registered_plugin(plugin, name="eval-doubles", host=fresh_host):
-        yield plugin
 
 
 def config(tmp_path, out, **fields) -> EvalConfig:

@@ -11,20 +11,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-import pytest
-
 TESTS = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(TESTS))  # _eval_doubles: the toy task and scripted engine
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # the corpus builders of this folder
 
-
-@pytest.fixture
-def doubles(fresh_host):
-    """The toy task and the scripted engine of ``tests/_eval_doubles.py``, registered for the test."""
-    import _eval_doubles
-
-    from harness.testing import registered_plugin
-
-    plugin = _eval_doubles.Plugin()
-    with registered_plugin(plugin, name="eval-doubles", host=fresh_host):
-        yield plugin
