@@ -64,7 +64,7 @@ def load_tokenizer(tokenizer: Any) -> Any:
         except Exception as exc:  # tokenizers raises a bare Exception on a file that is not one
             raise ConfigError(
                 f"reward 'length_norm': {path!r} is not a tokenizer ({type(exc).__name__}: "
-                f"{str(exc).splitlines()[0] if str(exc) else exc!r}); give a model directory with "
+                f"{str(exc).splitlines()[0] if str(exc) else repr(exc)}); give a model directory with "
                 "tokenizer files or a tokenizer.json file."
             ) from None
         raise ConfigError(
