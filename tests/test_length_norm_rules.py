@@ -122,3 +122,19 @@ def test_an_object_without_any_encode_is_refused_by_type():
         harness.get_reward("length_norm", tokenizer=object())
     assert str(err.value) == ("reward 'length_norm': tokenizer object has no encode(); give a transformers/"
                               "tokenizers tokenizer or a path to one.")
+
+
+def test_a_tokenizer_folder_failing_without_a_message_is_still_one_named_error(tmp_path, monkeypatch):
+    """Some loaders raise a bare exception (no message): the error shows its repr, never an IndexError."""
+    import transformers
+
+    def fails(*args, **kwargs):
+        raise ValueError()
+
+    monkeypatch.setattr(transformers.AutoTokenizer, "from_pretrained", fails)
+    with pytest.raises(harness.ConfigError) as err:
+        harness.get_reward("length_norm", tokenizer=str(tmp_path))
+    assert str(err.value) == (
+        f"reward 'length_norm': {str(tmp_path)!r} is not a tokenizer (ValueError: ValueError()); "
+        "give a model directory with tokenizer files or a tokenizer.json file."
+    )
