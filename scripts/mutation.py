@@ -55,7 +55,7 @@ class Target:
 TASK_TESTS = ("tests/test_answer_hedges.py", "tests/test_tasks_common.py", "tests/test_tasks_synthetic_pins.py",
               "tests/test_task_rules_edges.py", "tests/test_split_files.py")
 REWARD_TESTS = ("tests/test_rewards.py", "tests/test_reward_properties.py", "tests/test_reward_spec.py",
-                "tests/test_length_norm_tokens.py", "tests/test_length_norm_rules.py",
+                "tests/test_length_norm_tokens.py", "tests/test_length_norm_rules.py", "tests/test_reward_spec_edges.py",
                 "tests/test_reward_spec_rules.py")
 # The subprocess kill -9 tests take seconds each; the in-process resume tests reach the same code.
 EVAL_TESTS = ("tests/test_eval_runner.py", "tests/test_eval_integrity.py", "tests/test_eval_logs_and_merge_errors.py",
