@@ -12,6 +12,10 @@ True
 'count the dots'
 >>> think_span("count the dots</think><answer>3</answer>")  # template pre-filled <think>
 'count the dots'
+>>> thought_conclusion("Two dots on the left. One more on the right, so the answer is 3.")
+'3.'
+>>> thought_conclusion("The sign is a plus.\nIt means positive")
+'It means positive'
 >>> completion_text([{"role": "assistant", "content": "<answer>3</answer>"}])
 '<answer>3</answer>'
 >>> normalize_answer("  **Boeing 737\u2013300.** ")
@@ -103,6 +107,34 @@ def think_span(text: str) -> str | None:
     start = text.rfind(THINK_OPEN, 0, end)
     begin = 0 if start < 0 else start + len(THINK_OPEN)
     return text[begin:end].strip()
+
+
+# Phrases after which a thought states the answer it argues for (casefolded).
+CONCLUSION_MARKERS = ("answer is", "answer:")
+_ASCII_LOWER = {ord(c): ord(c) + 32 for c in "ABCDEFGHIJKLMNOPQRSTUVWXYZ"}
+
+
+def thought_conclusion(thought: str) -> str:
+    """The part of a thought that states what it concludes: its last sentence, from
+    after the last "answer is" / "answer:" in it when there is one.
+
+    Sentences end at a newline or at ``.``, ``!``, ``?`` followed by a space,
+    so "737-300." or "B." stay whole. Linear time (``str.rfind``).
+    """
+    text = thought.strip()
+    cut = 0
+    for end in (". ", "! ", "? ", "\n"):
+        i = text.rfind(end)
+        if i >= 0:
+            cut = max(cut, i + len(end))
+    sentence = text[cut:].strip()
+    folded = sentence.translate(_ASCII_LOWER)  # same length as sentence, unlike casefold()
+    best = -1
+    for marker in CONCLUSION_MARKERS:
+        i = folded.rfind(marker)
+        if i >= 0:
+            best = max(best, i + len(marker))
+    return sentence[best:].strip() if best >= 0 else sentence
 
 
 def normalize_answer(text: str) -> str:

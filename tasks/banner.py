@@ -39,6 +39,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import harness
+from harness.answers import thought_conclusion
 from harness.sample import Sample
 from harness.tasks import _draw
 from harness.tasks._base import ImageTask
@@ -129,6 +130,12 @@ class BannerTask(ImageTask):
             hedge.append(hedged)
             invalid.append(answer is not None and answer not in LABELS and not hedged)
         return {HEDGE: hedge, INVALID_ANSWER: invalid}
+
+    def thought_answer(self, thought: str, sample: Sample | None = None) -> str | None:
+        """The label a ``<think>`` span concludes with (its last sentence, after "answer is"),
+        or ``None`` when that is not ``positive``/``negative``: prose is not an answer here."""
+        pred = self.extract_answer(f"<answer>{thought_conclusion(thought)}</answer>")
+        return pred if pred in LABELS else None
 
     # -- synthetic twin ------------------------------------------------------
     def synthetic(self, split: str, limit: int | None, seed: int) -> Iterator[Sample]:

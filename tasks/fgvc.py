@@ -40,17 +40,28 @@ the 100 FGVC variants, the synthetic ones and the sample's gold variant.
 
 Metrics: ``accuracy`` and ``mean_per_class_accuracy`` (the official FGVC
 metric: the mean over gold variants of each variant's accuracy).
+
+Candidates (a deviation from the paper, for small models): ``candidates=N``
+(a sample option, or the task registered as ``fgvc-candidates``, N = 4)
+lists N variant names in the question, the right one among N - 1 others
+drawn from the task's variants (the 13 synthetic ones, or the 100 FGVC-Aircraft
+ones for real data), in an order deterministic in ``seed`` and the sample id,
+as Visual-RFT's few-shot classification prompts do. The answer rule is
+unchanged: name the variant. The paper's protocol is the open question
+(``fgvc``, no candidates).
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
 import harness
+from harness.answers import thought_conclusion
 from harness.sample import Sample
 from harness.sources import HubDataset
 from harness.tasks._base import ImageTask
@@ -96,6 +107,7 @@ PUBLIC = HubDataset(
     "family, manufacturer, variant (ClassLabels)",
 )
 QUESTION = "What is the exact variant of the aircraft in this image?"
+CANDIDATES_TASK = 4  # candidates listed by the registered ``fgvc-candidates`` task
 
 # Static, read-only name tables (nothing at run time changes them): variant ->
 # manufacturer, and answer key ("boeing-737-300", "737-300") -> variant.
@@ -122,12 +134,41 @@ def _accepted(sample: Sample) -> set[str]:
     return {label_key(gold)} | {label_key(f"{m} {gold}") for m in makers if m}
 
 
+def with_candidates(sample: Sample, pool: Sequence[str], n: int, seed: int) -> Sample:
+    """``sample`` asking to choose among ``n`` listed variants: its gold one and ``n - 1`` others
+    from ``pool``, shuffled deterministically in ``seed`` and the sample id."""
+    rng = rng_for("fgvc-candidates", seed, sample.id)
+    others = sorted(v for v in dict.fromkeys(pool) if label_key(v) != label_key(sample.answer))
+    listed = rng.sample(others, n - 1) + [sample.answer]
+    rng.shuffle(listed)
+    question = f"{sample.question} It is one of: {', '.join(listed)}."
+    return replace(sample, question=question, meta={**(sample.meta or {}), "candidates": listed})
+
+
 class FgvcTask(ImageTask):
     name = "fgvc"
     description = "FGVC-Aircraft: name the aircraft variant (fine-grained, 100 classes; synthetic: 13)"
     splits = SPLITS
     answer_hint = "the aircraft variant name"
     public_data = (PUBLIC,)
+
+    def __init__(self, name: str = "fgvc", candidates: int | None = None, description: str | None = None):
+        self.name = name
+        self.candidates = candidates
+        if description:
+            self.description = description
+
+    def _candidates(self, candidates: int | None, pool_size: int) -> int | None:
+        n = self.candidates if candidates is None else candidates
+        if n is None:
+            return None
+        if isinstance(n, bool) or not isinstance(n, int) or not 2 <= n <= pool_size:
+            from harness.errors import ConfigError
+
+            raise ConfigError(
+                f"fgvc option candidates={n!r}: list between 2 and {pool_size} variants (an integer), "
+                "or leave it unset for the open question.")
+        return n
 
     # -- answers -------------------------------------------------------------
     def extract_answer(self, completion, sample: Sample | None = None) -> str | None:
@@ -169,6 +210,14 @@ class FgvcTask(ImageTask):
             invalid.append(not hedged)
         return {HEDGE: hedge, INVALID_ANSWER: invalid}
 
+    def thought_answer(self, thought: str, sample: Sample | None = None) -> str | None:
+        """The variant a ``<think>`` span concludes with (its last sentence, after "answer is"),
+        or ``None`` when that names no known variant: prose is not an answer here."""
+        pred = self.extract_answer(f"<answer>{thought_conclusion(thought)}</answer>", sample)
+        if pred is None or not (label_key(pred) in CANONICAL or (sample is not None and pred == sample.answer)):
+            return None
+        return pred
+
     def metrics(self, records: Sequence[Mapping[str, Any]]) -> dict[str, float]:
         """Adds ``mean_per_class_accuracy``: per gold variant accuracy, averaged over variants."""
         out = super().metrics(records)
@@ -182,19 +231,20 @@ class FgvcTask(ImageTask):
 
     # -- synthetic twin ------------------------------------------------------
     def synthetic(self, split: str, limit: int | None, seed: int,
-                  crop_bottom: int | None = None) -> Iterator[Sample]:
-        """The synthetic twin (``crop_bottom`` applies to real images only)."""
+                  crop_bottom: int | None = None, candidates: int | None = None) -> Iterator[Sample]:
+        """The synthetic twin (``crop_bottom`` applies to real images only; ``candidates``: see the module)."""
+        n = self._candidates(candidates, len(VARIANTS))
         if split == "trainval":
             n_train = SYNTHETIC_SIZE["train"]
             total = synthetic_count(limit, n_train + SYNTHETIC_SIZE["val"], "fgvc")
-            yield from self.synthetic("train", min(total, n_train), seed)
+            yield from self.synthetic("train", min(total, n_train), seed, candidates=n)
             if total > n_train:
-                yield from self.synthetic("val", total - n_train, seed)
+                yield from self.synthetic("val", total - n_train, seed, candidates=n)
             return
         for i in range(synthetic_count(limit, SYNTHETIC_SIZE[split], "fgvc")):
             rng = rng_for("fgvc", split, seed, i)
             variant = VARIANTS[rng.randrange(len(VARIANTS))]
-            yield Sample(
+            sample = Sample(
                 id=f"fgvc-{split}-{seed}-{i:05d}",
                 images=[render_aircraft(variant, rng)],
                 question=QUESTION,
@@ -202,15 +252,27 @@ class FgvcTask(ImageTask):
                 answer=variant.name,
                 meta={"manufacturer": variant.manufacturer, "family": variant.family, "synthetic": True},
             )
+            yield sample if n is None else with_candidates(sample, [v.name for v in VARIANTS], n, seed)
 
     # -- real data -----------------------------------------------------------
     def load_real(self, split: str, source, seed: int, guard: RowGuard,
-                  crop_bottom: int | None = None) -> Iterator[Sample]:
+                  crop_bottom: int | None = None, candidates: int | None = None) -> Iterator[Sample]:
         """Real samples; ``crop_bottom`` px are cut from every image (``None``: 20 for the
-        official archive, 0 for other layouts)."""
+        official archive, 0 for other layouts); ``candidates``: list that many of the 100
+        FGVC-Aircraft variants (see the module)."""
         if crop_bottom is not None and (isinstance(crop_bottom, bool) or not isinstance(crop_bottom, int)
                                         or crop_bottom < 0):
             raise harness.ConfigError(f"fgvc option crop_bottom must be an integer >= 0, got {crop_bottom!r}.")
+        n = self._candidates(candidates, len(MANUFACTURER))
+        samples = self._load_real(split, source, seed, guard, crop_bottom)
+        if n is None:
+            yield from samples
+            return
+        for sample in samples:
+            yield with_candidates(sample, list(MANUFACTURER), n, seed)
+
+    def _load_real(self, split: str, source, seed: int, guard: RowGuard,
+                   crop_bottom: int | None) -> Iterator[Sample]:
         path = require_source(source)
         data_dir = _official_dir(path)
         if data_dir is not None:
@@ -336,8 +398,13 @@ def _id_map(file: Path) -> dict[str, str]:
 
 
 TASK = FgvcTask()
+CANDIDATES = FgvcTask(
+    "fgvc-candidates", candidates=CANDIDATES_TASK,
+    description=f"FGVC-Aircraft with {CANDIDATES_TASK} candidate variants listed in the prompt "
+                "(a CPU-scale deviation; the paper asks the open question: fgvc)")
 
 
 @harness.hookimpl
 def register_tasks(register):
     register(TASK)
+    register(CANDIDATES)

@@ -128,6 +128,11 @@ def test_circular_counts_a_sample_only_if_every_rotation_is_right(doubles, tmp_p
     results = run_eval(
         config(tmp_path, templates=["nothink"], circular=True), progress=False, echo=lambda s: None
     )
+    # The scripted thought "pick <colour>" concludes with "pick <colour>", which the toy task's rule
+    # reads as that text, never the bare colour it then answers: every thought disagrees.
+    assert results["results"]["toy"]["think"]["think_agreement"] == {
+        "with_thought": 8, "argued": 8, "agree": 0, "rate": 0.0}
+    assert results["results"]["toy"]["nothink"]["think_agreement"]["with_thought"] == 0
     entry = results["results"]["toy"]["nothink"]
     # Even samples answer the first listed choice: right in one rotation of four only.
     assert entry["circular"] and entry["n"] == 8 and entry["n_prompts"] == 32
@@ -147,7 +152,9 @@ def test_cli_eval_then_report_side_by_side(doubles, tmp_path):
         )
         assert result.exit_code == 0, result.output
         assert "toy" in result.output and "Accuracy" in result.output
-    result = runner.invoke(cli, ["report", str(tmp_path / "base"), str(tmp_path / "rft"), "-o", str(tmp_path / "t1.md")])
+    # different limits, so different samples: side by side without paired tests
+    result = runner.invoke(cli, ["report", str(tmp_path / "base"), str(tmp_path / "rft"), "--no-paired",
+                                 "-o", str(tmp_path / "t1.md")])
     assert result.exit_code == 0, result.output
     header = next(line for line in result.output.splitlines() if line.startswith("task"))
     assert header.split() == ["task", "base", "think", "base", "nothink", "rft", "think", "rft", "nothink"]

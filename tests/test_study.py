@@ -118,7 +118,7 @@ def test_ci_study_report_has_every_cell_and_metrics(ci_study):
     root, study, _ = ci_study
     out = root / "a"
     report = (out / "report.md").read_text()
-    for task in ("banner", "fgvc", "sat"):
+    for task in ("banner", "fgvc-candidates", "sat"):
         row = next(line for line in report.splitlines() if line.startswith(f"| {task} |"))
         cells = [c.strip() for c in row.strip("|").split("|")][1:]
         assert len(cells) == len(METHODS) * len(TEMPLATES) and "—" not in cells
@@ -142,12 +142,23 @@ def test_ci_study_report_has_every_cell_and_metrics(ci_study):
         verdict = study["learning"][task]["grpo"]
         assert verdict["first_20pct"] == pytest.approx(sum(rewards[:k]) / k)
         assert verdict["last_20pct"] == pytest.approx(sum(rewards[-k:]) / k)
-    assert (out / "runs" / "fgvc" / "grpo_length_norm" / "metrics.jsonl").exists()
-    assert (out / "figures" / "fgvc.png").stat().st_size > 0
+    assert (out / "runs" / "fgvc-candidates" / "grpo_length_norm" / "metrics.jsonl").exists()
+    assert (out / "figures" / "fgvc-candidates.png").stat().st_size > 0
     summary = report.split("## Summary", 1)[1]
-    assert all(f"**{task}**" in summary for task in ("banner", "fgvc", "sat"))
+    assert all(f"**{task}**" in summary for task in ("banner", "fgvc-candidates", "sat"))
     probe = json.loads((out / "probe.json").read_text())
-    assert set(probe) == {"banner", "fgvc", "sat"}
+    assert set(probe) == {"banner", "fgvc-candidates", "sat"}
+    # paired tests of SFT and RFT against training-free, per task x template, on the same samples
+    for task in ("banner", "fgvc-candidates", "sat"):
+        for template in ("think", "nothink"):
+            for method in ("sft", "grpo"):
+                test = study["tests"][task][template][method]
+                assert test["n"] == study["table"][task]["base"][template]["n"] == 4
+                assert test["accuracy_b"] == study["table"][task][method][template]["accuracy"]
+                assert test["accuracy_a"] == study["table"][task]["base"][template]["accuracy"]
+                assert 0.0 <= test["p_mcnemar"] <= 1.0
+    assert "## Paired tests against training-free" in report and "McNemar" in report
+    assert "n=4" in report and "## Think vs answer agreement" in report
 
 
 @pytest.mark.slow
@@ -159,10 +170,10 @@ def test_ci_study_is_deterministic(ci_study):
 
 def test_report_renders_missing_cells_as_dashes():
     study = {"preset": {"name": "x", "train_template": "think"}, "tasks": ["fgvc"],
-             "table": {"fgvc": {"base": {"think": {"accuracy": 0.5, "format_compliance": 1.0}}}}}
+             "table": {"fgvc": {"base": {"think": {"accuracy": 0.5, "format_compliance": 1.0, "n": 10}}}}}
     report = render_report(study)
     row = next(line for line in report.splitlines() if line.startswith("| fgvc |"))
-    assert "50.0 (100% fmt)" in row and row.count("—") == 5
+    assert "50.0 [23.7, 76.3] n=10" in row and row.count("—") == 5
 
 
 @pytest.mark.slow
@@ -177,3 +188,42 @@ def test_the_study_base_model_and_its_trained_models_are_standard_checkpoints(ci
         assert checkpoint_gaps(model) == [], model
         nested = json.loads((model / "processor_config.json").read_text())
         assert nested["video_processor"]["video_processor_type"] == STOCK_VIDEO_PROCESSORS["qwen2_5_vl"]
+
+
+
+def _paired(a, b, n, only_a, only_b, p):
+    return {"n": n, "accuracy_a": a, "accuracy_b": b, "diff": b - a, "diff_low": b - a - 0.05,
+            "diff_high": b - a + 0.05, "only_a": only_a, "only_b": only_b, "p_mcnemar": p,
+            "p_bootstrap": p, "significant": p < 0.05}
+
+
+def test_report_marks_paired_tests_and_states_claims_from_held_out_accuracy():
+    cell = lambda acc: {"accuracy": acc, "format_compliance": 1.0, "n": 256}  # noqa: E731
+    study = {
+        "preset": {"name": "x", "train_template": "think", "max_completion_length": 48},
+        "tasks": ["banner", "sat"],
+        "table": {
+            "banner": {"base": {"think": cell(0.5), "nothink": cell(0.5)},
+                       "grpo": {"think": cell(0.75), "nothink": cell(0.7)}},
+            "sat": {"base": {"think": cell(0.4), "nothink": cell(0.4)},
+                    "grpo": {"think": cell(0.42), "nothink": cell(0.4)}},
+        },
+        "tests": {
+            "banner": {"think": {"grpo": _paired(0.5, 0.75, 256, 10, 74, 1e-9)}},
+            "sat": {"think": {"grpo": _paired(0.4, 0.42, 256, 20, 25, 0.55)}},
+        },
+        # a rising training reward is reported, but it is not what the claim rests on
+        "learning": {"sat": {"grpo": {"first_20pct": 0.3, "last_20pct": 0.6, "delta": 0.3, "learned": True}}},
+        "lengths": {"sat": {"grpo": 10.0, "grpo_length_norm": 30.0}},
+    }
+    report = render_report(study)
+    row = next(line for line in report.splitlines() if line.startswith("| banner |"))
+    assert "75.0 [69.4, 79.9] n=256<br>+25.0 vs TF, p<0.001 ▲" in row
+    sat_row = next(line for line in report.splitlines() if line.startswith("| sat |"))
+    assert "+2.0 vs TF, p=0.550 |" in sat_row and "▲" not in sat_row
+    summary = report.split("## Summary", 1)[1].split("##", 1)[0]
+    assert "RFT w/ <think> 75.0 vs training-free 50.0 (+25.0 points" in summary and ": better" in summary
+    assert "McNemar p=0.550): no significant difference" in summary
+    assert "on 1 of 2 tasks: banner." in summary
+    assert "GRPO learned" not in summary and "not a held-out claim" in summary
+    assert "length_norm made training responses longer on 1 of 1 tasks (sat)." in summary

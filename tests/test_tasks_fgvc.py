@@ -8,7 +8,7 @@ from PIL import Image
 import harness
 from harness.tasks._fgvc_names import MANUFACTURER
 from harness.tasks._fgvc_synth import VARIANTS
-from harness.tasks.fgvc import TASK as fgvc
+from harness.tasks.fgvc import QUESTION, TASK as fgvc
 
 
 def _answer(text):
@@ -130,8 +130,52 @@ def test_fgvc_extract_answer_and_is_correct_agree(text):
 
 
 def test_fgvc_unknown_sample_option_is_a_config_error():
-    with pytest.raises(harness.ConfigError, match=r"'fgvc' has no sample option 'crop'; its options are: crop_bottom"):
+    with pytest.raises(harness.ConfigError,
+                       match=r"'fgvc' has no sample option 'crop'; its options are: candidates, crop_bottom"):
         fgvc.samples("test", crop=3)
+
+
+def test_candidates_list_the_gold_variant_among_others_deterministically():
+    plain = list(fgvc.samples("test", limit=40, seed=2))
+    listed = list(fgvc.samples("test", limit=40, seed=2, candidates=4))
+    again = list(harness.get_task("fgvc-candidates").samples("test", limit=40, seed=2))
+    assert [s.question for s in listed] == [s.question for s in again]
+    assert {s.question for s in plain} == {QUESTION}
+    names = {v.name for v in VARIANTS}
+    for p, s in zip(plain, listed):
+        assert (s.id, s.answer) == (p.id, p.answer)  # same images and labels, only the question differs
+        cands = s.meta["candidates"]
+        assert len(cands) == len(set(cands)) == 4 and s.answer in cands and set(cands) <= names
+        assert s.question == f"{p.question} It is one of: {', '.join(cands)}."
+    # the gold's position varies, and so do the distractors
+    assert len({s.meta["candidates"].index(s.answer) for s in listed}) == 4
+    assert len({tuple(sorted(s.meta["candidates"])) for s in listed}) > 10
+    other_seed = list(fgvc.samples("test", limit=40, seed=3, candidates=4))
+    assert [s.meta["candidates"] for s in other_seed] != [s.meta["candidates"] for s in listed]
+    # the answer rule is the open one: the variant's name, not a position
+    sample = listed[0]
+    assert fgvc.is_correct(_answer(sample.answer), sample)
+    assert not fgvc.is_correct(_answer("A"), sample)
+
+
+@pytest.mark.parametrize("bad", [1, 14, "4", True])
+def test_candidates_out_of_range_is_a_config_error(bad):
+    with pytest.raises(harness.ConfigError, match=r"candidates=.*between 2 and 13"):
+        list(fgvc.samples("test", limit=2, candidates=bad))
+
+
+def test_candidates_on_real_data_come_from_the_100_variants(tmp_path):
+    samples = list(fgvc.samples("train", source=_official(tmp_path), candidates=5, seed=0))
+    assert [s.answer for s in samples] == ["737-300", "A320"]
+    for s in samples:
+        assert s.answer in s.meta["candidates"] and set(s.meta["candidates"]) <= set(MANUFACTURER)
+
+
+def test_thought_answer_reads_a_variant_or_nothing():
+    sample = harness.Sample("x", [], "q", None, "S3-200", {"manufacturer": "Aerodyne"})
+    assert fgvc.thought_answer("Long fuselage, two engines. So the answer is Aerodyne S3-200.", sample) == "S3-200"
+    assert fgvc.thought_answer("The answer is C2-10", sample) == "C2-10"
+    assert fgvc.thought_answer("Looking at the image carefully", sample) is None
 
 
 def test_fgvc_metrics_add_mean_per_class_accuracy():

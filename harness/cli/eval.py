@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from harness.errors import ConfigError
+from harness.errors import ConfigError, DataError
 
 
 def _names(value: str | None) -> list[str] | None:
@@ -147,16 +147,22 @@ def eval_merge_command(output, shards) -> None:
 @click.command("report")
 @click.argument("dirs", nargs=-1, required=True, type=click.Path(exists=True, file_okay=False))
 @click.option("--label", "labels", multiple=True, help="Column label per DIR, in order [directory names].")
+@click.option("--paired/--no-paired", default=True, show_default=True,
+              help="Test each later DIR against the first on the same samples (exact McNemar, paired "
+                   "bootstrap); refused when their sample sets differ.")
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="Also write the markdown report here.")
 @click.option("--plot", is_flag=True, help="Also (re)draw each DIR's results.png from its results.json and samples.")
-def report_command(dirs, labels, output, plot) -> None:
+def report_command(dirs, labels, paired, output, plot) -> None:
     """Table 1 side by side: rows tasks, columns templates per eval output DIR.
 
     Cells scored on a synthetic twin are marked [syn] and every run's data is
-    listed, so generated-data numbers never pass for benchmark numbers.
+    listed, so generated-data numbers never pass for benchmark numbers. With two
+    or more DIRs, each later run is compared with the first, pair by pair on the
+    same test samples (matched by sample id).
     """
     from pathlib import Path
 
+    from harness.evaluation.compare import compare_runs
     from harness.evaluation.report import load_results, render_markdown, render_table
 
     if labels and len(labels) != len(dirs):
@@ -165,9 +171,15 @@ def report_command(dirs, labels, output, plot) -> None:
     if len(set(names)) != len(names):
         raise ConfigError(f"Directories share the name(s) {names}; tell them apart with --label.")
     runs = [(name, load_results(d)) for name, d in zip(names, dirs)]
-    click.echo(render_table(runs))
+    comparisons = []
+    if paired and len(runs) > 1:
+        try:
+            comparisons = compare_runs([(name, d, results) for (name, results), d in zip(runs, dirs)])
+        except DataError as exc:
+            raise DataError(f"{exc} To show the tables without paired tests, pass --no-paired.") from None
+    click.echo(render_table(runs, comparisons))
     if output:
-        Path(output).write_text(render_markdown(runs), encoding="utf-8")
+        Path(output).write_text(render_markdown(runs, comparisons), encoding="utf-8")
         click.echo(f"Wrote {output}.")
     if plot:
         from harness.evaluation.report import save_plot

@@ -16,7 +16,7 @@ import click
                                      "(http://<head>:8265); without it the GRPO configs are dry runs.")
 @click.option("--source", "sources", multiple=True, metavar="TASK=PATH",
               help="paper preset: real data for a task (repeatable).")
-@click.option("--tasks", help="Comma-separated subset of banner,fgvc,sat (mini/ci).")
+@click.option("--tasks", help="Comma-separated subset of banner,fgvc-candidates,sat (mini/ci).")
 @click.option("--no-progress", is_flag=True, help="No progress bars.")
 def study_command(preset, output, model, backend, ray_address, sources, tasks, no_progress) -> None:
     """Training-free vs SFT vs RFT, with and without <think>, on banner, fgvc and sat.
@@ -42,6 +42,11 @@ def study_command(preset, output, model, backend, ray_address, sources, tasks, n
         click.echo(f"Wrote {len(plan['runs'])} run configs and {len(plan['evals'])} eval configs to {output}.")
         click.echo(f"Run everything: bash {output}/run_all.sh   (one command per stage inside)")
         return
+    import os
+
+    # One progress bar per stage: no per-file bars from checkpoint saving and loading
+    # (transformers and huggingface_hub read this before their first bar).
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
     from harness.study.presets import get_preset
     from harness.study.runner import run_study
 

@@ -57,7 +57,7 @@ def _accuracy_cell(entry: dict[str, Any] | None) -> str:
     low, high = entry["ci95"]
     ci = f" [{_pct(low)}, {_pct(high)}]" if low is not None else ""
     partial = "" if entry["complete"] else f" ({entry['n_prompts']}/{entry['expected_prompts']})"
-    return f"{_pct(entry['accuracy'])}{ci}{partial}"
+    return f"{_pct(entry['accuracy'])}{ci} n={entry['n']}{partial}"
 
 
 def _columns(runs: Sequence[Run]) -> list[tuple[str, str, str]]:
@@ -149,7 +149,7 @@ def _markdown_table(header: list[str], body: list[list[str]]) -> str:
 
 def _tables(runs: Sequence[Run]) -> list[tuple[str, tuple[list[str], list[list[str]]]]]:
     return [
-        ("Accuracy, % [bootstrap 95% CI]", _grid(runs, _accuracy_cell)),
+        ("Accuracy, % [bootstrap 95% CI], n samples", _grid(runs, _accuracy_cell)),
         ("Format compliance, %", _grid(runs, lambda e: "—" if e is None else _pct(e["format_compliance"]))),
         (
             "Response length, tokens (mean / median / p90)",
@@ -160,7 +160,18 @@ def _tables(runs: Sequence[Run]) -> list[tuple[str, tuple[list[str], list[list[s
                 else "{mean:.0f} / {median:.0f} / {p90:.0f}".format(**e["response_tokens"]),
             ),
         ),
+        (
+            "Think vs answer agreement, % (agreeing / thoughts that argue an answer / thoughts)",
+            _grid(runs, _agreement_cell),
+        ),
     ]
+
+
+def _agreement_cell(entry: dict[str, Any] | None) -> str:
+    stats = (entry or {}).get("think_agreement") or {}
+    if not stats.get("with_thought"):
+        return "—"
+    return f"{_pct(stats['rate'])} ({stats['agree']}/{stats['argued']}/{stats['with_thought']})"
 
 
 def _run_lines(runs: Sequence[Run]) -> list[str]:
@@ -179,13 +190,37 @@ def _run_lines(runs: Sequence[Run]) -> list[str]:
     return lines
 
 
-def render_markdown(runs: Sequence[Run]) -> str:
-    """``report.md``: the data each run scored, the accuracy table (Table 1 shape), then
-    compliance and lengths."""
+def paired_grid(comparisons: Sequence[dict[str, Any]]) -> tuple[list[str], list[list[str]]]:
+    """Header and rows of the paired-test table (see :func:`harness.evaluation.compare.compare_runs`)."""
+    from harness.stats import format_p
+
+    header = ["task", "template", "run vs baseline", "n", "difference, points [95% CI]",
+              "only baseline / only run right", "McNemar exact", "paired bootstrap"]
+    body = []
+    for c in comparisons:
+        mark = " *" if c["significant"] else ""
+        body.append([
+            c["task"], c["template"], f"{c['run']} vs {c['baseline']}", str(c["n"]),
+            f"{100 * c['diff']:+.1f} [{100 * c['diff_low']:+.1f}, {100 * c['diff_high']:+.1f}]",
+            f"{c['only_a']} / {c['only_b']}", format_p(c["p_mcnemar"]) + mark, format_p(c["p_bootstrap"]),
+        ])
+    return header, body
+
+
+PAIRED_NOTE = ("Paired on the same test samples (matched by id): the exact McNemar test on the samples "
+               "only one run got right, and a paired bootstrap (10,000 resamples) of the accuracy "
+               "difference. * = p < 0.05 (McNemar).")
+
+
+def render_markdown(runs: Sequence[Run], comparisons: Sequence[dict[str, Any]] = ()) -> str:
+    """``report.md``: the data each run scored, the accuracy table (Table 1 shape), paired
+    tests, then compliance and lengths."""
     parts = ["# Evaluation report", "", *_run_lines(runs), ""]
     parts += ["## Data", "", *(f"- {line}" for line in _data_lines(runs)), ""]
-    for title, (header, body) in _tables(runs):
+    for i, (title, (header, body)) in enumerate(_tables(runs)):
         parts += [f"## {title}", "", _markdown_table(header, body), ""]
+        if i == 0 and comparisons:
+            parts += ["## Paired tests", "", PAIRED_NOTE, "", _markdown_table(*paired_grid(comparisons)), ""]
     extra = _task_metric_lines(runs)
     if extra:
         parts += ["## Task metrics", "", *extra, ""]
@@ -249,10 +284,13 @@ def _metric(name: str, value: float | None) -> str:
     return f"{int(round(value))}" if is_count(name) else _pct(value)
 
 
-def render_table(runs: Sequence[Run]) -> str:
-    """The accuracy and compliance tables as aligned plain text, for the terminal."""
+def render_table(runs: Sequence[Run], comparisons: Sequence[dict[str, Any]] = ()) -> str:
+    """The accuracy and compliance tables (and paired tests) as aligned plain text, for the terminal."""
     out = []
-    for title, (header, body) in _tables(runs)[:2]:
+    tables = _tables(runs)[:2]
+    if comparisons:
+        tables.append(("Paired tests (* = McNemar p < 0.05)", paired_grid(comparisons)))
+    for title, (header, body) in tables:
         widths = [max(len(r[i]) for r in [header, *body]) for i in range(len(header))]
         out.append(title)
         for row in [header, *body]:

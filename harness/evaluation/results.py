@@ -14,6 +14,8 @@ import numpy as np
 
 BOOTSTRAP_BLOCK = 1_000_000  # index draws per block of bootstrap resamples
 
+from harness.evaluation.thinking import agreement_summary
+
 
 def sort_records(records: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
     """Records in sample-set order (index, then rotation)."""
@@ -114,4 +116,5 @@ def summarize(
             task, records, cap=cap, weights=weights or {},
             length_rewards=HackingMonitor().length_rewards,
         ).values() if records else {},
+        "think_agreement": agreement_summary(records),
     }

@@ -17,6 +17,7 @@ from harness.errors import DataError, UnknownNameError
 from harness.plugin_host import get_host
 from harness.protocols import extract_prediction
 from harness.reward_spec import reward_from_spec
+from harness.evaluation.thinking import agreement_fields
 
 
 def build_rewards(spec: Any, template: Any) -> Any:
@@ -75,6 +76,7 @@ def score(
     except DataError as exc:  # the reward's message names the component; add the sample
         raise DataError(f"task {task.name!r}, sample {sample.id!r}: {exc}") from None
     format_ok = None if format_fn is None else bool(float(format_fn([completion], **columns)[0]) >= 1.0)
+    prediction = extract_prediction(task, completion, sample)
     return {
         "id": sample.id,
         "index": item.index,
@@ -83,7 +85,7 @@ def score(
         "prompt": prompt,
         "prefill": template.prefill,
         "completion": completion,
-        "prediction": extract_prediction(task, completion, sample),
+        "prediction": prediction,
         "gold": sample.answer,
         "choices": sample.choices,
         "correct": bool(task.is_correct(completion, sample)),
@@ -93,4 +95,5 @@ def score(
         "num_tokens": int(generation.num_tokens),
         "meta": sample.meta,
         "digest": item.digest,
+        **agreement_fields(task, completion, sample, prediction),
     }

@@ -15,7 +15,9 @@ from pydantic import Field
 from harness.config import StrictModel
 from harness.study.base_model import BaseModelSpec
 
-TASKS = ("banner", "fgvc", "sat")
+# fgvc-candidates: fgvc with 4 candidate variants listed in the prompt (a deviation from the
+# paper's open question, which a model this small cannot start on; the paper preset keeps fgvc).
+TASKS = ("banner", "fgvc-candidates", "sat")
 TEMPLATES = ("nothink", "think")
 
 
@@ -27,7 +29,8 @@ class StudyPreset(StrictModel):
     base: BaseModelSpec = Field(default_factory=BaseModelSpec)
     train_template: Literal["think", "nothink"] = "think"
     train_limit: int = Field(256, ge=1, description="synthetic train samples per task")
-    eval_limit: int = Field(64, ge=1, description="synthetic test samples per task and template")
+    eval_limit: int = Field(256, ge=1, description="synthetic test samples per task and template "
+                            "(256: a 95% CI of about +-6 points)")
     eval_max_new_tokens: int = 48
     sft_steps: int = 60
     sft_learning_rate: float = 5e-4
@@ -54,7 +57,7 @@ PRESETS: dict[str, StudyPreset] = {
         base=BaseModelSpec(num_samples=400, steps=40, hidden_size=64),
         train_limit=16, eval_limit=4, eval_max_new_tokens=24,
         sft_steps=2, grpo_steps=2, num_generations=4, per_device_batch_size=4,
-        max_completion_length=24, probe_prompts=2, ablation_tasks=["fgvc"],
+        max_completion_length=24, probe_prompts=2, ablation_tasks=["fgvc-candidates"],
     ),
     "mini": StudyPreset(name="mini"),
 }

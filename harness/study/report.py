@@ -28,14 +28,33 @@ def learning_verdict(accuracy_by_step: Sequence[float]) -> dict[str, Any]:
     return {"first_20pct": first, "last_20pct": last, "delta": last - first, "learned": last > first}
 
 
-def _cell(entry: Mapping[str, Any] | None) -> str:
+def _counts(entry: Mapping[str, Any]) -> tuple[int, int]:
+    n = int(entry.get("n") or 0)
+    return round(float(entry["accuracy"]) * n), n
+
+
+def _cell(entry: Mapping[str, Any] | None, test: Mapping[str, Any] | None = None) -> str:
+    """``acc [Wilson 95% CI] n=N``; against training-free: the difference, McNemar p, and
+    a mark when significant (▲ better, ▼ worse)."""
+    from harness.stats import format_p, wilson_interval
+
     if not entry or entry.get("accuracy") is None:
         return "—"
-    text = f"{100 * entry['accuracy']:.1f}"
-    fmt = entry.get("format_compliance")
-    if fmt is not None:
-        text += f" ({100 * fmt:.0f}% fmt)"
+    k, n = _counts(entry)
+    low, high = wilson_interval(k, n)
+    text = f"{100 * entry['accuracy']:.1f} [{100 * low:.1f}, {100 * high:.1f}] n={n}" if n else "—"
+    if test:
+        mark = (" ▲" if test["diff"] > 0 else " ▼") if test["significant"] else ""
+        text += f"<br>{100 * test['diff']:+.1f} vs TF, {format_p(test['p_mcnemar'])}{mark}"
     return text
+
+
+def _test(study: Mapping[str, Any], task: str, template: str, method: str) -> Mapping[str, Any] | None:
+    return study.get("tests", {}).get(task, {}).get(template, {}).get(method)
+
+
+def _entry(study: Mapping[str, Any], task: str, method: str, template: str) -> Mapping[str, Any] | None:
+    return study["table"].get(task, {}).get(method, {}).get(template)
 
 
 def table_rows(study: Mapping[str, Any]) -> tuple[list[str], list[list[str]]]:
@@ -46,9 +65,30 @@ def table_rows(study: Mapping[str, Any]) -> tuple[list[str], list[list[str]]]:
         row = [task]
         for method, _ in METHODS:
             for tpl, _ in TEMPLATES:
-                row.append(_cell(study["table"].get(task, {}).get(method, {}).get(tpl)))
+                row.append(_cell(_entry(study, task, method, tpl), _test(study, task, tpl, method)))
         body.append(row)
     return header, body
+
+
+def _grid(study: Mapping[str, Any], cell) -> tuple[list[str], list[list[str]]]:
+    header = ["Task"] + [f"{label} {tpl_label}" for _, label in METHODS for _, tpl_label in TEMPLATES]
+    body = [[task] + [cell(_entry(study, task, m, t)) for m, _ in METHODS for t, _ in TEMPLATES]
+            for task in study["tasks"]]
+    return header, body
+
+
+def _format_cell(entry: Mapping[str, Any] | None) -> str:
+    if not entry or entry.get("format_compliance") is None:
+        return "—"
+    return f"{100 * entry['format_compliance']:.0f}"
+
+
+def _agreement_cell(entry: Mapping[str, Any] | None) -> str:
+    stats = (entry or {}).get("think_agreement") or {}
+    if not stats.get("with_thought"):
+        return "—"
+    rate = "—" if stats.get("rate") is None else f"{100 * stats['rate']:.0f}%"
+    return f"{rate} ({stats['agree']}/{stats['argued']}/{stats['with_thought']})"
 
 
 def markdown_table(header: list[str], body: list[list[str]]) -> str:
@@ -57,39 +97,50 @@ def markdown_table(header: list[str], body: list[list[str]]) -> str:
     return "\n".join(lines)
 
 
+def _versus(study: Mapping[str, Any], task: str, method: str, label: str) -> str | None:
+    """One sentence: ``method`` w/ think against training-free w/ think on held-out samples."""
+    from harness.stats import format_p
+
+    test = _test(study, task, "think", method)
+    if not test:
+        return None
+    verdict = ("better" if test["diff"] > 0 else "worse") if test["significant"] else "no significant difference"
+    return (f"{label} w/ <think> {100 * test['accuracy_b']:.1f} vs training-free {100 * test['accuracy_a']:.1f} "
+            f"({100 * test['diff']:+.1f} points [{100 * test['diff_low']:+.1f}, {100 * test['diff_high']:+.1f}], "
+            f"n={test['n']}, McNemar {format_p(test['p_mcnemar'])}): {verdict}")
+
+
+def rft_wins(study: Mapping[str, Any]) -> list[str]:
+    """Tasks where RFT w/ think beats training-free w/ think at p < 0.05 (paired, held-out)."""
+    return [t for t in study["tasks"] if (test := _test(study, t, "think", "grpo"))
+            and test["significant"] and test["diff"] > 0]
+
+
+def longer_with_length_norm(study: Mapping[str, Any]) -> list[str]:
+    lengths = study.get("lengths", {})
+    return [t for t in study["tasks"] if lengths.get(t, {}).get("grpo_length_norm") is not None
+            and lengths[t].get("grpo") is not None and lengths[t]["grpo_length_norm"] > lengths[t]["grpo"]]
+
+
 def summary_lines(study: Mapping[str, Any]) -> list[str]:
-    """Plain sentences stating what the numbers show, including what did not work."""
+    """Plain sentences stating what the held-out numbers and their paired tests show."""
     lines = []
-    table, learning = study["table"], study.get("learning", {})
+    learning = study.get("learning", {})
     for task in study["tasks"]:
-        parts = []
-        verdict = learning.get(task, {}).get("grpo")
-        if verdict:
-            if verdict["learned"]:
-                parts.append(
-                    f"GRPO learned: mean accuracy reward rose from {verdict['first_20pct']:.2f} "
-                    f"(first 20% of steps) to {verdict['last_20pct']:.2f} (last 20%)"
-                )
-            else:
-                parts.append(
-                    f"GRPO did NOT learn at this scale: accuracy reward {verdict['first_20pct']:.2f} "
-                    f"(first 20%) -> {verdict['last_20pct']:.2f} (last 20%)"
-                )
-        acc = {m: {t: (table.get(task, {}).get(m, {}).get(t) or {}).get("accuracy") for t, _ in TEMPLATES}
-               for m, _ in METHODS}
-        think = {m: acc[m]["think"] for m in acc}
-        if None not in think.values():
-            best = max(think, key=lambda m: think[m])
-            label = dict(METHODS)[best]
-            parts.append(
-                "with <think>: training-free {:.1f}, SFT {:.1f}, RFT {:.1f} (best: {})".format(
-                    100 * think["base"], 100 * think["sft"], 100 * think["grpo"], label)
-            )
-        rft = acc["grpo"]
+        parts = [s for s in (_versus(study, task, "grpo", "RFT"), _versus(study, task, "sft", "SFT")) if s]
+        rft = {t: (_entry(study, task, "grpo", t) or {}).get("accuracy") for t, _ in TEMPLATES}
         if None not in rft.values():
             rel = ("higher than" if rft["think"] > rft["nothink"]
                    else "lower than" if rft["think"] < rft["nothink"] else "equal to")
             parts.append(f"RFT with <think> is {rel} without ({100 * rft['think']:.1f} vs {100 * rft['nothink']:.1f})")
+        agreement = ((_entry(study, task, "grpo", "think") or {}).get("think_agreement") or {})
+        if agreement.get("rate") is not None:
+            parts.append(f"RFT's thoughts argue for its final answer in {100 * agreement['rate']:.0f}% of the "
+                         f"{agreement['argued']} that name one ({agreement['with_thought']} thoughts)")
+        verdict = learning.get(task, {}).get("grpo")
+        if verdict:
+            parts.append(f"GRPO training accuracy reward {verdict['first_20pct']:.2f} (first 20% of steps) -> "
+                         f"{verdict['last_20pct']:.2f} (last 20%) on training prompts (not a held-out claim)")
         probe = study.get("probe", {}).get(task)
         if probe and probe["groups_with_variance"] == 0:
             why = ("the prompt never names the answer, no options are listed, so the base model cannot "
@@ -105,16 +156,22 @@ def summary_lines(study: Mapping[str, Any]) -> list[str]:
             at_cap = " (at the completion cap)" if cap and lengths["grpo_length_norm"] >= 0.95 * cap else ""
             parts.append(
                 "length_norm ablation: final response length {:.1f}{} vs {:.1f} tokens without it; "
-                "final accuracy reward {:.2f} vs {:.2f}".format(
+                "final training accuracy reward {:.2f} vs {:.2f}".format(
                     lengths["grpo_length_norm"], at_cap, lengths["grpo"], ln["last_20pct"], verdict["last_20pct"])
             )
         lines.append(f"- **{task}**: " + "; ".join(parts) + "." if parts else f"- **{task}**: no results.")
-    not_learned = [t for t in study["tasks"] if not learning.get(t, {}).get("grpo", {}).get("learned", False)]
-    if not_learned:
-        lines.append(f"- Tasks where GRPO did not show learning: {', '.join(not_learned)}. "
-                     "They stay in the table; the data were not tuned to make them learn.")
-    else:
-        lines.append("- GRPO showed learning (last 20% > first 20% of steps) on every task.")
+    wins = rft_wins(study)
+    tested = [t for t in study["tasks"] if _test(study, t, "think", "grpo")]
+    if tested:
+        lines.append(
+            f"- RFT w/ <think> beats training-free w/ <think> on held-out samples (paired, p < 0.05) on "
+            f"{len(wins)} of {len(tested)} tasks" + (f": {', '.join(wins)}." if wins else ".")
+            + (" Where it does not, the table says so; the data were not tuned to make it." if len(wins) < len(tested) else ""))
+    longer = longer_with_length_norm(study)
+    ablated = [t for t in study["tasks"] if study.get("lengths", {}).get(t, {}).get("grpo_length_norm") is not None]
+    if ablated:
+        lines.append(f"- length_norm made training responses longer on {len(longer)} of {len(ablated)} tasks"
+                     + (f" ({', '.join(longer)})." if longer else "."))
     lines.append("- Scale caveat: a tiny VLM on synthetic twins; the numbers check that the pipeline "
                  "learns and show the table's shape, they do not reproduce the paper's values.")
     return lines
@@ -123,12 +180,16 @@ def summary_lines(study: Mapping[str, Any]) -> list[str]:
 def render_report(study: Mapping[str, Any]) -> str:
     header, body = table_rows(study)
     base = study.get("base", {})
+    preset = study["preset"]
     out = [
-        f"# RFT study — preset `{study['preset']['name']}`",
+        f"# RFT study — preset `{preset['name']}`",
         "",
-        "Accuracy (%) on each task's test split, with format compliance in brackets. "
-        "Training-free = the base model; SFT and RFT (GRPO) are trained on the task's train split "
-        f"with the `{study['preset']['train_template']}` template; every model is evaluated with and without <think>.",
+        "Accuracy (%) on each task's test split, [Wilson 95% CI] and n test samples. Training-free (TF) = "
+        "the base model; SFT and RFT (GRPO) are trained on the task's train split "
+        f"with the `{preset['train_template']}` template; every model is evaluated with and without <think> "
+        "on the same test samples. Under SFT and RFT: the difference from training-free with the same "
+        "template, in points, and the exact McNemar p-value of the paired test; ▲/▼ = significantly "
+        "better/worse at p < 0.05.",
         "",
         markdown_table(header, body),
         "",
@@ -136,7 +197,37 @@ def render_report(study: Mapping[str, Any]) -> str:
         "",
         *summary_lines(study),
         "",
+        "## Format compliance (%)",
+        "",
+        markdown_table(*_grid(study, _format_cell)),
+        "",
+        "## Think vs answer agreement",
+        "",
+        "Per completion with a <think> span: does the answer its thought argues for (the task's answer "
+        "rule on the thought's last sentence) match the final answer? Rate (agreeing / thoughts that name "
+        "an answer / thoughts).",
+        "",
+        markdown_table(*_grid(study, _agreement_cell)),
+        "",
     ]
+    tests = study.get("tests", {})
+    if tests:
+        from harness.stats import format_p
+
+        out += ["## Paired tests against training-free", "",
+                "| Task | template | method | n | difference, points [95% bootstrap CI] | only TF / only method right "
+                "| McNemar exact | paired bootstrap |", "|---|---|---|---|---|---|---|---|"]
+        for task in study["tasks"]:
+            for tpl, _ in TEMPLATES:
+                for method, label in METHODS[1:]:
+                    t = _test(study, task, tpl, method)
+                    if t:
+                        out.append(
+                            f"| {task} | {tpl} | {label} | {t['n']} | {100 * t['diff']:+.1f} "
+                            f"[{100 * t['diff_low']:+.1f}, {100 * t['diff_high']:+.1f}] | {t['only_a']} / "
+                            f"{t['only_b']} | {format_p(t['p_mcnemar'])}{' *' if t['significant'] else ''} | "
+                            f"{format_p(t['p_bootstrap'])} |")
+        out.append("")
     if base:
         out += ["## Base model", "", f"- checkpoint: `{base.get('path')}`",
                 f"- {base.get('description', '')}", ""]

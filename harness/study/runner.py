@@ -21,6 +21,7 @@ from typing import Any
 from harness.rundir import identity_differences, read_json, read_jsonl, write_json, write_text
 from harness.study.presets import TEMPLATES, StudyPreset
 from harness.study.report import learning_verdict, render_report, save_figure
+from harness.study.significance import paired_tests
 
 RUNS = ("sft", "grpo", "grpo_length_norm")
 
@@ -101,7 +102,7 @@ def evaluate(preset: StudyPreset, model: str, tasks: Sequence[str], output: Path
 
 
 def cell(entry: Mapping[str, Any]) -> dict[str, Any]:
-    return {k: entry.get(k) for k in ("accuracy", "ci95", "format_compliance", "n")} | {
+    return {k: entry.get(k) for k in ("accuracy", "ci95", "format_compliance", "n", "think_agreement")} | {
         "mean_tokens": (entry.get("response_tokens") or {}).get("mean")}
 
 
@@ -201,6 +202,7 @@ def run_study(preset: StudyPreset, output: str | Path, *, progress: bool = True,
 
     timings["total"] = time.perf_counter() - started
     study["timings"] = timings
+    study["tests"] = paired_tests(out, preset.tasks, TEMPLATES, seed=preset.seed)
     write_json(out / "study.json", study)
     write_text(out / "report.md", render_report(study))
     echo(f"[study] done in {timings['total']:.0f} s: {out / 'report.md'}")

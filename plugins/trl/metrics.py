@@ -13,6 +13,7 @@ the file never holds a step twice.
 
 from __future__ import annotations
 
+import math
 import time
 from pathlib import Path
 from typing import Any
@@ -57,3 +58,63 @@ def metrics_callback(path: str | Path) -> Any:
             append_jsonl(self.path, row)  # a diverged (non-finite) value is logged as null
 
     return MetricsCallback()
+
+
+# Shown on the progress bar, as running means over the last few logged steps.
+_PROGRESS_KEYS = (("rewards/accuracy/mean", "acc"), ("reward", "reward"), ("mean_token_accuracy", "tok_acc"),
+                  ("loss", "loss"))
+
+
+def progress_callback(desc: str, window: int = 10) -> Any:
+    """A transformers ``TrainerCallback``: one progress bar for the run, with the running
+    accuracy reward and reward (GRPO) or token accuracy and loss (SFT) as its postfix.
+
+    It replaces the trainer's own ``ProgressCallback``, which prints every log
+    dictionary on the terminal; those stay in ``metrics.jsonl``.
+    """
+    from collections import deque
+
+    from tqdm.auto import tqdm
+    from transformers import TrainerCallback
+
+    class StepProgress(TrainerCallback):
+        def __init__(self) -> None:
+            self.bar = None
+            self.recent: dict[str, deque] = {key: deque(maxlen=window) for key, _ in _PROGRESS_KEYS}
+
+        def on_train_begin(self, args, state, control, **kwargs):
+            if state.is_world_process_zero:
+                self.bar = tqdm(total=state.max_steps, initial=state.global_step, desc=desc, unit="step",
+                                dynamic_ncols=True)
+
+        def on_step_end(self, args, state, control, **kwargs):
+            if self.bar is not None:
+                self.bar.update(state.global_step - self.bar.n)
+
+        def on_log(self, args, state, control, logs=None, **kwargs):
+            if self.bar is None or not logs:
+                return
+            for key, _ in _PROGRESS_KEYS:
+                value = logs.get(key)
+                if isinstance(value, (int, float)) and math.isfinite(value):
+                    self.recent[key].append(float(value))
+            shown = {label: f"{sum(self.recent[key]) / len(self.recent[key]):.3f}"
+                     for key, label in _PROGRESS_KEYS if self.recent[key]}
+            if shown:
+                self.bar.set_postfix(shown, refresh=False)
+
+        def on_train_end(self, args, state, control, **kwargs):
+            if self.bar is not None:
+                self.bar.close()
+                self.bar = None
+
+    return StepProgress()
+
+
+def quiet_progress(trainer: Any, desc: str) -> None:
+    """Swap the trainer's log-printing progress callbacks for :func:`progress_callback`."""
+    from transformers import PrinterCallback, ProgressCallback
+
+    trainer.remove_callback(ProgressCallback)
+    trainer.remove_callback(PrinterCallback)
+    trainer.add_callback(progress_callback(desc))

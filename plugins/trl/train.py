@@ -27,7 +27,7 @@ from harness.plugins.trl.environment import (
     resolve_device,
     world_size,
 )
-from harness.plugins.trl.metrics import metrics_callback
+from harness.plugins.trl.metrics import metrics_callback, quiet_progress
 from harness.rundir import RunSummary, json_safe, read_json, read_jsonl, write_json, write_summary
 from harness.sources import no_samples_error
 from harness.versions import package_versions
@@ -204,6 +204,7 @@ def train(config: Any, planned: RunSummary) -> RunSummary:
         trainer = grpo_trainer(config, model, processor, dataset, output, device, callbacks, watch)
     else:
         trainer = sft_trainer(config, model, processor, dataset, output, device, [callback])
+    quiet_progress(trainer, f"{config.task} {config.method}")  # one bar; log dicts go to metrics.jsonl only
     trainer.train(resume_from_checkpoint=resume_from)
 
     final = Path(planned.checkpoint)

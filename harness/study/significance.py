@@ -1,0 +1,40 @@
+"""Paired tests of the study: SFT and RFT against training-free, per task x template.
+
+Every model is evaluated on the same test samples (same split, limit and
+seed), so each trained model is compared with the base model pair by pair
+(:func:`harness.evaluation.compare.compare_outputs`: exact McNemar and a
+paired bootstrap of the accuracy difference).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+COMPARED = ("sft", "grpo")  # each against "base" (training-free)
+
+
+def eval_dir(study_dir: Path, method: str, task: str) -> Path:
+    """Where the study's runner writes the evaluation of ``method`` on ``task``."""
+    return study_dir / "eval" / ("base" if method == "base" else f"{method}-{task}")
+
+
+def paired_tests(study_dir: str | Path, tasks: Sequence[str], templates: Sequence[str],
+                 seed: int = 0) -> dict[str, dict[str, dict[str, Any]]]:
+    """``{task: {template: {method: PairedResult dict}}}`` for every evaluation present."""
+    from harness.evaluation.compare import compare_outputs
+    from harness.evaluation.records import records_path
+
+    root = Path(study_dir)
+    out: dict[str, dict[str, dict[str, Any]]] = {}
+    for task in tasks:
+        for template in templates:
+            base = eval_dir(root, "base", task)
+            for method in COMPARED:
+                other = eval_dir(root, method, task)
+                if not (records_path(base, task, template).exists() and records_path(other, task, template).exists()):
+                    continue
+                result = compare_outputs(base, other, task, template, seed=seed)
+                out.setdefault(task, {}).setdefault(template, {})[method] = result.to_dict()
+    return out
