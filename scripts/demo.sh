@@ -13,14 +13,17 @@ bash scripts/setup.sh trl
 # contending ones; override by exporting OMP_NUM_THREADS yourself.
 export OMP_NUM_THREADS="${OMP_NUM_THREADS:-1}"
 preset=mini
+seed=""
 args=("$@")
 for i in "${!args[@]}"; do
     case "${args[$i]}" in
         --preset) preset="${args[$((i + 1))]:-mini}" ;;
         --preset=*) preset="${args[$i]#--preset=}" ;;
+        --seed) seed="${args[$((i + 1))]:-}" ;;
+        --seed=*) seed="${args[$i]#--seed=}" ;;
     esac
 done
-out="runs/study-${preset}"   # one folder per preset: rerunning resumes it
+out="runs/study-${preset}${seed:+-seed${seed}}"   # one folder per preset (and seed): rerunning resumes it
 .venv/bin/harness study --preset "$preset" --output "$out" "$@"
 echo
 echo "Report: $out/report.md   Figures: $out/figures/"

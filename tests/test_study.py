@@ -29,7 +29,7 @@ def test_generic_data_is_deterministic_in_seed():
 
 def test_generic_answers_are_among_the_offered_options():
     questions = list(generic_questions(300, seed=0))
-    assert {q.kind for q in questions} == {"code", "colour", "count", "pick", "rule", "side", "sign", "word"}
+    assert {q.kind for q in questions} == {"code", "colour", "count", "pick", "rule", "side", "sign", "text", "word"}
     assert {q.meta["mode"] for q in questions} == {"word", "list", "letter"}
     for q in questions:
         options = q.meta["options"]
@@ -50,6 +50,17 @@ def test_generic_questions_never_mention_the_study_tasks():
     sentiment = [q for q in questions if "positive" in q.question + q.reason or "negative" in q.question + q.reason]
     assert sentiment and {q.kind for q in sentiment} == {"sign"}
     assert all("sign" in q.reason for q in sentiment)
+
+
+def test_reading_words_share_nothing_with_banner_slogans():
+    from harness.study.generic_data import READING_WORDS
+    from harness.tasks.banner import NEGATIVE_SLOGANS, POSITIVE_SLOGANS
+
+    slogan_words = {w for slogan in POSITIVE_SLOGANS + NEGATIVE_SLOGANS for w in slogan.split()}
+    reading = {w for phrase in READING_WORDS for w in phrase.split()}
+    assert not reading & slogan_words
+    questions = [q for q in generic_questions(400, seed=2) if q.kind == "text"]
+    assert questions and all(q.image.size[0] == 2 * q.image.size[1] for q in questions)
 
 
 def test_learning_verdict_compares_last_and_first_fifth():
@@ -215,8 +226,10 @@ def test_report_marks_paired_tests_and_states_claims_from_held_out_accuracy():
         # a rising training reward is reported, but it is not what the claim rests on
         "learning": {"sat": {"grpo": {"first_20pct": 0.3, "last_20pct": 0.6, "delta": 0.3, "learned": True}}},
         "lengths": {"sat": {"grpo": 10.0, "grpo_length_norm": 30.0}},
+        "chance": {"banner": 0.5, "sat": 0.4},
     }
     report = render_report(study)
+    assert "| Task | Chance | Training-free w/o <think> |" in report
     row = next(line for line in report.splitlines() if line.startswith("| banner |"))
     assert "75.0 [69.4, 79.9] n=256<br>+25.0 vs TF, p<0.001 ▲" in row
     sat_row = next(line for line in report.splitlines() if line.startswith("| sat |"))
@@ -227,3 +240,17 @@ def test_report_marks_paired_tests_and_states_claims_from_held_out_accuracy():
     assert "on 1 of 2 tasks: banner." in summary
     assert "GRPO learned" not in summary and "not a held-out claim" in summary
     assert "length_norm made training responses longer on 1 of 1 tasks (sat)." in summary
+    # 42.0 [36.1, 48.1] at n=256 does not clear sat's chance of 40%: said plainly
+    assert "RFT w/ <think> is NOT above chance (40.0%" in summary
+    assert "RFT w/ <think> is above chance (50.0%" in summary
+    assert "above chance (its 95% CI) on 1 of 2 tasks: banner." in summary
+
+
+def test_chance_level_is_a_uniform_guess_among_the_offered_answers():
+    from harness.study.significance import chance_level
+
+    assert chance_level([{"gold": "left", "choices": ["left", "right"]},
+                         {"gold": "3", "choices": ["1", "2", "3", "4"]}]) == pytest.approx(0.375)
+    assert chance_level([{"gold": "S3-100", "meta": {"candidates": ["S3-100", "C2-10", "N7-A", "V8-100"]}}]) == 0.25
+    assert chance_level([{"gold": "positive"}, {"gold": "negative"}, {"gold": "positive"}]) == 0.5
+    assert chance_level([]) is None

@@ -17,8 +17,10 @@ import click
 @click.option("--source", "sources", multiple=True, metavar="TASK=PATH",
               help="paper preset: real data for a task (repeatable).")
 @click.option("--tasks", help="Comma-separated subset of banner,fgvc-candidates,sat (mini/ci).")
+@click.option("--seed", type=int, help="mini/ci: seed of the training and test samples and of "
+                                     "training (the base model keeps its own) [0].")
 @click.option("--no-progress", is_flag=True, help="No progress bars.")
-def study_command(preset, output, model, backend, ray_address, sources, tasks, no_progress) -> None:
+def study_command(preset, output, model, backend, ray_address, sources, tasks, seed, no_progress) -> None:
     """Training-free vs SFT vs RFT, with and without <think>, on banner, fgvc and sat.
 
     Writes report.md (Table 1 shape + summary), study.json, figures/ (Figure 2:
@@ -58,6 +60,8 @@ def study_command(preset, output, model, backend, ray_address, sources, tasks, n
             raise ConfigError(f"--tasks: unknown {sorted(unknown)}; choose from {', '.join(config.tasks)}.")
         config.tasks = names
         config.ablation_tasks = [t for t in config.ablation_tasks if t in names]
+    if seed is not None:
+        config.seed = seed
     run_study(config, output, progress=not no_progress, echo=click.echo)
 
 

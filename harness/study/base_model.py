@@ -27,7 +27,7 @@ from harness.protocols import extract_prediction
 from harness.config import StrictModel
 from harness.study.generic_data import GenericQuestion, generic_questions
 
-DATA_VERSION = 6  # bump when generic_data or the target layout changes: new cache key
+DATA_VERSION = 7  # bump when generic_data or the target layout changes: new cache key
 
 
 class BaseModelSpec(StrictModel):
@@ -36,6 +36,9 @@ class BaseModelSpec(StrictModel):
     hidden_size: int = Field(128, description="text width of the tiny VLM")
     num_layers: int = Field(2, description="text decoder layers")
     vision_hidden_size: int = Field(64, description="width of the tiny vision encoder")
+    vision_depth: int = Field(2, description="layers of the tiny vision encoder")
+    max_pixels: int = Field(28 * 28 * 16, description="image processor's pixel budget per image "
+                            "(28 x 28 pixels make one image token)")
     image_size: int = Field(56, description="side of the generic images, pixels")
     num_samples: int = Field(6000, description="generic questions generated for pre-training")
     steps: int = Field(2000, description="optimizer steps")
@@ -202,7 +205,8 @@ def ensure_base_model(spec: BaseModelSpec, cache_dir: str | Path | None = None,
     tmp = root / f".base-{spec.key()}.partial-{os.getpid()}"
     t0 = time.perf_counter()
     build_tiny_vlm(tmp, seed=spec.seed, hidden_size=spec.hidden_size, num_layers=spec.num_layers,
-                   vision_hidden_size=spec.vision_hidden_size)
+                   vision_hidden_size=spec.vision_hidden_size, vision_depth=spec.vision_depth,
+                   max_pixels=spec.max_pixels)
     model, processor = load_checkpoint(tmp)
     model.float()
     echo(f"[study] pre-training the base model on generic data ({spec.steps} steps) -> {path}")
@@ -262,7 +266,7 @@ def probe_reward_variance(model_dir: str | Path, preset: Any) -> dict[str, Any]:
         in_prompt = sum(_gold_in_prompt(p, s) for p, s in zip(prompts[::preset.num_generations], samples))
         settings = {"max_new_tokens": preset.max_completion_length, "batch_size": 16,
                     "temperature": preset.temperature, "top_p": 1.0, "do_sample": True,
-                    "seed": preset.seed, "prefill": template.prefill}
+                    "seed": preset.seed, "prefill": template.prefill, "progress": False}
         texts: list[str] = [""] * len(prompts)
         for i, gen in engine.generate(model, prompts, settings):
             texts[i] = template.prefill + gen.text

@@ -280,6 +280,65 @@ def _sign(rng: random.Random, size: int) -> dict[str, Any]:
     return dict(image=img, gold=gold, pool=[a, b], k=2, stem=stem, reason=reason)
 
 
+# Words for the reading questions: everyday nouns and adjectives. None of them occurs in a
+# banner slogan, and none is sentiment-laden (a test checks both): reading is a generic
+# skill, which slogan means what is the banner task's to learn.
+READING_WORDS = (
+    "TABLE", "CHAIR", "WINDOW", "PENCIL", "BOTTLE", "CAMERA", "BASKET", "LADDER", "BRIDGE", "CANDLE",
+    "CARPET", "TICKET", "PILLOW", "MIRROR", "JACKET", "BUTTON", "HAMMER", "RIBBON", "TUNNEL", "PLANET",
+    "ORANGE", "LEMON", "TOMATO", "PEPPER", "BREAD", "CHEESE", "COFFEE", "WATER", "GARDEN", "FOREST",
+    "RIVER", "MOUNTAIN", "VALLEY", "ISLAND", "SQUARE", "CIRCLE", "MARKET", "STREET", "STATION", "HARBOR",
+    "SCHOOL", "LIBRARY", "MUSEUM", "KITCHEN", "OFFICE", "SUMMER", "WINTER", "AUTUMN", "MORNING", "EVENING",
+    "PAPER", "METAL", "GLASS", "STONE", "WOODEN", "PLASTIC", "COTTON", "SILVER", "COPPER", "PURPLE",
+    "YELLOW", "GREEN", "NORTH", "SOUTH", "EAST", "WEST", "BACK SIDE", "FRONT SIDE", "FIRST FLOOR",
+    "PARKING", "EXIT", "ENTRANCE", "BUS STOP", "PLATFORM", "ROOM", "GATE", "TOWER", "FARM", "LAKE",
+    "SEVEN", "TWELVE", "HUNDRED", "MINUTES", "HOURS", "MONDAY", "TUESDAY", "FRIDAY", "APRIL", "OCTOBER",
+    "PIANO", "GUITAR", "VIOLIN", "TENNIS", "SOCCER", "CHESS", "ROBOT", "ROCKET", "ENGINE", "WHEEL",
+)
+
+
+def _font(size: int):
+    from PIL import ImageFont
+
+    return ImageFont.load_default(size=size)
+
+
+def _text(rng: random.Random, size: int) -> dict[str, Any]:
+    """A word or two printed on a wide, coloured sign: which text is written? Generic
+    reading at the resolution text questions come in (letter shapes, any colours)."""
+    from PIL import Image, ImageDraw
+
+    word = rng.choice(READING_WORDS)
+    if rng.random() < 0.5:
+        word = word.lower() if rng.random() < 0.5 else word.title()
+    w, h = 2 * size, size
+    bg = tuple(rng.randint(0, 255) for _ in range(3))
+    while True:
+        fg = tuple(rng.randint(0, 255) for _ in range(3))
+        if abs(_luminance(fg) - _luminance(bg)) >= 110:
+            break
+    img = Image.new("RGB", (w, h), bg)
+    draw = ImageDraw.Draw(img)
+    if rng.random() < 0.5:
+        inset = rng.randint(2, 8)
+        draw.rectangle((inset, inset, w - 1 - inset, h - 1 - inset), outline=fg, width=rng.randint(1, 3))
+    font_size = rng.randint(max(10, size // 7), max(12, size // 4))
+    font = _font(font_size)
+    box = draw.textbbox((0, 0), word, font=font)
+    tw, th = box[2] - box[0], box[3] - box[1]
+    x = rng.randint(4, max(4, w - tw - 4))
+    y = rng.randint(4, max(4, h - th - 4))
+    draw.text((x - box[0], y - box[1]), word, font=font, fill=fg)
+    return dict(image=img, gold=word, pool=[w_ for w_ in READING_WORDS if w_ != word.upper()] + [word],
+                stem=rng.choice(["Which word is written in the picture?", "What does the text in the image say?",
+                                 "Read the text in the image."]),
+                reason=f"The text reads {word}.")
+
+
+def _luminance(c: tuple[int, int, int]) -> float:
+    return 0.2126 * c[0] + 0.7152 * c[1] + 0.0722 * c[2]
+
+
 KINDS: dict[str, Callable[[random.Random, int], dict[str, Any]]] = {
     "pick": _pick,
     "code": _code,
@@ -289,6 +348,7 @@ KINDS: dict[str, Callable[[random.Random, int], dict[str, Any]]] = {
     "count": _count,
     "word": _word,
     "sign": _sign,
+    "text": _text,
 }
 
 

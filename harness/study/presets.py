@@ -59,7 +59,10 @@ PRESETS: dict[str, StudyPreset] = {
         sft_steps=2, grpo_steps=2, num_generations=4, per_device_batch_size=4,
         max_completion_length=24, probe_prompts=2, ablation_tasks=["fgvc-candidates"],
     ),
-    "mini": StudyPreset(name="mini"),
+    "mini": StudyPreset(
+        name="mini",
+        base=BaseModelSpec(vision_hidden_size=128, max_pixels=28 * 28 * 36, image_size=112),
+    ),
 }
 
 

@@ -57,12 +57,27 @@ def _entry(study: Mapping[str, Any], task: str, method: str, template: str) -> M
     return study["table"].get(task, {}).get(method, {}).get(template)
 
 
+def above_chance(study: Mapping[str, Any], task: str, method: str, template: str = "think") -> bool | None:
+    """Whether the cell's Wilson 95% interval lies above the task's chance level (None: unknown)."""
+    from harness.stats import wilson_interval
+
+    entry, chance = _entry(study, task, method, template), study.get("chance", {}).get(task)
+    if not entry or entry.get("accuracy") is None or chance is None or not entry.get("n"):
+        return None
+    low, _ = wilson_interval(*_counts(entry))
+    return low > chance
+
+
 def table_rows(study: Mapping[str, Any]) -> tuple[list[str], list[list[str]]]:
-    """Header and body of Table 1: rows = tasks, columns = method x template."""
-    header = ["Task"] + [f"{label} {tpl_label}" for _, label in METHODS for _, tpl_label in TEMPLATES]
+    """Header and body of Table 1: rows = tasks, columns = chance, then method x template."""
+    chance = study.get("chance", {})
+    header = ["Task"] + (["Chance"] if chance else []) + [
+        f"{label} {tpl_label}" for _, label in METHODS for _, tpl_label in TEMPLATES]
     body = []
     for task in study["tasks"]:
         row = [task]
+        if chance:
+            row.append("—" if chance.get(task) is None else f"{100 * chance[task]:.1f}")
         for method, _ in METHODS:
             for tpl, _ in TEMPLATES:
                 row.append(_cell(_entry(study, task, method, tpl), _test(study, task, tpl, method)))
@@ -128,6 +143,12 @@ def summary_lines(study: Mapping[str, Any]) -> list[str]:
     learning = study.get("learning", {})
     for task in study["tasks"]:
         parts = [s for s in (_versus(study, task, "grpo", "RFT"), _versus(study, task, "sft", "SFT")) if s]
+        above = above_chance(study, task, "grpo")
+        if above is not None:
+            level = 100 * study["chance"][task]
+            parts.append(f"RFT w/ <think> is {'above' if above else 'NOT above'} chance ({level:.1f}%, a uniform "
+                         "guess among the offered answers)" + ("" if above else
+                         ": whatever it gained, it did not learn to answer from the image"))
         rft = {t: (_entry(study, task, "grpo", t) or {}).get("accuracy") for t, _ in TEMPLATES}
         if None not in rft.values():
             rel = ("higher than" if rft["think"] > rft["nothink"]
@@ -167,6 +188,10 @@ def summary_lines(study: Mapping[str, Any]) -> list[str]:
             f"- RFT w/ <think> beats training-free w/ <think> on held-out samples (paired, p < 0.05) on "
             f"{len(wins)} of {len(tested)} tasks" + (f": {', '.join(wins)}." if wins else ".")
             + (" Where it does not, the table says so; the data were not tuned to make it." if len(wins) < len(tested) else ""))
+    seeing = [t for t in study["tasks"] if above_chance(study, t, "grpo")]
+    if study.get("chance"):
+        lines.append(f"- RFT w/ <think> is above chance (its 95% CI) on {len(seeing)} of {len(study['tasks'])} tasks"
+                     + (f": {', '.join(seeing)}." if seeing else "."))
     longer = longer_with_length_norm(study)
     ablated = [t for t in study["tasks"] if study.get("lengths", {}).get(t, {}).get("grpo_length_norm") is not None]
     if ablated:
@@ -184,7 +209,8 @@ def render_report(study: Mapping[str, Any]) -> str:
     out = [
         f"# RFT study — preset `{preset['name']}`",
         "",
-        "Accuracy (%) on each task's test split, [Wilson 95% CI] and n test samples. Training-free (TF) = "
+        "Accuracy (%) on each task's test split, [Wilson 95% CI] and n test samples; chance = a uniform "
+        "guess among the answers each prompt offers. Training-free (TF) = "
         "the base model; SFT and RFT (GRPO) are trained on the task's train split "
         f"with the `{preset['train_template']}` template; every model is evaluated with and without <think> "
         "on the same test samples. Under SFT and RFT: the difference from training-free with the same "

@@ -21,7 +21,7 @@ from typing import Any
 from harness.rundir import identity_differences, read_json, read_jsonl, write_json, write_text
 from harness.study.presets import TEMPLATES, StudyPreset
 from harness.study.report import learning_verdict, render_report, save_figure
-from harness.study.significance import paired_tests
+from harness.study.significance import chance_levels, paired_tests
 
 RUNS = ("sft", "grpo", "grpo_length_norm")
 
@@ -203,6 +203,7 @@ def run_study(preset: StudyPreset, output: str | Path, *, progress: bool = True,
     timings["total"] = time.perf_counter() - started
     study["timings"] = timings
     study["tests"] = paired_tests(out, preset.tasks, TEMPLATES, seed=preset.seed)
+    study["chance"] = chance_levels(out, preset.tasks)
     write_json(out / "study.json", study)
     write_text(out / "report.md", render_report(study))
     echo(f"[study] done in {timings['total']:.0f} s: {out / 'report.md'}")

@@ -38,3 +38,30 @@ def paired_tests(study_dir: str | Path, tasks: Sequence[str], templates: Sequenc
                 result = compare_outputs(base, other, task, template, seed=seed)
                 out.setdefault(task, {}).setdefault(template, {})[method] = result.to_dict()
     return out
+
+
+def chance_level(records: Sequence[dict[str, Any]]) -> float | None:
+    """Expected accuracy of a uniform guess among the answers each prompt offers: its
+    ``choices``, else its ``meta["candidates"]``, else the distinct gold labels of the split
+    (banner: positive/negative). The level below which a "gain" says nothing about pixels."""
+    if not records:
+        return None
+    labels = {str(r.get("gold")) for r in records}
+    total = 0.0
+    for r in records:
+        offered = r.get("choices") or (r.get("meta") or {}).get("candidates") or labels
+        total += 1.0 / max(1, len(offered))
+    return total / len(records)
+
+
+def chance_levels(study_dir: str | Path, tasks: Sequence[str], template: str = "think") -> dict[str, float]:
+    """:func:`chance_level` of each task's training-free test records."""
+    from harness.evaluation.records import read_records, records_path
+
+    out = {}
+    for task in tasks:
+        level = chance_level(read_records(records_path(eval_dir(Path(study_dir), "base", task), task, template),
+                                          repair=False))
+        if level is not None:
+            out[task] = level
+    return out
