@@ -273,10 +273,12 @@ def render_report(study: Mapping[str, Any]) -> str:
         out += ["## Figure 2: accuracy reward and response length against step", ""]
         out += [f"![{task}]({path})" for task, path in figures.items()]
         out.append("")
-    timings = study.get("timings", {})
+    timings, cpu = study.get("timings", {}), study.get("cpu_timings", {})
     if timings:
-        out += ["## Timings (s)", "", "| stage | seconds |", "|---|---|"]
-        out += [f"| {k} | {v:.1f} |" for k, v in timings.items()]
+        out += ["## Timings (s)", "", "Wall seconds, and CPU seconds of the study's process (all its threads; "
+                "unlike wall time, barely moved by other load on the machine).", "",
+                "| stage | wall s | CPU s |", "|---|---|---|"]
+        out += [f"| {k} | {v:.1f} | {'—' if k not in cpu else f'{cpu[k]:.1f}'} |" for k, v in timings.items()]
         out.append("")
     return "\n".join(out)
 

@@ -144,16 +144,19 @@ def run_study(preset: StudyPreset, output: str | Path, *, progress: bool = True,
                 f"{out} holds a study with other settings ({'; '.join(diffs)}); rerunning resumes the "
                 f"same study only. Choose another --output for preset {preset.name!r}."
             )
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), time.process_time()
     timings: dict[str, float] = {}
     study: dict[str, Any] = {"preset": resolved, "tasks": list(preset.tasks), "table": {},
                              "learning": {}, "lengths": {}, "figures": {}, "runs": {}}
     write_json(out / "study.json", study)
 
+    cpu_timings: dict[str, float] = {}  # CPU seconds: what a shared machine's load does not inflate
+
     def timed(name: str, fn: Callable[[], Any]) -> Any:
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         value = fn()
         timings[name] = timings.get(name, 0.0) + time.perf_counter() - t0
+        cpu_timings[name] = cpu_timings.get(name, 0.0) + time.process_time() - c0
         return value
 
     echo(f"[study] preset {preset.name}: base model")
@@ -201,7 +204,9 @@ def run_study(preset: StudyPreset, output: str | Path, *, progress: bool = True,
         write_json(out / "study.json", study | {"timings": timings})
 
     timings["total"] = time.perf_counter() - started
+    cpu_timings["total"] = time.process_time() - cpu_started
     study["timings"] = timings
+    study["cpu_timings"] = cpu_timings
     study["tests"] = paired_tests(out, preset.tasks, TEMPLATES, seed=preset.seed)
     study["chance"] = chance_levels(out, preset.tasks)
     write_json(out / "study.json", study)
