@@ -6,7 +6,7 @@ and no GRPO result on it means anything. Prints one line per task (accuracy,
 Wilson 95% CI, n, chance level) and writes ``OUT/ceiling.json``.
 
     .venv/bin/python benchmarks/study_ceiling.py --base ~/.cache/rft-harness/base-<key> \
-        --tasks banner,fgvc-candidates,sat --train 2000 --steps 400 --eval 256 -o /tmp/ceiling
+        --tasks banner,fgvc,sat --train 2000 --steps 400 --eval 256 -o /tmp/ceiling
 """
 
 from __future__ import annotations
@@ -16,13 +16,10 @@ import json
 import time
 from pathlib import Path
 
-CHANCE = {"banner": 0.5, "fgvc": 1 / 13, "fgvc-candidates": 0.25, "sat": (1 / 2 + 1 / 4 + 1 / 4) / 3}
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--base", required=True, help="base model checkpoint directory")
-    parser.add_argument("--tasks", default="banner,fgvc-candidates,sat")
+    parser.add_argument("--tasks", default="banner,fgvc,sat")
     parser.add_argument("--train", type=int, default=2000, help="training samples per task")
     parser.add_argument("--steps", type=int, default=400)
     parser.add_argument("--batch", type=int, default=16)
@@ -36,7 +33,10 @@ def main() -> None:
     from harness.eval_config import EvalConfig
     from harness.evaluation.runner import run_eval
     from harness.run_config import RunConfig
+    from harness.evaluation.records import read_records, records_path
     from harness.stats import wilson_interval
+    from harness.study.presets import CPU_TASK_OPTIONS
+    from harness.study.significance import chance_level
 
     out = Path(args.output)
     results = {}
@@ -48,6 +48,7 @@ def main() -> None:
             "limit": args.train, "seed": 0, "output": str(run_dir), "max_steps": args.steps,
             "learning_rate": args.lr, "per_device_batch": args.batch, "grad_accum": 1,
             "trl": {"device": "cpu", "save_steps": 100000, "save_total_limit": 1},
+            **({"task_options": CPU_TASK_OPTIONS[task]} if task in CPU_TASK_OPTIONS else {}),
         })
         if not (run_dir / "final" / "config.json").exists():
             backend = harness.get_backend("trl")
@@ -57,14 +58,17 @@ def main() -> None:
         res = run_eval(EvalConfig(
             tasks=[task], templates=[args.template], model=str(run_dir / "final"), split="test",
             limit=args.eval, max_new_tokens=48, batch_size=16, seed=0, output=str(out / "eval" / task),
-            device="cpu", dtype="float32"), progress=False, echo=lambda s: None)["results"][task][args.template]
+            device="cpu", dtype="float32", sources={task: "synthetic"},
+            task_options={task: CPU_TASK_OPTIONS[task]} if task in CPU_TASK_OPTIONS else {}),
+            progress=False, echo=lambda s: None)["results"][task][args.template]
+        chance = chance_level(read_records(records_path(out / "eval" / task, task, args.template), repair=False))
         k, n = round(res["accuracy"] * res["n"]), res["n"]
         low, high = wilson_interval(k, n)
         results[task] = {"accuracy": res["accuracy"], "wilson95": [low, high], "n": n,
-                         "chance": CHANCE.get(task), "train_samples": args.train, "steps": args.steps,
+                         "chance": chance, "train_samples": args.train, "steps": args.steps,
                          "train_s": train_s}
         print(f"{task}: {100 * res['accuracy']:.1f}% [{100 * low:.1f}, {100 * high:.1f}] n={n} "
-              f"(chance {100 * CHANCE.get(task, float('nan')):.0f}%), SFT {args.train} samples x "
+              f"(chance {100 * chance:.0f}%), SFT {args.train} samples x "
               f"{args.steps} steps in {train_s:.0f} s", flush=True)
     out.mkdir(parents=True, exist_ok=True)
     (out / "ceiling.json").write_text(json.dumps({"args": vars(args), "results": results}, indent=2) + "\n")

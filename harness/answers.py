@@ -14,7 +14,7 @@ True
 'count the dots'
 >>> thought_conclusion("Two dots on the left. One more on the right, so the answer is 3.")
 '3.'
->>> thought_conclusion("The sign is a plus.\nIt means positive")
+>>> thought_conclusion("The sign is a plus.\\nIt means positive")
 'It means positive'
 >>> completion_text([{"role": "assistant", "content": "<answer>3</answer>"}])
 '<answer>3</answer>'

@@ -41,14 +41,13 @@ the 100 FGVC variants, the synthetic ones and the sample's gold variant.
 Metrics: ``accuracy`` and ``mean_per_class_accuracy`` (the official FGVC
 metric: the mean over gold variants of each variant's accuracy).
 
-Candidates (a deviation from the paper, for small models): ``candidates=N``
-(a sample option, or the task registered as ``fgvc-candidates``, N = 4)
-lists N variant names in the question, the right one among N - 1 others
+Candidates (a deviation from the paper, for small models): the loader option
+``candidates=N`` (``--task-option fgvc.candidates=4``) lists N variant names in the question, the right one among N - 1 others
 drawn from the task's variants (the 13 synthetic ones, or the 100 FGVC-Aircraft
 ones for real data), in an order deterministic in ``seed`` and the sample id,
 as Visual-RFT's few-shot classification prompts do. The answer rule is
-unchanged: name the variant. The paper's protocol is the open question
-(``fgvc``, no candidates).
+unchanged: name the variant. The paper's protocol is the open question (no
+candidates, the default).
 """
 
 from __future__ import annotations
@@ -107,7 +106,6 @@ PUBLIC = HubDataset(
     "family, manufacturer, variant (ClassLabels)",
 )
 QUESTION = "What is the exact variant of the aircraft in this image?"
-CANDIDATES_TASK = 4  # candidates listed by the registered ``fgvc-candidates`` task
 
 # Static, read-only name tables (nothing at run time changes them): variant ->
 # manufacturer, and answer key ("boeing-737-300", "737-300") -> variant.
@@ -152,14 +150,9 @@ class FgvcTask(ImageTask):
     answer_hint = "the aircraft variant name"
     public_data = (PUBLIC,)
 
-    def __init__(self, name: str = "fgvc", candidates: int | None = None, description: str | None = None):
-        self.name = name
-        self.candidates = candidates
-        if description:
-            self.description = description
-
-    def _candidates(self, candidates: int | None, pool_size: int) -> int | None:
-        n = self.candidates if candidates is None else candidates
+    @staticmethod
+    def _candidates(n: int | None, pool_size: int) -> int | None:
+        """``n`` checked against the pool (``None``: the open question)."""
         if n is None:
             return None
         if isinstance(n, bool) or not isinstance(n, int) or not 2 <= n <= pool_size:
@@ -398,13 +391,8 @@ def _id_map(file: Path) -> dict[str, str]:
 
 
 TASK = FgvcTask()
-CANDIDATES = FgvcTask(
-    "fgvc-candidates", candidates=CANDIDATES_TASK,
-    description=f"FGVC-Aircraft with {CANDIDATES_TASK} candidate variants listed in the prompt "
-                "(a CPU-scale deviation; the paper asks the open question: fgvc)")
 
 
 @harness.hookimpl
 def register_tasks(register):
     register(TASK)
-    register(CANDIDATES)

@@ -58,6 +58,11 @@ def test_eval_writes_results_samples_report_and_plot(doubles, tmp_path):
             assert r["rewards"] == {"accuracy": float(r["correct"]), "format": 1.0}
             assert r["reward"] == r["rewards"]["accuracy"] + r["rewards"]["format"]
             assert {"id", "prompt", "completion", "gold", "num_tokens"} <= set(r)
+    # The scripted thought "pick <colour>" concludes with "pick <colour>", which the toy task's rule
+    # reads as that text, never the bare colour it then answers: every thought disagrees.
+    assert results["results"]["toy"]["think"]["think_agreement"] == {
+        "with_thought": 8, "argued": 8, "agree": 0, "rate": 0.0}
+    assert results["results"]["toy"]["nothink"]["think_agreement"]["with_thought"] == 0
     assert results["config"]["do_sample"] is False
     assert "| toy |" in (out / "report.md").read_text()
 
@@ -128,11 +133,6 @@ def test_circular_counts_a_sample_only_if_every_rotation_is_right(doubles, tmp_p
     results = run_eval(
         config(tmp_path, templates=["nothink"], circular=True), progress=False, echo=lambda s: None
     )
-    # The scripted thought "pick <colour>" concludes with "pick <colour>", which the toy task's rule
-    # reads as that text, never the bare colour it then answers: every thought disagrees.
-    assert results["results"]["toy"]["think"]["think_agreement"] == {
-        "with_thought": 8, "argued": 8, "agree": 0, "rate": 0.0}
-    assert results["results"]["toy"]["nothink"]["think_agreement"]["with_thought"] == 0
     entry = results["results"]["toy"]["nothink"]
     # Even samples answer the first listed choice: right in one rotation of four only.
     assert entry["circular"] and entry["n"] == 8 and entry["n_prompts"] == 32

@@ -87,7 +87,10 @@ def _records(ids_correct, rotations=1):
     for index, (sid, correct) in enumerate(ids_correct):
         for k in range(rotations):
             rid = f"{sid}#r{k}" if rotations > 1 else sid
-            out.append({"id": rid, "index": index, "rotation": k, "group": sid, "correct": correct(k)})
+            right = correct(k)  # every field a logged record has (read_records checks them)
+            out.append({"id": rid, "index": index, "rotation": k, "group": sid, "correct": right,
+                        "prediction": "A" if right else "B", "num_tokens": 3,
+                        "reward": float(right), "rewards": {"accuracy": float(right)}})
     return out
 
 
@@ -148,3 +151,16 @@ def test_cli_report_adds_paired_tests_and_refuses_different_samples(doubles, tmp
     assert plain.exit_code == 0, plain.output
     assert "Paired tests" not in plain.output
     assert json.loads((tmp_path / "good" / "results.json").read_text())["results"]["toy"]["think"]["n"] == 12
+
+
+def test_compare_runs_says_which_cells_have_no_sample_log_to_pair(tmp_path):
+    from harness.evaluation.compare import compare_runs
+
+    a = _records([(f"q{i}", (lambda k, i=i: i < 4)) for i in range(8)])
+    write_records(tmp_path / "a" / "samples" / "sat.think.jsonl", a)
+    write_records(tmp_path / "b" / "samples" / "sat.think.jsonl", a)
+    results = {"results": {"sat": {"think": {}, "nothink": {}}}}
+    unpaired = []
+    out = compare_runs([("A", tmp_path / "a", results), ("B", tmp_path / "b", results)], unpaired=unpaired)
+    assert [(c["task"], c["template"], c["n"], c["diff"]) for c in out] == [("sat", "think", 8, 0.0)]
+    assert unpaired == [f"B vs A, sat x nothink: no sample log {tmp_path / 'a' / 'samples' / 'sat.nothink.jsonl'}"]

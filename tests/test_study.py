@@ -129,9 +129,10 @@ def test_ci_study_report_has_every_cell_and_metrics(ci_study):
     root, study, _ = ci_study
     out = root / "a"
     report = (out / "report.md").read_text()
-    for task in ("banner", "fgvc-candidates", "sat"):
+    for task in ("banner", "fgvc", "sat"):
         row = next(line for line in report.splitlines() if line.startswith(f"| {task} |"))
-        cells = [c.strip() for c in row.strip("|").split("|")][1:]
+        chance, *cells = [c.strip() for c in row.strip("|").split("|")][1:]
+        assert chance == f"{100 * study['chance'][task]:.1f}"
         assert len(cells) == len(METHODS) * len(TEMPLATES) and "—" not in cells
         for method, _ in METHODS:
             for template, _ in TEMPLATES:
@@ -153,14 +154,14 @@ def test_ci_study_report_has_every_cell_and_metrics(ci_study):
         verdict = study["learning"][task]["grpo"]
         assert verdict["first_20pct"] == pytest.approx(sum(rewards[:k]) / k)
         assert verdict["last_20pct"] == pytest.approx(sum(rewards[-k:]) / k)
-    assert (out / "runs" / "fgvc-candidates" / "grpo_length_norm" / "metrics.jsonl").exists()
-    assert (out / "figures" / "fgvc-candidates.png").stat().st_size > 0
+    assert (out / "runs" / "fgvc" / "grpo_length_norm" / "metrics.jsonl").exists()
+    assert (out / "figures" / "fgvc.png").stat().st_size > 0
     summary = report.split("## Summary", 1)[1]
-    assert all(f"**{task}**" in summary for task in ("banner", "fgvc-candidates", "sat"))
+    assert all(f"**{task}**" in summary for task in ("banner", "fgvc", "sat"))
     probe = json.loads((out / "probe.json").read_text())
-    assert set(probe) == {"banner", "fgvc-candidates", "sat"}
+    assert set(probe) == {"banner", "fgvc", "sat"}
     # paired tests of SFT and RFT against training-free, per task x template, on the same samples
-    for task in ("banner", "fgvc-candidates", "sat"):
+    for task in ("banner", "fgvc", "sat"):
         for template in ("think", "nothink"):
             for method in ("sft", "grpo"):
                 test = study["tests"][task][template][method]

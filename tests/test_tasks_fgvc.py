@@ -138,7 +138,7 @@ def test_fgvc_unknown_sample_option_is_a_config_error():
 def test_candidates_list_the_gold_variant_among_others_deterministically():
     plain = list(fgvc.samples("test", limit=40, seed=2))
     listed = list(fgvc.samples("test", limit=40, seed=2, candidates=4))
-    again = list(harness.get_task("fgvc-candidates").samples("test", limit=40, seed=2))
+    again = list(harness.get_task("fgvc").samples("test", limit=40, seed=2, candidates=4))
     assert [s.question for s in listed] == [s.question for s in again]
     assert {s.question for s in plain} == {QUESTION}
     names = {v.name for v in VARIANTS}
@@ -292,3 +292,20 @@ def test_parquet_with_image_paths_is_confined_to_its_folder(tmp_path):
     assert [s.answer for s in samples] == ["A320"]
     assert samples[0].images[0].size == (60, 50)  # a parquet layout is not cropped unless asked
     assert skipped[0].row == 1 and "escapes the dataset root" in skipped[0].problem
+
+
+def test_candidates_reach_an_eval_through_its_task_options(tmp_path):
+    """``--task-option fgvc.candidates=4`` (the study's fgvc) is a loader option of the one fgvc task."""
+    from harness.cli.eval import _task_options
+    from harness.eval_config import EvalConfig
+    from harness.evaluation.plan import load_items
+
+    options = _task_options(("fgvc.candidates=4",))
+    assert options == {"fgvc": {"candidates": 4}}
+    config = EvalConfig(tasks=["fgvc"], limit=6, seed=1, sources={"fgvc": "synthetic"}, task_options=options,
+                        output=str(tmp_path / "out"))
+    items, record = load_items(fgvc, config)
+    listed = list(fgvc.samples("test", limit=6, seed=1, candidates=4))
+    assert [i.sample.question for i in items] == [s.question for s in listed]
+    assert all(len(i.sample.meta["candidates"]) == 4 for i in items)
+    assert record["options"] == {"candidates": 4}

@@ -171,13 +171,16 @@ def report_command(dirs, labels, paired, output, plot) -> None:
     if len(set(names)) != len(names):
         raise ConfigError(f"Directories share the name(s) {names}; tell them apart with --label.")
     runs = [(name, load_results(d)) for name, d in zip(names, dirs)]
-    comparisons = []
+    comparisons, unpaired = [], []
     if paired and len(runs) > 1:
         try:
-            comparisons = compare_runs([(name, d, results) for (name, results), d in zip(runs, dirs)])
+            comparisons = compare_runs([(name, d, results) for (name, results), d in zip(runs, dirs)],
+                                       unpaired=unpaired)
         except DataError as exc:
             raise DataError(f"{exc} To show the tables without paired tests, pass --no-paired.") from None
     click.echo(render_table(runs, comparisons))
+    for line in unpaired:
+        click.echo(f"No paired test for {line}.")
     if output:
         Path(output).write_text(render_markdown(runs, comparisons), encoding="utf-8")
         click.echo(f"Wrote {output}.")

@@ -16,7 +16,7 @@ import click
                                      "(http://<head>:8265); without it the GRPO configs are dry runs.")
 @click.option("--source", "sources", multiple=True, metavar="TASK=PATH",
               help="paper preset: real data for a task (repeatable).")
-@click.option("--tasks", help="Comma-separated subset of banner,fgvc-candidates,sat (mini/ci).")
+@click.option("--tasks", help="Comma-separated subset of banner,fgvc,sat (mini/ci).")
 @click.option("--seed", type=int, help="mini/ci: seed of the training and test samples and of "
                                      "training (the base model keeps its own) [0].")
 @click.option("--no-progress", is_flag=True, help="No progress bars.")

@@ -48,17 +48,28 @@ def common_cells(results_a: Mapping[str, Any], results_b: Mapping[str, Any]) -> 
 
 
 def compare_runs(runs: Sequence[tuple[str, str | Path, Mapping[str, Any]]], *,
-                 seed: int = 0) -> list[dict[str, Any]]:
+                 seed: int = 0, unpaired: list[str] | None = None) -> list[dict[str, Any]]:
     """Each run after the first against the first, per task x template both evaluated.
 
     :param runs: ``(label, output directory, results.json content)`` per run.
     :returns: one dict per comparison: ``baseline``, ``run``, ``task``, ``template``
         and the :class:`~harness.stats.PairedResult` fields.
+
+    A cell whose sample log is missing in either directory is not compared; it is
+    described in ``unpaired`` (when given) so the caller can say so.
     """
+    from harness.evaluation.records import records_path
+
     (base_label, base_dir, base_results), *others = runs
     out = []
     for label, directory, results in others:
         for task, template in common_cells(base_results, results):
+            absent = [str(records_path(d, task, template)) for d in (base_dir, directory)
+                      if not records_path(d, task, template).exists()]
+            if absent:  # a results.json kept without its sample logs: nothing to pair, said by the caller
+                if unpaired is not None:
+                    unpaired.append(f"{label} vs {base_label}, {task} x {template}: no sample log {absent[0]}")
+                continue
             result = compare_outputs(base_dir, directory, task, template, seed=seed)
             out.append({"baseline": base_label, "run": label, "task": task, "template": template}
                        | result.to_dict())

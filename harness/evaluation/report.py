@@ -57,7 +57,8 @@ def _accuracy_cell(entry: dict[str, Any] | None) -> str:
     low, high = entry["ci95"]
     ci = f" [{_pct(low)}, {_pct(high)}]" if low is not None else ""
     partial = "" if entry["complete"] else f" ({entry['n_prompts']}/{entry['expected_prompts']})"
-    return f"{_pct(entry['accuracy'])}{ci} n={entry['n']}{partial}"
+    n = f" n={entry['n']}" if entry.get("n") is not None else ""  # results written before n was shown
+    return f"{_pct(entry['accuracy'])}{ci}{n}{partial}"
 
 
 def _columns(runs: Sequence[Run]) -> list[tuple[str, str, str]]:

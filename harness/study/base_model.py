@@ -260,8 +260,10 @@ def probe_reward_variance(model_dir: str | Path, preset: Any) -> dict[str, Any]:
     out = {}
     for name in preset.tasks:
         task = harness.get_task(name)
-        samples = list(task.samples("train", limit=preset.probe_prompts, seed=preset.seed))
-        golds = {s.answer for s in task.samples("train", limit=max(64, preset.train_limit), seed=preset.seed)}
+        options = preset.options(name)
+        samples = list(task.samples("train", limit=preset.probe_prompts, seed=preset.seed, **options))
+        golds = {s.answer for s in task.samples("train", limit=max(64, preset.train_limit), seed=preset.seed,
+                                                **options)}
         prompts = [task.build_prompt(s, template) for s in samples for _ in range(preset.num_generations)]
         in_prompt = sum(_gold_in_prompt(p, s) for p, s in zip(prompts[::preset.num_generations], samples))
         settings = {"max_new_tokens": preset.max_completion_length, "batch_size": 16,

@@ -202,6 +202,21 @@ def summary_lines(study: Mapping[str, Any]) -> list[str]:
     return lines
 
 
+def _option_lines(preset: Mapping[str, Any]) -> list[str]:
+    """The tasks' loader options, said under the table (fgvc's candidates deviate from the paper)."""
+    lines = []
+    for task, options in sorted((preset.get("task_options") or {}).items()):
+        if not options:
+            continue
+        said = ", ".join(f"{k}={v}" for k, v in sorted(options.items()))
+        note = ""
+        if task == "fgvc" and options.get("candidates"):
+            note = (f": the prompt lists {options['candidates']} candidate variants, the right one among them "
+                    "(a deviation from the paper's open question, as Visual-RFT's few-shot prompts do)")
+        lines.append(f"- {task} loaded with `{said}`{note}.")
+    return [*lines, ""] if lines else []
+
+
 def render_report(study: Mapping[str, Any]) -> str:
     header, body = table_rows(study)
     base = study.get("base", {})
@@ -219,6 +234,7 @@ def render_report(study: Mapping[str, Any]) -> str:
         "",
         markdown_table(header, body),
         "",
+        *_option_lines(preset),
         "## Summary",
         "",
         *summary_lines(study),

@@ -44,6 +44,8 @@ def run_config(preset: StudyPreset, task: str, run: str, model: str, output: Pat
         "per_device_batch": preset.per_device_batch_size, "grad_accum": preset.gradient_accumulation_steps,
         "trl": {"device": "cpu", "save_steps": 100000, "save_total_limit": 1},
     }
+    if preset.options(task):
+        data["task_options"] = preset.options(task)
     if method == "grpo":
         data.update(reward=reward_spec(preset, run == "grpo_length_norm"),
                     num_generations=preset.num_generations, temperature=preset.temperature,
@@ -97,6 +99,7 @@ def evaluate(preset: StudyPreset, model: str, tasks: Sequence[str], output: Path
         sources={task: "synthetic" for task in tasks},
         limit=preset.eval_limit, max_new_tokens=preset.eval_max_new_tokens, batch_size=16,
         seed=preset.seed, bootstrap=200, output=str(output), device="cpu", dtype="float32",
+        task_options={task: preset.options(task) for task in tasks if preset.options(task)},
     )
     return run_eval(config, progress=progress, echo=lambda s: None)["results"]
 
