@@ -14,6 +14,7 @@ Layout of the run directory::
 from __future__ import annotations
 
 import time
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -205,7 +206,11 @@ def train(config: Any, planned: RunSummary) -> RunSummary:
     else:
         trainer = sft_trainer(config, model, processor, dataset, output, device, [callback])
     quiet_progress(trainer, f"{config.task} {config.method}")  # one bar; log dicts go to metrics.jsonl only
-    trainer.train(resume_from_checkpoint=resume_from)
+    with warnings.catch_warnings():
+        # TRL reads transformers' deprecated `is_gradient_checkpointing` once per step: not the user's
+        # to fix, and it would break the one progress bar.
+        warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*", category=FutureWarning)
+        trainer.train(resume_from_checkpoint=resume_from)
 
     final = Path(planned.checkpoint)
     trainer.save_model(str(final))
