@@ -12,9 +12,9 @@ from typing import Any
 
 import numpy as np
 
-BOOTSTRAP_BLOCK = 1_000_000  # index draws per block of bootstrap resamples
-
 from harness.evaluation.thinking import agreement_summary
+
+BOOTSTRAP_BLOCK = 1_000_000  # index draws per block of bootstrap resamples
 
 
 def sort_records(records: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:

@@ -366,10 +366,11 @@ def _check_index(engine: Any, unit: Unit, index: Any, count: int, seen: set[int]
     seen.add(index)
 
 
-# What summarize() reads of a record (the hacking indicators read completions and choices):
+# What summarize() reads of a record (the hacking indicators read completions and choices, the
+# think-vs-answer agreement has_think and think_agrees):
 # the prompts stay on disk.
 SUMMARY_FIELDS = ("index", "rotation", "group", "gold", "prediction", "correct", "meta", "format_ok",
-                  "rewards", "reward", "num_tokens", "completion", "choices")
+                  "rewards", "reward", "num_tokens", "completion", "choices", "has_think", "think_agrees")
 
 
 def summarize_output(config: EvalConfig, units: list[Unit], output: Path) -> dict[str, dict[str, Any]]:
