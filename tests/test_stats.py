@@ -126,7 +126,7 @@ def _eval(runner, cli, model, out, *extra):
 
 def test_cli_report_adds_paired_tests_and_refuses_different_samples(doubles, tmp_path):
     cli, runner = build_cli(), CliRunner()
-    (tmp_path / "m").mkdir()
+    _eval_doubles.fake_checkpoint(tmp_path / "m")  # a folder the checkpoint check accepts
     # seed 0: the scripted model is right on even samples; seed 1 shifts the choices: never right.
     _eval(runner, cli, tmp_path / "m", tmp_path / "good", "--limit", "12", "--templates", "think")
     _eval(runner, cli, tmp_path / "m", tmp_path / "bad", "--limit", "12", "--templates", "think", "--seed", "1")
