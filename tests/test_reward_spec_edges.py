@@ -21,6 +21,7 @@ from harness.reward_spec import (
 )
 from harness.rewards import FLOAT32_MAX
 from harness.testing import registered_plugin
+from test_reward_spec_rules import constant_reward_plugin
 
 FORM = f'expected "name[(key=value,...)][:weight]" items separated by commas, e.g. "{EXAMPLE}"'
 
@@ -50,30 +51,12 @@ def test_a_weight_with_trailing_text_is_named_as_a_weight():
     )
 
 
-def huge_reward_plugin(value):
-    class Huge:
-        name = "huge"
-
-        def __init__(self):
-            pass
-
-        def __call__(self, completions, **columns):
-            return [value] * len(completions)
-
-    class Plugin:
-        @harness.hookimpl
-        def register_rewards(self, register):
-            register(Huge)
-
-    return Plugin()
-
-
 def test_reward_values_are_bounded_by_the_specs_component_count(fresh_host):
     value = 0.75 * FLOAT32_MAX  # one component: fine; two: their float32 sum could overflow
-    with registered_plugin(huge_reward_plugin(value), name="huge-plugin"):
-        assert harness.reward_from_spec("huge:1").score_details(["a"]) == {"huge": [value]}
+    with registered_plugin(constant_reward_plugin(value), name="constant-plugin"):
+        assert harness.reward_from_spec("fixed-value:1").score_details(["a"]) == {"fixed-value": [value]}
         with pytest.raises(harness.DataError, match=r"beyond ±1\.701e\+38: the weighted total of the 2 component"):
-            harness.reward_from_spec("huge:1,format:1").score_details(["a"])
+            harness.reward_from_spec("fixed-value:1,format:1").score_details(["a"])
 
 
 # -- lengths ----------------------------------------------------------------------------
