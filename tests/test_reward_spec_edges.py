@@ -135,11 +135,12 @@ def test_the_canonical_text_quotes_only_what_would_not_read_back():
     items = [ComponentSpec("r", 0.5, {
         "on": True, "off": False, "unset": None, "plain": "abc", "comma": "a,b", "paren": "f(x)",
         "said": 'say "hi"', "apostrophe": "it's", "number_text": "12", "padded": " x ", "empty": "",
+        "capital": "aXb",
     })]
     text = format_reward_spec(items)
     assert text == (
         "r(on=true,off=false,unset=none,plain=abc,comma=\"a,b\",paren=\"f(x)\",said='say \"hi\"',"
-        "apostrophe=\"it's\",number_text=\"12\",padded=\" x \",empty=\"\"):0.5"
+        "apostrophe=\"it's\",number_text=\"12\",padded=\" x \",empty=\"\",capital=aXb):0.5"
     )
     assert parse_reward_spec(text) == items  # it reads back to the same items
 
@@ -176,3 +177,23 @@ def test_unknown_parameters_are_listed_with_what_the_reward_takes():
     with pytest.raises(ConfigError) as err:
         harness.reward_from_spec("accuracy(zeta=1,beta=2)")
     assert str(err.value).startswith("reward 'accuracy' does not take 'beta', 'zeta'; it takes: ")
+
+
+def test_a_reward_taking_any_keyword_gets_every_spec_parameter(fresh_host):
+    class Open:
+        name = "open-params"
+
+        def __init__(self, **options):
+            self.options = options
+
+        def __call__(self, completions, **columns):
+            return [0.0] * len(completions)
+
+    class Plugin:
+        @harness.hookimpl
+        def register_rewards(self, register):
+            register(Open)
+
+    with registered_plugin(Plugin(), name="open-params-plugin"):
+        (component,) = harness.reward_from_spec("open-params(zeta=1,beta=x)").components
+    assert component.reward.options == {"zeta": 1, "beta": "x"}
