@@ -59,6 +59,7 @@ REWARD_TESTS = ("tests/test_rewards.py", "tests/test_reward_properties.py", "tes
                 "tests/test_reward_spec_rules.py")
 # The subprocess kill -9 tests take seconds each; the in-process resume tests reach the same code.
 EVAL_TESTS = ("tests/test_eval_runner.py", "tests/test_eval_integrity.py", "tests/test_eval_logs_and_merge_errors.py",
+              "tests/test_eval_plan_edges.py",
               "-k", "not killed_run")
 
 # The modules under test. One line each: edit paths here when modules move.
