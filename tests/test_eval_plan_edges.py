@@ -82,6 +82,7 @@ def test_no_options_means_no_options_in_the_record_and_none_passed(listed):
     with plugin:
         (unit,) = plan_units(config(templates=["nothink"]))
     assert "options" not in unit.data and task.options_seen == [None]
+    assert (unit.data["split"], unit.data["count"]) == ("test", 1)  # the unit carries its data record
 
 
 def test_an_option_the_loader_does_not_take_is_refused_by_name(listed):
@@ -135,3 +136,4 @@ def test_a_prompts_text_is_built_when_it_was_never_asked_for(listed):
     prompts[0]
     assert prompts.text(0) == "[user] Q 0"  # kept from when the engine built it
     assert prompts.text(0) == "[user] Q 0"  # read once, forgotten, built again
+    assert prompts[0:2] == [prompts[0], prompts[1]]  # an engine may take a batch as a slice
