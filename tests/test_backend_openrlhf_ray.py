@@ -12,14 +12,7 @@ vLLM engine is a stand-in. The same submission path as a real run.
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import signal
-import socket
-import subprocess
 import sys
-import tempfile
-import time
 from pathlib import Path
 
 import pytest
@@ -29,6 +22,7 @@ from harness.plugins.openrlhf import submit as openrlhf_submit
 from harness.run_config import RunConfig
 
 sys.path.insert(0, str(Path(__file__).parent))
+import _ray_head  # noqa: E402
 from _openrlhf_pin import require_openrlhf  # noqa: E402
 
 pytestmark = pytest.mark.slow
@@ -74,57 +68,11 @@ print("HARNESS_RESULT " + json.dumps(ray.get(score.remote(rows, sys.argv[1]))))
 '''
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture
 def ray_head():
-    """``ray start --head --block`` on 127.0.0.1 in its own process group; stopped (that group only) after."""
-    ray_bin = shutil.which("ray", path=str(Path(sys.executable).parent)) or shutil.which("ray")
-    temp = tempfile.mkdtemp(prefix="rh")  # short: Ray's socket paths have a length limit
-    dashboard = _free_port()
-    proc = subprocess.Popen(
-        [ray_bin, "start", "--head", "--block", "--node-ip-address=127.0.0.1", f"--port={_free_port()}",
-         "--dashboard-host=127.0.0.1", f"--dashboard-port={dashboard}", "--include-dashboard=true",
-         "--num-cpus=1", f"--temp-dir={temp}", "--disable-usage-stats"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True,
-        # Hermetic: no address, no token auth (Ray 2.60 turns it on when a ~/.ray/auth_token exists).
-        env={**os.environ, "RAY_ADDRESS": "", "RAY_AUTH_MODE": "disabled"},
-    )
-    address = f"http://127.0.0.1:{dashboard}"
-    try:
-        from ray.job_submission import JobSubmissionClient
-
-        deadline = time.monotonic() + 120  # a loaded 2-core CI box can take a minute
-        while True:
-            try:
-                JobSubmissionClient(address).list_jobs()
-                break
-            except Exception:
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    proc.terminate()  # its stderr ends only once the head has exited: read() would hang
-                    try:
-                        err = proc.communicate(timeout=30)[1].decode()
-                    except subprocess.TimeoutExpired:
-                        err = "(still running 30 s after SIGTERM)"
-                    pytest.fail(f"Ray head did not answer at {address}: {err[-2000:]}")
-                time.sleep(1)
-        yield address
-    finally:
-        proc.terminate()  # `ray start --block` stops the head's processes on SIGTERM
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            pass
-        try:  # anything of this head still alive (only our own process group)
-            os.killpg(proc.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-        proc.wait(timeout=10)
-        shutil.rmtree(temp, ignore_errors=True)
+    """A local head with the dashboard (Ray Jobs), ready once its job agent takes a job; its address."""
+    with _ray_head.ray_head(num_cpus=1, dashboard=True, timeout_s=120) as addresses:
+        yield addresses["dashboard"]
 
 
 def test_ray_job_scores_exported_dataset_with_shim_no_training(ray_head, tiny_model_dir, tmp_path):
