@@ -18,10 +18,11 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 
 from harness.data import DEFAULT_MAX_PIXELS, MAX_PIXELS_ENV
 from harness.errors import ConfigError
+from harness.rundir import EMPTY_OUTPUT
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -41,6 +42,16 @@ OversizeImages = Annotated[Literal["refuse", "downscale"] | None, Field(
     description="Images over max_image_pixels: refuse them, naming file and row (default), or downscale them "
     "to fit (keeping the aspect ratio).",
 )]
+
+
+def _named_output(value: str) -> str:
+    if not value.strip():
+        raise ValueError(EMPTY_OUTPUT)
+    return value
+
+
+# An output directory: never empty (an empty path would write into the current directory).
+OutputDir = Annotated[str, AfterValidator(_named_output)]
 
 
 def read_config_file(path: str | Path) -> dict[str, Any]:

@@ -15,10 +15,9 @@ from typing import Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from harness.config import MaxImagePixels, OversizeImages, StrictModel
+from harness.config import MaxImagePixels, OutputDir, OversizeImages, StrictModel
 from harness.data import MAX_LIMIT
 from harness.reward_spec import RewardSpec
-from harness.rundir import EMPTY_OUTPUT
 
 # Fields that may change between a run and its resumption.
 EXECUTION_ONLY_FIELDS = ("output", "batch_size", "allow_download")
@@ -80,7 +79,7 @@ class EvalConfig(StrictModel):
     dtype: Literal["auto", "float32", "bfloat16", "float16"] = "auto"
     device: str = "auto"
     trust_remote_code: bool = False
-    output: str = "eval-output"
+    output: OutputDir = "eval-output"
 
     @field_validator("tasks", "templates")
     @classmethod
@@ -91,13 +90,6 @@ class EvalConfig(StrictModel):
         if len(set(names)) != len(names):
             raise ValueError(f"names repeat: {names}")
         return names
-
-    @field_validator("output")
-    @classmethod
-    def _output_named(cls, value: str) -> str:
-        if not value.strip():
-            raise ValueError(EMPTY_OUTPUT)
-        return value
 
     @field_validator("shard")
     @classmethod

@@ -29,11 +29,10 @@ from typing import Any, Literal
 
 from pydantic import Field, ValidationError, field_validator, model_serializer, model_validator
 
-from harness.config import MaxImagePixels, OversizeImages, StrictModel
+from harness.config import MaxImagePixels, OutputDir, OversizeImages, StrictModel
 from harness.data import MAX_LIMIT
 from harness.hacking import HackingMonitor
 from harness.reward_spec import RewardSpec
-from harness.rundir import EMPTY_OUTPUT
 
 # Fields a preset may set. Values are applied only where the config is silent.
 PRESETS: dict[str, dict[str, Any]] = {
@@ -118,7 +117,7 @@ class RunConfig(StrictModel):
     seed: int = 0
 
     # -- where -----------------------------------------------------------------
-    output: str = Field(description="Run directory: checkpoints, metrics.jsonl, plots/, config.json.")
+    output: OutputDir = Field(description="Run directory: checkpoints, metrics.jsonl, plots/, config.json.")
     eval_after: bool = Field(False, description="Evaluate the final checkpoint with both templates.")
     eval_limit: int | None = Field(
         None, ge=1, le=MAX_LIMIT, description="With eval_after: at most this many test samples per template (all by default)."
@@ -163,13 +162,6 @@ class RunConfig(StrictModel):
         "name. Written as top-level sections (`trl: {...}`, `mybackend: {...}`); "
         "`backend_settings: {name: {...}}` is accepted too.",
     )
-
-    @field_validator("output")
-    @classmethod
-    def _output_named(cls, value: str) -> str:
-        if not value.strip():
-            raise ValueError(EMPTY_OUTPUT)
-        return value
 
     @field_validator("reward", mode="before")
     @classmethod
