@@ -42,7 +42,9 @@ import hashlib
 import inspect
 import json
 import shlex
+import subprocess
 import sys
+import textwrap
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -316,3 +318,35 @@ def run_step(orl: Any, args: SimpleNamespace, respond: Callable, monkeypatch: py
     return SimpleNamespace(tokenizer=tokenizer, dataloader=dataloader, max_steps=max_steps, consumed=consumed,
                            rewards=rewards, experiences=experiences, engines=engines,
                            calls=[c for spy in spies for c in spy.calls], actor=actor, reference=reference)
+
+
+# The reward shim in a fresh process where trl and transformers cannot be imported (as in an OpenRLHF
+# environment without them): it must score with harness's light modules alone.
+_SHIM_WITHOUT_TRL = """
+import importlib.abc, importlib.util, json, sys
+
+class Block(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path, target=None):
+        if name.split(".")[0] in ("trl", "transformers"):
+            raise ImportError(f"{name} is not installed in the OpenRLHF env (test)")
+
+sys.meta_path.insert(0, Block())
+job_dir, query, prompt, label = json.loads(sys.argv[1])
+spec = importlib.util.spec_from_file_location("reward_func", job_dir + "/reward_func.py")
+module = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(module)
+out = module.reward_func([query], [prompt], [label])
+print(json.dumps({"rewards": out["rewards"].tolist(),
+                  "extra_logs": {k: v.tolist() for k, v in out["extra_logs"].items()},
+                  "heavy": sorted(m for m in ("trl", "transformers") if m in sys.modules)}))
+"""
+
+
+def shim_without_trl(job_dir: Path, call: dict[str, Any]) -> dict[str, Any]:
+    """``reward_func`` of ``job_dir`` on one recorded call (query, prompt, label) in a process that
+    cannot import trl or transformers: its ``rewards``, ``extra_logs`` and which heavy modules loaded."""
+    argv = json.dumps([str(job_dir), call["query"], call["prompt"], call["label"]])
+    result = subprocess.run([sys.executable, "-c", textwrap.dedent(_SHIM_WITHOUT_TRL), argv],
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout.strip().splitlines()[-1])

@@ -11,12 +11,9 @@ over the rollouts equals what TRL logs for the same completions as one batch.
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
-import textwrap
 
 import pytest
-from _openrlhf_drive import export_job, image_key, run_step, validated_args
+from _openrlhf_drive import export_job, image_key, run_step, shim_without_trl, validated_args
 
 import harness
 from harness.hacking import (
@@ -132,24 +129,5 @@ def test_a_failing_rollout_logs_the_same_keys_as_zeros(hack_step, hack_job):
 
 def test_the_monitor_runs_where_trl_and_transformers_cannot_be_imported(hack_step, hack_job):
     call = next(c for c in hack_step.calls if _logs(c)[HEDGE] == [1.0])  # a real query, as OpenRLHF built it
-    script = textwrap.dedent(
-        f"""
-        import importlib.abc, importlib.util, json, sys
-
-        class Block(importlib.abc.MetaPathFinder):
-            def find_spec(self, name, path, target=None):
-                if name.split(".")[0] in ("trl", "transformers"):
-                    raise ImportError(f"{{name}} is not installed in the OpenRLHF env (test)")
-
-        sys.meta_path.insert(0, Block())
-        spec = importlib.util.spec_from_file_location("reward_func", {str(hack_job.dir / "reward_func.py")!r})
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-        out = module.reward_func([{call["query"]!r}], [{call["prompt"]!r}], [{call["label"]!r}])
-        print(json.dumps({{k: v.tolist() for k, v in out["extra_logs"].items()}}))
-        """
-    )
-    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
-    assert result.returncode == 0, result.stderr
-    logs = json.loads(result.stdout.strip().splitlines()[-1])
+    logs = shim_without_trl(hack_job.dir, call)["extra_logs"]
     assert logs[HEDGE] == [1.0] and logs[FAILURES_KEY] == [0.0]

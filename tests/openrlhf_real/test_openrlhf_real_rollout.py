@@ -14,12 +14,9 @@ each prompt group a different mix of right, wrong and badly formatted answers.
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
-import textwrap
 
 import pytest
-from _openrlhf_drive import PAD, datasets_offline, image_key, run_step, validated_args
+from _openrlhf_drive import PAD, datasets_offline, image_key, run_step, shim_without_trl, validated_args
 
 import harness
 
@@ -228,25 +225,6 @@ def test_a_failing_sample_is_logged_at_error_level_and_counted_not_a_silent_zero
 
 def test_shim_runs_where_trl_and_transformers_cannot_be_imported(banner_step):
     call = next(c for c in _calls(banner_step) if c["out"]["rewards"].tolist() == [1.5])
-    script = textwrap.dedent(
-        f"""
-        import importlib.abc, importlib.util, json, sys
-
-        class Block(importlib.abc.MetaPathFinder):
-            def find_spec(self, name, path, target=None):
-                if name.split(".")[0] in ("trl", "transformers"):
-                    raise ImportError(f"{{name}} is not installed in the OpenRLHF env (test)")
-
-        sys.meta_path.insert(0, Block())
-        spec = importlib.util.spec_from_file_location("reward_func", {str(banner_step.job.dir / "reward_func.py")!r})
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-        out = module.reward_func([{call["query"]!r}], [{call["prompt"]!r}], [{call["label"]!r}])
-        print(json.dumps({{"rewards": out["rewards"].tolist(), "failures": out["extra_logs"]["{FAILURES_KEY}"].tolist(),
-                          "heavy": sorted(m for m in ("trl", "transformers") if m in sys.modules)}}))
-        """
-    )
-    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
-    assert result.returncode == 0, result.stderr
-    out = json.loads(result.stdout.strip().splitlines()[-1])
+    result = shim_without_trl(banner_step.job.dir, call)
+    out = {"rewards": result["rewards"], "failures": result["extra_logs"][FAILURES_KEY], "heavy": result["heavy"]}
     assert out == {"rewards": [1.5], "failures": [0.0], "heavy": []}
