@@ -14,7 +14,7 @@ Each measurement is a fresh child process, so its peak resident set size
 - **eval**: ``harness eval --tasks banner --source banner=DIR --limit N`` into a
   fresh output. With ``--engine pixels`` (default) a generation-free engine
   registered by this script decodes every prompt's images per batch
-  (:func:`harness.inputs.prompt_images`, as the real engines do), reduces
+  (:func:`harness.models.inputs.prompt_images`, as the real engines do), reduces
   them to a number and answers at once, so the figure is the pipeline's own
   (loading, checking, planning, decoding, scoring, logging, results); with
   ``--engine hf`` the cached tiny Qwen2.5-VL generates 1 token per sample.
@@ -80,7 +80,7 @@ class PixelEngine:
 
     def generate(self, model, prompts, settings):
         import harness
-        from harness.inputs import prompt_images
+        from harness.models.inputs import prompt_images
 
         batch = int(settings.get("batch_size", 8))
         for start in range(0, len(prompts), batch):
@@ -121,9 +121,9 @@ def child_eval(report: str, args: list[str]) -> None:
 def child_export(report: str, data: str, n: int, job: str) -> None:
     """Export N banner samples of ``data`` for OpenRLHF with the tiny model's processor."""
     import harness
-    from harness.models import load_processor
-    from harness.plugins.openrlhf.export import export_prompts
-    from harness.tiny_vlm import default_tiny_model_dir
+    from harness.models.loading import load_processor
+    from harness.plugins.backends.openrlhf.export import export_prompts
+    from harness.models.tiny import default_tiny_model_dir
 
     task, template = harness.get_task("banner"), harness.get_template("nothink")
     processor = load_processor(default_tiny_model_dir())

@@ -60,8 +60,8 @@ def bare_loop(model_dir: Path, n: int, template_name: str, batch_size: int, max_
     """Make the prompts, load the model, sort prompts by length, generate them in batches: nothing else."""
     import torch
 
-    from harness.models import load_model
-    from harness.inputs import prompt_images
+    from harness.models.loading import load_model
+    from harness.models.inputs import prompt_images
     from harness.plugins.engines.hf import cpu_threads
 
     t0 = time.perf_counter()
@@ -110,7 +110,7 @@ def _generate_sorted(model, processor, device, prompts, prompt_images, prefill, 
 def harness_run(engine: str, n: int, template: str, batch_size: int, max_new_tokens: int) -> dict:
     """``run_eval`` into a fresh directory (results.json, report.md, samples); the plot is drawn after,
     timed apart."""
-    from harness.eval_config import EvalConfig
+    from harness.config.eval import EvalConfig
     from harness.evaluation import run_eval
     from harness.evaluation.records import read_records
     from harness.evaluation.report import save_plot
@@ -176,7 +176,7 @@ def main() -> None:
     parser.add_argument("--json", help="also write the figures here")
     args = parser.parse_args()
 
-    from harness.tiny_vlm import default_tiny_model_dir
+    from harness.models.tiny import default_tiny_model_dir
 
     model_dir = default_tiny_model_dir()
     total = len(TASKS) * args.n

@@ -26,7 +26,7 @@ TASKS = ("banner", "fgvc", "sat")
 
 
 def write_json(path: str | Path, data: Any) -> None:
-    """Atomic JSON write. Not harness.rundir's: a stage must report even when the harness fails to import."""
+    """Atomic JSON write. Not harness.runs.rundir's: a stage must report even when the harness fails to import."""
     path = Path(path)
     tmp = path.with_suffix(path.suffix + ".tmp")
     tmp.write_text(json.dumps(data, indent=2, default=str) + "\n", encoding="utf-8")

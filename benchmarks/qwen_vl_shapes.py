@@ -16,7 +16,7 @@ What is *not* the real model:
 
 - the weights are random (transformers' own initialisation, seeded);
 - the tokenizer is the harness's tiny byte-level BPE
-  (:func:`harness.tiny_vlm.build_tokenizer`), whose BPE vocabulary is padded
+  (:func:`harness.models.tiny.build_tokenizer`), whose BPE vocabulary is padded
   with never-merged entries ``<|extra_N|>`` up to the model's vocabulary size
   (152,064 for 7B, 151,936 for 3B), so every id the model can emit decodes,
   while text still tokenizes exactly as with the unpadded tokenizer (the
@@ -186,8 +186,8 @@ def build_random_vlm(out_dir: str | Path, shape: str, device: str = "cpu", dtype
     from transformers import AutoModelForImageTextToText, AutoTokenizer, GenerationConfig
     from transformers.models.qwen2_vl.image_processing_pil_qwen2_vl import Qwen2VLImageProcessorPil
 
-    from harness.models import processor_class_for
-    from harness.tiny_vlm import CHAT_TEMPLATE, build_tokenizer
+    from harness.models.loading import processor_class_for
+    from harness.models.tiny import CHAT_TEMPLATE, build_tokenizer
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -216,7 +216,7 @@ def build_random_vlm(out_dir: str | Path, shape: str, device: str = "cpu", dtype
     save_s = time.perf_counter() - t0
     del model
 
-    # Saved the way the harness saves processors (harness.tiny_vlm and the TRL backend's final/ do the same):
+    # Saved the way the harness saves processors (harness.models.tiny and the TRL backend's final/ do the same):
     # the stock Qwen2_5_VLProcessor without its video processor, which would need torchvision.
     image_processor = Qwen2VLImageProcessorPil(
         patch_size=14, merge_size=2, temporal_patch_size=2,

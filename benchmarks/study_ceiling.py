@@ -30,9 +30,9 @@ def main() -> None:
     args = parser.parse_args()
 
     import harness
-    from harness.eval_config import EvalConfig
+    from harness.config.eval import EvalConfig
     from harness.evaluation.runner import run_eval
-    from harness.run_config import RunConfig
+    from harness.config.run import RunConfig
     from harness.evaluation.records import read_records, records_path
     from harness.stats import wilson_interval
     from harness.study.presets import CPU_TASK_OPTIONS

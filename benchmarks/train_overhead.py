@@ -1,7 +1,7 @@
 """GRPO step time: `harness run --backend trl` vs a bare TRL script, same config, in one run.
 
 Both train the tiny Qwen2.5-VL on the same banner synthetic-twin prompts with
-the same GRPOConfig. The harness side is :func:`harness.training.run_training`
+the same GRPOConfig. The harness side is :func:`harness.training.runner.run_training`
 (task plugin data, reward spec through the error-reporting wrappers,
 metrics.jsonl callback, plots, config.json). The bare side is what a user
 would write with TRL alone: a dataset, three plain reward functions
@@ -54,9 +54,9 @@ def quiet() -> None:
 
 
 def harness_run(model_dir: str, out: Path, steps: int, limit: int, seed: int) -> dict[str, list[float]]:
-    from harness.rundir import read_jsonl as read_metrics
-    from harness.run_config import RunConfig
-    from harness.training import run_training
+    from harness.runs.rundir import read_jsonl as read_metrics
+    from harness.config.run import RunConfig
+    from harness.training.runner import run_training
 
     config = RunConfig(task="banner", method="grpo", model=model_dir, template="think", reward=REWARD,
                        output=str(out), max_steps=steps, limit=limit, seed=seed,
@@ -73,7 +73,7 @@ def bare_run(model_dir: str, out: Path, steps: int, limit: int, seed: int) -> di
     from trl import GRPOConfig, GRPOTrainer
 
     import harness
-    from harness.models import load_processor
+    from harness.models.loading import load_processor
 
     # The same prompts and images as the harness builds (data prep is not timed).
     task, template = harness.get_task("banner"), harness.get_template("think")
@@ -148,8 +148,8 @@ def main(argv: list[str] | None = None) -> int:
     torch.set_num_threads(args.threads)
 
     quiet()
-    from harness.models import register_image_only_processors
-    from harness.tiny_vlm import default_tiny_model_dir
+    from harness.models.loading import register_image_only_processors
+    from harness.models.tiny import default_tiny_model_dir
 
     register_image_only_processors()
     model_dir = args.model or str(default_tiny_model_dir())

@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from harness.answers import completion_text, is_blank_answer, last_answer, normalize_answer, think_span
+from harness.api.answers import completion_text, is_blank_answer, last_answer, normalize_answer, think_span
 from harness.errors import (
     ConfigError,
     DataError,
@@ -28,14 +28,14 @@ from harness.errors import (
     PluginError,
     UnknownNameError,
 )
-from harness.hookspecs import hookimpl
-from harness.kinds import KINDS, Kind
-from harness.plugin_host import get_host
-from harness.protocols import Backend, Engine, Generation, Messages, Reward, Task, Template
-from harness.reward_spec import reward_from_spec
-from harness.rundir import RunSummary
-from harness.sample import Sample
-from harness.versions import __version__
+from harness.api.hookspecs import hookimpl
+from harness.api.kinds import KINDS, Kind
+from harness.host.manager import get_host
+from harness.api.protocols import Backend, Engine, Generation, Messages, Reward, Task, Template
+from harness.rewards.spec import reward_from_spec
+from harness.runs.rundir import RunSummary
+from harness.api.sample import Sample
+from harness.runs.versions import __version__
 
 
 __all__ = [
@@ -97,7 +97,7 @@ def _lister(kind: Kind) -> Callable[[], list[str]]:
     return names
 
 
-# get_task/get_reward/.../list_engines: one pair per row of harness.kinds.KINDS.
+# get_task/get_reward/.../list_engines: one pair per row of harness.api.kinds.KINDS.
 for _kind in KINDS.values():
     globals()[f"get_{_kind.singular}"] = _getter(_kind)
     globals()[f"list_{_kind.name}"] = _lister(_kind)
@@ -108,10 +108,10 @@ del _kind
 # Names resolved on first use, so that `import harness` stays light: the
 # config models pull in pydantic schemas, the model helpers torch (lazily).
 _LAZY = {
-    "RunConfig": ("harness.run_config", "RunConfig"),
-    "EvalConfig": ("harness.eval_config", "EvalConfig"),
-    "load_model": ("harness.models", "load_model"),
-    "build_tiny_vlm": ("harness.tiny_vlm", "build_tiny_vlm"),
+    "RunConfig": ("harness.config.run", "RunConfig"),
+    "EvalConfig": ("harness.config.eval", "EvalConfig"),
+    "load_model": ("harness.models.loading", "load_model"),
+    "build_tiny_vlm": ("harness.models.tiny", "build_tiny_vlm"),
 }
 
 

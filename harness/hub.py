@@ -243,8 +243,8 @@ def _first_line(exc: Exception) -> str:
 
 
 def model_files_missing(path: Path) -> list[str]:
-    """What a checkpoint folder lacks for stock loaders (:func:`harness.models.missing_checkpoint_files`)."""
-    from harness.models import missing_checkpoint_files
+    """What a checkpoint folder lacks for stock loaders (:func:`harness.models.loading.missing_checkpoint_files`)."""
+    from harness.models.loading import missing_checkpoint_files
 
     return missing_checkpoint_files(path)
 

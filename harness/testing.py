@@ -16,7 +16,7 @@ import contextlib
 from collections.abc import Iterator
 from typing import Any
 
-from harness.plugin_host import PluginHost, get_host, set_host
+from harness.host.manager import PluginHost, get_host, set_host
 
 
 @contextlib.contextmanager

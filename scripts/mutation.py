@@ -64,7 +64,7 @@ EVAL_TESTS = ("tests/test_eval_runner.py", "tests/test_eval_integrity.py", "test
 
 # The modules under test. One line each: edit paths here when modules move.
 MODULES: tuple[Target, ...] = (
-    Target("answers", "harness/answers.py",
+    Target("answers", "harness/api/answers.py",
            ("tests/test_answers.py", "tests/test_format_layout.py", "tests/test_answer_hedges.py")),
     Target("sat", "tasks/sat.py", ("tests/test_tasks_sat.py", "tests/test_tasks_sat_layouts.py", *TASK_TESTS),
            ("resolve_choice", "rotations", "circular_group", "SatTask.extract_answer", "SatTask.is_correct",
@@ -78,13 +78,13 @@ MODULES: tuple[Target, ...] = (
            ("answer_span", "clean", "label_key", "rng_for", "synthetic_count", "check_split", "split_files")),
     Target("reward_format", "plugins/rewards/format.py", ("tests/test_format_layout.py", *REWARD_TESTS)),
     Target("reward_length", "plugins/rewards/length_norm.py", REWARD_TESTS),
-    Target("reward_spec", "harness/reward_spec.py", REWARD_TESTS),
+    Target("reward_spec", "harness/rewards/spec.py", REWARD_TESTS),
     Target("eval_plan", "harness/evaluation/plan.py", EVAL_TESTS),
     Target("eval_records", "harness/evaluation/records.py", EVAL_TESTS),
     Target("eval_runner", "harness/evaluation/runner.py", EVAL_TESTS,
            ("resolve_model", "check_output_dir", "_pending", "summarize_output")),
     Target("eval_shards", "harness/evaluation/shards.py", EVAL_TESTS),
-    Target("registry", "harness/registry.py",
+    Target("registry", "harness/host/registry.py",
            ("tests/test_plugin_host.py", "tests/test_registry_duplicates.py", "tests/test_registry_contract.py",
             "tests/test_hookspecs.py")),
 )

@@ -8,9 +8,9 @@ from itertools import islice
 from pathlib import Path
 from typing import Any
 
-from harness.protocols import Messages, Template
-from harness.sample import Sample
-from harness.sources import HF_PREFIX, SYNTHETIC, HubDataset, choose
+from harness.api.protocols import Messages, Template
+from harness.api.sample import Sample
+from harness.data.sources import HF_PREFIX, SYNTHETIC, HubDataset, choose
 from harness.data import check_limit, check_synthetic_count
 from harness.tasks._common import RowGuard, check_on_error, check_split
 
@@ -27,7 +27,7 @@ class ImageTask:
     description: str = ""
     splits: Sequence[str] = ("train", "test")
     answer_hint: str = ""
-    # What exists publicly (harness.sources): Hub copies of the data, or why there is none.
+    # What exists publicly (harness.data.sources): Hub copies of the data, or why there is none.
     public_data: Sequence[HubDataset] = ()
     public_data_note: str = ""
     synthetic_twin: bool = True  # samples(source=None) is the generated twin
@@ -46,7 +46,7 @@ class ImageTask:
     ) -> Iterator[Sample]:
         """Samples of ``split``: the synthetic twin when ``source`` is ``None``, else real data.
 
-        ``source`` may also be a spec of :mod:`harness.sources`: ``"synthetic"``
+        ``source`` may also be a spec of :mod:`harness.data.sources`: ``"synthetic"``
         or ``"hf:ORG/NAME[@REVISION]"`` (the Hub dataset, from the cache or fetched).
 
         :param on_error: ``"raise"`` (default) stops at the first bad row with a
@@ -112,7 +112,7 @@ class ImageTask:
 
         The images are passed on as the sample holds them (:class:`harness.data.ImageRef`
         references for real data, PIL images for the synthetic twins): nothing is decoded
-        here; :func:`harness.inputs.prompt_images` decodes a batch's images when it runs.
+        here; :func:`harness.models.inputs.prompt_images` decodes a batch's images when it runs.
         """
         content: list[dict[str, Any]] = [{"type": "image", "image": img} for img in sample.images]
         text = self.question_text(sample) + "\n" + template.instruction(self.answer_hint)

@@ -1,6 +1,6 @@
 """Shared machinery of the built-in tasks: answers, rows, images, sources, seeds.
 
-Answer extraction is :func:`harness.answers.last_answer`: linear-time
+Answer extraction is :func:`harness.api.answers.last_answer`: linear-time
 ``str.rfind``, never a regular expression that could backtrack. Loaders report
 bad input as :class:`harness.DataError` naming the file, the row and the
 problem; with ``on_error="skip"`` the row is skipped instead, logged, and
@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from harness.answers import completion_text, last_answer, normalize_answer
+from harness.api.answers import completion_text, last_answer, normalize_answer
 from harness.data import (  # noqa: F401  (re-exported: the public helpers, harness.data)
     ON_ERROR,
     ImageRef,
@@ -45,7 +45,7 @@ IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".ti
 def answer_span(completion: Any) -> str | None:
     """The text inside the last complete ``<answer>...</answer>`` block, or ``None``.
 
-    Delegates to :func:`harness.answers.last_answer` (linear ``rfind``, exact
+    Delegates to :func:`harness.api.answers.last_answer` (linear ``rfind``, exact
     lowercase tags) so tasks and rewards read the same block; TRL
     conversational completions are accepted.
     """
@@ -55,9 +55,9 @@ def answer_span(completion: Any) -> str | None:
 
 
 def clean(text: str) -> str:
-    """:func:`harness.answers.normalize_answer`: NFKC, invisible characters dropped, dashes
+    """:func:`harness.api.answers.normalize_answer`: NFKC, invisible characters dropped, dashes
     unified to ``-``, whitespace collapsed, edge punctuation stripped. Empty means unanswered
-    (the ``format`` reward's :func:`harness.answers.is_blank_answer` is the same rule)."""
+    (the ``format`` reward's :func:`harness.api.answers.is_blank_answer` is the same rule)."""
     return normalize_answer(text)
 
 

@@ -39,8 +39,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import harness
-from harness.answers import thought_conclusion
-from harness.sample import Sample
+from harness.api.answers import thought_conclusion
+from harness.api.sample import Sample
 from harness.tasks import _draw
 from harness.tasks._base import ImageTask
 from harness.tasks._common import (

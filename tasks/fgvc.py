@@ -60,9 +60,9 @@ from types import MappingProxyType
 from typing import Any
 
 import harness
-from harness.answers import thought_conclusion
-from harness.sample import Sample
-from harness.sources import HubDataset
+from harness.api.answers import thought_conclusion
+from harness.api.sample import Sample
+from harness.data.sources import HubDataset
 from harness.tasks._base import ImageTask
 from harness.tasks._common import (
     RowGuard,

@@ -58,8 +58,8 @@ from pathlib import Path
 from typing import Any
 
 import harness
-from harness.sample import Sample
-from harness.sources import HubDataset
+from harness.api.sample import Sample
+from harness.data.sources import HubDataset
 from harness.tasks._base import LETTERS, ImageTask
 from harness.tasks._common import (
     RowGuard,

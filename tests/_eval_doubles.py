@@ -23,13 +23,13 @@ from pathlib import Path
 from typing import Any
 
 import harness
-from harness.answers import last_answer
+from harness.api.answers import last_answer
 
 COLOURS = ["red", "green", "blue", "yellow"]
 
 
 def fake_checkpoint(path) -> str:
-    """A folder with every file name :func:`harness.models.check_checkpoint` asks for, contents empty.
+    """A folder with every file name :func:`harness.models.loading.check_checkpoint` asks for, contents empty.
 
     For engines and checks that never load the model (the scripted engine, ``--check``).
     """

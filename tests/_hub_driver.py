@@ -16,7 +16,8 @@ import sys
 
 def main(argv: list[str]) -> dict:
     import harness
-    from harness import hub, sources
+    from harness import hub
+    from harness.data import sources
 
     download = "--no-download" not in argv
     args = [a for a in argv if a != "--no-download"]

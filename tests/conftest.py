@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.plugin_host import PluginHost, set_host
+from harness.host.manager import PluginHost, set_host
 
 
 @pytest.fixture
@@ -44,6 +44,6 @@ def doubles(fresh_host):
 @pytest.fixture(scope="session")
 def tiny_model_dir(tmp_path_factory):
     """A tiny random-weight Qwen2.5-VL checkpoint directory (model + processor), built once per session."""
-    from harness.tiny_vlm import build_tiny_vlm
+    from harness.models.tiny import build_tiny_vlm
 
     return build_tiny_vlm(tmp_path_factory.mktemp("tiny-vlm") / "qwen2_5_vl", arch="qwen2_5_vl", seed=0)

@@ -12,11 +12,11 @@ import doctest
 import pytest
 
 import harness
-import harness.answers
+import harness.api.answers
 
 
 def test_the_module_examples_hold():
-    failed, attempted = doctest.testmod(harness.answers, verbose=False)
+    failed, attempted = doctest.testmod(harness.api.answers, verbose=False)
     assert attempted >= 6 and failed == 0
 
 

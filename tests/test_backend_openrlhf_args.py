@@ -20,9 +20,9 @@ from pathlib import Path
 import pytest
 
 from harness.errors import ConfigError
-from harness.plugins.openrlhf.args import WANDB_KEY_FROM_ENV, GRPOPlan, check_layout, command, entrypoint, train_args
-from harness.plugins.openrlhf.settings import OpenRLHFSettings
-from harness.run_config import RunConfig
+from harness.plugins.backends.openrlhf.args import WANDB_KEY_FROM_ENV, GRPOPlan, check_layout, command, entrypoint, train_args
+from harness.plugins.backends.openrlhf.settings import OpenRLHFSettings
+from harness.config.run import RunConfig
 
 sys.path.insert(0, str(Path(__file__).parent))
 from _openrlhf_pin import openrlhf_source  # noqa: E402

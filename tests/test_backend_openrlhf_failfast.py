@@ -27,8 +27,8 @@ import pytest
 
 import harness
 from harness.errors import DataError
-from harness.plugins.openrlhf.reward import FAIL_FAST_ROLLOUTS, RewardsFailing
-from harness.run_config import RunConfig
+from harness.plugins.backends.openrlhf.reward import FAIL_FAST_ROLLOUTS, RewardsFailing
+from harness.config.run import RunConfig
 
 
 def dry_run(model, output: Path, run: dict | None = None, **openrlhf) -> dict:
@@ -148,8 +148,8 @@ def run_preflight(record: dict, cwd: Path, **replace: str) -> subprocess.Complet
 
 def test_the_entrypoint_runs_the_preflight_before_train_ppo_ray(job):
     entry = job["entrypoint"]
-    assert entry.startswith(f"cd {shlex.quote(job['job_dir'])} && python -m harness.plugins.openrlhf.preflight ")
-    assert entry.index("harness.plugins.openrlhf.preflight") < entry.index("openrlhf.cli.train_ppo_ray")
+    assert entry.startswith(f"cd {shlex.quote(job['job_dir'])} && python -m harness.plugins.backends.openrlhf.preflight ")
+    assert entry.index("harness.plugins.backends.openrlhf.preflight") < entry.index("openrlhf.cli.train_ppo_ray")
     ran = run_preflight(job, Path(job["job_dir"]))
     assert ran.returncode == 0, ran.stderr
     assert "every file stock loaders read is there" in ran.stdout and "builds here" in ran.stdout
@@ -233,8 +233,8 @@ def test_the_suggested_max_len_fits_the_longest_prompt(tiny_model_dir, tmp_path)
 def test_shrink_images_makes_long_prompts_fit_and_says_so(tiny_model_dir, tmp_path, capsys):
     from PIL import Image
 
-    from harness.plugins.openrlhf.backend import load_processor
-    from harness.plugins.openrlhf.export import count_prompt_tokens
+    from harness.plugins.backends.openrlhf.backend import load_processor
+    from harness.plugins.backends.openrlhf.export import count_prompt_tokens
 
     processor = load_processor(str(tiny_model_dir))
 
@@ -286,7 +286,7 @@ AGENT_STARTING = "No available agent to submit job, please try again later.."
 
 
 def test_submission_waits_while_the_clusters_job_agent_is_starting(monkeypatch):
-    from harness.plugins.openrlhf import submit
+    from harness.plugins.backends.openrlhf import submit
 
     monkeypatch.setattr(submit.time, "sleep", lambda s: None)
     dashboard = _Dashboard([AGENT_STARTING, AGENT_STARTING])
@@ -296,7 +296,7 @@ def test_submission_waits_while_the_clusters_job_agent_is_starting(monkeypatch):
 
 def test_a_refused_submission_is_one_named_error_and_only_try_again_is_retried(monkeypatch):
     from harness.errors import HarnessError
-    from harness.plugins.openrlhf import submit
+    from harness.plugins.backends.openrlhf import submit
 
     monkeypatch.setattr(submit.time, "sleep", lambda s: None)
     final = _Dashboard(["runtime_env: working_dir too large"])

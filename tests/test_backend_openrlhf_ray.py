@@ -18,8 +18,8 @@ from pathlib import Path
 import pytest
 
 import harness
-from harness.plugins.openrlhf import submit as openrlhf_submit
-from harness.run_config import RunConfig
+from harness.plugins.backends.openrlhf import submit as openrlhf_submit
+from harness.config.run import RunConfig
 
 sys.path.insert(0, str(Path(__file__).parent))
 import _ray_head  # noqa: E402
@@ -36,7 +36,7 @@ from datasets import load_dataset
 
 @ray.remote
 def score(rows, model):
-    from harness.models import load_processor
+    from harness.models.loading import load_processor
     from openrlhf.utils.agent import SingleTurnAgentExecutor
 
     processor = load_processor(model)  # stock AutoProcessor needs torchvision here

@@ -8,11 +8,11 @@ import pytest
 
 import harness
 from harness.errors import ConfigError, DataError
-from harness.plugins.trl.data import gold_text, grpo_row, sft_target
-from harness.rundir import read_jsonl as read_metrics
-from harness.plugins.trl.rewards import TrlReward
-from harness.run_config import RunConfig
-from harness.training import check, run_training
+from harness.plugins.backends.trl.data import gold_text, grpo_row, sft_target
+from harness.runs.rundir import read_jsonl as read_metrics
+from harness.plugins.backends.trl.rewards import TrlReward
+from harness.config.run import RunConfig
+from harness.training.runner import check, run_training
 
 TINY = {
     "task": "banner",
@@ -82,7 +82,7 @@ def test_sft_run_trains_on_gold_targets_and_resumes(tiny_model_dir, tmp_path):
     summary = run_training(config.model_copy(update={"resume": True, "max_steps": 3}))
     assert summary.details["resumed_from"].endswith("checkpoint-2") and summary.steps == 3
     assert [r["step"] for r in read_metrics(out / "metrics.jsonl")] == [1, 2, 3]
-    from harness.models import load_model
+    from harness.models.loading import load_model
 
     loaded = load_model(out / "final", device="cpu")
     assert loaded.model.config.model_type == "qwen2_5_vl"

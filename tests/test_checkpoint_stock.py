@@ -23,7 +23,7 @@ from click.testing import CliRunner
 
 from harness.cli import build_cli
 from harness.errors import ConfigError
-from harness.models import (
+from harness.models.loading import (
     STOCK_VIDEO_PROCESSORS, check_checkpoint, checkpoint_gaps, load_model, load_processor,
 )
 
@@ -118,8 +118,8 @@ def test_harness_model_tiny_is_a_checkpoint_stock_loaders_read(arch, tiny_of_eac
 
 @pytest.mark.slow
 def test_a_trl_final_checkpoint_is_one_stock_loaders_read(tiny_model_dir, tmp_path):
-    from harness.run_config import RunConfig
-    from harness.training import run_training
+    from harness.config.run import RunConfig
+    from harness.training.runner import run_training
 
     config = RunConfig(task="banner", source="synthetic", limit=2, max_steps=1, per_device_batch=2, grad_accum=1,
                        method="sft", template="nothink", model=str(tiny_model_dir), output=str(tmp_path / "sft"),

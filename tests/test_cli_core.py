@@ -28,7 +28,7 @@ def test_plugins_json_lists_every_plugin_with_status():
     result = invoke("plugins", "--json")
     assert result.exit_code == 0
     records = json.loads(result.output)
-    from harness.plugin_host import DEFAULT_PLUGINS
+    from harness.host.manager import DEFAULT_PLUGINS
 
     names = {r["name"] for r in records}
     assert set(DEFAULT_PLUGINS) <= names

@@ -6,7 +6,7 @@ from typing import Literal
 
 import pytest
 
-from harness.config import StrictModel, load_config
+from harness.config.base import StrictModel, load_config
 from harness.errors import ConfigError
 
 

@@ -11,7 +11,7 @@ from PIL import Image
 import harness
 from harness.errors import ConfigError, DataError
 from harness.plugins.engines import vllm as engine_vllm
-from harness.inputs import render_prompt
+from harness.models.inputs import render_prompt
 from harness.plugins.engines.hf import HFEngine
 
 ENGINE = HFEngine()
@@ -100,7 +100,7 @@ def test_batched_greedy_equals_one_prompt_at_a_time(loaded, mixed_prompts):
 @pytest.mark.slow
 @pytest.mark.parametrize("arch", ["qwen2_vl", "qwen3_vl"])
 def test_batching_is_exact_for_the_other_architectures(arch, tmp_path, mixed_prompts):
-    from harness.tiny_vlm import build_tiny_vlm
+    from harness.models.tiny import build_tiny_vlm
 
     model = ENGINE.load(str(build_tiny_vlm(tmp_path / arch, arch=arch)), device="cpu")
     prompts = mixed_prompts[:4]
@@ -202,7 +202,7 @@ def test_vllm_reports_unavailable_cleanly_without_vllm(monkeypatch, tmp_path):
 
 
 def test_vllm_requests_use_the_same_prompt_text_and_images_as_hf(tiny_model_dir):
-    from harness.models import load_processor
+    from harness.models.loading import load_processor
 
     processor = load_processor(tiny_model_dir)
     two = engine_vllm.request(processor, _prompt(1, images=2), "<think>", 0)

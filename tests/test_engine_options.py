@@ -19,7 +19,7 @@ from click.testing import CliRunner
 import harness
 from harness.cli import build_cli
 from harness.errors import ConfigError
-from harness.eval_config import EvalConfig
+from harness.config.eval import EvalConfig
 from harness.evaluation import run_eval
 from harness.plugins.engines import vllm as engine_vllm
 

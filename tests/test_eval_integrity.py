@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 import harness
-from harness.eval_config import EvalConfig
+from harness.config.eval import EvalConfig
 from harness.evaluation import merge_shards, run_eval
 from harness.evaluation.records import read_records
 from harness.testing import registered_plugin

@@ -10,9 +10,9 @@ import pytest
 
 import harness
 from harness.errors import ConfigError, DataError
-from harness.eval_config import EvalConfig
+from harness.config.eval import EvalConfig
 from harness.evaluation.plan import UnitPrompts, load_items, plan_units
-from harness.fingerprint import sample_digest, samples_fingerprint
+from harness.runs.fingerprint import sample_digest, samples_fingerprint
 from harness.testing import registered_plugin
 
 

@@ -24,12 +24,12 @@ from click.testing import CliRunner
 import harness
 from harness.cli import build_cli
 from harness.errors import ConfigError
-from harness.eval_config import EvalConfig
+from harness.config.eval import EvalConfig
 from harness.evaluation import run_eval
 from harness.evaluation.distributed import SHARDS_DIR, run_on_ray, run_shard, shard_dir
 from harness.evaluation.records import read_records
 from harness.testing import registered_plugin
-from harness.versions import __version__
+from harness.runs.versions import __version__
 
 sys.path.insert(0, str(Path(__file__).parent))
 import _eval_doubles  # noqa: E402
@@ -195,7 +195,7 @@ def test_the_driver_holds_its_output_so_a_second_run_there_is_refused(tmp_path, 
     """One run per output directory holds for the Ray driver too: with another run holding the
     output, the driver is refused naming it, before it connects to any cluster (the address here
     does not answer, and that is not what it says)."""
-    from harness.rundir import output_lock
+    from harness.runs.rundir import output_lock
 
     held, release = threading.Event(), threading.Event()
 

@@ -15,7 +15,7 @@ from click.testing import CliRunner
 
 import harness
 from harness.cli import build_cli
-from harness.eval_config import EvalConfig
+from harness.config.eval import EvalConfig
 from harness.evaluation import merge_shards, run_eval
 from harness.evaluation.records import read_records
 

@@ -13,7 +13,7 @@ from click.testing import CliRunner
 
 import harness
 from harness.cli import build_cli
-from harness.eval_config import EvalConfig
+from harness.config.eval import EvalConfig
 from harness.evaluation.plan import Unit, plan_units
 from harness.evaluation.report import render_markdown, render_table
 from harness.evaluation.runner import check_data
@@ -79,7 +79,7 @@ def test_synthetic_must_be_a_declared_twin(fresh_host, tmp_path):
         with pytest.raises(harness.ConfigError, match="task 'toy' declares no synthetic twin"):
             plan_units(EvalConfig(tasks=["toy"], sources={"toy": "synthetic"}, output=str(tmp_path)))
         unit = plan_units(EvalConfig(tasks=["toy"], model=str(tmp_path), limit=3, output=str(tmp_path)))[0]
-        assert len(unit.data.pop("fingerprint")) == 32  # the samples' content (harness.fingerprint)
+        assert len(unit.data.pop("fingerprint")) == 32  # the samples' content (harness.runs.fingerprint)
         assert unit.data == {"kind": "default", "spec": None, "split": "test", "count": 3}
 
 

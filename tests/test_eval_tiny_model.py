@@ -15,7 +15,7 @@ from click.testing import CliRunner
 
 import harness
 from harness.cli import build_cli
-from harness.eval_config import EvalConfig
+from harness.config.eval import EvalConfig
 from harness.evaluation import merge_shards, run_eval
 from harness.evaluation.records import read_records
 
@@ -33,7 +33,7 @@ SYNTHETIC_FLAGS = [arg for task in TASKS for arg in ("--source", f"{task}=synthe
 
 @pytest.fixture(scope="module")
 def tiny_model() -> Path:
-    from harness.tiny_vlm import default_tiny_model_dir
+    from harness.models.tiny import default_tiny_model_dir
 
     return default_tiny_model_dir()
 

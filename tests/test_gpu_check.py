@@ -64,7 +64,7 @@ def test_cpu_smoke_runs_every_stage_in_order_and_writes_the_report(smoke):
 
 @pytest.mark.slow
 def test_cpu_smoke_build_writes_the_padded_smoke_shape(smoke):
-    from harness.tiny_vlm import build_tokenizer
+    from harness.models.tiny import build_tokenizer
 
     build = smoke[1]["stages"]["build"]
     assert build["shape"] == "smoke"
@@ -193,7 +193,7 @@ def test_7b_shape_matches_the_published_module_shapes():
 def test_padded_tokenizer_decodes_every_id_and_encodes_text_as_before(tmp_path):
     from transformers import AutoTokenizer
 
-    from harness.tiny_vlm import build_tokenizer
+    from harness.models.tiny import build_tokenizer
 
     tok = build_tokenizer(1024)
     tok.save_pretrained(tmp_path)

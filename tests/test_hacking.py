@@ -27,7 +27,7 @@ from harness.hacking import (
     length_shares,
     task_flags,
 )
-from harness.sample import Sample
+from harness.api.sample import Sample
 from harness.tasks._common import label_index, named_labels
 
 
@@ -335,7 +335,7 @@ class HabitPlugin:
 
 
 def test_harness_eval_reports_the_indicators_per_task_and_template(fresh_host, tmp_path):
-    from harness.eval_config import EvalConfig
+    from harness.config.eval import EvalConfig
     from harness.evaluation import run_eval
     from harness.testing import registered_plugin
 

@@ -8,9 +8,9 @@ import pytest
 
 import harness
 from harness.hacking import AT_CAP, FORMAT_ONLY, HEDGE, LENGTH_SHARE, HackingMonitor
-from harness.plugins.trl.hacking import HackingWatch
-from harness.plugins.trl.rewards import trl_rewards
-from harness.rundir import read_jsonl as read_metrics
+from harness.plugins.backends.trl.hacking import HackingWatch
+from harness.plugins.backends.trl.rewards import trl_rewards
+from harness.runs.rundir import read_jsonl as read_metrics
 
 
 def banner_columns(samples):

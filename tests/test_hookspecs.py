@@ -7,7 +7,7 @@ import inspect
 import sys
 from pathlib import Path
 
-from harness import hookspecs
+from harness.api import hookspecs
 
 TESTS = Path(__file__).parent
 MARKER = f"{hookspecs.PROJECT}_impl"  # the attribute pluggy's HookimplMarker sets

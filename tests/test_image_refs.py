@@ -17,7 +17,7 @@ from PIL import Image
 
 import harness
 from harness.data import ImageRef, image_ref, load_image
-from harness.inputs import prompt_images, stored_image
+from harness.models.inputs import prompt_images, stored_image
 
 
 def jpeg_bytes(size=(64, 48), color=(200, 30, 30)) -> bytes:
@@ -171,7 +171,7 @@ def test_prompt_images_decodes_references_bytes_paths_and_images(tmp_path):
 
 
 def test_real_samples_hold_references_and_the_plan_holds_no_pixels(tmp_path):
-    from harness.eval_config import EvalConfig
+    from harness.config.eval import EvalConfig
     from harness.evaluation.plan import plan_units
 
     data = banner_folder(tmp_path / "banner")
@@ -189,7 +189,7 @@ def test_real_samples_hold_references_and_the_plan_holds_no_pixels(tmp_path):
 
 def test_the_runner_builds_prompts_only_as_the_engine_reads_them(tmp_path, fresh_host):
     """The engine sees a lazy sequence: prompt i (and its decoded images) exists only once asked for."""
-    from harness.eval_config import EvalConfig
+    from harness.config.eval import EvalConfig
     from harness.evaluation import run_eval
     from harness.testing import registered_plugin
 
@@ -250,7 +250,7 @@ def test_the_runner_builds_prompts_only_as_the_engine_reads_them(tmp_path, fresh
 
 
 def test_trl_rows_store_files_as_paths_and_decode_them_when_read(tmp_path):
-    from harness.plugins.trl.data import build_rows, to_dataset
+    from harness.plugins.backends.trl.data import build_rows, to_dataset
 
     data = banner_folder(tmp_path / "banner", 2)
     task, template = harness.get_task("banner"), harness.get_template("think")
@@ -273,8 +273,8 @@ def test_a_cropped_reference_is_stored_cropped():
 
 
 def test_the_export_copies_image_files_without_decoding_them(tmp_path, tiny_model_dir):
-    from harness.models import load_processor
-    from harness.plugins.openrlhf.export import export_prompts
+    from harness.models.loading import load_processor
+    from harness.plugins.backends.openrlhf.export import export_prompts
 
     data = banner_folder(tmp_path / "banner", 3)
     task, template = harness.get_task("banner"), harness.get_template("nothink")
@@ -290,7 +290,7 @@ def test_the_export_copies_image_files_without_decoding_them(tmp_path, tiny_mode
 
 
 def test_the_export_writes_a_cropped_reference_as_a_lossless_png(tmp_path):
-    from harness.plugins.openrlhf.export import write_image
+    from harness.plugins.backends.openrlhf.export import write_image
 
     ref = image_ref(jpeg_bytes((64, 48)), "listing.txt", 1, crop_bottom=8)
     target = write_image(ref, tmp_path / "x")
@@ -315,7 +315,7 @@ def test_a_bytes_field_holding_text_is_refused_as_load_image_refuses_it(tmp_path
 
 def test_the_export_applies_the_pixel_cap_to_every_image_it_writes(tmp_path):
     from harness.data import use_image_limits
-    from harness.plugins.openrlhf.export import write_image
+    from harness.plugins.backends.openrlhf.export import write_image
 
     path = tmp_path / "big.png"
     path.write_bytes(png_bytes((300, 200)))
@@ -337,7 +337,7 @@ def test_the_export_applies_the_pixel_cap_to_every_image_it_writes(tmp_path):
 
 
 def test_a_reference_digests_as_the_image_load_image_decodes_without_decoding(tmp_path, monkeypatch):
-    from harness.fingerprint import image_digest, sample_digest
+    from harness.runs.fingerprint import image_digest, sample_digest
 
     path = tmp_path / "a.jpg"
     path.write_bytes(jpeg_bytes())
@@ -354,7 +354,7 @@ def test_shards_are_merged_under_the_image_limits_they_ran_with(tmp_path, fresh_
     (and an over-cap one be refused), so the merge applies the run's own limits."""
     import sys
 
-    from harness.eval_config import EvalConfig
+    from harness.config.eval import EvalConfig
     from harness.evaluation import merge_shards, run_eval
     from harness.testing import registered_plugin
 
@@ -379,9 +379,9 @@ def test_shards_are_merged_under_the_image_limits_they_ran_with(tmp_path, fresh_
 
 
 def test_the_export_counts_prompt_tokens_on_decoded_references_and_still_copies_the_files(tmp_path, tiny_model_dir):
-    from harness.models import load_processor
-    from harness.plugins.openrlhf.export import count_prompt_tokens, export_prompts
-    from harness.inputs import render_prompt
+    from harness.models.loading import load_processor
+    from harness.plugins.backends.openrlhf.export import count_prompt_tokens, export_prompts
+    from harness.models.inputs import render_prompt
 
     data = banner_folder(tmp_path / "banner", 2)
     task, template = harness.get_task("banner"), harness.get_template("nothink")

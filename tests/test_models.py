@@ -1,4 +1,4 @@
-"""Tiny VLM checkpoints and local model loading (harness.tiny_vlm, harness.models)."""
+"""Tiny VLM checkpoints and local model loading (harness.models.tiny, harness.models.loading)."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ from PIL import Image
 
 from harness.cli import build_cli
 from harness.errors import ConfigError
-from harness.models import load_model, load_processor
-from harness.tiny_vlm import default_tiny_model_dir
+from harness.models.loading import load_model, load_processor
+from harness.models.tiny import default_tiny_model_dir
 
 
 def _image(color=(200, 30, 30), size=(64, 48)):
@@ -50,7 +50,7 @@ def test_tiny_qwen2_5_vl_reloads_offline_and_generates(tiny_model_dir, monkeypat
 @pytest.mark.slow
 @pytest.mark.parametrize("arch", ["qwen2_vl", "qwen3_vl"])
 def test_other_tiny_architectures_build_reload_and_generate(arch, tmp_path, monkeypatch):
-    from harness.tiny_vlm import build_tiny_vlm
+    from harness.models.tiny import build_tiny_vlm
 
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     path = build_tiny_vlm(tmp_path / arch, arch=arch)
@@ -63,7 +63,7 @@ def test_other_tiny_architectures_build_reload_and_generate(arch, tmp_path, monk
 def test_weights_are_deterministic_in_seed(tiny_model_dir, tmp_path):
     from safetensors.torch import load_file
 
-    from harness.tiny_vlm import build_tiny_vlm
+    from harness.models.tiny import build_tiny_vlm
 
     again = load_file(build_tiny_vlm(tmp_path / "same", seed=0) / "model.safetensors")
     other = load_file(build_tiny_vlm(tmp_path / "other", seed=1) / "model.safetensors")
@@ -112,11 +112,11 @@ def test_processor_expands_image_tokens_and_tags_are_single_tokens(tiny_model_di
 def test_plain_autoprocessor_loads_after_registering_image_only_processors(tiny_model_dir):
     from transformers import AutoProcessor
 
-    from harness.models import register_image_only_processors
+    from harness.models.loading import register_image_only_processors
 
     register_image_only_processors()
     processor = AutoProcessor.from_pretrained(tiny_model_dir)
-    assert type(processor).__module__ == "harness.models"  # the image-only subclass
+    assert type(processor).__module__ == "harness.models.loading"  # the image-only subclass
     assert processor.image_processor is not None
     assert processor.apply_chat_template(_user("x"), tokenize=False).count("<|image_pad|>") == 1
 
@@ -176,6 +176,6 @@ def test_cli_model_tiny_rejects_an_unknown_arch(tmp_path):
 
 def test_cli_offers_exactly_the_buildable_architectures():
     from harness.cli.model import ARCH_CHOICES
-    from harness.tiny_vlm import ARCHES
+    from harness.models.tiny import ARCHES
 
     assert ARCH_CHOICES == ARCHES

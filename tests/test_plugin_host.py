@@ -8,7 +8,7 @@ import pytest
 
 import harness
 from harness.errors import DuplicateNameError, UnknownNameError
-from harness.plugin_host import PluginHost
+from harness.host.manager import PluginHost
 from harness.testing import registered_plugin
 
 
@@ -179,7 +179,7 @@ def test_registering_garbage_is_reported_not_fatal(fresh_host):
         assert "junk" not in harness.list_tasks()
         record = fresh_host.records["garbage"]
         assert record.status == "failed"
-        assert "harness.protocols.Task" in record.errors[0]
+        assert "harness.api.protocols.Task" in record.errors[0]
 
 
 def test_unknown_hook_is_reported(fresh_host):
@@ -260,7 +260,7 @@ def test_autoload_can_be_disabled_and_plugins_blocked(monkeypatch):
 
 
 def test_builtin_plugins_load_through_the_same_path():
-    from harness.plugin_host import DEFAULT_PLUGINS
+    from harness.host.manager import DEFAULT_PLUGINS
 
     host = PluginHost().load(entry_points=False)
     assert [r.name for r in host.records.values() if r.builtin] == list(DEFAULT_PLUGINS)

@@ -18,13 +18,13 @@ import click
 import pytest
 
 import harness
-from harness.plugin_host import PluginHost
+from harness.host.manager import PluginHost
 
 HOSTILE_CLASS = "Plugin isolation"  # issue 16's class of these cases (docs/hostile.md, scripts/hostile_table.py)
 
 TASK = '''
 import harness
-from harness.sample import Sample
+from harness.api.sample import Sample
 
 
 class Boom:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pluggy
 
-from harness import hookspecs
+from harness.api import hookspecs
 
 DOC = Path(__file__).resolve().parent.parent / "docs" / "plugins.md"
 

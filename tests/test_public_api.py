@@ -17,7 +17,7 @@ def test_config_models_are_public_and_strict():
     import pytest
 
     with pytest.raises(harness.ConfigError):
-        from harness.config import build_config
+        from harness.config.base import build_config
 
         build_config(harness.RunConfig, {"task": "sat", "no_such_field": 1})
 
@@ -33,7 +33,7 @@ def test_import_harness_imports_nothing_heavy():
 
 
 def test_extract_prediction_passes_the_sample_to_tasks_that_read_choices():
-    from harness.protocols import extract_prediction
+    from harness.api.protocols import extract_prediction
 
     sat = harness.get_task("sat")
     sample = next(sat.samples("test", limit=1))

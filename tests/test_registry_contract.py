@@ -108,7 +108,7 @@ def test_an_explicit_name_serves_an_object_without_a_name_attribute(fresh_host):
 def test_a_task_without_the_contract_names_each_missing_part(fresh_host, changes, missing):
     assert failure(fresh_host, "register_tasks", (task(**changes), None)) == [
         f"register_tasks failed: plugin 'p' registered task 'ok-task' without {missing}: "
-        "see harness.protocols.Task for the contract."
+        "see harness.api.protocols.Task for the contract."
     ]
     assert "ok-task" not in harness.list_tasks()
 
@@ -125,7 +125,7 @@ def test_a_reward_must_be_callable(fresh_host):
 
     assert failure(fresh_host, "register_rewards", (NotCallable(), None)) == [
         "register_rewards failed: plugin 'p' registered reward 'flat' without "
-        "__call__(): see harness.protocols.Reward for the contract."
+        "__call__(): see harness.api.protocols.Reward for the contract."
     ]
     fresh_host.unregister_plugin("p")
     assert failure(fresh_host, "register_rewards", (Callable_(), None)) == []
@@ -144,7 +144,7 @@ def test_a_template_needs_think_and_prefill_but_they_may_be_false_and_empty(fres
     broken.think = None
     assert failure(fresh_host, "register_templates", (broken, None)) == [
         "register_templates failed: plugin 'p' registered template 'plain' without think: "
-        "see harness.protocols.Template for the contract."
+        "see harness.api.protocols.Template for the contract."
     ]
 
 

@@ -9,10 +9,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import harness
-from harness.answers import is_blank_answer
+from harness.api.answers import is_blank_answer
 from harness.plugins.rewards.format import TAGS, is_well_formed
 from harness.plugins.rewards.length_norm import sigmoid_length
-from harness.reward_spec import ComponentSpec, format_reward_spec, parse_reward_spec
+from harness.rewards.spec import ComponentSpec, format_reward_spec, parse_reward_spec
 
 # Text that is likely to contain tags, near-tags and whitespace, not just noise.
 pieces = st.sampled_from(

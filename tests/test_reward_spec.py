@@ -6,7 +6,7 @@ import pytest
 
 import harness
 from harness.errors import ConfigError, DataError, UnknownNameError
-from harness.reward_spec import ComponentSpec, format_reward_spec, parse_reward_spec
+from harness.rewards.spec import ComponentSpec, format_reward_spec, parse_reward_spec
 from harness.testing import registered_plugin
 
 

@@ -1,7 +1,7 @@
 """The reward spec's edges pinned by value: weight bounds, length limits, empty and quoted parameters, the
 canonical text, and each error's exact message.
 
-Written against the survivors of the mutation run over ``harness/reward_spec.py`` (docs/testing.md).
+Written against the survivors of the mutation run over ``harness/rewards/spec.py`` (docs/testing.md).
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import pytest
 
 import harness
 from harness.errors import ConfigError
-from harness.reward_spec import (
+from harness.rewards.spec import (
     EXAMPLE,
     MAX_COMPONENTS,
     MAX_SPEC_CHARS,
@@ -19,7 +19,7 @@ from harness.reward_spec import (
     format_reward_spec,
     parse_reward_spec,
 )
-from harness.rewards import FLOAT32_MAX
+from harness.rewards.base import FLOAT32_MAX
 from harness.testing import registered_plugin
 from test_reward_spec_rules import constant_reward_plugin
 

@@ -7,7 +7,7 @@ import pytest
 
 import harness
 from harness.errors import ConfigError
-from harness.reward_spec import EXAMPLE, RewardSpec
+from harness.rewards.spec import EXAMPLE, RewardSpec
 
 FORM = f'expected "name[(key=value,...)][:weight]" items separated by commas, e.g. "{EXAMPLE}"'
 

@@ -12,10 +12,10 @@ import harness
 from click.testing import CliRunner
 
 from harness.cli import build_cli
-from harness.config import load_config
+from harness.config.base import load_config
 from harness.errors import ConfigError
-from harness.plugins.trl.backend import TrlBackend, check_batches
-from harness.run_config import PRESETS, RunConfig
+from harness.plugins.backends.trl.backend import TrlBackend, check_batches
+from harness.config.run import PRESETS, RunConfig
 
 sys.path.insert(0, str(Path(__file__).parent))
 import _eval_doubles  # noqa: E402
@@ -62,7 +62,7 @@ def test_backend_knobs_live_in_their_section():
 
 
 def test_recipe_expands_to_sft_then_grpo_from_the_sft_checkpoint():
-    from harness.training import stages
+    from harness.training.runner import stages
 
     sft, grpo = stages(RunConfig(**BASE, recipe="sft-then-grpo", source="synthetic"))
     assert (sft.method, sft.output, sft.model) == ("sft", "/tmp/run/sft", "/models/tiny")
@@ -182,8 +182,8 @@ def test_third_party_backends_get_a_section_of_their_own(fresh_host):
     """A plugin backend's section takes exactly the built-ins' path: its own model, the same errors."""
     from pydantic import Field
 
-    from harness.config import StrictModel, load_config
-    from harness.run_config import RunConfig
+    from harness.config.base import StrictModel, load_config
+    from harness.config.run import RunConfig
 
     class ClusterSettings(StrictModel):
         nodes: int = Field(1, ge=1)
@@ -225,9 +225,9 @@ def test_third_party_backends_get_a_section_of_their_own(fresh_host):
 
 
 def test_task_options_reach_the_check_and_unknown_ones_are_named(fresh_host):
-    from harness.plugins.trl.backend import TrlBackend
-    from harness.run_config import RunConfig
-    from harness.sample import Sample
+    from harness.plugins.backends.trl.backend import TrlBackend
+    from harness.config.run import RunConfig
+    from harness.api.sample import Sample
 
     class Strict:
         name, description, splits = "strict", "A task whose loader takes one option.", ("train", "test")

@@ -73,8 +73,8 @@ def test_paper_preset_writes_valid_configs_for_every_stage(tmp_path):
     from click.testing import CliRunner
 
     from harness.cli import build_cli
-    from harness.config import read_config_file
-    from harness.run_config import RunConfig
+    from harness.config.base import read_config_file
+    from harness.config.run import RunConfig
 
     args = ["study", "--preset", "paper", "-o", str(tmp_path), "--model", "/models/Qwen2.5-VL-7B-Instruct"]
     refused = CliRunner().invoke(build_cli(), args)
@@ -190,7 +190,7 @@ def test_report_renders_missing_cells_as_dashes():
 
 @pytest.mark.slow
 def test_the_study_base_model_and_its_trained_models_are_standard_checkpoints(ci_study):
-    from harness.models import STOCK_VIDEO_PROCESSORS, checkpoint_gaps
+    from harness.models.loading import STOCK_VIDEO_PROCESSORS, checkpoint_gaps
 
     root, _, _ = ci_study
     (base,) = (root / "cache").glob("base-*")

@@ -8,14 +8,14 @@ from pathlib import Path
 import pytest
 
 import harness
-from harness.config import read_config_file
+from harness.config.base import read_config_file
 from harness.errors import ConfigError
-from harness.run_config import RunConfig
+from harness.config.run import RunConfig
 
 
 @pytest.fixture(scope="module")
 def tiny_model(tmp_path_factory):
-    from harness.tiny_vlm import build_tiny_vlm
+    from harness.models.tiny import build_tiny_vlm
 
     path = tmp_path_factory.mktemp("model") / "tiny"
     build_tiny_vlm(path)
@@ -135,13 +135,13 @@ class FakeBackend:
 
 
 def test_a_finished_run_of_another_preset_is_refused_not_reused(tmp_path, request):
-    from harness.plugin_host import PluginHost, set_host
+    from harness.host.manager import PluginHost, set_host
     from harness.study import runner
     from harness.study.presets import get_preset
 
     ci, mini = get_preset("ci"), get_preset("mini")
     run_dir = tmp_path / "runs" / "fgvc" / "grpo"
-    host = PluginHost().load(entry_points=False, block={"harness.plugins.trl"})
+    host = PluginHost().load(entry_points=False, block={"harness.plugins.backends.trl"})
 
     class Plugin:
         @harness.hookimpl
@@ -169,7 +169,7 @@ def test_a_study_directory_of_another_preset_is_refused(tmp_path):
 
 
 def test_study_curves_skip_a_torn_last_metrics_line(tmp_path):
-    from harness.rundir import read_jsonl as read_metrics
+    from harness.runs.rundir import read_jsonl as read_metrics
 
     from harness.study import runner
 

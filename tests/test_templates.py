@@ -40,7 +40,7 @@ def test_prompt_is_one_user_turn_images_then_text(task_name, template_name):
 def test_prompt_passes_images_given_as_paths_or_bytes_to_be_decoded_per_batch(tmp_path):
     import io
 
-    from harness.inputs import prompt_images
+    from harness.models.inputs import prompt_images
 
     Image.new("RGB", (20, 20), "red").save(tmp_path / "a.png")
     buf = io.BytesIO()
@@ -54,12 +54,12 @@ def test_prompt_passes_images_given_as_paths_or_bytes_to_be_decoded_per_batch(tm
 @pytest.fixture
 def tiny_processor(request, tmp_path):
     """The processor of the shared tiny VLM (``tiny_model_dir`` when conftest has it)."""
-    from harness.models import load_processor
+    from harness.models.loading import load_processor
 
     try:
         model_dir = request.getfixturevalue("tiny_model_dir")
     except pytest.FixtureLookupError:
-        from harness.tiny_vlm import build_tiny_vlm
+        from harness.models.tiny import build_tiny_vlm
 
         model_dir = build_tiny_vlm(tmp_path / "tiny")
     return load_processor(model_dir)

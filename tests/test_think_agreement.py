@@ -7,7 +7,7 @@ import time
 import pytest
 
 import harness
-from harness.answers import thought_conclusion
+from harness.api.answers import thought_conclusion
 from harness.evaluation.thinking import agreement_fields, agreement_summary, thought_answer
 
 
@@ -61,7 +61,7 @@ SAT = harness.Sample("s1", [], "q", ["left", "right"], "right")
 ])
 def test_agreement_fields_use_the_tasks_answer_rule(task, sample, completion, expected):
     t = harness.get_task(task)
-    from harness.protocols import extract_prediction
+    from harness.api.protocols import extract_prediction
 
     assert agreement_fields(t, completion, sample, extract_prediction(t, completion, sample)) == expected
 

@@ -14,7 +14,7 @@ import sys
 
 import click
 
-from harness.versions import __version__
+from harness.runs.versions import __version__
 from harness.errors import HarnessError
 
 COMMAND_MODULES: tuple[str, ...] = ("harness.cli.listing", "harness.cli.eval", "harness.cli.run", "harness.cli.install", "harness.cli.new_plugin", "harness.cli.study", "harness.cli.model")
@@ -45,7 +45,7 @@ class HarnessGroup(click.Group):
 
 def _plugin_fault(exc: BaseException) -> str | None:
     """One line naming the third-party plugin whose code raised ``exc``, or ``None``."""
-    from harness.plugin_host import get_host
+    from harness.host.manager import get_host
 
     found = get_host().blame(exc)
     if found is None or found[0].builtin:
@@ -71,7 +71,7 @@ def build_cli() -> click.Group:
         for command in importlib.import_module(module_name).COMMANDS:
             cli.add_command(command)
 
-    from harness.plugin_host import get_host
+    from harness.host.manager import get_host
 
     get_host().add_commands(cli)
     return cli

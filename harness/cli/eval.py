@@ -102,8 +102,8 @@ def eval_command(config_file, tasks, templates, sources, task_options, engine_op
     With --ray-address the run is split into --shards Ray tasks (each resumable,
     restarted if its worker dies) and merged into --output as one unsharded run.
     """
-    from harness.config import load_config
-    from harness.eval_config import DATA_PARALLEL_OPTION, EvalConfig
+    from harness.config.base import load_config
+    from harness.config.eval import DATA_PARALLEL_OPTION, EvalConfig
     from harness.evaluation import run_eval
 
     overrides = dict(flags, tasks=_names(tasks), templates=_names(templates), sources=_sources(sources),

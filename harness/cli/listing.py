@@ -6,11 +6,11 @@ import json
 
 import click
 
-from harness.kinds import KINDS
+from harness.api.kinds import KINDS
 
 
 def _host():
-    from harness.plugin_host import get_host
+    from harness.host.manager import get_host
 
     host = get_host()
     host.load_all_registries()
@@ -61,8 +61,8 @@ def _listing(kind: str) -> click.Command:
 
 
 def _public_data(task) -> str | None:
-    """What a task says is public (harness.sources): its Hub datasets, or why there are none."""
-    from harness.sources import public_data
+    """What a task says is public (harness.data.sources): its Hub datasets, or why there are none."""
+    from harness.data.sources import public_data
 
     datasets = public_data(task)
     if datasets:

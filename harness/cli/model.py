@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-ARCH_CHOICES = ("qwen2_5_vl", "qwen2_vl", "qwen3_vl")  # == harness.tiny_vlm.ARCHES, kept import-free
+ARCH_CHOICES = ("qwen2_5_vl", "qwen2_vl", "qwen3_vl")  # == harness.models.tiny.ARCHES, kept import-free
 
 
 @click.group("model")
@@ -25,7 +25,7 @@ def tiny_command(out_dir: str, arch: str, seed: int, hidden_size: int, layers: i
     `harness eval --model DIR` like any local checkpoint. Its answers are
     meaningless: the weights are random.
     """
-    from harness.tiny_vlm import build_tiny_vlm
+    from harness.models.tiny import build_tiny_vlm
 
     path = build_tiny_vlm(out_dir, arch=arch, seed=seed, hidden_size=hidden_size, num_layers=layers)
     click.echo(f"Wrote a tiny {arch} (random weights, seed {seed}) to {path}")
@@ -42,7 +42,7 @@ def complete_command(path: str) -> None:
     already there are kept), then checks the directory as `harness run` and
     `harness eval` will.
     """
-    from harness.models import check_checkpoint, complete_processor_files
+    from harness.models.loading import check_checkpoint, complete_processor_files
 
     written = complete_processor_files(path)
     click.echo(f"Wrote {', '.join(written)} in {path}." if written else f"{path}: nothing to add.")

@@ -14,7 +14,7 @@ from string import Template
 
 import click
 
-from harness.versions import __version__
+from harness.runs.versions import __version__
 from harness.errors import ConfigError
 
 NAME_RE = re.compile(r"^[a-z][a-z0-9]*(?:[-_][a-z0-9]+)*$")

@@ -72,9 +72,9 @@ def run_command(config_file, sets, check_only, task_options, **flags) -> None:
 
     Every stage is checked by its backend before any model is loaded.
     """
-    from harness.config import deep_merge, load_config, read_config_file
-    from harness.run_config import RunConfig
-    from harness.training import check, run_training
+    from harness.config.base import deep_merge, load_config, read_config_file
+    from harness.config.run import RunConfig
+    from harness.training.runner import check, run_training
 
     if task_options:
         flags["task_options"] = _set_overrides(task_options)
@@ -105,12 +105,12 @@ NO_MODEL_NOTE = (
 def _default_model(config_file, overrides: dict) -> dict:
     """As `harness eval` does: no model anywhere -> the cached tiny model (and, without a
     --source, the synthetic twin), said plainly."""
-    from harness.config import deep_merge, read_config_file
+    from harness.config.base import deep_merge, read_config_file
 
     given = deep_merge(read_config_file(config_file) if config_file else {}, overrides)
     if given.get("model"):
         return overrides
-    from harness.tiny_vlm import default_tiny_model_dir
+    from harness.models.tiny import default_tiny_model_dir
 
     click.echo(NO_MODEL_NOTE)
     extra = {"model": str(default_tiny_model_dir())}

@@ -1,6 +1,6 @@
 """Evaluation: ``harness eval``'s runner, per-sample logs, results, reports and shard merging.
 
-:func:`run_eval` runs (or resumes) an :class:`~harness.eval_config.EvalConfig`;
+:func:`run_eval` runs (or resumes) an :class:`~harness.config.eval.EvalConfig`;
 :func:`merge_shards` combines ``--shard I/N`` outputs. Imports are light; the
 engine loads torch/transformers only when it runs.
 """

@@ -45,7 +45,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.errors import ConfigError, HarnessError
-from harness.eval_config import EvalConfig
+from harness.config.eval import EvalConfig
 
 SHARDS_DIR = "shards"
 IN_PROCESS = "<in-process>"  # the distribution name PluginHost.register_plugin records
@@ -165,8 +165,8 @@ def run_shard(fields: dict[str, Any], index: int, count: int, output: str, token
     raises, and the driver retries the shard.
     """
     from harness.evaluation.runner import run_eval
-    from harness.plugin_host import get_host
-    from harness.versions import __version__
+    from harness.host.manager import get_host
+    from harness.runs.versions import __version__
 
     node = socket.gethostname()
     try:
@@ -239,10 +239,10 @@ def run_on_ray(
     from harness.evaluation.runner import check_engine_options, check_output_dir, resolve_model
     from harness.evaluation.scoring import build_rewards
     from harness.evaluation.shards import merge_shards
-    from harness.fingerprint import checkpoint_fingerprint
-    from harness.plugin_host import get_host
-    from harness.rundir import check_output_path, output_lock, write_text
-    from harness.versions import __version__
+    from harness.runs.fingerprint import checkpoint_fingerprint
+    from harness.host.manager import get_host
+    from harness.runs.rundir import check_output_path, output_lock, write_text
+    from harness.runs.versions import __version__
 
     if config.shard is not None:
         raise ConfigError("--shard I/N runs one shard by hand; --shards N runs them all on Ray. Use one of them.")

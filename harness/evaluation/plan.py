@@ -8,11 +8,11 @@ circular=True)`` when it has that option, else :func:`rotations`) and optionally
 of a sample together), so shards are disjoint, cover the set, and can be
 merged back into exactly the unsharded run.
 
-Where each task's data comes from is decided by :func:`harness.sources.choose`
+Where each task's data comes from is decided by :func:`harness.data.sources.choose`
 (a real ``--model`` never meets generated data unless it was asked for) and
 recorded on the unit (``Unit.data``: kind, spec, repo and commit or path,
 split, count, and the content ``fingerprint`` of the samples, see
-:mod:`harness.fingerprint`). A task that loads no sample is a
+:mod:`harness.runs.fingerprint`). A task that loads no sample is a
 :class:`harness.DataError` naming its source.
 """
 
@@ -24,18 +24,18 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from harness.errors import ConfigError, DataError
-from harness.eval_config import EvalConfig
-from harness.plugin_host import get_host
-from harness.sample import Sample
-from harness.fingerprint import sample_digest, samples_fingerprint
-from harness.sources import check_task_options, choose, mark_loaded, no_samples_error
+from harness.config.eval import EvalConfig
+from harness.host.manager import get_host
+from harness.api.sample import Sample
+from harness.runs.fingerprint import sample_digest, samples_fingerprint
+from harness.data.sources import check_task_options, choose, mark_loaded, no_samples_error
 
 
 @dataclass(slots=True)  # one per sample of the run: kept small
 class Item:
     """One prompt to evaluate: a sample (or one rotation of it) and its place in the set.
 
-    ``digest`` is the sample's content digest (:func:`harness.fingerprint.sample_digest`),
+    ``digest`` is the sample's content digest (:func:`harness.runs.fingerprint.sample_digest`),
     logged with its record so a resumed run can tell a changed sample from a finished one.
     """
 

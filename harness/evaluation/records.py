@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.errors import DataError
-from harness.rundir import write_text
+from harness.runs.rundir import write_text
 
 
 def records_path(output: str | Path, task: str, template: str) -> Path:

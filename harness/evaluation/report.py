@@ -28,7 +28,7 @@ def load_results(directory: str | Path) -> dict[str, Any]:
     :class:`DataError` naming it: it is rendered once on its own here, so the
     report never fails half-way with a traceback.
     """
-    from harness.rundir import read_json
+    from harness.runs.rundir import read_json
 
     path = Path(directory) / "results.json"
     if not path.is_file():
@@ -124,7 +124,7 @@ def _grid(runs: Sequence[Run], cell) -> tuple[list[str], list[list[str]]]:
 
 def _data_lines(runs: Sequence[Run]) -> list[str]:
     """Per run and task, where the samples came from; a warning per row that mixes data."""
-    from harness.sources import describe
+    from harness.data.sources import describe
 
     lines, marks, per_task = [], set(), {}
     for label, results in runs:

@@ -13,7 +13,7 @@ Layout of an output directory::
 A rerun on the same directory skips every sample already logged; a rerun with
 a different configuration is refused, naming the fields that differ (unless
 nothing was logged yet, e.g. the first attempt failed to load the model). The
-identity covers content, not just paths (:mod:`harness.fingerprint`): a
+identity covers content, not just paths (:mod:`harness.runs.fingerprint`): a
 checkpoint overwritten at the same ``--model`` path, or a logged sample whose
 gold answer, choices, question or images changed in place, is refused too,
 naming the files or samples that changed.
@@ -28,17 +28,17 @@ from typing import Any
 
 from harness.data import use_image_limits
 from harness.errors import ConfigError, DataError, PluginError
-from harness.eval_config import DATA_PARALLEL_OPTION, EvalConfig
+from harness.config.eval import DATA_PARALLEL_OPTION, EvalConfig
 from harness.evaluation.plan import Unit, UnitPrompts, plan_units
 from harness.evaluation.records import RecordWriter, read_records, records_path
 from harness.evaluation.results import summarize
 from harness.evaluation.scoring import build_rewards, format_checker, score
-from harness.fingerprint import checkpoint_changes, checkpoint_fingerprint
-from harness.models import check_checkpoint
-from harness.plugin_host import get_host
-from harness.rundir import check_output_path, identity_differences, output_lock, read_json, write_json, write_text
-from harness.sources import describe
-from harness.versions import __version__, package_versions
+from harness.runs.fingerprint import checkpoint_changes, checkpoint_fingerprint
+from harness.models.loading import check_checkpoint
+from harness.host.manager import get_host
+from harness.runs.rundir import check_output_path, identity_differences, output_lock, read_json, write_json, write_text
+from harness.data.sources import describe
+from harness.runs.versions import __version__, package_versions
 
 UNTRAINED_NOTE = (
     "No --model given: this ran the cached tiny model, which has random weights and is "
@@ -63,7 +63,7 @@ def resolve_model(config: EvalConfig) -> tuple[str, bool, dict[str, Any] | None]
         check_checkpoint(path)
         return str(path), False, hub
     try:
-        from harness.tiny_vlm import default_tiny_model_dir
+        from harness.models.tiny import default_tiny_model_dir
     except ImportError as exc:
         raise ConfigError(
             f"No --model given and the tiny default model is unavailable ({exc}); pass --model PATH."
@@ -149,7 +149,7 @@ def _changed_samples(output: Path, units: list[Unit]) -> list[str]:
 def check_output_dir(config: EvalConfig, output: Path, checkpoint: dict[str, Any] | None = None) -> None:
     """Record the run's identity in ``output/config.json``, or refuse a different one.
 
-    :param checkpoint: the model's :func:`harness.fingerprint.checkpoint_fingerprint`,
+    :param checkpoint: the model's :func:`harness.runs.fingerprint.checkpoint_fingerprint`,
         kept under ``"checkpoint"``: a rerun whose checkpoint content changed at the
         same path is refused, naming the files that changed.
     """
@@ -264,7 +264,7 @@ def _run_eval(config: EvalConfig, progress: bool, echo: Callable[[str], None], p
     check_output_path(output, "--output")
     engine = get_host().get("engines", config.engine)
     if config.device != "auto":
-        from harness.models import check_device
+        from harness.models.loading import check_device
 
         check_device(config.device, "--device")
     units = plan_units(config)

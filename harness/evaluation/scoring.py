@@ -14,14 +14,14 @@ from collections.abc import Mapping
 from typing import Any
 
 from harness.errors import DataError, UnknownNameError
-from harness.plugin_host import get_host
-from harness.protocols import extract_prediction
-from harness.reward_spec import reward_from_spec
+from harness.host.manager import get_host
+from harness.api.protocols import extract_prediction
+from harness.rewards.spec import reward_from_spec
 from harness.evaluation.thinking import agreement_fields
 
 
 def build_rewards(spec: Any, template: Any) -> Any:
-    """The training-side :class:`~harness.reward_spec.WeightedReward` of ``spec`` for ``template``.
+    """The training-side :class:`~harness.rewards.spec.WeightedReward` of ``spec`` for ``template``.
 
     ``template`` is offered to every component that takes it, so ``format``
     expects a think span only under a think template and accounts for the

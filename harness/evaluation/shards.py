@@ -15,11 +15,11 @@ from typing import Any
 
 from harness.data import use_image_limits
 from harness.errors import ConfigError, DataError
-from harness.eval_config import EvalConfig
+from harness.config.eval import EvalConfig
 from harness.evaluation.plan import plan_units
 from harness.evaluation.records import read_records, records_path, write_records
 from harness.evaluation.results import sort_records
-from harness.rundir import check_output_path, identity_differences, output_lock, read_json
+from harness.runs.rundir import check_output_path, identity_differences, output_lock, read_json
 
 
 def _shard_config(directory: Path) -> dict[str, Any]:
@@ -48,7 +48,7 @@ def merge_shards(
         check_output_dir,
         finalize,
     )
-    from harness.fingerprint import checkpoint_changes
+    from harness.runs.fingerprint import checkpoint_changes
 
     check_output_path(output, "OUTPUT")
     dirs = [Path(d) for d in shard_dirs]

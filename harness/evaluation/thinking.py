@@ -3,7 +3,7 @@
 For a completion with a ``<think>`` span, the answer the thought argues for is
 the task's ``thought_answer(thought, sample)`` when the task has that hook,
 else the task's own answer extraction applied to the thought's conclusion
-(:func:`harness.answers.thought_conclusion`: its last sentence, from after
+(:func:`harness.api.answers.thought_conclusion`: its last sentence, from after
 "answer is" when it says so). The record then says whether that answer is
 the final answer. A thought that names no answer counts as "argues nothing",
 not as a disagreement.
@@ -14,8 +14,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from harness.answers import ANSWER_CLOSE, ANSWER_OPEN, completion_text, thought_conclusion, think_span
-from harness.protocols import extract_prediction
+from harness.api.answers import ANSWER_CLOSE, ANSWER_OPEN, completion_text, thought_conclusion, think_span
+from harness.api.protocols import extract_prediction
 
 
 def thought_answer(task: Any, completion: Any, sample: Any) -> tuple[bool, str | None]:

@@ -14,7 +14,7 @@ from typing import Any
 from harness.errors import HarnessError
 from harness.hacking.indicators import DESCRIPTIONS, INDICATORS, LENGTH_SHARE, Indicators
 from harness.hacking.settings import HackingMonitor
-from harness.sample import Sample
+from harness.api.sample import Sample
 
 logger = logging.getLogger("harness.hacking")
 

@@ -6,9 +6,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from harness.answers import ANSWER_OPEN, is_blank_answer, last_answer
+from harness.api.answers import ANSWER_OPEN, is_blank_answer, last_answer
 from harness.errors import PluginError
-from harness.sample import Sample
+from harness.api.sample import Sample
 
 PREFIX = "hack/"
 MULTIPLE_ANSWERS = "hack/multiple_answers"
@@ -212,7 +212,7 @@ class RewardBatchIndicators:
         self._format: Any = None
         if settings.format_reward not in self.weights:
             from harness.errors import UnknownNameError
-            from harness.reward_spec import reward_from_spec
+            from harness.rewards.spec import reward_from_spec
 
             try:
                 self._format = reward_from_spec(settings.format_reward, template=template)
@@ -222,7 +222,7 @@ class RewardBatchIndicators:
 
     def _task(self, name: str) -> Any:
         if name not in self._tasks:
-            from harness.plugin_host import get_host
+            from harness.host.manager import get_host
 
             self._tasks[name] = get_host().get("tasks", name)
         return self._tasks[name]
@@ -236,7 +236,7 @@ class RewardBatchIndicators:
         at_cap: Sequence[bool] | None = None,
     ) -> tuple[Indicators, list[str], list[Sample]]:
         """``(indicators, completion texts, samples)`` of one batch (``at_cap``: see :func:`compute_indicators`)."""
-        from harness.rewards import completion_texts, samples_from_columns
+        from harness.rewards.base import completion_texts, samples_from_columns
 
         texts = completion_texts(completions)
         names, samples = samples_from_columns(columns, len(texts), "hacking monitor")

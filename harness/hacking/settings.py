@@ -7,7 +7,7 @@ from typing import Any
 
 from pydantic import Field, field_validator
 
-from harness.config import StrictModel
+from harness.config.base import StrictModel
 from harness.hacking.indicators import (
     AT_CAP,
     EMPTY_ANSWER,

@@ -23,8 +23,8 @@ from typing import Any
 
 from pydantic import Field
 
-from harness.protocols import extract_prediction
-from harness.config import StrictModel
+from harness.api.protocols import extract_prediction
+from harness.config.base import StrictModel
 from harness.study.generic_data import GenericQuestion, generic_questions
 
 DATA_VERSION = 7  # bump when generic_data or the target layout changes: new cache key
@@ -48,7 +48,7 @@ class BaseModelSpec(StrictModel):
     seed: int = 0
 
     def key(self) -> str:
-        from harness.tiny_vlm import TINY_FORMAT  # the checkpoint's file set: a new one, a new key
+        from harness.models.tiny import TINY_FORMAT  # the checkpoint's file set: a new one, a new key
 
         payload = json.dumps({"spec": self.model_dump(), "data": DATA_VERSION, "files": TINY_FORMAT},
                              sort_keys=True)
@@ -175,8 +175,8 @@ def pretrain(model: Any, processor: Any, spec: BaseModelSpec, log: Callable[[dic
 
 
 def load_checkpoint(path: str | Path) -> tuple[Any, Any]:
-    """``(model, processor)`` of a local checkpoint, through :mod:`harness.models`."""
-    from harness.models import load_model
+    """``(model, processor)`` of a local checkpoint, through :mod:`harness.models.loading`."""
+    from harness.models.loading import load_model
 
     loaded = load_model(str(path), dtype="float32", device="cpu")
     return loaded.model, loaded.processor
@@ -192,9 +192,9 @@ def ensure_base_model(spec: BaseModelSpec, cache_dir: str | Path | None = None,
     """
     import torch
 
-    from harness.tiny_vlm import build_tiny_vlm
+    from harness.models.tiny import build_tiny_vlm
 
-    from harness.tiny_vlm import cache_root
+    from harness.models.tiny import cache_root
 
     root = Path(cache_dir) if cache_dir is not None else cache_root()
     path = root / f"base-{spec.key()}"

@@ -35,7 +35,7 @@ DRY_RUN_NOTE = ("openrlhf: no --ray-address was given, so this run only writes i
 
 def check_run(config: Any) -> None:
     """The backend's own checks that need no model, data or cluster (``Backend.check_plan``)."""
-    from harness.plugin_host import get_host
+    from harness.host.manager import get_host
 
     backend = get_host().get("backends", config.backend)
     check_plan = getattr(backend, "check_plan", None)
@@ -45,7 +45,7 @@ def check_run(config: Any) -> None:
 
 def trained_model(config: Any) -> str:
     """Where ``harness run`` with ``config`` leaves the final model (what its eval loads), as its backend says."""
-    from harness.training import planned_outputs
+    from harness.training.runner import planned_outputs
 
     return str(planned_outputs(config).checkpoint)
 
@@ -53,8 +53,8 @@ def trained_model(config: Any) -> str:
 def _require_data(sources: dict[str, str]) -> None:
     """Every task needs real data: its public Hub dataset (resolved at run time) or a --source."""
     from harness.errors import ConfigError
-    from harness.plugin_host import get_host
-    from harness.sources import public_data
+    from harness.host.manager import get_host
+    from harness.data.sources import public_data
 
     for name in TASKS:
         task = get_host().get("tasks", name)
@@ -77,8 +77,8 @@ def paper_configs(model: str, output: str | Path, backend: str = "trl",
     import yaml
 
     from harness.errors import ConfigError
-    from harness.eval_config import EvalConfig
-    from harness.run_config import RunConfig
+    from harness.config.eval import EvalConfig
+    from harness.config.run import RunConfig
 
     if backend not in ("trl", "openrlhf"):
         raise ConfigError(f"--backend {backend!r}: the paper preset writes configs for trl or openrlhf.")

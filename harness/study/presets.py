@@ -12,7 +12,7 @@ from typing import Any, Literal
 
 from pydantic import Field
 
-from harness.config import StrictModel
+from harness.config.base import StrictModel
 from harness.study.base_model import BaseModelSpec
 
 TASKS = ("banner", "fgvc", "sat")

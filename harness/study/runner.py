@@ -18,7 +18,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from harness.rundir import identity_differences, read_json, read_jsonl, write_json, write_text
+from harness.runs.rundir import identity_differences, read_json, read_jsonl, write_json, write_text
 from harness.study.presets import TEMPLATES, StudyPreset
 from harness.study.report import learning_verdict, render_report, save_figure
 from harness.study.significance import chance_levels, paired_tests
@@ -57,9 +57,9 @@ def train(preset: StudyPreset, task: str, run: str, model: str, output: Path,
           echo: Callable[[str], None]) -> tuple[Path, str | None]:
     """Run (or reuse) one training run through the TRL backend; returns ``(checkpoint, metrics file)``."""
     from harness.errors import ConfigError
-    from harness.plugin_host import get_host
-    from harness.run_config import RunConfig
-    from harness.rundir import RunSummary
+    from harness.host.manager import get_host
+    from harness.config.run import RunConfig
+    from harness.runs.rundir import RunSummary
 
     done = output / "study-done.json"
     settings = run_config(preset, task, run, model, output)
@@ -91,7 +91,7 @@ def train(preset: StudyPreset, task: str, run: str, model: str, output: Path,
 def evaluate(preset: StudyPreset, model: str, tasks: Sequence[str], output: Path,
              progress: bool, echo: Callable[[str], None]) -> dict[str, Any]:
     """``harness eval`` of ``model`` on ``tasks`` with both templates (resumes in ``output``)."""
-    from harness.eval_config import EvalConfig
+    from harness.config.eval import EvalConfig
     from harness.evaluation.runner import run_eval
 
     config = EvalConfig(  # the study scores its tiny pre-trained model on the synthetic twins, on purpose

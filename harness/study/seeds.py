@@ -24,7 +24,7 @@ from harness.study.report import METHODS, TEMPLATES, markdown_table
 def load_studies(dirs: Sequence[str | Path]) -> list[dict[str, Any]]:
     """Each directory's ``study.json``; a ConfigError unless all ran the same preset but the seed."""
     from harness.errors import ConfigError
-    from harness.rundir import identity_differences, read_json
+    from harness.runs.rundir import identity_differences, read_json
 
     studies = [read_json(Path(d) / "study.json", "study record") for d in dirs]
     first = studies[0].get("preset") or {}

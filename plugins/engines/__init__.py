@@ -1,7 +1,7 @@
 """Built-in inference engines: ``hf`` (transformers), ``vllm`` and ``lm-eval`` (lm-evaluation-harness).
 
 One module each (:mod:`.hf`, :mod:`.vllm`, :mod:`.lm_eval`); all three render
-prompts and images through :mod:`harness.inputs`, so they hand a model the
+prompts and images through :mod:`harness.models.inputs`, so they hand a model the
 same inputs. Nothing heavy is imported when this plugin loads.
 """
 

@@ -35,8 +35,8 @@ from pathlib import Path
 from typing import Any
 
 from harness.errors import ConfigError
-from harness.inputs import prompt_images, render_prompt
-from harness.protocols import Generation, Messages
+from harness.models.inputs import prompt_images, render_prompt
+from harness.api.protocols import Generation, Messages
 
 WINDOW_BATCHES = 16  # prompts preprocessed ahead = batch_size * this (bounds memory, enables bucketing)
 ENCODE_CHUNK = 32  # prompts per processor call
@@ -234,7 +234,7 @@ class HFEngine:
         return None
 
     def load(self, model_path: str, **options: Any) -> Any:
-        from harness.models import load_model
+        from harness.models.loading import load_model
 
         return load_model(
             model_path,

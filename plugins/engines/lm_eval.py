@@ -8,8 +8,8 @@ for it on the fly, and runs it with lm-eval's ``hf-multimodal`` model
 batching, tokenization, image processing and generation; its completions come
 back into the harness's scoring, so the report has the same shape as with
 ``--engine hf``. The prompt text and images are made by the same functions
-the ``hf`` engine uses (:func:`harness.inputs.render_prompt`,
-:func:`harness.inputs.prompt_images`), so the two engines are
+the ``hf`` engine uses (:func:`harness.models.inputs.render_prompt`,
+:func:`harness.models.inputs.prompt_images`), so the two engines are
 handed identical inputs. Only the generated task directory is indexed
 (``TaskManager(include_defaults=False)``), which saves lm-eval's ~7 s scan of
 its built-in tasks.
@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 import harness
-from harness.inputs import prompt_images, render_prompt
+from harness.models.inputs import prompt_images, render_prompt
 
 CHUNK_BATCHES = 8
 
@@ -69,7 +69,7 @@ def _task_yaml(name: str, data_file: Path, settings: Mapping[str, Any]) -> dict[
 
 
 def _lm_class() -> type:
-    """lm-eval's ``HFMultimodalLM`` with the processor loaded by :func:`harness.models.load_processor`.
+    """lm-eval's ``HFMultimodalLM`` with the processor loaded by :func:`harness.models.loading.load_processor`.
 
     The stock Qwen-VL processors also build a video processor, which needs
     torchvision; the harness's image-only loader avoids that. Tokenization,
@@ -79,7 +79,7 @@ def _lm_class() -> type:
 
     class HarnessProcessorLM(HFMultimodalLM):
         def _create_tokenizer(self, pretrained, tokenizer, revision="main", trust_remote_code=False, **kwargs):
-            from harness.models import load_processor
+            from harness.models.loading import load_processor
 
             path = pretrained if isinstance(pretrained, str) else self.model.name_or_path
             self.processor = load_processor(path, trust_remote_code=bool(trust_remote_code))
@@ -119,7 +119,7 @@ class LmEvalEngine:
 
     def _model(self, handle: LmEvalHandle, batch_size: int) -> Any:
         if handle.lm is None:
-            from harness.models import pick_device, pick_dtype
+            from harness.models.loading import pick_device, pick_dtype
 
             device = pick_device(handle.options.get("device") or "auto")
             dtype = pick_dtype(handle.options.get("dtype") or "auto", device)

@@ -34,8 +34,8 @@ from pathlib import Path
 from typing import Any
 
 from harness.errors import ConfigError
-from harness.inputs import prompt_images, render_prompt
-from harness.protocols import Generation, Messages
+from harness.models.inputs import prompt_images, render_prompt
+from harness.api.protocols import Generation, Messages
 
 CHUNK = 256  # prompts per LLM.generate call
 
@@ -225,7 +225,7 @@ class VLLMEngine:
         ``seed`` (0) and the engine options of the module docstring (:func:`llm_kwargs`).
         ``device`` is ignored: vLLM runs on CUDA.
         """
-        from harness.models import check_model_dir, load_processor
+        from harness.models.loading import check_model_dir, load_processor
 
         reason = self.unavailable_reason()
         if reason:

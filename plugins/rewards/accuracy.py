@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from harness.rewards import CorrectnessRule, RewardFunction
+from harness.rewards.base import CorrectnessRule, RewardFunction
 
 
 class AccuracyReward(RewardFunction):

@@ -10,9 +10,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from harness.answers import ANSWER_CLOSE, ANSWER_OPEN, THINK_CLOSE, THINK_OPEN, is_blank_answer
+from harness.api.answers import ANSWER_CLOSE, ANSWER_OPEN, THINK_CLOSE, THINK_OPEN, is_blank_answer
 from harness.errors import ConfigError
-from harness.rewards import RewardFunction, template_layout, with_prefill
+from harness.rewards.base import RewardFunction, template_layout, with_prefill
 
 TAGS = (THINK_OPEN, THINK_CLOSE, ANSWER_OPEN, ANSWER_CLOSE)
 
@@ -26,7 +26,7 @@ def is_well_formed(text: str, think: bool = True, allow_empty_think: bool = Fals
     ``allow_empty_think``) and an answer that is not blank. Without
     ``think``: exactly one ``<answer>…</answer>``, non-blank, nothing but
     whitespace around it and no ``<think>`` tag anywhere. Blank is
-    :func:`harness.answers.is_blank_answer`, the rule the tasks use for an
+    :func:`harness.api.answers.is_blank_answer`, the rule the tasks use for an
     unanswered question: whitespace, invisible characters (zero-width
     space, soft hyphen...) and bare punctuation (``.``, ``**``, ``()``).
 
@@ -65,7 +65,7 @@ class FormatReward(RewardFunction):
         completion that continues the thought exactly like a template that
         does not pre-fill and a completion that opens ``<think>`` itself. A
         completion that repeats the prefill is checked as is (see
-        :func:`harness.rewards.with_prefill`).
+        :func:`harness.rewards.base.with_prefill`).
     :param template: a template name or object; ``think`` and ``prefill``
         are read from it (an explicit contradicting value is an error).
     :param allow_empty_think: accept a blank think span

@@ -17,9 +17,9 @@ import os
 from collections.abc import Mapping
 from typing import Any
 
-from harness.answers import think_span
+from harness.api.answers import think_span
 from harness.errors import ConfigError
-from harness.rewards import CorrectnessRule, RewardFunction, template_layout, with_prefill
+from harness.rewards.base import CorrectnessRule, RewardFunction, template_layout, with_prefill
 
 # The paper caps responses at 1024 tokens. With L0 = 256 the reward still
 # rises across the reachable range (R(0)=0.27, R(512)=0.73) but is flat near

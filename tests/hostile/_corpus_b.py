@@ -36,7 +36,7 @@ def manifest_of(root: Path, images: list[Any], name: str = "test.jsonl") -> Path
 
 HOLD = """
 import sys, time
-from harness.rundir import output_lock
+from harness.runs.rundir import output_lock
 with output_lock(sys.argv[1], "holder"):
     print("held", flush=True)
     time.sleep(120)

@@ -16,7 +16,7 @@ import pytest
 
 import harness
 import harness.data as hdata
-from harness.eval_config import EvalConfig
+from harness.config.eval import EvalConfig
 from harness.evaluation import run_eval
 from harness.testing import registered_plugin
 
@@ -150,13 +150,13 @@ def _spec(n: int) -> str:
 
 
 def test_the_reward_spec_parser_is_linear_in_components(monkeypatch):
-    import harness.reward_spec as reward_spec
+    import harness.rewards.spec as reward_spec
 
     monkeypatch.setattr(reward_spec, "MAX_SPEC_CHARS", 10**7)
     monkeypatch.setattr(reward_spec, "MAX_COMPONENTS", 10**6)
 
     def lines_run(n: int) -> int:
-        """Lines of harness/reward_spec.py executed to parse an n-component spec (an operation count:
+        """Lines of harness/rewards/spec.py executed to parse an n-component spec (an operation count:
         the same on any machine, unlike a timing)."""
         count = 0
 
@@ -233,7 +233,7 @@ def test_a_reward_whose_weighted_total_overflows_stops_eval_naming_it(script, tm
 
 
 def test_training_refuses_the_same_overflow_naming_the_component_and_completion():
-    from harness.plugins.trl.rewards import TrlReward
+    from harness.plugins.backends.trl.rewards import TrlReward
 
     reward = TrlReward("huge", Huge(), weight=1.0, components=2)
     with pytest.raises(harness.DataError, match=r"reward 'huge' returned 1e\+300 .* could overflow.*id='s1'"):

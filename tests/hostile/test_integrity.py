@@ -1,6 +1,6 @@
 """Hostile cases, class "Confinement and integrity" (second half): what lands in an output directory.
 
-One run per output directory (harness.rundir.output_lock: a second is refused naming the holder,
+One run per output directory (harness.runs.rundir.output_lock: a second is refused naming the holder,
 a dead holder never blocks), engines that yield an index twice, out of range or not at all, and
 output paths that would write where nobody meant to.
 """
@@ -14,10 +14,10 @@ from pathlib import Path
 import pytest
 
 import harness
-from harness.eval_config import EvalConfig
+from harness.config.eval import EvalConfig
 from harness.evaluation import run_eval
 from harness.evaluation.records import read_records
-from harness.rundir import LOCK_FILE, output_lock
+from harness.runs.rundir import LOCK_FILE, output_lock
 
 from _corpus_a import assert_one_line_error, cli, fake_checkpoint
 from _corpus_b import LockHolder, toy_eval_process, wait_for
@@ -113,9 +113,9 @@ def test_nested_use_in_one_thread_is_allowed_and_another_thread_is_refused(tmp_p
 
 @error
 def test_a_second_training_run_on_one_output_is_refused_before_the_backend_runs(fresh_host, tmp_path):
-    from harness.run_config import RunConfig
+    from harness.config.run import RunConfig
     from harness.testing import registered_plugin
-    from harness.training import run_training
+    from harness.training.runner import run_training
 
     runs: list = []
 

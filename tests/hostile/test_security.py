@@ -119,9 +119,9 @@ def test_no_shell_runs_a_string():
 # Every import of a module whose name is not written in the code, and why it is safe.
 DYNAMIC_IMPORTS = {
     "harness/__init__.py": "names from the module's own _LAZY table",
-    "harness/plugin_host.py": "the built-in plugins' module names (DEFAULT_PLUGINS)",
+    "harness/host/manager.py": "the built-in plugins' module names (DEFAULT_PLUGINS)",
     "harness/cli/__init__.py": "the command modules (COMMAND_MODULES)",
-    "harness/models.py": "transformers.models.<model_type>, model_type checked against STOCK_PROCESSORS first",
+    "harness/models/loading.py": "transformers.models.<model_type>, model_type checked against STOCK_PROCESSORS first",
 }
 
 
@@ -209,8 +209,8 @@ def test_a_completion_holding_code_is_scored_as_text(tmp_path, task):
 
 @result
 def test_question_text_holding_template_code_reaches_the_model_literally(tiny_model_dir, tmp_path):
-    from harness.inputs import render_prompt
-    from harness.models import load_processor
+    from harness.models.inputs import render_prompt
+    from harness.models.loading import load_processor
 
     hostile = "{{ 7 * 7 }} {% for x in range(3) %}x{% endfor %} " + PAYLOAD.format(marker=tmp_path / "PWNED")
     task = harness.get_task("sat")

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 import harness
-from harness.eval_config import EvalConfig
+from harness.config.eval import EvalConfig
 from harness.evaluation import run_eval
 from harness.evaluation.records import read_records
 from harness.testing import registered_plugin
@@ -102,7 +102,7 @@ def test_sat_eval_reads_a_letter_as_a_letter_even_when_choices_are_letters(scrip
     ("<answer>B) B</answer>", 0.0),  # letter and text disagree: a hedge
 ])
 def test_the_grpo_reward_uses_the_same_letter_first_rule(completion, reward):
-    from harness.plugins.trl.rewards import trl_rewards
+    from harness.plugins.backends.trl.rewards import trl_rewards
 
     columns = {"task": ["sat"], "answer": ["A"], "choices": [["B", "A"]], "id": ["q"], "meta": ["{}"]}
     weighted = harness.reward_from_spec("accuracy:1", template="nothink")
@@ -191,9 +191,9 @@ def test_resume_refuses_a_checkpoint_overwritten_at_the_same_path(script, tmp_pa
 
 
 def test_resume_refuses_weights_rewritten_at_the_same_path(script, tmp_path, monkeypatch):
-    import harness.fingerprint
+    import harness.runs.fingerprint
 
-    monkeypatch.setattr(harness.fingerprint, "SMALL_FILE", 100)  # weights are "large": size + mtime
+    monkeypatch.setattr(harness.runs.fingerprint, "SMALL_FILE", 100)  # weights are "large": size + mtime
     manifest = banner_manifest(tmp_path / "data", ["positive", "negative"])
     model = fake_checkpoint(tmp_path / "model")
     _banner_eval(tmp_path, manifest)
@@ -218,10 +218,10 @@ def test_resume_of_a_run_recorded_before_fingerprints_still_works(script, tmp_pa
 
 
 def test_trl_resume_refuses_a_model_overwritten_at_the_same_path(tmp_path):
-    from harness.plugins.trl.backend import TrlBackend
+    from harness.plugins.backends.trl.backend import TrlBackend
 
-    from harness.fingerprint import checkpoint_fingerprint
-    from harness.run_config import RunConfig
+    from harness.runs.fingerprint import checkpoint_fingerprint
+    from harness.config.run import RunConfig
 
     model = fake_checkpoint(tmp_path / "model")
     out = tmp_path / "run"
@@ -237,10 +237,10 @@ def test_trl_resume_refuses_a_model_overwritten_at_the_same_path(tmp_path):
 
 
 def test_trl_resume_refuses_training_data_changed_in_place_before_loading_the_model(tmp_path):
-    from harness.plugins.trl.backend import TrlBackend
-    from harness.plugins.trl.train import train
+    from harness.plugins.backends.trl.backend import TrlBackend
+    from harness.plugins.backends.trl.train import train
 
-    from harness.run_config import RunConfig
+    from harness.config.run import RunConfig
 
     manifest = banner_manifest(tmp_path / "data", ["positive", "negative"], name="train.jsonl")
     out = tmp_path / "run"
@@ -293,7 +293,7 @@ def test_training_on_an_empty_source_is_the_same_error_before_any_model(tmp_path
 
 
 def test_exporting_no_samples_for_openrlhf_names_the_source(tmp_path):
-    from harness.plugins.openrlhf.export import export_prompts
+    from harness.plugins.backends.openrlhf.export import export_prompts
 
     task, template = harness.get_task("banner"), harness.get_template("nothink")
     with pytest.raises(harness.DataError, match=r"Task 'banner' loaded 0 samples for split 'train' from /data/x"):

@@ -21,7 +21,7 @@ What stands in, because it needs GPUs or a running Ray cluster:
   ``ray.put`` pass values through.
 
 One load is swapped: ``AutoProcessor.from_pretrained`` becomes
-``harness.models.load_processor``, because the stock Qwen processor needs
+``harness.models.loading.load_processor``, because the stock Qwen processor needs
 torchvision, which this CPU machine cannot load
 (``test_openrlhf_real_issue13.py`` loads our checkpoints with the stock
 processor, in a process without harness, up to that torchvision import).
@@ -239,10 +239,10 @@ def datasets_offline(monkeypatch: pytest.MonkeyPatch, tmp: Path) -> None:
 
 
 def use_harness_processor(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Make OpenRLHF's ``AutoProcessor.from_pretrained`` calls load through ``harness.models.load_processor``."""
+    """Make OpenRLHF's ``AutoProcessor.from_pretrained`` calls load through ``harness.models.loading.load_processor``."""
     import transformers
 
-    from harness.models import load_processor
+    from harness.models.loading import load_processor
 
     monkeypatch.setattr(transformers.AutoProcessor, "from_pretrained",
                         classmethod(lambda cls, path, **kwargs: load_processor(path)))

@@ -113,7 +113,7 @@ def test_prompts_longer_than_max_len_minus_max_new_tokens_are_refused_at_export(
     assert refused.exit_code == 1, refused.output
     assert "max_len - max_completion_length = 64 - 32 = 32 tokens" in refused.output
     assert "sample 'banner" in refused.output and "Nothing was written or submitted" in refused.output
-    from harness.rundir import LOCK_FILE
+    from harness.runs.rundir import LOCK_FILE
 
     # only the output lock (taken before any check, released after) is left: no job, data or config
     assert sorted(p.name for p in (tmp_path / "short").iterdir()) == [LOCK_FILE]

@@ -1,0 +1,1 @@
+"""Run folders: atomic writes and identities (rundir), content fingerprints, package versions."""

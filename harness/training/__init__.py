@@ -1,0 +1,1 @@
+"""Training: check a RunConfig with its backend, train, evaluate (what `harness run` calls)."""

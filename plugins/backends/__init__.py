@@ -1,0 +1,1 @@
+"""Training backends: trl (one node, in-process) and openrlhf (a Ray cluster)."""
