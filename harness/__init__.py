@@ -15,7 +15,6 @@ transformers, trl or ray.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 from harness.api.answers import completion_text, is_blank_answer, last_answer, normalize_answer, think_span
@@ -29,7 +28,6 @@ from harness.errors import (
     UnknownNameError,
 )
 from harness.api.hookspecs import hookimpl
-from harness.api.kinds import KINDS, Kind
 from harness.host.manager import get_host
 from harness.api.protocols import Backend, Engine, Generation, Messages, Reward, Task, Template
 from harness.rewards.spec import reward_from_spec
@@ -70,39 +68,60 @@ __all__ = [
 ]
 
 
-def _getter(kind: Kind) -> Callable[..., Any]:
-    if kind.factory:
-
-        def get(name: str, **params: Any) -> Any:
-            return get_host().get(kind.name, name)(**params)
-
-        doc = f"A {kind.singular}: the factory registered as ``name``, called with ``params``."
-    else:
-
-        def get(name: str) -> Any:
-            return get_host().get(kind.name, name)
-
-        doc = f"The {kind.singular} registered as ``name`` (``UnknownNameError`` says what exists)."
-    get.__name__ = get.__qualname__ = f"get_{kind.singular}"
-    get.__doc__ = doc
-    return get
+def get_task(name: str) -> Task:
+    """The task registered as ``name`` (``UnknownNameError`` says what exists)."""
+    return get_host().get("tasks", name)
 
 
-def _lister(kind: Kind) -> Callable[[], list[str]]:
-    def names() -> list[str]:
-        return get_host().registry(kind.name).names()
-
-    names.__name__ = names.__qualname__ = f"list_{kind.name}"
-    names.__doc__ = f"Names of all registered {kind.name}, sorted."
-    return names
+def get_reward(name: str, **params: Any) -> Reward:
+    """A reward: the factory registered as ``name``, called with ``params``."""
+    return get_host().get("rewards", name)(**params)
 
 
-# get_task/get_reward/.../list_engines: one pair per row of harness.api.kinds.KINDS.
-for _kind in KINDS.values():
-    globals()[f"get_{_kind.singular}"] = _getter(_kind)
-    globals()[f"list_{_kind.name}"] = _lister(_kind)
-    __all__ += [f"get_{_kind.singular}", f"list_{_kind.name}"]
-del _kind
+def get_template(name: str) -> Template:
+    """The prompt template registered as ``name``."""
+    return get_host().get("templates", name)
+
+
+def get_backend(name: str) -> Backend:
+    """The training backend registered as ``name``."""
+    return get_host().get("backends", name)
+
+
+def get_engine(name: str) -> Engine:
+    """The inference engine registered as ``name``."""
+    return get_host().get("engines", name)
+
+
+def list_tasks() -> list[str]:
+    """Names of all registered tasks, sorted."""
+    return get_host().registry("tasks").names()
+
+
+def list_rewards() -> list[str]:
+    """Names of all registered reward factories, sorted."""
+    return get_host().registry("rewards").names()
+
+
+def list_templates() -> list[str]:
+    """Names of all registered prompt templates, sorted."""
+    return get_host().registry("templates").names()
+
+
+def list_backends() -> list[str]:
+    """Names of all registered training backends, sorted."""
+    return get_host().registry("backends").names()
+
+
+def list_engines() -> list[str]:
+    """Names of all registered inference engines, sorted."""
+    return get_host().registry("engines").names()
+
+
+__all__ += [f"{verb}_{name}" for verb, name in (
+    ("get", "task"), ("get", "reward"), ("get", "template"), ("get", "backend"), ("get", "engine"),
+    ("list", "tasks"), ("list", "rewards"), ("list", "templates"), ("list", "backends"), ("list", "engines"),
+)]
 
 
 # Names resolved on first use, so that `import harness` stays light: the

@@ -41,34 +41,33 @@ from pathlib import Path
 import harness
 from harness.api.answers import thought_conclusion
 from harness.api.sample import Sample
-from harness.tasks import _draw
-from harness.tasks._base import ImageTask
-from harness.tasks._common import (
-    IMAGE_SUFFIXES,
-    Row,
+from harness.data import (
+    ImageTask,
     RowGuard,
-    answer_span,
-    class_name,
-    clean,
     confined_entry,
     confined_path,
+    image_ref,
+    rng_for,
+    row_error,
+    synthetic_count,
+    walk_files,
+)
+from harness.data.labels import answer_span, clean, label_index, named_labels
+from harness.data.readers import (
+    IMAGE_SUFFIXES,
+    Row,
+    class_name,
     is_saved_dataset,
     iter_csv,
     iter_jsonl,
     iter_parquet,
     iter_saved_dataset,
-    label_index,
-    image_ref,
-    named_labels,
     pick,
     require_source,
-    rng_for,
-    row_error,
     row_image,
     split_files,
-    synthetic_count,
-    walk_files,
 )
+from harness.tasks import _draw
 
 LABELS = ("positive", "negative")
 IMAGE_COLUMNS = ("image", "image_path", "path", "file", "filename")

@@ -62,30 +62,28 @@ from typing import Any
 import harness
 from harness.api.answers import thought_conclusion
 from harness.api.sample import Sample
-from harness.data.sources import HubDataset
-from harness.tasks._base import ImageTask
-from harness.tasks._common import (
+from harness.data import (
+    HubDataset,
+    ImageTask,
     RowGuard,
-    answer_span,
-    class_name,
-    clean,
     confined_entry,
     confined_path,
+    image_ref,
+    rng_for,
+    row_error,
+    synthetic_count,
+)
+from harness.data.labels import answer_span, clean, label_index, label_key, named_labels
+from harness.data.readers import (
+    class_name,
     decode_line,
     is_saved_dataset,
     iter_parquet,
     iter_saved_dataset,
-    label_index,
-    label_key,
-    image_ref,
-    named_labels,
     pick,
     require_source,
-    rng_for,
-    row_error,
     row_image,
     split_files,
-    synthetic_count,
     text_lines,
 )
 from harness.tasks._fgvc_names import MANUFACTURER

@@ -59,27 +59,16 @@ from typing import Any
 
 import harness
 from harness.api.sample import Sample
-from harness.data.sources import HubDataset
-from harness.tasks._base import LETTERS, ImageTask
-from harness.tasks._common import (
-    RowGuard,
-    answer_span,
-    clean,
+from harness.data import LETTERS, HubDataset, ImageTask, RowGuard, image_ref, rng_for, row_error, synthetic_count
+from harness.data.labels import answer_span, clean, label_index, label_key, named_labels, words
+from harness.data.readers import (
     is_saved_dataset,
     iter_parquet,
     iter_saved_dataset,
-    label_index,
-    label_key,
-    image_ref,
-    named_labels,
     pick,
     require_source,
-    rng_for,
-    row_error,
     row_image,
     split_files,
-    synthetic_count,
-    words,
 )
 from harness.tasks._sat_synth import GENERATORS, QUESTION_TYPES
 

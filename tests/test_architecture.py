@@ -7,9 +7,11 @@ imports included: a lazy import is still a dependency).
 from __future__ import annotations
 
 import ast
+import typing
 from pathlib import Path
 
 import click
+import pytest
 
 import harness
 from harness.api import hookspecs
@@ -142,6 +144,11 @@ def test_every_surface_of_a_kind_comes_from_the_one_table():
         assert callable(getattr(harness, f"get_{kind.singular}")), kind.name
         assert callable(getattr(harness, f"list_{kind.name}")), kind.name
         assert f"get_{kind.singular}" in harness.__all__ and f"list_{kind.name}" in harness.__all__
+        # written out, typed: static tools see the protocol, not Any
+        getter = typing.get_type_hints(getattr(harness, f"get_{kind.singular}"))
+        expected = kind.protocol if not kind.factory else harness.Reward
+        assert getter["return"] is expected, (kind.name, getter)
+        assert typing.get_type_hints(getattr(harness, f"list_{kind.name}"))["return"] == list[str]
     from harness.cli import build_cli
 
     cli = build_cli()
@@ -156,3 +163,120 @@ def test_every_package_folder_is_in_the_wheel():
     listed = set(tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"])
     packages = {name for name, path in modules().items() if path.name == "__init__.py"}
     assert packages == listed
+
+
+# The core's layers, lowest first: a module may import its own layer and the ones below,
+# never one above. Inside a layer, the module graph has no cycles (test above).
+LAYERS: list[tuple[str, set[str]]] = [
+    ("foundations", {"errors", "runs", "stats"}),
+    ("contract", {"api"}),
+    ("plugin machinery", {"host"}),
+    ("building blocks and the facade", {"data", "hub", "models", "rewards", "hacking", "config", "plots",
+                                        "testing", "harness"}),
+    ("pipelines", {"evaluation", "training"}),
+    ("the study", {"study"}),
+    ("front ends", {"cli", "__main__"}),
+]
+
+
+def _layer_of(module: str) -> int:
+    parts = module.split(".")
+    part = parts[1] if len(parts) > 1 else "harness"
+    for number, (_, members) in enumerate(LAYERS):
+        if part in members:
+            return number
+    raise AssertionError(f"{module}: in no layer of LAYERS; add its package there")
+
+
+def test_the_core_imports_only_downwards():
+    core = {m: i for m, i in graph().items() if not m.startswith(("harness.plugins", "harness.tasks"))}
+    upward = sorted(
+        f"{module} ({LAYERS[_layer_of(module)][0]}) imports {dep} ({LAYERS[_layer_of(dep)][0]})"
+        for module, imported in core.items() for dep in imported
+        if not dep.startswith(("harness.plugins", "harness.tasks")) and _layer_of(dep) > _layer_of(module)
+    )
+    assert upward == []
+    assert sum(1 for p in (ROOT / "harness").glob("*.py")) <= 8  # at most 8 loose modules in harness/
+
+
+def test_layer_check_sees_an_upward_import():
+    assert _layer_of("harness.api.protocols") < _layer_of("harness.host.manager") < _layer_of("harness.cli.run")
+
+
+def _own_package(module: str) -> str:
+    """``harness.plugins.backends.trl.train`` -> ``harness.plugins.backends.trl``; tasks share ``harness.tasks``."""
+    parts = module.split(".")
+    if parts[:2] == ["harness", "tasks"]:
+        return "harness.tasks"
+    if parts[:3] == ["harness", "plugins", "backends"]:
+        return ".".join(parts[:4])
+    return ".".join(parts[:3])
+
+
+def _plugin_imports(path: Path, name: str | None) -> list[tuple[str, str | None]]:
+    """``(module, imported name or None)`` of every first-party import in ``path``."""
+    out = []
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            out += [(alias.name, None) for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            out += [(node.module, alias.name) for alias in node.names]
+    return [(m, n) for m, n in out if m.split(".")[0] in ("harness", "harness_counting")]
+
+
+def test_tasks_plugins_and_the_example_use_only_the_public_surface():
+    """Built-ins import what a third-party plugin can: PUBLIC_MODULES, no private names, no machinery."""
+    from harness.api import PUBLIC_MODULES
+
+    mods = modules()
+    files = [(name, path) for name, path in mods.items() if name.startswith(("harness.plugins", "harness.tasks"))]
+    files += [(None, p) for p in sorted((ROOT / "examples").rglob("*.py")) if "build" not in p.parts]
+    # Shipping the built-in plugin and task packages to Ray workers needs their folders (py_modules).
+    allowed_packages = {"harness.plugins", "harness.tasks"}
+    wrong = []
+    for name, path in files:
+        own = _own_package(name) if name else "harness_counting"
+        for module, imported in _plugin_imports(path, name):
+            if module.startswith(own) or module.split(".")[0] == "harness_counting" == own:
+                continue  # its own package: private siblings are its business
+            if module not in PUBLIC_MODULES and module not in allowed_packages:
+                wrong.append(f"{path.relative_to(ROOT)} imports {module}")
+            elif imported and imported.startswith("_") and not imported.startswith("__"):
+                wrong.append(f"{path.relative_to(ROOT)} imports the private {module}.{imported}")
+    assert wrong == []
+    assert len(files) > 30
+
+
+def test_the_public_surface_is_documented():
+    from harness.api import PUBLIC_MODULES
+
+    guide = (ROOT / "docs" / "plugins.md").read_text(encoding="utf-8")
+    missing = [m for m in PUBLIC_MODULES if f"`{m}`" not in guide]
+    assert missing == []
+    for module in PUBLIC_MODULES:
+        assert __import__(module, fromlist=["_"]).__doc__, module
+
+
+def test_every_optional_member_the_core_reads_is_declared():
+    """Optional plugin members are read only through optional_member(), whose table is the contract."""
+    from harness.api.protocols import OPTIONAL_MEMBERS, optional_member
+
+    plugin_objects = {"task", "engine", "backend", "template", "reward"}
+    required = {attribute for kind in KINDS.values() for attribute, _ in kind.required}
+    reads = []
+    for name, path in modules().items():
+        if name.startswith(("harness.plugins", "harness.tasks")):
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if (isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "getattr"
+                    and isinstance(node.args[0], ast.Name) and node.args[0].id in plugin_objects
+                    and len(node.args) > 2  # getattr(obj, name, default): an optional read
+                    and not (isinstance(node.args[1], ast.Constant) and node.args[1].value in required)):
+                reads.append(f"{path.relative_to(ROOT)}:{node.lineno}")
+    assert reads == []
+    with pytest.raises(KeyError, match="OPTIONAL_MEMBERS"):
+        optional_member(object(), "publc_data")
+    documented = (ROOT / "docs" / "plugins.md").read_text(encoding="utf-8")
+    for kind, members in OPTIONAL_MEMBERS.items():
+        for member in members:
+            assert f"`{member.split('(')[0]}" in documented, (kind, member)

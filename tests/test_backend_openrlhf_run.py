@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 import harness
-from harness.errors import ConfigError, UnknownNameError
+from harness.errors import ConfigError
 from harness.config.run import RunConfig
 
 
@@ -58,11 +58,11 @@ def test_dry_run_writes_dataset_images_shim_record_and_prints_the_command(model,
     ("change", "error", "message"),
     [
         ({"openrlhf": {}}, ConfigError, "--ray-address"),
-        ({"reward": "accuracy:1,no_such_reward:1"}, UnknownNameError, "no_such_reward"),
+        ({"reward": "accuracy:1,no_such_reward:1"}, ConfigError, "field .reward.: Unknown reward .no_such_reward."),
         ({"reward": "format(colour=red):1"}, ConfigError, "colour"),
         ({"model": "/nonexistent/model"}, ConfigError, "no such directory"),
         ({"method": "sft"}, ConfigError, "GRPO only"),
-        ({"task": "fgvcc"}, UnknownNameError, "fgvc"),
+        ({"task": "fgvcc"}, ConfigError, "field .task.: Unknown task .fgvcc.. Did you mean .fgvc."),
         ({"openrlhf": {"dry_run": True, "vllm_num_engines": 3}}, ConfigError, "vllm_num_engines"),
         ({"openrlhf": {"dry_run": True, "runtime_env": {"working_dir": "/elsewhere"}}}, ConfigError,
          "shared_filesystem"),

@@ -9,6 +9,8 @@ import pytest
 from pydantic import ValidationError
 
 import harness
+from harness.api.sample import Sample
+from harness.data.labels import label_index, named_labels
 from harness.errors import PluginError
 from harness.hacking import (
     AT_CAP,
@@ -27,8 +29,6 @@ from harness.hacking import (
     length_shares,
     task_flags,
 )
-from harness.api.sample import Sample
-from harness.tasks._common import label_index, named_labels
 
 
 def sample(answer, choices=None, meta=None, sid="s"):

@@ -170,7 +170,7 @@ def test_resume_needs_a_checkpoint_and_a_finished_run_needs_resume(tmp_path):
 
 
 def test_set_flags_reach_any_field_including_sections():
-    from harness.cli.run import _set_overrides
+    from harness.cli.options import parse_set as _set_overrides
 
     assert _set_overrides(("trl.bf16=false", "max_steps=5", "sft_think=Seen: {answer}")) == {
         "trl": {"bf16": False}, "max_steps": 5, "sft_think": "Seen: {answer}"}

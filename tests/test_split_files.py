@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from harness.tasks._common import split_files
+from harness.data.readers import split_files
 
 KNOWN = ["train", "test", "val", "validation", "trainval", "static", "real", "dev"]
 

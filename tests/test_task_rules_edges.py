@@ -50,7 +50,7 @@ def test_limit_0_is_no_samples_and_a_negative_limit_is_refused(task):
 
 
 def test_synthetic_count():
-    from harness.tasks._common import synthetic_count
+    from harness.data import synthetic_count
 
     assert (synthetic_count(None, 7), synthetic_count(0, 7), synthetic_count(3, 7)) == (7, 0, 3)
     with pytest.raises(harness.ConfigError) as err:

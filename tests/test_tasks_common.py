@@ -7,19 +7,9 @@ from pathlib import Path
 import pytest
 
 import harness
-from harness.tasks._common import (
-    Row,
-    RowGuard,
-    answer_span,
-    confined_path,
-    iter_csv,
-    label_key,
-    load_image,
-    pick,
-    rng_for,
-    row_error,
-    split_files,
-)
+from harness.data import RowGuard, confined_path, load_image, rng_for, row_error
+from harness.data.labels import answer_span, label_key
+from harness.data.readers import Row, iter_csv, pick, split_files
 
 
 @pytest.mark.parametrize(
@@ -96,12 +86,16 @@ def test_confined_path_refuses_a_link_out_of_the_root_unless_its_target_is_liste
     assert confined_path(root, "x.png", "m.jsonl", 1) == root / "x.png"
 
 
-def test_the_row_helpers_are_public_and_shared():
+def test_the_task_helpers_are_public_and_the_built_ins_use_them():
     from harness import data
-    from harness.tasks import _common
+    from harness.tasks import banner, fgvc, sat
 
-    for name in ("RowGuard", "Skipped", "confined_path", "load_image", "row_error"):
-        assert getattr(_common, name) is getattr(data, name)
+    for module in (banner, fgvc, sat):
+        assert issubclass(module.__dict__[next(n for n in vars(module) if n.endswith("Task") and n != "ImageTask")],
+                          data.ImageTask)
+    for name in ("ImageTask", "HubDataset", "RowGuard", "Skipped", "confined_path", "load_image", "row_error",
+                 "rng_for", "synthetic_count", "check_split"):
+        assert name in data.__all__ and getattr(data, name).__module__.startswith("harness.data.")
 
 
 def test_row_guard_raise_and_skip():

@@ -296,7 +296,7 @@ def test_parquet_with_image_paths_is_confined_to_its_folder(tmp_path):
 
 def test_candidates_reach_an_eval_through_its_task_options(tmp_path):
     """``--task-option fgvc.candidates=4`` (the study's fgvc) is a loader option of the one fgvc task."""
-    from harness.cli.eval import _task_options
+    from harness.cli.options import parse_task_options as _task_options
     from harness.config.eval import EvalConfig
     from harness.evaluation.plan import load_items
 

@@ -13,7 +13,7 @@ the plugin provides::
 
 There is one ``register_<kind>`` hook per row of :data:`harness.api.kinds.KINDS`
 (``register_tasks``, ``register_rewards``, ``register_templates``,
-``register_backends``, ``register_engines``), generated from that table, plus
+``register_backends``, ``register_engines``), each written out below, plus
 ``register_commands``. Every spec may be implemented by any number of
 plugins. The registrar checks each object's shape (see
 :mod:`harness.api.protocols`) and refuses duplicates.
@@ -25,7 +25,6 @@ from typing import Any, Callable
 
 import pluggy
 
-from harness.api.kinds import KINDS, Kind
 
 PROJECT = "harness"
 
@@ -35,24 +34,53 @@ hookimpl = pluggy.HookimplMarker(PROJECT)
 Register = Callable[..., None]
 
 
-def _register_spec(kind: Kind) -> Callable[..., None]:
-    """The ``register_<kind>`` hook spec of one row of :data:`harness.api.kinds.KINDS`."""
+@hookspec
+def register_tasks(register: Register) -> None:
+    """Register tasks: ``register(task, name=None)`` once per task.
 
-    def spec(register: Register) -> None:
-        pass
-
-    spec.__name__ = spec.__qualname__ = f"register_{kind.name}"
-    spec.__doc__ = (
-        f"Register {kind.what}.\n\n"
-        f":param register: ``register({kind.singular}, name=None)``; ``name`` defaults to "
-        f"``{kind.singular}.name``."
-    )
-    return hookspec(spec)
+    ``task`` is shaped like :class:`harness.api.protocols.Task` (subclass
+    :class:`harness.data.ImageTask` for an image-classification or
+    multiple-choice task); ``name`` defaults to ``task.name``.
+    """
 
 
-for _kind in KINDS.values():
-    globals()[f"register_{_kind.name}"] = _register_spec(_kind)
-del _kind
+@hookspec
+def register_rewards(register: Register) -> None:
+    """Register reward factories: ``register(factory, name=None)``.
+
+    ``factory(**params)`` returns a :class:`harness.api.protocols.Reward`; the
+    factory's ``name`` attribute is the name users write in ``--reward
+    NAME(k=v)``. ``harness.get_reward(name, **params)`` calls it.
+    """
+
+
+@hookspec
+def register_templates(register: Register) -> None:
+    """Register prompt templates: ``register(template, name=None)``.
+
+    ``template`` is shaped like :class:`harness.api.protocols.Template`
+    (``think``, ``prefill``, ``instruction(task)``).
+    """
+
+
+@hookspec
+def register_backends(register: Register) -> None:
+    """Register training backends: ``register(backend, name=None)``.
+
+    ``backend`` is shaped like :class:`harness.api.protocols.Backend`
+    (``check(config)``, ``run(config)``); ``harness run --backend NAME``
+    selects it.
+    """
+
+
+@hookspec
+def register_engines(register: Register) -> None:
+    """Register inference engines: ``register(engine, name=None)``.
+
+    ``engine`` is shaped like :class:`harness.api.protocols.Engine`
+    (``unavailable_reason()``, ``load(...)``, ``generate(...)``); ``harness
+    eval --engine NAME`` selects it.
+    """
 
 
 @hookspec

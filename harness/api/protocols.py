@@ -69,6 +69,11 @@ class Task(Protocol):
     The task's answer rule is *the* rule: evaluation, the ``accuracy`` reward
     and every training backend call :meth:`is_correct`, never a parser of
     their own.
+
+    Optional members (``public_data``, ``synthetic_twin``, ``thought_answer``,
+    ``hacking_indicators``, extra ``samples`` keywords...) are listed with
+    their meaning in :data:`OPTIONAL_MEMBERS`; :class:`harness.data.ImageTask`
+    implements the common ones.
     """
 
     name: str
@@ -156,6 +161,9 @@ class Backend(Protocol):
         takes no section.
     :ivar presets: optional. ``{preset name: section values}`` applied to the
         backend's section where it is silent, like the shared fields' presets.
+
+    Optional members (``check_plan``, ``outputs``, ``settings_model``,
+    ``presets``) are listed with their meaning in :data:`OPTIONAL_MEMBERS`.
     """
 
     name: str
@@ -166,20 +174,6 @@ class Backend(Protocol):
 
         Called before any model is loaded or job submitted, so a bad run
         fails in a second, not after minutes of loading.
-        """
-
-    def check_plan(self, config: Any) -> None:
-        """Optional. The checks of :meth:`check` that need no model files, data or cluster.
-
-        Used when writing configs for another machine (``harness study
-        --preset paper``); backends without it are not checked there.
-        """
-
-    def outputs(self, config: Any) -> RunSummary:
-        """Optional. Where a run of ``config`` will leave its outputs (``status="planned"``).
-
-        Lets the core chain stages and point evaluations at a checkpoint that
-        does not exist yet, without guessing folder names.
         """
 
     def run(self, config: Any) -> RunSummary:
@@ -202,6 +196,9 @@ class Engine(Protocol):
     importable. The evaluation runner calls :meth:`load` once, then
     :meth:`generate` with every pending prompt, and writes each result as it
     arrives (so an interrupted run loses nothing).
+
+    Optional members (``check_options``, ``shard_gpus``) are listed in
+    :data:`OPTIONAL_MEMBERS`.
     """
 
     name: str
@@ -222,6 +219,55 @@ class Engine(Protocol):
         ``top_p``, ``do_sample``, ``seed``, and ``prefill`` (text the
         assistant turn starts with, from the template).
         """
+
+
+# The members the harness uses when a plugin object has them, and what each means. The
+# core reads them only through :func:`optional_member`, which refuses a name not listed
+# here, so this table is the whole optional contract (tests/test_architecture.py checks
+# that no core module reads a plugin object's attribute any other way).
+OPTIONAL_MEMBERS: dict[str, dict[str, str]] = {
+    "Task": {
+        "public_data": "tuple of public dataset ids (`hf:owner/name` or a URL) `--source hf` may fetch; "
+                       "the first is the default",
+        "public_data_note": "one line shown by `harness tasks` and in refusals when there is no public "
+                            "dataset (e.g. where to request access)",
+        "synthetic_twin": "True when `samples(source=None)` generates an offline twin of the real data; "
+                          "reports mark such cells `[syn]`",
+        "thought_answer": "`thought_answer(thought, sample) -> str | None`: the answer a <think> span "
+                          "argues for, when the task's answer rule cannot read it from the last sentence",
+        "hacking_indicators": "`hacking_indicators(completions, samples) -> {'hack/<name>': [bool, ...]}`: "
+                              "task-specific reward-hacking flags, logged with the harness's own",
+        "samples(circular=)": "`samples(split, circular=True)` yields every rotation of a multiple-choice "
+                              "sample itself; without it the harness rotates the choices",
+        "samples(**options)": "extra keyword arguments of `samples` (e.g. `on_error`, `skipped`, "
+                              "`layout`) are the task's loader options, set with `--task-option`",
+        "sample_options": "`sample_options() -> list[str]`: the loader options a `samples(**options)` "
+                          "takes, so a misspelt one is refused before any data is read",
+    },
+    "Engine": {
+        "check_options": "`check_options(options) -> None`: raise ConfigError for an engine option this "
+                         "engine does not take, before any model is loaded",
+        "shard_gpus": "`shard_gpus(options) -> float`: GPUs one evaluation shard needs (default 1)",
+    },
+    "Backend": {
+        "check_plan": "`check_plan(config) -> None`: the checks of `check` that need no model files, data "
+                      "or cluster (used when writing configs for another machine)",
+        "outputs": "`outputs(config) -> RunSummary` (status 'planned'): where a run will leave its "
+                   "model, so stages can be chained",
+        "settings_model": "a pydantic model (StrictModel) of the backend's own section of a run config",
+        "presets": "`{preset name: section values}` applied to the backend's section where it is silent",
+    },
+}
+
+_OPTIONAL_NAMES = frozenset(name for members in OPTIONAL_MEMBERS.values() for name in members)
+
+
+def optional_member(obj: Any, name: str, default: Any = None) -> Any:
+    """``obj.name`` when the plugin object has it, else ``default``; ``name`` must be listed
+    in :data:`OPTIONAL_MEMBERS` (a typo here is a bug in the caller, not in the plugin)."""
+    if name not in _OPTIONAL_NAMES:
+        raise KeyError(f"{name!r} is not an optional plugin member; declare it in OPTIONAL_MEMBERS")
+    return getattr(obj, name, default)
 
 
 def extract_prediction(task: Task, completion: str, sample: Sample | None) -> str | None:

@@ -4,67 +4,22 @@ from __future__ import annotations
 
 import click
 
+from harness.cli.options import (
+    parse_engine_options,
+    parse_names,
+    parse_sources,
+    parse_task_options,
+    shared_options,
+)
 from harness.errors import ConfigError, DataError
 
 
-def _names(value: str | None) -> list[str] | None:
-    return None if value is None else [v.strip() for v in value.split(",") if v.strip()]
-
-
-def _sources(values: tuple[str, ...]) -> dict[str, str] | None:
-    if not values:
-        return None
-    sources = {}
-    for value in values:
-        task, sep, path = value.partition("=")
-        if not sep or not task.strip() or not path.strip():
-            raise ConfigError(
-                f"--source {value!r}: write TASK=SOURCE, e.g. --source fgvc=/data/fgvc-aircraft-2013b, "
-                "--source sat=hf:array/SAT or --source banner=synthetic."
-            )
-        sources[task.strip()] = path.strip()
-    return sources
-
-
-def _engine_options(values: tuple[str, ...]) -> dict | None:
-    """``--engine-option KEY=VALUE`` items as a dict (values read as YAML scalars)."""
-    import yaml
-
-    if not values:
-        return None
-    options = {}
-    for value in values:
-        key, sep, text = value.partition("=")
-        if not sep or not key.strip():
-            raise ConfigError(f"--engine-option {value!r}: write KEY=VALUE, e.g. --engine-option tensor_parallel_size=2.")
-        try:
-            options[key.strip()] = yaml.safe_load(text) if text.strip() else None
-        except yaml.YAMLError:
-            options[key.strip()] = text
-    return options
-
-
-def _task_options(values: tuple[str, ...]) -> dict | None:
-    """``--task-option TASK.KEY=VALUE`` items as ``{task: {key: value}}`` (values read as YAML scalars)."""
-    from harness.cli.run import _set_overrides
-
-    options = _set_overrides(values) if values else None
-    for task, value in (options or {}).items():
-        if not isinstance(value, dict):
-            raise ConfigError(f"--task-option {task}=...: write TASK.KEY=VALUE, e.g. --task-option fgvc.crop_bottom=0.")
-    return options
-
-
-@click.command("eval")
 @click.option("--config", "config_file", type=click.Path(dir_okay=False), help="YAML/TOML/JSON EvalConfig; flags override it.")
 @click.option("--tasks", help="Comma-separated task names [banner,fgvc,sat].")
 @click.option("--templates", help="Comma-separated prompt templates [think,nothink].")
-@click.option("--model", help="Local checkpoint directory or Hub id ORG/NAME[@REVISION] [the cached tiny, untrained model].")
+@shared_options("eval")
 @click.option("--split", help="Data split [test].")
 @click.option("--limit", type=int, help="At most N samples per task.")
-@click.option("--source", "sources", multiple=True, metavar="TASK=SOURCE", help="A task's data (repeatable): a local path, hf:ORG/NAME[@REVISION] or synthetic. With --model, unnamed tasks use their public Hub dataset (or are refused).")
-@click.option("--task-option", "task_options", multiple=True, metavar="TASK.KEY=VALUE", help="A task loader option (repeatable), e.g. fgvc.crop_bottom=0.")
-@click.option("--download/--no-download", "allow_download", default=None, help="Fetch a Hub model or dataset missing from the cache [download; HF_HUB_OFFLINE=1 forbids it].")
 @click.option("--engine", help="Inference engine: hf, vllm, lm-eval [hf].")
 @click.option("--engine-option", "engine_options", multiple=True, metavar="KEY=VALUE", help="An engine option (repeatable), e.g. vllm's tensor_parallel_size=2, gpu_memory_utilization=0.9, max_model_len=8192; data_parallel_size=N runs N shards on Ray.")
 @click.option("--batch-size", type=int, help="Prompts per generation batch [8].")
@@ -76,8 +31,6 @@ def _task_options(values: tuple[str, ...]) -> dict | None:
 @click.option("--circular/--no-circular", default=None, help="Score every rotation of multiple-choice options; a sample counts only if all are right.")
 @click.option("--rewards", help="Reward spec logged per sample [accuracy:1,format:1].")
 @click.option("--shard", help="I/N: evaluate only shard I of N (merge with `harness eval-merge`).")
-@click.option("--max-image-pixels", type=int, help="Refuse (or downscale) images over this many pixels, read from the header [40000000].")
-@click.option("--oversize-images", type=click.Choice(["refuse", "downscale"]), help="Images over --max-image-pixels: refuse them, naming the row, or downscale them [refuse].")
 @click.option("--ray-address", help="Run --shards N as Ray tasks on this cluster (HOST:PORT, ray://HOST:PORT, auto, or local for a Ray started here) and merge them into --output.")
 @click.option("--shards", type=int, help="With --ray-address: number of shards, one Ray task each [data_parallel_size, else 1].")
 @click.option("--shard-gpus", type=float, help="GPUs per shard [the engine's need where the cluster has GPUs (vllm: tensor x pipeline parallel size; others 1), else 0].")
@@ -90,6 +43,7 @@ def _task_options(values: tuple[str, ...]) -> dict | None:
 @click.option("--no-progress", is_flag=True, help="No progress bar.")
 @click.option("--plot/--no-plot", default=True, help="Draw results.png after results.json is written [plot]; "
               "`harness report DIR --plot` draws it later.")
+@click.command("eval")
 def eval_command(config_file, tasks, templates, sources, task_options, engine_options, no_progress, plot,
                  ray_address, shards, shard_gpus, shard_cpus, shard_retries, **flags) -> None:
     """Evaluate a model on tasks x templates: results.json, per-sample logs, report, plot.
@@ -106,8 +60,8 @@ def eval_command(config_file, tasks, templates, sources, task_options, engine_op
     from harness.config.eval import DATA_PARALLEL_OPTION, EvalConfig
     from harness.evaluation import run_eval
 
-    overrides = dict(flags, tasks=_names(tasks), templates=_names(templates), sources=_sources(sources),
-                     task_options=_task_options(task_options), engine_options=_engine_options(engine_options))
+    overrides = dict(flags, tasks=parse_names(tasks), templates=parse_names(templates), sources=parse_sources(sources),
+                     task_options=parse_task_options(task_options), engine_options=parse_engine_options(engine_options))
     config = load_config(EvalConfig, config_file, overrides)
     parallel = config.engine_options.get(DATA_PARALLEL_OPTION)
     if parallel is not None and config.shard is None:

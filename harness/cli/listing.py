@@ -7,6 +7,7 @@ import json
 import click
 
 from harness.api.kinds import KINDS
+from harness.api.protocols import optional_member
 
 
 def _host():
@@ -67,7 +68,7 @@ def _public_data(task) -> str | None:
     datasets = public_data(task)
     if datasets:
         return "; ".join(f"{d.spec} ({d.layout})" if d.layout else d.spec for d in datasets)
-    note = getattr(task, "public_data_note", "")
+    note = optional_member(task, "public_data_note", "")
     return f"no public dataset: {note}" if note else None
 
 

@@ -6,32 +6,7 @@ import json
 
 import click
 
-from harness.errors import ConfigError
-
-
-def _set_overrides(values: tuple[str, ...]) -> dict:
-    """``--set a.b=value`` items as a nested dict; values read as YAML scalars or lists (never evaluated)."""
-    import yaml
-
-    out: dict = {}
-    for item in values:
-        key, sep, raw = item.partition("=")
-        if not sep or not key.strip():
-            raise ConfigError(f"--set {item!r}: write KEY=VALUE, e.g. --set trl.bf16=false.")
-        try:
-            value = yaml.safe_load(raw) if raw.strip() else ""
-        except yaml.YAMLError:
-            value = raw
-        if isinstance(value, dict):  # "Seen: {answer}" is text; sections take dotted keys
-            value = raw
-        node = out
-        parts = key.strip().split(".")
-        for part in parts[:-1]:
-            node = node.setdefault(part, {})
-            if not isinstance(node, dict):
-                raise ConfigError(f"--set {item!r}: {part!r} is set both as a value and as a section.")
-        node[parts[-1]] = value
-    return out
+from harness.cli.options import parse_run_source, parse_set, shared_options
 
 
 @click.command("run")
@@ -39,16 +14,13 @@ def _set_overrides(values: tuple[str, ...]) -> dict:
 @click.option("--backend", help="Training backend: trl or openrlhf [trl].")
 @click.option("--task", help="Task to train on, e.g. fgvc.")
 @click.option("--method", type=click.Choice(["grpo", "sft"]), help="grpo (RFT) or sft [grpo].")
+@shared_options("run")
 @click.option("--recipe", type=click.Choice(["single", "sft-then-grpo"]), help="sft-then-grpo: SFT, then GRPO from its checkpoint [single].")
-@click.option("--model", help="Local checkpoint directory or Hub id ORG/NAME[@REVISION] [the cached tiny, untrained model].")
 @click.option("--template", help="Prompt template: think or nothink [think].")
 @click.option("--reward", help="GRPO reward spec, e.g. accuracy:1,format:1,length_norm:0.5.")
 @click.option("--preset", type=click.Choice(["paper", "smoke", "none"]), help="paper: section 4.1 hyper-parameters; smoke: a few CPU steps.")
 @click.option("--max-steps", type=int, help="Optimizer steps [300].")
-@click.option("--source", help="The task's data: a local path, hf:ORG/NAME[@REVISION] or synthetic [its public Hub dataset with --model; synthetic without].")
 @click.option("--split", help="Training split [train].")
-@click.option("--task-option", "task_options", multiple=True, metavar="KEY=VALUE", help="A loader option of the task (repeatable), e.g. crop_bottom=0 for fgvc.")
-@click.option("--download/--no-download", "allow_download", default=None, help="Fetch a Hub model or dataset missing from the cache [download; HF_HUB_OFFLINE=1 forbids it].")
 @click.option("--limit", type=int, help="At most N training samples.")
 @click.option("--seed", type=int, help="Seed of data and training [0].")
 @click.option("-o", "--output", help="Run directory.")
@@ -60,6 +32,7 @@ def _set_overrides(values: tuple[str, ...]) -> dict:
 @click.option("--grad-accum", type=int, help="Micro-batches per optimizer step [4].")
 @click.option("--num-generations", type=int, help="GRPO completions per prompt [8].")
 @click.option("--temperature", type=float, help="GRPO sampling temperature [1.0].")
+@click.option("--top-p", type=float, help="GRPO nucleus sampling threshold [1.0].")
 @click.option("--beta", type=float, help="GRPO KL coefficient [0.04].")
 @click.option("--max-completion-length", type=int, help="GRPO max tokens per completion [1024].")
 @click.option("--set", "sets", multiple=True, metavar="KEY=VALUE", help="Any config field, dotted for sections: --set trl.bf16=false (repeatable).")
@@ -67,7 +40,7 @@ def _set_overrides(values: tuple[str, ...]) -> dict:
 @click.option("--dry-run", is_flag=True, default=None, help="Cluster backends (openrlhf): write the job directory and print the command; submit nothing (= --set <backend>.dry_run=true).")
 @click.option("--report-to", type=click.Choice(["none", "tensorboard", "wandb"]), help="Experiment tracking by the backend: tensorboard or wandb (= --set <backend>.report_to=...); metrics.jsonl is written either way [none].")
 @click.option("--check", "check_only", is_flag=True, help="Validate the config with the backend and exit; load nothing.")
-def run_command(config_file, sets, check_only, task_options, **flags) -> None:
+def run_command(config_file, sets, check_only, task_options, sources, **flags) -> None:
     """Train with GRPO (RFT) or SFT; writes checkpoints, metrics.jsonl, plots/ and config.json.
 
     Every stage is checked by its backend before any model is loaded.
@@ -77,8 +50,11 @@ def run_command(config_file, sets, check_only, task_options, **flags) -> None:
     from harness.training.runner import check, run_training
 
     if task_options:
-        flags["task_options"] = _set_overrides(task_options)
-    overrides = deep_merge(_set_overrides(sets), flags)
+        flags["task_options"] = parse_set(task_options)
+    overrides = deep_merge(parse_set(sets), flags)
+    if sources:
+        task = overrides.get("task") or (read_config_file(config_file).get("task") if config_file else None)
+        overrides["source"] = parse_run_source(sources, task)
     # --ray-address / --dry-run / --report-to are settings of the run's backend (its section), not shared fields.
     section = {k: overrides.pop(k) for k in ("ray_address", "dry_run", "report_to") if k in overrides}
     if section:

@@ -33,6 +33,7 @@ from harness.config.base import MaxImagePixels, OutputDir, OversizeImages, Stric
 from harness.data import MAX_LIMIT
 from harness.hacking import HackingMonitor
 from harness.rewards.spec import RewardSpec
+from harness.api.protocols import optional_member
 
 # Fields a preset may set. Values are applied only where the config is silent.
 PRESETS: dict[str, dict[str, Any]] = {
@@ -301,7 +302,7 @@ def _settings_model(name: str) -> tuple[bool, Any, dict[str, dict[str, Any]]]:
         backend = get_host().get("backends", name)
     except HarnessError:
         return False, None, {}
-    return True, getattr(backend, "settings_model", None), dict(getattr(backend, "presets", None) or {})
+    return True, optional_member(backend, "settings_model"), dict(optional_member(backend, "presets") or {})
 
 
 def _error(kind: str, loc: tuple, value: Any) -> dict[str, Any]:

@@ -25,11 +25,16 @@ Qwen2.5-VL processor keeps at most) are refused, or downscaled when the run
 chose ``oversize="downscale"``; an aspect ratio beyond
 :data:`MAX_ASPECT_RATIO` (which Qwen-VL processors reject mid-generation) is
 refused. Either way the error names the file and row.
+
+A task over images subclasses :class:`ImageTask` (:mod:`harness.data.task`);
+its loaders read rows with :mod:`harness.data.readers` (JSONL, CSV, parquet,
+``datasets`` folders), answers with :mod:`harness.data.labels`, and declare
+public copies on the Hub with :class:`HubDataset` (:mod:`harness.data.sources`).
+These modules are the public surface the built-in tasks use too.
 """
 
 
-from harness.data.rows import ON_ERROR, RowGuard, Skipped, check_on_error, row_error
-from harness.data.paths import confined_entry, confined_image, confined_path, walk_dirs, walk_files
+from harness.data.images import ImageRef, image_ref, load_image
 from harness.data.limits import (
     DEFAULT_MAX_PIXELS,
     MAX_ASPECT_RATIO,
@@ -41,7 +46,10 @@ from harness.data.limits import (
     image_limits,
     use_image_limits,
 )
-from harness.data.images import ImageRef, image_ref, load_image
+from harness.data.paths import confined_entry, confined_image, confined_path, walk_dirs, walk_files
+from harness.data.rows import ON_ERROR, RowGuard, Skipped, check_on_error, row_error
+from harness.data.sources import HubDataset
+from harness.data.task import LETTERS, ImageTask, check_split, rng_for, synthetic_count
 
 __all__ = [
     "DEFAULT_MAX_PIXELS",
@@ -51,10 +59,14 @@ __all__ = [
     "ON_ERROR",
     "ImageLimits",
     "ImageRef",
+    "ImageTask",
+    "HubDataset",
+    "LETTERS",
     "RowGuard",
     "Skipped",
     "check_limit",
     "check_on_error",
+    "check_split",
     "check_synthetic_count",
     "confined_entry",
     "confined_image",
@@ -62,7 +74,9 @@ __all__ = [
     "image_limits",
     "image_ref",
     "load_image",
+    "rng_for",
     "row_error",
+    "synthetic_count",
     "use_image_limits",
     "walk_dirs",
     "walk_files",

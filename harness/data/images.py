@@ -10,10 +10,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from harness.errors import DataError
 from harness.data.limits import check_image_size
 from harness.data.paths import text_in_bytes_error
 from harness.data.rows import row_error
+from harness.errors import DataError
 
 # -- images ----------------------------------------------------------------
 

@@ -10,8 +10,8 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
-from harness.errors import ConfigError
 from harness.data.rows import row_error
+from harness.errors import ConfigError
 
 # -- size limits -----------------------------------------------------------
 

@@ -8,8 +8,8 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from harness.errors import DataError
 from harness.data.rows import row_error
+from harness.errors import DataError
 
 # -- paths -----------------------------------------------------------------
 #

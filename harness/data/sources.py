@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from harness.api.protocols import optional_member
 from harness.errors import ConfigError, HubError
 
 SYNTHETIC = "synthetic"
@@ -72,11 +73,11 @@ def source_flag(task: str, value: str, per_task: bool = True) -> str:
 
 
 def public_data(task: Any) -> tuple[HubDataset, ...]:
-    return tuple(getattr(task, "public_data", ()) or ())
+    return tuple(optional_member(task, "public_data", ()) or ())
 
 
 def has_synthetic_twin(task: Any) -> bool:
-    return bool(getattr(task, "synthetic_twin", False))
+    return bool(optional_member(task, "synthetic_twin", False))
 
 
 def check_spec(task_name: str, spec: str) -> str:
@@ -180,7 +181,7 @@ def choose(task: Any, spec: str | None, split: str, *, real_model: bool, downloa
         except HubError as exc:
             raise _fetch_hint(task, dataset, exc, per_task) from None
     if has_synthetic_twin(task):
-        note = getattr(task, "public_data_note", "") or "it has no public dataset"
+        note = optional_member(task, "public_data_note", "") or "it has no public dataset"
         raise ConfigError(
             f"Task {name!r} has no public dataset ({note}), and a real --model is not evaluated on "
             f"generated data silently: give its data with {flag('PATH')} (layouts: "
@@ -224,6 +225,10 @@ def check_task_options(task: Any, options: Mapping[str, Any]) -> None:
     takes_any = any(p.kind is p.VAR_KEYWORD for p in params.values())
     accepted = sorted(k for k, p in params.items()
                       if k not in RESERVED_SAMPLE_ARGS and p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD))
+    declared = optional_member(task, "sample_options")
+    if takes_any and callable(declared):  # a task whose samples() passes **options on says which it takes
+        accepted = sorted(set(accepted) | set(declared()))
+        takes_any = False
     wrong = sorted(k for k in options if k in RESERVED_SAMPLE_ARGS or (not takes_any and k not in accepted))
     if wrong:
         raise ConfigError(
@@ -263,8 +268,8 @@ def resolve_run_data(config: Any) -> Any:
     stage's output) are untouched.
     """
     from harness.errors import UnknownNameError
-    from harness.hub import looks_like_hub_id, resolve_model
     from harness.host.manager import get_host
+    from harness.hub import looks_like_hub_id, resolve_model
 
     update: dict[str, Any] = {}
     download = bool(getattr(config, "allow_download", True))

@@ -46,6 +46,7 @@ from typing import Any
 
 from harness.errors import ConfigError, HarnessError
 from harness.config.eval import EvalConfig
+from harness.api.protocols import optional_member
 
 SHARDS_DIR = "shards"
 IN_PROCESS = "<in-process>"  # the distribution name PluginHost.register_plugin records
@@ -274,7 +275,7 @@ def run_on_ray(
         try:
             totals = ray.cluster_resources()
             if gpus is None:
-                own = getattr(engine, "shard_gpus", None)
+                own = optional_member(engine, "shard_gpus")
                 gpus = float(own(config.engine_options) if own else 1) if totals.get("GPU", 0) > 0 else 0.0
             totals = check_resources(ray, address, gpus, cpus)
             token = uuid.uuid4().hex[:12]

@@ -39,6 +39,7 @@ from harness.host.manager import get_host
 from harness.runs.rundir import check_output_path, identity_differences, output_lock, read_json, write_json, write_text
 from harness.data.sources import describe
 from harness.runs.versions import __version__, package_versions
+from harness.api.protocols import optional_member
 
 UNTRAINED_NOTE = (
     "No --model given: this ran the cached tiny model, which has random weights and is "
@@ -235,7 +236,7 @@ def check_engine_options(engine: Any, config: EvalConfig, *, sharded: bool = Fal
             f"engine option {DATA_PARALLEL_OPTION}={parallel!r} runs that many shards as Ray tasks: use "
             f"`harness eval ... --ray-address ADDR` (or `--ray-address local` on this machine)."
         )
-    check = getattr(engine, "check_options", None)
+    check = optional_member(engine, "check_options")
     if check is not None:
         check(options)
 

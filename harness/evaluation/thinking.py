@@ -16,6 +16,7 @@ from typing import Any
 
 from harness.api.answers import ANSWER_CLOSE, ANSWER_OPEN, completion_text, thought_conclusion, think_span
 from harness.api.protocols import extract_prediction
+from harness.api.protocols import optional_member
 
 
 def thought_answer(task: Any, completion: Any, sample: Any) -> tuple[bool, str | None]:
@@ -23,7 +24,7 @@ def thought_answer(task: Any, completion: Any, sample: Any) -> tuple[bool, str |
     thought = think_span(completion_text(completion))
     if not thought:
         return False, None
-    hook = getattr(task, "thought_answer", None)
+    hook = optional_member(task, "thought_answer")
     if callable(hook):
         return True, hook(thought, sample)
     return True, extract_prediction(task, f"{ANSWER_OPEN}{thought_conclusion(thought)}{ANSWER_CLOSE}", sample)

@@ -9,6 +9,7 @@ from typing import Any
 from harness.api.answers import ANSWER_OPEN, is_blank_answer, last_answer
 from harness.errors import PluginError
 from harness.api.sample import Sample
+from harness.api.protocols import optional_member
 
 PREFIX = "hack/"
 MULTIPLE_ANSWERS = "hack/multiple_answers"
@@ -79,7 +80,7 @@ def answer_layout_flags(texts: Sequence[str]) -> dict[str, list[bool]]:
 
 def task_flags(task: Any, texts: list[str], samples: list[Sample]) -> dict[str, list[bool]]:
     """The task's own indicators (``task.hacking_indicators``), checked; ``{}`` for a task without it."""
-    method = getattr(task, TASK_METHOD, None)
+    method = optional_member(task, TASK_METHOD)
     if method is None:
         return {}
     name = getattr(task, "name", repr(task))

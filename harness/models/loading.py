@@ -344,8 +344,8 @@ def check_device(device: str, field: str = "device") -> str:
         if parsed.index is not None and parsed.index >= count:
             raise ConfigError(f"{field} {device!r}: this machine has {count} CUDA device(s), cuda:0 to cuda:{count - 1}.")
         return device
-    backend = getattr(torch, parsed.type, None) or getattr(torch.backends, parsed.type, None)
-    available = getattr(backend, "is_available", None)
+    device_module = getattr(torch, parsed.type, None) or getattr(torch.backends, parsed.type, None)
+    available = getattr(device_module, "is_available", None)
     if not callable(available) or not available():
         raise ConfigError(f"{field} {device!r}: no {parsed.type} device is available here; use auto, cpu or cuda.")
     return device

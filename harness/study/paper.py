@@ -18,6 +18,7 @@ import json
 import shlex
 from pathlib import Path
 from typing import Any
+from harness.api.protocols import optional_member
 
 TASKS = ("banner", "fgvc", "sat")
 PAPER_REWARD = "accuracy:1,format:1"
@@ -38,7 +39,7 @@ def check_run(config: Any) -> None:
     from harness.host.manager import get_host
 
     backend = get_host().get("backends", config.backend)
-    check_plan = getattr(backend, "check_plan", None)
+    check_plan = optional_member(backend, "check_plan")
     if check_plan is not None:
         check_plan(config)
 
@@ -59,7 +60,7 @@ def _require_data(sources: dict[str, str]) -> None:
     for name in TASKS:
         task = get_host().get("tasks", name)
         if name not in sources and not public_data(task):
-            note = getattr(task, "public_data_note", "") or "it has no public dataset"
+            note = optional_member(task, "public_data_note", "") or "it has no public dataset"
             raise ConfigError(
                 f"--preset paper: task {name!r} has no public dataset ({note}); give its data with "
                 f"--source {name}=PATH (a path on the machine that will run the configs)."

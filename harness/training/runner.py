@@ -20,6 +20,7 @@ from harness.host.manager import get_host
 from harness.config.run import RunConfig
 from harness.runs.rundir import RunSummary, check_output_path, output_lock, read_summary, write_summary
 from harness.data.sources import resolve_run_data
+from harness.api.protocols import optional_member
 
 EVAL_TEMPLATES = ("think", "nothink")
 
@@ -31,7 +32,7 @@ def backend_of(config: RunConfig) -> Any:
 def planned_outputs(config: RunConfig) -> RunSummary:
     """Where a run of ``config`` will leave its outputs, as its backend declares (``Backend.outputs``)."""
     backend = backend_of(config)
-    outputs = getattr(backend, "outputs", None)
+    outputs = optional_member(backend, "outputs")
     if outputs is None:
         raise ConfigError(
             f"backend {config.backend!r} does not say where its runs leave the model (no outputs() "

@@ -11,24 +11,25 @@ split, or a folder holding ``<split>.jsonl`` or ``<split>.csv``. Columns:
   ``"How many objects are in the image?"``.
 - ``id`` (optional): defaults to ``<manifest name>-<row number>``.
 
-Any bad row raises :class:`harness.DataError` naming the file, the row and
-the fix (or, with ``on_error="skip"``, is logged and skipped). Images are
-checked (relative paths must stay inside the folder), to exist and to
-decode, with the public helpers of :mod:`harness.data`.
+Rows are read with :mod:`harness.data.readers` and every bad row raises
+:class:`harness.DataError` naming the file, the row and the fix (or, with
+``on_error="skip"``, is logged and skipped by the task's
+:class:`harness.data.RowGuard`). Images are confined to the folder and checked
+to exist and decode with the public helpers of :mod:`harness.data`.
 """
 
 from __future__ import annotations
 
-import csv
-import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import harness
 from harness.data import RowGuard, confined_path, load_image, row_error
+from harness.data.readers import Row, iter_csv, iter_jsonl
 
 MANIFEST_SUFFIXES = (".jsonl", ".csv")
+REQUIRED = ("image", "answer")
 
 
 def find_manifest(source: str | Path, split: str) -> Path:
@@ -56,88 +57,48 @@ def find_manifest(source: str | Path, split: str) -> Path:
     )
 
 
-def load_samples(
-    source: str | Path,
-    split: str,
-    limit: int | None = None,
-    on_error: str = "raise",
-    skipped: list | None = None,
-) -> Iterator[harness.Sample]:
-    """Yield the samples of the manifest for ``split``, checking every row.
-
-    ``on_error="skip"`` logs bad rows and appends them to ``skipped``
-    instead of raising (see :class:`harness.data.RowGuard`).
-    """
+def load_samples(source: str | Path, split: str, guard: RowGuard) -> Iterator[harness.Sample]:
+    """Yield the samples of the manifest for ``split``, checking every row through ``guard``."""
     manifest = find_manifest(source, split)
-    root = manifest.parent
-    guard = RowGuard("counting", on_error, skipped)
-    count = 0
-    try:
-        for row_number, row in _rows(manifest, guard):
-            if limit is not None and count >= limit:
-                return
-            sample = guard.run(manifest, row_number, lambda: _sample(manifest, root, row_number, row))
-            if sample is not None:
-                yield sample
-                count += 1
-    finally:
-        guard.report()
+    rows = iter_jsonl(manifest, guard) if manifest.suffix == ".jsonl" else _csv_rows(manifest, guard)
+    for row in rows:
+        sample = guard.run(manifest, row.index, lambda row=row: _sample(manifest, row))
+        if sample is not None:
+            yield sample
 
 
-def _rows(manifest: Path, guard: RowGuard) -> Iterator[tuple[int, dict[str, Any]]]:
-    """(row number, row) pairs; row numbers are file line numbers, counting from 1."""
-    if manifest.suffix == ".jsonl":
-        with manifest.open(encoding="utf-8") as handle:
-            for line_number, line in enumerate(handle, start=1):
-                if line.strip():
-                    row = guard.run(manifest, line_number, lambda: _json_row(manifest, line_number, line))
-                    if row is not None:
-                        yield line_number, row
-        return
-    with manifest.open(encoding="utf-8", newline="") as handle:
-        reader = csv.DictReader(handle)
-        missing = {"image", "answer"} - set(reader.fieldnames or ())
+def _csv_rows(manifest: Path, guard: RowGuard) -> Iterator[Row]:
+    """The CSV's rows, after checking its header names the required columns."""
+    for row in iter_csv(manifest, guard):
+        missing = [c for c in REQUIRED if c not in row.data]
         if missing:
             raise harness.DataError(
                 f"{manifest}: the header lacks column(s) {', '.join(sorted(missing))} "
-                f"(found: {', '.join(reader.fieldnames or ()) or 'no header'}). "
+                f"(found: {', '.join(row.data) or 'no header'}). "
                 "The first line must name the columns, e.g. image,answer."
             )
-        for row in reader:
-            yield reader.line_num, row
+        yield row
 
 
-def _json_row(manifest: Path, line_number: int, line: str) -> dict[str, Any]:
-    try:
-        row = json.loads(line)
-    except json.JSONDecodeError as exc:
-        raise row_error(
-            manifest, line_number,
-            f'not valid JSON ({exc.msg}). Each line must be an object like {{"image": "a.png", "answer": 3}}.',
-        ) from None
-    if not isinstance(row, dict):
-        raise row_error(manifest, line_number, f"expected a JSON object, got {type(row).__name__}.")
-    return row
-
-
-def _sample(manifest: Path, root: Path, row_number: int, row: dict[str, Any]) -> harness.Sample:
-    for column in ("image", "answer"):
-        if row.get(column) in (None, ""):
-            raise row_error(manifest, row_number, f"missing {column!r}. Every row needs image and answer.")
-    answer = _count(row["answer"], manifest, row_number)
-    image = confined_path(root, str(row["image"]), manifest, row_number)
-    load_image(image, manifest, row_number)  # exists and decodes, or a row error now
-    obj = str(row.get("object") or "").strip()
-    question = str(row.get("question") or "").strip() or (
+def _sample(manifest: Path, row: Row) -> harness.Sample:
+    data, number = row.data, row.index
+    for column in REQUIRED:
+        if data.get(column) in (None, ""):
+            raise row_error(manifest, number, f"missing {column!r}. Every row needs image and answer.")
+    answer = _count(data["answer"], manifest, number)
+    image = confined_path(manifest.parent, str(data["image"]), manifest, number)
+    load_image(image, manifest, number)  # exists and decodes, or a row error now
+    obj = str(data.get("object") or "").strip()
+    question = str(data.get("question") or "").strip() or (
         f"How many {obj}s are in the image?" if obj else "How many objects are in the image?"
     )
     return harness.Sample(
-        id=str(row.get("id") or f"{manifest.stem}-{row_number}"),
+        id=str(data.get("id") or f"{manifest.stem}-{number}"),
         images=[str(image)],
         question=question,
         choices=None,
         answer=str(answer),
-        meta={"source": str(manifest), "row": row_number, **({"object": obj} if obj else {})},
+        meta={"source": str(manifest), "row": number, **({"object": obj} if obj else {})},
     )
 
 

@@ -1,4 +1,10 @@
-"""The ``counting`` task: Reason-RFT's visual counting, "How many <shape>s are in the image?"."""
+"""The ``counting`` task: Reason-RFT's visual counting, "How many <shape>s are in the image?".
+
+Built on :class:`harness.data.ImageTask`, the base the built-in tasks use: it
+dispatches ``samples()`` (synthetic twin, local path or ``hf:``), checks the
+split, limit and ``on_error``, builds the prompt and counts ``accuracy`` and
+``answered``. What is left here is what is specific to counting.
+"""
 
 from __future__ import annotations
 
@@ -7,11 +13,13 @@ from pathlib import Path
 from typing import Any
 
 import harness
+from harness.data import ImageTask, RowGuard
+from harness.data.labels import answer_span
 from harness_counting import loader, synthetic
 from harness_counting.answer_rule import parse_count
 
 
-class CountingTask:
+class CountingTask(ImageTask):
     """Count the objects of one kind in an image; the answer is a whole number.
 
     Answer rule: the content of the last ``<answer>…</answer>`` block must state
@@ -29,33 +37,14 @@ class CountingTask:
     splits = ("train", "test")
     answer_hint = "a single whole number"
 
-    def samples(
-        self,
-        split: str,
-        source: str | Path | None = None,
-        limit: int | None = None,
-        seed: int = 0,
-        on_error: str = "raise",
-        skipped: list | None = None,
-    ) -> Iterator[harness.Sample]:
-        """Samples of ``split``; bad rows of real data raise, or with ``on_error="skip"`` are
-        logged and appended to ``skipped``."""
-        if split not in self.splits:
-            raise harness.ConfigError(
-                f"counting has no split {split!r}; use one of: {', '.join(self.splits)}."
-            )
-        if source is None:
-            return synthetic.samples(split, seed=seed, limit=limit)
-        return loader.load_samples(source, split, limit=limit, on_error=on_error, skipped=skipped)
+    def synthetic(self, split: str, limit: int | None, seed: int) -> Iterator[harness.Sample]:
+        return synthetic.samples(split, seed=seed, limit=limit)
 
-    def build_prompt(self, sample: harness.Sample, template: harness.Template) -> harness.Messages:
-        images = [{"type": "image", "image": image} for image in sample.images]
-        text = f"{sample.question}\n{template.instruction(self.answer_hint)}"
-        return [{"role": "user", "content": [*images, {"type": "text", "text": text}]}]
+    def load_real(self, split: str, source: str | Path, seed: int, guard: RowGuard) -> Iterator[harness.Sample]:
+        return loader.load_samples(source, split, guard)
 
     def extract_answer(self, completion: Any) -> str | None:
-        answer = harness.last_answer(harness.completion_text(completion))
-        count = parse_count(answer)
+        count = parse_count(answer_span(completion))
         return None if count is None else str(count)
 
     def is_correct(self, completion: Any, sample: harness.Sample) -> bool:
@@ -63,13 +52,8 @@ class CountingTask:
         return prediction is not None and prediction == str(parse_count(sample.answer))
 
     def metrics(self, records: Sequence[Mapping[str, Any]]) -> dict[str, float]:
-        """``accuracy``; ``answered`` (share with a readable count); ``mae`` over those answered."""
-        if not records:
-            return {"accuracy": 0.0, "answered": 0.0}
-        result = {
-            "accuracy": sum(bool(r["correct"]) for r in records) / len(records),
-            "answered": sum(r["prediction"] is not None for r in records) / len(records),
-        }
+        """The base's ``accuracy``/``answered``/``n``, plus ``mae`` over the answered records."""
+        result = super().metrics(records)
         # Golds are read like answers ("seven", "7 objects"); int() would reject them.
         pairs = [(r["prediction"], parse_count(str(r["gold"]))) for r in records]
         errors = [abs(int(p) - gold) for p, gold in pairs if p is not None and gold is not None]

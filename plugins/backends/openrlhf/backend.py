@@ -24,10 +24,10 @@ from pathlib import Path
 from typing import Any
 
 import harness
+from harness.config.run_checks import check_run_basics
 from harness.errors import ConfigError, HarnessError
 from harness.models.loading import check_checkpoint
 from harness.runs.rundir import RunSummary, check_output_path
-from harness.data.sources import check_task_options
 
 NAME = "openrlhf"
 JOB_DIR = "job"
@@ -69,16 +69,7 @@ class OpenRLHFBackend:
                 "--eval-after needs the trained model: drop --dry-run / openrlhf.follow=false, or run "
                 "`harness eval --model <checkpoint in job.json>` once the job has finished."
             )
-        task = harness.get_task(config.task)
-        if config.split not in task.splits:
-            raise ConfigError(
-                f"field 'split' has invalid value {config.split!r}: task {task.name!r} has splits "
-                f"{', '.join(task.splits)}."
-            )
-        check_task_options(task, config.task_options)
-        template = harness.get_template(config.template)
-        if not config.reward:
-            raise ConfigError("field 'reward' is required for GRPO, e.g. --reward accuracy:1,format:1.")
+        _, template = check_run_basics(config)
         # Built exactly as the shim will build it: unknown names or parameters fail here.
         build_reward(config.reward, TemplateInfo(template.name, bool(template.think), template.prefill))
         check_layout(GRPOPlan.from_config(config, settings), settings)

@@ -11,9 +11,8 @@ import math
 from pathlib import Path
 from typing import Any
 
-import harness
-from harness.errors import ConfigError, HarnessError, UnknownNameError
-from harness.runs.fingerprint import checkpoint_changes, checkpoint_fingerprint
+from harness.config.run_checks import check_run_basics
+from harness.errors import ConfigError
 from harness.models.loading import check_checkpoint
 from harness.plugins.backends.trl.environment import (
     MODEL_CONTENT,
@@ -22,18 +21,14 @@ from harness.plugins.backends.trl.environment import (
     vllm_importable,
     world_size,
 )
+from harness.runs.fingerprint import checkpoint_changes, checkpoint_fingerprint
 from harness.runs.rundir import RunSummary, check_output_path, identity_differences, read_json
-from harness.data.sources import check_task_options
 
 NAME = "trl"
 # Fields a resumed run may change; every other field must match the run's config.json.
 RESUMABLE_CHANGES = frozenset({"output", "resume", "eval_after", "max_steps", "preset", NAME, "monitor"})
 FINAL_DIR = "final"
 METRICS_FILE = "metrics.jsonl"
-
-
-def _named(field: str, exc: HarnessError) -> ConfigError:
-    return ConfigError(f"field {field!r}: {exc}")
 
 
 def check_batches(config: Any, processes: int) -> None:
@@ -81,28 +76,7 @@ class TrlBackend:
 
     def check_plan(self, config: Any) -> None:
         """The checks that need no model files, data or GPU: names, spec, batch arithmetic."""
-        try:
-            task = harness.get_task(config.task)
-        except UnknownNameError as exc:
-            raise _named("task", exc) from None
-        if config.split not in task.splits:
-            raise ConfigError(
-                f"field 'split': task {task.name!r} has no split {config.split!r}; "
-                f"its splits: {', '.join(task.splits)}."
-            )
-        try:
-            check_task_options(task, config.task_options)
-        except ConfigError as exc:
-            raise _named("task_options", exc) from None
-        try:
-            template = harness.get_template(config.template)
-        except UnknownNameError as exc:
-            raise _named("template", exc) from None
-        if config.reward:  # GRPO trains on it; SFT's --eval-after logs it
-            try:
-                harness.reward_from_spec(config.reward, template=template)
-            except HarnessError as exc:
-                raise _named("reward", exc) from None
+        task, template = check_run_basics(config)
         if config.method == "grpo":
             if template.prefill:
                 raise ConfigError(

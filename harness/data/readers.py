@@ -1,145 +1,26 @@
-"""Shared machinery of the built-in tasks: answers, rows, images, sources, seeds.
+"""Row readers for the tabular layouts real datasets ship in: JSONL, CSV, parquet,
+``datasets`` ``save_to_disk`` folders and ``load_dataset`` caches.
 
-Answer extraction is :func:`harness.api.answers.last_answer`: linear-time
-``str.rfind``, never a regular expression that could backtrack. Loaders report
-bad input as :class:`harness.DataError` naming the file, the row and the
-problem; with ``on_error="skip"`` the row is skipped instead, logged, and
-appended to the caller's ``skipped`` list (a :class:`Skipped` per row).
-The row, path and image helpers are the public :mod:`harness.data`,
-re-exported here.
+Every reader yields :class:`Row` objects (file, row index, the row's fields and
+any ClassLabel names) and reports bad input as :class:`harness.DataError` naming
+the file, the row and the fix; readers given a :class:`harness.data.RowGuard` with
+``on_error="skip"`` skip the row instead. :func:`pick` and :func:`class_name` read
+one field of a row with the same errors.
 """
 
 from __future__ import annotations
 
-import random
 import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from harness.api.answers import completion_text, last_answer, normalize_answer
-from harness.data import (  # noqa: F401  (re-exported: the public helpers, harness.data)
-    ON_ERROR,
-    ImageRef,
-    RowGuard,
-    Skipped,
-    check_on_error,
-    check_synthetic_count,
-    confined_entry,
-    confined_image,
-    confined_path,
-    image_ref,
-    load_image,
-    row_error,
-    walk_dirs,
-    walk_files,
-)
-from harness.errors import ConfigError, DataError
+from harness.data.paths import confined_entry, confined_image, walk_dirs, walk_files
+from harness.data.rows import RowGuard, row_error
+from harness.errors import DataError
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff")
-
-# -- answers ---------------------------------------------------------------
-
-
-def answer_span(completion: Any) -> str | None:
-    """The text inside the last complete ``<answer>...</answer>`` block, or ``None``.
-
-    Delegates to :func:`harness.api.answers.last_answer` (linear ``rfind``, exact
-    lowercase tags) so tasks and rewards read the same block; TRL
-    conversational completions are accepted.
-    """
-    if completion is None:
-        return None
-    return last_answer(completion_text(completion))
-
-
-def clean(text: str) -> str:
-    """:func:`harness.api.answers.normalize_answer`: NFKC, invisible characters dropped, dashes
-    unified to ``-``, whitespace collapsed, edge punctuation stripped. Empty means unanswered
-    (the ``format`` reward's :func:`harness.api.answers.is_blank_answer` is the same rule)."""
-    return normalize_answer(text)
-
-
-def label_key(text: str) -> str:
-    """A comparison key: :func:`clean`, casefolded, spaces and hyphens as one separator.
-
-    ``"Boeing 737–300"``, ``"boeing 737-300"`` and ``"BOEING  737 - 300"`` share a
-    key; ``"737300"`` does not.
-    """
-    text = clean(text).casefold().replace("-", " ")
-    return "-".join(text.split())
-
-
-def words(text: str, casefold: bool = True) -> tuple[str, ...]:
-    """The alphanumeric runs of :func:`clean` ``(text)``, casefolded unless told not to:
-    every other character separates. ``"Positive/NEGATIVE"`` -> ``("positive",
-    "negative")``, ``"F/A-18"`` -> ``("f", "a", "18")``. One linear
-    regular-expression pass over a plain character class (nothing to backtrack)."""
-    text = clean(text)
-    return tuple(_WORD.findall(text.casefold() if casefold else text))
-
-
-_WORD = re.compile(r"[^\W_]+")
-
-
-def label_index(names: Mapping[str, Any]) -> dict[tuple[str, ...], Any]:
-    """``{words(name): value}`` for :func:`named_labels` (build once per label set)."""
-    return {key: value for name, value in names.items() if (key := words(name))}
-
-
-def named_labels(text: str, index: Mapping[tuple[str, ...], Any]) -> set[Any]:
-    """The values of the labels ``text`` names as whole words, in any order.
-
-    ``index`` comes from :func:`label_index`. A name found inside a longer
-    name that is also found (``737-300`` inside ``Boeing 737-300``) is not
-    counted again. Linear in ``len(text)`` times the longest name in words.
-
-    >>> sorted(named_labels("positive or negative?", label_index({"positive": 0, "negative": 1})))
-    [0, 1]
-    >>> named_labels("positively", label_index({"positive": 0}))
-    set()
-    """
-    tokens = words(text)
-    longest = max(map(len, index), default=0)
-    found, reach = set(), 0  # reach: the end of the furthest-reaching name so far
-    for start in range(len(tokens)):
-        for size in range(min(longest, len(tokens) - start), 0, -1):
-            value = index.get(tokens[start : start + size], _NOT_FOUND)
-            if value is not _NOT_FOUND:
-                if start + size > reach:  # else it lies inside an earlier, longer name
-                    found.add(value)
-                    reach = start + size
-                break  # the longest name starting here
-    return found
-
-
-_NOT_FOUND = object()
-
-
-# -- deterministic randomness ---------------------------------------------
-
-
-def rng_for(*parts: Any) -> random.Random:
-    """A ``random.Random`` seeded from ``parts`` (stable across runs and processes).
-
-    Distinct ``parts`` give independent streams, e.g. ``rng_for("fgvc", "train",
-    seed, index)`` vs ``rng_for("fgvc", "test", seed, index)``.
-    """
-    return random.Random(":".join(str(p) for p in parts))
-
-
-def synthetic_count(limit: int | None, default: int, task: str = "?") -> int:
-    """How many synthetic samples to generate: ``limit`` if given, else ``default``, at most
-    :data:`harness.data.MAX_SYNTHETIC` (:func:`harness.data.check_synthetic_count`)."""
-    return check_synthetic_count(task, limit, default)
-
-
-def check_split(task: str, split: str, splits: Sequence[str]) -> None:
-    if split not in splits:
-        raise ConfigError(
-            f"Task {task!r} has no split {split!r}; its splits are: {', '.join(splits)}."
-        )
 
 
 def row_image(value: Any, root: Path, file: Any, row: Any) -> Any:
@@ -155,12 +36,6 @@ def require_source(source: Any) -> Path:
             "for a Hugging Face Hub dataset, or synthetic."
         )
     return path
-
-
-# -- images ----------------------------------------------------------------
-
-
-# -- tabular sources: JSONL, CSV, parquet, datasets save_to_disk --------------
 
 
 @dataclass

@@ -1,8 +1,19 @@
-"""`ImageTask`: what the built-in tasks share (sample dispatch, prompts, metrics)."""
+"""The image-task base class: what a task over images and questions gets for free.
+
+Subclass :class:`ImageTask`, set ``name``, ``description``, ``splits`` and
+``answer_hint``, and implement :meth:`ImageTask.synthetic` (the offline twin),
+:meth:`ImageTask.load_real` (real data, read with :mod:`harness.data.readers`)
+and ``extract_answer``/``is_correct``. The base dispatches ``samples()``
+(``synthetic``, ``hf:ORG/NAME``, a local path), checks the split, the limit,
+``on_error`` and the task's own options, builds prompts (lettered choices for
+multiple choice) and computes ``accuracy``/``answered``/``n``. The built-in
+tasks and third-party ones use the same class.
+"""
 
 from __future__ import annotations
 
 import inspect
+import random
 from collections.abc import Iterator, Mapping, Sequence
 from itertools import islice
 from pathlib import Path
@@ -10,9 +21,10 @@ from typing import Any
 
 from harness.api.protocols import Messages, Template
 from harness.api.sample import Sample
+from harness.data.limits import check_limit, check_synthetic_count
+from harness.data.rows import RowGuard, check_on_error
 from harness.data.sources import HF_PREFIX, SYNTHETIC, HubDataset, choose
-from harness.data import check_limit, check_synthetic_count
-from harness.tasks._common import RowGuard, check_on_error, check_split
+from harness.errors import ConfigError
 
 LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 # What every synthetic()/load_real() takes; the rest of their parameters are the task's options.
@@ -20,8 +32,8 @@ _LOADER_ARGS = ("self", "split", "limit", "seed", "source", "guard")
 
 
 class ImageTask:
-    """Base of the built-in tasks. Subclasses set the class attributes and implement
-    :meth:`synthetic`, :meth:`load_real` and :meth:`extract_answer`/:meth:`is_correct`."""
+    """Base of an image task (built-in or third-party). Subclasses set the class attributes
+    and implement :meth:`synthetic`, :meth:`load_real` and ``extract_answer``/``is_correct``."""
 
     name: str = ""
     description: str = ""
@@ -67,6 +79,18 @@ class ImageTask:
         guard = RowGuard(self.name, on_error, skipped)
         return self._real(split, source, limit, seed, guard, options)
 
+    def sample_options(self) -> list[str]:
+        """Every task-specific option ``samples()`` takes, from either loader (for checks before any
+        data is read: ``harness run --check`` refuses a misspelt ``--task-option``)."""
+        names = [*self._loader_options(self.synthetic), *self._loader_options(self.load_real), *self._own_options]
+        return sorted(set(names) - {"on_error", "skipped"})
+
+    @staticmethod
+    def _loader_options(loader: Any) -> list[str]:
+        params = inspect.signature(loader).parameters.values()
+        return [p.name for p in params if p.kind is p.KEYWORD_ONLY
+                or (p.kind is p.POSITIONAL_OR_KEYWORD and p.name not in _LOADER_ARGS)]
+
     def _check_options(self, loader: Any, options: Mapping[str, Any]) -> None:
         """A :class:`harness.ConfigError` naming any option ``loader`` does not take."""
         params = inspect.signature(loader).parameters.values()
@@ -77,8 +101,6 @@ class ImageTask:
         accepted += [n for n in self._own_options if n not in accepted]
         unknown = [k for k in options if k not in accepted]
         if unknown:
-            from harness.errors import ConfigError
-
             takes = f"its options are: {', '.join(sorted(accepted))}" if accepted else "it takes no options"
             raise ConfigError(
                 f"Task {self.name!r} has no sample option {unknown[0]!r}; {takes} (besides split, "
@@ -92,12 +114,16 @@ class ImageTask:
             guard.report()
 
     def synthetic(self, split: str, limit: int | None, seed: int, **options: Any) -> Iterator[Sample]:
-        raise NotImplementedError
+        """The offline twin of ``split``: at most ``limit`` samples (the task's default count when
+        ``None``, see :func:`synthetic_count`), deterministic in ``seed``."""
+        raise NotImplementedError(f"task {self.name!r} has no synthetic twin; pass a data source")
 
     def load_real(
         self, split: str, source: str | Path, seed: int, guard: RowGuard, **options: Any
     ) -> Iterator[Sample]:
-        raise NotImplementedError
+        """The samples of ``split`` read from ``source`` (a local path); bad rows go through
+        ``guard`` (``guard.run(file, row, make_sample)``: see :class:`harness.data.RowGuard`)."""
+        raise NotImplementedError(f"task {self.name!r} reads no real data")
 
     # -- prompts -----------------------------------------------------------
     def question_text(self, sample: Sample) -> str:
@@ -128,3 +154,29 @@ class ImageTask:
         correct = sum(1 for r in records if r.get("correct"))
         answered = sum(1 for r in records if r.get("prediction") not in (None, ""))
         return {"accuracy": correct / n, "answered": answered / n, "n": float(n)}
+
+
+# -- what a task's loaders share ------------------------------------------
+
+
+def rng_for(*parts: Any) -> random.Random:
+    """A ``random.Random`` seeded from ``parts`` (stable across runs and processes).
+
+    Distinct ``parts`` give independent streams, e.g. ``rng_for("fgvc", "train",
+    seed, index)`` vs ``rng_for("fgvc", "test", seed, index)``.
+    """
+    return random.Random(":".join(str(p) for p in parts))
+
+
+def synthetic_count(limit: int | None, default: int, task: str = "?") -> int:
+    """How many synthetic samples to generate: ``limit`` if given, else ``default``, at most
+    :data:`harness.data.MAX_SYNTHETIC` (:func:`harness.data.check_synthetic_count`)."""
+    return check_synthetic_count(task, limit, default)
+
+
+def check_split(task: str, split: str, splits: Sequence[str]) -> None:
+    """A :class:`harness.ConfigError` when ``split`` is not one of the task's ``splits``."""
+    if split not in splits:
+        raise ConfigError(
+            f"Task {task!r} has no split {split!r}; its splits are: {', '.join(splits)}."
+        )
