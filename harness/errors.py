@@ -12,9 +12,22 @@ from collections.abc import Iterable
 
 
 class HarnessError(Exception):
-    """Base class for errors that are the user's to fix, not bugs."""
+    """Base class for errors that are the user's to fix, not bugs.
+
+    The message is for people; the structured parts are for code and tests, so
+    that a test survives a rewording:
+
+    :ivar field: the config field at fault (``"task"``, ``"trl.bf16"``), or ``None``.
+    :ivar where: the file, row, plugin or flag at fault (``"data.csv, row 3"``), or ``None``.
+    :ivar fix: what to do about it, when one fix can be named, or ``None``.
+    """
 
     exit_code = 1
+
+    def __init__(self, *args: object, field: str | None = None, where: str | None = None,
+                 fix: str | None = None) -> None:
+        super().__init__(*args)
+        self.field, self.where, self.fix = field, where, fix
 
 
 class ConfigError(HarnessError):
@@ -56,6 +69,8 @@ class PluginError(HarnessError):
 
 class DataError(HarnessError):
     """A dataset file, row, column or image that cannot be used."""
+
+    skipped: object = None  # a row error's harness.data.Skipped record (set by harness.data.row_error)
 
 
 class HubError(ConfigError):

@@ -8,7 +8,8 @@ from typing import Any
 
 
 def _series(rows: Sequence[Mapping[str, Any]], key: str) -> tuple[list[int], list[float]]:
-    xs, ys = [], []
+    xs: list[int] = []
+    ys: list[float] = []
     for row in rows:
         value = row.get(key)
         if isinstance(value, (int, float)) and not isinstance(value, bool):

@@ -125,9 +125,9 @@ def compare_paired(
         (a paired test on different samples would be meaningless).
     """
     if set(a) != set(b):
-        only_a, only_b = sorted(set(a) - set(b)), sorted(set(b) - set(a))
+        missing_b, missing_a = sorted(set(a) - set(b)), sorted(set(b) - set(a))
         sides = [f"{len(ids)} only in the {side}, e.g. {ids[:3]}"
-                 for side, ids in (("first", only_a), ("second", only_b)) if ids]
+                 for side, ids in (("first", missing_b), ("second", missing_a)) if ids]
         raise DataError(
             f"{what}: not the same test samples, so they cannot be compared pair by pair "
             f"({'; '.join(sides)}). Evaluate both on the same split, limit and seed."

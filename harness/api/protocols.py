@@ -274,6 +274,7 @@ def extract_prediction(task: Task, completion: str, sample: Sample | None) -> st
     """``task.extract_answer(completion, sample)``, or without ``sample`` for tasks that take none."""
     import inspect
 
+    params: Mapping[str, inspect.Parameter]
     try:
         params = inspect.signature(task.extract_answer).parameters
     except (TypeError, ValueError):

@@ -183,7 +183,9 @@ def build_config(
     try:
         return model.model_validate(dict(data))
     except ValidationError as exc:
-        raise ConfigError(format_validation_error(exc, model, source, flag_paths)) from None
+        fields = sorted({".".join(str(p) for p in err["loc"]) for err in exc.errors()})
+        raise ConfigError(format_validation_error(exc, model, source, flag_paths),
+                          field=", ".join(fields) or None, where=source or None) from None
 
 
 def load_config(

@@ -180,7 +180,7 @@ class RunConfig(StrictModel):
         if preset in PRESETS:
             data = _fill(data, PRESETS[preset])
         backend_name = data.get("backend") or cls.model_fields["backend"].default
-        errors: list[dict[str, Any]] = []
+        errors: list[Any] = []  # pydantic's ErrorDetails and our own, alike
         validated: dict[str, Any] = {}
         for name in sorted(set(sections) | {backend_name}):
             registered, model, backend_presets = _settings_model(name)

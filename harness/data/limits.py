@@ -37,7 +37,8 @@ def check_limit(limit: Any, field: str = "limit") -> int | None:
 def check_synthetic_count(task: str, limit: int | None, default: int) -> int:
     """How many samples a synthetic twin generates: ``limit`` if given, else ``default``; at most
     :data:`MAX_SYNTHETIC` (a :class:`ConfigError` naming the task beyond that)."""
-    count = default if check_limit(limit) is None else limit
+    checked = check_limit(limit)
+    count = default if checked is None else checked
     if count > MAX_SYNTHETIC:
         raise ConfigError(
             f"Task {task!r}: limit {count:,} asks its synthetic twin for more than {MAX_SYNTHETIC:,} generated "

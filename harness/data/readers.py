@@ -252,7 +252,7 @@ def iter_csv(file: Path, guard: RowGuard | None = None) -> Iterator[Row]:
             yield decode_line(file, lineno, raw)
 
     with open(file, "rb") as fh:
-        reader = csv.DictReader(lines(fh), restkey=extra)
+        reader = csv.DictReader(lines(fh), restkey=extra)  # type: ignore[call-overload]  # a key no header holds
         try:
             if not reader.fieldnames:
                 raise DataError(f"{file}: empty CSV; it needs a header row.")

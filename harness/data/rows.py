@@ -41,7 +41,7 @@ class Skipped:
 
 def row_error(file: Any, row: int | str | None, problem: str) -> DataError:
     """A :class:`harness.DataError` reading ``"<file>, row <row>: <problem>"`` (``row=None``: no row)."""
-    error = DataError(f"{_where(file, row)}: {problem}")
+    error = DataError(f"{_where(file, row)}: {problem}", where=_where(file, row))
     error.skipped = Skipped(str(file), row, problem)  # what RowGuard records, unprefixed
     return error
 

@@ -294,7 +294,7 @@ def record_indicators(
         [task] * len(records),
         correct=[bool(r.get("correct")) for r in records],
         format_ok=None if any(f is None for f in flags) else [bool(f) for f in flags],
-        num_tokens=None if any(t is None for t in tokens) else [int(t) for t in tokens],
+        num_tokens=None if any(t is None for t in tokens) else [int(t) for t in tokens if t is not None],
         cap=cap,
         details=details if names else None,
         weights=weights,

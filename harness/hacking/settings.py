@@ -36,7 +36,7 @@ class HackingMonitor(StrictModel):
 
     enabled: bool = Field(True, description="Compute and log the hack/* indicators every step.")
     thresholds: dict[str, float | None] = Field(
-        default_factory=lambda: dict(DEFAULT_THRESHOLDS),
+        default_factory=lambda: dict[str, float | None](DEFAULT_THRESHOLDS),
         description="Alarm when an indicator reaches this value (a share in [0, 1]); null turns one "
         "off. Given thresholds are merged over the defaults.",
     )

@@ -138,7 +138,7 @@ def split_images(messages: Sequence[dict[str, Any]], sample_id: str) -> tuple[Me
     for message in messages:
         content = message.get("content")
         if isinstance(content, str):
-            parts = [{"type": "text", "text": content}]
+            parts: list[dict[str, Any]] = [{"type": "text", "text": content}]
         elif isinstance(content, list):
             parts = []
             for part in content:

@@ -310,7 +310,7 @@ def load_processor(path: str | Path, trust_remote_code: bool = False) -> Any:
             f"Save the processor next to the model (processor.save_pretrained(dir)) or copy those "
             f"files from the base checkpoint.")
     if model_type in STOCK_PROCESSORS:
-        cls = processor_class_for(model_type)
+        cls: Any = processor_class_for(model_type)
         return cls.from_pretrained(str(p), local_files_only=True)
     from transformers import AutoProcessor
 
@@ -400,7 +400,7 @@ def load_model(
     dev = pick_device(device)
     torch_dtype = pick_dtype(dtype, dev)
     try:
-        model = AutoModelForImageTextToText.from_pretrained(
+        model: Any = AutoModelForImageTextToText.from_pretrained(
             str(p), dtype=torch_dtype, local_files_only=True, trust_remote_code=trust_remote_code)
     except (OSError, ValueError) as exc:
         raise ConfigError(

@@ -263,7 +263,7 @@ class RunSummary:
     @property
     def checkpoint_here(self) -> bool:
         """Whether :attr:`checkpoint` is a model directory on this machine."""
-        return bool(self.checkpoint) and (Path(self.checkpoint) / "config.json").is_file()
+        return self.checkpoint is not None and bool(self.checkpoint) and (Path(self.checkpoint) / "config.json").is_file()
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -348,6 +348,7 @@ def output_lock(output: str | Path, command: str = "harness") -> Iterator[Path]:
         finally:
             _held[key] -= 1
         return
+    fcntl: Any
     try:
         import fcntl
     except ImportError:  # not POSIX: nothing to lock with
