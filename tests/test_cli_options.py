@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import click
 import pytest
+
+import harness
 from click.testing import CliRunner
 
 from harness.cli import build_cli
@@ -13,7 +15,7 @@ from harness.config.run import RunConfig
 
 # Flags that steer the command itself rather than set a config field.
 CLI_ONLY = {
-    "run": {"config_file", "sets", "check_only", "sources", "ray_address", "dry_run", "report_to"},
+    "run": {"config_file", "sets", "check_only", "sources"},
     "eval": {"config_file", "no_progress", "plot", "ray_address", "shards", "shard_gpus", "shard_cpus",
              "shard_retries", "sources"},
 }
@@ -33,7 +35,11 @@ def commands():
 
 @pytest.mark.parametrize("name, model", [("run", RunConfig), ("eval", EvalConfig)])
 def test_every_flag_sets_a_field_of_the_config_model(commands, name, model):
+    from harness.cli.run import BACKEND_FLAG_PREFIX
+
     for dest in _options(commands[name]):
+        if dest.startswith(BACKEND_FLAG_PREFIX):  # a backend's own setting: checked below
+            continue
         field = FIELD_OF.get(dest, {}).get(name, dest)
         assert field in model.model_fields or dest in CLI_ONLY[name], f"harness {name}: --{dest} sets no field"
     for dest in CLI_ONLY[name] - {"sources"}:
@@ -72,3 +78,57 @@ def test_run_takes_the_image_limits(fresh_host, tmp_path):
         "--max-image-pixels", "0",
     ])
     assert result.exit_code != 0 and "max_image_pixels" in result.output  # validated by RunConfig's field
+
+
+def test_backend_flags_come_from_the_backends_and_set_their_own_section(commands):
+    from harness.cli.run import BACKEND_FLAG_PREFIX
+
+    run = _options(commands["run"])
+    declared = {dest[len(BACKEND_FLAG_PREFIX):]: opt for dest, opt in run.items() if dest.startswith(BACKEND_FLAG_PREFIX)}
+    assert set(declared) >= {"ray_address", "dry_run", "report_to"}
+    for setting in declared:  # each is a field of a backend's settings model
+        owners = [b for b in ("trl", "openrlhf")
+                  if setting in harness.get_backend(b).settings_model.model_fields]
+        assert owners, setting
+        assert all(owner in declared[setting].help for owner in owners), declared[setting].help
+
+
+def test_a_backend_flag_for_another_backend_is_refused_by_name(fresh_host, tmp_path):
+    result = CliRunner().invoke(build_cli(), ["run", "--backend", "trl", "--task", "banner", "--source", "synthetic",
+                                              "--check", "-o", str(tmp_path / "r"), "--ray-address", "http://h:8265"])
+    assert result.exit_code == 2 and "--ray-address" in result.output and "openrlhf" in result.output
+
+
+def test_a_third_party_backend_adds_its_own_flag(fresh_host, tmp_path):
+    from harness.api.protocols import BackendFlag
+    from harness.config.base import StrictModel
+
+    class Settings(StrictModel):
+        rows: int = 1
+
+    seen = {}
+
+    class CountingBackend:
+        name = "counter"
+        description = "Counts."
+        settings_model = Settings
+        cli_flags = (BackendFlag("--rows", "rows", "Rows per sample."),)
+
+        def check(self, config):
+            seen["rows"] = config.settings().rows
+
+        def run(self, config):  # pragma: no cover - --check only
+            raise AssertionError
+
+    class Plugin:
+        @harness.hookimpl
+        def register_backends(self, register):
+            register(CountingBackend())
+
+    fresh_host.register_plugin(Plugin(), "counter-plugin")
+    cli = build_cli()
+    assert "--rows" in cli.commands["run"].get_help(click.Context(cli.commands["run"]))
+    result = CliRunner().invoke(cli, ["run", "--backend", "counter", "--task", "banner", "--source", "synthetic",
+                                      "--method", "sft", "--check", "-o", str(tmp_path / "r"), "--rows", "7"])
+    assert result.exit_code == 0, result.output
+    assert seen == {"rows": 7}

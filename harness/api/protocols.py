@@ -163,7 +163,7 @@ class Backend(Protocol):
         backend's section where it is silent, like the shared fields' presets.
 
     Optional members (``check_plan``, ``outputs``, ``settings_model``,
-    ``presets``) are listed with their meaning in :data:`OPTIONAL_MEMBERS`.
+    ``presets``, ``cli_flags``) are listed with their meaning in :data:`OPTIONAL_MEMBERS`.
     """
 
     name: str
@@ -178,6 +178,28 @@ class Backend(Protocol):
 
     def run(self, config: Any) -> RunSummary:
         """Run training; returns a :class:`harness.RunSummary` (also saved as ``<output>/summary.json``)."""
+
+
+@dataclass(frozen=True)
+class BackendFlag:
+    """A ``harness run`` flag that sets one field of a backend's own config section.
+
+    A backend lists them in its optional ``cli_flags``; ``--ray-address URL`` then
+    means ``--set <backend>.ray_address=URL`` for the backend the run uses. Plain
+    data, so ``harness --help`` imports nothing heavy to show them.
+
+    :ivar flag: the option, e.g. ``"--ray-address"``.
+    :ivar setting: the field of the backend's settings model it sets.
+    :ivar help: the help line.
+    :ivar is_flag: a boolean switch (``--dry-run``) rather than an option with a value.
+    :ivar choices: the values it takes, when closed.
+    """
+
+    flag: str
+    setting: str
+    help: str
+    is_flag: bool = False
+    choices: tuple[str, ...] | None = None
 
 
 @dataclass
@@ -256,6 +278,8 @@ OPTIONAL_MEMBERS: dict[str, dict[str, str]] = {
                    "model, so stages can be chained",
         "settings_model": "a pydantic model (StrictModel) of the backend's own section of a run config",
         "presets": "`{preset name: section values}` applied to the backend's section where it is silent",
+        "cli_flags": "a tuple of `BackendFlag`s: `harness run` options that set fields of the backend's "
+                     "own section (`--ray-address` -> `openrlhf.ray_address`)",
     },
 }
 

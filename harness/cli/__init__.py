@@ -73,7 +73,11 @@ def build_cli() -> click.Group:
 
     from harness.host.manager import get_host
 
-    get_host().add_commands(cli)
+    from harness.cli.run import with_backend_flags
+
+    host = get_host()
+    cli.add_command(with_backend_flags(cli.commands["run"], host))
+    host.add_commands(cli)
     return cli
 
 

@@ -36,9 +36,6 @@ from harness.cli.options import parse_run_source, parse_set, shared_options
 @click.option("--beta", type=float, help="GRPO KL coefficient [0.04].")
 @click.option("--max-completion-length", type=int, help="GRPO max tokens per completion [1024].")
 @click.option("--set", "sets", multiple=True, metavar="KEY=VALUE", help="Any config field, dotted for sections: --set trl.bf16=false (repeatable).")
-@click.option("--ray-address", help="Cluster backends (openrlhf): Ray dashboard address, e.g. http://head:8265 (= --set <backend>.ray_address=...).")
-@click.option("--dry-run", is_flag=True, default=None, help="Cluster backends (openrlhf): write the job directory and print the command; submit nothing (= --set <backend>.dry_run=true).")
-@click.option("--report-to", type=click.Choice(["none", "tensorboard", "wandb"]), help="Experiment tracking by the backend: tensorboard or wandb (= --set <backend>.report_to=...); metrics.jsonl is written either way [none].")
 @click.option("--check", "check_only", is_flag=True, help="Validate the config with the backend and exit; load nothing.")
 def run_command(config_file, sets, check_only, task_options, sources, **flags) -> None:
     """Train with GRPO (RFT) or SFT; writes checkpoints, metrics.jsonl, plots/ and config.json.
@@ -51,16 +48,17 @@ def run_command(config_file, sets, check_only, task_options, sources, **flags) -
 
     if task_options:
         flags["task_options"] = parse_set(task_options)
+    backend_flags = {k: flags.pop(k) for k in list(flags) if k.startswith(BACKEND_FLAG_PREFIX)}
     overrides = deep_merge(parse_set(sets), flags)
     if sources:
         task = overrides.get("task") or (read_config_file(config_file).get("task") if config_file else None)
         overrides["source"] = parse_run_source(sources, task)
-    # --ray-address / --dry-run / --report-to are settings of the run's backend (its section), not shared fields.
-    section = {k: overrides.pop(k) for k in ("ray_address", "dry_run", "report_to") if k in overrides}
-    if section:
+    # Flags a backend declares (cli_flags) set fields of that backend's own section.
+    given = {k[len(BACKEND_FLAG_PREFIX):]: v for k, v in backend_flags.items() if v is not None}
+    if given:
         backend = overrides.get("backend") or (read_config_file(config_file).get("backend") if config_file else None)
         backend = backend or RunConfig.model_fields["backend"].default
-        overrides = deep_merge(overrides, {backend: section})
+        overrides = deep_merge(overrides, {backend: backend_section(backend, given)})
     overrides = _default_model(config_file, overrides)
     config = load_config(RunConfig, config_file, overrides)
     if check_only:
@@ -70,6 +68,61 @@ def run_command(config_file, sets, check_only, task_options, sources, **flags) -
         return
     summary = run_training(config, echo=click.echo)
     click.echo(_summary_text(summary, config))
+
+
+BACKEND_FLAG_PREFIX = "backend_flag__"
+
+
+def _declared_flags(host) -> dict[str, list]:
+    """``{setting: [(backend name, BackendFlag), ...]}`` over every registered backend's ``cli_flags``."""
+    from harness.api.protocols import optional_member
+
+    registry = host.registry("backends")
+    declared: dict[str, list] = {}
+    for name in registry.names():
+        for spec in optional_member(registry.get(name), "cli_flags", ()) or ():
+            declared.setdefault(spec.setting, []).append((name, spec))
+    return declared
+
+
+def with_backend_flags(command: click.Command, host) -> click.Command:
+    """A copy of ``harness run`` with the flags the registered backends declare (``Backend.cli_flags``).
+
+    Backends declaring the same flag for the same setting share one option; its
+    help names them. A copy, so each CLI built shows its own host's backends.
+    """
+    import copy
+
+    command = copy.copy(command)
+    command.params = list(command.params)
+    present = {opt for param in command.params for opt in getattr(param, "opts", ())}
+    for setting, owners in sorted(_declared_flags(host).items()):
+        spec = owners[0][1]
+        if spec.flag in present:
+            continue
+        names = ", ".join(name for name, _ in owners)
+        kind: dict = {"is_flag": True, "default": None} if spec.is_flag else (
+            {"type": click.Choice(list(spec.choices))} if spec.choices else {})
+        command.params.append(click.Option([spec.flag, BACKEND_FLAG_PREFIX + setting],
+                                           help=f"{spec.help} (backend: {names}; = --set <backend>.{setting}=...)",
+                                           **kind))
+        present.add(spec.flag)
+    return command
+
+
+def backend_section(backend: str, given: dict) -> dict:
+    """The section values the backend-declared flags in ``given`` set, refusing flags ``backend`` does not take."""
+    from harness.errors import ConfigError
+    from harness.host.manager import get_host
+
+    declared = _declared_flags(get_host())
+    for setting in given:
+        owners = [name for name, _ in declared.get(setting, [])]
+        if backend not in owners:
+            flag = declared[setting][0][1].flag if declared.get(setting) else setting
+            raise ConfigError(f"{flag} is a setting of the {', '.join(owners)} backend(s), not of {backend!r}; "
+                              f"add --backend {owners[0]} or drop {flag}.", field=f"{backend}.{setting}")
+    return given
 
 
 NO_MODEL_NOTE = (

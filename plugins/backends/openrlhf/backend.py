@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import harness
+from harness.api.protocols import BackendFlag
 from harness.config.run_checks import check_run_basics
 from harness.errors import ConfigError, HarnessError
 from harness.models.loading import check_checkpoint
@@ -35,11 +36,20 @@ COMMAND_FILE = "command.sh"
 MODEL_DIR = "model"
 
 
+REPORT_TO = BackendFlag("--report-to", "report_to", "Experiment tracking: tensorboard or wandb; metrics.jsonl is "
+                        "written either way [none].", choices=("none", "tensorboard", "wandb"))
+
 class OpenRLHFBackend:
     """GRPO through OpenRLHF's train_ppo_ray, submitted to a Ray cluster as a Ray job."""
 
     name = NAME
     description = "GRPO on a Ray cluster through OpenRLHF (Ray + DeepSpeed + vLLM), with harness rewards."
+    cli_flags = (
+        BackendFlag("--ray-address", "ray_address", "Ray dashboard address of the cluster, e.g. http://head:8265."),
+        BackendFlag("--dry-run", "dry_run", "Write the job directory and print the command; submit nothing.",
+                    is_flag=True),
+        REPORT_TO,
+    )
 
     @property
     def settings_model(self) -> type:

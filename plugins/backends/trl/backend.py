@@ -11,6 +11,7 @@ import math
 from pathlib import Path
 from typing import Any
 
+from harness.api.protocols import BackendFlag
 from harness.config.run_checks import check_run_basics
 from harness.errors import ConfigError
 from harness.models.loading import check_checkpoint
@@ -30,6 +31,9 @@ RESUMABLE_CHANGES = frozenset({"output", "resume", "eval_after", "max_steps", "p
 FINAL_DIR = "final"
 METRICS_FILE = "metrics.jsonl"
 
+
+REPORT_TO = BackendFlag("--report-to", "report_to", "Experiment tracking: tensorboard or wandb; metrics.jsonl is "
+                        "written either way [none].", choices=("none", "tensorboard", "wandb"))
 
 def check_batches(config: Any, processes: int) -> None:
     """The batch arithmetic GRPOConfig enforces, as a ConfigError with field and fix."""
@@ -73,6 +77,7 @@ class TrlBackend:
 
         return TrlSettings
     presets = {"smoke": {"device": "cpu", "save_steps": 1000}}
+    cli_flags = (REPORT_TO,)
 
     def check_plan(self, config: Any) -> None:
         """The checks that need no model files, data or GPU: names, spec, batch arithmetic."""
