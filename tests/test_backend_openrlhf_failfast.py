@@ -27,7 +27,7 @@ import pytest
 
 import harness
 from harness.errors import DataError
-from harness.plugins.backends.openrlhf.reward import FAIL_FAST_ROLLOUTS, RewardsFailing
+from harness.plugins.backends.openrlhf.scoring import FAIL_FAST_ROLLOUTS, RewardsFailing
 from harness.config.run import RunConfig
 
 
@@ -233,7 +233,7 @@ def test_the_suggested_max_len_fits_the_longest_prompt(tiny_model_dir, tmp_path)
 def test_shrink_images_makes_long_prompts_fit_and_says_so(tiny_model_dir, tmp_path, capsys):
     from PIL import Image
 
-    from harness.plugins.backends.openrlhf.backend import load_processor
+    from harness.plugins.backends.openrlhf.backend import job_processor as load_processor
     from harness.plugins.backends.openrlhf.export import count_prompt_tokens
 
     processor = load_processor(str(tiny_model_dir))

@@ -43,7 +43,7 @@ def test_dry_run_writes_dataset_images_shim_record_and_prints_the_command(model,
         assert label["columns"]["task"] == "fgvc" and label["columns"]["answer"]
         assert label["template"] == {"name": "think", "think": True, "prefill": ""}
     assert (run / "job" / "reward_func.py").is_file() and (run / "job" / "reward_config.json").is_file()
-    assert (run / "py_modules" / "harness" / "plugins" / "backends" / "openrlhf" / "reward.py").is_file()
+    assert (run / "py_modules" / "harness" / "plugins" / "backends" / "openrlhf" / "scoring.py").is_file()
 
     saved = json.loads((run / "job.json").read_text())
     assert saved["status"] == "DRY_RUN" and saved["job_id"] is None

@@ -21,7 +21,7 @@ PAD = "<|image_pad|>"
 @pytest.fixture(scope="module")
 def job(tmp_path_factory, tiny_model_dir):
     """A job directory exported from fgvc's synthetic twin with the think template, tiny Qwen2.5-VL processor."""
-    from harness.plugins.backends.openrlhf.backend import load_processor
+    from harness.plugins.backends.openrlhf.backend import job_processor as load_processor
 
     root = tmp_path_factory.mktemp("openrlhf-shim")
     processor = load_processor(str(tiny_model_dir))
@@ -39,7 +39,7 @@ def test_shim_config_holds_the_tokenizers_special_and_pad_tokens(job):
 
 
 def test_completion_survives_a_prompt_that_decodes_differently_before_the_image():
-    from harness.plugins.backends.openrlhf.reward import QueryScorer
+    from harness.plugins.backends.openrlhf.scoring import QueryScorer
 
     scorer = QueryScorer("accuracy:1", pad_tokens=[PAD], special_tokens=["<|im_end|>", "<|endoftext|>"])
     prompt = "<|im_start|>system\nYou are  helpful.<|im_end|>\n<|im_start|>user\n<|vision_start|>" + PAD + \
@@ -52,7 +52,7 @@ def test_completion_survives_a_prompt_that_decodes_differently_before_the_image(
 
 
 def test_a_completion_that_repeats_the_prompt_tail_is_not_cut_short():
-    from harness.plugins.backends.openrlhf.reward import QueryScorer
+    from harness.plugins.backends.openrlhf.scoring import QueryScorer
 
     scorer = QueryScorer("accuracy:1", pad_tokens=[PAD], special_tokens=["<|im_end|>", "<|endoftext|>"])
     prompt = "<|im_start|>system\nYou are  helpful.<|im_end|>\n<|im_start|>user\n<|vision_start|>" + PAD + \

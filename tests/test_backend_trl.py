@@ -10,7 +10,7 @@ import harness
 from harness.errors import ConfigError, DataError
 from harness.plugins.backends.trl.data import gold_text, grpo_row, sft_target
 from harness.runs.rundir import read_jsonl as read_metrics
-from harness.plugins.backends.trl.rewards import TrlReward
+from harness.plugins.backends.trl.reward_functions import TrlReward
 from harness.config.run import RunConfig
 from harness.training.runner import check, run_training
 

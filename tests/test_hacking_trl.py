@@ -9,7 +9,7 @@ import pytest
 import harness
 from harness.hacking import AT_CAP, FORMAT_ONLY, HEDGE, LENGTH_SHARE, HackingMonitor
 from harness.plugins.backends.trl.hacking import HackingWatch
-from harness.plugins.backends.trl.rewards import trl_rewards
+from harness.plugins.backends.trl.reward_functions import trl_rewards
 from harness.runs.rundir import read_jsonl as read_metrics
 
 

@@ -237,7 +237,7 @@ def run_on_ray(
     """
     from harness.data import use_image_limits
     from harness.evaluation.plan import plan_units
-    from harness.evaluation.runner import check_engine_options, check_output_dir, resolve_model
+    from harness.evaluation.runner import check_engine_options, check_output_dir, resolve_eval_model
     from harness.evaluation.scoring import build_rewards
     from harness.evaluation.shards import merge_shards
     from harness.runs.fingerprint import checkpoint_fingerprint
@@ -265,7 +265,7 @@ def run_on_ray(
         units = plan_units(config)
     for template in {u.template.name: u.template for u in units}.values():
         build_rewards(config.rewards, template)
-    model_path, _, _ = resolve_model(config)
+    model_path, _, _ = resolve_eval_model(config)
     # One run per output directory (as run_eval): a second driver, or an unsharded run, on this output
     # is refused while this one works; the workers lock their own shard folders.
     with output_lock(output, "harness eval --ray-address"):

@@ -3,7 +3,7 @@
 A *unit* is one task under one template. Its items are the task's samples in
 the task's fixed order (``index`` = position), optionally expanded into every
 rotation of the choices (``--circular``: the task's own ``samples(...,
-circular=True)`` when it has that option, else :func:`rotations`) and optionally cut to one shard
+circular=True)`` when it has that option, else :func:`rotated_choices`) and optionally cut to one shard
 (``--shard I/N`` keeps the samples with ``index % N == I - 1``, all rotations
 of a sample together), so shards are disjoint, cover the set, and can be
 merged back into exactly the unsharded run.
@@ -93,7 +93,7 @@ class Unit:
         return f"{self.task.name}.{self.template.name}"
 
 
-def rotations(sample: Sample) -> list[Sample]:
+def rotated_choices(sample: Sample) -> list[Sample]:
     """Every rotation of a multiple-choice sample's choices, ids ``<id>#r<k>`` (the sample itself if not MC).
 
     Used for tasks whose ``samples`` has no ``circular`` option of its own. The
@@ -122,7 +122,7 @@ def _task_samples(task: Any, config: EvalConfig, source: str | None) -> list[Sam
         return list(task.samples(config.split, circular=True, **kwargs))
     samples = list(task.samples(config.split, **kwargs))
     if config.circular:
-        return [r for s in samples for r in rotations(s)]
+        return [r for s in samples for r in rotated_choices(s)]
     return samples
 
 

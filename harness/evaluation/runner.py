@@ -50,7 +50,7 @@ DATA_FILE = "data.json"  # where each task's data came from, checked when a run 
 PLOT_FILE = "results.png"
 
 
-def resolve_model(config: EvalConfig) -> tuple[str, bool, dict[str, Any] | None]:
+def resolve_eval_model(config: EvalConfig) -> tuple[str, bool, dict[str, Any] | None]:
     """``(checkpoint path, untrained, hub record)``: ``--model`` (a folder or a Hub id) or the tiny model."""
     if config.model is not None:
         from harness.hub import resolve_model as resolve
@@ -275,7 +275,7 @@ def _run_eval(config: EvalConfig, progress: bool, echo: Callable[[str], None], p
     reason = engine.unavailable_reason()
     if reason is not None:
         raise ConfigError(f"Engine {engine.name!r} cannot run here: {reason}")
-    model_path, untrained, model_hub = resolve_model(config)
+    model_path, untrained, model_hub = resolve_eval_model(config)
     # Nothing is written before this lock: a second run on the same output is refused here.
     with output_lock(output, "harness eval"):
         return _run_locked(config, engine, units, rewards, output, model_path, untrained, model_hub,

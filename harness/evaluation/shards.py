@@ -124,9 +124,9 @@ def _merge_locked(config: EvalConfig, units: list, shards: dict[int, Path], coun
     if isinstance(recorded, dict) and isinstance(recorded.get("model"), str):
         model_path, untrained, model_hub = recorded["model"], config.model is None, recorded.get("model_hub")
     else:  # resolved exactly as an unsharded run resolves it
-        from harness.evaluation.runner import resolve_model
+        from harness.evaluation.runner import resolve_eval_model
 
-        model_path, untrained, model_hub = resolve_model(config)
+        model_path, untrained, model_hub = resolve_eval_model(config)
     run_info = {"merged_from": [str(shards[i]) for i in sorted(shards)], "timings": {}}
     return finalize(config, units, output, model_path, untrained, run_info, echo=echo, model_hub=model_hub,
                     plot=plot)

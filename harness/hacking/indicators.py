@@ -237,9 +237,9 @@ class RewardBatchIndicators:
         at_cap: Sequence[bool] | None = None,
     ) -> tuple[Indicators, list[str], list[Sample]]:
         """``(indicators, completion texts, samples)`` of one batch (``at_cap``: see :func:`compute_indicators`)."""
-        from harness.rewards.base import completion_texts, samples_from_columns
+        from harness.rewards.base import checked_completion_texts, samples_from_columns
 
-        texts = completion_texts(completions)
+        texts = checked_completion_texts(completions)
         names, samples = samples_from_columns(columns, len(texts), "hacking monitor")
         fmt = self.settings.format_reward
         if fmt in details:

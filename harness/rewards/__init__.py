@@ -2,7 +2,7 @@
 
 The building blocks are re-exported here::
 
-    from harness.rewards.base import RewardFunction, column, completion_text
+    from harness.rewards.base import RewardFunction, column, checked_completion_text
 """
 
 from harness.rewards.base import (
@@ -10,8 +10,8 @@ from harness.rewards.base import (
     RewardFunction,
     RewardValueError,
     column,
-    completion_text,
-    completion_texts,
+    checked_completion_text,
+    checked_completion_texts,
     reward_values,
     samples_from_columns,
     template_layout,
@@ -23,8 +23,8 @@ __all__ = [
     "RewardFunction",
     "RewardValueError",
     "column",
-    "completion_text",
-    "completion_texts",
+    "checked_completion_text",
+    "checked_completion_texts",
     "reward_values",
     "samples_from_columns",
     "template_layout",

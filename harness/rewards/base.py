@@ -90,7 +90,7 @@ def reward_values(name: str, values: Any, n: int, weight: float = 1.0, component
     return out
 
 
-def completion_text(completion: Any, row: int = 0) -> str:
+def checked_completion_text(completion: Any, row: int = 0) -> str:
     """:func:`harness.api.answers.completion_text`, raising :class:`DataError` naming the row."""
     try:
         return answers.completion_text(completion)
@@ -101,15 +101,15 @@ def completion_text(completion: Any, row: int = 0) -> str:
         ) from None
 
 
-def completion_texts(completions: Sequence[Any]) -> list[str]:
-    """:func:`completion_text` of every completion."""
+def checked_completion_texts(completions: Sequence[Any]) -> list[str]:
+    """:func:`checked_completion_text` of every completion."""
     if isinstance(completions, (str, bytes)) or not isinstance(completions, Sequence):
         raise DataError(
             f"completions: expected a list of completions, got {type(completions).__name__}."
         )
     if set(map(type, completions)) <= {str}:  # the common case, at C speed
         return list(completions)
-    return [completion_text(c, row) for row, c in enumerate(completions)]
+    return [checked_completion_text(c, row) for row, c in enumerate(completions)]
 
 
 def column(
@@ -163,7 +163,7 @@ class RewardFunction:
         self.__name__ = self.name
 
     def __call__(self, completions: Sequence[Any], **columns: Any) -> list[float]:
-        texts = completion_texts(completions)
+        texts = checked_completion_texts(completions)
         return self.score(texts, columns)
 
     def score(self, texts: list[str], columns: Mapping[str, Any]) -> list[float]:

@@ -34,7 +34,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any, NamedTuple
 
 from harness.errors import ConfigError
-from harness.rewards.base import FLOAT32_MAX, RewardFunction, completion_texts, reward_values
+from harness.rewards.base import FLOAT32_MAX, RewardFunction, checked_completion_texts, reward_values
 
 EXAMPLE = "accuracy:1,format:1,length_norm(L0=128,gated=true):0.5"
 FORM = f'expected "name[(key=value,...)][:weight]" items separated by commas, e.g. "{EXAMPLE}"'
@@ -396,13 +396,13 @@ class WeightedReward(RewardFunction):
 
     def score_details(self, completions: Sequence[Any], **columns: Any) -> dict[str, list[float]]:
         """Each component's rewards (unweighted), by component name, in spec order."""
-        return self._details(completion_texts(completions), columns)
+        return self._details(checked_completion_texts(completions), columns)
 
     def score_with_details(
         self, completions: Sequence[Any], **columns: Any
     ) -> tuple[list[float], dict[str, list[float]]]:
         """``(totals, details)`` from one evaluation of every component."""
-        details = self._details(completion_texts(completions), columns)
+        details = self._details(checked_completion_texts(completions), columns)
         return self._total(details, len(completions)), details
 
     def _total(self, details: Mapping[str, list[float]], n: int) -> list[float]:

@@ -233,7 +233,7 @@ def test_a_reward_whose_weighted_total_overflows_stops_eval_naming_it(script, tm
 
 
 def test_training_refuses_the_same_overflow_naming_the_component_and_completion():
-    from harness.plugins.backends.trl.rewards import TrlReward
+    from harness.plugins.backends.trl.reward_functions import TrlReward
 
     reward = TrlReward("huge", Huge(), weight=1.0, components=2)
     with pytest.raises(harness.DataError, match=r"reward 'huge' returned 1e\+300 .* could overflow.*id='s1'"):

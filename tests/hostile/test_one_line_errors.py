@@ -289,7 +289,7 @@ def _numpy(kind: str, x: float):
     (lambda n: {i: 1.0 for i in range(n)}, None),
 ])
 def test_eval_and_training_agree_on_what_a_reward_may_return(fresh_host, value, accepted):
-    from harness.plugins.backends.trl.rewards import trl_rewards
+    from harness.plugins.backends.trl.reward_functions import trl_rewards
 
     columns = {"task": ["banner"], "answer": ["positive"], "id": ["s0"], "meta": ["{}"]}
     with registered_plugin(Registers(rewards=[_returning(value)]), name="hostile-returns", host=fresh_host):

@@ -102,7 +102,7 @@ def test_sat_eval_reads_a_letter_as_a_letter_even_when_choices_are_letters(scrip
     ("<answer>B) B</answer>", 0.0),  # letter and text disagree: a hedge
 ])
 def test_the_grpo_reward_uses_the_same_letter_first_rule(completion, reward):
-    from harness.plugins.backends.trl.rewards import trl_rewards
+    from harness.plugins.backends.trl.reward_functions import trl_rewards
 
     columns = {"task": ["sat"], "answer": ["A"], "choices": [["B", "A"]], "id": ["q"], "meta": ["{}"]}
     weighted = harness.reward_from_spec("accuracy:1", template="nothink")

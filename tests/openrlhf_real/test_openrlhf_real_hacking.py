@@ -27,7 +27,7 @@ from harness.hacking import (
     HackingMonitor,
     RewardBatchIndicators,
 )
-from harness.plugins.backends.openrlhf.reward import FAILURES_KEY, QueryScorer
+from harness.plugins.backends.openrlhf.scoring import FAILURES_KEY, QueryScorer
 
 SPEC = "accuracy:1,format:0.5,length_norm(L0=8):0.5"
 LONG = "<think>" + " ".join(["a long thought that never ends"] * 12)  # past the smoke preset's 16-token cap

@@ -61,7 +61,7 @@ class OpenRLHFBackend:
     def check_plan(self, config: Any) -> None:
         """The checks that need no model files, data or cluster: method, names, reward, layout."""
         from harness.plugins.backends.openrlhf.args import GRPOPlan, check_layout
-        from harness.plugins.backends.openrlhf.reward import TemplateInfo, build_reward
+        from harness.plugins.backends.openrlhf.scoring import TemplateInfo, build_reward
 
         settings = config.settings(NAME)
         if config.method != "grpo":
@@ -118,7 +118,7 @@ class OpenRLHFBackend:
         template = harness.get_template(config.template)
         output = Path(config.output).resolve()
 
-        processor = load_processor(config.model)
+        processor = job_processor(config.model)
         # Never more samples than rows: the rows are the first samples, repeated if too few.
         limit = min(config.limit or plan.rows, plan.rows)
         samples = task.samples(config.split, source=config.source, limit=limit, seed=config.seed,
@@ -234,7 +234,7 @@ class OpenRLHFBackend:
         return summary
 
 
-def load_processor(model: str) -> Any:
+def job_processor(model: str) -> Any:
     """The model's processor, from local files only (as ``harness eval`` loads it; no torchvision needed)."""
     from harness.models.loading import load_processor as load
 

@@ -11,7 +11,7 @@ Layout of the job directory::
 ``add_generation_prompt=True``, then the template's prefill), with one image
 placeholder per image; OpenRLHF's processor expands it when it tokenizes the
 prompt with the images. ``label`` is JSON: the sample's reward columns and the
-template (see :func:`harness.plugins.backends.openrlhf.reward.make_label`).
+template (see :func:`harness.plugins.backends.openrlhf.scoring.make_label`).
 
 Prompt length: OpenRLHF stops the whole job at the first image prompt longer
 than ``max_len - max_new_tokens`` tokens (it cannot truncate an image prompt).
@@ -36,7 +36,7 @@ from typing import Any
 
 from harness.errors import DataError
 from harness.models.inputs import render_prompt, rgb
-from harness.plugins.backends.openrlhf.reward import SHIM_CONFIG_FILE, SHIM_FILE, QueryScorer, make_label
+from harness.plugins.backends.openrlhf.scoring import SHIM_CONFIG_FILE, SHIM_FILE, QueryScorer, make_label
 from harness.runs.rundir import write_json
 from harness.data.sources import no_samples_error
 

@@ -11,7 +11,7 @@ train_ppo_ray creates its placement groups. It checks:
   stock ``AutoProcessor``);
 - ``reward_func.py`` sits in an exported job directory that has not moved, and
   its reward builds here (a reward plugin missing from the OpenRLHF
-  environment is named) — :func:`harness.plugins.backends.openrlhf.reward.load_scorer`,
+  environment is named) — :func:`harness.plugins.backends.openrlhf.scoring.load_scorer`,
   what the shim itself runs when OpenRLHF imports it;
 - the dataset exists and every image it names is readable from the working
   directory.
@@ -66,7 +66,7 @@ def check_dataset(dataset: str | Path, image_key: str = "images") -> int:
 def check_job(model: str, reward_func: str, dataset: str) -> list[str]:
     """Run every check; returns what passed, one line each; raises the first HarnessError."""
     from harness.models.loading import check_checkpoint
-    from harness.plugins.backends.openrlhf.reward import SHIM_FILE, load_scorer
+    from harness.plugins.backends.openrlhf.scoring import SHIM_FILE, load_scorer
 
     check_checkpoint(model, field="actor.model_name_or_path")
     shim = Path(reward_func)

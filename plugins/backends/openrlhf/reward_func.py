@@ -17,7 +17,7 @@ but it does guard each reward call (an error there becomes a ``None`` reward).
 import pathlib
 
 try:
-    from harness.plugins.backends.openrlhf.reward import load_scorer
+    from harness.plugins.backends.openrlhf.scoring import load_scorer
 except ImportError as _exc:
     raise ImportError(
         f"{__file__}: cannot import the harness ({_exc}). The reward needs it on every worker: keep "

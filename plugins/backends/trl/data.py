@@ -8,7 +8,7 @@ in placeholder order (TRL fills them back in with
 ``choices``, ``meta``) plus the template's ``prefill``; ``meta`` travels as a
 JSON string, because Arrow cannot hold dicts whose keys differ between rows,
 and is decoded again before a reward sees it (see
-:mod:`harness.plugins.backends.trl.rewards`).
+:mod:`harness.plugins.backends.trl.reward_functions`).
 
 The SFT target is the gold answer in the template's layout: ``<answer>GOLD
 </answer>`` for ``nothink``; for ``think`` a ``<think>`` span holding the

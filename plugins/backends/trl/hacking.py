@@ -4,7 +4,7 @@
 TRL in two places:
 
 - as the observer of the run's reward functions
-  (:class:`~harness.plugins.backends.trl.rewards.TrlReward`): once every component has
+  (:class:`~harness.plugins.backends.trl.reward_functions.TrlReward`): once every component has
   scored a batch, the indicators are computed from those values (no reward is
   computed twice), with ``completion_ids`` for the token counts, and logged
   through TRL's ``log_metric``, which averages them over processes and over

@@ -92,7 +92,7 @@ def grpo_trainer(config: Any, model: Any, processor: Any, dataset: Any, output: 
                  watch: Any = None):
     from trl import GRPOConfig, GRPOTrainer
 
-    from harness.plugins.backends.trl.rewards import trl_rewards
+    from harness.plugins.backends.trl.reward_functions import trl_rewards
 
     template = harness.get_template(config.template)
     weighted = harness.reward_from_spec(config.reward, template=template, tokenizer=processor)

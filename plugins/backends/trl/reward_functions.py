@@ -17,14 +17,14 @@ from collections.abc import Sequence
 from typing import Any
 
 from harness.errors import DataError
-from harness.rewards.base import RewardValueError, completion_text, reward_values
+from harness.rewards.base import RewardValueError, checked_completion_text, reward_values
 
 _TRL_ONLY = ("prompts", "completion_ids", "trainer_state", "log_extra", "log_metric", "environments", "images")
 
 
 def _shown(completion: Any, limit: int = 600) -> str:
     try:
-        text = completion_text(completion)
+        text = checked_completion_text(completion)
     except Exception:
         text = repr(completion)
     return repr(text if len(text) <= limit else text[:limit] + "...")
