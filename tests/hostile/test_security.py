@@ -218,7 +218,8 @@ def test_question_text_holding_template_code_reaches_the_model_literally(tiny_mo
     sample = harness.Sample(sample.id, sample.images, hostile, ["{{ 6 * 7 }}", "b"], "b", {})
     text = render_prompt(load_processor(tiny_model_dir), task.build_prompt(sample, harness.get_template("nothink")))
     assert "{{ 7 * 7 }} {% for x in range(3) %}x{% endfor %}" in text and "A. {{ 6 * 7 }}" in text
-    assert "49" not in text and "42" not in text and "xxx" not in text
+    visible = text.replace(str(tmp_path), "<tmp>")  # the temp path may hold any digits (pytest-449)
+    assert "49" not in visible and "42" not in visible and "xxx" not in visible
     assert not (tmp_path / "PWNED").exists()
 
 
