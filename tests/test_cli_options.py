@@ -132,3 +132,25 @@ def test_a_third_party_backend_adds_its_own_flag(fresh_host, tmp_path):
                                       "--method", "sft", "--check", "-o", str(tmp_path / "r"), "--rows", "7"])
     assert result.exit_code == 0, result.output
     assert seen == {"rows": 7}
+
+
+@pytest.mark.parametrize("name, model", [("run", RunConfig), ("eval", EvalConfig)])
+def test_defaults_shown_in_help_are_the_config_defaults(commands, name, model):
+    """A flag's help ends with its default in brackets; where the field has a plain default, they agree."""
+    import re
+
+    checked = 0
+    for dest, option in _options(commands[name]).items():
+        field = model.model_fields.get(dest)
+        shown = re.search(r"\[([^\[\]]+)\]\.?$", (option.help or "").strip())
+        if field is None or shown is None or isinstance(field.default, bool) or field.default is None:
+            continue
+        if not isinstance(field.default, (int, float, str)):
+            continue  # required fields and factories: the help describes what happens instead
+        text = shown.group(1)
+        if isinstance(field.default, str):
+            assert text == field.default, (dest, text, field.default)
+        else:
+            assert float(text) == float(field.default), (dest, text, field.default)
+        checked += 1
+    assert checked >= 8
