@@ -100,7 +100,8 @@ def test_an_unknown_task_option_is_named(tmp_path):
     result = CliRunner().invoke(build_cli(), ["eval", "--tasks", "fgvc", "--task-option", "fgvc.crop=3",
                                               "--limit", "1", "-o", str(tmp_path / "out")])
     assert result.exit_code == 2
-    assert "Task 'fgvc' has no sample option 'crop'; its options are: candidates, crop_bottom" in result.output
+    assert "'fgvc'" in result.output and "option 'crop'" in result.output
+    assert "candidates, crop_bottom" in result.output  # what it does take
 
 
 def test_resuming_onto_other_data_is_refused_with_the_commit_to_pin(tmp_path):
