@@ -244,3 +244,19 @@ def write_study_html(output: str | Path, study: Mapping[str, Any]) -> Path:
     text = page(f"RFT study — preset {study['preset']['name']}", body,
                 _data_blocks("study", labels, table, comparisons))
     return write_text(out / HTML_FILE, text)
+
+
+def html_path(dirs: Sequence[str | Path], labels: Sequence[str], markdown: str | Path | None,
+              explicit: str | Path | None) -> Path:
+    """Where ``harness report`` writes the page: ``explicit``; for one DIR, ``DIR/report.html``; else
+    beside the ``-o`` markdown (same name, ``.html``), else ``./report-<first>-vs-<last>.html``."""
+    import re
+
+    if explicit:
+        return Path(explicit)
+    if len(dirs) == 1:
+        return Path(dirs[0]) / HTML_FILE
+    if markdown:
+        return Path(markdown).with_suffix(".html")
+    safe = [re.sub(r"[^A-Za-z0-9._-]+", "_", label).strip("._") or "run" for label in (labels[0], labels[-1])]
+    return Path(f"report-{safe[0]}-vs-{safe[1]}.html")
