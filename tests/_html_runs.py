@@ -61,7 +61,7 @@ def fake_checkpoint(path: Path) -> str:
 def run(tmp: Path, name: str, mode: str, *, limit: int = 6, circular: bool = False, html: bool = True,
         tasks: tuple[str, ...] = ("banner", "sat")) -> Path:
     """One eval of the fixed engine on the synthetic twins; returns its output directory."""
-    from harness.eval_config import EvalConfig
+    from harness.config.eval import EvalConfig
     from harness.evaluation.runner import run_eval
 
     output = tmp / name

@@ -95,7 +95,7 @@ class Page:
 
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory):
-    from harness.plugin_host import PluginHost, set_host
+    from harness.host.manager import PluginHost, set_host
     from harness.testing import registered_plugin
 
     tmp = tmp_path_factory.mktemp("html")

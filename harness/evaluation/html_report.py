@@ -165,7 +165,7 @@ def write_run_html(path: str | Path, runs: Sequence[RunDir], comparisons: Sequen
                    *, units: Mapping[str, Sequence[Any]] | None = None) -> Path:
     """``report.html`` for one eval (``harness eval``) or several side by side (``harness report A B``)."""
     from harness.evaluation.report import render_markdown
-    from harness.rundir import write_text
+    from harness.runs.rundir import write_text
 
     path = Path(path)
     runs = [(label, Path(d), r) for label, d, r in runs]
@@ -205,7 +205,7 @@ def write_study_html(output: str | Path, study: Mapping[str, Any]) -> Path:
     with the training-free, SFT and RFT completions side by side (the McNemar cells against
     training-free as lists)."""
     from harness.evaluation.report import load_results
-    from harness.rundir import write_text
+    from harness.runs.rundir import write_text
     from harness.study.report import render_report
 
     out = Path(output)

@@ -22,7 +22,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from harness.answers import ANSWER_CLOSE, ANSWER_OPEN, THINK_CLOSE, THINK_OPEN
+from harness.api.answers import ANSWER_CLOSE, ANSWER_OPEN, THINK_CLOSE, THINK_OPEN
 
 COMPLETION_MAX_CHARS = 4000  # shown per completion: the first 2,500 and the last 1,500 characters
 COMPLETION_TAIL_CHARS = 1500
@@ -236,7 +236,7 @@ def unit_images(units: Sequence[Any]) -> Callable[[], Iterable[tuple[str, str | 
     (built by the task, decoded as the engine decodes them), per group."""
 
     def load() -> Iterable[tuple[str, str | None, list[Any]]]:
-        from harness.inputs import prompt_images
+        from harness.models.inputs import prompt_images
 
         if not units:
             return
@@ -253,7 +253,7 @@ def unit_images(units: Sequence[Any]) -> Callable[[], Iterable[tuple[str, str | 
 def reload_units(results: Mapping[str, Any], task: str) -> list[Any]:
     """The planned units of ``task`` for the run ``results.json`` describes, its data read again
     (never downloaded: from the cache, a local path, or generated)."""
-    from harness.eval_config import EvalConfig
+    from harness.config.eval import EvalConfig
     from harness.evaluation.plan import plan_units
 
     config = dict(results["config"])
@@ -269,13 +269,13 @@ def image_limits(results: Mapping[str, Any]):
 
 
 def task_object(name: str) -> Any:
-    from harness.plugin_host import get_host
+    from harness.host.manager import get_host
 
     return get_host().get("tasks", name)
 
 
 def reward_weights(results: Mapping[str, Any]) -> dict[str, float]:
-    from harness.reward_spec import RewardSpec
+    from harness.rewards.spec import RewardSpec
 
     spec = (results.get("config") or {}).get("rewards")
     return {item.name: item.weight for item in RewardSpec.parse(spec).items} if spec else {}
