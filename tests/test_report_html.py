@@ -152,10 +152,16 @@ def test_harness_report_writes_the_paired_page_with_the_mcnemar_cells(tmp_path, 
     assert any(c["only_a"] and c["only_b"] for c in expected)  # the two runs do disagree both ways
     # the entries pair the runs sample by sample
     assert all(s["runs"][0] and s["runs"][1] for s in data["samples"])
-    # one DIR: its own report.html, written again
+    # images decoded again from each run's recorded data (several tasks, each with its own source):
+    # the same thumbnails as the page `harness eval` wrote from its planned units
+    eval_images = page_data(a / "report.html", "report-images")
+    assert data["notes"] == [] and page_data(tmp_path / "cmp.html", "report-images") == eval_images
+    assert {s["img"] for s in data["samples"]} == set(eval_images)
+    # one DIR: its own report.html, written again, with the same thumbnails
     (a / "report.html").unlink()
     result = CliRunner().invoke(build_cli(), ["report", str(a), "--html"])
     assert result.exit_code == 0 and (a / "report.html").is_file()
+    assert page_data(a / "report.html", "report-images") == eval_images
     result = CliRunner().invoke(build_cli(), ["report", str(b), "--no-html"])
     assert result.exit_code == 0 and "report.html" not in result.output
 

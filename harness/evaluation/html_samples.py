@@ -257,7 +257,10 @@ def reload_units(results: Mapping[str, Any], task: str) -> list[Any]:
     from harness.evaluation.plan import plan_units
 
     config = dict(results["config"])
-    config.update(tasks=[task], templates=list(config["templates"])[:1], allow_download=False)
+    # Only this task: its source and options (the config refuses those of tasks it does not evaluate).
+    per_task = {key: {task: value[task]} if task in value else {}
+                for key in ("sources", "task_options") if isinstance(value := config.get(key), dict)}
+    config.update(per_task, tasks=[task], templates=list(config["templates"])[:1], allow_download=False)
     return plan_units(EvalConfig.model_validate(config))
 
 
