@@ -15,6 +15,8 @@ from pathlib import Path
 
 import harness
 
+# An output directory name that would break out of an attribute or inject an element if pasted raw.
+HOSTILE_DIR = 'hostile"><img src=x onerror="window.__pwned=\'dir\'">'
 HOSTILE = ('</script><script>window.__pwned = "script"</script>'
            '<img src=x onerror="window.__pwned = \'img\'"> & \u2028 <b>bold?</b>')
 
@@ -71,3 +73,22 @@ def run(tmp: Path, name: str, mode: str, *, limit: int = 6, circular: bool = Fal
                         output=str(output))
     run_eval(config, progress=False, echo=lambda _: None, plot=True, html=html)
     return output
+
+
+def study(tmp: Path) -> Path:
+    """A study directory as `harness study` leaves it for banner (training-free, SFT and RFT evals of
+    the fixed engine: modes a, b and hostile) and its report.html; returns the page."""
+    from harness.evaluation.html_report import write_study_html
+    from harness.evaluation.report import load_results
+    from harness.study.significance import chance_levels, paired_tests
+
+    study_dir = tmp / "study"
+    for name, mode in (("base", "a"), ("sft-banner", "b"), ("grpo-banner", "hostile")):
+        run(study_dir / "eval", name, mode, tasks=("banner",), html=False)
+    data = {"preset": {"name": "test", "train_template": "think"}, "tasks": ["banner"], "table": {},
+            "tests": paired_tests(study_dir, ["banner"], ("nothink", "think"), seed=0),
+            "chance": chance_levels(study_dir, ["banner"])}
+    for method, d in (("base", "base"), ("sft", "sft-banner"), ("grpo", "grpo-banner")):
+        res = load_results(study_dir / "eval" / d)["results"]["banner"]
+        data["table"].setdefault("banner", {})[method] = {t: res[t] for t in ("nothink", "think")}
+    return write_study_html(study_dir, data)

@@ -167,21 +167,7 @@ def test_harness_report_writes_the_paired_page_with_the_mcnemar_cells(tmp_path, 
 
 
 def test_study_page_puts_the_three_models_on_each_sample(tmp_path, fixed):
-    from harness.study.significance import chance_levels, paired_tests
-    from harness.evaluation.html_report import write_study_html
-
-    study_dir = tmp_path / "study"
-    for name, mode in (("base", "a"), ("sft-banner", "b"), ("grpo-banner", "hostile")):
-        _html_runs.run(study_dir / "eval", name, mode, tasks=("banner",), html=False)
-    study = {"preset": {"name": "test", "train_template": "think"}, "tasks": ["banner"], "table": {},
-             "tests": paired_tests(study_dir, ["banner"], ("nothink", "think"), seed=0),
-             "chance": chance_levels(study_dir, ["banner"])}
-    from harness.evaluation.report import load_results
-
-    for method, d in (("base", "base"), ("sft", "sft-banner"), ("grpo", "grpo-banner")):
-        res = load_results(study_dir / "eval" / d)["results"]["banner"]
-        study["table"].setdefault("banner", {})[method] = {t: res[t] for t in ("nothink", "think")}
-    page = write_study_html(study_dir, study)
+    page = _html_runs.study(tmp_path)
     data = page_data(page)
     assert data["runs"] == ["Training-free", "SFT", "RFT"]
     assert data["samples"] and all(all(r is not None for r in s["runs"]) for s in data["samples"])

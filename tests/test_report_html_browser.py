@@ -110,7 +110,7 @@ def runs(tmp_path_factory):
     old = set_host(host)
     try:
         with registered_plugin(_html_runs.Plugin(), name="html-fixed", host=host):
-            a = _html_runs.run(tmp, "hostile", "hostile", circular=True, limit=8)
+            a = _html_runs.run(tmp, _html_runs.HOSTILE_DIR, "hostile", circular=True, limit=8)
             b = _html_runs.run(tmp, "plain", "b", circular=True, limit=8)
             from click.testing import CliRunner
 
@@ -118,13 +118,14 @@ def runs(tmp_path_factory):
 
             out = CliRunner().invoke(build_cli(), ["report", str(a), str(b), "--html-output", str(tmp / "cmp.html")])
             assert out.exit_code == 0, out.output
+            study = _html_runs.study(tmp)
     finally:
         set_host(old)
-    return a, b, tmp / "cmp.html"
+    return a, b, tmp / "cmp.html", study
 
 
 def test_table_matches_results_json(browser, runs):
-    a, _, _ = runs
+    a, *_ = runs
     results = json.loads((a / "results.json").read_text())
     page = Page(browser, a / "report.html")
     rows = page.page.eval_on_selector_all(
@@ -144,7 +145,7 @@ def test_table_matches_results_json(browser, runs):
 def test_filters_count_what_the_logs_hold(browser, runs):
     from harness.evaluation.records import read_records
 
-    a, _, _ = runs
+    a, *_ = runs
     groups: dict[tuple[str, str], dict[str, bool]] = {}
     for path in (a / "samples").glob("*.jsonl"):
         task, template = path.stem.split(".")
@@ -175,7 +176,7 @@ def test_filters_count_what_the_logs_hold(browser, runs):
 
 
 def test_sample_links_and_keyboard_navigation(browser, runs):
-    a, _, _ = runs
+    a, *_ = runs
     key = "sat.think.sat-test-0-00002"
     page = Page(browser, a / "report.html", "#s=" + key.replace(".", "%2E"))
     assert page.page.inner_text("#sample-detail h3") == "sat · think · sat-test-0-00002"
@@ -195,12 +196,16 @@ def test_sample_links_and_keyboard_navigation(browser, runs):
 
 @pytest.mark.parametrize("bypass_csp", [False, True], ids=["with-csp", "escaping-alone"])
 def test_hostile_completion_is_text_and_does_not_run(browser, runs, bypass_csp):
-    a, _, _ = runs
+    a, *_ = runs
     page = Page(browser, a / "report.html", "#s=banner.think.banner-test-0-00000", bypass_csp=bypass_csp)
     think = page.page.locator("#sample-detail .seg-think").first.text_content()
     assert _html_runs.HOSTILE in think
     assert page.page.locator("#sample-detail .seg-final").first.text_content() == "positive"
     assert page.page.locator("img[src='x']").count() == 0 and page.page.locator("b").count() == 0
+    # the output directory's name (quotes, an element) is the page's label and the samples' source: text
+    assert _html_runs.HOSTILE_DIR in page.page.inner_text("header .subtitle")
+    assert page.page.inner_text("#runs h3") == _html_runs.HOSTILE_DIR
+    assert _html_runs.HOSTILE_DIR in page.page.locator("#sample-detail .source").first.text_content()
     page.page.keyboard.press("j")  # render more of them
     page.page.fill("#search", "onerror")  # every completion of this run holds it
     page.wait_count(int(page.page.inner_text("#filter-count").split(" of ")[1].split()[0]))
@@ -210,7 +215,7 @@ def test_hostile_completion_is_text_and_does_not_run(browser, runs, bypass_csp):
 def test_screenshot_is_not_blank(browser, runs, tmp_path):
     from PIL import Image, ImageStat
 
-    a, _, _ = runs
+    a, *_ = runs
     page = Page(browser, a / "report.html", "#s=sat.think.sat-test-0-00001")
     shot = tmp_path / "page.png"
     page.page.screenshot(path=str(shot))
@@ -225,7 +230,7 @@ def test_paired_view_lists_the_mcnemar_cells(browser, runs):
     from harness.evaluation.compare import compare_runs
     from harness.evaluation.report import load_results
 
-    a, b, cmp = runs
+    a, b, cmp, _ = runs
     expected = {(c["task"], c["template"]): c for c in compare_runs(
         [("hostile", a, load_results(a)), ("plain", b, load_results(b))])}
     page = Page(browser, cmp)
@@ -246,4 +251,25 @@ def test_paired_view_lists_the_mcnemar_cells(browser, runs):
     # a sample of the cell shows both runs' completions side by side
     page.page.locator("button[data-cell='only_a']").first.click()
     assert page.page.locator("#sample-detail .run-col").count() == 2
+    page.check_clean()
+
+
+def test_study_page_pairs_the_three_models_on_each_sample(browser, runs):
+    *_, study = runs
+    page = Page(browser, study)
+    data = json.loads(page.page.text_content("#report-data"))
+    assert [h.strip() for h in page.page.eval_on_selector_all(
+        "#sample-detail .run-col h4", "hs => hs.map(h => h.textContent.split(':')[0])")] == \
+        ["Training-free", "SFT", "RFT"]
+    # SFT vs training-free, think (they answer differently): the cell buttons count what the paired test
+    # counted and list those samples; RFT's completions are the hostile ones, and run no script
+    i = next(i for i, c in enumerate(data["comparisons"]) if c["run"] == 1 and c["template"] == "think")
+    want = data["comparisons"][i]
+    assert want["only_a"] and want["only_b"]
+    for cell in ("only_a", "only_b"):
+        button = page.page.locator(f"button[data-cmp='{i}'][data-cell='{cell}']")
+        assert int(button.get_attribute("data-count")) == want[cell]
+        button.click()
+        assert page.count() == want[cell]
+    assert page.page.locator("#tables table").count() >= 1  # Table 1
     page.check_clean()
