@@ -162,8 +162,17 @@ def test_harness_report_writes_the_paired_page_with_the_mcnemar_cells(tmp_path, 
     result = CliRunner().invoke(build_cli(), ["report", str(a), "--html"])
     assert result.exit_code == 0 and (a / "report.html").is_file()
     assert page_data(a / "report.html", "report-images") == eval_images
-    result = CliRunner().invoke(build_cli(), ["report", str(b), "--no-html"])
-    assert result.exit_code == 0 and "report.html" not in result.output
+    # without --html, one DIR's page is left as `harness eval` wrote it
+    before = (b / "report.html").stat().st_mtime_ns
+    for flags in ([], ["--no-html"]):
+        result = CliRunner().invoke(build_cli(), ["report", str(b), *flags])
+        assert result.exit_code == 0 and "report.html" not in result.output
+        assert (b / "report.html").stat().st_mtime_ns == before
+    result = CliRunner().invoke(build_cli(), ["report", str(a), str(b), "--no-html", "-o", "again.md"])
+    assert result.exit_code == 0 and not (tmp_path / "again.html").exists()
+    # no -o: beside the runs, named after them
+    result = CliRunner().invoke(build_cli(), ["report", str(a), str(b)])
+    assert result.exit_code == 0 and f"Wrote {tmp_path / 'report-run-a-vs-run-b.html'}." in result.output
 
 
 def test_study_page_puts_the_three_models_on_each_sample(tmp_path, fixed):

@@ -109,11 +109,13 @@ def eval_merge_command(output, shards) -> None:
                    "bootstrap); refused when their sample sets differ.")
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="Also write the markdown report here.")
 @click.option("--plot", is_flag=True, help="Also (re)draw each DIR's results.png from its results.json and samples.")
-@click.option("--html/--no-html", default=True, show_default=True,
-              help="Write report.html: for one DIR into it (again), for several the side-by-side page with the "
-                   "paired view, beside -o (same name, .html) or as --html-output.")
+@click.option("--html/--no-html", default=None,
+              help="Write report.html: for one DIR into it, again (only when asked: `harness eval` wrote it); "
+                   "for several, the side-by-side page with the paired view (the default), beside -o (same "
+                   "name, .html) or as --html-output.")
 @click.option("--html-output", type=click.Path(dir_okay=False),
-              help="Where the several-DIR page goes [beside -o, else ./report-<first>-vs-<last>.html].")
+              help="Where the several-DIR page goes [beside -o, else report-<first>-vs-<last>.html beside the "
+                   "first DIR].")
 def report_command(dirs, labels, paired, output, plot, html, html_output) -> None:
     """Table 1 side by side: rows tasks, columns templates per eval output DIR.
 
@@ -153,7 +155,7 @@ def report_command(dirs, labels, paired, output, plot, html, html_output) -> Non
         for directory, (_, results) in zip(dirs, runs):
             save_plot(results, Path(directory), Path(directory) / PLOT_FILE)
             click.echo(f"Wrote {Path(directory) / PLOT_FILE}.")
-    if html:
+    if html or (html is None and (len(dirs) > 1 or html_output)):
         from harness.evaluation.html_report import html_path, write_run_html
 
         target = html_path(dirs, names, output, html_output)

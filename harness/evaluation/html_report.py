@@ -249,7 +249,8 @@ def write_study_html(output: str | Path, study: Mapping[str, Any]) -> Path:
 def html_path(dirs: Sequence[str | Path], labels: Sequence[str], markdown: str | Path | None,
               explicit: str | Path | None) -> Path:
     """Where ``harness report`` writes the page: ``explicit``; for one DIR, ``DIR/report.html``; else
-    beside the ``-o`` markdown (same name, ``.html``), else ``./report-<first>-vs-<last>.html``."""
+    beside the ``-o`` markdown (same name, ``.html``), else beside the runs: ``report-<first>-vs-<last>.html``
+    in the first DIR's parent directory."""
     import re
 
     if explicit:
@@ -259,4 +260,4 @@ def html_path(dirs: Sequence[str | Path], labels: Sequence[str], markdown: str |
     if markdown:
         return Path(markdown).with_suffix(".html")
     safe = [re.sub(r"[^A-Za-z0-9._-]+", "_", label).strip("._") or "run" for label in (labels[0], labels[-1])]
-    return Path(f"report-{safe[0]}-vs-{safe[1]}.html")
+    return Path(dirs[0]).resolve().parent / f"report-{safe[0]}-vs-{safe[1]}.html"
