@@ -183,3 +183,19 @@ def test_study_page_puts_the_three_models_on_each_sample(tmp_path, fixed):
     assert {(c["baseline"], c["run"]) for c in data["comparisons"]} == {(0, 1), (0, 2)}
     html = page.read_text(encoding="utf-8")
     assert "Training-free w/ &lt;think&gt;" in html  # Table 1's header, escaped
+
+
+def test_harness_eval_command_writes_the_page_unless_told_not_to(tmp_path, fixed):
+    from click.testing import CliRunner
+
+    from harness.cli import build_cli
+
+    model = _html_runs.fake_checkpoint(tmp_path / "ckpt")
+    base = ["eval", "--tasks", "banner", "--templates", "think", "--limit", "3", "--engine", "fixed",
+            "--model", model, "--source", "banner=synthetic", "--no-progress", "--no-plot"]
+    result = CliRunner().invoke(build_cli(), [*base, "-o", str(tmp_path / "d")])
+    assert result.exit_code == 0, result.output
+    assert "report.html" in result.output and len(page_data(tmp_path / "d" / "report.html")["samples"]) == 3
+    result = CliRunner().invoke(build_cli(), [*base, "--no-html", "-o", str(tmp_path / "e")])
+    assert result.exit_code == 0, result.output
+    assert "report.html" not in result.output and not (tmp_path / "e" / "report.html").exists()
