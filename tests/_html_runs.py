@@ -78,7 +78,7 @@ def run(tmp: Path, name: str, mode: str, *, limit: int = 6, circular: bool = Fal
 def study(tmp: Path) -> Path:
     """A study directory as `harness study` leaves it for banner (training-free, SFT and RFT evals of
     the fixed engine: modes a, b and hostile) and its report.html; returns the page."""
-    from harness.evaluation.html_report import write_study_html
+    from harness.study.page import write_study_html
     from harness.evaluation.report import load_results
     from harness.study.significance import chance_levels, paired_tests
 

@@ -6,7 +6,7 @@ each run's command, versions and data, and a sample browser (image
 thumbnails, prompt, completion with ``<think>``/``<answer>`` marked,
 prediction vs gold, rewards, hacking indicators, think-vs-answer agreement,
 rotations) with filters, keyboard navigation and ``#s=task.template.id``
-links. With several runs (``harness report A B``, the study) every sample
+links. With several runs (``harness report A B``, the study: :mod:`harness.study.page`) every sample
 shows each run's completion side by side, and the paired view lists the
 McNemar cells (only A right, only B, both, neither).
 
@@ -34,7 +34,7 @@ TRAINING_PLOTS = ("rewards.png", "response_length.png", "hacking.png", "loss.png
 RunDir = tuple[str, Path, Mapping[str, Any]]  # (label, eval output directory, results.json content)
 
 
-def _runs_section(runs: Sequence[RunDir]) -> Markup:
+def runs_section(runs: Sequence[RunDir]) -> Markup:
     """Per run: the command that wrote it, the model, and the package versions."""
     blocks = []
     for label, directory, results in runs:
@@ -56,7 +56,7 @@ def _runs_section(runs: Sequence[RunDir]) -> Markup:
 
 
 def _plots(runs: Sequence[RunDir]) -> Markup | None:
-    from harness.evaluation.runner import PLOT_FILE
+    from harness.evaluation.report import PLOT_FILE
 
     figures = []
     for label, directory, _ in runs:
@@ -71,7 +71,7 @@ def _plots(runs: Sequence[RunDir]) -> Markup | None:
     return el("section", el("h2", "Plots"), el("div", figures, class_="figures"), id="plots") if figures else None
 
 
-def _browser_shell(kind: str) -> Markup:
+def browser_shell(kind: str) -> Markup:
     """The sample browser's static frame (filled by report.js)."""
     return el(
         "section",
@@ -137,7 +137,7 @@ def collect_samples(table: SampleTable, runs: Sequence[tuple[int, Path, Mapping[
             table.add_images(task, loader, digests)
 
 
-def _data_blocks(kind: str, labels: Sequence[str], table: SampleTable,
+def data_blocks(kind: str, labels: Sequence[str], table: SampleTable,
                  comparisons: Sequence[Mapping[str, Any]]) -> list[Markup]:
     payload = {
         "kind": kind, "runs": list(labels), "samples": table.payload(), "comparisons": list(comparisons),
@@ -146,7 +146,7 @@ def _data_blocks(kind: str, labels: Sequence[str], table: SampleTable,
     return [json_script("report-data", payload), json_script("report-images", table.images)]
 
 
-def _header(title: str, subtitle: str) -> Markup:
+def page_header(title: str, subtitle: str) -> Markup:
     return el("header", el("h1", title),
               el("p", subtitle, " · written ", time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
                  class_="subtitle"))
@@ -175,15 +175,15 @@ def write_run_html(path: str | Path, runs: Sequence[RunDir], comparisons: Sequen
     collect_samples(table, [(i, d, r) for i, (_, d, r) in enumerate(runs)], units=units)
     report = render_markdown([(label, r) for label, _, r in runs], comparisons)
     body = join(
-        _header("Evaluation report" if kind == "eval" else "Run comparison",
+        page_header("Evaluation report" if kind == "eval" else "Run comparison",
                 " vs ".join(labels) if kind == "compare" else labels[0]),
         el("nav", el("a", "Tables", href="#tables"), el("a", "Plots", href="#plots"),
            el("a", "Runs", href="#runs"), el("a", "Samples", href="#browser")),
         el("section", markdown_html(report.split("\n", 1)[1]), id="tables"),
-        _plots(runs), _runs_section(runs), _browser_shell(kind),
+        _plots(runs), runs_section(runs), browser_shell(kind),
     )
     text = page(f"{'Evaluation report' if kind == 'eval' else 'Run comparison'}: {' vs '.join(labels)}", body,
-                _data_blocks(kind, labels, table, _paired_cells(comparisons, labels)))
+                data_blocks(kind, labels, table, _paired_cells(comparisons, labels)))
     return write_text(path, text)
 
 
@@ -195,55 +195,6 @@ def write_eval_html(output: str | Path, results: Mapping[str, Any], *,
     for unit in units or ():
         by_task.setdefault(unit.task.name, []).append(unit)
     return write_run_html(output / HTML_FILE, [(output.name, output, results)], units=by_task or None)
-
-
-STUDY_RUNS = (("base", "Training-free"), ("sft", "SFT"), ("grpo", "RFT"))
-
-
-def write_study_html(output: str | Path, study: Mapping[str, Any]) -> Path:
-    """``<study>/report.html``: Table 1 and the summary (as report.md), Figure 2, and every test sample
-    with the training-free, SFT and RFT completions side by side (the McNemar cells against
-    training-free as lists)."""
-    from harness.evaluation.report import load_results
-    from harness.runs.rundir import write_text
-    from harness.study.report import render_report
-
-    out = Path(output)
-    labels = [label for _, label in STUDY_RUNS]
-    table = SampleTable(len(STUDY_RUNS))
-    dirs: list[tuple[str, Path, Mapping[str, Any]]] = []
-    for task in study["tasks"]:
-        for i, (method, label) in enumerate(STUDY_RUNS):
-            directory = out / "eval" / ("base" if method == "base" else f"{method}-{task}")
-            if not (directory / "results.json").is_file():
-                continue
-            results = load_results(directory)
-            if task not in results["results"]:
-                continue
-            collect_samples(table, [(i, directory, results)],
-                            cells=[(i, task, t) for t in results["results"][task]])
-            dirs.append((f"{label} ({task})" if method != "base" else label, directory, results))
-    comparisons = [
-        {"task": task, "template": tpl, "baseline": 0, "run": 1 if method == "sft" else 2, "n": t["n"],
-         "only_a": t["only_a"], "only_b": t["only_b"], "significant": bool(t["significant"]), "p": t.get("p_mcnemar")}
-        for task, per_tpl in (study.get("tests") or {}).items()
-        for tpl, per_method in per_tpl.items()
-        for method, t in per_method.items()
-    ]
-    seen, unique = set(), []
-    for label, d, r in dirs:
-        if d not in seen:
-            seen.add(d)
-            unique.append((label, d, r))
-    body = join(
-        _header(f"RFT study — preset {study['preset']['name']}", "training-free vs SFT vs RFT"),
-        el("nav", el("a", "Table 1", href="#tables"), el("a", "Runs", href="#runs"), el("a", "Samples", href="#browser")),
-        el("section", markdown_html(render_report(study).split("\n", 1)[1], base=out), id="tables"),
-        _runs_section(unique), _browser_shell("study"),
-    )
-    text = page(f"RFT study — preset {study['preset']['name']}", body,
-                _data_blocks("study", labels, table, comparisons))
-    return write_text(out / HTML_FILE, text)
 
 
 def html_path(dirs: Sequence[str | Path], labels: Sequence[str], markdown: str | Path | None,

@@ -33,6 +33,7 @@ from harness.errors import ConfigError, DataError, PluginError
 from harness.config.eval import DATA_PARALLEL_OPTION, EvalConfig
 from harness.evaluation.plan import Unit, UnitPrompts, plan_units
 from harness.evaluation.records import RecordWriter, read_records, records_path
+from harness.evaluation.report import PLOT_FILE
 from harness.evaluation.results import summarize
 from harness.evaluation.scoring import build_rewards, format_checker, score
 from harness.runs.fingerprint import checkpoint_changes, checkpoint_fingerprint
@@ -49,7 +50,6 @@ UNTRAINED_NOTE = (
     "the pipeline, not a model."
 )
 DATA_FILE = "data.json"  # where each task's data came from, checked when a run resumes
-PLOT_FILE = "results.png"
 
 
 def resolve_eval_model(config: EvalConfig) -> tuple[str, bool, dict[str, Any] | None]:

@@ -216,7 +216,7 @@ def run_study(preset: StudyPreset, output: str | Path, *, progress: bool = True,
     write_json(out / "study.json", study)
     write_text(out / "report.md", render_report(study))
     if html:
-        from harness.evaluation.html_report import write_study_html
+        from harness.study.page import write_study_html
 
         write_study_html(out, study)
     echo(f"[study] done in {timings['total']:.0f} s: {out / 'report.md'}")
