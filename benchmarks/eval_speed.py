@@ -113,8 +113,8 @@ def harness_run(engine: str, n: int, template: str, batch_size: int, max_new_tok
     timed apart."""
     from harness.config.eval import EvalConfig
     from harness.evaluation import run_eval
-    from harness.evaluation.records import read_records
     from harness.evaluation.html_report import write_eval_html
+    from harness.evaluation.records import read_records
     from harness.evaluation.report import save_plot
 
     out = Path(tempfile.mkdtemp(prefix=f"eval-speed-{engine}-"))

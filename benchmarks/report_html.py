@@ -36,8 +36,10 @@ from pathlib import Path
 
 import harness
 
-WORDS = ("the banner shows red letters a face smiling angry text reads KEEP GO AWAY first second image "
-         "left right crop field road river roof north taken earlier later so therefore").split()
+WORDS = (
+    "the banner shows red letters a face smiling angry text reads KEEP GO AWAY first second image "
+    "left right crop field road river roof north taken earlier later so therefore"
+).split()
 
 
 class MixEngine:
@@ -55,8 +57,12 @@ class MixEngine:
     def generate(self, model, prompts, settings):
         rng = model["rng"]
         for i, prompt in enumerate(prompts):
-            text = " ".join(p.get("text", "") for m in prompt for p in m["content"]
-                            if isinstance(p, dict) and p.get("type") == "text").lower()
+            text = " ".join(
+                p.get("text", "")
+                for m in prompt
+                for p in m["content"]
+                if isinstance(p, dict) and p.get("type") == "text"
+            ).lower()
             options = ("positive", "negative") if "banner" in text else ("A", "B")
             words = 1500 if rng.random() < 0.02 else rng.randint(20, 400)
             thought = " ".join(rng.choice(WORDS) for _ in range(words))
@@ -83,9 +89,16 @@ def make_eval(root: Path, name: str, samples: int) -> tuple[Path, float]:
     for file in ("config.json", "tokenizer.json", "chat_template.jinja", "model.safetensors"):
         (checkpoint / file).write_text("{}")
     (checkpoint / "preprocessor_config.json").write_text('{"image_processor_type": "none (benchmark)"}')
-    config = EvalConfig(tasks=["banner", "sat"], templates=["think", "nothink"], limit=samples // 4,
-                        engine="bench-mix", model=str(checkpoint), sources={"banner": "synthetic", "sat": "synthetic"},
-                        bootstrap=200, output=str(root / name))
+    config = EvalConfig(
+        tasks=["banner", "sat"],
+        templates=["think", "nothink"],
+        limit=samples // 4,
+        engine="bench-mix",
+        model=str(checkpoint),
+        sources={"banner": "synthetic", "sat": "synthetic"},
+        bootstrap=200,
+        output=str(root / name),
+    )
     started = time.perf_counter()
     run_eval(config, progress=False, echo=lambda _: None, plot=True, html=False)
     return root / name, time.perf_counter() - started
@@ -187,10 +200,12 @@ def main() -> None:
             path, write_s = write_page(directory)
             sizes = page_bytes(path)
             pages[label] = (path, n)
-            print(f"{label}: {n} samples; eval {eval_s:.1f} s; page written in {write_s:.1f} s; "
-                  f"{sizes['total'] / 1e6:.1f} MB = {sizes['total'] / n / 1024:.2f} KiB/sample "
-                  f"(thumbnails {sizes['report-images'] / n / 1024:.2f}, sample data "
-                  f"{sizes['report-data'] / n / 1024:.2f}, tables/plots/script {sizes['rest'] / 1024:.0f} KiB in all)")
+            print(
+                f"{label}: {n} samples; eval {eval_s:.1f} s; page written in {write_s:.1f} s; "
+                f"{sizes['total'] / 1e6:.1f} MB = {sizes['total'] / n / 1024:.2f} KiB/sample "
+                f"(thumbnails {sizes['report-images'] / n / 1024:.2f}, sample data "
+                f"{sizes['report-data'] / n / 1024:.2f}, tables/plots/script {sizes['rest'] / 1024:.0f} KiB in all)"
+            )
 
     from playwright.sync_api import sync_playwright
 
@@ -207,12 +222,20 @@ def main() -> None:
     print(f"\nchromium {chromium}; {args.rounds} rounds; load average {os.getloadavg()[0]:.1f}")
     for label in ("big", "small"):
         print(f"\n{label} page ({pages[label][1]} samples), from navigation start:")
-        for key, name in (("fp", "first paint"), ("fcp", "first contentful paint"),
-                          ("ready", "sample browser ready"), ("load", "load event")):
+        for key, name in (
+            ("fp", "first paint"),
+            ("fcp", "first contentful paint"),
+            ("ready", "sample browser ready"),
+            ("load", "load event"),
+        ):
             print(f"  {name:26s}{spread([t[key] for t in results[label]])}")
     print("\nbig page, interaction (in-page clock):")
-    for key, name in (("filter", "filter verdict=incorrect"), ("next", "j (next sample)"),
-                      ("search1", "first search (+150 ms debounce)"), ("search2", "second search (+150 ms)")):
+    for key, name in (
+        ("filter", "filter verdict=incorrect"),
+        ("next", "j (next sample)"),
+        ("search1", "first search (+150 ms debounce)"),
+        ("search2", "second search (+150 ms)"),
+    ):
         print(f"  {name:32s}{spread([t[key] for t in results['big']])}")
     print("\nbig / small, median of per-round ratios (min, max):")
     for key in ("fp", "ready"):

@@ -23,10 +23,14 @@ import harness
 ROOT = Path(__file__).resolve().parent.parent
 
 THOUGHTS = {
-    "banner": ("The banner reads KEEP SMILING in yellow letters on a blue ground; a cheerful slogan.",
-               "Red letters on black: GO AWAY. The wording is hostile to whoever reads it."),
-    "sat": ("The first image shows bare fields; in the second the same fields hold rows of roofs.",
-            "Both images show the river bend; the second has more trees along the bank."),
+    "banner": (
+        "The banner reads KEEP SMILING in yellow letters on a blue ground; a cheerful slogan.",
+        "Red letters on black: GO AWAY. The wording is hostile to whoever reads it.",
+    ),
+    "sat": (
+        "The first image shows bare fields; in the second the same fields hold rows of roofs.",
+        "Both images show the river bend; the second has more trees along the bank.",
+    ),
 }
 
 
@@ -42,8 +46,12 @@ class ScriptedEngine:
 
     def generate(self, model, prompts, settings):
         for i, prompt in enumerate(prompts):
-            text = " ".join(p.get("text", "") for m in prompt for p in m["content"]
-                            if isinstance(p, dict) and p.get("type") == "text").lower()
+            text = " ".join(
+                p.get("text", "")
+                for m in prompt
+                for p in m["content"]
+                if isinstance(p, dict) and p.get("type") == "text"
+            ).lower()
             task = "banner" if "banner" in text else "sat"
             flip = (i % 3 == 0) if model["run"] == "a" else (i % 4 == 1)
             thought = THOUGHTS[task][int(flip)]
@@ -86,13 +94,32 @@ def main() -> None:
     (checkpoint / "preprocessor_config.json").write_text('{"image_processor_type": "none (docs)"}')
     with registered_plugin(Plugin(), name="scripted-docs", host=get_host()):
         for run in ("a", "b"):
-            config = EvalConfig(tasks=["banner", "sat"], templates=["think", "nothink"], limit=40,
-                                engine="scripted-docs", engine_options={"run": run}, model=str(checkpoint),
-                                sources={"banner": "synthetic", "sat": "synthetic"}, bootstrap=200,
-                                output=str(tmp / f"run-{run}"))
+            config = EvalConfig(
+                tasks=["banner", "sat"],
+                templates=["think", "nothink"],
+                limit=40,
+                engine="scripted-docs",
+                engine_options={"run": run},
+                model=str(checkpoint),
+                sources={"banner": "synthetic", "sat": "synthetic"},
+                bootstrap=200,
+                output=str(tmp / f"run-{run}"),
+            )
             run_eval(config, progress=False, echo=lambda _: None, plot=False, html=False)
-        result = CliRunner().invoke(build_cli(), ["report", str(tmp / "run-a"), str(tmp / "run-b"),
-                                                  "--label", "base", "--label", "rft", "--html-output", str(tmp / "cmp.html")])
+        result = CliRunner().invoke(
+            build_cli(),
+            [
+                "report",
+                str(tmp / "run-a"),
+                str(tmp / "run-b"),
+                "--label",
+                "base",
+                "--label",
+                "rft",
+                "--html-output",
+                str(tmp / "cmp.html"),
+            ],
+        )
         if result.exit_code:
             sys.exit(result.output)
     with sync_playwright() as p:

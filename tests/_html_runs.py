@@ -17,8 +17,10 @@ import harness
 
 # An output directory name that would break out of an attribute or inject an element if pasted raw.
 HOSTILE_DIR = 'hostile"><img src=x onerror="window.__pwned=\'dir\'">'
-HOSTILE = ('</script><script>window.__pwned = "script"</script>'
-           '<img src=x onerror="window.__pwned = \'img\'"> & \u2028 <b>bold?</b>')
+HOSTILE = (
+    '</script><script>window.__pwned = "script"</script>'
+    "<img src=x onerror=\"window.__pwned = 'img'\"> & \u2028 <b>bold?</b>"
+)
 
 
 class FixedEngine:
@@ -34,8 +36,12 @@ class FixedEngine:
     def generate(self, model, prompts, settings):
         mode = model["mode"]
         for i in range(len(prompts)):
-            text = " ".join(p.get("text", "") for m in prompts[i] for p in m["content"] if isinstance(p, dict)
-                            and p.get("type") == "text")
+            text = " ".join(
+                p.get("text", "")
+                for m in prompts[i]
+                for p in m["content"]
+                if isinstance(p, dict) and p.get("type") == "text"
+            )
             banner = "banner" in text.lower()
             answer = ("negative" if mode == "b" else "positive") if banner else ("B" if mode == "b" else "A")
             thought = f"I looked. {HOSTILE}" if mode == "hostile" else f"I looked at image {i}"
@@ -60,17 +66,33 @@ def fake_checkpoint(path: Path) -> str:
     return str(path)
 
 
-def run(tmp: Path, name: str, mode: str, *, limit: int = 6, circular: bool = False, html: bool = True,
-        tasks: tuple[str, ...] = ("banner", "sat")) -> Path:
+def run(
+    tmp: Path,
+    name: str,
+    mode: str,
+    *,
+    limit: int = 6,
+    circular: bool = False,
+    html: bool = True,
+    tasks: tuple[str, ...] = ("banner", "sat"),
+) -> Path:
     """One eval of the fixed engine on the synthetic twins; returns its output directory."""
     from harness.config.eval import EvalConfig
     from harness.evaluation.runner import run_eval
 
     output = tmp / name
-    config = EvalConfig(tasks=list(tasks), templates=["think", "nothink"], limit=limit, engine="fixed",
-                        engine_options={"mode": mode}, model=fake_checkpoint(tmp / "ckpt"),
-                        sources={t: "synthetic" for t in tasks}, circular=circular, bootstrap=50,
-                        output=str(output))
+    config = EvalConfig(
+        tasks=list(tasks),
+        templates=["think", "nothink"],
+        limit=limit,
+        engine="fixed",
+        engine_options={"mode": mode},
+        model=fake_checkpoint(tmp / "ckpt"),
+        sources={t: "synthetic" for t in tasks},
+        circular=circular,
+        bootstrap=50,
+        output=str(output),
+    )
     run_eval(config, progress=False, echo=lambda _: None, plot=True, html=html)
     return output
 
@@ -78,16 +100,20 @@ def run(tmp: Path, name: str, mode: str, *, limit: int = 6, circular: bool = Fal
 def study(tmp: Path) -> Path:
     """A study directory as `harness study` leaves it for banner (training-free, SFT and RFT evals of
     the fixed engine: modes a, b and hostile) and its report.html; returns the page."""
-    from harness.study.page import write_study_html
     from harness.evaluation.report import load_results
+    from harness.study.page import write_study_html
     from harness.study.significance import chance_levels, paired_tests
 
     study_dir = tmp / "study"
     for name, mode in (("base", "a"), ("sft-banner", "b"), ("grpo-banner", "hostile")):
         run(study_dir / "eval", name, mode, tasks=("banner",), html=False)
-    data = {"preset": {"name": "test", "train_template": "think"}, "tasks": ["banner"], "table": {},
-            "tests": paired_tests(study_dir, ["banner"], ("nothink", "think"), seed=0),
-            "chance": chance_levels(study_dir, ["banner"])}
+    data = {
+        "preset": {"name": "test", "train_template": "think"},
+        "tasks": ["banner"],
+        "table": {},
+        "tests": paired_tests(study_dir, ["banner"], ("nothink", "think"), seed=0),
+        "chance": chance_levels(study_dir, ["banner"]),
+    }
     for method, d in (("base", "base"), ("sft", "sft-banner"), ("grpo", "grpo-banner")):
         res = load_results(study_dir / "eval" / d)["results"]["banner"]
         data["table"].setdefault("banner", {})[method] = {t: res[t] for t in ("nothink", "think")}

@@ -36,7 +36,7 @@ def page_data(path: Path, element: str = "report-data"):
 def test_json_script_cannot_be_closed_by_its_data_and_round_trips():
     hostile = {"c": "</script><script>alert(1)</script> <!-- & \u2028\u2029 </SCRIPT >", "k": ["<b>", None, 1.5]}
     block = json_script("x", hostile)
-    inner = block[len('<script type="application/json" id="x">'):-len("</script>")]
+    inner = block[len('<script type="application/json" id="x">') : -len("</script>")]
     assert "<" not in inner and ">" not in inner and "&" not in inner
     assert "\u2028" not in inner and "\u2029" not in inner
     assert json.loads(inner) == hostile
@@ -45,9 +45,19 @@ def test_json_script_cannot_be_closed_by_its_data_and_round_trips():
 def test_segments_mark_think_answers_and_the_final_answer():
     pieces, cut = segments("", "<think>so B</think>x<answer>A</answer> <answer>B</answer>")
     assert cut == 0
-    assert pieces == [["tag", "<think>"], ["think", "so B"], ["tag", "</think>"], ["text", "x"],
-                      ["tag", "<answer>"], ["answer", "A"], ["tag", "</answer>"], ["text", " "],
-                      ["tag", "<answer>"], ["final", "B"], ["tag", "</answer>"]]
+    assert pieces == [
+        ["tag", "<think>"],
+        ["think", "so B"],
+        ["tag", "</think>"],
+        ["text", "x"],
+        ["tag", "<answer>"],
+        ["answer", "A"],
+        ["tag", "</answer>"],
+        ["text", " "],
+        ["tag", "<answer>"],
+        ["final", "B"],
+        ["tag", "</answer>"],
+    ]
     # a template that pre-filled <think>: the prefill is marked, and the thought is a thought
     pieces, _ = segments("<think>", "hmm</think><answer>4</answer>")
     assert pieces[:3] == [["tag", "<think>"], ["think", "hmm"], ["tag", "</think>"]]
@@ -147,8 +157,9 @@ def test_harness_report_writes_the_paired_page_with_the_mcnemar_cells(tmp_path, 
     data = page_data(tmp_path / "cmp.html")
     assert data["runs"] == ["run-a", "run-b"]
     expected = compare_runs([("run-a", a, load_results(a)), ("run-b", b, load_results(b))])
-    assert [(c["task"], c["template"], c["n"], c["only_a"], c["only_b"]) for c in data["comparisons"]] == \
-        [(c["task"], c["template"], c["n"], c["only_a"], c["only_b"]) for c in expected]
+    assert [(c["task"], c["template"], c["n"], c["only_a"], c["only_b"]) for c in data["comparisons"]] == [
+        (c["task"], c["template"], c["n"], c["only_a"], c["only_b"]) for c in expected
+    ]
     assert any(c["only_a"] and c["only_b"] for c in expected)  # the two runs do disagree both ways
     # the entries pair the runs sample by sample
     assert all(s["runs"][0] and s["runs"][1] for s in data["samples"])
@@ -191,8 +202,23 @@ def test_harness_eval_command_writes_the_page_unless_told_not_to(tmp_path, fixed
     from harness.cli import build_cli
 
     model = _html_runs.fake_checkpoint(tmp_path / "ckpt")
-    base = ["eval", "--tasks", "banner", "--templates", "think", "--limit", "3", "--engine", "fixed",
-            "--model", model, "--source", "banner=synthetic", "--no-progress", "--no-plot"]
+    base = [
+        "eval",
+        "--tasks",
+        "banner",
+        "--templates",
+        "think",
+        "--limit",
+        "3",
+        "--engine",
+        "fixed",
+        "--model",
+        model,
+        "--source",
+        "banner=synthetic",
+        "--no-progress",
+        "--no-plot",
+    ]
     result = CliRunner().invoke(build_cli(), [*base, "-o", str(tmp_path / "d")])
     assert result.exit_code == 0, result.output
     assert "report.html" in result.output and len(page_data(tmp_path / "d" / "report.html")["samples"]) == 3

@@ -31,16 +31,20 @@ def system_chromium() -> str | None:
     if named:
         path = shutil.which(named)
         if path is None:
-            pytest.fail(f"HARNESS_CHROMIUM={named!r} is not an executable: unset it or point it at a "
-                        "Chromium-family browser.", pytrace=False)
+            pytest.fail(
+                f"HARNESS_CHROMIUM={named!r} is not an executable: unset it or point it at a Chromium-family browser.",
+                pytrace=False,
+            )
         return path
     return next(filter(None, map(shutil.which, CHROMIUM_NAMES)), None)
 
 
 CHROMIUM = system_chromium()
 if CHROMIUM is None:
-    pytest.skip(f"no chromium installed (looked for {', '.join(CHROMIUM_NAMES)} on PATH): install it with "
-                f"{INSTALL_CHROMIUM}", allow_module_level=True)
+    pytest.skip(
+        f"no chromium installed (looked for {', '.join(CHROMIUM_NAMES)} on PATH): install it with {INSTALL_CHROMIUM}",
+        allow_module_level=True,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -48,7 +52,9 @@ def browser():
     try:
         from playwright.sync_api import sync_playwright
     except ImportError:
-        pytest.fail(f"chromium is installed but Playwright, which drives it, is not: {INSTALL_PLAYWRIGHT}.", pytrace=False)
+        pytest.fail(
+            f"chromium is installed but Playwright, which drives it, is not: {INSTALL_PLAYWRIGHT}.", pytrace=False
+        )
     with sync_playwright() as p:
         b = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
         yield b
@@ -130,7 +136,8 @@ def test_table_matches_results_json(browser, runs):
     page = Page(browser, a / "report.html")
     rows = page.page.eval_on_selector_all(
         "#tables h3:has-text('Accuracy') + .table-wrap tbody tr",
-        "rows => rows.map(r => Array.from(r.cells, c => c.textContent))")
+        "rows => rows.map(r => Array.from(r.cells, c => c.textContent))",
+    )
     assert [r[0] for r in rows] == results["config"]["tasks"]
     for row in rows:
         for template, text in zip(results["config"]["templates"], row[1:]):
@@ -231,8 +238,10 @@ def test_paired_view_lists_the_mcnemar_cells(browser, runs):
     from harness.evaluation.report import load_results
 
     a, b, cmp, _ = runs
-    expected = {(c["task"], c["template"]): c for c in compare_runs(
-        [("hostile", a, load_results(a)), ("plain", b, load_results(b))])}
+    expected = {
+        (c["task"], c["template"]): c
+        for c in compare_runs([("hostile", a, load_results(a)), ("plain", b, load_results(b))])
+    }
     page = Page(browser, cmp)
     buttons = page.page.locator("button.cell-button")
     assert buttons.count() == 4 * len(expected)
@@ -244,8 +253,10 @@ def test_paired_view_lists_the_mcnemar_cells(browser, runs):
             assert int(button.get_attribute("data-count")) == n
             button.click()
             assert page.count() == n
-        total = sum(int(page.page.locator(f"button[data-cmp='{i}'][data-cell='{w}']").get_attribute("data-count"))
-                    for w in ("only_a", "only_b", "both", "neither"))
+        total = sum(
+            int(page.page.locator(f"button[data-cmp='{i}'][data-cell='{w}']").get_attribute("data-count"))
+            for w in ("only_a", "only_b", "both", "neither")
+        )
         assert total == want["n"]
     assert any(e["only_a"] for e in expected.values()) and any(e["only_b"] for e in expected.values())
     # a sample of the cell shows both runs' completions side by side
@@ -258,9 +269,12 @@ def test_study_page_pairs_the_three_models_on_each_sample(browser, runs):
     *_, study = runs
     page = Page(browser, study)
     data = json.loads(page.page.text_content("#report-data"))
-    assert [h.strip() for h in page.page.eval_on_selector_all(
-        "#sample-detail .run-col h4", "hs => hs.map(h => h.textContent.split(':')[0])")] == \
-        ["Training-free", "SFT", "RFT"]
+    assert [
+        h.strip()
+        for h in page.page.eval_on_selector_all(
+            "#sample-detail .run-col h4", "hs => hs.map(h => h.textContent.split(':')[0])"
+        )
+    ] == ["Training-free", "SFT", "RFT"]
     # SFT vs training-free, think (they answer differently): the cell buttons count what the paired test
     # counted and list those samples; RFT's completions are the hostile ones, and run no script
     i = next(i for i, c in enumerate(data["comparisons"]) if c["run"] == 1 and c["template"] == "think")

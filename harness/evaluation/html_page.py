@@ -59,14 +59,21 @@ def join(*parts: Any) -> Markup:
 def cell_text(text: str) -> Markup:
     """A table cell from the markdown reports: their ``<br>`` (the only markup they put in a cell)
     becomes a line break; everything else is text."""
-    return join([escape(piece) if i == 0 else join(Markup("<br>"), escape(piece))
-                 for i, piece in enumerate(str(text).split("<br>"))])
+    return join(
+        [
+            escape(piece) if i == 0 else join(Markup("<br>"), escape(piece))
+            for i, piece in enumerate(str(text).split("<br>"))
+        ]
+    )
 
 
 def table(header: Sequence[str], body: Sequence[Sequence[str]], **attrs: Any) -> Markup:
-    return el("table",
-              el("thead", el("tr", [el("th", cell_text(h)) for h in header])),
-              el("tbody", [el("tr", [el("td", cell_text(c)) for c in row]) for row in body]), **attrs)
+    return el(
+        "table",
+        el("thead", el("tr", [el("th", cell_text(h)) for h in header])),
+        el("tbody", [el("tr", [el("td", cell_text(c)) for c in row]) for row in body]),
+        **attrs,
+    )
 
 
 def png_data_uri(path: Path) -> str | None:
@@ -114,13 +121,18 @@ def page(title: str, body: Markup, data_blocks: Sequence[Markup] = ()) -> str:
         Markup('<meta charset="utf-8">'),
         Markup('<meta name="viewport" content="width=device-width, initial-scale=1">'),
         # Nothing may load from anywhere: images are data: URIs, script and style are inline.
-        Markup("<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; "
-               "img-src data:; style-src 'unsafe-inline'; script-src 'unsafe-inline'\">"),
-        el("title", title), el("style", Markup(asset("report.css"))),
+        Markup(
+            '<meta http-equiv="Content-Security-Policy" content="default-src \'none\'; '
+            "img-src data:; style-src 'unsafe-inline'; script-src 'unsafe-inline'\">"
+        ),
+        el("title", title),
+        el("style", Markup(asset("report.css"))),
     )
-    return ("<!DOCTYPE html>\n" + el("html", el("head", head),
-                                     el("body", body, list(data_blocks), el("script", Markup(script))),
-                                     lang="en") + "\n")
+    return (
+        "<!DOCTYPE html>\n"
+        + el("html", el("head", head), el("body", body, list(data_blocks), el("script", Markup(script))), lang="en")
+        + "\n"
+    )
 
 
 def _inline(text: str) -> Markup:
@@ -164,10 +176,17 @@ def markdown_html(text: str, base: Path | None = None) -> Markup:
                 rows.append(lines[i])
                 i += 1
             header, body = _row(rows[0]), [_row(r) for r in rows[2:]]
-            out.append(el("div", el("table",
-                                    el("thead", el("tr", [el("th", _cell(c)) for c in header])),
-                                    el("tbody", [el("tr", [el("td", _cell(c)) for c in r]) for r in body])),
-                          class_="table-wrap"))
+            out.append(
+                el(
+                    "div",
+                    el(
+                        "table",
+                        el("thead", el("tr", [el("th", _cell(c)) for c in header])),
+                        el("tbody", [el("tr", [el("td", _cell(c)) for c in r]) for r in body]),
+                    ),
+                    class_="table-wrap",
+                )
+            )
         elif line.lstrip().startswith("- "):
             items: list[Markup] = []
             while i < len(lines) and lines[i].lstrip().startswith("- "):

@@ -23,8 +23,15 @@ from typing import Any
 
 from harness.evaluation.html_page import Markup, el, figure, join, json_script, markdown_html, page
 from harness.evaluation.html_samples import (
-    SampleTable, image_limits, per_record_indicators, record_digests, reload_units, reward_weights,
-    samples_file, task_object, unit_images,
+    SampleTable,
+    image_limits,
+    per_record_indicators,
+    record_digests,
+    reload_units,
+    reward_weights,
+    samples_file,
+    task_object,
+    unit_images,
 )
 
 HTML_FILE = "report.html"
@@ -49,9 +56,21 @@ def runs_section(runs: Sequence[RunDir]) -> Markup:
             ("finished", info.get("finished_at")),
             ("versions", ", ".join(f"{k} {v}" for k, v in sorted(versions.items()) if v is not None) or "—"),
         ]
-        blocks.append(el("div", el("h3", label),
-                         el("dl", [join(el("dt", k), el("dd", el("code", str(v)) if k == "command" else str(v)))
-                                   for k, v in rows if v is not None]), class_="run"))
+        blocks.append(
+            el(
+                "div",
+                el("h3", label),
+                el(
+                    "dl",
+                    [
+                        join(el("dt", k), el("dd", el("code", str(v)) if k == "command" else str(v)))
+                        for k, v in rows
+                        if v is not None
+                    ],
+                ),
+                class_="run",
+            )
+        )
     return el("section", el("h2", "Runs: commands and versions"), blocks, id="runs")
 
 
@@ -78,11 +97,19 @@ def browser_shell(kind: str) -> Markup:
         el("h2", "Paired view: the McNemar cells" if kind != "eval" else "Samples"),
         el("div", id="paired") if kind != "eval" else None,
         el("h2", "Samples") if kind != "eval" else None,
-        el("p", "Keys: j / ↓ next, k / ↑ previous, n / p next or previous page, / search. "
-                "Each sample has a link (#s=task.template.id).", class_="hint"),
+        el(
+            "p",
+            "Keys: j / ↓ next, k / ↑ previous, n / p next or previous page, / search. "
+            "Each sample has a link (#s=task.template.id).",
+            class_="hint",
+        ),
         el("div", id="filters"),
-        el("div", el("div", id="sample-list"), el("div", el("p", "Loading samples…"), id="sample-detail"),
-           class_="browser"),
+        el(
+            "div",
+            el("div", id="sample-list"),
+            el("div", el("p", "Loading samples…"), id="sample-detail"),
+            class_="browser",
+        ),
         id="browser",
     )
 
@@ -93,18 +120,21 @@ def _indicator_names() -> dict[str, str]:
     return dict(DESCRIPTIONS)
 
 
-def collect_samples(table: SampleTable, runs: Sequence[tuple[int, Path, Mapping[str, Any]]],
-                    cells: Sequence[tuple[int, str, str]] | None = None,
-                    units: Mapping[str, Sequence[Any]] | None = None) -> None:
+def collect_samples(
+    table: SampleTable,
+    runs: Sequence[tuple[int, Path, Mapping[str, Any]]],
+    cells: Sequence[tuple[int, str, str]] | None = None,
+    units: Mapping[str, Sequence[Any]] | None = None,
+) -> None:
     """Fill ``table`` with the records of ``runs`` (``(run index, eval dir, results.json)``), per task x
     template they evaluated (or only ``cells``: ``(run index, task, template)``), then the images.
 
     ``units``: planned units by task (``harness eval`` passes its own, so nothing is loaded twice);
     other tasks' images are loaded again from the run's recorded data.
     """
+    from harness.errors import HarnessError
     from harness.evaluation.records import read_records
     from harness.evaluation.results import sort_records
-    from harness.errors import HarnessError
 
     wanted = None if cells is None else set(cells)
     image_source: dict[str, tuple[Mapping[str, Any], dict[str, str | None]]] = {}
@@ -120,8 +150,9 @@ def collect_samples(table: SampleTable, runs: Sequence[tuple[int, Path, Mapping[
                 if not records:
                     continue
                 try:
-                    indicators = per_record_indicators(task_object(task), records,
-                                                       cap=config.get("max_new_tokens"), weights=weights)
+                    indicators = per_record_indicators(
+                        task_object(task), records, cap=config.get("max_new_tokens"), weights=weights
+                    )
                 except HarnessError as exc:
                     indicators = None
                     table.notes.append(f"Per-sample hacking indicators of {task} are not shown: {exc}")
@@ -131,38 +162,63 @@ def collect_samples(table: SampleTable, runs: Sequence[tuple[int, Path, Mapping[
         if units and task in units:
             loader = unit_images(units[task])
         else:
+
             def loader(results=results, task=task):
                 return unit_images(reload_units(results, task))()
+
         with image_limits(results):
             table.add_images(task, loader, digests)
 
 
-def data_blocks(kind: str, labels: Sequence[str], table: SampleTable,
-                 comparisons: Sequence[Mapping[str, Any]]) -> list[Markup]:
+def data_blocks(
+    kind: str, labels: Sequence[str], table: SampleTable, comparisons: Sequence[Mapping[str, Any]]
+) -> list[Markup]:
     payload = {
-        "kind": kind, "runs": list(labels), "samples": table.payload(), "comparisons": list(comparisons),
-        "indicators": _indicator_names(), "imageNotes": table.image_notes, "notes": table.notes,
+        "kind": kind,
+        "runs": list(labels),
+        "samples": table.payload(),
+        "comparisons": list(comparisons),
+        "indicators": _indicator_names(),
+        "imageNotes": table.image_notes,
+        "notes": table.notes,
     }
     return [json_script("report-data", payload), json_script("report-images", table.images)]
 
 
 def page_header(title: str, subtitle: str) -> Markup:
-    return el("header", el("h1", title),
-              el("p", subtitle, " · written ", time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
-                 class_="subtitle"))
+    return el(
+        "header",
+        el("h1", title),
+        el("p", subtitle, " · written ", time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), class_="subtitle"),
+    )
 
 
 def _paired_cells(comparisons: Sequence[Mapping[str, Any]], labels: Sequence[str]) -> list[dict[str, Any]]:
     """The paired tests as the page's comparisons (run indices into ``labels``)."""
     index = {label: i for i, label in enumerate(labels)}
-    return [{"task": c["task"], "template": c["template"], "baseline": index[c["baseline"]], "run": index[c["run"]],
-             "n": c["n"], "only_a": c["only_a"], "only_b": c["only_b"], "significant": bool(c["significant"]),
-             "p": c.get("p_mcnemar")}
-            for c in comparisons]
+    return [
+        {
+            "task": c["task"],
+            "template": c["template"],
+            "baseline": index[c["baseline"]],
+            "run": index[c["run"]],
+            "n": c["n"],
+            "only_a": c["only_a"],
+            "only_b": c["only_b"],
+            "significant": bool(c["significant"]),
+            "p": c.get("p_mcnemar"),
+        }
+        for c in comparisons
+    ]
 
 
-def write_run_html(path: str | Path, runs: Sequence[RunDir], comparisons: Sequence[Mapping[str, Any]] = (),
-                   *, units: Mapping[str, Sequence[Any]] | None = None) -> Path:
+def write_run_html(
+    path: str | Path,
+    runs: Sequence[RunDir],
+    comparisons: Sequence[Mapping[str, Any]] = (),
+    *,
+    units: Mapping[str, Sequence[Any]] | None = None,
+) -> Path:
     """``report.html`` for one eval (``harness eval``) or several side by side (``harness report A B``)."""
     from harness.evaluation.report import render_markdown
     from harness.runs.rundir import write_text
@@ -173,22 +229,33 @@ def write_run_html(path: str | Path, runs: Sequence[RunDir], comparisons: Sequen
     kind = "eval" if len(runs) == 1 else "compare"
     table = SampleTable(len(runs))
     collect_samples(table, [(i, d, r) for i, (_, d, r) in enumerate(runs)], units=units)
-    report = render_markdown([(label, r) for label, _, r in runs], comparisons)
+    report = render_markdown([(label, dict(r)) for label, _, r in runs], [dict(c) for c in comparisons])
     body = join(
-        page_header("Evaluation report" if kind == "eval" else "Run comparison",
-                " vs ".join(labels) if kind == "compare" else labels[0]),
-        el("nav", el("a", "Tables", href="#tables"), el("a", "Plots", href="#plots"),
-           el("a", "Runs", href="#runs"), el("a", "Samples", href="#browser")),
+        page_header(
+            "Evaluation report" if kind == "eval" else "Run comparison",
+            " vs ".join(labels) if kind == "compare" else labels[0],
+        ),
+        el(
+            "nav",
+            el("a", "Tables", href="#tables"),
+            el("a", "Plots", href="#plots"),
+            el("a", "Runs", href="#runs"),
+            el("a", "Samples", href="#browser"),
+        ),
         el("section", markdown_html(report.split("\n", 1)[1]), id="tables"),
-        _plots(runs), runs_section(runs), browser_shell(kind),
+        _plots(runs),
+        runs_section(runs),
+        browser_shell(kind),
     )
-    text = page(f"{'Evaluation report' if kind == 'eval' else 'Run comparison'}: {' vs '.join(labels)}", body,
-                data_blocks(kind, labels, table, _paired_cells(comparisons, labels)))
+    text = page(
+        f"{'Evaluation report' if kind == 'eval' else 'Run comparison'}: {' vs '.join(labels)}",
+        body,
+        data_blocks(kind, labels, table, _paired_cells(comparisons, labels)),
+    )
     return write_text(path, text)
 
 
-def write_eval_html(output: str | Path, results: Mapping[str, Any], *,
-                    units: Sequence[Any] | None = None) -> Path:
+def write_eval_html(output: str | Path, results: Mapping[str, Any], *, units: Sequence[Any] | None = None) -> Path:
     """``<output>/report.html`` of one ``harness eval`` output directory."""
     output = Path(output)
     by_task: dict[str, list[Any]] = {}
@@ -197,8 +264,9 @@ def write_eval_html(output: str | Path, results: Mapping[str, Any], *,
     return write_run_html(output / HTML_FILE, [(output.name, output, results)], units=by_task or None)
 
 
-def html_path(dirs: Sequence[str | Path], labels: Sequence[str], markdown: str | Path | None,
-              explicit: str | Path | None) -> Path:
+def html_path(
+    dirs: Sequence[str | Path], labels: Sequence[str], markdown: str | Path | None, explicit: str | Path | None
+) -> Path:
     """Where ``harness report`` writes the page: ``explicit``; for one DIR, ``DIR/report.html``; else
     beside the ``-o`` markdown (same name, ``.html``), else beside the runs: ``report-<first>-vs-<last>.html``
     in the first DIR's parent directory."""

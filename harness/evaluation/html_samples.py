@@ -77,8 +77,9 @@ def _spans(text: str) -> list[tuple[str, int, int]]:
     return out
 
 
-def segments(prefill: str, completion: str, limit: int = COMPLETION_MAX_CHARS,
-             tail: int = COMPLETION_TAIL_CHARS) -> tuple[list[list[str]], int]:
+def segments(
+    prefill: str, completion: str, limit: int = COMPLETION_MAX_CHARS, tail: int = COMPLETION_TAIL_CHARS
+) -> tuple[list[list[str]], int]:
     """The completion (after the template's ``prefill``) as ``[kind, text]`` pieces, and how many
     characters were left out: over ``limit``, only the head and the last ``tail`` characters are kept,
     with a ``cut`` piece saying how many are missing. ``prefill`` pieces are marked ``prefill``."""
@@ -92,13 +93,15 @@ def segments(prefill: str, completion: str, limit: int = COMPLETION_MAX_CHARS,
     pieces: list[list[str]] = []
     for n, (lo, hi) in enumerate(keep):
         if n:
-            pieces.append(["cut", f"[… {cut:,} characters not shown here; the full completion is in the samples log …]"])
+            pieces.append(
+                ["cut", f"[… {cut:,} characters not shown here; the full completion is in the samples log …]"]
+            )
         for kind, start, stop in spans:
             a, b = max(start, lo), min(stop, hi)
             if a >= b:
                 continue
             if kind != "tag" and a < len(prefill):  # the part of the text the template wrote
-                pieces.append(["prefill", text[a:min(b, len(prefill))]])
+                pieces.append(["prefill", text[a : min(b, len(prefill))]])
                 a = min(b, len(prefill))
                 if a >= b:
                     continue
@@ -123,18 +126,19 @@ def thumbnail(image: Any, max_bytes: int = THUMB_MAX_BYTES, side: int = THUMB_MA
         side = max(32, side * 3 // 4)
 
 
-def per_record_indicators(task: Any, records: Sequence[Mapping[str, Any]], *, cap: int | None,
-                          weights: Mapping[str, float]) -> list[tuple[list[str], float | None]]:
+def per_record_indicators(
+    task: Any, records: Sequence[Mapping[str, Any]], *, cap: int | None, weights: Mapping[str, float]
+) -> list[tuple[list[str], float | None]]:
     """For each record: the names of the reward-hacking indicators that fired, and its length share
     (the same computation as results.json's ``hacking`` rates, :func:`harness.hacking.record_indicators`)."""
     from harness.hacking import HackingMonitor, record_indicators
 
-    found = record_indicators(task, records, cap=cap, weights=weights,
-                              length_rewards=HackingMonitor().length_rewards)
+    found = record_indicators(task, records, cap=cap, weights=weights, length_rewards=HackingMonitor().length_rewards)
     names = list(found.flags)
     shares = found.length_shares
-    return [([n for n in names if found.flags[n][i]], None if shares is None else shares[i])
-            for i in range(len(records))]
+    return [
+        ([n for n in names if found.flags[n][i]], None if shares is None else shares[i]) for i in range(len(records))
+    ]
 
 
 def _group_key(record: Mapping[str, Any]) -> str:
@@ -144,11 +148,20 @@ def _group_key(record: Mapping[str, Any]) -> str:
 def rotation_entry(record: Mapping[str, Any], hacks: list[str], length_share: float | None) -> dict[str, Any]:
     text, cut = segments(str(record.get("prefill") or ""), str(record.get("completion") or ""))
     entry = {
-        "id": record["id"], "rot": record.get("rotation", 0), "choices": record.get("choices"),
-        "pred": record.get("prediction"), "ok": bool(record["correct"]), "fmt": record.get("format_ok"),
-        "tokens": record.get("num_tokens"), "reward": record.get("reward"), "rewards": record.get("rewards") or {},
-        "hacks": hacks, "think": record.get("has_think"), "targ": record.get("think_answer"),
-        "tagree": record.get("think_agrees"), "text": text,
+        "id": record["id"],
+        "rot": record.get("rotation", 0),
+        "choices": record.get("choices"),
+        "pred": record.get("prediction"),
+        "ok": bool(record["correct"]),
+        "fmt": record.get("format_ok"),
+        "tokens": record.get("num_tokens"),
+        "reward": record.get("reward"),
+        "rewards": record.get("rewards") or {},
+        "hacks": hacks,
+        "think": record.get("has_think"),
+        "targ": record.get("think_answer"),
+        "tagree": record.get("think_agrees"),
+        "text": text,
     }
     if length_share is not None:
         entry["lshare"] = length_share
@@ -167,8 +180,15 @@ class SampleTable:
         self.image_notes: dict[str, str] = {}  # "task/group" -> why no image is shown
         self.notes: list[str] = []  # page-level notes (indicators or images unavailable...)
 
-    def add_run_cell(self, run: int, task: str, template: str, records: Sequence[Mapping[str, Any]],
-                     indicators: Sequence[tuple[list[str], float | None]] | None, source: str) -> None:
+    def add_run_cell(
+        self,
+        run: int,
+        task: str,
+        template: str,
+        records: Sequence[Mapping[str, Any]],
+        indicators: Sequence[tuple[list[str], float | None]] | None,
+        source: str,
+    ) -> None:
         """Add one run's records of one task x template (already in sample-set order)."""
         groups: dict[str, list[tuple[Mapping[str, Any], dict[str, Any]]]] = {}
         for i, record in enumerate(records):
@@ -181,23 +201,32 @@ class SampleTable:
                 first = rows[0][0]
                 prompt = str(first.get("prompt") or "")
                 entry = self.entries[key] = {
-                    "key": key, "task": task, "template": template, "id": group, "index": first.get("index"),
+                    "key": key,
+                    "task": task,
+                    "template": template,
+                    "id": group,
+                    "index": first.get("index"),
                     "gold": first.get("gold"),
                     "prompt": prompt[:PROMPT_MAX_CHARS] + ("…" if len(prompt) > PROMPT_MAX_CHARS else ""),
-                    "img": f"{task}/{group}", "runs": [None] * self.n_runs,
+                    "img": f"{task}/{group}",
+                    "runs": [None] * self.n_runs,
                 }
-            entry["runs"][run] = {"ok": all(r["ok"] for _, r in rows), "rots": [r for _, r in rows],
-                                  "src": source}
+            entry["runs"][run] = {"ok": all(r["ok"] for _, r in rows), "rots": [r for _, r in rows], "src": source}
 
-    def add_images(self, task: str, loader: Callable[[], Iterable[tuple[str, str | None, list[Any]]]],
-                   digests: Mapping[str, str | None]) -> None:
+    def add_images(
+        self,
+        task: str,
+        loader: Callable[[], Iterable[tuple[str, str | None, list[Any]]]],
+        digests: Mapping[str, str | None],
+    ) -> None:
         """Thumbnails of ``task``'s samples: ``loader`` yields ``(group id, content digest, images)``;
         a sample whose digest differs from the one logged (``digests``) gets a note, not an image that
         may not be the one scored. Errors while loading become one page note."""
         from harness.errors import HarnessError
 
-        wanted = {k.split("/", 1)[1] for k in self._image_keys(task)
-                  if k not in self.images and k not in self.image_notes}
+        wanted = {
+            k.split("/", 1)[1] for k in self._image_keys(task) if k not in self.images and k not in self.image_notes
+        }
         if not wanted:
             return
         try:
@@ -206,8 +235,9 @@ class SampleTable:
                     continue
                 logged = digests.get(group)
                 if logged is not None and digest is not None and logged != digest:
-                    self.image_notes[f"{task}/{group}"] = ("the sample's content changed since it was scored: "
-                                                          "its image is not shown")
+                    self.image_notes[f"{task}/{group}"] = (
+                        "the sample's content changed since it was scored: its image is not shown"
+                    )
                     continue
                 thumbs = [thumbnail(img) for img in images[:MAX_IMAGES]]
                 self.images[f"{task}/{group}"] = thumbs  # type: ignore[assignment]
@@ -258,8 +288,11 @@ def reload_units(results: Mapping[str, Any], task: str) -> list[Any]:
 
     config = dict(results["config"])
     # Only this task: its source and options (the config refuses those of tasks it does not evaluate).
-    per_task = {key: {task: value[task]} if task in value else {}
-                for key in ("sources", "task_options") if isinstance(value := config.get(key), dict)}
+    per_task = {
+        key: {task: value[task]} if task in value else {}
+        for key in ("sources", "task_options")
+        if isinstance(value := config.get(key), dict)
+    }
     config.update(per_task, tasks=[task], templates=list(config["templates"])[:1], allow_download=False)
     return plan_units(EvalConfig.model_validate(config))
 

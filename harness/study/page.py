@@ -10,7 +10,12 @@ from typing import Any
 
 from harness.evaluation.html_page import el, join, markdown_html, page
 from harness.evaluation.html_report import (
-    HTML_FILE, browser_shell, collect_samples, data_blocks, page_header, runs_section,
+    HTML_FILE,
+    browser_shell,
+    collect_samples,
+    data_blocks,
+    page_header,
+    runs_section,
 )
 from harness.evaluation.html_samples import SampleTable
 
@@ -37,12 +42,20 @@ def write_study_html(output: str | Path, study: Mapping[str, Any]) -> Path:
             results = load_results(directory)
             if task not in results["results"]:
                 continue
-            collect_samples(table, [(i, directory, results)],
-                            cells=[(i, task, t) for t in results["results"][task]])
+            collect_samples(table, [(i, directory, results)], cells=[(i, task, t) for t in results["results"][task]])
             dirs.append((f"{label} ({task})" if method != "base" else label, directory, results))
     comparisons = [
-        {"task": task, "template": tpl, "baseline": 0, "run": 1 if method == "sft" else 2, "n": t["n"],
-         "only_a": t["only_a"], "only_b": t["only_b"], "significant": bool(t["significant"]), "p": t.get("p_mcnemar")}
+        {
+            "task": task,
+            "template": tpl,
+            "baseline": 0,
+            "run": 1 if method == "sft" else 2,
+            "n": t["n"],
+            "only_a": t["only_a"],
+            "only_b": t["only_b"],
+            "significant": bool(t["significant"]),
+            "p": t.get("p_mcnemar"),
+        }
         for task, per_tpl in (study.get("tests") or {}).items()
         for tpl, per_method in per_tpl.items()
         for method, t in per_method.items()
@@ -54,10 +67,15 @@ def write_study_html(output: str | Path, study: Mapping[str, Any]) -> Path:
             unique.append((label, d, r))
     body = join(
         page_header(f"RFT study — preset {study['preset']['name']}", "training-free vs SFT vs RFT"),
-        el("nav", el("a", "Table 1", href="#tables"), el("a", "Runs", href="#runs"), el("a", "Samples", href="#browser")),
+        el(
+            "nav",
+            el("a", "Table 1", href="#tables"),
+            el("a", "Runs", href="#runs"),
+            el("a", "Samples", href="#browser"),
+        ),
         el("section", markdown_html(render_report(study).split("\n", 1)[1], base=out), id="tables"),
-        runs_section(unique), browser_shell("study"),
+        runs_section(unique),
+        browser_shell("study"),
     )
-    text = page(f"RFT study — preset {study['preset']['name']}", body,
-                data_blocks("study", labels, table, comparisons))
+    text = page(f"RFT study — preset {study['preset']['name']}", body, data_blocks("study", labels, table, comparisons))
     return write_text(out / HTML_FILE, text)
