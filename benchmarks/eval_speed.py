@@ -28,9 +28,10 @@ the rounds (goals, on the median: harness <= 1.10x the bare loop, lm-eval >=
 completions agree exactly between harness and bare loop and harness and
 lm-eval.
 
-``harness eval`` draws ``results.png`` after results.json is written; the
-harness rounds run with ``plot=False`` and the plot, drawn right after on
-demand (``save_plot``), is timed apart and printed, not counted in the ratio.
+``harness eval`` draws ``results.png`` and writes ``report.html`` after results.json is
+written; the harness rounds run with ``plot=False, html=False`` and the plot and the page,
+made right after on demand (``save_plot``, ``write_eval_html``), are timed apart and
+printed, not counted in the ratio.
 """
 
 from __future__ import annotations
@@ -112,6 +113,7 @@ def harness_run(engine: str, n: int, template: str, batch_size: int, max_new_tok
     timed apart."""
     from harness.config.eval import EvalConfig
     from harness.evaluation import run_eval
+    from harness.evaluation.html_report import write_eval_html
     from harness.evaluation.records import read_records
     from harness.evaluation.report import save_plot
 
@@ -121,17 +123,20 @@ def harness_run(engine: str, n: int, template: str, batch_size: int, max_new_tok
         max_new_tokens=max_new_tokens, output=str(out), bootstrap=1000,
     )
     t0 = time.perf_counter()
-    results = run_eval(config, progress=False, echo=lambda s: None, plot=False)
+    results = run_eval(config, progress=False, echo=lambda s: None, plot=False, html=False)
     seconds = time.perf_counter() - t0
     t0 = time.perf_counter()
     save_plot(results, out, out / "results.png")
     plot_s = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    write_eval_html(out, results)
+    html_s = time.perf_counter() - t0
     texts = {
         (task, r["id"]): r["completion"]
         for task in TASKS
         for r in read_records(out / "samples" / f"{task}.{template}.jsonl")
     }
-    return {"seconds": seconds, "texts": texts, "output": str(out), "plot_s": plot_s,
+    return {"seconds": seconds, "texts": texts, "output": str(out), "plot_s": plot_s, "html_s": html_s,
             "timings": results["run"]["timings"]}
 
 
@@ -199,6 +204,7 @@ def main() -> None:
     seconds: dict[str, list[float]] = {name: [] for name in runs}
     texts: dict[str, dict] = {}
     plots: list[float] = []
+    pages: list[float] = []
     breakdown: list[dict] = []
     names = list(runs)
     for r in range(args.rounds):
@@ -208,6 +214,7 @@ def main() -> None:
             texts[name] = result["texts"]
             if name == "harness eval (hf)":
                 plots.append(result["plot_s"])
+                pages.append(result["html_s"])
                 breakdown.append(result["timings"])
         print(f"round {r + 1}: " + ", ".join(f"{name} {seconds[name][-1]:.2f} s" for name in names), flush=True)
 
@@ -220,10 +227,11 @@ def main() -> None:
     print(f"harness / bare loop, per round: median {mid:.3f}x (min {low:.3f}, max {high:.3f}; goal median <= 1.10x)")
     load = [t.get("model_load_s", 0.0) for t in breakdown]
     print(f"harness model load median {spread(load)[1]:.2f} s; results.png drawn after results.json: median "
-          f"{spread(plots)[1]:.2f} s (min {min(plots):.2f}, max {max(plots):.2f}), not in the ratio")
+          f"{spread(plots)[1]:.2f} s (min {min(plots):.2f}, max {max(plots):.2f}), report.html after it: median "
+          f"{spread(pages)[1]:.2f} s (min {min(pages):.2f}, max {max(pages):.2f}); neither in the ratio")
     same_bare = sum(texts["harness eval (hf)"][k] == v for k, v in texts["bare generate loop"].items())
     print(f"identical completions harness vs bare loop: {same_bare}/{total}")
-    figures = {"prompts": total, "seconds": seconds, "harness_over_bare": vs_bare, "plot_s": plots,
+    figures = {"prompts": total, "seconds": seconds, "harness_over_bare": vs_bare, "plot_s": plots, "html_s": pages,
                "harness_timings": breakdown, "agree_bare": same_bare}
     if not args.skip_lm_eval:
         lm = seconds["lm-eval hf-multimodal"]

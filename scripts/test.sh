@@ -18,4 +18,8 @@ fi
 # modules its imports need. Installed here, never downloaded by a test.
 .venv/bin/python -m pip install -q --no-deps openrlhf==0.11.2
 .venv/bin/python -m pip install -q -c constraints/cpu.txt -r tests/openrlhf_real/requirements.txt
+# Debian's chromium for the report.html browser tests (Playwright comes with the test extra and
+# drives it through executable_path; nothing is downloaded by Playwright). 0 s when installed,
+# ~40 s the first time (scripts/install_chromium.sh says how that was measured).
+bash scripts/install_chromium.sh
 exec .venv/bin/python -m pytest "$@"

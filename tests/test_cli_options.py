@@ -16,7 +16,7 @@ from harness.config.run import RunConfig
 # Flags that steer the command itself rather than set a config field.
 CLI_ONLY = {
     "run": {"config_file", "sets", "check_only", "sources"},
-    "eval": {"config_file", "no_progress", "plot", "ray_address", "shards", "shard_gpus", "shard_cpus",
+    "eval": {"config_file", "no_progress", "plot", "html", "ray_address", "shards", "shard_gpus", "shard_cpus",
              "shard_retries", "sources"},
 }
 # where a flag's name differs from its field

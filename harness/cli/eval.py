@@ -43,8 +43,10 @@ from harness.errors import ConfigError, DataError
 @click.option("--no-progress", is_flag=True, help="No progress bar.")
 @click.option("--plot/--no-plot", default=True, help="Draw results.png after results.json is written [plot]; "
               "`harness report DIR --plot` draws it later.")
+@click.option("--html/--no-html", default=True, help="Write report.html (tables, plots and a sample browser; "
+              "one offline file) after the plot [html]; `harness report DIR --html` writes it later.")
 @click.command("eval")
-def eval_command(config_file, tasks, templates, sources, task_options, engine_options, no_progress, plot,
+def eval_command(config_file, tasks, templates, sources, task_options, engine_options, no_progress, plot, html,
                  ray_address, shards, shard_gpus, shard_cpus, shard_retries, **flags) -> None:
     """Evaluate a model on tasks x templates: results.json, per-sample logs, report, plot.
 
@@ -81,10 +83,11 @@ def eval_command(config_file, tasks, templates, sources, task_options, engine_op
         from harness.evaluation.distributed import run_on_ray
 
         run_on_ray(config, address=ray_address, shards=shards or 1, gpus=shard_gpus, cpus=shard_cpus,
-                   retries=shard_retries, progress=not no_progress, echo=click.echo, plot=plot)
+                   retries=shard_retries, progress=not no_progress, echo=click.echo, plot=plot, html=html)
     else:
-        run_eval(config, progress=not no_progress, echo=click.echo, plot=plot)
-    click.echo(f"Wrote {config.output}/results.json, report.md, {'results.png, ' if plot else ''}and samples/.")
+        run_eval(config, progress=not no_progress, echo=click.echo, plot=plot, html=html)
+    extra = ("results.png, " if plot else "") + ("report.html, " if html else "")
+    click.echo(f"Wrote {config.output}/results.json, report.md, {extra}and samples/.")
 
 
 @click.command("eval-merge")
@@ -106,7 +109,14 @@ def eval_merge_command(output, shards) -> None:
                    "bootstrap); refused when their sample sets differ.")
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="Also write the markdown report here.")
 @click.option("--plot", is_flag=True, help="Also (re)draw each DIR's results.png from its results.json and samples.")
-def report_command(dirs, labels, paired, output, plot) -> None:
+@click.option("--html/--no-html", default=None,
+              help="Write report.html: for one DIR into it, again (only when asked: `harness eval` wrote it); "
+                   "for several, the side-by-side page with the paired view (the default), beside -o (same "
+                   "name, .html) or as --html-output.")
+@click.option("--html-output", type=click.Path(dir_okay=False),
+              help="Where the several-DIR page goes [beside -o, else report-<first>-vs-<last>.html beside the "
+                   "first DIR].")
+def report_command(dirs, labels, paired, output, plot, html, html_output) -> None:
     """Table 1 side by side: rows tasks, columns templates per eval output DIR.
 
     Cells scored on a synthetic twin are marked [syn] and every run's data is
@@ -145,6 +155,12 @@ def report_command(dirs, labels, paired, output, plot) -> None:
         for directory, (_, results) in zip(dirs, runs):
             save_plot(results, Path(directory), Path(directory) / PLOT_FILE)
             click.echo(f"Wrote {Path(directory) / PLOT_FILE}.")
+    if html or (html is None and (len(dirs) > 1 or html_output)):
+        from harness.evaluation.html_report import html_path, write_run_html
+
+        target = html_path(dirs, names, output, html_output)
+        write_run_html(target, [(name, d, results) for (name, results), d in zip(runs, dirs)], comparisons)
+        click.echo(f"Wrote {target}.")
 
 
 COMMANDS = [eval_command, eval_merge_command, report_command]

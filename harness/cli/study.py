@@ -20,7 +20,9 @@ import click
 @click.option("--seed", type=int, help="mini/ci: seed of the training and test samples and of "
                                      "training (the base model keeps its own) [0].")
 @click.option("--no-progress", is_flag=True, help="No progress bars.")
-def study_command(preset, output, model, backend, ray_address, sources, tasks, seed, no_progress) -> None:
+@click.option("--html/--no-html", default=True, show_default=True,
+              help="mini/ci: also write report.html (Table 1, Figure 2, every test sample across the models).")
+def study_command(preset, output, model, backend, ray_address, sources, tasks, seed, no_progress, html) -> None:
     """Training-free vs SFT vs RFT, with and without <think>, on banner, fgvc and sat.
 
     Writes report.md (Table 1 shape + summary), study.json, figures/ (Figure 2:
@@ -62,7 +64,7 @@ def study_command(preset, output, model, backend, ray_address, sources, tasks, s
         config.ablation_tasks = [t for t in config.ablation_tasks if t in names]
     if seed is not None:
         config.seed = seed
-    run_study(config, output, progress=not no_progress, echo=click.echo)
+    run_study(config, output, progress=not no_progress, echo=click.echo, html=html)
 
 
 COMMANDS = [study_command]

@@ -189,7 +189,7 @@ def run_shard(fields: dict[str, Any], index: int, count: int, output: str, token
         config = EvalConfig.model_validate(
             {**fields, "shard": f"{index}/{count}", "output": str(shard_dir(output, index, count))}
         )
-        results = run_eval(config, progress=False, echo=lambda _: None, plot=False)  # the merge draws it
+        results = run_eval(config, progress=False, echo=lambda _: None, plot=False, html=False)  # the merge draws them
     except HarnessError as exc:
         return {"error": str(exc), "node": node}
     run = results["run"]
@@ -227,6 +227,7 @@ def run_on_ray(
     progress: bool = True,
     echo: Callable[[str], None] = print,
     plot: bool = True,
+    html: bool = True,
 ) -> dict[str, Any]:
     """Evaluate ``config`` as ``shards`` Ray tasks on the cluster at ``address`` and merge them into
     ``config.output``; returns the merged ``results.json`` content (see the module docstring).
@@ -295,7 +296,7 @@ def run_on_ray(
             _drive(ray, submit, units, output, shards, retries, token, progress, echo)
         finally:
             ray.shutdown()
-        return merge_shards([shard_dir(output, i, shards) for i in range(1, shards + 1)], output, echo=echo, plot=plot)
+        return merge_shards([shard_dir(output, i, shards) for i in range(1, shards + 1)], output, echo=echo, plot=plot, html=html)
 
 
 def _drive(ray, submit, units, output: Path, shards: int, retries: int, token: str, progress: bool,

@@ -17,6 +17,8 @@ from typing import Any
 
 from harness.errors import DataError
 
+PLOT_FILE = "results.png"  # what save_plot draws into an eval output (harness eval, harness report --plot)
+
 Run = tuple[str, dict[str, Any]]
 
 

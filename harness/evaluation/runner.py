@@ -21,6 +21,8 @@ naming the files or samples that changed.
 
 from __future__ import annotations
 
+import shlex
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -31,6 +33,7 @@ from harness.errors import ConfigError, DataError, PluginError
 from harness.config.eval import DATA_PARALLEL_OPTION, EvalConfig
 from harness.evaluation.plan import Unit, UnitPrompts, plan_units
 from harness.evaluation.records import RecordWriter, read_records, records_path
+from harness.evaluation.report import PLOT_FILE
 from harness.evaluation.results import summarize
 from harness.evaluation.scoring import build_rewards, format_checker, score
 from harness.runs.fingerprint import checkpoint_changes, checkpoint_fingerprint
@@ -47,7 +50,6 @@ UNTRAINED_NOTE = (
     "the pipeline, not a model."
 )
 DATA_FILE = "data.json"  # where each task's data came from, checked when a run resumes
-PLOT_FILE = "results.png"
 
 
 def resolve_eval_model(config: EvalConfig) -> tuple[str, bool, dict[str, Any] | None]:
@@ -185,7 +187,7 @@ def check_output_dir(config: EvalConfig, output: Path, checkpoint: dict[str, Any
 
 # What an eval leaves in its output; found without the config.json it writes first, they belong to
 # something else (or to a run whose config.json was deleted): never overwritten.
-EVAL_FILES = ("data.json", "samples", "results.json", "report.md", "results.png")
+EVAL_FILES = ("data.json", "samples", "results.json", "report.md", "results.png", "report.html")
 
 
 def _refuse_foreign_files(output: Path) -> None:
@@ -247,19 +249,22 @@ def run_eval(
     progress: bool = True,
     echo: Callable[[str], None] = print,
     plot: bool = True,
+    html: bool = True,
 ) -> dict[str, Any]:
     """Run (or resume) the evaluation ``config`` describes; returns ``results.json``'s content.
 
     Images are read under the config's limits (``max_image_pixels``,
     ``oversize_images``: :func:`harness.data.use_image_limits`). ``plot``:
     draw ``results.png`` once results.json and report.md are written
-    (``False`` leaves it to ``harness report DIR --plot``).
+    (``False`` leaves it to ``harness report DIR --plot``); ``html``: then write ``report.html``
+    (:mod:`harness.evaluation.html_report`; ``False`` leaves it to ``harness report DIR --html``).
     """
     with use_image_limits(config.max_image_pixels, config.oversize_images):
-        return _run_eval(config, progress, echo, plot)
+        return _run_eval(config, progress, echo, plot, html)
 
 
-def _run_eval(config: EvalConfig, progress: bool, echo: Callable[[str], None], plot: bool) -> dict[str, Any]:
+def _run_eval(config: EvalConfig, progress: bool, echo: Callable[[str], None], plot: bool,
+              html: bool = True) -> dict[str, Any]:
     started = time.perf_counter()
     output = Path(config.output)
     check_output_path(output, "--output")
@@ -279,11 +284,11 @@ def _run_eval(config: EvalConfig, progress: bool, echo: Callable[[str], None], p
     # Nothing is written before this lock: a second run on the same output is refused here.
     with output_lock(output, "harness eval"):
         return _run_locked(config, engine, units, rewards, output, model_path, untrained, model_hub,
-                           started, progress, echo, plot)
+                           started, progress, echo, plot, html)
 
 
 def _run_locked(config, engine, units, rewards, output, model_path, untrained, model_hub, started,
-                progress, echo, plot) -> dict[str, Any]:
+                progress, echo, plot, html=True) -> dict[str, Any]:
     check_output_dir(config, output, checkpoint_fingerprint(model_path))
     check_data(units, output)
     if untrained:
@@ -312,7 +317,7 @@ def _run_locked(config, engine, units, rewards, output, model_path, untrained, m
     timings["total_s"] = time.perf_counter() - started
     run_info = {"engine": engine.name, "resumed_samples": resumed, "new_samples": total, "timings": timings}
     return finalize(config, units, output, model_path, untrained, run_info, echo=echo, model_hub=model_hub,
-                    plot=plot)
+                    plot=plot, html=html)
 
 
 def _generate_all(config, engine, model, pending, rewards_by_template, output, total, progress, timings) -> None:
@@ -399,6 +404,7 @@ def finalize(
     echo: Callable[[str], None] = print,
     model_hub: dict[str, Any] | None = None,
     plot: bool = True,
+    html: bool = True,
 ) -> dict[str, Any]:
     """Write results.json and report.md for the records in ``output``, show the table, then draw the plot.
 
@@ -407,7 +413,8 @@ def finalize(
     count); ``model_hub`` the Hub repo and commit of a ``--model`` Hub id.
     The plot comes last, so the numbers are on disk and on screen before
     matplotlib starts; without ``plot`` an older ``results.png`` is removed
-    (it would show other numbers).
+    (it would show other numbers). ``html``: then ``report.html``, with the plot and the units'
+    images (without it an older ``report.html`` is removed, for the same reason).
     """
     from harness.evaluation.report import render_markdown, render_table, save_plot
 
@@ -422,6 +429,7 @@ def finalize(
         "results": summarize_output(config, units, output),
         "run": {
             **run_info,
+            "command": shlex.join([Path(sys.argv[0]).name, *sys.argv[1:]]),
             "output": str(output),
             "batch_size": config.batch_size,
             "versions": package_versions(),
@@ -435,4 +443,10 @@ def finalize(
         save_plot(results, output, output / PLOT_FILE)
     else:
         (output / PLOT_FILE).unlink(missing_ok=True)
+    from harness.evaluation.html_report import HTML_FILE, write_eval_html
+
+    if html:
+        write_eval_html(output, results, units=units)
+    else:
+        (output / HTML_FILE).unlink(missing_ok=True)
     return results

@@ -38,6 +38,7 @@ def merge_shards(
     *,
     echo: Callable[[str], None] = print,
     plot: bool = True,
+    html: bool = True,
 ) -> dict[str, Any]:
     """Merge shard output directories into ``output``; returns the merged results.json content."""
     from harness.evaluation.runner import (
@@ -87,11 +88,12 @@ def merge_shards(
         units = plan_units(config)
     output = Path(output)
     with output_lock(output, "harness eval-merge"):
-        return _merge_locked(config, units, shards, count, dirs, output, checkpoint, echo, plot)
+        return _merge_locked(config, units, shards, count, dirs, output, checkpoint, echo, plot, html)
 
 
 def _merge_locked(config: EvalConfig, units: list, shards: dict[int, Path], count: int, dirs: list[Path],
-                  output: Path, checkpoint: Any, echo: Callable[[str], None], plot: bool) -> dict[str, Any]:
+                  output: Path, checkpoint: Any, echo: Callable[[str], None], plot: bool,
+                  html: bool = True) -> dict[str, Any]:
     from harness.evaluation.runner import DATA_FILE, DATA_IDENTITY, check_data, check_output_dir, finalize
 
     check_output_dir(config, output, checkpoint if isinstance(checkpoint, dict) else None)
@@ -129,4 +131,4 @@ def _merge_locked(config: EvalConfig, units: list, shards: dict[int, Path], coun
         model_path, untrained, model_hub = resolve_eval_model(config)
     run_info = {"merged_from": [str(shards[i]) for i in sorted(shards)], "timings": {}}
     return finalize(config, units, output, model_path, untrained, run_info, echo=echo, model_hub=model_hub,
-                    plot=plot)
+                    plot=plot, html=html)

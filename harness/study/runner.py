@@ -9,6 +9,7 @@ finished, so an interrupted study resumes where it stopped::
     DIR/runs/<task>/<run>/            harness run outputs (metrics.jsonl, plots/, checkpoint)
     DIR/figures/<task>.png            Figure 2: accuracy reward and length vs step
     DIR/report.md                     Table 1 + summary
+    DIR/report.html                   the same, Figure 2, and every test sample across the models
 """
 
 from __future__ import annotations
@@ -101,7 +102,7 @@ def evaluate(preset: StudyPreset, model: str, tasks: Sequence[str], output: Path
         seed=preset.seed, bootstrap=200, output=str(output), device="cpu", dtype="float32",
         task_options={task: preset.options(task) for task in tasks if preset.options(task)},
     )
-    return run_eval(config, progress=progress, echo=lambda s: None)["results"]
+    return run_eval(config, progress=progress, echo=lambda s: None, html=False)["results"]
 
 
 def cell(entry: Mapping[str, Any]) -> dict[str, Any]:
@@ -131,7 +132,7 @@ def curve(metrics: Sequence[Mapping[str, Any]]) -> dict[str, list[float]]:
 
 
 def run_study(preset: StudyPreset, output: str | Path, *, progress: bool = True,
-              echo: Callable[[str], None] = print) -> dict[str, Any]:
+              echo: Callable[[str], None] = print, html: bool = True) -> dict[str, Any]:
     """Run the whole study; returns (and writes) ``study.json``'s content."""
     from harness.errors import ConfigError
     from harness.study.base_model import ensure_base_model, probe_reward_variance
@@ -214,5 +215,9 @@ def run_study(preset: StudyPreset, output: str | Path, *, progress: bool = True,
     study["chance"] = chance_levels(out, preset.tasks)
     write_json(out / "study.json", study)
     write_text(out / "report.md", render_report(study))
+    if html:
+        from harness.study.page import write_study_html
+
+        write_study_html(out, study)
     echo(f"[study] done in {timings['total']:.0f} s: {out / 'report.md'}")
     return study
