@@ -68,14 +68,33 @@ __all__ = [
 ]
 
 
+def _check_params(what: str, name: str, factory: Any, params: dict[str, Any]) -> None:
+    """A :class:`ConfigError` (not a bare ``TypeError``) for keywords ``factory`` does not take."""
+    import inspect
+
+    try:
+        signature = inspect.signature(factory)
+    except (TypeError, ValueError):
+        return
+    try:
+        signature.bind(**params)
+    except TypeError as exc:
+        takes = [p.name for p in signature.parameters.values()
+                 if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
+        raise ConfigError(f"{what} {name!r}: {exc}; it takes: {', '.join(takes) or 'no parameters'}.") from None
+
+
 def get_task(name: str) -> Task:
     """The task registered as ``name`` (``UnknownNameError`` says what exists)."""
     return get_host().get("tasks", name)
 
 
 def get_reward(name: str, **params: Any) -> Reward:
-    """A reward: the factory registered as ``name``, called with ``params``."""
-    return get_host().get("rewards", name)(**params)
+    """A reward: the factory registered as ``name``, called with ``params`` (a keyword it does not
+    take is a :class:`ConfigError` saying what it takes)."""
+    factory = get_host().get("rewards", name)
+    _check_params("reward", name, factory, params)
+    return factory(**params)
 
 
 def get_template(name: str) -> Template:

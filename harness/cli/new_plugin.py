@@ -26,7 +26,7 @@ def scaffold(name: str, kind: str, directory: Path) -> Path:
 
     if name.startswith("harness-") or name.startswith("harness_"):
         name = name[len("harness-") :]
-    if not NAME_RE.match(name):
+    if not NAME_RE.fullmatch(name):
         raise ConfigError(
             f"plugin name {name!r} must be lowercase letters and digits, words joined by "
             "'-' or '_', starting with a letter (e.g. counting, my-task)."

@@ -30,7 +30,13 @@ def study_command(preset, output, model, backend, ray_address, sources, tasks, s
     and every run's metrics.
     """
     from harness.errors import ConfigError
+    from harness.runs.preflight import check_ray_address, check_seed, check_study_output
 
+    # Preflight: everything checkable without a model, before any pre-training (docs/hostile.md).
+    if seed is not None:
+        check_seed(seed, "--seed")
+    if ray_address:  # the paper preset writes configs to run elsewhere: the syntax, not reachability
+        check_ray_address(ray_address, "--ray-address", purpose="jobs", reach=False)
     if preset == "paper":
         from harness.study.paper import paper_configs
 
@@ -55,6 +61,7 @@ def study_command(preset, output, model, backend, ray_address, sources, tasks, s
     from harness.study.runner import run_study
 
     config = get_preset(preset)
+    check_study_output(output, "--output")
     if tasks:
         names = [t.strip() for t in tasks.split(",") if t.strip()]
         unknown = set(names) - set(config.tasks)

@@ -12,7 +12,6 @@ them (:mod:`harness.config.run`, :mod:`harness.config.eval`).
 
 from __future__ import annotations
 
-import json
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
@@ -44,6 +43,24 @@ OversizeImages = Annotated[Literal["refuse", "downscale"] | None, Field(
 )]
 
 
+# Seeds: the range every consumer accepts. numpy (np.random.seed, the bootstrap's default_rng with
+# legacy seeding in TRL/transformers' set_seed) takes 0 <= seed < 2**32; torch.manual_seed takes
+# [-2**63, 2**64); random.seed anything. 0..2**32-1 is the one range all of them take.
+SEED_LIMIT = 2**32
+SEED_RANGE = f"an integer in 0..{SEED_LIMIT - 1:,} (0 <= seed < 2**32, the range numpy, torch and random all accept)"
+
+
+def check_seed(value: int) -> int:
+    """``value`` if it is a seed every consumer accepts, else ``ValueError`` saying the range."""
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < SEED_LIMIT:
+        raise ValueError(f"a seed is {SEED_RANGE}")
+    return value
+
+
+# A seed field: refused at validation, before any data is generated or model loaded.
+Seed = Annotated[int, AfterValidator(check_seed)]
+
+
 def _named_output(value: str) -> str:
     if not value.strip():
         raise ValueError(EMPTY_OUTPUT)
@@ -56,10 +73,16 @@ OutputDir = Annotated[str, AfterValidator(_named_output)]
 
 def read_config_file(path: str | Path) -> dict[str, Any]:
     """Read a YAML (.yaml/.yml), TOML (.toml) or JSON (.json) config file into a dict."""
+    from harness.runs.structured import MAX_BYTES, MAX_DEPTH, parse_json, parse_yaml, value_depth
+
     path = Path(path)
     if not path.is_file():
         raise ConfigError(f"Config file {path} does not exist.")
     try:
+        size = path.stat().st_size
+        if size > MAX_BYTES:
+            raise ConfigError(f"Config file {path} is {size:,} bytes, over the {MAX_BYTES:,}-byte limit of a "
+                              "structured file; it is not a config.")
         text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError as exc:
         raise ConfigError(
@@ -68,15 +91,16 @@ def read_config_file(path: str | Path) -> dict[str, Any]:
         ) from None
     except OSError as exc:
         raise ConfigError(f"Config file {path} cannot be read: {exc.strerror or exc}.") from None
+    where = f"Config file {path}"
     try:
         if path.suffix in (".yaml", ".yml"):
-            import yaml
-
-            data = yaml.safe_load(text)
+            data = parse_yaml(text, where, error=ConfigError)
         elif path.suffix == ".toml":
             data = tomllib.loads(text)
+            if value_depth(data) > MAX_DEPTH:
+                raise ConfigError(f"{where} nests deeper than {MAX_DEPTH} levels; no harness config does.")
         elif path.suffix == ".json":
-            data = json.loads(text)
+            data = parse_json(text, where, error=ConfigError)
         else:
             raise ConfigError(
                 f"Config file {path}: unknown extension {path.suffix!r}; use .yaml, .toml or .json."
@@ -144,9 +168,9 @@ def format_validation_error(
 
             close = difflib.get_close_matches(str(err["loc"][-1]), fields, n=1)
             hint = f" Did you mean {close[0]!r}?" if close else ""
-            lines.append(
-                f"unknown field {loc!r}{where}.{hint} Valid fields: {', '.join(sorted(fields))}."
-            )
+            valid = (f" Valid fields: {', '.join(sorted(fields))}." if fields
+                     else f" {'.'.join(map(str, err['loc'][:-1])) or 'It'} takes no fields of its own.")
+            lines.append(f"unknown field {loc!r}{where}.{hint}{valid}")
         elif err["type"] == "missing":
             lines.append(f"field {loc!r} is required{where}: set it in the config file or with its flag.")
         else:

@@ -15,7 +15,7 @@ from typing import Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from harness.config.base import MaxImagePixels, OutputDir, OversizeImages, StrictModel
+from harness.config.base import MaxImagePixels, OutputDir, OversizeImages, Seed, StrictModel
 from harness.data import MAX_LIMIT
 from harness.rewards.spec import RewardSpec
 
@@ -65,7 +65,7 @@ class EvalConfig(StrictModel):
     do_sample: bool = False
     temperature: float = Field(0.0, ge=0.0)
     top_p: float = Field(1.0, gt=0.0, le=1.0)
-    seed: int = 0
+    seed: Seed = 0
     circular: bool = Field(False, description="Multiple-choice tasks: score every rotation of the choices.")
     rewards: RewardSpec = Field(
         default_factory=lambda: RewardSpec.parse("accuracy:1,format:1"),

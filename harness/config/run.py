@@ -29,7 +29,7 @@ from typing import Any, Literal
 
 from pydantic import Field, ValidationError, field_validator, model_serializer, model_validator
 
-from harness.config.base import MaxImagePixels, OutputDir, OversizeImages, StrictModel
+from harness.config.base import MaxImagePixels, OutputDir, OversizeImages, Seed, StrictModel
 from harness.data import MAX_LIMIT
 from harness.hacking import HackingMonitor
 from harness.rewards.spec import RewardSpec
@@ -115,7 +115,7 @@ class RunConfig(StrictModel):
     limit: int | None = Field(None, ge=1, le=MAX_LIMIT, description="At most this many training samples.")
     max_image_pixels: MaxImagePixels = None
     oversize_images: OversizeImages = None
-    seed: int = 0
+    seed: Seed = 0
 
     # -- where -----------------------------------------------------------------
     output: OutputDir = Field(description="Run directory: checkpoints, metrics.jsonl, plots/, config.json.")
@@ -255,7 +255,13 @@ class RunConfig(StrictModel):
             from harness.host.manager import get_host
 
             return [*cls.model_fields, *get_host().registry("backends").names()]
-        _, model, _ = _settings_model(str(loc[0])) if loc[0] not in cls.model_fields else (False, None, {})
+        if loc[0] in cls.model_fields:  # a shared field's own model (monitor: HackingMonitor)
+            current: Any = cls.model_fields[loc[0]].annotation
+            for part in loc[1:]:
+                field = getattr(current, "model_fields", {}).get(part)
+                current = field.annotation if field is not None else None
+            return list(getattr(current, "model_fields", {}))
+        _, model, _ = _settings_model(str(loc[0]))
         return list(model.model_fields) if model is not None and len(loc) == 1 else []
 
     def stage(self, method: str, output: str, model: str | None = None) -> RunConfig:

@@ -70,38 +70,17 @@ def shard_dir(output: str | Path, index: int, count: int) -> Path:
 # -- connecting -----------------------------------------------------------------
 
 
-def _host_port(address: str) -> tuple[str, int] | None:
-    """``(host, port)`` of a ``HOST:PORT`` or ``ray://HOST:PORT`` address; ``None`` for ``auto``/``local``."""
-    if address in ("auto", "local"):
-        return None
-    if address.startswith(("http://", "https://")):
-        raise ConfigError(
-            f"--ray-address {address}: that is a dashboard / Jobs address. Evaluation connects to the "
-            "cluster itself: give the head's GCS address HOST:PORT (port 6379 unless `ray start --head "
-            "--port` said otherwise), ray://HOST:10001 (Ray Client), auto or local."
-        )
-    rest = address.removeprefix("ray://")
-    host, sep, port = rest.rpartition(":")
-    if not sep or not host or not port.isdigit():
-        raise ConfigError(f"--ray-address {address}: write HOST:PORT, ray://HOST:PORT, auto or local.")
-    return host.strip("[]"), int(port)
-
-
 def connect(address: str) -> Any:
     """``ray``, initialised as a driver of the cluster at ``address``; ``local`` starts one on this machine.
 
     A ``HOST:PORT`` that does not accept a TCP connection within a few
-    seconds is a :class:`ConfigError` at once (``ray.init`` would keep trying).
+    seconds, or where something other than a Ray GCS answers (the dashboard's
+    HTTP port, say), is a :class:`ConfigError` at once (``ray.init`` would keep
+    trying): :func:`harness.runs.preflight.check_ray_address`.
     """
-    target = _host_port(address)
-    if target is not None:
-        try:
-            socket.create_connection(target, timeout=CONNECT_TIMEOUT_S).close()
-        except OSError as exc:
-            raise ConfigError(
-                f"Ray address {address} does not answer ({exc.strerror or exc}): no Ray head listens on "
-                f"{target[0]}:{target[1]}. Start one (`ray start --head --port {target[1]}`) or fix --ray-address."
-            ) from None
+    from harness.runs.preflight import check_ray_address
+
+    check_ray_address(address, "--ray-address", purpose="cluster", timeout=CONNECT_TIMEOUT_S)
     import ray
 
     kwargs: dict[str, Any] = {"log_to_driver": False, "logging_level": "ERROR", "configure_logging": True}
@@ -246,8 +225,12 @@ def run_on_ray(
     from harness.runs.rundir import check_output_path, output_lock, write_text
     from harness.runs.versions import __version__
 
+    from harness.runs.preflight import check_ray_address
+
     if config.shard is not None:
         raise ConfigError("--shard I/N runs one shard by hand; --shards N runs them all on Ray. Use one of them.")
+    # Before the data is planned or the model resolved: the address's syntax, port and what answers it.
+    check_ray_address(address, "--ray-address", purpose="cluster", timeout=CONNECT_TIMEOUT_S)
     if shards < 1:
         raise ConfigError(f"--shards must be >= 1, got {shards}.")
     if retries < 0:

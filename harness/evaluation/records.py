@@ -53,8 +53,9 @@ def read_records(path: str | Path, repair: bool = True, fields: Collection[str] 
                 continue
             try:
                 record = json.loads(line[:-1])  # without its newline: json's encoding detection sees the record
-            except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-                reason = exc.msg if isinstance(exc, json.JSONDecodeError) else "not UTF-8"
+            except (json.JSONDecodeError, UnicodeDecodeError, RecursionError, ValueError) as exc:
+                reason = (exc.msg if isinstance(exc, json.JSONDecodeError) else "not UTF-8"
+                          if isinstance(exc, UnicodeDecodeError) else f"{type(exc).__name__}: {str(exc)[:80]}")
                 raise DataError(
                     f"{path}, line {lineno}: not a JSON record ({reason}). The samples log is "
                     f"damaged; delete that line (or the file, to redo that task/template)."

@@ -14,7 +14,7 @@ from typing import Any
 from harness.errors import DuplicateNameError, PluginError, UnknownNameError
 from harness.api.kinds import KINDS, SINGULAR
 
-NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_.-]*$")
+NAME_RE = re.compile(r"[a-z0-9][a-z0-9_.-]*")  # matched whole (fullmatch): no trailing newline
 
 
 @dataclass
@@ -69,7 +69,7 @@ class Registrar:
     def __call__(self, obj: Any, name: str | None = None) -> None:
         what = SINGULAR[self.kind]
         name = name if name is not None else getattr(obj, "name", None)
-        if not isinstance(name, str) or not NAME_RE.match(name):
+        if not isinstance(name, str) or not NAME_RE.fullmatch(name):
             raise PluginError(
                 f"plugin {self.plugin!r} registered a {what} with an invalid name {name!r}: "
                 "give it a `name` of lowercase letters, digits, '-', '_' or '.'."

@@ -31,7 +31,6 @@ stock loaders cannot read.
 from __future__ import annotations
 
 import functools
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -140,10 +139,7 @@ def _model_type(path: Path) -> str:
             f"{path} has no config.json, so it is not a Hugging Face checkpoint directory. Pass the "
             f"directory that holds config.json, the weights and the processor files (or build a test "
             f"model with `harness model tiny --out DIR`).")
-    try:
-        return str(json.loads(config_file.read_text()).get("model_type", ""))
-    except (OSError, ValueError) as exc:
-        raise ConfigError(f"{config_file} is not valid JSON ({exc}); re-save the checkpoint.") from exc
+    return str(_json(config_file).get("model_type", ""))
 
 
 def check_model_dir(path: str | Path) -> Path:
@@ -164,15 +160,11 @@ TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "tokenizer.model",
 
 def _json(path: Path) -> dict[str, Any]:
     """A JSON object file's content, ``{}`` when it is missing; a ConfigError when it is not valid."""
+    from harness.runs.structured import read_json_file
+
     if not path.is_file():
         return {}
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise ConfigError(f"{path} is not valid JSON ({exc}); re-save the checkpoint.") from None
-    if not isinstance(data, dict):
-        raise ConfigError(f"{path} holds {type(data).__name__}, not a JSON object; re-save the checkpoint.")
-    return data
+    return read_json_file(path, "checkpoint file", error=ConfigError, want=dict)
 
 
 def image_processor_config(path: str | Path) -> dict[str, Any]:

@@ -175,14 +175,16 @@ class RewardFunction:
 
 
 def _json_meta(text: str, row: int, reward: str) -> Any:
-    import json
+    from harness.runs.structured import parse_json
 
+    if not text.strip():
+        return {}
     try:
-        return json.loads(text) if text.strip() else {}
-    except ValueError:
+        return parse_json(text, f"reward {reward!r}: row {row}'s 'meta' text")
+    except DataError:
         raise DataError(
-            f"reward {reward!r}: row {row} has a 'meta' string that is not JSON: {text[:80]!r}; "
-            "pass meta as a dict or as JSON text."
+            f"reward {reward!r}: row {row} has a 'meta' string that is not JSON (or nests too deep): "
+            f"{text[:80]!r}; pass meta as a dict or as JSON text."
         ) from None
 
 
@@ -218,9 +220,27 @@ def samples_from_columns(
                 f"reward {reward!r}: row {i} (task {name!r}) has no 'answer'; "
                 "every row needs its gold answer."
             )
+        if not isinstance(answer, str):
+            raise DataError(
+                f"reward {reward!r}: row {i} (task {name!r}) has answer {answer!r} "
+                f"({type(answer).__name__}); the 'answer' column holds the gold answer as text, e.g. '{answer}'."
+            )
         meta = metas[i]
         if isinstance(meta, str):  # datasets columns often hold meta as JSON text
             meta = _json_meta(meta, i, reward)
+        if meta is not None and not isinstance(meta, Mapping):
+            raise DataError(
+                f"reward {reward!r}: row {i} (task {name!r}) has meta {str(meta)[:80]!r} "
+                f"({type(meta).__name__}); 'meta' holds a dict (or JSON object text) per row, or None."
+            )
+        choices_i = choices[i]
+        if choices_i is not None and (isinstance(choices_i, (str, bytes, Mapping))
+                                      or not isinstance(choices_i, Sequence)
+                                      or not all(isinstance(c, str) for c in choices_i)):
+            raise DataError(
+                f"reward {reward!r}: row {i} (task {name!r}) has choices {str(choices_i)[:80]!r}; "
+                "'choices' holds a list of option texts per row, or None."
+            )
         names.append(name)
         samples.append(Sample(
             id=str(ids[i]) if ids[i] is not None else str(i),

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import inspect
 import math
+import sys
 from collections.abc import Mapping, Sequence
 from typing import Any, NamedTuple
 
@@ -149,7 +150,13 @@ class _Scanner:
                 raw = self.until(",)").strip()
                 if not raw:
                     raise self.fail(f"a value for parameter {key!r}")
-                out[key] = _value(raw)
+                value = _value(raw)
+                if isinstance(value, int) and not isinstance(value, bool) and abs(value) > sys.float_info.max:
+                    raise ConfigError(
+                        f"reward spec {_short(self.s)}: parameter {key!r} is a {len(raw.strip().lstrip('+-'))}-digit "
+                        "number, beyond any value a reward can use; give a number within float range."
+                    )
+                out[key] = value
             self.ws()
             c = self.peek()
             if c == ")":

@@ -145,19 +145,11 @@ def json_safe(data: Any) -> Any:
 
 
 def read_json(path: str | Path, what: str = "file") -> Any:
-    """The JSON content of ``path``; a missing, non-UTF-8 or invalid file is a :class:`DataError`."""
-    path = Path(path)
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise DataError(f"{path} does not exist (expected a {what}).") from None
-    except UnicodeDecodeError:
-        raise DataError(f"{path} is not UTF-8 text, so not a {what} the harness wrote; delete or restore it.") from None
-    except json.JSONDecodeError as exc:
-        raise DataError(
-            f"{path} is not valid JSON ({exc.msg}, line {exc.lineno}); it is a damaged {what}: "
-            "delete or restore it."
-        ) from None
+    """The JSON content of ``path``; a missing, non-UTF-8, invalid, oversized or too deeply nested file
+    is a :class:`DataError` naming it (:mod:`harness.runs.structured` limits)."""
+    from harness.runs.structured import read_json_file
+
+    return read_json_file(path, what, error=DataError)
 
 
 def read_jsonl(path: str | Path) -> list[dict[str, Any]]:

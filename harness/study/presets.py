@@ -12,7 +12,7 @@ from typing import Any, Literal
 
 from pydantic import Field
 
-from harness.config.base import StrictModel
+from harness.config.base import Seed, StrictModel
 from harness.study.base_model import BaseModelSpec
 
 TASKS = ("banner", "fgvc", "sat")
@@ -53,7 +53,7 @@ class StudyPreset(StrictModel):
         default_factory=lambda: {k: dict(v) for k, v in CPU_TASK_OPTIONS.items()},
         description="loader options per task, for training, evaluation and the probe "
                     "(`--task-option TASK.KEY=VALUE`)")
-    seed: int = 0
+    seed: Seed = 0
 
     def options(self, task: str) -> dict[str, Any]:
         """The loader options of ``task`` (empty when it has none)."""

@@ -92,8 +92,11 @@ def check(config: RunConfig) -> list[RunConfig]:
     Every stage's run directory must be creatable and writable (a file in its
     place is refused here, not after the data and model are loaded).
     """
+    from harness.runs.preflight import preflight_run
+
     backend = backend_of(config)
     check_output_path(config.output, "field 'output'")
+    preflight_run(config)  # seeds, monitor vocabularies, the cluster address: before any data or model
     planned = stages(config)
     for i, stage in enumerate(planned):
         check_output_path(stage.output, "field 'output'")

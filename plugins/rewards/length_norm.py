@@ -94,6 +94,14 @@ def token_counts(tokenizer: Any, texts: list[str]) -> list[int]:
     return [len(tokenizer.encode(t, add_special_tokens=False)) for t in texts]
 
 
+def _finite(value: int | float) -> bool:
+    """``math.isfinite`` for ints too large for a float (False, instead of an OverflowError)."""
+    try:
+        return math.isfinite(value)
+    except OverflowError:
+        return False
+
+
 class LengthNormReward(RewardFunction):
     """Sigmoid-normalized length: ``R = 1 / (1 + exp(-alpha * (L - L0) / L0))``.
 
@@ -140,7 +148,7 @@ class LengthNormReward(RewardFunction):
         super().__init__()
         for label, value, (low, high) in (("L0", L0, L0_RANGE), ("alpha", alpha, ALPHA_RANGE)):
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not (
-                math.isfinite(value) and value > 0
+                _finite(value) and value > 0
             ):
                 raise ConfigError(
                     f"reward 'length_norm': {label} must be a positive finite number, got {value!r}."
