@@ -101,6 +101,18 @@ def eval_merge_command(output, shards) -> None:
     click.echo(f"Merged {len(shards)} shards into {output}/results.json.")
 
 
+# The first line of every file `harness report -o` writes: only such a file may be replaced by a later one.
+REPORT_MARKER = "<!-- written by `harness report -o`; a later `harness report -o` may replace it -->"
+
+
+def _written_by_report(path) -> bool:
+    try:
+        with open(path, encoding="utf-8") as fh:
+            return fh.readline().rstrip("\n") == REPORT_MARKER
+    except (OSError, UnicodeDecodeError):
+        return False
+
+
 @click.command("report")
 @click.argument("dirs", nargs=-1, required=True, type=click.Path(exists=True, file_okay=False))
 @click.option("--label", "labels", multiple=True, help="Column label per DIR, in order [directory names].")
@@ -129,6 +141,10 @@ def report_command(dirs, labels, paired, output, plot, html, html_output) -> Non
     from harness.evaluation.compare import compare_runs
     from harness.evaluation.report import load_results, render_markdown, render_table
 
+    from harness.runs.preflight import check_new_file
+
+    if output:  # before anything is read or printed: a new file, or one an earlier `harness report -o` wrote
+        output = check_new_file(output, "-o/--output", ours=_written_by_report)
     if labels and len(labels) != len(dirs):
         raise ConfigError(f"Give one --label per directory ({len(dirs)}), or none.")
     names = list(labels) or [Path(d).resolve().name for d in dirs]
@@ -146,7 +162,9 @@ def report_command(dirs, labels, paired, output, plot, html, html_output) -> Non
     for line in unpaired:
         click.echo(f"No paired test for {line}.")
     if output:
-        Path(output).write_text(render_markdown(runs, comparisons), encoding="utf-8")
+        from harness.runs.rundir import write_text
+
+        write_text(output, REPORT_MARKER + "\n" + render_markdown(runs, comparisons))
         click.echo(f"Wrote {output}.")
     if plot:
         from harness.evaluation.report import save_plot

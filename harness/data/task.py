@@ -23,7 +23,7 @@ from harness.api.protocols import Messages, Template
 from harness.api.sample import Sample
 from harness.data.limits import check_limit, check_synthetic_count
 from harness.data.rows import RowGuard, check_on_error
-from harness.data.sources import HF_PREFIX, SYNTHETIC, HubDataset, choose
+from harness.data.sources import HF_PREFIX, SYNTHETIC, HubDataset, choose, no_samples_error
 from harness.errors import ConfigError
 
 LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
@@ -108,10 +108,15 @@ class ImageTask:
             )
 
     def _real(self, split, source, limit, seed, guard, options) -> Iterator[Sample]:
+        count = 0
         try:
-            yield from islice(self.load_real(split, source, seed, guard, **options), limit)
+            for sample in islice(self.load_real(split, source, seed, guard, **options), limit):
+                count += 1
+                yield sample
         finally:
             guard.report()
+        if not count:  # empty class folders, a manifest of only skipped rows: an error, not 0 samples
+            raise no_samples_error(self.name, source, split)
 
     def synthetic(self, split: str, limit: int | None, seed: int, **options: Any) -> Iterator[Sample]:
         """The offline twin of ``split``: at most ``limit`` samples (the task's default count when

@@ -26,7 +26,9 @@ def load_results(directory: str | Path) -> dict[str, Any]:
     """The ``results.json`` of an eval output directory.
 
     A file that is not JSON, or not in the shape ``harness eval`` writes (a
-    hand-edited one: a field missing or of another type), is a
+    hand-edited one: a field missing or of another type), or whose numbers are
+    not finite or disagree with the sample logs beside it
+    (:func:`harness.evaluation.verify.verify_results`), is a
     :class:`DataError` naming it: it is rendered once on its own here, so the
     report never fails half-way with a traceback.
     """
@@ -46,6 +48,9 @@ def load_results(directory: str | Path) -> dict[str, Any]:
             f"{path} is not a results file as `harness eval` writes it ({what}); it was edited or damaged. "
             "Rerun the same `harness eval` on that --output to write it again from the logged samples."
         ) from None
+    from harness.evaluation.verify import verify_results
+
+    verify_results(path.parent, results)  # no number is shown that the sample logs do not give
     return results
 
 

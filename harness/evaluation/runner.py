@@ -162,6 +162,11 @@ def check_output_dir(config: EvalConfig, output: Path, checkpoint: dict[str, Any
         identity[CHECKPOINT_KEY] = checkpoint
     if path.exists():
         old = read_json(path, "harness eval config")
+        if not isinstance(old, dict) or not EVAL_CONFIG_KEYS <= old.keys():
+            raise ConfigError(
+                f"{path} is not a harness eval's config.json (a training run's, or someone else's file); "
+                "refusing to overwrite it or mix an evaluation into that folder. Choose an empty or new --output."
+            )
         diffs = identity_differences(old, identity, ignore=(CHECKPOINT_KEY,))
         before = old.get(CHECKPOINT_KEY) if isinstance(old, dict) else None
         logged = _has_records(output)
@@ -184,6 +189,9 @@ def check_output_dir(config: EvalConfig, output: Path, checkpoint: dict[str, Any
     _refuse_foreign_files(output)
     write_json(path, identity)
 
+
+# Fields every harness eval's config.json records (its identity): a config.json without them is not one.
+EVAL_CONFIG_KEYS = frozenset({"tasks", "templates", "split", "engine", "rewards"})
 
 # What an eval leaves in its output; found without the config.json it writes first, they belong to
 # something else (or to a run whose config.json was deleted): never overwritten.

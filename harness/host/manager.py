@@ -24,9 +24,11 @@ Environment:
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import importlib.metadata
 import os
+import sys
 import traceback
 from dataclasses import dataclass, field
 from typing import Any
@@ -80,6 +82,12 @@ class PluginRecord:
             "errors": list(self.errors),
             "registers": {k: sorted(v) for k, v in self.registered.items() if v},
         }
+
+
+def _plugin_output() -> contextlib.AbstractContextManager:
+    """While a plugin is imported or registers: its prints go to stderr, never into stdout, where
+    machine-readable output (``harness plugins --json``, ``harness tasks --json``) is written."""
+    return contextlib.redirect_stdout(sys.stderr)
 
 
 def _env_list(var: str) -> set[str]:
@@ -136,7 +144,8 @@ class PluginHost:
                     self.records[module_name] = record
                     continue
                 try:
-                    module = importlib.import_module(module_name)
+                    with _plugin_output():
+                        module = importlib.import_module(module_name)
                 except BaseException as exc:  # a broken built-in must not take the rest down
                     record.fail(f"import failed: {_short_error(exc)}")
                     self.records[module_name] = record
@@ -160,7 +169,8 @@ class PluginHost:
                     self.records[ep.name] = record
                     continue
                 try:
-                    obj = ep.load()
+                    with _plugin_output():
+                        obj = ep.load()
                 except BaseException as exc:  # sys.exit() or KeyboardInterrupt at import included
                     record.fail(
                         f"import of {ep.value!r} from distribution {dist} {version} failed: "
@@ -225,7 +235,8 @@ class PluginHost:
             record = self.records.get(impl.plugin_name)
             registrar = Registrar(kind, impl.plugin_name)
             try:
-                impl.function(register=registrar)
+                with _plugin_output():
+                    impl.function(register=registrar)
             except BaseException as exc:  # sys.exit() in a hook included: the rest keep working
                 if record is not None:
                     record.fail(f"register_{kind} failed: {_short_error(exc)}")
@@ -269,7 +280,8 @@ class PluginHost:
             record = self.records.get(impl.plugin_name)
             before = dict(cli.commands)
             try:
-                impl.function(cli=cli)
+                with _plugin_output():
+                    impl.function(cli=cli)
             except BaseException as exc:
                 cli.commands.clear()
                 cli.commands.update(before)

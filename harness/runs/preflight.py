@@ -294,9 +294,35 @@ def check_monitor(config: Any) -> None:
 # -- per command -------------------------------------------------------------------
 
 
+# What other commands leave in their folders: a training run never writes over them.
+FOREIGN_TO_RUNS = ("results.json", "samples", "data.json", "study.json", "probe.json")
+
+
+def check_run_output(output: str | Path, field: str = "field 'output'") -> None:
+    """A training run's folder holds no other command's files, and its ``config.json`` (if any) is a
+    run record (``{"config": {"task": ...}}``): run folders are append-only to foreign writers."""
+    from harness.runs.rundir import read_json
+
+    path = Path(output).expanduser()
+    if not path.is_dir():
+        return
+    found = [name for name in FOREIGN_TO_RUNS if (path / name).exists() or (path / name).is_symlink()]
+    if found:
+        raise ConfigError(f"{field} {str(output)!r} holds {', '.join(found)}: another command's output (an "
+                          "evaluation or a study), not a training run; refusing to write into it. Choose a new --output.")
+    record = path / "config.json"
+    if record.is_file():
+        data = read_json(record, "run config")
+        inner = data.get("config") if isinstance(data, dict) else None
+        if not isinstance(inner, dict) or "task" not in inner:
+            raise ConfigError(f"{field} {str(output)!r}: {record} is not a training run's record; refusing to "
+                              "overwrite it. Choose a new --output.")
+
+
 def preflight_run(config: Any) -> None:
     """``harness run`` (and ``--check``): what its shared fields and sections can be checked for."""
     check_seed(config.seed, "field 'seed'")
+    check_run_output(config.output)
     check_monitor(config)
     for name, section in config.backend_settings.items():
         address = getattr(section, "ray_address", None) if not isinstance(section, dict) else section.get("ray_address")
