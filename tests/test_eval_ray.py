@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import sys
 import threading
 import time
@@ -191,11 +192,30 @@ def test_shards_and_a_manual_shard_do_not_mix(tmp_path):
         run_on_ray(EvalConfig(shard="1/2", output=str(tmp_path)), address="127.0.0.1:1", shards=2)
 
 
+def gcs_lookalike() -> str:
+    """``127.0.0.1:PORT`` of a server that answers the HTTP/2 handshake as Ray's GCS does, and nothing more."""
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(4)
+
+    def serve() -> None:
+        while True:
+            conn, _ = server.accept()
+            with conn:
+                conn.recv(64)
+                conn.sendall(b"\x00\x00\x00\x04\x00\x00\x00\x00\x00")  # an empty SETTINGS frame
+
+    threading.Thread(target=serve, daemon=True).start()
+    return f"127.0.0.1:{server.getsockname()[1]}"
+
+
 def test_the_driver_holds_its_output_so_a_second_run_there_is_refused(tmp_path, fresh_host):
     """One run per output directory holds for the Ray driver too: with another run holding the
     output, the driver is refused naming it, before it connects to any cluster (the address here
-    does not answer, and that is not what it says)."""
+    passes the preflight probe, as a GCS would, but is no cluster: ray.init would never return)."""
     from harness.runs.rundir import output_lock
+
+    address = gcs_lookalike()
 
     held, release = threading.Event(), threading.Event()
 
@@ -211,7 +231,7 @@ def test_the_driver_holds_its_output_so_a_second_run_there_is_refused(tmp_path, 
         with registered_plugin(_eval_doubles.Plugin(), name="eval-doubles", host=fresh_host):
             with pytest.raises(ConfigError, match=rf"{tmp_path / 'out'} is in use by harness eval \(pid "
                                                   rf"{os.getpid()} on "):
-                run_on_ray(toy_config(tmp_path, "out", engine="scripted"), address=f"127.0.0.1:{free_port()}",
+                run_on_ray(toy_config(tmp_path, "out", engine="scripted"), address=address,
                            shards=2, progress=False, echo=lambda s: None)
     finally:
         release.set()

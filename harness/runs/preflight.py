@@ -37,7 +37,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
-from harness.errors import ConfigError
+from harness.errors import ConfigError, HarnessError
 
 PROBE_TIMEOUT_S = 5.0
 # The client's side of an HTTP/2 connection: the preface and an empty SETTINGS frame. A gRPC
@@ -119,12 +119,12 @@ def probe(host: str, port: int, timeout: float = PROBE_TIMEOUT_S) -> str:
     First the HTTP/2 preface (a gRPC server answers with a SETTINGS frame); failing that, one
     ``HEAD / HTTP/1.0`` request (an HTTP/1 server answers with a status line).
     """
-    data = _exchange(host, port, _H2_PREFACE, timeout, 9)
+    data = _exchange(host, port, _H2_PREFACE, timeout / 2, 9)  # two exchanges: ``timeout`` in all
     if len(data) >= 9 and data[3] == _H2_SETTINGS:
         return "grpc"
     if data.startswith(b"HTTP/"):
         return "http"
-    again = _exchange(host, port, f"HEAD / HTTP/1.0\r\nHost: {host}\r\n\r\n".encode(), timeout, 5)
+    again = _exchange(host, port, f"HEAD / HTTP/1.0\r\nHost: {host}\r\n\r\n".encode(), timeout / 2, 5)
     if again.startswith(b"HTTP/"):
         return "http"
     return "silent" if not data and not again else "other"
@@ -266,7 +266,10 @@ def check_monitor(config: Any) -> None:
     if config.method != "grpo" or not monitor.enabled:
         return
     host = get_host()
-    own = task_indicators(host.get("tasks", config.task))
+    try:
+        own = task_indicators(host.get("tasks", config.task))
+    except HarnessError:  # an unknown task: the backend's check names it, as field 'task'
+        own = None
     known = set(INDICATORS) | (own or set())
     for name in monitor.thresholds:
         if name in known or name in DEFAULT_THRESHOLDS:
