@@ -255,11 +255,10 @@ def check_monitor(config: Any) -> None:
 
     - ``thresholds``: built-in indicators plus the task's own (a misspelt name would silently
       never alarm);
-    - ``format_reward`` and ``length_rewards``: registered rewards; one named explicitly must be
-      in the run's reward spec, else the indicator it feeds (``hack/format_only``,
-      ``hack/length_share``) is never computed.
+    - ``format_reward`` and ``length_rewards``: registered rewards (an unknown one silently
+      leaves ``hack/format_only`` or ``hack/length_share`` out of metrics.jsonl).
     """
-    from harness.hacking import DEFAULT_THRESHOLDS, FORMAT_ONLY, INDICATORS, LENGTH_SHARE
+    from harness.hacking import DEFAULT_THRESHOLDS, INDICATORS
     from harness.host.manager import get_host
 
     monitor = config.monitor
@@ -278,20 +277,11 @@ def check_monitor(config: Any) -> None:
         if own is not None or hint:
             raise unknown_name("monitor.thresholds", name, known, "indicator")
     rewards = host.registry("rewards").names()
-    spec_names = set(config.reward.names) if config.reward else set()
-    given = monitor.model_fields_set
-    checks = [("monitor.format_reward", monitor.format_reward, FORMAT_ONLY)]
-    checks += [("monitor.length_rewards", name, LENGTH_SHARE) for name in monitor.length_rewards]
-    for field, name, indicator in checks:
+    checks = [("monitor.format_reward", monitor.format_reward)]
+    checks += [("monitor.length_rewards", name) for name in monitor.length_rewards]
+    for field, name in checks:
         if name not in rewards:
             raise unknown_name(field, name, rewards, "reward")
-        explicit = field.split(".")[1] in given
-        if explicit and name not in spec_names:
-            raise ConfigError(
-                f"{field}: reward {name!r} is not in this run's reward spec ({config.reward}), so "
-                f"{indicator} would never be computed. Add {name} to --reward, or name a reward the spec has "
-                f"({', '.join(sorted(spec_names))})."
-            )
 
 
 # -- per command -------------------------------------------------------------------

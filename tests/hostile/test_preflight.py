@@ -191,13 +191,6 @@ def test_eval_into_a_training_runs_folder_is_refused_and_its_config_kept(engine,
 RUN_CASES = {
     "negative seed": (["--seed", "-1"], ["seed"]),
     "seed past 2**64": (["--seed", str(2**64)], ["seed", "2**32"]),
-    "misspelt indicator": (["--set", "monitor.thresholds.hack/hegde=0.2"], ["hack/hegde", "Did you mean 'hack/hedge'"]),
-    "unknown indicator": (["--set", "monitor.thresholds.hack/nonsense=0.2"], ["hack/nonsense", "hack/at_cap"]),
-    "unknown format reward": (["--set", "monitor.format_reward=nonexistent"], ["monitor.format_reward", "accuracy"]),
-    "format reward not in the spec": (["--set", "monitor.format_reward=length_norm"], ["hack/format_only", "spec"]),
-    "unknown length reward": (["--set", "monitor.length_rewards=[nope]"], ["monitor.length_rewards", "'nope'"]),
-    "misspelt length reward": (["--set", "monitor.length_rewards=[lenght_norm]"], ["Did you mean 'length_norm'"]),
-    "unknown monitor key": (["--set", "monitor.bogus=1"], ["monitor.bogus", "Valid fields: enabled"]),
     "400-digit reward parameter": (["--reward", f"accuracy:1,length_norm(L0={BIG}):1"], ["400-digit"]),
     "jobs port out of range": (["--backend", "openrlhf", "--ray-address", "127.0.0.1:70000"], ["port 70000"]),
     "dashboard without http://": (["--backend", "openrlhf", "--ray-address", "127.0.0.1:{http}"],
@@ -215,6 +208,29 @@ def test_run_refuses_before_any_model_loads(case, engine, ports, tmp_path):
     extra, fragments = RUN_CASES[case]
     refused(run_args(tmp_path, *[a.format(**ports) for a in extra]), *[f.format(**ports) for f in fragments])
     assert not (tmp_path / "run" / "metrics.jsonl").exists()
+
+
+# The monitor's closed vocabularies: a typo would switch a safety check off (the indicator it names
+# or feeds would never be computed), so it is refused before training, with "did you mean".
+MONITOR_CASES = {
+    "misspelt indicator": (["--set", "monitor.thresholds.hack/hegde=0.2"], ["hack/hegde", "Did you mean 'hack/hedge'"]),
+    "unknown indicator": (["--set", "monitor.thresholds.hack/nonsense=0.2"], ["hack/nonsense", "hack/at_cap"]),
+    "unknown format reward": (["--set", "monitor.format_reward=nonexistent"], ["monitor.format_reward", "accuracy"]),
+    "misspelt format reward": (["--set", "monitor.format_reward=fromat"], ["'fromat'", "Did you mean 'format'"]),
+    "unknown length reward": (["--set", "monitor.length_rewards=[nope]"], ["monitor.length_rewards", "'nope'"]),
+    "misspelt length reward": (["--set", "monitor.length_rewards=[lenght_norm]"], ["Did you mean 'length_norm'"]),
+    "unknown monitor key": (["--set", "monitor.bogus=1"], ["monitor.bogus", "Valid fields: enabled"]),
+    "unknown reward": (["--reward", "acuracy:1"], ["acuracy", "Did you mean 'accuracy'"]),
+    "unknown backend setting": (["--set", "trl.devise=cpu"], ["trl.devise", "Did you mean 'device'"]),
+}
+
+
+@pytest.mark.hostile("error", cls="Closed vocabularies")
+@pytest.mark.parametrize("case", list(MONITOR_CASES), ids=list(MONITOR_CASES))
+def test_closed_vocabularies_are_checked_before_training(case, engine, tmp_path):
+    extra, fragments = MONITOR_CASES[case]
+    message = refused(run_args(tmp_path, *extra), *fragments)
+    assert "Valid fields: ." not in message
 
 
 @pytest.mark.hostile("error")

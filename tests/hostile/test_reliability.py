@@ -197,6 +197,7 @@ def test_an_unknown_key_of_a_nested_section_lists_its_fields(tmp_path):
     assert "Valid fields: ." not in message and "Valid fields: enabled" in message
 
 
+@pytest.mark.hostile("result", cls=VOCAB)
 def test_format_validation_error_never_lists_no_fields():
     from pydantic import ValidationError
 
