@@ -30,7 +30,7 @@ def study_command(preset, output, model, backend, ray_address, sources, tasks, s
     and every run's metrics.
     """
     from harness.errors import ConfigError
-    from harness.runs.preflight import check_ray_address, check_seed, check_study_output
+    from harness.config.preflight import check_ray_address, check_seed, check_study_output
 
     # Preflight: everything checkable without a model, before any pre-training (docs/hostile.md).
     if seed is not None:

@@ -76,9 +76,9 @@ def connect(address: str) -> Any:
     A ``HOST:PORT`` that does not accept a TCP connection within a few
     seconds, or where something other than a Ray GCS answers (the dashboard's
     HTTP port, say), is a :class:`ConfigError` at once (``ray.init`` would keep
-    trying): :func:`harness.runs.preflight.check_ray_address`.
+    trying): :func:`harness.config.preflight.check_ray_address`.
     """
-    from harness.runs.preflight import check_ray_address
+    from harness.config.preflight import check_ray_address
 
     check_ray_address(address, "--ray-address", purpose="cluster", timeout=CONNECT_TIMEOUT_S)
     import ray
@@ -225,7 +225,7 @@ def run_on_ray(
     from harness.runs.rundir import check_output_path, output_lock, write_text
     from harness.runs.versions import __version__
 
-    from harness.runs.preflight import check_ray_address
+    from harness.config.preflight import check_ray_address
 
     if config.shard is not None:
         raise ConfigError("--shard I/N runs one shard by hand; --shards N runs them all on Ray. Use one of them.")

@@ -137,7 +137,7 @@ def run_study(preset: StudyPreset, output: str | Path, *, progress: bool = True,
     from harness.errors import ConfigError
     from harness.study.base_model import ensure_base_model, probe_reward_variance
 
-    from harness.runs.preflight import check_study_output
+    from harness.config.preflight import check_study_output
 
     out = check_study_output(output, "output")  # a folder of someone else's files is refused, not overwritten
     out.mkdir(parents=True, exist_ok=True)

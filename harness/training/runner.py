@@ -92,7 +92,7 @@ def check(config: RunConfig) -> list[RunConfig]:
     Every stage's run directory must be creatable and writable (a file in its
     place is refused here, not after the data and model are loaded).
     """
-    from harness.runs.preflight import preflight_run
+    from harness.config.preflight import preflight_run
 
     backend = backend_of(config)
     check_output_path(config.output, "field 'output'")

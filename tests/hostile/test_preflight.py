@@ -245,7 +245,7 @@ def test_run_into_an_eval_folder_is_refused(engine, tmp_path):
 def test_a_real_gcs_kind_of_server_is_accepted_as_a_jobs_address_without_scheme(ports):
     """The probe's positive side: HTTP/2 on a bare HOST:PORT (Ray finds the dashboard from the GCS),
     HTTP on http://HOST:PORT."""
-    from harness.runs.preflight import check_ray_address, probe
+    from harness.config.preflight import check_ray_address, probe
 
     assert probe("127.0.0.1", ports["grpc"]) == "grpc" and probe("127.0.0.1", ports["http"]) == "http"
     check_ray_address(f"127.0.0.1:{ports['grpc']}", purpose="cluster")
