@@ -138,10 +138,9 @@ def report_command(dirs, labels, paired, output, plot, html, html_output) -> Non
     """
     from pathlib import Path
 
+    from harness.config.preflight import check_new_file
     from harness.evaluation.compare import compare_runs
     from harness.evaluation.report import load_results, render_markdown, render_table
-
-    from harness.config.preflight import check_new_file
 
     if output:  # before anything is read or printed: a new file, or one an earlier `harness report -o` wrote
         output = check_new_file(output, "-o/--output", ours=_written_by_report)

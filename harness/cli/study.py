@@ -29,8 +29,8 @@ def study_command(preset, output, model, backend, ray_address, sources, tasks, s
     accuracy reward and response length vs step, with and without length_norm)
     and every run's metrics.
     """
-    from harness.errors import ConfigError
     from harness.config.preflight import check_ray_address, check_seed, check_study_output
+    from harness.errors import ConfigError
 
     # Preflight: everything checkable without a model, before any pre-training (docs/hostile.md).
     if seed is not None:

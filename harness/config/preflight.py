@@ -52,7 +52,8 @@ _H2_SETTINGS = 0x04
 
 def check_seed(value: Any, field: str = "--seed") -> int:
     """``value`` if it is a seed every consumer accepts (see the module doc), else a ConfigError."""
-    from harness.config.base import SEED_RANGE, check_seed as valid
+    from harness.config.base import SEED_RANGE
+    from harness.config.base import check_seed as valid
 
     try:
         return valid(value)
@@ -81,14 +82,18 @@ def split_address(address: str, field: str) -> tuple[str, str, int] | None:
         scheme, rest = "", address
     scheme = scheme.lower()
     if scheme not in ("", "ray", "http", "https"):
-        raise ConfigError(f"{field} {address!r}: unknown scheme {scheme + '://'!r}; use HOST:PORT, ray://HOST:PORT "
-                          "or http://HOST:PORT.")
+        raise ConfigError(
+            f"{field} {address!r}: unknown scheme {scheme + '://'!r}; use HOST:PORT, ray://HOST:PORT "
+            "or http://HOST:PORT."
+        )
     rest = rest.rstrip("/")
     host, colon, port_text = rest.rpartition(":")
     if not colon or not host or not port_text.isdigit() or "/" in rest:
         default = {"http": 8265, "https": 8265, "ray": 10001}.get(scheme, 6379)
-        raise ConfigError(f"{field} {address!r}: write {scheme + '://' if scheme else ''}HOST:PORT, "
-                          f"e.g. {scheme + '://' if scheme else ''}head-node:{default}.")
+        raise ConfigError(
+            f"{field} {address!r}: write {scheme + '://' if scheme else ''}HOST:PORT, "
+            f"e.g. {scheme + '://' if scheme else ''}head-node:{default}."
+        )
     port = int(port_text)
     if not 1 <= port <= 65535:
         raise ConfigError(f"{field} {address!r}: port {port_text} is out of range; a TCP port is 1..65535.")
@@ -106,7 +111,7 @@ def _exchange(host: str, port: int, request: bytes, timeout: float, enough: int)
                 if not chunk:
                     break
                 data += chunk
-        except (socket.timeout, ConnectionError):
+        except (TimeoutError, ConnectionError):
             pass
     return data
 
@@ -138,8 +143,14 @@ WHAT_ANSWERED = {
 }
 
 
-def check_ray_address(address: str, field: str = "--ray-address", *, purpose: str = "cluster",
-                      timeout: float = PROBE_TIMEOUT_S, reach: bool = True) -> None:
+def check_ray_address(
+    address: str,
+    field: str = "--ray-address",
+    *,
+    purpose: str = "cluster",
+    timeout: float = PROBE_TIMEOUT_S,
+    reach: bool = True,
+) -> None:
     """Refuse, within ``timeout`` seconds, a Ray address that cannot work for ``purpose``.
 
     :param purpose: ``"cluster"``: the driver joins the cluster (``ray.init``: GCS ``HOST:6379``
@@ -173,23 +184,31 @@ def check_ray_address(address: str, field: str = "--ray-address", *, purpose: st
             fix = f"start the head (`ray start --head`; its dashboard listens on 8265) or fix {field}"
         else:
             fix = f"start one (`ray start --head --port {port}`) or fix {field}"
-        raise ConfigError(f"Ray address {address} does not answer ({reason}) within {timeout:g} s: no Ray head "
-                          f"listens on {host}:{port}. {fix.capitalize()}.") from None
+        raise ConfigError(
+            f"Ray address {address} does not answer ({reason}) within {timeout:g} s: no Ray head "
+            f"listens on {host}:{port}. {fix.capitalize()}."
+        ) from None
     wants_http = purpose == "jobs" and scheme == "http"
     if answered == ("http" if wants_http else "grpc"):
         return
     what = WHAT_ANSWERED[answered]
     if answered == "http" and not wants_http:
-        fix = (f"this is Ray's dashboard (HTTP): give the cluster's GCS address {host}:6379 (or "
-               f"ray://{host}:10001)" if purpose == "cluster" else
-               f"this is an HTTP server: write http://{host}:{port}")
+        fix = (
+            f"this is Ray's dashboard (HTTP): give the cluster's GCS address {host}:6379 (or ray://{host}:10001)"
+            if purpose == "cluster"
+            else f"this is an HTTP server: write http://{host}:{port}"
+        )
     elif answered == "grpc" and wants_http:
-        fix = (f"this is the cluster's GCS (gRPC), not the dashboard: jobs go to http://{host}:8265, "
-               f"or give {host}:{port} without http:// to let Ray find the dashboard")
+        fix = (
+            f"this is the cluster's GCS (gRPC), not the dashboard: jobs go to http://{host}:8265, "
+            f"or give {host}:{port} without http:// to let Ray find the dashboard"
+        )
     else:
-        fix = (f"give the head's GCS address ({host}:6379), ray://{host}:10001, or for jobs http://{host}:8265")
-    raise ConfigError(f"{field} {address}: {what} answered on {host}:{port}, not what Ray "
-                      f"{'job submission' if purpose == 'jobs' else 'cluster connection'} needs; {fix}.")
+        fix = f"give the head's GCS address ({host}:6379), ray://{host}:10001, or for jobs http://{host}:8265"
+    raise ConfigError(
+        f"{field} {address}: {what} answered on {host}:{port}, not what Ray "
+        f"{'job submission' if purpose == 'jobs' else 'cluster connection'} needs; {fix}."
+    )
 
 
 # -- output files ------------------------------------------------------------------
@@ -207,8 +226,10 @@ def check_new_file(path: str | Path, field: str, *, ours: Callable[[Path], bool]
     path = Path(path).expanduser()
     parent = path.parent
     if not parent.exists():
-        raise ConfigError(f"{field} {str(path)!r}: its folder {parent} does not exist; create it first "
-                          f"(mkdir -p {parent}) or choose another {field}.")
+        raise ConfigError(
+            f"{field} {str(path)!r}: its folder {parent} does not exist; create it first "
+            f"(mkdir -p {parent}) or choose another {field}."
+        )
     if not parent.is_dir():
         raise ConfigError(f"{field} {str(path)!r}: {parent} is a file, not a folder; choose another {field}.")
     if not os.access(parent, os.W_OK | os.X_OK):
@@ -235,7 +256,7 @@ def _did_you_mean(name: str, known: Iterable[str]) -> str:
 def unknown_name(field: str, name: str, known: Iterable[str], what: str) -> ConfigError:
     """The error for ``name`` outside a closed vocabulary: did you mean, and the whole vocabulary."""
     known = sorted(set(known))
-    listing = ", ".join(known) if known else f"none registered (`harness plugins` lists what is)"
+    listing = ", ".join(known) if known else "none registered (`harness plugins` lists what is)"
     return ConfigError(f"{field}: unknown {what} {name!r}.{_did_you_mean(name, known)} Valid {what}s: {listing}.")
 
 
@@ -301,15 +322,19 @@ def check_run_output(output: str | Path, field: str = "field 'output'") -> None:
         return
     found = [name for name in FOREIGN_TO_RUNS if (path / name).exists() or (path / name).is_symlink()]
     if found:
-        raise ConfigError(f"{field} {str(output)!r} holds {', '.join(found)}: another command's output (an "
-                          "evaluation or a study), not a training run; refusing to write into it. Choose a new --output.")
+        raise ConfigError(
+            f"{field} {str(output)!r} holds {', '.join(found)}: another command's output (an "
+            "evaluation or a study), not a training run; refusing to write into it. Choose a new --output."
+        )
     record = path / "config.json"
     if record.is_file():
         data = read_json(record, "run config")
         inner = data.get("config") if isinstance(data, dict) else None
         if not isinstance(inner, dict) or "task" not in inner:
-            raise ConfigError(f"{field} {str(output)!r}: {record} is not a training run's record; refusing to "
-                              "overwrite it. Choose a new --output.")
+            raise ConfigError(
+                f"{field} {str(output)!r}: {record} is not a training run's record; refusing to "
+                "overwrite it. Choose a new --output."
+            )
 
 
 def preflight_run(config: Any) -> None:
@@ -337,11 +362,15 @@ def check_study_output(output: str | Path, field: str = "--output") -> Path:
     if record.exists():
         data = read_json(record, "study record")
         if not isinstance(data, dict) or not isinstance(data.get("preset"), dict):
-            raise ConfigError(f"{field} {str(output)!r}: {record} is not a study record (no 'preset'); it is not a "
-                              "study this command can resume. Choose a new --output.")
+            raise ConfigError(
+                f"{field} {str(output)!r}: {record} is not a study record (no 'preset'); it is not a "
+                "study this command can resume. Choose a new --output."
+            )
         return path
     found = [name for name in STUDY_FILES if (path / name).exists() or (path / name).is_symlink()]
     if found:
-        raise ConfigError(f"{field} {str(output)!r} holds {', '.join(found)} but no {STUDY_RECORD}, so they are not "
-                          "from a harness study it can resume; refusing to overwrite them. Choose an empty or new --output.")
+        raise ConfigError(
+            f"{field} {str(output)!r} holds {', '.join(found)} but no {STUDY_RECORD}, so they are not "
+            "from a harness study it can resume; refusing to overwrite them. Choose an empty or new --output."
+        )
     return path

@@ -58,7 +58,8 @@ def verify_results(directory: str | Path, results: dict[str, Any]) -> None:
     bad = next(non_finite(results), None)
     if bad is not None:
         raise _refuse(path, bad, "is not a finite number (NaN or infinity)")
-    config = results.get("config") if isinstance(results.get("config"), dict) else {}
+    recorded = results.get("config")
+    config: dict[str, Any] = recorded if isinstance(recorded, dict) else {}
     resamples, seed = config.get("bootstrap", 1000), config.get("seed", 0)
     for task, by_template in (results.get("results") or {}).items():
         for template, entry in (by_template or {}).items():
@@ -67,8 +68,12 @@ def verify_results(directory: str | Path, results: dict[str, Any]) -> None:
             if accuracy is not None and not 0.0 <= accuracy <= 1.0:
                 raise _refuse(path, f"{field}.accuracy", f"is {accuracy!r}, outside [0, 1]")
             low, high = (ci + [None, None])[:2] if isinstance(ci, list) else (None, None)
-            if low is not None and high is not None and accuracy is not None and not (
-                    0.0 <= low <= accuracy + TOLERANCE and accuracy - TOLERANCE <= high <= 1.0):
+            if (
+                low is not None
+                and high is not None
+                and accuracy is not None
+                and not (0.0 <= low <= accuracy + TOLERANCE and accuracy - TOLERANCE <= high <= 1.0)
+            ):
                 raise _refuse(path, f"{field}.ci95", f"is [{low}, {high}], which does not hold accuracy {accuracy}")
             log = records_path(directory, task, template)
             if not log.is_file():
@@ -79,12 +84,22 @@ def verify_results(directory: str | Path, results: dict[str, Any]) -> None:
             if entry.get("n") is not None and entry["n"] != len(verdicts):
                 raise _refuse(path, f"{field}.n", f"is {entry['n']!r} but {log} logs {len(verdicts)} scored samples")
             if (expected_acc is None) != (accuracy is None) or (
-                    expected_acc is not None and abs(expected_acc - accuracy) > TOLERANCE):
-                raise _refuse(path, f"{field}.accuracy",
-                              f"is {accuracy!r} but the {len(verdicts)} samples logged in {log} give {expected_acc!r}")
+                expected_acc is not None and abs(expected_acc - accuracy) > TOLERANCE
+            ):
+                raise _refuse(
+                    path,
+                    f"{field}.accuracy",
+                    f"is {accuracy!r} but the {len(verdicts)} samples logged in {log} give {expected_acc!r}",
+                )
             if isinstance(resamples, int) and isinstance(seed, int) and isinstance(ci, list):
                 want = bootstrap_ci(verdicts, resamples, seed)
-                if any((a is None) != (b is None) or (a is not None and abs(a - b) > TOLERANCE)
-                       for a, b in zip(want, (low, high))):
-                    raise _refuse(path, f"{field}.ci95", f"is [{low}, {high}] but the logged samples give "
-                                  f"[{want[0]}, {want[1]}] ({resamples} bootstrap resamples, seed {seed})")
+                if any(
+                    (a is None) != (b is None) or (a is not None and b is not None and abs(a - b) > TOLERANCE)
+                    for a, b in zip(want, (low, high))
+                ):
+                    raise _refuse(
+                        path,
+                        f"{field}.ci95",
+                        f"is [{low}, {high}] but the logged samples give "
+                        f"[{want[0]}, {want[1]}] ({resamples} bootstrap resamples, seed {seed})",
+                    )

@@ -248,7 +248,7 @@ def samples_from_columns(
             question="",
             choices=choices[i],
             answer=answer,
-            meta=meta or {},
+            meta=dict(meta or {}),
         ))
     return names, samples
 

@@ -72,8 +72,10 @@ def value_depth(value: Any) -> int:
 
 
 def _too_deep(where: str, error: type[HarnessError]) -> HarnessError:
-    return error(f"{where} nests deeper than {MAX_DEPTH} levels; no harness or checkpoint file does. "
-                 "It is damaged or not the file you meant: restore or replace it.")
+    return error(
+        f"{where} nests deeper than {MAX_DEPTH} levels; no harness or checkpoint file does. "
+        "It is damaged or not the file you meant: restore or replace it."
+    )
 
 
 def parse_json(text: str, where: str, *, error: type[HarnessError] = DataError) -> Any:
@@ -103,8 +105,9 @@ def parse_yaml(text: str, where: str, *, error: type[HarnessError] = DataError) 
     return data
 
 
-def read_text_limited(path: str | Path, what: str, *, error: type[HarnessError] = DataError,
-                      max_bytes: int = MAX_BYTES) -> str:
+def read_text_limited(
+    path: str | Path, what: str, *, error: type[HarnessError] = DataError, max_bytes: int = MAX_BYTES
+) -> str:
     """The UTF-8 text of ``path``, refused (``error``) when missing, over ``max_bytes`` or not UTF-8."""
     path = Path(path)
     try:
@@ -114,8 +117,10 @@ def read_text_limited(path: str | Path, what: str, *, error: type[HarnessError] 
     except OSError as exc:
         raise error(f"{path} cannot be read: {exc.strerror or exc}.") from None
     if size > max_bytes:
-        raise error(f"{path} is {size:,} bytes, over the {max_bytes:,}-byte limit for a {what}; "
-                    "it is not the file you meant, or it is damaged.")
+        raise error(
+            f"{path} is {size:,} bytes, over the {max_bytes:,}-byte limit for a {what}; "
+            "it is not the file you meant, or it is damaged."
+        )
     try:
         return path.read_text(encoding="utf-8")
     except UnicodeDecodeError:
@@ -124,11 +129,14 @@ def read_text_limited(path: str | Path, what: str, *, error: type[HarnessError] 
         raise error(f"{path} cannot be read: {exc.strerror or exc}.") from None
 
 
-def read_json_file(path: str | Path, what: str, *, error: type[HarnessError] = DataError,
-                   want: type | None = None) -> Any:
+def read_json_file(
+    path: str | Path, what: str, *, error: type[HarnessError] = DataError, want: type | None = None
+) -> Any:
     """The JSON content of ``path`` within the limits; ``want=dict`` also refuses any other top-level type."""
     data = parse_json(read_text_limited(path, what, error=error), f"{path} ({what})", error=error)
     if want is not None and not isinstance(data, want):
-        raise error(f"{path} holds a JSON {type(data).__name__}, not the {'object' if want is dict else want.__name__} "
-                    f"a {what} is; restore or re-save it.")
+        raise error(
+            f"{path} holds a JSON {type(data).__name__}, not the {'object' if want is dict else want.__name__} "
+            f"a {what} is; restore or re-save it."
+        )
     return data

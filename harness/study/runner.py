@@ -134,10 +134,9 @@ def curve(metrics: Sequence[Mapping[str, Any]]) -> dict[str, list[float]]:
 def run_study(preset: StudyPreset, output: str | Path, *, progress: bool = True,
               echo: Callable[[str], None] = print, html: bool = True) -> dict[str, Any]:
     """Run the whole study; returns (and writes) ``study.json``'s content."""
+    from harness.config.preflight import check_study_output
     from harness.errors import ConfigError
     from harness.study.base_model import ensure_base_model, probe_reward_variance
-
-    from harness.config.preflight import check_study_output
 
     out = check_study_output(output, "output")  # a folder of someone else's files is refused, not overwritten
     out.mkdir(parents=True, exist_ok=True)

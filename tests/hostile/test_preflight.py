@@ -56,6 +56,7 @@ def engine(fresh_host, monkeypatch):
     def refuse(what):
         def fail(*args, **kwargs):
             raise Loaded(f"{what} reached")
+
         return fail
 
     monkeypatch.setattr(loading, "load_model", refuse("load_model"))
@@ -110,6 +111,7 @@ def _silent(conn):
 @pytest.fixture(scope="module")
 def ports():
     """``{"http": the dashboard's kind, "grpc": the GCS's kind, "silent": ..., "closed": nothing}``."""
+
     class Quiet(http.server.SimpleHTTPRequestHandler):
         def log_message(self, *args):
             pass
@@ -137,15 +139,45 @@ def refused(args, *fragments, exit_code=2):
 
 
 def eval_args(tmp_path, *extra):
-    return ["eval", "--tasks", "banner", "--templates", "nothink", "--engine", "script", "--limit", "2",
-            "--source", "banner=synthetic",
-            "--model", fake_checkpoint(tmp_path / "model"), "--no-progress", "--no-plot",
-            "-o", tmp_path / "out", *extra]
+    return [
+        "eval",
+        "--tasks",
+        "banner",
+        "--templates",
+        "nothink",
+        "--engine",
+        "script",
+        "--limit",
+        "2",
+        "--source",
+        "banner=synthetic",
+        "--model",
+        fake_checkpoint(tmp_path / "model"),
+        "--no-progress",
+        "--no-plot",
+        "-o",
+        tmp_path / "out",
+        *extra,
+    ]
 
 
 def run_args(tmp_path, *extra):
-    return ["run", "--task", "banner", "--model", fake_checkpoint(tmp_path / "model"), "--source", "synthetic",
-            "--reward", "accuracy:1,format:1", "--preset", "smoke", "-o", tmp_path / "run", *extra]
+    return [
+        "run",
+        "--task",
+        "banner",
+        "--model",
+        fake_checkpoint(tmp_path / "model"),
+        "--source",
+        "synthetic",
+        "--reward",
+        "accuracy:1,format:1",
+        "--preset",
+        "smoke",
+        "-o",
+        tmp_path / "run",
+        *extra,
+    ]
 
 
 BIG = "9" * 400
@@ -157,12 +189,16 @@ EVAL_CASES = {
     "seed past 2**64": (["--seed", str(2**64)], ["seed", "2**32"]),
     "port out of range": (["--ray-address", "127.0.0.1:99999", "--shards", "2"], ["port 99999", "1..65535"]),
     "address without a port": (["--ray-address", "head-node", "--shards", "2"], ["HOST:PORT"]),
-    "dashboard port where the GCS belongs": (["--ray-address", "127.0.0.1:{http}", "--shards", "2"],
-                                             ["HTTP", "dashboard", ":6379"]),
+    "dashboard port where the GCS belongs": (
+        ["--ray-address", "127.0.0.1:{http}", "--shards", "2"],
+        ["HTTP", "dashboard", ":6379"],
+    ),
     "a server that says nothing": (["--ray-address", "127.0.0.1:{silent}", "--shards", "2"], ["said nothing"]),
     "nothing listens": (["--ray-address", "127.0.0.1:{closed}", "--shards", "2"], ["does not answer"]),
-    "dashboard URL for a cluster": (["--ray-address", "http://127.0.0.1:{http}", "--shards", "2"],
-                                    ["dashboard / Jobs address"]),
+    "dashboard URL for a cluster": (
+        ["--ray-address", "http://127.0.0.1:{http}", "--shards", "2"],
+        ["dashboard / Jobs address"],
+    ),
     "400-digit reward parameter": (["--rewards", f"accuracy:1,length_norm(L0={BIG}):1"], ["'L0'", "400-digit"]),
     "engine option with its own flag": (["--engine-option", "dtype=float16"], ["dtype", "own fields"]),
 }
@@ -193,12 +229,18 @@ RUN_CASES = {
     "seed past 2**64": (["--seed", str(2**64)], ["seed", "2**32"]),
     "400-digit reward parameter": (["--reward", f"accuracy:1,length_norm(L0={BIG}):1"], ["400-digit"]),
     "jobs port out of range": (["--backend", "openrlhf", "--ray-address", "127.0.0.1:70000"], ["port 70000"]),
-    "dashboard without http://": (["--backend", "openrlhf", "--ray-address", "127.0.0.1:{http}"],
-                                  ["HTTP", "http://127.0.0.1:{http}"]),
-    "GCS given as a dashboard URL": (["--backend", "openrlhf", "--ray-address", "http://127.0.0.1:{grpc}"],
-                                     ["GCS", "8265"]),
-    "jobs address where nothing listens": (["--backend", "openrlhf", "--ray-address", "http://127.0.0.1:{closed}"],
-                                           ["does not answer"]),
+    "dashboard without http://": (
+        ["--backend", "openrlhf", "--ray-address", "127.0.0.1:{http}"],
+        ["HTTP", "http://127.0.0.1:{http}"],
+    ),
+    "GCS given as a dashboard URL": (
+        ["--backend", "openrlhf", "--ray-address", "http://127.0.0.1:{grpc}"],
+        ["GCS", "8265"],
+    ),
+    "jobs address where nothing listens": (
+        ["--backend", "openrlhf", "--ray-address", "http://127.0.0.1:{closed}"],
+        ["does not answer"],
+    ),
 }
 
 
@@ -258,8 +300,10 @@ def test_a_real_gcs_kind_of_server_is_accepted_as_a_jobs_address_without_scheme(
 STUDY_CASES = {
     "negative seed": (["--seed", "-1"], ["--seed -1", "2**32"]),
     "seed past 2**64": (["--seed", str(2**64)], ["seed", "2**32"]),
-    "paper preset, port out of range": (["--preset", "paper", "--model", "m", "--ray-address", "head:123456"],
-                                        ["port 123456"]),
+    "paper preset, port out of range": (
+        ["--preset", "paper", "--model", "m", "--ray-address", "head:123456"],
+        ["port 123456"],
+    ),
 }
 
 

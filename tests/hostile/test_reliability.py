@@ -36,9 +36,27 @@ def eval_dir(fresh_host, tmp_path):
     engine = ScriptEngine(lambda prompt: f"<answer>{next(answers)}</answer>")
     out = tmp_path / "run-a"
     with registered_plugin(Registers(engines=[engine]), name="reliab-script", host=fresh_host):
-        result = cli(["eval", "--tasks", "banner", "--templates", "nothink", "--engine", "script", "--limit", "6",
-                      "--source", "banner=synthetic",
-                      "--model", fake_checkpoint(tmp_path / "model"), "--no-progress", "--no-plot", "-o", out])
+        result = cli(
+            [
+                "eval",
+                "--tasks",
+                "banner",
+                "--templates",
+                "nothink",
+                "--engine",
+                "script",
+                "--limit",
+                "6",
+                "--source",
+                "banner=synthetic",
+                "--model",
+                fake_checkpoint(tmp_path / "model"),
+                "--no-progress",
+                "--no-plot",
+                "-o",
+                out,
+            ]
+        )
         assert result.exit_code == 0, result.output
         yield out
 
@@ -97,14 +115,18 @@ def test_eval_merge_into_a_training_runs_folder_keeps_its_config(eval_dir, tmp_p
 
 
 @pytest.mark.hostile("error", cls=ON_READ)
-@pytest.mark.parametrize("edit, fragments", [
-    (lambda e: e.update(accuracy=0.95), ["results.banner.nothink"]),
-    (lambda e: e.update(accuracy=0.95, ci95=[0.9, 1.0]), ["results.banner.nothink.accuracy", "0.5"]),
-    (lambda e: e.update(ci95=[0.0, 0.99]), ["results.banner.nothink.ci95", "bootstrap"]),
-    (lambda e: e.update(n=60), ["results.banner.nothink.n", "60"]),
-    (lambda e: e.update(accuracy=float("nan")), ["results.banner.nothink.accuracy", "not a finite number"]),
-    (lambda e: e["rewards_mean"].update(format=float("inf")), ["rewards_mean.format", "not a finite number"]),
-], ids=["accuracy", "accuracy-and-ci", "ci", "n", "nan", "inf"])
+@pytest.mark.parametrize(
+    "edit, fragments",
+    [
+        (lambda e: e.update(accuracy=0.95), ["results.banner.nothink"]),
+        (lambda e: e.update(accuracy=0.95, ci95=[0.9, 1.0]), ["results.banner.nothink.accuracy", "0.5"]),
+        (lambda e: e.update(ci95=[0.0, 0.99]), ["results.banner.nothink.ci95", "bootstrap"]),
+        (lambda e: e.update(n=60), ["results.banner.nothink.n", "60"]),
+        (lambda e: e.update(accuracy=float("nan")), ["results.banner.nothink.accuracy", "not a finite number"]),
+        (lambda e: e["rewards_mean"].update(format=float("inf")), ["rewards_mean.format", "not a finite number"]),
+    ],
+    ids=["accuracy", "accuracy-and-ci", "ci", "n", "nan", "inf"],
+)
 def test_report_refuses_results_the_logs_do_not_support(eval_dir, edit, fragments):
     edit_results(eval_dir, edit)
     result = cli(["report", eval_dir])
@@ -134,12 +156,16 @@ DEEP = "[" * 100_000 + "]" * 100_000
 
 
 @pytest.mark.hostile("error", cls=LIMITS)
-@pytest.mark.parametrize("content, fragment", [
-    ("[1, 2]", "JSON list"),
-    (DEEP, "nests deeper than"),
-    ('{"model_type": ' + "[" * 5000 + "]" * 5000 + "}", "nests deeper than"),
-    ("{not json", "not valid JSON"),
-], ids=["list", "deep-100000", "deep-inside-object", "invalid"])
+@pytest.mark.parametrize(
+    "content, fragment",
+    [
+        ("[1, 2]", "JSON list"),
+        (DEEP, "nests deeper than"),
+        ('{"model_type": ' + "[" * 5000 + "]" * 5000 + "}", "nests deeper than"),
+        ("{not json", "not valid JSON"),
+    ],
+    ids=["list", "deep-100000", "deep-inside-object", "invalid"],
+)
 def test_model_complete_on_a_malformed_config_json(tmp_path, content, fragment):
     ckpt = tmp_path / "ckpt"
     ckpt.mkdir()
@@ -148,11 +174,15 @@ def test_model_complete_on_a_malformed_config_json(tmp_path, content, fragment):
 
 
 @pytest.mark.hostile("error", cls=LIMITS)
-@pytest.mark.parametrize("suffix, content", [
-    (".json", DEEP),
-    (".yaml", DEEP),
-    (".yaml", "a:\n" + "".join("  " * i + f"k{i}:\n" for i in range(1, 300)) + "  " * 300 + "x: 1\n"),
-], ids=["json", "yaml-flow", "yaml-block"])
+@pytest.mark.parametrize(
+    "suffix, content",
+    [
+        (".json", DEEP),
+        (".yaml", DEEP),
+        (".yaml", "a:\n" + "".join("  " * i + f"k{i}:\n" for i in range(1, 300)) + "  " * 300 + "x: 1\n"),
+    ],
+    ids=["json", "yaml-flow", "yaml-block"],
+)
 def test_deep_config_files_are_a_named_error(tmp_path, suffix, content):
     config = tmp_path / f"c{suffix}"
     config.write_text(content)
@@ -166,19 +196,33 @@ def test_a_deep_results_json_is_a_named_error(eval_dir):
 
 
 @pytest.mark.hostile("error", cls=LIMITS)
-@pytest.mark.parametrize("call, fragments", [
-    (lambda: harness.get_reward("length_norm", L0=10**400), ["L0", "positive finite"]),
-    (lambda: harness.reward_from_spec("length_norm(L0=" + "9" * 400 + ")"), ["400-digit"]),
-    (lambda: harness.get_reward("length_norm", bogus=1), ["bogus", "it takes: L0"]),
-    (lambda: harness.get_reward("accuracy")(["<answer>A</answer>"], task=["banner"], answer=[5]),
-     ["answer 5", "as text"]),
-    (lambda: harness.get_reward("accuracy")(["<answer>A</answer>"], task=["fgvc"], answer=["A320"], meta=[[1, 2]]),
-     ["meta", "dict"]),
-    (lambda: harness.get_reward("accuracy")(["<answer>A</answer>"], task=["sat"], answer=["A"], choices=["AB"]),
-     ["choices", "list of option texts"]),
-    (lambda: harness.get_reward("accuracy")(["x"], task=["fgvc"], answer=["A320"], meta=["[" * 5000]),
-     ["meta", "not JSON"]),
-], ids=["huge-L0", "huge-L0-spec", "unknown-keyword", "int-answer", "list-meta", "str-choices", "deep-meta"])
+@pytest.mark.parametrize(
+    "call, fragments",
+    [
+        (lambda: harness.get_reward("length_norm", L0=10**400), ["L0", "positive finite"]),
+        (lambda: harness.reward_from_spec("length_norm(L0=" + "9" * 400 + ")"), ["400-digit"]),
+        (lambda: harness.get_reward("length_norm", bogus=1), ["bogus", "it takes: L0"]),
+        (
+            lambda: harness.get_reward("accuracy")(["<answer>A</answer>"], task=["banner"], answer=[5]),
+            ["answer 5", "as text"],
+        ),
+        (
+            lambda: harness.get_reward("accuracy")(
+                ["<answer>A</answer>"], task=["fgvc"], answer=["A320"], meta=[[1, 2]]
+            ),
+            ["meta", "dict"],
+        ),
+        (
+            lambda: harness.get_reward("accuracy")(["<answer>A</answer>"], task=["sat"], answer=["A"], choices=["AB"]),
+            ["choices", "list of option texts"],
+        ),
+        (
+            lambda: harness.get_reward("accuracy")(["x"], task=["fgvc"], answer=["A320"], meta=["[" * 5000]),
+            ["meta", "not JSON"],
+        ),
+    ],
+    ids=["huge-L0", "huge-L0-spec", "unknown-keyword", "int-answer", "list-meta", "str-choices", "deep-meta"],
+)
 def test_the_python_api_raises_named_errors(call, fragments):
     with pytest.raises(harness.HarnessError) as err:
         call()
@@ -191,8 +235,20 @@ def test_the_python_api_raises_named_errors(call, fragments):
 
 @pytest.mark.hostile("error", cls=VOCAB)
 def test_an_unknown_key_of_a_nested_section_lists_its_fields(tmp_path):
-    result = cli(["run", "--task", "banner", "--reward", "accuracy:1", "--set", "monitor.thresold=1",
-                  "-o", tmp_path / "r", "--check"])
+    result = cli(
+        [
+            "run",
+            "--task",
+            "banner",
+            "--reward",
+            "accuracy:1",
+            "--set",
+            "monitor.thresold=1",
+            "-o",
+            tmp_path / "r",
+            "--check",
+        ]
+    )
     message = assert_one_line_error(result, 2, "monitor.thresold", "Did you mean 'thresholds'")
     assert "Valid fields: ." not in message and "Valid fields: enabled" in message
 
@@ -219,14 +275,16 @@ def test_format_validation_error_never_lists_no_fields():
 def test_a_plugin_that_prints_at_import_and_registration_leaves_plugins_json_parseable(tmp_path, monkeypatch):
     from harness.host import manager
 
-    (tmp_path / "noisy_plugin_mod.py").write_text(textwrap.dedent("""
+    (tmp_path / "noisy_plugin_mod.py").write_text(
+        textwrap.dedent("""
         import harness
         print("hello from import")
 
         @harness.hookimpl
         def register_tasks(register):
             print("hello from register_tasks")
-    """))
+    """)
+    )
     monkeypatch.syspath_prepend(str(tmp_path))
     monkeypatch.setattr(manager, "DEFAULT_PLUGINS", (*manager.DEFAULT_PLUGINS, "noisy_plugin_mod"))
     host = manager.PluginHost().load(entry_points=False)
