@@ -20,17 +20,14 @@ SOURCE_HELP = ("a local path, hf:ORG/NAME[@REVISION] or synthetic. With --model,
 
 def parse_set(values: tuple[str, ...]) -> dict:
     """``--set a.b=value`` items as a nested dict; values read as YAML scalars or lists (never evaluated)."""
-    import yaml
+    from harness.runs.structured import parse_flag_value
 
     out: dict = {}
     for item in values:
         key, sep, raw = item.partition("=")
         if not sep or not key.strip():
             raise ConfigError(f"--set {item!r}: write KEY=VALUE, e.g. --set trl.bf16=false.")
-        try:
-            value = yaml.safe_load(raw) if raw.strip() else ""
-        except yaml.YAMLError:
-            value = raw
+        value = parse_flag_value(raw, f"--set {key.strip()}") if raw.strip() else ""
         if isinstance(value, dict):  # "Seen: {answer}" is text; sections take dotted keys
             value = raw
         node = out
@@ -64,7 +61,7 @@ def parse_sources(values: tuple[str, ...]) -> dict[str, str] | None:
 
 def parse_engine_options(values: tuple[str, ...]) -> dict | None:
     """``--engine-option KEY=VALUE`` items as a dict (values read as YAML scalars)."""
-    import yaml
+    from harness.runs.structured import parse_flag_value
 
     if not values:
         return None
@@ -73,10 +70,7 @@ def parse_engine_options(values: tuple[str, ...]) -> dict | None:
         key, sep, text = value.partition("=")
         if not sep or not key.strip():
             raise ConfigError(f"--engine-option {value!r}: write KEY=VALUE, e.g. --engine-option tensor_parallel_size=2.")
-        try:
-            options[key.strip()] = yaml.safe_load(text) if text.strip() else None
-        except yaml.YAMLError:
-            options[key.strip()] = text
+        options[key.strip()] = parse_flag_value(text, f"--engine-option {key.strip()}") if text.strip() else None
     return options
 
 

@@ -73,8 +73,8 @@ def value_depth(value: Any) -> int:
 
 def _too_deep(where: str, error: type[HarnessError]) -> HarnessError:
     return error(
-        f"{where} nests deeper than {MAX_DEPTH} levels; no harness or checkpoint file does. "
-        "It is damaged or not the file you meant: restore or replace it."
+        f"{where} nests deeper than {MAX_DEPTH} levels; no harness config, result or checkpoint file does: "
+        "it is damaged or not what you meant (restore or replace it)."
     )
 
 
@@ -103,6 +103,19 @@ def parse_yaml(text: str, where: str, *, error: type[HarnessError] = DataError) 
     if value_depth(data) > MAX_DEPTH:
         raise _too_deep(where, error)
     return data
+
+
+def parse_flag_value(text: str, flag: str) -> Any:
+    """A ``--set``/``--engine-option`` value read as YAML (``text`` itself when it is not YAML),
+    within :data:`MAX_DEPTH`: ``[[[[...`` is a ConfigError naming ``flag``, not a RecursionError."""
+    from harness.errors import ConfigError
+
+    try:
+        return parse_yaml(text, f"{flag} value", error=ConfigError)
+    except ConfigError as exc:
+        if "nests deeper" in str(exc):
+            raise
+        return text
 
 
 def read_text_limited(

@@ -316,3 +316,24 @@ def test_task_samples_on_empty_class_folders_refuses_through_the_api(tmp_path):
         (tmp_path / "banner" / label).mkdir(parents=True)
     with pytest.raises(harness.DataError, match="loaded 0 samples"):
         list(harness.get_task("banner").samples("test", source=str(tmp_path / "banner")))
+
+
+@pytest.mark.hostile("error", cls=LIMITS)
+@pytest.mark.parametrize("flag", ["--set", "--task-option"])
+def test_a_deeply_nested_flag_value_is_a_named_error(flag, tmp_path):
+    key = "monitor.thresholds" if flag == "--set" else "banner.x"
+    result = cli(
+        [
+            "run",
+            "--task",
+            "banner",
+            "--reward",
+            "accuracy:1",
+            "-o",
+            tmp_path / "r",
+            "--check",
+            flag,
+            f"{key}=" + "[" * 5000 + "]" * 5000,
+        ]
+    )
+    assert_one_line_error(result, 2, "nests deeper than")
