@@ -25,8 +25,11 @@ def tiny_command(out_dir: str, arch: str, seed: int, hidden_size: int, layers: i
     `harness eval --model DIR` like any local checkpoint. Its answers are
     meaningless: the weights are random.
     """
+    from harness.config.preflight import check_own_dir, check_seed
     from harness.models.tiny import build_tiny_vlm
 
+    check_seed(seed, "--seed")
+    check_own_dir(out_dir, "--out", "tiny_vlm.json", "tiny model")  # never over a real checkpoint
     path = build_tiny_vlm(out_dir, arch=arch, seed=seed, hidden_size=hidden_size, num_layers=layers)
     click.echo(f"Wrote a tiny {arch} (random weights, seed {seed}) to {path}")
 

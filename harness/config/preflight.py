@@ -245,6 +245,20 @@ def check_new_file(path: str | Path, field: str, *, ours: Callable[[Path], bool]
     return path
 
 
+def check_own_dir(path: str | Path, field: str, marker: str, what: str) -> Path:
+    """``path`` as a folder a command fills: new, empty, or holding ``marker`` (the file that command
+    writes there, so it made the folder); a folder of other files is refused, never overwritten."""
+    from harness.runs.rundir import check_output_path
+
+    path = check_output_path(path, field)
+    if path.is_dir() and not (path / marker).is_file() and any(path.iterdir()):
+        raise ConfigError(
+            f"{field} {str(path)!r} holds files but no {marker}, so it is not a {what} this command made; "
+            f"refusing to overwrite them. Choose an empty or new {field}."
+        )
+    return path
+
+
 # -- closed vocabularies -----------------------------------------------------------
 
 

@@ -337,3 +337,13 @@ def test_a_deeply_nested_flag_value_is_a_named_error(flag, tmp_path):
         ]
     )
     assert_one_line_error(result, 2, "nests deeper than")
+
+
+@pytest.mark.hostile("error", cls=APPEND_ONLY)
+def test_model_tiny_never_writes_over_a_real_checkpoint(tmp_path):
+    ckpt = tmp_path / "ckpt"
+    ckpt.mkdir()
+    (ckpt / "config.json").write_text('{"model_type": "qwen2_5_vl"}')
+    result = cli(["model", "tiny", "--out", ckpt])
+    assert_one_line_error(result, 2, "no tiny_vlm.json", "refusing to overwrite")
+    assert (ckpt / "config.json").read_text() == '{"model_type": "qwen2_5_vl"}' and len(list(ckpt.iterdir())) == 1
