@@ -201,6 +201,7 @@ EVAL_CASES = {
     ),
     "400-digit reward parameter": (["--rewards", f"accuracy:1,length_norm(L0={BIG}):1"], ["'L0'", "400-digit"]),
     "engine option with its own flag": (["--engine-option", "dtype=float16"], ["dtype", "own fields"]),
+    "NaN temperature": (["--do-sample", "--temperature", "nan"], ["temperature", "finite"]),
 }
 
 
@@ -227,6 +228,7 @@ def test_eval_into_a_training_runs_folder_is_refused_and_its_config_kept(engine,
 RUN_CASES = {
     "negative seed": (["--seed", "-1"], ["seed"]),
     "seed past 2**64": (["--seed", str(2**64)], ["seed", "2**32"]),
+    "infinite learning rate": (["--learning-rate", "inf"], ["learning_rate", "finite"]),
     "400-digit reward parameter": (["--reward", f"accuracy:1,length_norm(L0={BIG}):1"], ["400-digit"]),
     "jobs port out of range": (["--backend", "openrlhf", "--ray-address", "127.0.0.1:70000"], ["port 70000"]),
     "dashboard without http://": (
