@@ -29,7 +29,7 @@ def study_command(preset, output, model, backend, ray_address, sources, tasks, s
     accuracy reward and response length vs step, with and without length_norm)
     and every run's metrics.
     """
-    from harness.config.preflight import check_ray_address, check_seed, check_study_output
+    from harness.config.preflight import check_ray_address, check_seed, check_study_output, unknown_name
     from harness.errors import ConfigError
 
     # Preflight: everything checkable without a model, before any pre-training (docs/hostile.md).
@@ -64,9 +64,9 @@ def study_command(preset, output, model, backend, ray_address, sources, tasks, s
     check_study_output(output, "--output")
     if tasks:
         names = [t.strip() for t in tasks.split(",") if t.strip()]
-        unknown = set(names) - set(config.tasks)
+        unknown = sorted(set(names) - set(config.tasks))
         if unknown:
-            raise ConfigError(f"--tasks: unknown {sorted(unknown)}; choose from {', '.join(config.tasks)}.")
+            raise unknown_name("--tasks", unknown[0], config.tasks, "task")
         config.tasks = names
         config.ablation_tasks = [t for t in config.ablation_tasks if t in names]
     if seed is not None:

@@ -302,6 +302,7 @@ def test_a_real_gcs_kind_of_server_is_accepted_as_a_jobs_address_without_scheme(
 STUDY_CASES = {
     "negative seed": (["--seed", "-1"], ["--seed -1", "2**32"]),
     "seed past 2**64": (["--seed", str(2**64)], ["seed", "2**32"]),
+    "misspelt task": (["--tasks", "bannr"], ["'bannr'", "Did you mean 'banner'"]),
     "paper preset, port out of range": (
         ["--preset", "paper", "--model", "m", "--ray-address", "head:123456"],
         ["port 123456"],
