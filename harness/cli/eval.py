@@ -149,6 +149,20 @@ def report_command(dirs, labels, paired, output, plot, html, html_output) -> Non
     names = list(labels) or [Path(d).resolve().name for d in dirs]
     if len(set(names)) != len(names):
         raise ConfigError(f"Directories share the name(s) {names}; tell them apart with --label.")
+    target = None
+    if html or (html is None and (len(dirs) > 1 or html_output)):
+        from harness.evaluation.html_page import written_by_harness
+        from harness.evaluation.html_report import html_path
+
+        # The page's place is checked like -o's: new, or a page the harness wrote (DIR/report.html included).
+        def ours(path: Path) -> bool:  # a page the harness wrote, or the one `harness eval` left in its DIR
+            return written_by_harness(path) or (len(dirs) == 1 and path == Path(dirs[0]) / "report.html"
+                                                and (path.parent / "config.json").is_file())
+
+        target = check_new_file(html_path(dirs, names, output, html_output), "--html-output" if html_output
+                                else "the report.html page", ours=ours)
+        if output is not None and target.resolve() == Path(output).resolve():
+            raise ConfigError(f"-o {output} and the HTML page are the same file; give -o a .md name or --html-output.")
     runs = [(name, load_results(d)) for name, d in zip(names, dirs)]
     comparisons, unpaired = [], []
     if paired and len(runs) > 1:
@@ -172,10 +186,9 @@ def report_command(dirs, labels, paired, output, plot, html, html_output) -> Non
         for directory, (_, results) in zip(dirs, runs):
             save_plot(results, Path(directory), Path(directory) / PLOT_FILE)
             click.echo(f"Wrote {Path(directory) / PLOT_FILE}.")
-    if html or (html is None and (len(dirs) > 1 or html_output)):
-        from harness.evaluation.html_report import html_path, write_run_html
+    if target is not None:
+        from harness.evaluation.html_report import write_run_html
 
-        target = html_path(dirs, names, output, html_output)
         write_run_html(target, [(name, d, results) for (name, results), d in zip(runs, dirs)], comparisons)
         click.echo(f"Wrote {target}.")
 

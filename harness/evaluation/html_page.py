@@ -110,6 +110,19 @@ def asset(name: str) -> str:
     return resources.files("harness.evaluation").joinpath("html_assets", name).read_text(encoding="utf-8")
 
 
+# In the head of every page the harness writes: `harness report` replaces an existing page only if it has it.
+GENERATOR_TAG = '<meta name="generator" content="rft-harness report">'
+
+
+def written_by_harness(path: str | Path) -> bool:
+    """Whether the file at ``path`` is a page :func:`page` wrote (its head holds :data:`GENERATOR_TAG`)."""
+    try:
+        with open(path, encoding="utf-8", errors="replace") as fh:
+            return GENERATOR_TAG in fh.read(4096)
+    except OSError:
+        return False
+
+
 def page(title: str, body: Markup, data_blocks: Sequence[Markup] = ()) -> str:
     """The whole document: static ``body`` first (painted before any script runs), then the JSON
     data blocks, then the inline script that builds the sample browser from them."""
@@ -119,6 +132,7 @@ def page(title: str, body: Markup, data_blocks: Sequence[Markup] = ()) -> str:
         raise ValueError("html_assets/report.js contains '</script'")
     head = join(
         Markup('<meta charset="utf-8">'),
+        Markup(GENERATOR_TAG),  # marks the page as the harness's: a later report may replace it, nothing else
         Markup('<meta name="viewport" content="width=device-width, initial-scale=1">'),
         # Nothing may load from anywhere: images are data: URIs, script and style are inline.
         Markup(

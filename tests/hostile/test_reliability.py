@@ -347,3 +347,16 @@ def test_model_tiny_never_writes_over_a_real_checkpoint(tmp_path):
     result = cli(["model", "tiny", "--out", ckpt])
     assert_one_line_error(result, 2, "no tiny_vlm.json", "refusing to overwrite")
     assert (ckpt / "config.json").read_text() == '{"model_type": "qwen2_5_vl"}' and len(list(ckpt.iterdir())) == 1
+
+
+@pytest.mark.hostile("error", cls=APPEND_ONLY)
+def test_report_html_output_onto_a_foreign_file_is_refused_and_its_own_page_is_replaced(eval_dir, tmp_path):
+    before = (eval_dir / "results.json").read_bytes()
+    result = cli(["report", eval_dir, "--html-output", eval_dir / "results.json"])
+    assert_one_line_error(result, 2, "--html-output", "refusing to overwrite")
+    assert (eval_dir / "results.json").read_bytes() == before
+    page = tmp_path / "page.html"
+    for _ in range(2):  # its own page: written, then replaced
+        assert cli(["report", eval_dir, "--html-output", page]).exit_code == 0
+    assert 'name="generator"' in page.read_text()
+    assert cli(["report", eval_dir, "--html"]).exit_code == 0  # the eval's own report.html, again
