@@ -9,8 +9,6 @@ per test session.
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
 
 import pytest
 
@@ -31,7 +29,6 @@ def fresh_host(monkeypatch):
 @pytest.fixture
 def doubles(fresh_host):
     """The toy task and the scripted engines of ``tests/_eval_doubles.py``, registered for the test."""
-    sys.path.insert(0, str(Path(__file__).resolve().parent))
     import _eval_doubles
 
     from harness.testing import registered_plugin

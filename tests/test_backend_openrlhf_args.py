@@ -14,8 +14,6 @@ from __future__ import annotations
 import argparse
 import ast
 import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
@@ -23,8 +21,6 @@ from harness.errors import ConfigError
 from harness.plugins.backends.openrlhf.args import WANDB_KEY_FROM_ENV, GRPOPlan, check_layout, command, entrypoint, train_args
 from harness.plugins.backends.openrlhf.settings import OpenRLHFSettings
 from harness.config.run import RunConfig
-
-sys.path.insert(0, str(Path(__file__).parent))
 from _openrlhf_pin import openrlhf_source  # noqa: E402
 
 PARSER_SOURCE = "openrlhf/cli/train_ppo_ray.py"

@@ -20,8 +20,6 @@ import pytest
 import harness
 from harness.plugins.backends.openrlhf import submit as openrlhf_submit
 from harness.config.run import RunConfig
-
-sys.path.insert(0, str(Path(__file__).parent))
 import _ray_head  # noqa: E402
 from _openrlhf_pin import require_openrlhf  # noqa: E402
 

@@ -7,16 +7,12 @@ FGVC-Aircraft (the official archive, the Hub parquet conversion) and a
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
 
 import pytest
 
 import harness
 from harness.tasks.fgvc import TASK as fgvc
 from harness.tasks.sat import TASK as sat
-
-sys.path.insert(0, str(Path(__file__).parent))
 import _layouts as L  # noqa: E402
 
 # -- SAT: array/SAT ---------------------------------------------------------------

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import random
-import sys
 from pathlib import Path
 
 import pytest
@@ -20,8 +19,6 @@ from harness.config.eval import EvalConfig
 from harness.evaluation import merge_shards, run_eval
 from harness.evaluation.records import read_records
 from harness.testing import registered_plugin
-
-sys.path.insert(0, str(Path(__file__).parent))
 import _eval_doubles  # noqa: E402
 
 

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import sys
-from pathlib import Path
 
 import pytest
 
@@ -12,8 +10,6 @@ import harness
 from harness.config.eval import EvalConfig
 from harness.evaluation import merge_shards, run_eval
 from harness.evaluation.records import RecordWriter, read_records, write_records
-
-sys.path.insert(0, str(Path(__file__).parent))
 import _eval_doubles  # noqa: E402
 
 

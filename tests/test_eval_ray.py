@@ -14,7 +14,6 @@ import json
 import os
 import signal
 import socket
-import sys
 import threading
 import time
 from pathlib import Path
@@ -31,8 +30,6 @@ from harness.evaluation.distributed import SHARDS_DIR, run_on_ray, run_shard, sh
 from harness.evaluation.records import read_records
 from harness.testing import registered_plugin
 from harness.runs.versions import __version__
-
-sys.path.insert(0, str(Path(__file__).parent))
 import _eval_doubles  # noqa: E402
 from _ray_head import can_unshare_mounts, free_port, ray_head, ray_node_with_private_dir  # noqa: E402
 

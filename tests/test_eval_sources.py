@@ -17,8 +17,6 @@ from harness.config.eval import EvalConfig
 from harness.evaluation.plan import Unit, plan_units
 from harness.evaluation.report import render_markdown, render_table
 from harness.evaluation.runner import check_data
-
-sys.path.insert(0, str(Path(__file__).parent))
 import _layouts as L  # noqa: E402
 
 
@@ -71,7 +69,6 @@ def test_malformed_hf_source_is_refused_at_config_time(tmp_path):
 
 
 def test_synthetic_must_be_a_declared_twin(fresh_host, tmp_path):
-    sys.path.insert(0, str(Path(__file__).parent))
     import _eval_doubles
     from harness.testing import registered_plugin
 

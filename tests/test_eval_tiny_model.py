@@ -18,8 +18,6 @@ from harness.cli import build_cli
 from harness.config.eval import EvalConfig
 from harness.evaluation import merge_shards, run_eval
 from harness.evaluation.records import read_records
-
-sys.path.insert(0, str(Path(__file__).parent))
 import _eval_doubles  # noqa: E402
 
 pytestmark = pytest.mark.slow

@@ -17,7 +17,6 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 BENCH = ROOT / "benchmarks"
-sys.path.insert(0, str(BENCH))
 
 import qwen_vl_shapes  # noqa: E402  (benchmarks/ is not a package)
 

@@ -16,8 +16,6 @@ import sys
 from pathlib import Path
 
 import pytest
-
-sys.path.insert(0, str(Path(__file__).parent))
 import _layouts as L  # noqa: E402
 from _fake_hub import FakeHub, serve  # noqa: E402
 

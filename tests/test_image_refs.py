@@ -352,13 +352,10 @@ def test_a_reference_digests_as_the_image_load_image_decodes_without_decoding(tm
 def test_shards_are_merged_under_the_image_limits_they_ran_with(tmp_path, fresh_host):
     """A merge plans the data again: under other limits a downscaled image would digest differently
     (and an over-cap one be refused), so the merge applies the run's own limits."""
-    import sys
 
     from harness.config.eval import EvalConfig
     from harness.evaluation import merge_shards, run_eval
     from harness.testing import registered_plugin
-
-    sys.path.insert(0, str(Path(__file__).parent))
     import _eval_doubles
 
     data = tmp_path / "banner"

@@ -13,8 +13,6 @@ import pytest
 
 from harness.evaluation.html_page import json_script, markdown_html
 from harness.evaluation.html_samples import THUMB_MAX_BYTES, segments, thumbnail
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _html_runs  # noqa: E402
 
 

@@ -12,12 +12,9 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import sys
 from pathlib import Path
 
 import pytest
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _html_runs  # noqa: E402
 
 CHROMIUM_NAMES = ("chromium", "chromium-browser")

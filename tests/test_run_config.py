@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 import pytest
@@ -16,8 +15,6 @@ from harness.config.base import load_config
 from harness.errors import ConfigError
 from harness.plugins.backends.trl.backend import TrlBackend, check_batches
 from harness.config.run import PRESETS, RunConfig
-
-sys.path.insert(0, str(Path(__file__).parent))
 import _eval_doubles  # noqa: E402
 
 BASE = {"task": "banner", "model": "/models/tiny", "output": "/tmp/run", "reward": "accuracy:1,format:1"}

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import sys
-from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -15,8 +13,6 @@ from harness.evaluation.compare import compare_outputs, correct_by_sample
 from harness.evaluation.records import write_records
 from harness.stats import compare_paired, format_p, mcnemar_exact, paired_bootstrap, wilson_interval
 from harness.testing import registered_plugin
-
-sys.path.insert(0, str(Path(__file__).parent))
 import _eval_doubles  # noqa: E402
 
 

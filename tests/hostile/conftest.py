@@ -8,10 +8,7 @@ table; see its docstring for how a case declares its class and kind.
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 TESTS = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(TESTS))  # _eval_doubles: the toy task and scripted engine
-sys.path.insert(0, str(Path(__file__).resolve().parent))  # the corpus builders of this folder
 

@@ -10,7 +10,6 @@ import json
 import math
 import sys
 import time
-from pathlib import Path
 
 import pytest
 
@@ -21,8 +20,6 @@ from harness.evaluation import run_eval
 from harness.testing import registered_plugin
 
 HOSTILE_CLASS = "Resource exhaustion"  # issue 16's class of these cases (for the docs table)
-
-sys.path.insert(0, str(Path(__file__).parent))
 from _corpus_a import (  # noqa: E402
     Registers,
     ScriptEngine,

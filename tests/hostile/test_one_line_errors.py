@@ -8,7 +8,6 @@ results, malformed ``--set`` sections, and the one rule for what a reward may re
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 import pytest
@@ -17,8 +16,6 @@ import harness
 from harness.testing import registered_plugin
 
 HOSTILE_CLASS = "One-line errors, as promised"  # issue 16's class of these cases (for the docs table)
-
-sys.path.insert(0, str(Path(__file__).parent))
 from _corpus_a import (  # noqa: E402
     Registers,
     ScriptEngine,

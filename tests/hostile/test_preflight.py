@@ -14,18 +14,14 @@ from __future__ import annotations
 import http.server
 import json
 import socket
-import sys
 import threading
 import time
-from pathlib import Path
 
 import pytest
 
 from harness.testing import registered_plugin
 
 HOSTILE_CLASS = "Preflight before compute"
-
-sys.path.insert(0, str(Path(__file__).parent))
 from _corpus_a import Registers, ScriptEngine, assert_one_line_error, cli  # noqa: E402
 from _eval_doubles import fake_checkpoint  # noqa: E402
 

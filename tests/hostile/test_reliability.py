@@ -9,7 +9,6 @@ the real CLI or API.
 from __future__ import annotations
 
 import json
-import sys
 import textwrap
 from pathlib import Path
 
@@ -17,8 +16,6 @@ import pytest
 
 import harness
 from harness.testing import registered_plugin
-
-sys.path.insert(0, str(Path(__file__).parent))
 from _corpus_a import Registers, ScriptEngine, assert_one_line_error, cli  # noqa: E402
 from _eval_doubles import fake_checkpoint  # noqa: E402
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-import sys
 from pathlib import Path
 
 import pytest
@@ -20,8 +19,6 @@ from harness.evaluation.records import read_records
 from harness.testing import registered_plugin
 
 HOSTILE_CLASS = "Silent wrong results"  # issue 16's class of these cases (for the docs table)
-
-sys.path.insert(0, str(Path(__file__).parent))
 from _corpus_a import (  # noqa: E402
     Registers,
     ScriptEngine,

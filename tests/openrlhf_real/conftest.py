@@ -19,8 +19,6 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
-
-sys.path.insert(0, str(Path(__file__).parents[1]))
 from _openrlhf_pin import require_openrlhf  # noqa: E402
 from _openrlhf_drive import datasets_offline, export_job  # noqa: E402
 
