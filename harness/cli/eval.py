@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import click
 
 from harness.cli.options import (
@@ -164,7 +166,8 @@ def report_command(dirs, labels, paired, output, plot, html, html_output) -> Non
         if output is not None and target.resolve() == Path(output).resolve():
             raise ConfigError(f"-o {output} and the HTML page are the same file; give -o a .md name or --html-output.")
     runs = [(name, load_results(d)) for name, d in zip(names, dirs)]
-    comparisons, unpaired = [], []
+    comparisons: list[Any] = []
+    unpaired: list[Any] = []
     if paired and len(runs) > 1:
         try:
             comparisons = compare_runs([(name, d, results) for (name, results), d in zip(runs, dirs)],

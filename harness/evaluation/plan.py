@@ -63,7 +63,7 @@ class UnitPrompts(Sequence):
     def __len__(self) -> int:
         return len(self.items)
 
-    def __getitem__(self, i):  # type: ignore[override]
+    def __getitem__(self, i):
         if isinstance(i, slice):
             return [self[j] for j in range(*i.indices(len(self)))]
         from harness.evaluation.scoring import prompt_text

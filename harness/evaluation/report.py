@@ -133,7 +133,9 @@ def _data_lines(runs: Sequence[Run]) -> list[str]:
     """Per run and task, where the samples came from; a warning per row that mixes data."""
     from harness.data.sources import describe
 
-    lines, marks, per_task = [], set(), {}
+    lines: list[str] = []
+    marks: set[str] = set()
+    per_task: dict[str, Any] = {}
     for label, results in runs:
         for task in results["config"]["tasks"]:
             record = data_record(results, task)

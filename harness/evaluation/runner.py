@@ -134,7 +134,7 @@ def _changed_samples(output: Path, units: list[Unit]) -> list[str]:
     out: dict[str, str] = {}
     for unit in units:
         for record in read_records(records_path(output, unit.task.name, unit.template.name)):
-            item = items.get(record.get("id"))
+            item = items.get(str(record.get("id")))
             if item is None or record["id"] in out:
                 continue  # a sample no longer planned is the stray check's to name
             sample, parts = item.sample, []

@@ -65,7 +65,7 @@ def merge_shards(
     configs = [{k: v for k, v in cfg.items() if k != CHECKPOINT_KEY} for cfg in configs]
     first = {k: v for k, v in configs[0].items() if k != "shard"}
     shards: dict[int, Path] = {}
-    count = None
+    count: int | None = None
     for directory, cfg in zip(dirs, configs):
         if cfg.get("shard") is None:
             raise DataError(f"{directory} is an unsharded run; merge only --shard I/N outputs.")
@@ -79,6 +79,8 @@ def merge_shards(
         if i in shards:
             raise ConfigError(f"Shard {i}/{n} given twice: {shards[i]} and {directory}.")
         shards[i] = directory
+    if count is None:
+        raise ConfigError("eval-merge: no shard directories given; pass every --shard I/N output folder.")
     missing = sorted(set(range(1, count + 1)) - set(shards))
     if missing:
         raise ConfigError(f"Missing shard(s) {', '.join(f'{i}/{count}' for i in missing)}; merge needs all {count}.")
@@ -99,11 +101,11 @@ def _merge_locked(config: EvalConfig, units: list, shards: dict[int, Path], coun
     check_output_dir(config, output, checkpoint if isinstance(checkpoint, dict) else None)
     planned_data = {u.task.name: {k: u.data.get(k) for k in DATA_IDENTITY if k in u.data} for u in units}
     for i, directory in sorted(shards.items()):
-        recorded = directory / DATA_FILE
-        if recorded.is_file() and read_json(recorded, "data record") != planned_data:
+        data_file = directory / DATA_FILE
+        if data_file.is_file() and read_json(data_file, "data record") != planned_data:
             raise ConfigError(
                 f"Shard {i}/{count} ({directory}) scored other data than the merge resolves now "
-                f"({recorded} vs {planned_data}); merge shards of one data snapshot (pin hf: sources "
+                f"({data_file} vs {planned_data}); merge shards of one data snapshot (pin hf: sources "
                 "to a commit when running shards on several machines)."
             )
     check_data(units, output)

@@ -128,17 +128,18 @@ def _mrope_section(head_dim: int) -> list[int]:
 
 def _config(arch: str, vocab: int, hidden: int, layers: int, heads: int, kv_heads: int,
             vision_hidden: int, vision_depth: int) -> Any:
-    ids = {name: SPECIAL_TOKENS.index(tok) for name, tok in (
+    ids: dict[str, Any] = {name: SPECIAL_TOKENS.index(tok) for name, tok in (
         ("image_token_id", "<|image_pad|>"), ("video_token_id", "<|video_pad|>"),
         ("vision_start_token_id", "<|vision_start|>"), ("vision_end_token_id", "<|vision_end|>"))}
     head_dim = hidden // heads
-    text = {
+    text: dict[str, Any] = {
         "vocab_size": vocab, "hidden_size": hidden, "intermediate_size": hidden * 2,
         "num_hidden_layers": layers, "num_attention_heads": heads, "num_key_value_heads": kv_heads,
         "max_position_embeddings": 4096, "bos_token_id": 0, "eos_token_id": 2, "pad_token_id": 0,
         "rope_parameters": {"rope_type": "default", "rope_theta": 10000.0,
                             "mrope_section": _mrope_section(head_dim)},
     }
+    Config: Any  # the transformers config class of ``arch``
     if arch == "qwen2_5_vl":
         from transformers import Qwen2_5_VLConfig as Config
 
