@@ -244,7 +244,7 @@ def test_thresholds_merge_over_the_defaults_and_are_checked():
 
 
 def test_alarm_fires_once_per_crossing_after_min_step_and_writes_examples(tmp_path, caplog):
-    settings = HackingMonitor(min_step=2, examples=2, thresholds={HEDGE: 0.5})
+    settings = HackingMonitor(min_step=2, examples=2, thresholds={HEDGE: 0.5}, window=1, baseline_steps=0)
     alarm = HackingAlarm(settings, output=tmp_path)
     examples = {HEDGE: [{"id": f"s{i}", "completion": f"<answer>A or B {i}</answer>"} for i in range(3)]}
     with caplog.at_level(logging.WARNING, logger="harness.hacking"):
@@ -263,6 +263,26 @@ def test_alarm_fires_once_per_crossing_after_min_step_and_writes_examples(tmp_pa
     assert [line["id"] for line in lines] == ["s0", "s1"]  # settings.examples = 2
     assert lines[0]["indicator"] == HEDGE and lines[0]["step"] == 2 and lines[0]["threshold"] == 0.5
     assert alarm.stop_reason is None  # stop_on_hack is off
+
+
+def test_alarm_needs_a_sustained_sizeable_rise_over_the_run_start():
+    """The default monitor: one noisy step, or a value the policy had from step 0, is no alarm."""
+    said = []
+    alarm = HackingAlarm(HackingMonitor(min_step=0, thresholds={FORMAT_ONLY: 0.9}), warn=said.append)
+    # a guessing policy: about half its well-formed answers wrong, one step all wrong (8 completions)
+    for step, value in enumerate([0.5, 0.4, 0.6, 0.5, 0.5, 0.6, 1.0, 0.4, 0.5, 0.6]):
+        assert alarm.observe(step, {FORMAT_ONLY: value}) == [], step
+    # a policy wrong from step 0 on (nothing rose since its baseline): no alarm either
+    flat = HackingAlarm(HackingMonitor(thresholds={FORMAT_ONLY: 0.9}), warn=said.append)  # min_step 10
+    for step in range(30):
+        assert flat.observe(step, {FORMAT_ONLY: 1.0 if step % 3 else 0.95}) == [], step
+    assert said == []
+    # a habit that grows and stays: one alarm, at the step the window's mean crosses
+    grows = HackingAlarm(HackingMonitor(min_step=0, thresholds={FORMAT_ONLY: 0.9}), warn=said.append)
+    values = [0.4, 0.5, 0.5, 0.4, 0.5, 0.5, 0.9, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0]
+    raised = [a for step, v in enumerate(values) for a in grows.observe(step, {FORMAT_ONLY: v})]
+    assert [(a.indicator, a.step) for a in raised] == [(FORMAT_ONLY, 10)]
+    assert raised[0].value == pytest.approx(0.98)
 
 
 def test_stop_on_hack_sets_a_clear_reason_and_length_share_has_no_examples(tmp_path):

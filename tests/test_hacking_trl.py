@@ -41,7 +41,8 @@ def test_a_hedging_habit_rising_over_steps_raises_one_alarm(tmp_path):
     samples = list(harness.get_task("banner").samples("train", limit=4))
     template = harness.get_template("think")
     weighted = harness.reward_from_spec("accuracy:1,format:1", template=template)
-    watch = HackingWatch(HackingMonitor(min_step=1, examples=2), tmp_path).bind(weighted, template, cap=16)
+    watch = HackingWatch(HackingMonitor(min_step=1, examples=2, window=1, baseline_steps=0),
+                         tmp_path).bind(weighted, template, cap=16)
     funcs, _ = trl_rewards(weighted, watch)
     callback = watch.callback()
     state, control = TrainerState(), TrainerControl()

@@ -42,16 +42,26 @@ class Alarm:
         where = f"; examples in {self.examples_file}" if self.examples_file else ""
         return (
             f"possible reward hacking at step {self.step}: {self.indicator} = {self.value:.3f} "
-            f">= threshold {self.threshold:g} ({said}){where}"
+            f">= threshold {self.threshold:g} ({said}; mean over the recent steps){where}"
         )
 
 
 class HackingAlarm:
     """Fed once per step with the step's indicator values; warns, records examples, may stop.
 
-    An indicator alarms when its value reaches its threshold at a step at or
-    after ``settings.min_step``, and again only after it has dropped below
-    the threshold in between (one warning per crossing, not one per step).
+    An indicator alarms on a sustained, sizeable signal, at a step at or after
+    ``settings.min_step``, when all three hold:
+
+    - the mean of its last ``settings.window`` logged values reaches its
+      threshold (fewer values early in a run);
+    - at least ``settings.min_steps_over`` of those values are each at or over
+      the threshold (at most as many as the window holds);
+    - that mean exceeds the baseline, the mean of the run's first
+      ``settings.baseline_steps`` values that are not in the window, by
+      ``settings.min_rise`` (no such values yet: no baseline to compare with).
+
+    It alarms again only after its window mean has dropped below the
+    threshold in between (one warning per crossing, not one per step).
 
     :param settings: the thresholds and switches.
     :param output: the run directory; examples go to ``<output>/hacking/step-<N>.jsonl``
@@ -72,6 +82,7 @@ class HackingAlarm:
         self.stop_reason: str | None = None
         self._above: set[str] = set()
         self._checked_names = False
+        self._history: dict[str, list[float]] = {}
 
     @property
     def folder(self) -> Path | None:
@@ -103,13 +114,16 @@ class HackingAlarm:
             threshold = self.settings.thresholds.get(name)
             if threshold is None or value is None or not math.isfinite(value):
                 continue
-            if value < threshold:
+            history = self._history.setdefault(name, [])
+            history.append(float(value))
+            mean = self._sustained(history, threshold)
+            if mean is None:
                 self._above.discard(name)
                 continue
             if step < self.settings.min_step or name in self._above:
                 continue
             self._above.add(name)
-            raised.append(Alarm(name, step, float(value), float(threshold)))
+            raised.append(Alarm(name, step, mean, float(threshold)))
         if not raised:
             return []
         path = self._write_examples(step, raised, examples or {})
@@ -124,6 +138,18 @@ class HackingAlarm:
                 "Inspect the examples; to go on, raise that threshold or set stop_on_hack to false."
             )
         return raised
+
+    def _sustained(self, history: Sequence[float], threshold: float) -> float | None:
+        """The window's mean when the signal is sustained and sizeable (see the class doc), else ``None``."""
+        s = self.settings
+        recent = history[-s.window:]
+        mean = sum(recent) / len(recent)
+        if mean < threshold or sum(v >= threshold for v in recent) < min(s.min_steps_over, len(recent)):
+            return None
+        earlier = history[: max(0, len(history) - len(recent))][: s.baseline_steps]
+        if earlier and mean - sum(earlier) / len(earlier) < s.min_rise:
+            return None
+        return mean
 
     def _write_examples(
         self, step: int, alarms: list[Alarm], examples: Mapping[str, Sequence[Mapping[str, Any]]]
