@@ -255,7 +255,12 @@ def _class_dir(root: Path, label: str) -> Path | None:
 
 
 def render_banner(slogan: str, rng):
-    """A banner image with ``slogan`` in a random colour scheme, size and layout."""
+    """A banner image with ``slogan`` in a random colour scheme, size and layout, and beside it
+    a vote arrow that points up on a positive slogan and down on a negative one.
+
+    The arrow is the twin's readable evidence (a deviation from the paper's banners, documented in
+    docs/study.md): a tiny VLM reads a bold glyph from its 10 image tokens, not the slogan's words.
+    """
     from PIL import Image, ImageDraw
 
     bg, fg = _draw.contrasting_pair(rng)
@@ -269,26 +274,32 @@ def render_banner(slogan: str, rng):
     if rng.random() < 0.6:  # a frame
         inset = rng.randint(2, 8)
         draw.rectangle((inset, inset, w - 1 - inset, h - 1 - inset), outline=fg, width=rng.randint(1, 3))
+    radius = rng.uniform(0.26, 0.4) * h
+    glyph_left = rng.random() < 0.5
+    glyph_x = 12 + radius if glyph_left else w - 12 - radius
+    _draw.draw_vote(draw, (glyph_x, h / 2 + rng.uniform(-6, 6), radius), slogan in POSITIVE_SLOGANS, fg)
+    room = round(2 * radius + 12)  # the text keeps clear of the arrow
+    x_lo, x_hi = (room + 10, w - 10) if glyph_left else (10, w - room - 10)
     words = slogan.split()
-    if len(words) > 2 and rng.random() < 0.6:
-        cut = len(words) // 2
+    if len(words) > 1 and rng.random() < 0.7:
+        cut = (len(words) + 1) // 2
         lines = [" ".join(words[:cut]), " ".join(words[cut:])]
     else:
         lines = [slogan]
-    size = rng.randint(16, 28)
-    while size > 9:
+    size = rng.randint(14, 24)
+    while size > 7:
         fnt = _draw.font(size)
         boxes = [draw.textbbox((0, 0), line, font=fnt) for line in lines]
         widest = max(b[2] - b[0] for b in boxes)
         tall = sum(b[3] - b[1] for b in boxes) + 6 * (len(lines) - 1)
-        if widest <= w - 24 and tall <= h - 24:
+        if widest <= x_hi - x_lo and tall <= h - 24:
             break
-        size -= 2
+        size -= 1
     align = rng.choice(("center", "left", "right"))
     y = (h - tall) // 2 + rng.randint(-4, 4)
     for line, box in zip(lines, boxes):
         lw = box[2] - box[0]
-        x = {"center": (w - lw) // 2, "left": 14, "right": w - 14 - lw}[align]
+        x = {"center": (x_lo + x_hi - lw) // 2, "left": x_lo, "right": x_hi - lw}[align]
         draw.text((x - box[0], y - box[1]), line, font=fnt, fill=fg)
         y += box[3] - box[1] + 6
     return _draw.add_noise(image, rng)

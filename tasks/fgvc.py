@@ -47,7 +47,12 @@ drawn from the task's variants (the 13 synthetic ones, or the 100 FGVC-Aircraft
 ones for real data), in an order deterministic in ``seed`` and the sample id,
 as Visual-RFT's few-shot classification prompts do. The answer rule is
 unchanged: name the variant. The paper's protocol is the open question (no
-candidates, the default).
+candidates, the default). ``lettered=true`` shows the candidates as lettered
+choices (``A. S3-100``); the answer may then be the letter or the name (a
+letter names the candidate at that place, as in sat). ``distractors=other_families``
+(synthetic twin only) draws the other candidates from families other than the
+gold variant's, one per family: telling families apart is what a tiny model
+can see at 112 px (docs/study.md).
 """
 
 from __future__ import annotations
@@ -130,15 +135,33 @@ def _accepted(sample: Sample) -> set[str]:
     return {label_key(gold)} | {label_key(f"{m} {gold}") for m in makers if m}
 
 
-def with_candidates(sample: Sample, pool: Sequence[str], n: int, seed: int) -> Sample:
+def with_candidates(sample: Sample, pool: Sequence[str], n: int, seed: int, lettered: bool = False,
+                    families: Mapping[str, str] | None = None) -> Sample:
     """``sample`` asking to choose among ``n`` listed variants: its gold one and ``n - 1`` others
-    from ``pool``, shuffled deterministically in ``seed`` and the sample id."""
+    from ``pool``, shuffled deterministically in ``seed`` and the sample id. ``lettered``: the
+    variants are the sample's lettered ``choices`` (``A. S3-100``), answered by letter or name.
+    ``families`` (variant -> family): the others come from families other than the gold's, one
+    per family while there are families left."""
     rng = rng_for("fgvc-candidates", seed, sample.id)
     others = sorted(v for v in dict.fromkeys(pool) if label_key(v) != label_key(sample.answer))
-    listed = rng.sample(others, n - 1) + [sample.answer]
+    if families is None:
+        picked = rng.sample(others, n - 1)
+    else:
+        by_family: dict[str, list[str]] = defaultdict(list)
+        for v in others:
+            if families.get(v) != families.get(sample.answer):
+                by_family[families.get(v, v)].append(v)
+        chosen = rng.sample(sorted(by_family), min(n - 1, len(by_family)))
+        picked = [rng.choice(by_family[f]) for f in chosen]
+        rest = sorted(set(others) - set(picked) - {v for f in chosen for v in by_family[f]})
+        picked += rng.sample(rest, n - 1 - len(picked))
+    listed = picked + [sample.answer]
     rng.shuffle(listed)
+    meta = {**(sample.meta or {}), "candidates": listed}
+    if lettered:
+        return replace(sample, choices=listed, meta=meta)
     question = f"{sample.question} It is one of: {', '.join(listed)}."
-    return replace(sample, question=question, meta={**(sample.meta or {}), "candidates": listed})
+    return replace(sample, question=question, meta=meta)
 
 
 class FgvcTask(ImageTask):
@@ -161,6 +184,40 @@ class FgvcTask(ImageTask):
                 "or leave it unset for the open question.")
         return n
 
+    @staticmethod
+    def _lettered(lettered: bool, n: int | None) -> bool:
+        """``lettered`` checked: a boolean, and only with listed candidates."""
+        if not isinstance(lettered, bool):
+            from harness.errors import ConfigError
+
+            raise ConfigError(f"fgvc option lettered={lettered!r}: use true or false.")
+        if lettered and n is None:
+            from harness.errors import ConfigError
+
+            raise ConfigError("fgvc option lettered=true letters the listed candidates: set candidates=N too "
+                              "(e.g. --task-option fgvc.candidates=4 --task-option fgvc.lettered=true).")
+        return lettered
+
+    @staticmethod
+    def _families(distractors: str, n: int | None) -> dict[str, str] | None:
+        """``distractors`` checked: ``any`` (no family map) or ``other_families`` (the twin's map)."""
+        if distractors not in ("any", "other_families"):
+            from harness.errors import ConfigError
+
+            raise ConfigError(f"fgvc option distractors={distractors!r}: use any or other_families.")
+        if distractors == "any":
+            return None
+        if n is None:
+            from harness.errors import ConfigError
+
+            raise ConfigError("fgvc option distractors=other_families picks the listed candidates: set "
+                              "candidates=N too (e.g. --task-option fgvc.candidates=4).")
+        return {v.name: v.family for v in VARIANTS}
+
+    def hint(self, sample: Sample) -> str:
+        """The answer hint: the letter or name when candidates are lettered choices."""
+        return "the letter of your choice or the variant name" if sample.choices else self.answer_hint
+
     # -- answers -------------------------------------------------------------
     def extract_answer(self, completion, sample: Sample | None = None) -> str | None:
         """The variant named in the last ``<answer>`` block (manufacturer dropped), else its cleaned text.
@@ -174,6 +231,13 @@ class FgvcTask(ImageTask):
         text = clean(span) if span is not None else ""
         if not text:
             return None
+        if sample is not None and sample.choices:  # lettered candidates: a letter names its variant
+            from harness.tasks.sat import resolve_choice
+
+            if len(text) == 1 or text[1] in ").:":
+                index = resolve_choice(text, sample.choices)
+                if index is not None:
+                    text = sample.choices[index]
         key = label_key(text)
         if sample is not None and key in _accepted(sample):
             return sample.answer
@@ -221,16 +285,21 @@ class FgvcTask(ImageTask):
         return out
 
     # -- synthetic twin ------------------------------------------------------
-    def synthetic(self, split: str, limit: int | None, seed: int,
-                  crop_bottom: int | None = None, candidates: int | None = None) -> Iterator[Sample]:
-        """The synthetic twin (``crop_bottom`` applies to real images only; ``candidates``: see the module)."""
+    def synthetic(self, split: str, limit: int | None, seed: int, crop_bottom: int | None = None,
+                  candidates: int | None = None, lettered: bool = False,
+                  distractors: str = "any") -> Iterator[Sample]:
+        """The synthetic twin (``crop_bottom`` applies to real images only; ``candidates``, ``lettered``,
+        ``distractors``: see the module)."""
         n = self._candidates(candidates, len(VARIANTS))
+        lettered = self._lettered(lettered, n)
+        families = self._families(distractors, n)
         if split == "trainval":
             n_train = SYNTHETIC_SIZE["train"]
             total = synthetic_count(limit, n_train + SYNTHETIC_SIZE["val"], "fgvc")
-            yield from self.synthetic("train", min(total, n_train), seed, candidates=n)
+            options = {"candidates": n, "lettered": lettered, "distractors": distractors}
+            yield from self.synthetic("train", min(total, n_train), seed, **options)
             if total > n_train:
-                yield from self.synthetic("val", total - n_train, seed, candidates=n)
+                yield from self.synthetic("val", total - n_train, seed, **options)
             return
         for i in range(synthetic_count(limit, SYNTHETIC_SIZE[split], "fgvc")):
             rng = rng_for("fgvc", split, seed, i)
@@ -243,11 +312,13 @@ class FgvcTask(ImageTask):
                 answer=variant.name,
                 meta={"manufacturer": variant.manufacturer, "family": variant.family, "synthetic": True},
             )
-            yield sample if n is None else with_candidates(sample, [v.name for v in VARIANTS], n, seed)
+            yield sample if n is None else with_candidates(sample, [v.name for v in VARIANTS], n, seed, lettered,
+                                                           families)
 
     # -- real data -----------------------------------------------------------
-    def load_real(self, split: str, source, seed: int, guard: RowGuard,
-                  crop_bottom: int | None = None, candidates: int | None = None) -> Iterator[Sample]:
+    def load_real(self, split: str, source, seed: int, guard: RowGuard, crop_bottom: int | None = None,
+                  candidates: int | None = None, lettered: bool = False,
+                  distractors: str = "any") -> Iterator[Sample]:
         """Real samples; ``crop_bottom`` px are cut from every image (``None``: 20 for the
         official archive, 0 for other layouts); ``candidates``: list that many of the 100
         FGVC-Aircraft variants (see the module)."""
@@ -255,12 +326,17 @@ class FgvcTask(ImageTask):
                                         or crop_bottom < 0):
             raise harness.ConfigError(f"fgvc option crop_bottom must be an integer >= 0, got {crop_bottom!r}.")
         n = self._candidates(candidates, len(MANUFACTURER))
+        lettered = self._lettered(lettered, n)
+        if distractors != "any":
+            raise harness.ConfigError(
+                f"fgvc option distractors={distractors!r} is for the synthetic twin only (its variants' "
+                "families are known); real data take distractors=any.")
         samples = self._load_real(split, source, seed, guard, crop_bottom)
         if n is None:
             yield from samples
             return
         for sample in samples:
-            yield with_candidates(sample, list(MANUFACTURER), n, seed)
+            yield with_candidates(sample, list(MANUFACTURER), n, seed, lettered)
 
     def _load_real(self, split: str, source, seed: int, guard: RowGuard,
                    crop_bottom: int | None) -> Iterator[Sample]:

@@ -138,6 +138,10 @@ class ImageTask:
         lines = [f"{LETTERS[i]}. {c}" for i, c in enumerate(sample.choices)]
         return sample.question + "\n" + "\n".join(lines)
 
+    def hint(self, sample: Sample) -> str:
+        """What the template's instruction says goes inside ``<answer>`` for ``sample``."""
+        return self.answer_hint
+
     def build_prompt(self, sample: Sample, template: Template) -> Messages:
         """One user turn: the images, then question + template instruction.
 
@@ -146,7 +150,7 @@ class ImageTask:
         here; :func:`harness.models.inputs.prompt_images` decodes a batch's images when it runs.
         """
         content: list[dict[str, Any]] = [{"type": "image", "image": img} for img in sample.images]
-        text = self.question_text(sample) + "\n" + template.instruction(self.answer_hint)
+        text = self.question_text(sample) + "\n" + template.instruction(self.hint(sample))
         content.append({"type": "text", "text": text})
         return [{"role": "user", "content": content}]
 

@@ -27,7 +27,7 @@ from harness.api.protocols import extract_prediction
 from harness.config.base import StrictModel
 from harness.study.generic_data import GenericQuestion, generic_questions
 
-DATA_VERSION = 7  # bump when generic_data or the target layout changes: new cache key
+DATA_VERSION = 8  # bump when generic_data or the target layout changes: new cache key
 
 
 class BaseModelSpec(StrictModel):
@@ -45,6 +45,12 @@ class BaseModelSpec(StrictModel):
     batch_size: int = Field(16)
     learning_rate: float = Field(2e-3)
     think_fraction: float = Field(0.5, description="share of examples in the think layout")
+    vision_steps: int = Field(1200, ge=0, description="vision-stage steps: the tower alone, throwaway heads "
+                              "per kind of harness.study.vision_data (0: no vision stage)")
+    vision_per_kind: int = Field(6, ge=1, description="fresh pictures of each vision kind per vision step")
+    vision_learning_rate: float = Field(2e-3, description="AdamW learning rate of the vision stage")
+    tower_lr_scale: float = Field(0.0, ge=0.0, description="the tower's learning rate in the question "
+                                  "pre-training, as a fraction of learning_rate (0: frozen)")
     seed: int = 0
 
     def key(self) -> str:
@@ -141,10 +147,11 @@ def pretrain(model: Any, processor: Any, spec: BaseModelSpec, log: Callable[[dic
     questions = list(generic_questions(spec.num_samples, seed=spec.seed, image_size=spec.image_size))
     rows = encode_examples(processor, questions, spec.think_fraction, spec.seed)
     pad_id = processor.tokenizer.pad_token_id
-    opt = torch.optim.AdamW(model.parameters(), lr=spec.learning_rate, weight_decay=0.0)
+    opt = torch.optim.AdamW(_param_groups(model, spec), lr=spec.learning_rate, weight_decay=0.0)
     warmup = max(1, spec.steps // 20)
     sched = torch.optim.lr_scheduler.LambdaLR(
         opt, lambda s: min(1.0, (s + 1) / warmup) * max(0.05, 1 - s / spec.steps))
+    trainable = [p for group in opt.param_groups for p in group["params"]]
     rng = random.Random(spec.seed)
     order: list[int] = []
     history = []
@@ -161,7 +168,7 @@ def pretrain(model: Any, processor: Any, spec: BaseModelSpec, log: Callable[[dic
         loss = model(**batch).loss
         opt.zero_grad(set_to_none=True)
         loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        torch.nn.utils.clip_grad_norm_(trainable, 1.0)
         opt.step()
         sched.step()
         entry = {"step": step + 1, "loss": loss.item(), "lr": sched.get_last_lr()[0],
@@ -172,6 +179,20 @@ def pretrain(model: Any, processor: Any, spec: BaseModelSpec, log: Callable[[dic
             log(entry)
     model.eval()
     return history
+
+
+def _param_groups(model: Any, spec: BaseModelSpec) -> list[dict[str, Any]]:
+    """The text model at ``learning_rate``; the vision tower at ``tower_lr_scale`` times it, or frozen."""
+    from harness.study.vision_stage import visual_tower
+
+    tower = {id(p) for p in visual_tower(model).parameters()}
+    rest = [p for p in model.parameters() if id(p) not in tower]
+    if spec.tower_lr_scale == 0:
+        for p in visual_tower(model).parameters():
+            p.requires_grad_(False)
+        return [{"params": rest}]
+    return [{"params": rest},
+            {"params": list(visual_tower(model).parameters()), "lr": spec.learning_rate * spec.tower_lr_scale}]
 
 
 def load_checkpoint(path: str | Path) -> tuple[Any, Any]:
@@ -203,14 +224,24 @@ def ensure_base_model(spec: BaseModelSpec, cache_dir: str | Path | None = None,
         echo(f"[study] reusing cached base model {path}")
         return path, json.loads(info_path.read_text(encoding="utf-8"))
     tmp = root / f".base-{spec.key()}.partial-{os.getpid()}"
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     build_tiny_vlm(tmp, seed=spec.seed, hidden_size=spec.hidden_size, num_layers=spec.num_layers,
                    vision_hidden_size=spec.vision_hidden_size, vision_depth=spec.vision_depth,
                    max_pixels=spec.max_pixels)
     model, processor = load_checkpoint(tmp)
     model.float()
+    vision = None
+    if spec.vision_steps:
+        from harness.study.vision_stage import train_vision
+
+        echo(f"[study] vision stage: the tower alone on generic pictures ({spec.vision_steps} steps)")
+        vision = train_vision(model, processor, spec.vision_steps, spec.vision_per_kind,
+                              spec.vision_learning_rate, spec.seed, progress=progress,
+                              processor_pixels=(28 * 28 * 4, spec.max_pixels))
     echo(f"[study] pre-training the base model on generic data ({spec.steps} steps) -> {path}")
     history = pretrain(model, processor, spec, progress=progress)
+    for p in model.parameters():
+        p.requires_grad_(True)  # a frozen tower is frozen for this stage only
     model.save_pretrained(str(tmp))
     k = max(1, len(history) // 10)
     info = {
@@ -218,13 +249,18 @@ def ensure_base_model(spec: BaseModelSpec, cache_dir: str | Path | None = None,
         "spec": spec.model_dump(),
         "key": spec.key(),
         "train_seconds": time.perf_counter() - t0,
+        "train_cpu_seconds": time.process_time() - c0,
         "loss_first_10pct": sum(h["loss"] for h in history[:k]) / k,
         "loss_last_10pct": sum(h["loss"] for h in history[-k:]) / k,
+        "vision": vision,
         "description": (
             f"tiny Qwen2.5-VL ({spec.num_layers} layers, width {spec.hidden_size}) pre-trained for "
             f"{spec.steps} steps on {spec.num_samples} generic synthetic questions (colours, sides, "
-            "dot counts, words, colour codes, +/- signs, copying an offered label; think and nothink layouts) — "
-            "never on banner, fgvc or sat"
+            "dot counts, words, colour codes, +/- signs, faces, glyphs, copying an offered label; think and "
+            "nothink layouts), after a vision stage of "
+            f"{spec.vision_steps} steps on generic pictures (tower "
+            f"{'frozen' if spec.tower_lr_scale == 0 else f'at {spec.tower_lr_scale:g} x the learning rate'} "
+            "afterwards) — never on banner, fgvc or sat"
         ),
     }
     _write_info(tmp / "base_info.json", info)

@@ -339,7 +339,35 @@ def _luminance(c: tuple[int, int, int]) -> float:
     return 0.2126 * c[0] + 0.7152 * c[1] + 0.0722 * c[2]
 
 
+def _face(rng: random.Random, size: int) -> dict[str, Any]:
+    """A face glyph (the vision stage's ``face`` kind): smiling or frowning? Generic expression
+    words, not sentiment labels: which label a face means is a task's to learn."""
+    from harness.study.vision_data import face
+
+    image, smiling = face(rng, (size, size))
+    gold = "smiling" if smiling else "frowning"
+    return dict(image=image, gold=gold, pool=["smiling", "frowning"], k=2,
+                stem=rng.choice(["Is the face in the image smiling or frowning?", "Look at the face. Smiling or frowning?",
+                                 "Does the drawn face smile or frown?"]),
+                reason=f"The mouth curves {'up' if smiling else 'down'}, so the face is {gold}.")
+
+
+GLYPH_NAMES = ("plus", "minus", "cross", "ring")
+
+
+def _glyph(rng: random.Random, size: int) -> dict[str, Any]:
+    """One of four glyphs (the vision stage's ``glyph`` kind): which one is drawn?"""
+    from harness.study.vision_data import glyph
+
+    image, label = glyph(rng, (size, size))
+    gold = GLYPH_NAMES[label]
+    return dict(image=image, gold=gold, pool=list(GLYPH_NAMES),
+                stem="Which symbol is drawn in the picture?", reason=f"The symbol is a {gold}.")
+
+
 KINDS: dict[str, Callable[[random.Random, int], dict[str, Any]]] = {
+    "face": _face,
+    "glyph": _glyph,
     "pick": _pick,
     "code": _code,
     "rule": _rule,

@@ -217,7 +217,35 @@ def _option_lines(preset: Mapping[str, Any]) -> list[str]:
     return [*lines, ""] if lines else []
 
 
+def _base_cost_lines(base: Mapping[str, Any]) -> list[str]:
+    if base.get("train_seconds") is None:
+        return []
+    line = f"- built and trained in {base['train_seconds']:.0f} s wall"
+    if base.get("train_cpu_seconds") is not None:
+        line += f", {base['train_cpu_seconds']:.0f} CPU s"
+    vision = base.get("vision")
+    if vision:
+        line += (f" (vision stage {vision['seconds']:.0f} s wall, {vision['cpu_seconds']:.0f} CPU s; question "
+                 "pre-training the rest)")
+    return [line + "; cached, so later runs reuse it"]
+
+
+def _vision_lines(vision: Mapping[str, Any] | None) -> list[str]:
+    """The vision stage's held-out accuracy per kind (fresh pictures of another seed)."""
+    if not vision:
+        return []
+    lines = [f"Vision stage: the tower alone, {vision['steps']} steps x {vision['images_per_step']} fresh generic "
+             f"pictures, a throwaway head per kind; held-out accuracy on pictures of another seed "
+             "(layout: per image token that holds a shape).", "",
+             "| kind | held-out accuracy % | n | chance % |", "|---|---|---|---|"]
+    for kind, r in vision.get("held_out", {}).items():
+        lines.append(f"| {kind} | {100 * r['accuracy']:.1f} | {r['n']} | {100 * r['chance']:.1f} |")
+    return [*lines, ""]
+
+
 def render_report(study: Mapping[str, Any]) -> str:
+    from harness.study.claims import claims_section
+
     header, body = table_rows(study)
     base = study.get("base", {})
     preset = study["preset"]
@@ -239,6 +267,7 @@ def render_report(study: Mapping[str, Any]) -> str:
         "",
         *summary_lines(study),
         "",
+        *claims_section(study),
         "## Format compliance (%)",
         "",
         markdown_table(*_grid(study, _format_cell)),
@@ -272,7 +301,8 @@ def render_report(study: Mapping[str, Any]) -> str:
         out.append("")
     if base:
         out += ["## Base model", "", f"- checkpoint: `{base.get('path')}`",
-                f"- {base.get('description', '')}", ""]
+                f"- {base.get('description', '')}", *_base_cost_lines(base), ""]
+        out += _vision_lines(base.get("vision"))
     probe = study.get("probe", {})
     if probe:
         out += ["## GRPO step-0 reward variance (base model, temperature 1.0)", "",

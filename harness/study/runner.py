@@ -22,6 +22,7 @@ from typing import Any
 from harness.runs.rundir import identity_differences, read_json, read_jsonl, write_json, write_text
 from harness.study.presets import TEMPLATES, StudyPreset
 from harness.study.report import learning_verdict, render_report, save_figure
+from harness.study.claims import claim_tests
 from harness.study.significance import chance_levels, paired_tests
 
 RUNS = ("sft", "grpo", "grpo_length_norm")
@@ -213,6 +214,7 @@ def run_study(preset: StudyPreset, output: str | Path, *, progress: bool = True,
     study["timings"] = timings
     study["cpu_timings"] = cpu_timings
     study["tests"] = paired_tests(out, preset.tasks, TEMPLATES, seed=preset.seed)
+    study["claims"] = claim_tests(out, preset.tasks, seed=preset.seed)
     study["chance"] = chance_levels(out, preset.tasks)
     write_json(out / "study.json", study)
     write_text(out / "report.md", render_report(study))
