@@ -238,6 +238,9 @@ def ensure_base_model(spec: BaseModelSpec, cache_dir: str | Path | None = None,
         vision = train_vision(model, processor, spec.vision_steps, spec.vision_per_kind,
                               spec.vision_learning_rate, spec.seed, progress=progress,
                               processor_pixels=(28 * 28 * 4, spec.max_pixels))
+        echo("[study] vision stage held-out accuracy: " + ", ".join(
+            f"{kind} {100 * r['accuracy']:.0f}% (chance {100 * r['chance']:.0f}%)"
+            for kind, r in vision["held_out"].items()))
     echo(f"[study] pre-training the base model on generic data ({spec.steps} steps) -> {path}")
     history = pretrain(model, processor, spec, progress=progress)
     for p in model.parameters():
@@ -256,7 +259,7 @@ def ensure_base_model(spec: BaseModelSpec, cache_dir: str | Path | None = None,
         "description": (
             f"tiny Qwen2.5-VL ({spec.num_layers} layers, width {spec.hidden_size}) pre-trained for "
             f"{spec.steps} steps on {spec.num_samples} generic synthetic questions (colours, sides, "
-            "dot counts, words, colour codes, +/- signs, faces, glyphs, copying an offered label; think and "
+            "dot counts, words, colour codes, +/- signs, vote arrows, glyphs, copying an offered label; think and "
             "nothink layouts), after a vision stage of "
             f"{spec.vision_steps} steps on generic pictures (tower "
             f"{'frozen' if spec.tower_lr_scale == 0 else f'at {spec.tower_lr_scale:g} x the learning rate'} "

@@ -339,17 +339,17 @@ def _luminance(c: tuple[int, int, int]) -> float:
     return 0.2126 * c[0] + 0.7152 * c[1] + 0.0722 * c[2]
 
 
-def _face(rng: random.Random, size: int) -> dict[str, Any]:
-    """A face glyph (the vision stage's ``face`` kind): smiling or frowning? Generic expression
-    words, not sentiment labels: which label a face means is a task's to learn."""
-    from harness.study.vision_data import face
+def _vote(rng: random.Random, size: int) -> dict[str, Any]:
+    """A vote arrow (the vision stage's ``vote`` kind): does it point up or down? Generic direction
+    words, not sentiment labels: what an arrow means is a task's to learn."""
+    from harness.study.vision_data import vote
 
-    image, smiling = face(rng, (size, size))
-    gold = "smiling" if smiling else "frowning"
-    return dict(image=image, gold=gold, pool=["smiling", "frowning"], k=2,
-                stem=rng.choice(["Is the face in the image smiling or frowning?", "Look at the face. Smiling or frowning?",
-                                 "Does the drawn face smile or frown?"]),
-                reason=f"The mouth curves {'up' if smiling else 'down'}, so the face is {gold}.")
+    image, up = vote(rng, (size, size))
+    gold = "up" if up else "down"
+    return dict(image=image, gold=gold, pool=["up", "down"], k=2,
+                stem=rng.choice(["Does the arrow in the image point up or down?", "Look at the arrow. Up or down?",
+                                 "Which way does the drawn arrow point?"]),
+                reason=f"The arrow's head is at the {'top' if up else 'bottom'}, so it points {gold}.")
 
 
 GLYPH_NAMES = ("plus", "minus", "cross", "ring")
@@ -366,7 +366,7 @@ def _glyph(rng: random.Random, size: int) -> dict[str, Any]:
 
 
 KINDS: dict[str, Callable[[random.Random, int], dict[str, Any]]] = {
-    "face": _face,
+    "vote": _vote,
     "glyph": _glyph,
     "pick": _pick,
     "code": _code,

@@ -1,7 +1,7 @@
 """Generic labelled renderings for the base model's vision stage (no heavy imports).
 
 Each *kind* draws one picture and its class label from a ``random.Random``:
-signs, smiling or frowning faces, four glyphs, which half a shape is in, the
+vote arrows pointing up or down, four glyphs, which half a shape is in, the
 colour of a shape, how many dots, which of two shapes is further left or
 higher, and dense scenes whose every image token is labelled with the shape
 that covers it. None of them is a banner, an aircraft or a SAT scene: these
@@ -50,6 +50,7 @@ class VisionKind:
     canvases: tuple[tuple[int, int], ...]
     render: Callable[[random.Random, tuple[int, int]], tuple[Any, Any]]
     dense: bool = False
+    share: int = 1  # pictures per step, in units of the stage's per-kind count
 
 
 def _luminance(c: tuple[int, int, int]) -> float:
@@ -105,15 +106,14 @@ def _place_glyph(rng: random.Random, size: tuple[int, int]) -> tuple[float, floa
     return rng.uniform(r + 1, w - r - 1), rng.uniform(r + 1, h - r - 1), r
 
 
-def face(rng: random.Random, size: tuple[int, int]):
-    """A smiling (1) or frowning (0) face: ring, two eyes and a mouth arc; on a wide canvas
-    with a generic word beside it."""
+def vote(rng: random.Random, size: tuple[int, int]):
+    """A vote arrow pointing up (1) or down (0); on a wide canvas with a generic word beside it."""
     label = int(rng.random() < 0.5)
     bg, fg = _colours(rng)
     ss = 2
     image, draw = _canvas(size, bg, ss)
     cx, cy, r = _place_glyph(rng, size)
-    _draw.draw_face(draw, (cx, cy, r), bool(label), fg, ss)
+    _draw.draw_vote(draw, (cx, cy, r), bool(label), fg, ss)
     if size[0] > size[1] and rng.random() < 0.8:
         _clutter(draw, rng, size, fg, ss, (cx, cy, r))
     return _finish(image, size), label
@@ -235,7 +235,7 @@ def layout(rng: random.Random, size: tuple[int, int]):
 
 
 KINDS: dict[str, VisionKind] = {k.name: k for k in (
-    VisionKind("face", 2, (SQUARE, WIDE), face),
+    VisionKind("vote", 2, (SQUARE, WIDE), vote, share=3),
     VisionKind("glyph", 4, (SQUARE, WIDE), glyph),
     VisionKind("colour", len(COLOUR_NAMES), (SQUARE,), colour),
     VisionKind("side", 2, (SQUARE, LARGE), side),

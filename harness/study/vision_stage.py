@@ -76,7 +76,7 @@ def draw_batch(rng: random.Random, per_kind: int, kinds: Sequence[VisionKind]) -
     """``per_kind`` fresh ``(head name, image, label)`` triples of every kind, canvases at random."""
     out = []
     for kind in kinds:
-        for _ in range(per_kind):
+        for _ in range(per_kind * kind.share):
             canvas = rng.choice(kind.canvases)
             image, label = kind.render(rng, canvas)
             out.append((f"{kind.name}_{canvas[0]}x{canvas[1]}", image, label))
@@ -157,7 +157,7 @@ def train_vision(model: Any, processor: Any, steps: int, per_kind: int, learning
     accuracy = held_out_accuracy(visual, heads, processor, held_out)
     k = max(1, len(losses) // 10)
     return {
-        "steps": steps, "images_per_step": per_kind * len(chosen), "learning_rate": learning_rate,
+        "steps": steps, "images_per_step": per_kind * sum(kind.share for kind in chosen), "learning_rate": learning_rate,
         "kinds": [kind.name for kind in chosen], "seconds": time.perf_counter() - t0,
         "cpu_seconds": time.process_time() - c0,
         "loss_first_10pct": sum(losses[:k]) / k, "loss_last_10pct": sum(losses[-k:]) / k,
