@@ -195,6 +195,11 @@ def train(config: Any, planned: RunSummary) -> RunSummary:
     model, processor = load_model(config.model, not device["use_cpu"], config.settings().attn_implementation)
     metrics_path = Path(planned.metrics)
     callback = metrics_callback(metrics_path)
+    held_out = []
+    if config.settings().eval_steps is not None:
+        from harness.plugins.backends.trl.heldout import heldout_callback
+
+        held_out = [heldout_callback(config, processor, metrics_path)]  # adds to the log the metrics line writes
     watch = None
     if config.method == "grpo" and config.monitor.enabled:
         from harness.plugins.backends.trl.hacking import HackingWatch
@@ -202,9 +207,9 @@ def train(config: Any, planned: RunSummary) -> RunSummary:
         watch = HackingWatch(config.monitor, output)
     if config.method == "grpo":
         callbacks = [watch.callback(), callback] if watch is not None else [callback]  # alarm sees logs first
-        trainer = grpo_trainer(config, model, processor, dataset, output, device, callbacks, watch)
+        trainer = grpo_trainer(config, model, processor, dataset, output, device, [*held_out, *callbacks], watch)
     else:
-        trainer = sft_trainer(config, model, processor, dataset, output, device, [callback])
+        trainer = sft_trainer(config, model, processor, dataset, output, device, [*held_out, callback])
     quiet_progress(trainer, f"{config.task} {config.method}")  # one bar; log dicts go to metrics.jsonl only
     with warnings.catch_warnings():
         # TRL reads transformers' deprecated `is_gradient_checkpointing` once per step: not the user's
