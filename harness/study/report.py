@@ -211,8 +211,11 @@ def _option_lines(preset: Mapping[str, Any]) -> list[str]:
         said = ", ".join(f"{k}={v}" for k, v in sorted(options.items()))
         note = ""
         if task == "fgvc" and options.get("candidates"):
-            note = (f": the prompt lists {options['candidates']} candidate variants, the right one among them "
-                    "(a deviation from the paper's open question, as Visual-RFT's few-shot prompts do)")
+            note = (f": the prompt lists {options['candidates']} candidate variants, the right one among them"
+                    + (" as lettered choices (answer: letter or name)" if options.get("lettered") else "")
+                    + (", the others from other families" if options.get("distractors") == "other_families"
+                       else "")
+                    + " (a deviation from the paper's open question, as Visual-RFT's few-shot prompts do)")
         lines.append(f"- {task} loaded with `{said}`{note}.")
     return [*lines, ""] if lines else []
 

@@ -44,7 +44,10 @@ def run_config(preset: StudyPreset, task: str, run: str, model: str, output: Pat
         "max_steps": preset.sft_steps if method == "sft" else preset.grpo_steps,
         "learning_rate": preset.sft_learning_rate if method == "sft" else preset.grpo_learning_rate,
         "per_device_batch": preset.per_device_batch_size, "grad_accum": preset.gradient_accumulation_steps,
-        "trl": {"device": "cpu", "save_steps": 100000, "save_total_limit": 1},
+        "trl": {"device": "cpu", "save_steps": 100000, "save_total_limit": 1,
+                "eval_steps": max(1, (preset.sft_steps if method == "sft" else preset.grpo_steps)
+                                  // preset.heldout_evals),
+                "eval_limit": preset.heldout_limit},
     }
     if preset.options(task):
         data["task_options"] = preset.options(task)
@@ -119,9 +122,14 @@ def _pick(row: Mapping[str, Any], *candidates: str) -> float | None:
 
 
 def curve(metrics: Sequence[Mapping[str, Any]]) -> dict[str, list[float]]:
-    """Step, mean accuracy reward and mean completion length from a run's metrics.jsonl."""
-    out: dict[str, list[float]] = {"step": [], "accuracy": [], "length": []}
+    """Step, mean accuracy reward and mean completion length from a run's metrics.jsonl, and the
+    held-out accuracy (``eval/accuracy``) at the steps it was measured."""
+    out: dict[str, list[float]] = {"step": [], "accuracy": [], "length": [], "eval_step": [], "eval_accuracy": []}
     for row in metrics:
+        held_out = _pick(row, "eval/accuracy")
+        if held_out is not None:
+            out["eval_step"].append(float(row.get("step", 0)))
+            out["eval_accuracy"].append(held_out)
         acc = _pick(row, "reward/accuracy", "rewards/accuracy/mean", "rewards/accuracy", "accuracy")
         length = _pick(row, "completion_length", "completions/mean_length", "mean_completion_length")
         if acc is None or length is None:
@@ -195,8 +203,10 @@ def run_study(preset: StudyPreset, output: str | Path, *, progress: bool = True,
                 res = timed("eval", lambda: evaluate(preset, str(ckpt), [task], out / "eval" / f"{run}-{task}",
                                                      progress, echo))
                 study["table"][task][run] = {t: cell(res[task][t]) for t in TEMPLATES}
+            c = curve(read_jsonl(metrics) if metrics else [])  # a torn last line is skipped
+            if run == "sft" and c["eval_step"]:
+                curves[run] = c
             if run != "sft":
-                c = curve(read_jsonl(metrics) if metrics else [])  # a torn last line is skipped
                 if c["step"]:
                     curves[run] = c
                     study["learning"].setdefault(task, {})[run] = learning_verdict(c["accuracy"])
