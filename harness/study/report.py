@@ -246,6 +246,26 @@ def _vision_lines(vision: Mapping[str, Any] | None) -> list[str]:
     return [*lines, ""]
 
 
+def heldout_lines(study: Mapping[str, Any]) -> list[str]:
+    """Held-out accuracy measured while each run trained (greedy, a fixed test slice): first and last."""
+    rows = []
+    labels = {"sft": "SFT", "grpo": "RFT", "grpo_length_norm": "RFT + length_norm"}
+    for task in study["tasks"]:
+        for run, c in (study.get("curves", {}).get(task) or {}).items():
+            if c.get("eval_step"):
+                rows.append(f"| {task} | {labels.get(run, run)} | {100 * c['eval_accuracy'][0]:.1f} "
+                            f"(step {c['eval_step'][0]:.0f}) | {100 * max(c['eval_accuracy']):.1f} | "
+                            f"{100 * c['eval_accuracy'][-1]:.1f} (step {c['eval_step'][-1]:.0f}) |")
+    if not rows:
+        return []
+    n = study["preset"].get("heldout_limit")
+    return ["## Held-out accuracy during training", "",
+            f"Greedy accuracy (%) on the first {n} test samples, scored while each run trained (the "
+            "run's template; Figure 2's middle panel). The training reward above is on training prompts; "
+            "this is not.", "",
+            "| Task | run | before training | best | after training |", "|---|---|---|---|---|", *rows, ""]
+
+
 def render_report(study: Mapping[str, Any]) -> str:
     from harness.study.claims import claims_section
 
@@ -271,6 +291,7 @@ def render_report(study: Mapping[str, Any]) -> str:
         *summary_lines(study),
         "",
         *claims_section(study),
+        *heldout_lines(study),
         "## Format compliance (%)",
         "",
         markdown_table(*_grid(study, _format_cell)),
@@ -319,7 +340,7 @@ def render_report(study: Mapping[str, Any]) -> str:
         out.append("")
     figures = study.get("figures", {})
     if figures:
-        out += ["## Figure 2: accuracy reward and response length against step", ""]
+        out += ["## Figure 2: accuracy reward, held-out accuracy and response length against step", ""]
         out += [f"![{task}]({path})" for task, path in figures.items()]
         out.append("")
     timings, cpu = study.get("timings", {}), study.get("cpu_timings", {})
@@ -343,24 +364,31 @@ def smooth(values: Sequence[float], window: int) -> list[float]:
 
 
 def save_figure(task: str, curves: Mapping[str, Mapping[str, Sequence[float]]], path: Path) -> None:
-    """Figure 2 for one task: accuracy reward and response length vs step, with/without length_norm."""
+    """Figure 2 for one task: accuracy reward, held-out accuracy (greedy, test slice) and response
+    length vs step, RFT with and without length_norm (and SFT's held-out accuracy)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(1, 2, figsize=(10, 3.6))
-    labels = {"grpo": "RFT", "grpo_length_norm": "RFT + length_norm"}
+    fig, axes = plt.subplots(1, 3, figsize=(14, 3.6))
+    labels = {"grpo": "RFT", "grpo_length_norm": "RFT + length_norm", "sft": "SFT"}
     for run, curve in curves.items():
         steps = curve["step"]
         window = max(1, len(steps) // 10)
-        axes[0].plot(steps, smooth(curve["accuracy"], window), label=labels.get(run, run))
-        axes[1].plot(steps, smooth(curve["length"], window), label=labels.get(run, run))
-    axes[0].set(title=f"{task}: accuracy reward", xlabel="step", ylabel="mean accuracy reward")
-    axes[1].set(title=f"{task}: response length", xlabel="step", ylabel="mean completion tokens")
+        if steps:
+            axes[0].plot(steps, smooth(curve["accuracy"], window), label=labels.get(run, run))
+            axes[2].plot(steps, smooth(curve["length"], window), label=labels.get(run, run))
+        if curve.get("eval_step"):
+            axes[1].plot(curve["eval_step"], [100 * a for a in curve["eval_accuracy"]], marker="o", markersize=3,
+                         label=labels.get(run, run))
+    axes[0].set(title=f"{task}: accuracy reward (training)", xlabel="step", ylabel="mean accuracy reward")
+    axes[1].set(title=f"{task}: held-out accuracy (test slice)", xlabel="step", ylabel="greedy accuracy %")
+    axes[2].set(title=f"{task}: response length", xlabel="step", ylabel="mean completion tokens")
     for ax in axes:
         ax.grid(alpha=0.3)
-        ax.legend()
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend()
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=110)
