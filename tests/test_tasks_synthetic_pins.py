@@ -46,9 +46,9 @@ PINS = {
          {"manufacturer": "Aerodyne", "family": "S3", "synthetic": True}),
     ],
     ("sat", "test", 0): [
-        ("sat-test-0-00000", "Is the green circle to the left or to the right of the green square?",
-         ["left", "right"], "right", {"question_type": "relative_position", "synthetic": True}),
-        ("sat-test-0-00001", "How many triangles are in the image?", ["5", "2", "3", "0"], "5",
+        ("sat-test-0-00000", "Is the purple circle above or below the purple triangle?",
+         ["below", "above"], "below", {"question_type": "relative_position", "synthetic": True}),
+        ("sat-test-0-00001", "How many triangles are in the image?", ["6", "3", "0", "5"], "5",
          {"question_type": "counting", "synthetic": True}),
         ("sat-test-0-00002",
          "The first image was taken before the camera moved and the second image after. How did the camera move?",
@@ -56,10 +56,10 @@ PINS = {
           "The camera moved left."], "The camera moved left.", {"question_type": "ego_movement", "synthetic": True}),
     ],
     ("sat", "test", 1): [
-        ("sat-test-1-00000", None, ["left", "right"], "left", {"question_type": "relative_position", "synthetic": True}),
+        ("sat-test-1-00000", None, ["above", "below"], "below", {"question_type": "relative_position", "synthetic": True}),
     ],
     ("sat", "train", 0): [
-        ("sat-train-0-00000", None, ["below", "above"], "below",
+        ("sat-train-0-00000", None, ["above", "below"], "above",
          {"question_type": "relative_position", "synthetic": True}),
     ],
 }
