@@ -29,7 +29,8 @@ def test_generic_data_is_deterministic_in_seed():
 
 def test_generic_answers_are_among_the_offered_options():
     questions = list(generic_questions(300, seed=0))
-    assert {q.kind for q in questions} == {"code", "colour", "count", "pick", "rule", "side", "sign", "text", "word"}
+    assert {q.kind for q in questions} == {"code", "colour", "count", "glyph", "pick", "rule", "side", "sign", "text",
+                                          "vote", "word"}
     assert {q.meta["mode"] for q in questions} == {"word", "list", "letter"}
     for q in questions:
         options = q.meta["options"]
@@ -171,6 +172,32 @@ def test_ci_study_report_has_every_cell_and_metrics(ci_study):
                 assert 0.0 <= test["p_mcnemar"] <= 1.0
     assert "## Paired tests against training-free" in report and "McNemar" in report
     assert "n=4" in report and "## Think vs answer agreement" in report
+
+
+@pytest.mark.slow
+def test_ci_study_reports_claims_held_out_curves_and_the_vision_stage(ci_study):
+    root, study, _ = ci_study
+    report = (root / "a" / "report.md").read_text()
+    # the paper's nine directional claims, each a paired test on the same held-out samples
+    assert {task: set(claims) for task, claims in study["claims"].items()} == {
+        task: {"think_hurts_training_free", "think_helps_rft", "rft_beats_sft"} for task in ("banner", "fgvc", "sat")}
+    for task, claims in study["claims"].items():
+        rft = study["table"][task]["grpo"]
+        assert claims["think_helps_rft"]["accuracy_b"] == rft["think"]["accuracy"]
+        assert claims["think_helps_rft"]["accuracy_a"] == rft["nothink"]["accuracy"]
+    holds = sum(c["holds"] for claims in study["claims"].values() for c in claims.values())
+    assert f"The paper's direction holds for {holds} of 9 claims" in report
+    # held-out accuracy while training: before the first step and after the last, every run
+    for task in ("banner", "fgvc", "sat"):
+        for run in ("sft", "grpo"):
+            curve = study["curves"][task][run]
+            assert curve["eval_step"][0] == 0 and curve["eval_step"][-1] == study["preset"][f"{run}_steps"]
+    assert "## Held-out accuracy during training" in report
+    # the vision stage: its cost and held-out accuracy per kind, in base_info.json and the report
+    vision = study["base"]["vision"]
+    assert vision["steps"] == study["preset"]["base"]["vision_steps"] and vision["cpu_seconds"] > 0
+    assert set(vision["held_out"]) == {"vote", "glyph", "colour", "side", "count", "relation", "layout"}
+    assert "Vision stage: the tower alone" in report and "| side |" in report
 
 
 @pytest.mark.slow
