@@ -37,6 +37,20 @@ def test_cells_are_mean_min_max_over_seeds_and_verdicts_are_counted(tmp_path):
     assert verdict.endswith("| 2 of 3 |") and "+10.0 (p=0.001); +5.0 (p=0.200); +15.0 (p=0.010)" in verdict
 
 
+def test_claims_are_counted_per_seed_and_left_out_when_no_seed_has_them(tmp_path):
+    def claim(diff, significant):
+        return {"diff": diff, "holds": diff > 0, "significant_holds": diff > 0 and significant}
+
+    studies = [_study(seed, 0.5, 0.6, 0.01) for seed in range(3)]
+    assert "directional claims" not in render([_write(tmp_path, f"a{i}", s) for i, s in enumerate(studies)])
+    for study, (diff, sig) in zip(studies, [(0.1, True), (0.02, False), (-0.05, False)]):
+        study["claims"] = {"banner": {"think_helps_rft": claim(diff, sig)}}
+    text = render([_write(tmp_path, f"b{i}", s) for i, s in enumerate(studies)])
+    row = next(line for line in text.splitlines() if "<think> helps RFT" in line)
+    assert row == "| banner | <think> helps RFT | +10.0; +2.0; -5.0 | 2 of 3 | 1 of 3 |"
+    assert "RFT w/ <think> beats SFT" not in text  # a claim no seed measured gets no row
+
+
 def test_other_presets_or_repeated_seeds_are_refused(tmp_path):
     a = _write(tmp_path, "a", _study(0, 0.5, 0.5, 1.0))
     b = _write(tmp_path, "b", _study(1, 0.5, 0.5, 1.0, preset_name="ci"))

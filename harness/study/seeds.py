@@ -73,6 +73,23 @@ def verdict_rows(studies: Sequence[Mapping[str, Any]]) -> tuple[list[str], list[
     return header, body
 
 
+def claim_rows(studies: Sequence[Mapping[str, Any]]) -> tuple[list[str], list[list[str]]]:
+    """Per task and claim of the paper's Table 1: in how many seeds it holds, and at p < 0.05."""
+    from harness.study.claims import CLAIMS
+
+    header = ["Task", "claim", "difference per seed, points", "seeds it holds", "at p < 0.05"]
+    body = []
+    for task in studies[0]["tasks"]:
+        for name, (label, _, _) in CLAIMS.items():
+            results = [(s.get("claims") or {}).get(task, {}).get(name) for s in studies]
+            if not any(results):
+                continue
+            shown = "; ".join(f"{100 * r['diff']:+.1f}" if r else "—" for r in results)
+            body.append([task, label, shown, f"{sum(1 for r in results if r and r['holds'])} of {len(results)}",
+                         f"{sum(1 for r in results if r and r['significant_holds'])} of {len(results)}"])
+    return header, body
+
+
 def render(dirs: Sequence[str | Path]) -> str:
     studies = load_studies(dirs)
     seeds = ", ".join(str(s["preset"].get("seed")) for s in studies)
@@ -82,6 +99,8 @@ def render(dirs: Sequence[str | Path]) -> str:
         markdown_table(*spread_rows(studies)), "",
         "Paired tests w/ <think> against training-free w/ <think>, per seed:", "",
         markdown_table(*verdict_rows(studies)), "",
+        *(["The paper's directional claims (Table 1), per seed:", "", markdown_table(*claims), ""]
+          if (claims := claim_rows(studies))[1] else []),
     ])
 
 
