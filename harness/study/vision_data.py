@@ -13,12 +13,12 @@ step, so the tower never sees one twice.
 
 from __future__ import annotations
 
+import math
 import random
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from harness.tasks import _draw
 
 # Colours far enough apart to name (a subset of generic_data.COLOURS).
 COLOUR_NAMES = ("red", "green", "blue", "yellow", "purple", "orange", "black", "pink")
@@ -31,6 +31,25 @@ SHAPES = ("circle", "square", "triangle")
 CLUTTER_WORDS = ("TABLE", "WINDOW", "PENCIL", "BOTTLE", "CAMERA", "LADDER", "BRIDGE", "CANDLE", "MIRROR",
                  "JACKET", "HAMMER", "PLANET", "MARKET", "STREET", "STATION", "GARDEN", "RIVER", "VALLEY",
                  "MONDAY", "OCTOBER", "PIANO", "ROCKET", "ENGINE", "WHEEL", "TOWER", "FARM", "LAKE", "GATE")
+
+MERGE = 28  # pixels per merged image token side (patch 14 x merge 2)
+
+
+def token_grid(size: tuple[int, int], min_pixels: int = 28 * 28 * 4,
+               max_pixels: int = 28 * 28 * 16) -> tuple[int, int]:
+    """(rows, cols) of merged image tokens the Qwen2-VL processor gives a ``size`` = (w, h) picture
+    (its ``smart_resize``: round to multiples of 28, then scale into the pixel budget)."""
+    w, h = size
+    h_bar, w_bar = max(MERGE, round(h / MERGE) * MERGE), max(MERGE, round(w / MERGE) * MERGE)
+    if h_bar * w_bar > max_pixels:
+        beta = math.sqrt(h * w / max_pixels)
+        h_bar = max(MERGE, math.floor(h / beta / MERGE) * MERGE)
+        w_bar = max(MERGE, math.floor(w / beta / MERGE) * MERGE)
+    elif h_bar * w_bar < min_pixels:
+        beta = math.sqrt(min_pixels / (h * w))
+        h_bar, w_bar = math.ceil(h * beta / MERGE) * MERGE, math.ceil(w * beta / MERGE) * MERGE
+    return h_bar // MERGE, w_bar // MERGE
+
 
 SQUARE = (56, 56)
 LARGE = (168, 168)
@@ -51,6 +70,28 @@ class VisionKind:
     render: Callable[[random.Random, tuple[int, int]], tuple[Any, Any]]
     dense: bool = False
     share: int = 1  # pictures per step, in units of the stage's per-kind count
+
+
+def draw_vote(draw, where: tuple[float, float, float], up: bool, colour, ss: int = 1) -> None:
+    """A filled vote arrow of half-size ``r`` centred at ``(cx, cy)``: a wide triangular head and a
+    stem, pointing up or down; canvas pixels, drawn at ``ss`` x. The same drawing as the banner
+    twin's arrow (``tasks/_draw.draw_vote``; the core may not import a built-in task, hence the copy,
+    which a test keeps pixel-identical)."""
+    cx, cy, r = where
+    sign = -1 if up else 1  # screen y grows downward
+    tip, base = cy + sign * r, cy - sign * r * 0.05
+    head = [(cx, tip), (cx + r * 0.95, base), (cx - r * 0.95, base)]
+    stem_end = cy - sign * r
+    stem = (cx - r * 0.38, min(base, stem_end), cx + r * 0.38, max(base, stem_end))
+    draw.polygon([(x * ss, y * ss) for x, y in head], fill=colour)
+    draw.rectangle(tuple(v * ss for v in stem), fill=colour)
+
+
+def _font(size: int):
+    """Pillow's bundled scalable font at ``size`` px."""
+    from PIL import ImageFont
+
+    return ImageFont.load_default(size=size)
 
 
 def _luminance(c: tuple[int, int, int]) -> float:
@@ -88,7 +129,7 @@ def _clutter(draw, rng: random.Random, size: tuple[int, int], fg, ss: int, avoid
     cx, _, r = avoid
     left_room, right_room = cx - r, w - (cx + r)
     word = rng.choice(CLUTTER_WORDS)
-    font = _draw.font(rng.randint(12, 22) * ss)
+    font = _font(rng.randint(12, 22) * ss)
     box = draw.textbbox((0, 0), word, font=font)
     tw, th = (box[2] - box[0]) / ss, (box[3] - box[1]) / ss
     if max(left_room, right_room) < tw + 6:
@@ -113,7 +154,7 @@ def vote(rng: random.Random, size: tuple[int, int]):
     ss = 2
     image, draw = _canvas(size, bg, ss)
     cx, cy, r = _place_glyph(rng, size)
-    _draw.draw_vote(draw, (cx, cy, r), bool(label), fg, ss)
+    draw_vote(draw, (cx, cy, r), bool(label), fg, ss)
     if size[0] > size[1] and rng.random() < 0.8:
         _clutter(draw, rng, size, fg, ss, (cx, cy, r))
     return _finish(image, size), label
@@ -219,8 +260,6 @@ def layout(rng: random.Random, size: tuple[int, int]):
     is labelled with the shape over its centre: 0 none, 1 circle, 2 square, 3 triangle."""
     n = rng.randint(1, 5)
     image, things = _scene(rng, size, n)
-    from harness.study.vision_stage import token_grid
-
     rows, cols = token_grid(size)
     labels = []
     for i in range(rows):

@@ -21,26 +21,7 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from harness.study.vision_data import KINDS, VisionKind
-
-MERGE = 28  # pixels per merged image token side (patch 14 x merge 2)
-
-
-def token_grid(size: tuple[int, int], min_pixels: int = 28 * 28 * 4,
-               max_pixels: int = 28 * 28 * 16) -> tuple[int, int]:
-    """(rows, cols) of merged image tokens the Qwen2-VL processor gives a ``size`` = (w, h) picture
-    (its ``smart_resize``: round to multiples of 28, then scale into the pixel budget)."""
-    w, h = size
-    h_bar, w_bar = max(MERGE, round(h / MERGE) * MERGE), max(MERGE, round(w / MERGE) * MERGE)
-    if h_bar * w_bar > max_pixels:
-        beta = math.sqrt(h * w / max_pixels)
-        h_bar = max(MERGE, math.floor(h / beta / MERGE) * MERGE)
-        w_bar = max(MERGE, math.floor(w / beta / MERGE) * MERGE)
-    elif h_bar * w_bar < min_pixels:
-        beta = math.sqrt(min_pixels / (h * w))
-        h_bar, w_bar = math.ceil(h * beta / MERGE) * MERGE, math.ceil(w * beta / MERGE) * MERGE
-    return h_bar // MERGE, w_bar // MERGE
-
+from harness.study.vision_data import KINDS, VisionKind, token_grid
 
 def visual_tower(model: Any) -> Any:
     """The vision encoder (patch embedding, blocks, merger) of a Qwen-VL model."""
