@@ -175,5 +175,11 @@ def test_study_curves_skip_a_torn_last_metrics_line(tmp_path):
 
     path = tmp_path / "metrics.jsonl"
     path.write_text('{"step": 1, "reward/accuracy": 0.5, "completion_length": 10}\n{"step": 2, "rew')
-    assert runner.curve(read_metrics(path)) == {"step": [1.0], "accuracy": [0.5], "length": [10.0]}
+    assert runner.curve(read_metrics(path)) == {"step": [1.0], "accuracy": [0.5], "length": [10.0],
+                                                "eval_step": [], "eval_accuracy": []}
+    # held-out accuracy (trl.eval_steps) is its own curve, at the steps it was measured (step 0 included)
+    path.write_text('{"step": 0, "eval/accuracy": 0.25, "eval/n": 4}\n'
+                    '{"step": 1, "reward/accuracy": 0.5, "completion_length": 10, "eval/accuracy": 0.5}\n')
+    assert runner.curve(read_metrics(path)) == {"step": [1.0], "accuracy": [0.5], "length": [10.0],
+                                                "eval_step": [0.0, 1.0], "eval_accuracy": [0.25, 0.5]}
     assert runner.read_jsonl is read_metrics  # the study reads its curves with this reader
