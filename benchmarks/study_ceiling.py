@@ -22,6 +22,7 @@ import json
 import time
 from pathlib import Path
 
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--base", help="base model checkpoint directory (default: the --preset's, built "
@@ -41,9 +42,9 @@ def main() -> None:
 
     import harness
     from harness.config.eval import EvalConfig
-    from harness.evaluation.runner import run_eval
     from harness.config.run import RunConfig
     from harness.evaluation.records import read_records, records_path
+    from harness.evaluation.runner import run_eval
     from harness.stats import wilson_interval
     from harness.study.presets import get_preset
     from harness.study.significance import chance_level

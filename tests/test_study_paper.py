@@ -9,8 +9,8 @@ import pytest
 
 import harness
 from harness.config.base import read_config_file
-from harness.errors import ConfigError
 from harness.config.run import RunConfig
+from harness.errors import ConfigError
 
 
 @pytest.fixture(scope="module")
@@ -170,7 +170,6 @@ def test_a_study_directory_of_another_preset_is_refused(tmp_path):
 
 def test_study_curves_skip_a_torn_last_metrics_line(tmp_path):
     from harness.runs.rundir import read_jsonl as read_metrics
-
     from harness.study import runner
 
     path = tmp_path / "metrics.jsonl"

@@ -11,10 +11,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from harness.api.sample import Sample
 from harness.errors import HarnessError
 from harness.hacking.indicators import DESCRIPTIONS, INDICATORS, LENGTH_SHARE, Indicators
 from harness.hacking.settings import HackingMonitor
-from harness.api.sample import Sample
 
 logger = logging.getLogger("harness.hacking")
 

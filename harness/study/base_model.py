@@ -92,7 +92,6 @@ def user_messages(image: Any, text: str) -> list[dict[str, Any]]:
 def encode_examples(processor: Any, questions: Sequence[GenericQuestion], think_fraction: float,
                     seed: int) -> list[dict[str, Any]]:
     """Tokenize questions into training rows: input ids, labels (prompt masked), image tensors."""
-    import torch
 
     rng = random.Random(seed)
     templates = {name: template_parts(name) for name in ("think", "nothink")}
@@ -211,11 +210,8 @@ def ensure_base_model(spec: BaseModelSpec, cache_dir: str | Path | None = None,
     ``base_info.json`` in the checkpoint) holds the spec, the training time and
     the loss curve's start and end.
     """
-    import torch
 
-    from harness.models.tiny import build_tiny_vlm
-
-    from harness.models.tiny import cache_root
+    from harness.models.tiny import build_tiny_vlm, cache_root
 
     root = Path(cache_dir) if cache_dir is not None else cache_root()
     path = root / f"base-{spec.key()}"

@@ -20,9 +20,9 @@ from pathlib import Path
 from typing import Any
 
 from harness.runs.rundir import identity_differences, read_json, read_jsonl, write_json, write_text
+from harness.study.claims import claim_tests
 from harness.study.presets import TEMPLATES, StudyPreset
 from harness.study.report import learning_verdict, render_report, save_figure
-from harness.study.claims import claim_tests
 from harness.study.significance import chance_levels, paired_tests
 
 RUNS = ("sft", "grpo", "grpo_length_norm")
@@ -61,9 +61,9 @@ def run_config(preset: StudyPreset, task: str, run: str, model: str, output: Pat
 def train(preset: StudyPreset, task: str, run: str, model: str, output: Path,
           echo: Callable[[str], None]) -> tuple[Path, str | None]:
     """Run (or reuse) one training run through the TRL backend; returns ``(checkpoint, metrics file)``."""
+    from harness.config.run import RunConfig
     from harness.errors import ConfigError
     from harness.host.manager import get_host
-    from harness.config.run import RunConfig
     from harness.runs.rundir import RunSummary
 
     done = output / "study-done.json"

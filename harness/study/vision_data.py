@@ -19,7 +19,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-
 # Colours far enough apart to name (a subset of generic_data.COLOURS).
 COLOUR_NAMES = ("red", "green", "blue", "yellow", "purple", "orange", "black", "pink")
 COLOUR_RGB = {

@@ -23,6 +23,7 @@ from typing import Any
 
 from harness.study.vision_data import KINDS, VisionKind, token_grid
 
+
 def visual_tower(model: Any) -> Any:
     """The vision encoder (patch embedding, blocks, merger) of a Qwen-VL model."""
     inner = getattr(model, "model", model)

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import harness
-from harness.runs.fingerprint import checkpoint_fingerprint, sample_digest, samples_fingerprint
+from harness.data.sources import no_samples_error
 from harness.plugins.backends.trl.data import build_rows, to_dataset
 from harness.plugins.backends.trl.environment import (
     DATA_CONTENT,
@@ -29,8 +29,8 @@ from harness.plugins.backends.trl.environment import (
     world_size,
 )
 from harness.plugins.backends.trl.metrics import metrics_callback, quiet_progress
+from harness.runs.fingerprint import checkpoint_fingerprint, sample_digest, samples_fingerprint
 from harness.runs.rundir import RunSummary, json_safe, read_json, read_jsonl, write_json, write_summary
-from harness.data.sources import no_samples_error
 from harness.runs.versions import package_versions
 
 
@@ -39,7 +39,8 @@ def load_model(path: str, cuda: bool, attn_implementation: str | None = None) ->
 
     float32 on CPU; on CUDA the checkpoint's bf16 when supported (see :func:`harness.models.loading.pick_dtype`).
     """
-    from harness.models.loading import load_model as load_local, register_image_only_processors
+    from harness.models.loading import load_model as load_local
+    from harness.models.loading import register_image_only_processors
 
     register_image_only_processors()  # TRL may call AutoProcessor itself
     loaded = load_local(path, dtype="auto" if cuda else "float32", device="cuda" if cuda else "cpu")
