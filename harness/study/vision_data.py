@@ -103,10 +103,10 @@ def _colours(rng: random.Random, gap: float = 90.0) -> tuple[tuple[int, int, int
         grey = rng.randint(215, 255)
         return (grey, grey, grey), COLOUR_RGB[rng.choice(COLOUR_NAMES)]
     while True:
-        bg = tuple(rng.randint(0, 255) for _ in range(3))
-        fg = tuple(rng.randint(0, 255) for _ in range(3))
+        bg = (rng.randint(0, 255), rng.randint(0, 255), rng.randint(0, 255))  # the same draws, in order
+        fg = (rng.randint(0, 255), rng.randint(0, 255), rng.randint(0, 255))
         if abs(_luminance(bg) - _luminance(fg)) >= gap:
-            return bg, fg  # type: ignore[return-value]
+            return bg, fg
 
 
 def _canvas(size: tuple[int, int], bg, ss: int = 2):

@@ -81,7 +81,8 @@ def _forward(visual: Any, heads: Heads, processor: Any, items: Sequence[tuple[st
     out = {}
     for name, (xs, ys) in grouped.items():
         stacked = torch.stack(xs)
-        norm, linear = heads.modules[name]
+        head: Any = heads.modules[name]
+        norm, linear = head[0], head[1]
         x = norm(stacked)
         if KINDS[name.split("_")[0]].dense:
             out[name] = (linear(x.reshape(-1, x.shape[-1])), torch.tensor([v for y in ys for v in y]))
@@ -127,7 +128,7 @@ def train_vision(model: Any, processor: Any, steps: int, per_kind: int, learning
     for _ in bar:
         batch = draw_batch(rng, per_kind, chosen)
         out = _forward(visual, heads, processor, batch)
-        loss = sum(torch.nn.functional.cross_entropy(logits, y) for logits, y in out.values()) / len(out)
+        loss: Any = sum(torch.nn.functional.cross_entropy(logits, y) for logits, y in out.values()) / len(out)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(params, 1.0)
