@@ -7,7 +7,7 @@ docs/testing.md::
 
     nice -n 10 .venv/bin/python scripts/mutation.py                 # every module in MODULES
     nice -n 10 .venv/bin/python scripts/mutation.py sat reward_spec # some, by name
-    .venv/bin/python scripts/mutation.py --list                     # the modules and their tests
+    .venv/bin/python scripts/mutation.py --list stats              # the modules; stats's chosen tests
 
 The tool is mutmut (pinned below; installed into the running interpreter's
 environment on first use). For each module, a working copy of the package is
@@ -15,7 +15,11 @@ laid out as installed (``plugins/`` -> ``harness/plugins``, ``tasks/`` ->
 ``harness/tasks``) under ``build/mutation/<name>/``; mutmut mutates only that
 module, runs the module's fast tests once to learn which test reaches which
 function, then runs, for each mutant, only the tests that reach the mutated
-function, stopping at the first failure. Subprocesses the tests start import
+function, stopping at the first failure. A module's fast tests are not listed by
+hand: every test file runs once under coverage with one context per test
+(scripts/mutation_contexts.py; cached per test file in
+``build/mutation/selection.json``), and the tests that executed a line of the
+module, passed, and took at most ``--max-test-seconds`` are chosen. Subprocesses the tests start import
 the same mutated copy (``PYTHONPATH``).
 
 Output: a table (killed / survived / timeout / no tests / score per module),
@@ -47,47 +51,45 @@ PACKAGE_DIRS = {"harness": "harness", "plugins": "harness/plugins", "tasks": "ha
 class Target:
     name: str  # what to type on the command line
     path: str  # the module, relative to the repository root
-    tests: tuple[str, ...]  # the fast tests that exercise it (no tiny-model or training tests)
     # The functions in scope ("func", "Class.method", "Class.*"); empty: every function in the module.
     functions: tuple[str, ...] = ()
 
 
-TASK_TESTS = ("tests/test_answer_hedges.py", "tests/test_tasks_common.py", "tests/test_tasks_synthetic_pins.py",
-              "tests/test_task_rules_edges.py", "tests/test_split_files.py")
-REWARD_TESTS = ("tests/test_rewards.py", "tests/test_reward_properties.py", "tests/test_reward_spec.py",
-                "tests/test_length_norm_tokens.py", "tests/test_length_norm_rules.py", "tests/test_reward_spec_edges.py",
-                "tests/test_reward_spec_rules.py")
-# The subprocess kill -9 tests take seconds each; the in-process resume tests reach the same code.
-EVAL_TESTS = ("tests/test_eval_runner.py", "tests/test_eval_integrity.py", "tests/test_eval_logs_and_merge_errors.py",
-              "tests/test_eval_plan_edges.py",
-              "-k", "not killed_run")
-
-# The modules under test. One line each: edit paths here when modules move.
+# The modules under test. One line each: edit paths here when modules move. Their tests are not listed
+# here: each module's are the fast tests that execute it, found by coverage (see select_tests).
 MODULES: tuple[Target, ...] = (
-    Target("answers", "harness/api/answers.py",
-           ("tests/test_answers.py", "tests/test_format_layout.py", "tests/test_answer_hedges.py")),
-    Target("sat", "tasks/sat.py", ("tests/test_tasks_sat.py", "tests/test_tasks_sat_layouts.py", *TASK_TESTS),
+    Target("answers", "harness/api/answers.py"),
+    Target("sat", "tasks/sat.py",
            ("resolve_choice", "rotations", "circular_group", "SatTask.extract_answer", "SatTask.is_correct",
             "SatTask.metrics", "SatTask.samples", "SatTask._row_sample")),
-    Target("fgvc", "tasks/fgvc.py", ("tests/test_tasks_fgvc.py", *TASK_TESTS),
-           ("_accepted", "FgvcTask.extract_answer", "FgvcTask.is_correct", "FgvcTask.metrics")),
-    Target("banner", "tasks/banner.py", ("tests/test_tasks_banner.py", *TASK_TESTS),
-           ("normalize_label", "BannerTask.extract_answer", "BannerTask.is_correct")),
+    Target("fgvc", "tasks/fgvc.py", ("_accepted", "FgvcTask.extract_answer", "FgvcTask.is_correct", "FgvcTask.metrics")),
+    Target("banner", "tasks/banner.py", ("normalize_label", "BannerTask.extract_answer", "BannerTask.is_correct")),
     Target("task_common", "tasks/_common.py",
-           (*TASK_TESTS, "tests/test_tasks_banner.py", "tests/test_tasks_fgvc.py", "tests/test_tasks_sat.py"),
            ("answer_span", "clean", "label_key", "rng_for", "synthetic_count", "check_split", "split_files")),
-    Target("reward_format", "plugins/rewards/format.py", ("tests/test_format_layout.py", *REWARD_TESTS)),
-    Target("reward_length", "plugins/rewards/length_norm.py", REWARD_TESTS),
-    Target("reward_spec", "harness/rewards/spec.py", REWARD_TESTS),
-    Target("eval_plan", "harness/evaluation/plan.py", EVAL_TESTS),
-    Target("eval_records", "harness/evaluation/records.py", EVAL_TESTS),
-    Target("eval_runner", "harness/evaluation/runner.py", EVAL_TESTS,
+    Target("reward_format", "plugins/rewards/format.py"),
+    Target("reward_length", "plugins/rewards/length_norm.py"),
+    Target("reward_spec", "harness/rewards/spec.py"),
+    Target("stats", "harness/stats.py"),
+    Target("rundir", "harness/runs/rundir.py"),
+    Target("eval_plan", "harness/evaluation/plan.py"),
+    Target("eval_records", "harness/evaluation/records.py"),
+    Target("eval_results", "harness/evaluation/results.py"),
+    Target("eval_report", "harness/evaluation/report.py"),
+    Target("eval_runner", "harness/evaluation/runner.py",
            ("resolve_model", "check_output_dir", "_pending", "summarize_output")),
-    Target("eval_shards", "harness/evaluation/shards.py", EVAL_TESTS),
-    Target("registry", "harness/host/registry.py",
-           ("tests/test_plugin_host.py", "tests/test_registry_duplicates.py", "tests/test_registry_contract.py",
-            "tests/test_hookspecs.py")),
+    Target("eval_shards", "harness/evaluation/shards.py"),
+    Target("study_report", "harness/study/report.py"),
+    Target("hacking_indicators", "harness/hacking/indicators.py"),
+    Target("hacking_alarm", "harness/hacking/alarm.py"),
+    Target("hacking_settings", "harness/hacking/settings.py"),
+    Target("registry", "harness/host/registry.py"),
 )
+
+# Every module's tests are chosen from the test files under tests/ (see pool_files), less the tests that
+# train or generate with a tiny model (marked slow) and any test slower than --max-test-seconds.
+POOL_ARGS = ("-m", "not slow")
+COVERAGE = "coverage==7.6.12"
+SELECTION = WORK / "selection.json"
 
 # mutmut's verdicts, grouped for the score: a mutant is caught when a test fails, times out (an endless
 # loop) or crashes; it is missed when every test passes, or when no selected test reaches it.
@@ -123,6 +125,112 @@ def ensure_mutmut() -> Path:
     if not exe.exists():
         subprocess.run([sys.executable, "-m", "pip", "install", "-q", MUTMUT], check=True)
     return exe
+
+
+def _digest(paths: list[Path], extra: object = None) -> str:
+    import hashlib
+
+    digest = hashlib.sha256(json.dumps(extra).encode())
+    for path in paths:
+        digest.update(str(path.relative_to(ROOT)).encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()[:16]
+
+
+def pool_files() -> list[Path]:
+    """The test files every module's tests are chosen from (the plugin distributions under tests/plugins
+    are installed, not collected)."""
+    return [p for p in sorted((ROOT / "tests").rglob("test_*.py")) if "plugins" not in p.relative_to(ROOT).parts[1:2]]
+
+
+def shared_digest() -> str:
+    """What every test's coverage depends on: the package's sources and the tests' helpers and conftests."""
+    helpers = [p for p in sorted((ROOT / "tests").rglob("*.py")) if not p.name.startswith("test_")]
+    sources = [p for top in PACKAGE_DIRS for p in sorted((ROOT / top).rglob("*.py"))]
+    return _digest(sources + helpers, [POOL_ARGS, [t.path for t in MODULES]])
+
+
+def ensure_coverage() -> None:
+    try:
+        import coverage  # noqa: F401
+    except ImportError:
+        subprocess.run([sys.executable, "-m", "pip", "install", "-q", COVERAGE], check=True)
+
+
+def measure_coverage(files: list[Path]) -> dict[str, dict]:
+    """Run ``files`` once under coverage, one context per test. Per file: ``{"tests": {module path:
+    [node ids that executed a line of it]}, "seconds": {node id: wall time}, "failed": [node ids]}``."""
+    ensure_coverage()
+    from coverage import CoverageData
+
+    out = WORK / "coverage"
+    shutil.rmtree(out, ignore_errors=True)
+    out.mkdir(parents=True)
+    data_file, durations = out / ".coverage", out / "durations.json"
+    include = ",".join(str(ROOT / t.path) for t in MODULES)
+    env = os.environ | {"PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT / "scripts"), os.environ.get("PYTHONPATH")])),
+                        "MUTATION_DURATIONS": str(durations)}
+    command = [sys.executable, "-m", "coverage", "run", f"--data-file={data_file}", f"--include={include}",
+               "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "mutation_contexts", "-W", "ignore",
+               "--hypothesis-seed=0", *POOL_ARGS, *(str(f.relative_to(ROOT)) for f in files)]
+    print(f"[mutation] choosing each module's tests: coverage of {len(files)} test files "
+          f"(log: {out / 'pytest.log'})", flush=True)
+    started = time.monotonic()
+    with open(out / "pytest.log", "w", encoding="utf-8") as fh:
+        proc = subprocess.run(command, cwd=ROOT, env=env, stdout=fh, stderr=subprocess.STDOUT)
+    # 0: all passed; 1: some failed (left out of every selection); 5: nothing collected (all slow)
+    if proc.returncode not in (0, 1, 5):
+        raise SystemExit(f"the coverage run failed (exit {proc.returncode}); see {out / 'pytest.log'}")
+    timing = json.loads(durations.read_text(encoding="utf-8")) if durations.is_file() else {"seconds": {}, "failed": []}
+    data = CoverageData(basename=str(data_file))
+    data.read()
+    per_file: dict[str, dict] = {str(f.relative_to(ROOT)): {"tests": {}, "seconds": {}, "failed": []} for f in files}
+
+    def file_of(nodeid: str) -> dict:
+        return per_file[nodeid.split("::", 1)[0]]
+
+    for nodeid, seconds in timing["seconds"].items():
+        file_of(nodeid)["seconds"][nodeid] = round(seconds, 3)
+    for nodeid in timing["failed"]:
+        file_of(nodeid)["failed"].append(nodeid)
+    for target in MODULES:
+        contexts = data.contexts_by_lineno(str(ROOT / target.path)) if (ROOT / target.path).is_file() else {}
+        for nodeid in sorted({c for cs in contexts.values() for c in cs if c}):
+            file_of(nodeid)["tests"].setdefault(target.path, []).append(nodeid)
+    print(f"[mutation] coverage run: {len(timing['seconds'])} tests, {len(timing['failed'])} failed, "
+          f"{round(time.monotonic() - started)} s", flush=True)
+    return per_file
+
+
+def select_tests(target: Target, max_seconds: float, refresh: bool = False) -> tuple[list[str], dict]:
+    """The fast tests that execute ``target`` (node ids, fastest first), and what was left out and why.
+
+    Chosen by coverage, not by hand: each test file of the pool runs once under coverage with one context
+    per test (cached in build/mutation/selection.json per test file; a changed or new test file is run
+    again alone, a changed source or test helper runs them all again). A test is chosen when it executed
+    a line of the module, passed, and took at most ``max_seconds`` (under coverage). mutmut then narrows
+    each mutant to the chosen tests that reach its function, so the list has to be complete, not small."""
+    shared = shared_digest()
+    cache = json.loads(SELECTION.read_text(encoding="utf-8")) if SELECTION.is_file() else {}
+    if refresh or cache.get("shared") != shared:
+        cache = {"shared": shared, "files": {}}
+    files = pool_files()
+    known = cache["files"]
+    stale = [f for f in files if known.get(str(f.relative_to(ROOT)), {}).get("digest") != _digest([f])]
+    if stale:
+        for name, entry in measure_coverage(stale).items():
+            known[name] = entry | {"digest": _digest([ROOT / name])}
+    cache["files"] = {name: entry for name, entry in known.items() if (ROOT / name) in set(files)}
+    SELECTION.parent.mkdir(parents=True, exist_ok=True)
+    SELECTION.write_text(json.dumps(cache, indent=1, sort_keys=True) + "\n", encoding="utf-8")
+    seconds = {k: v for e in cache["files"].values() for k, v in e["seconds"].items()}
+    failed = {t for e in cache["files"].values() for t in e["failed"]}
+    reached = sorted(t for e in cache["files"].values() for t in e["tests"].get(target.path, []))
+    slow = sorted(t for t in reached if seconds.get(t, 0) > max_seconds)
+    broken = sorted(t for t in reached if t in failed)
+    chosen = sorted((t for t in reached if t not in failed and seconds.get(t, 0) <= max_seconds),
+                    key=lambda t: (seconds.get(t, 0), t))
+    return chosen, {"reached": len(reached), "too_slow": slow, "failing": broken,
+                    "seconds": round(sum(seconds.get(t, 0) for t in chosen), 1)}
 
 
 def stage(target: Target, tests: list[str]) -> Path:
@@ -171,12 +279,12 @@ def verdicts(mutmut: Path, work: Path, env: dict[str, str]) -> dict[str, str]:
     return result
 
 
-def run_target(target: Target, mutmut: Path, max_children: int, previous: dict | None = None,
-               resume: bool = False) -> dict:
+def run_target(target: Target, mutmut: Path, max_children: int, tests: list[str], chosen: dict,
+               previous: dict | None = None, resume: bool = False) -> dict:
     """Mutate ``target`` and run its tests; with ``previous`` (this module's last result, same source),
     rerun only its survivors and keep the rest of its verdicts (added tests cannot revive a caught mutant).
-    With ``resume``, continue an interrupted run in its working copy (same source) instead of starting over."""
-    tests = [t for t in target.tests if not t.endswith(".py") or (ROOT / t).exists()]
+    With ``resume``, continue an interrupted run in its working copy (same source) instead of starting over.
+    ``tests``/``chosen``: the node ids :func:`select_tests` chose and what it left out."""
     work = WORK / target.name
     stamp = work / "source.sha256"
     if not (resume and stamp.is_file() and stamp.read_text() == source_digest(target)):
@@ -210,6 +318,7 @@ def run_target(target: Target, mutmut: Path, max_children: int, previous: dict |
         "source_sha256": source_digest(target),
         "functions": list(target.functions) or ["*"],
         "tests": tests,
+        "tests_left_out": chosen,
         "mutants": len(found),
         "counts": counts,
         "caught": caught,
@@ -246,11 +355,19 @@ def main(argv: list[str] | None = None) -> int:
                         help="continue an interrupted run of each module where it stopped")
     parser.add_argument("--survivors", action="store_true",
                         help="rerun only each module's survivors from the last run (after adding tests)")
+    parser.add_argument("--max-test-seconds", type=float, default=5.0,
+                        help="leave out tests slower than this under coverage (default 5)")
+    parser.add_argument("--refresh-selection", action="store_true",
+                        help="run every test file under coverage again to choose the tests")
     args = parser.parse_args(argv)
     by_name = {t.name: t for t in MODULES}
     if args.list:
         for t in MODULES:
-            print(f"{t.name:14} {t.path:34} {' '.join(t.functions) or '*'}\n{'':14} tests: {' '.join(t.tests)}")
+            print(f"{t.name:18} {t.path:36} {' '.join(t.functions) or '*'}")
+            if SELECTION.is_file() and args.names and t.name in args.names:
+                tests, chosen = select_tests(t, args.max_test_seconds)
+                print(f"{'':18} {len(tests)} tests ({chosen['seconds']} s), {len(chosen['too_slow'])} too slow, "
+                      f"{len(chosen['failing'])} failing:\n" + "\n".join(f"{'':20}{n}" for n in tests))
         return 0
     if args.markdown:
         print(markdown_table(json.loads(args.summary.read_text(encoding="utf-8"))))
@@ -273,7 +390,16 @@ def main(argv: list[str] | None = None) -> int:
             previous = None
         if previous is not None and not previous["survivors"]:
             continue
-        summary[target.name] = run_target(target, mutmut, args.max_children, previous, resume=args.resume)
+        tests, chosen = select_tests(target, args.max_test_seconds, refresh=args.refresh_selection)
+        args.refresh_selection = False
+        print(f"[mutation] {target.path}: {len(tests)} tests execute it ({chosen['seconds']} s; left out: "
+              f"{len(chosen['too_slow'])} slower than {args.max_test_seconds} s, {len(chosen['failing'])} failing)",
+              flush=True)
+        if not tests:
+            print(f"[mutation] {target.path}: no fast test executes it; skipped", flush=True)
+            continue
+        summary[target.name] = run_target(target, mutmut, args.max_children, tests, chosen, previous,
+                                          resume=args.resume)
         summary_path.write_text(json.dumps(summary, indent=2, sort_keys=True) + "\n", encoding="utf-8")
         r = summary[target.name]
         print(f"[mutation] {target.path}: {r['caught']}/{r['mutants']} caught, {r['counts']} "
