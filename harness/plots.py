@@ -6,6 +6,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from harness.runs.rundir import save_figure
+
 
 def _series(rows: Sequence[Mapping[str, Any]], key: str) -> tuple[list[int], list[float]]:
     xs: list[int] = []
@@ -55,7 +57,7 @@ def _plot(path: Path, title: str, ylabel: str, lines: list[tuple[str, list[int],
     if len(lines) > 1:
         ax.legend(fontsize=8)
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    save_figure(fig, path, dpi=110)
     plt.close(fig)
     return path
 
@@ -95,7 +97,7 @@ def plot_hacking(rows: Sequence[Mapping[str, Any]], path: str | Path) -> Path | 
     axes[2].legend(fontsize=7, loc="upper left")
     fig.tight_layout()
     path = Path(path)
-    fig.savefig(path, dpi=110)
+    save_figure(fig, path, dpi=110)
     plt.close(fig)
     return path
 

@@ -160,7 +160,9 @@ def run_shard(fields: dict[str, Any], index: int, count: int, output: str, token
                 f"{output} is not on storage shared by the driver and the workers. Put --output on a shared "
                 "filesystem (NFS, a cluster mount) at the same path on every node."
             )
-        (shards / _marker_name(token, f"worker-{index}")).write_text(f"{node} {os.getpid()}\n")
+        from harness.runs.rundir import write_text
+
+        write_text(shards / _marker_name(token, f"worker-{index}"), f"{node} {os.getpid()}\n")
         host = get_host()
         for name, obj in plugins:
             if host.pm.get_plugin(name) is None:

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.errors import DataError
-from harness.runs.rundir import write_text
+from harness.runs.rundir import open_no_link, write_text
 
 
 def records_path(output: str | Path, task: str, template: str) -> Path:
@@ -71,7 +71,7 @@ def read_records(path: str | Path, repair: bool = True, fields: Collection[str] 
             seen.add(record["id"])
             records.append(record if fields is None else {k: v for k, v in record.items() if k in fields or k == "id"})
     if torn and repair:
-        with open(path, "r+b") as fh:
+        with open_no_link(path, "r+b") as fh:
             fh.truncate(complete_end)
     return records
 
@@ -134,7 +134,7 @@ class RecordWriter:
     def __init__(self, path: str | Path):
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._fh = open(self.path, "ab")
+        self._fh = open_no_link(self.path, "ab")
 
     def write(self, record: Mapping[str, Any]) -> None:
         line = json.dumps(record, ensure_ascii=False, sort_keys=True) + "\n"

@@ -354,5 +354,7 @@ def save_plot(results: dict[str, Any], output: Path, path: Path) -> None:
     ax_len.set_title("Response lengths (all tasks)")
     ax_len.legend()
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
+    from harness.runs.rundir import save_figure
+
+    save_figure(fig, path, dpi=100)
     plt.close(fig)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import logging
 import math
-import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,6 +14,7 @@ from harness.api.sample import Sample
 from harness.errors import HarnessError
 from harness.hacking.indicators import DESCRIPTIONS, INDICATORS, LENGTH_SHARE, Indicators
 from harness.hacking.settings import HackingMonitor
+from harness.runs.rundir import write_text
 
 logger = logging.getLogger("harness.hacking")
 
@@ -166,12 +166,7 @@ class HackingAlarm:
                               "threshold": alarm.threshold})
         self.folder.mkdir(parents=True, exist_ok=True)
         path = self.folder / f"step-{step}.jsonl"
-        tmp = path.with_suffix(".jsonl.tmp")
-        with open(tmp, "w", encoding="utf-8") as fh:
-            for line in lines:
-                fh.write(json.dumps(line, ensure_ascii=False, default=str) + "\n")
-        os.replace(tmp, path)
-        return path
+        return write_text(path, "".join(json.dumps(line, ensure_ascii=False, default=str) + "\n" for line in lines))
 
 
 def examples_of(

@@ -6,8 +6,12 @@ run``, ``harness study``) writes and reads it through these helpers:
 - :func:`check_output_path`: an output directory that is empty (``-o ''``), a
   file, or cannot be created or written, is a :class:`ConfigError` before any
   work starts.
-- :func:`write_json` / :func:`write_text`: written to a temporary sibling and
-  renamed into place, so a killed process never leaves a half-written file.
+- :func:`write_json` / :func:`write_text` / :func:`save_figure`: written to a
+  temporary sibling and renamed into place, so a killed process or a failed
+  write never leaves a half-written file (the old one stays), and a symlink at
+  the path is replaced, never written through out of the output directory.
+- :func:`open_no_link`: appends and truncations (sample logs, metrics.jsonl)
+  refuse a symlinked file with a :class:`DataError` instead of following it.
 - :func:`read_json`: a damaged or non-UTF-8 file is a :class:`DataError` naming
   it, not a traceback.
 - :func:`identity_differences`: ``field: old -> new`` lines between the
@@ -22,6 +26,7 @@ run``, ``harness study``) writes and reads it through these helpers:
 
 from __future__ import annotations
 
+import errno
 import json
 import math
 import os
@@ -90,6 +95,49 @@ def write_text(path: str | Path, text: str) -> Path:
         Path(tmp).unlink(missing_ok=True)
         raise
     return path
+
+
+def save_figure(fig: Any, path: str | Path, **options: Any) -> Path:
+    """Save a matplotlib figure to ``path`` atomically, like :func:`write_text` (the format from the
+    suffix unless ``format`` is given); returns ``path``."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    options.setdefault("format", path.suffix.lstrip(".") or "png")
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fig.savefig(fh, **options)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+_NO_LINK_MODES = {"a": os.O_WRONLY | os.O_APPEND | os.O_CREAT, "ab": os.O_WRONLY | os.O_APPEND | os.O_CREAT,
+                  "r+b": os.O_RDWR}
+
+
+def open_no_link(path: str | Path, mode: str) -> Any:
+    """``open(path, mode)`` for ``"a"`` (UTF-8 text), ``"ab"`` or ``"r+b"``, refusing a symlink at ``path``.
+
+    Appending to or truncating a file in place cannot replace a link the way an atomic write does, so
+    a symlinked log is a :class:`DataError` naming the link, its target and the fix, instead of
+    writing through it to wherever it points.
+    """
+    path = Path(path)
+    try:
+        fd = os.open(path, _NO_LINK_MODES[mode] | getattr(os, "O_NOFOLLOW", 0), 0o666)
+    except OSError as exc:
+        if exc.errno != errno.ELOOP and not path.is_symlink():
+            raise
+        raise DataError(
+            f"{path} is a symbolic link (to {os.readlink(path)}); the harness writes logs only as regular "
+            "files inside the output directory, never through a link. Replace the link by a copy of the "
+            f"file it points to (cp --remove-destination \"$(readlink -f {path})\" {path}) or use another "
+            "--output."
+        ) from None
+    return os.fdopen(fd, mode, **({} if "b" in mode else {"encoding": "utf-8"}))
 
 
 def to_json(data: Any) -> str:
@@ -177,7 +225,7 @@ def append_jsonl(path: str | Path, row: Mapping[str, Any]) -> None:
     """Append one JSON line to ``path`` (non-finite floats become ``null``)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "a", encoding="utf-8") as fh:
+    with open_no_link(path, "a") as fh:
         fh.write(json.dumps(json_safe(dict(row)), default=str) + "\n")
 
 

@@ -20,6 +20,8 @@ from pathlib import Path
 from typing import Any
 from harness.api.protocols import optional_member
 
+from harness.runs.rundir import write_text
+
 TASKS = ("banner", "fgvc", "sat")
 PAPER_REWARD = "accuracy:1,format:1"
 # L0 of the length reward: its value did not survive in the paper's text; the
@@ -97,7 +99,7 @@ def paper_configs(model: str, output: str | Path, backend: str = "trl",
                 "output": str(out / "eval" / name)}
         EvalConfig.model_validate(data)  # fail here, not on the cluster
         path = out / "configs" / f"eval-{name}.yaml"
-        path.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+        write_text(path, yaml.safe_dump(data, sort_keys=False))
         plan["evals"][name] = str(path)
         commands.append(f"harness eval --config {shlex.quote(str(path))}")
 
@@ -124,7 +126,7 @@ def paper_configs(model: str, output: str | Path, backend: str = "trl",
             config = RunConfig.model_validate(data)
             check_run(config)  # a config that its backend would refuse is never written
             path = out / "configs" / f"run-{task}-{run}.yaml"
-            path.write_text(_header(comments) + yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+            write_text(path, _header(comments) + yaml.safe_dump(data, sort_keys=False))
             plan["runs"][f"{task}/{run}"] = str(path)
             commands.append(f"harness run --config {shlex.quote(str(path))}")
             if run != "grpo_length_norm":
@@ -140,10 +142,10 @@ def paper_configs(model: str, output: str | Path, backend: str = "trl",
             notes.append("NOTE " + DRY_RUN_NOTE.replace("this run", "each GRPO run")
                          + " Until then the GRPO evals below find no model and fail.")
     script = out / "run_all.sh"
-    script.write_text("#!/usr/bin/env bash\n# The paper's study, one command per stage (see plan.json).\n"
-                      + _header(notes) + "set -euo pipefail\n" + "\n".join(commands) + "\n", encoding="utf-8")
+    write_text(script, "#!/usr/bin/env bash\n# The paper's study, one command per stage (see plan.json).\n"
+               + _header(notes) + "set -euo pipefail\n" + "\n".join(commands) + "\n")
     script.chmod(0o755)
     plan["commands"] = commands
     plan["notes"] = notes
-    (out / "plan.json").write_text(json.dumps(plan, indent=2) + "\n", encoding="utf-8")
+    write_text(out / "plan.json", json.dumps(plan, indent=2) + "\n")
     return plan

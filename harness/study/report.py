@@ -390,6 +390,7 @@ def save_figure(task: str, curves: Mapping[str, Mapping[str, Sequence[float]]], 
         if ax.get_legend_handles_labels()[0]:
             ax.legend()
     fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
+    from harness.runs.rundir import save_figure
+
+    save_figure(fig, path, dpi=110)
     plt.close(fig)
