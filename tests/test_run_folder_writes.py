@@ -298,3 +298,21 @@ def test_harness_report_output_replaces_a_symlink_and_survives_a_failed_write(do
     monkeypatch.setattr(rundir.os, "fdopen", _DiskFull(rundir.os.fdopen))
     failed = CliRunner().invoke(build_cli(), ["report", str(run), "-o", str(md)])
     assert failed.exit_code != 0 and md.read_text() == "old table\n"
+
+
+def test_atomic_writes_keep_the_permissions_a_plain_write_would_give(tmp_path):
+    import os
+
+    mask = os.umask(0o027)
+    try:
+        fresh = rundir.write_text(tmp_path / "results.json", "{}\n")
+        assert fresh.stat().st_mode & 0o777 == 0o640  # not mkstemp's 0600: the group may read results
+        figure = rundir.save_figure(_figure(), tmp_path / "results.png")
+        assert figure.stat().st_mode & 0o777 == 0o640
+        script = tmp_path / "run_all.sh"
+        script.write_text("old\n")
+        script.chmod(0o750)
+        rundir.write_text(script, "#!/bin/sh\n")  # an existing file keeps its mode
+        assert script.stat().st_mode & 0o777 == 0o750
+    finally:
+        os.umask(mask)

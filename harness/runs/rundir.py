@@ -82,11 +82,35 @@ def check_output_path(path: str | Path, field: str = "output") -> Path:
 # -- atomic writes ------------------------------------------------------------
 
 
+def _umask() -> int:
+    try:  # Linux: read it without changing it
+        with open("/proc/self/status", encoding="ascii") as fh:
+            return next(int(line.split()[1], 8) for line in fh if line.startswith("Umask:"))
+    except (OSError, StopIteration, ValueError):
+        mask = os.umask(0o022)
+        os.umask(mask)
+        return mask
+
+
+def _atomic_sibling(path: Path) -> tuple[int, str]:
+    """A temporary file beside ``path`` with the permissions ``path`` has (a regular file there), else
+    those ``open`` would give a new file (mkstemp's own 0600 would hide results from the group)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        old = os.lstat(path).st_mode if path.exists() and not path.is_symlink() else None
+        os.fchmod(fd, (old & 0o7777) if old is not None else 0o666 & ~_umask())
+    except BaseException:
+        os.close(fd)
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return fd, tmp
+
+
 def write_text(path: str | Path, text: str) -> Path:
     """Write ``text`` to ``path`` atomically (temporary sibling, then rename); returns ``path``."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    fd, tmp = _atomic_sibling(path)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             fh.write(text)
@@ -101,9 +125,8 @@ def save_figure(fig: Any, path: str | Path, **options: Any) -> Path:
     """Save a matplotlib figure to ``path`` atomically, like :func:`write_text` (the format from the
     suffix unless ``format`` is given); returns ``path``."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     options.setdefault("format", path.suffix.lstrip(".") or "png")
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    fd, tmp = _atomic_sibling(path)
     try:
         with os.fdopen(fd, "wb") as fh:
             fig.savefig(fh, **options)

@@ -28,7 +28,7 @@ from harness.api.protocols import BackendFlag
 from harness.config.run_checks import check_run_basics
 from harness.errors import ConfigError, HarnessError
 from harness.models.loading import check_checkpoint
-from harness.runs.rundir import RunSummary, check_output_path
+from harness.runs.rundir import RunSummary, check_output_path, write_text
 
 NAME = "openrlhf"
 JOB_DIR = "job"
@@ -176,7 +176,7 @@ class OpenRLHFBackend:
         env = openrlhf_submit.runtime_env(job_dir, settings, py_modules)
         address = settings.ray_address or "http://<ray-head>:8265"
         submit_line = openrlhf_submit.ray_submit_command(address, env, entry)
-        (output / COMMAND_FILE).write_text("#!/bin/sh\n" + submit_line + "\n", encoding="utf-8")
+        write_text(output / COMMAND_FILE, "#!/bin/sh\n" + submit_line + "\n")
         record: dict[str, Any] = {
             "backend": self.name,
             "task": task.name,
