@@ -206,13 +206,19 @@ def select_tests(target: Target, max_seconds: float, refresh: bool = False) -> t
 
     Chosen by coverage, not by hand: each test file of the pool runs once under coverage with one context
     per test (cached in build/mutation/selection.json per test file; a changed or new test file is run
-    again alone, a changed source or test helper runs them all again). A test is chosen when it executed
+    again alone; after a change to the package or the test helpers, ``refresh`` runs them all again).
+    A test is chosen when it executed
     a line of the module, passed, and took at most ``max_seconds`` (under coverage). mutmut then narrows
     each mutant to the chosen tests that reach its function, so the list has to be complete, not small."""
     shared = shared_digest()
     cache = json.loads(SELECTION.read_text(encoding="utf-8")) if SELECTION.is_file() else {}
-    if refresh or cache.get("shared") != shared:
+    if refresh or not cache:
         cache = {"shared": shared, "files": {}}
+    elif cache.get("shared") != shared:
+        # A stale selection errs on the safe side: a test that newly reaches the module is missed (its
+        # mutants may survive, lowering the score), one that no longer reaches it is skipped by mutmut.
+        print("[mutation] the package or the test helpers changed since the tests were chosen; pass "
+              "--refresh-selection to run every test file under coverage again", flush=True)
     files = pool_files()
     known = cache["files"]
     stale = [f for f in files if known.get(str(f.relative_to(ROOT)), {}).get("digest") != _digest([f])]
