@@ -22,7 +22,7 @@ PROBE = textwrap.dedent(
     """
     import hashlib, io, json, sys
 
-    from harness.eval_config import EvalConfig
+    from harness.config.eval import EvalConfig
     from harness.evaluation.plan import UnitPrompts, plan_units
 
 
