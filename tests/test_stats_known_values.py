@@ -16,6 +16,7 @@ from fractions import Fraction
 import numpy as np
 import pytest
 
+from harness.errors import DataError
 from harness.evaluation.results import bootstrap_ci, group_correctness
 from harness.stats import ALPHA, compare_paired, format_p, mcnemar_exact, paired_bootstrap, wilson_interval
 
@@ -249,3 +250,49 @@ def test_accuracy_of_a_circular_group_needs_every_rotation():
     records = [{"id": f"q{q}#r{k}", "group": f"q{q}", "correct": not (q == 1 and k == 2)}
                for q in range(3) for k in range(3)]
     assert group_correctness(records) == [True, False, True]
+
+
+# -- edges the mutation run of harness/stats.py found unpinned (docs/testing.md) ------------------------
+
+
+def test_wilson_upper_end_is_exactly_one_where_the_formula_leaves_float_dust():
+    # at 13/13 (95%), 6/6 (90%), 7/7 (99%) the closed form gives 0.9999999999999999, printed as < 100%
+    for n, level in ((13, 0.95), (6, 0.90), (7, 0.99)):
+        assert wilson_interval(n, n, level)[1] == 1.0
+        assert wilson_interval(0, n, level)[0] == 0.0
+
+
+def test_paired_bootstrap_p_is_capped_at_one_when_pairs_disagree_both_ways():
+    # d = (-1, +1): half the resampled means are exactly 0, so each side holds ~75% and twice that exceeds 1
+    got = paired_bootstrap([1, 0], [0, 1], resamples=1000, seed=0)
+    assert got["diff"] == 0.0 and got["p"] == 1.0
+
+
+def test_paired_bootstrap_interval_of_continuous_scores_is_at_the_exact_percentile_ranks():
+    # distinct resampled means (rewards, not 0/1): an interval taken at ranks 2.525 / 97.475 instead of
+    # 2.5 / 97.5 moves here, where 0/1 data would hide it behind ties
+    a = [round((i * 37 % 101) / 101, 4) for i in range(24)]
+    b = [round((i * 53 % 89) / 89, 4) for i in range(24)]
+    for level in (0.95, 0.90):
+        got = paired_bootstrap(a, b, resamples=2000, seed=5, level=level)
+        want = _bootstrap_reference(a, b, 2000, 5, level)
+        assert got == {k: pytest.approx(v, abs=1e-12) for k, v in want.items()}
+
+
+def test_statistics_errors_say_what_is_wrong_and_how_to_fix_it():
+    first = {f"s{i}": i % 2 == 0 for i in range(10)}
+    second = {f"s{i}": True for i in range(5, 10)} | {"t0": False}
+    with pytest.raises(DataError) as info:
+        compare_paired(first, second)
+    assert str(info.value) == (
+        "the two runs: not the same test samples, so they cannot be compared pair by pair "
+        "(5 only in the first, e.g. ['s0', 's1', 's2']; 1 only in the second, e.g. ['t0']). "
+        "Evaluate both on the same split, limit and seed.")
+    with pytest.raises(DataError) as info:
+        compare_paired({}, {}, what="think vs nothink")
+    assert str(info.value) == "think vs nothink: no samples to compare."
+    for b, c in ((-1, 3), (3, -1)):
+        with pytest.raises(ValueError, match=r"^discordant counts must be >= 0$"):
+            mcnemar_exact(b, c)
+    with pytest.raises(ValueError, match=r"^no pairs$"):
+        paired_bootstrap([], [])
