@@ -64,8 +64,10 @@ MODULES: tuple[Target, ...] = (
             "SatTask.metrics", "SatTask.samples", "SatTask._row_sample")),
     Target("fgvc", "tasks/fgvc.py", ("_accepted", "FgvcTask.extract_answer", "FgvcTask.is_correct", "FgvcTask.metrics")),
     Target("banner", "tasks/banner.py", ("normalize_label", "BannerTask.extract_answer", "BannerTask.is_correct")),
-    Target("task_common", "tasks/_common.py",
-           ("answer_span", "clean", "label_key", "rng_for", "synthetic_count", "check_split", "split_files")),
+    # tasks/_common.py's helpers, now in harness.data
+    Target("data_labels", "harness/data/labels.py", ("answer_span", "clean", "label_key")),
+    Target("data_task", "harness/data/task.py", ("rng_for", "synthetic_count", "check_split")),
+    Target("data_readers", "harness/data/readers.py", ("split_files",)),
     Target("reward_format", "plugins/rewards/format.py"),
     Target("reward_length", "plugins/rewards/length_norm.py"),
     Target("reward_spec", "harness/rewards/spec.py"),
