@@ -119,3 +119,42 @@ def test_damaged_shard_files_are_named_by_what_they_are(doubles, tmp_path):
         _merge([s1, s2], tmp_path / "merged")
     assert str(err.value) == (f"{s1 / 'results.json'} is not valid JSON (Expecting value, line 1); it is a "
                               "damaged results file: delete or restore it.")
+
+
+def test_shards_of_two_checkpoints_are_refused_before_anything_is_written(doubles, tmp_path):
+    run_eval(_config(tmp_path, "s1", shard="1/2"), progress=False, echo=lambda s: None)
+    s1 = tmp_path / "s1"
+    (tmp_path / "model" / "model.safetensors").write_text('{"changed": 1}')
+    run_eval(_config(tmp_path, "t2", shard="2/2"), progress=False, echo=lambda s: None)
+    with pytest.raises(harness.ConfigError) as err:
+        _merge([s1, tmp_path / "t2"], tmp_path / "merged")
+    assert str(err.value).startswith(f"{tmp_path / 't2'} scored other model content than {s1} (model.safetensors")
+    assert str(err.value).endswith("); merge shards of one checkpoint.")
+    assert not (tmp_path / "merged").exists()
+
+
+def test_damaged_or_foreign_shard_configs_and_a_bad_output_are_named(doubles, tmp_path):
+    s1, s2 = _shards(tmp_path)
+    (s2 / "config.json").write_text('["not", "a", "config"]')
+    with pytest.raises(harness.DataError) as err:
+        _merge([s1, s2], tmp_path / "merged")
+    assert str(err.value) == f"{s2 / 'config.json'} holds list, not a harness eval config; restore or delete it."
+    (s2 / "config.json").write_text("{")
+    with pytest.raises(harness.DataError) as err:
+        _merge([s1, s2], tmp_path / "merged")
+    assert str(err.value) == (f"{s2 / 'config.json'} is not valid JSON (Expecting property name enclosed in "
+                              "double quotes, line 1); it is a damaged harness eval config: delete or restore it.")
+    (tmp_path / "a-file").write_text("")
+    with pytest.raises(harness.ConfigError) as err:
+        _merge([s1, s2], tmp_path / "a-file")
+    assert str(err.value) == (f"OUTPUT {str(tmp_path / 'a-file')!r} is a file, not a directory; "
+                              "choose another OUTPUT.")
+
+
+def test_the_merge_draws_the_results_figure_unless_told_not_to(doubles, tmp_path):
+    pytest.importorskip("matplotlib")
+    s1, s2 = _shards(tmp_path)
+    merge_shards([s1, s2], tmp_path / "merged", echo=lambda s: None)
+    assert (tmp_path / "merged" / "results.png").is_file()
+    merge_shards([s1, s2], tmp_path / "bare", echo=lambda s: None, plot=False)
+    assert not (tmp_path / "bare" / "results.png").exists()
