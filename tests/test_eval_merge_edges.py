@@ -151,10 +151,16 @@ def test_damaged_or_foreign_shard_configs_and_a_bad_output_are_named(doubles, tm
                               "choose another OUTPUT.")
 
 
-def test_the_merge_draws_the_results_figure_unless_told_not_to(doubles, tmp_path):
+def test_the_merge_draws_the_results_figure_unless_told_not_to_and_reports_through_echo(doubles, tmp_path,
+                                                                                        capsys):
     pytest.importorskip("matplotlib")
     s1, s2 = _shards(tmp_path)
-    merge_shards([s1, s2], tmp_path / "merged", echo=lambda s: None)
+    capsys.readouterr()
+    said: list[str] = []
+    merged = merge_shards([s1, s2], tmp_path / "merged", echo=said.append)
     assert (tmp_path / "merged" / "results.png").is_file()
+    assert said and capsys.readouterr().out == ""  # everything went to echo, nothing to stdout
+    # a merge has no generation of its own to time
+    assert merged["run"]["merged_from"] == [str(s1), str(s2)] and merged["run"]["timings"] == {}
     merge_shards([s1, s2], tmp_path / "bare", echo=lambda s: None, plot=False)
     assert not (tmp_path / "bare" / "results.png").exists()
