@@ -125,12 +125,22 @@ def test_shards_of_two_checkpoints_are_refused_before_anything_is_written(double
     run_eval(_config(tmp_path, "s1", shard="1/2"), progress=False, echo=lambda s: None)
     s1 = tmp_path / "s1"
     (tmp_path / "model" / "model.safetensors").write_text('{"changed": 1}')
+    (tmp_path / "model" / "generation_config.json").write_text("{}")
     run_eval(_config(tmp_path, "t2", shard="2/2"), progress=False, echo=lambda s: None)
     with pytest.raises(harness.ConfigError) as err:
         _merge([s1, tmp_path / "t2"], tmp_path / "merged")
-    assert str(err.value).startswith(f"{tmp_path / 't2'} scored other model content than {s1} (model.safetensors")
-    assert str(err.value).endswith("); merge shards of one checkpoint.")
+    assert str(err.value) == (f"{tmp_path / 't2'} scored other model content than {s1} (generation_config.json is "
+                              "new; model.safetensors has other content); merge shards of one checkpoint.")
     assert not (tmp_path / "merged").exists()
+
+
+def test_shards_of_two_configurations_are_refused_naming_every_difference(doubles, tmp_path):
+    run_eval(_config(tmp_path, "s1", shard="1/2"), progress=False, echo=lambda s: None)
+    run_eval(_config(tmp_path, "s2", shard="2/2", max_new_tokens=9, seed=5), progress=False, echo=lambda s: None)
+    with pytest.raises(harness.ConfigError) as err:
+        _merge([tmp_path / "s1", tmp_path / "s2"], tmp_path / "merged")
+    assert str(err.value) == (f"{tmp_path / 's2'} is a different configuration from {tmp_path / 's1'}: "
+                              "max_new_tokens: 1024 -> 9; seed: 0 -> 5.")
 
 
 def test_damaged_or_foreign_shard_configs_and_a_bad_output_are_named(doubles, tmp_path):
