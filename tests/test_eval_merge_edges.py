@@ -167,10 +167,25 @@ def test_the_merge_draws_the_results_figure_unless_told_not_to_and_reports_throu
     s1, s2 = _shards(tmp_path)
     capsys.readouterr()
     said: list[str] = []
-    merged = merge_shards([s1, s2], tmp_path / "merged", echo=said.append)
+    lock_held: list[dict] = []
+
+    def echo(text: str) -> None:  # called while the merge holds the output's lock
+        said.append(text)
+        lock_held.append(json.loads((tmp_path / "merged" / ".harness.lock").read_text(encoding="utf-8")))
+
+    merged = merge_shards([s1, s2], tmp_path / "merged", echo=echo)
+    # a second run on that output is told the merge holds it
+    assert lock_held and {held["command"] for held in lock_held} == {"harness eval-merge"}
     assert (tmp_path / "merged" / "results.png").is_file()
     assert said and capsys.readouterr().out == ""  # everything went to echo, nothing to stdout
     # a merge has no generation of its own to time
     assert merged["run"]["merged_from"] == [str(s1), str(s2)] and merged["run"]["timings"] == {}
     merge_shards([s1, s2], tmp_path / "bare", echo=lambda s: None, plot=False)
     assert not (tmp_path / "bare" / "results.png").exists()
+
+
+def test_every_missing_shard_is_named(doubles, tmp_path):
+    run_eval(_config(tmp_path, "s2", shard="2/4"), progress=False, echo=lambda s: None)
+    with pytest.raises(harness.ConfigError) as err:
+        _merge([tmp_path / "s2"], tmp_path / "merged")
+    assert str(err.value) == "Missing shard(s) 1/4, 3/4, 4/4; merge needs all 4."
