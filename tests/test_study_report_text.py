@@ -145,3 +145,68 @@ def test_figure_2_shows_each_run_s_smoothed_curves_titles_and_labels(monkeypatch
             assert list(line.get_xdata()) == steps
             assert list(line.get_ydata()) == pytest.approx(smooth(curves[run][key], 2))  # window: 20 // 10
         assert all(g.get_visible() and g.get_alpha() == 0.3 for g in ax.get_xgridlines() + ax.get_ygridlines())
+
+
+def test_a_bare_study_has_no_optional_section_and_odd_cells_read_as_dashes():
+    from harness.study.report import table_rows
+
+    bare = {"preset": {"name": "bare", "train_template": "think"}, "tasks": ["banner", "sat"],
+            "table": {"banner": {"base": {"think": {"accuracy": 0.5, "n": 0}, "nothink": {"accuracy": 0.5}}}},
+            "timings": {"sft": 1.0}}
+    header, body = table_rows(bare)
+    assert "Chance" not in header and len(header) == 7
+    assert body == [["banner"] + ["—"] * 6, ["sat"] + ["—"] * 6]  # n=0, no n, a task missing from the table
+    md = render_report(bare)
+    for section in ("## Paired tests", "## Base model", "## GRPO step-0", "## Figure 2"):
+        assert section not in md
+    assert "|---|---|---|---|---|---|\n| banner | — | — | — | — | — | — |\n| sat | — | — | — | — | — | — |\n\n## Summary" in md
+    assert "- **banner**: no results.\n- **sat**: no results.\n- Scale caveat" in md
+    assert "| sft | 1.0 | — |" in md  # wall time without a CPU time
+    assert "## Base model\n\n- checkpoint: `/m`\n- \n" in render_report(bare | {"base": {"path": "/m"}})
+
+
+def test_summary_edges_lower_not_at_cap_none_above_chance_and_two_of_each():
+    from harness.stats import wilson_interval
+    from harness.study.report import _option_lines, above_chance
+
+    s = study()
+    grpo = s["table"]["sat"]["grpo"]
+    grpo["nothink"] = _entry(0.3, 100)  # think 25.0 < no think 30.0
+    s["learning"]["sat"]["grpo_length_norm"] = {"first_20pct": 0.3, "last_20pct": 0.31}
+    s["lengths"]["sat"] = {"grpo": 30.0, "grpo_length_norm": 94.9}  # below 0.95 x cap 100: not at the cap
+    s["lengths"]["banner"] = {"grpo": 40.0, "grpo_length_norm": 95.0}  # exactly at 0.95 x cap: at the cap
+    lines = summary_lines(s)
+    assert "RFT with <think> is lower than without (25.0 vs 30.0)" in lines[1]
+    assert "final response length 94.9 vs 30.0 tokens without it" in lines[1]
+    assert "final response length 95.0 (at the completion cap) vs 40.0" in lines[0]
+    assert "- length_norm made training responses longer on 2 of 2 tasks (banner, sat)." in lines
+    s["lengths"] = {"banner": {"grpo": 40.0, "grpo_length_norm": 40.0}, "sat": {"grpo": 30.0, "grpo_length_norm": 29.0}}
+    assert "- length_norm made training responses longer on 0 of 2 tasks." in summary_lines(s)  # equal is not longer
+    s["chance"] = {"banner": 0.99, "sat": 0.99}
+    assert "- RFT w/ <think> is above chance (its 95% CI) on 0 of 3 tasks." in summary_lines(s)
+    s["chance"] = {"banner": 0.1, "sat": 0.1}
+    assert "- RFT w/ <think> is above chance (its 95% CI) on 2 of 3 tasks: banner, sat." in summary_lines(s)
+    # a lower bound exactly at chance is not above it
+    s["chance"]["banner"] = wilson_interval(160, 200)[0]
+    assert above_chance(s, "banner", "grpo") is False
+    # options: a task without options sorted first does not hide the rest; only fgvc's candidates get the note
+    preset = {"task_options": {"aaa": {}, "banner": {"candidates": 3}}}
+    assert _option_lines(preset) == ["- banner loaded with `candidates=3`.", ""]
+    assert _option_lines({"task_options": {}}) == [] and _option_lines({}) == []
+
+
+def test_figure_2_layout_short_runs_and_unnamed_runs(monkeypatch, tmp_path):
+    pytest.importorskip("matplotlib")
+    import harness.runs.rundir as rundir
+    from harness.study.report import save_figure
+
+    saved = {}
+    monkeypatch.setattr(rundir, "save_figure", lambda fig, path, **kw: saved.update(fig=fig))
+    steps = [1, 2, 3, 4, 5]
+    curves = {"ablation-x": {"step": steps, "accuracy": [0.0, 1.0, 0.0, 1.0, 0.0], "length": [1.0, 3.0, 1.0, 3.0, 1.0]}}
+    save_figure("sat", curves, tmp_path / "f.png")
+    left, right = saved["fig"].axes
+    assert left.get_position().y0 == right.get_position().y0 and left.get_position().x1 < right.get_position().x0
+    for ax, key in ((left, "accuracy"), (right, "length")):
+        assert [t.get_text() for t in ax.get_legend().get_texts()] == ["ablation-x"]  # its own name
+        assert list(ax.get_lines()[0].get_ydata()) == curves["ablation-x"][key]  # under 20 steps: not smoothed
