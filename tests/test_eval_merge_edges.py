@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import ast
 import json
-import sys
 from pathlib import Path
 
 import pytest
@@ -15,8 +14,7 @@ import harness
 from harness.config.eval import EvalConfig
 from harness.evaluation import merge_shards, run_eval
 
-sys.path.insert(0, str(Path(__file__).parent))
-import _eval_doubles  # noqa: E402
+import _eval_doubles
 
 
 def _config(tmp_path, out, **fields) -> EvalConfig:
@@ -101,8 +99,8 @@ def test_damaged_shard_files_are_named_by_what_they_are(doubles, tmp_path):
     data_file.write_text("{not json")
     with pytest.raises(harness.DataError) as err:
         _merge([s1, s2], tmp_path / "merged")
-    assert str(err.value) == (f"{data_file} is not valid JSON (Expecting property name enclosed in double quotes, "
-                              "line 1); it is a damaged data record: delete or restore it.")
+    assert str(err.value) == (f"{data_file} (data record) is not valid JSON (Expecting property name enclosed in "
+                              "double quotes, line 1); restore or re-save it.")
     data_file.write_text(json.dumps({"toy": {"source": "elsewhere"}}))
     with pytest.raises(harness.ConfigError) as err:
         _merge([s1, s2], tmp_path / "merged")
@@ -117,8 +115,8 @@ def test_damaged_shard_files_are_named_by_what_they_are(doubles, tmp_path):
     (s1 / "results.json").write_text("[1,")
     with pytest.raises(harness.DataError) as err:
         _merge([s1, s2], tmp_path / "merged")
-    assert str(err.value) == (f"{s1 / 'results.json'} is not valid JSON (Expecting value, line 1); it is a "
-                              "damaged results file: delete or restore it.")
+    assert str(err.value) == (f"{s1 / 'results.json'} (results file) is not valid JSON (Expecting value, line 1); "
+                              "restore or re-save it.")
 
 
 def test_shards_of_two_checkpoints_are_refused_before_anything_is_written(doubles, tmp_path):
@@ -152,8 +150,8 @@ def test_damaged_or_foreign_shard_configs_and_a_bad_output_are_named(doubles, tm
     (s2 / "config.json").write_text("{")
     with pytest.raises(harness.DataError) as err:
         _merge([s1, s2], tmp_path / "merged")
-    assert str(err.value) == (f"{s2 / 'config.json'} is not valid JSON (Expecting property name enclosed in "
-                              "double quotes, line 1); it is a damaged harness eval config: delete or restore it.")
+    assert str(err.value) == (f"{s2 / 'config.json'} (harness eval config) is not valid JSON (Expecting property "
+                              "name enclosed in double quotes, line 1); restore or re-save it.")
     (tmp_path / "a-file").write_text("")
     with pytest.raises(harness.ConfigError) as err:
         _merge([s1, s2], tmp_path / "a-file")

@@ -18,6 +18,7 @@ from click.testing import CliRunner
 
 from harness.cli import build_cli
 from harness.evaluation.records import write_records
+from harness.evaluation.results import bootstrap_ci
 from harness.evaluation.report import paired_grid, render_markdown, render_table
 from harness.stats import compare_paired
 from harness.study.report import render_report, table_rows
@@ -187,8 +188,11 @@ def test_cli_report_pairs_each_cell_with_its_own_samples(tmp_path):
             rft += [False] * (20 - len(rft))
             correct = base if run == "base" else rft
             write_records(tmp_path / run / "samples" / f"{task}.{tpl}.jsonl", _sample_log(correct))
-            results["results"][task][tpl] |= {"accuracy": sum(correct) / 20, "n": 20, "n_prompts": 20,
-                                              "expected_prompts": 20, "complete": True}
+            accuracy = sum(correct) / 20
+            results["results"][task][tpl] |= {"accuracy": accuracy, "n": 20, "n_prompts": 20,
+                                              "expected_prompts": 20, "complete": True,
+                                              "ci95": list(bootstrap_ci([float(c) for c in correct])),
+                                              "metrics": {"accuracy": accuracy}}
         (tmp_path / run / "results.json").write_text(json.dumps(results))
     out = tmp_path / "report.md"
     result = CliRunner().invoke(build_cli(), ["report", str(tmp_path / "base"), str(tmp_path / "rft"), "-o", str(out)])

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import errno
 import json
-import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -25,8 +24,7 @@ from harness.cli import build_cli
 from harness.errors import DataError
 from harness.testing import registered_plugin
 
-sys.path.insert(0, str(Path(__file__).parent))
-import _eval_doubles  # noqa: E402
+import _eval_doubles
 
 
 class _DiskFull:
@@ -283,7 +281,7 @@ def test_eval_whose_report_write_fails_keeps_the_old_report(doubles, tmp_path, m
     assert not [p for p in out.rglob("*.tmp")]
 
 
-def test_harness_report_output_replaces_a_symlink_and_survives_a_failed_write(doubles, tmp_path, monkeypatch):
+def test_harness_report_output_refuses_a_symlink_and_survives_a_failed_write(doubles, tmp_path, monkeypatch):
     model, run = tmp_path / "m", tmp_path / "run"
     _eval_doubles.fake_checkpoint(model)
     assert _eval(run, model).exit_code == 0
@@ -291,13 +289,18 @@ def test_harness_report_output_replaces_a_symlink_and_survives_a_failed_write(do
     target.write_text("keep me\n")
     md = tmp_path / "table.md"
     md.symlink_to(target)
+    # -o only replaces a table this command wrote: a symlink to another file is refused, neither followed nor replaced
     result = CliRunner().invoke(build_cli(), ["report", str(run), "-o", str(md)])
-    assert result.exit_code == 0, result.output
-    assert target.read_text() == "keep me\n" and not md.is_symlink() and "| toy |" in md.read_text()
-    md.write_text("old table\n")
+    assert result.exit_code != 0 and "refusing to overwrite it" in result.output
+    assert target.read_text() == "keep me\n" and md.is_symlink()
+    own = tmp_path / "own.md"
+    assert CliRunner().invoke(build_cli(), ["report", str(run), "-o", str(own)]).exit_code == 0
+    written = own.read_text()
+    assert "| toy |" in written
     monkeypatch.setattr(rundir.os, "fdopen", _DiskFull(rundir.os.fdopen))
-    failed = CliRunner().invoke(build_cli(), ["report", str(run), "-o", str(md)])
-    assert failed.exit_code != 0 and md.read_text() == "old table\n"
+    failed = CliRunner().invoke(build_cli(), ["report", str(run), "-o", str(own)])
+    assert failed.exit_code != 0 and own.read_text() == written
+    assert not [p for p in tmp_path.glob("*.tmp")]
 
 
 def test_atomic_writes_keep_the_permissions_a_plain_write_would_give(tmp_path):
