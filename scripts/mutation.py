@@ -78,7 +78,7 @@ MODULES: tuple[Target, ...] = (
     Target("eval_results", "harness/evaluation/results.py"),
     Target("eval_report", "harness/evaluation/report.py"),
     Target("eval_runner", "harness/evaluation/runner.py",
-           ("resolve_model", "check_output_dir", "_pending", "summarize_output")),
+           ("resolve_eval_model", "check_output_dir", "_pending", "summarize_output")),
     Target("eval_shards", "harness/evaluation/shards.py"),
     Target("study_report", "harness/study/report.py"),
     Target("hacking_indicators", "harness/hacking/indicators.py"),
@@ -113,6 +113,21 @@ def mutant_globs(target: Target) -> list[str]:
         owner, _, method = function.rpartition(".")
         globs.append(f"{module}.x\u01c1{owner}\u01c1{method}__mutmut_*" if owner else f"{module}.x_{method}__mutmut_*")
     return globs
+
+
+def defined_functions(target: Target) -> set[str]:
+    """The module's top-level functions and methods, as ``func`` and ``Class.method``."""
+    import ast
+
+    tree = ast.parse((ROOT / target.path).read_text(encoding="utf-8"))
+    names = set()
+    for node in tree.body:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            names.add(node.name)
+        elif isinstance(node, ast.ClassDef):
+            names |= {f"{node.name}.{item.name}" for item in node.body
+                      if isinstance(item, (ast.FunctionDef, ast.AsyncFunctionDef))}
+    return names
 
 
 def source_digest(target: Target) -> str:
@@ -386,6 +401,9 @@ def main(argv: list[str] | None = None) -> int:
     missing = [t.path for t in MODULES if not (ROOT / t.path).is_file()]
     if missing:
         parser.error(f"{', '.join(missing)} not found: update MODULES in {Path(__file__).name} to the new layout")
+    gone = [f"{t.path}: {f}" for t in MODULES for f in t.functions if f not in defined_functions(t)]
+    if gone:
+        parser.error(f"no such function(s) {', '.join(gone)}: update MODULES in {Path(__file__).name} (renamed?)")
     mutmut = ensure_mutmut()
     WORK.mkdir(parents=True, exist_ok=True)
     summary_path = args.summary
