@@ -82,6 +82,9 @@ def test_writers_write_one_sorted_json_line_per_record(tmp_path):
     fresh = tmp_path / "new" / "t.jsonl"
     write_records(fresh, [{"id": "b", "k": 2}, {"id": "a"}])
     assert fresh.read_text(encoding="utf-8") == '{"id": "b", "k": 2}\n{"id": "a"}\n'
+    # the merge's writer writes what the run's writer wrote: keys sorted, text as UTF-8, not \u-escaped
+    write_records(fresh, [{"id": "é", "b": 1, "a": [1.5, None]}, {"id": "z"}])
+    assert fresh.read_bytes() == '{"a": [1.5, null], "b": 1, "id": "é"}\n{"id": "z"}\n'.encode()
     assert not fresh.with_suffix(".jsonl.tmp").exists()
     write_records(fresh, [{"id": "c"}])  # replaces
     assert fresh.read_text(encoding="utf-8") == '{"id": "c"}\n'
