@@ -15,17 +15,19 @@ from harness.hacking.settings import HackingMonitor
 def test_each_kind_of_alarm_message_word_for_word(tmp_path):
     assert Alarm(MULTIPLE_ANSWERS, 12, 0.625, 0.5).message() == (
         "possible reward hacking at step 12: hack/multiple_answers = 0.625 >= threshold 0.5 "
-        "(62% of completions: more than one <answer> tag)")
+        "(62% of completions: more than one <answer> tag; mean over the recent steps)")
     assert Alarm("hack/my_task_rule", 3, 0.25, 0.2, tmp_path / "step-3.jsonl").message() == (
         "possible reward hacking at step 3: hack/my_task_rule = 0.250 >= threshold 0.2 "
-        f"(25% of completions: flagged by the task); examples in {tmp_path / 'step-3.jsonl'}")
+        f"(25% of completions: flagged by the task; mean over the recent steps); examples in {tmp_path / 'step-3.jsonl'}")
     assert Alarm(LENGTH_SHARE, 40, 0.4231, 0.4).message() == (
         "possible reward hacking at step 40: hack/length_share = 0.423 >= threshold 0.4 "
-        "(0.42 of the reward comes from length)")
+        "(0.42 of the reward comes from length; mean over the recent steps)")
 
 
 def _alarm(tmp_path, said, **settings) -> HackingAlarm:
-    return HackingAlarm(HackingMonitor(min_step=0, **settings), output=tmp_path, warn=said.append)
+    # one step is the whole window and there is no baseline: each step's value decides on its own
+    per_step = dict(min_step=0, window=1, min_steps_over=1, baseline_steps=0, min_rise=0.0)
+    return HackingAlarm(HackingMonitor(**(per_step | settings)), output=tmp_path, warn=said.append)
 
 
 def test_indicators_without_a_threshold_or_a_finite_value_are_skipped_not_the_rest(tmp_path):

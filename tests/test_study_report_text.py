@@ -128,22 +128,31 @@ def test_figure_2_shows_each_run_s_smoothed_curves_titles_and_labels(monkeypatch
     saved = {}
     monkeypatch.setattr(rundir, "save_figure", lambda fig, path, **kw: saved.update(fig=fig, path=path, **kw))
     steps = list(range(1, 21))
-    curves = {"grpo": {"step": steps, "accuracy": [i / 20 for i in steps], "length": [float(i) for i in steps]},
-              "grpo_length_norm": {"step": steps, "accuracy": [0.5] * 20, "length": [2.0 * i for i in steps]}}
+    curves = {"grpo": {"step": steps, "accuracy": [i / 20 for i in steps], "length": [float(i) for i in steps],
+                       "eval_step": [10, 20], "eval_accuracy": [0.25, 0.5]},
+              "grpo_length_norm": {"step": steps, "accuracy": [0.5] * 20, "length": [2.0 * i for i in steps]},
+              "sft": {"step": [], "accuracy": [], "length": [], "eval_step": [5], "eval_accuracy": [0.75]}}
     save_figure("banner", curves, tmp_path / "fig.png")
     assert saved["path"] == tmp_path / "fig.png" and saved["dpi"] == 110
     fig = saved["fig"]
-    assert tuple(fig.get_size_inches()) == (10, 3.6)
-    left, right = fig.axes
-    assert (left.get_title(), left.get_xlabel(), left.get_ylabel()) == (
-        "banner: accuracy reward", "step", "mean accuracy reward")
-    assert (right.get_title(), right.get_xlabel(), right.get_ylabel()) == (
+    assert tuple(fig.get_size_inches()) == (14, 3.6)
+    reward, held_out, length = fig.axes
+    assert (reward.get_title(), reward.get_xlabel(), reward.get_ylabel()) == (
+        "banner: accuracy reward (training)", "step", "mean accuracy reward")
+    assert (held_out.get_title(), held_out.get_xlabel(), held_out.get_ylabel()) == (
+        "banner: held-out accuracy (test slice)", "step", "greedy accuracy %")
+    assert (length.get_title(), length.get_xlabel(), length.get_ylabel()) == (
         "banner: response length", "step", "mean completion tokens")
-    for ax, key in ((left, "accuracy"), (right, "length")):
+    for ax, key in ((reward, "accuracy"), (length, "length")):
         assert [t.get_text() for t in ax.get_legend().get_texts()] == ["RFT", "RFT + length_norm"]
-        for line, run in zip(ax.get_lines(), curves):
+        for line, run in zip(ax.get_lines(), ("grpo", "grpo_length_norm")):
             assert list(line.get_xdata()) == steps
             assert list(line.get_ydata()) == pytest.approx(smooth(curves[run][key], 2))  # window: 20 // 10
+    assert [t.get_text() for t in held_out.get_legend().get_texts()] == ["RFT", "SFT"]
+    (rft, sft) = held_out.get_lines()
+    assert (list(rft.get_xdata()), list(rft.get_ydata())) == ([10, 20], [25.0, 50.0])  # in percent
+    assert (list(sft.get_xdata()), list(sft.get_ydata())) == ([5], [75.0])
+    for ax in fig.axes:
         assert all(g.get_visible() and g.get_alpha() == 0.3 for g in ax.get_xgridlines() + ax.get_ygridlines())
 
 
@@ -205,8 +214,10 @@ def test_figure_2_layout_short_runs_and_unnamed_runs(monkeypatch, tmp_path):
     steps = [1, 2, 3, 4, 5]
     curves = {"ablation-x": {"step": steps, "accuracy": [0.0, 1.0, 0.0, 1.0, 0.0], "length": [1.0, 3.0, 1.0, 3.0, 1.0]}}
     save_figure("sat", curves, tmp_path / "f.png")
-    left, right = saved["fig"].axes
-    assert left.get_position().y0 == right.get_position().y0 and left.get_position().x1 < right.get_position().x0
-    for ax, key in ((left, "accuracy"), (right, "length")):
+    reward, held_out, length = saved["fig"].axes
+    assert reward.get_position().y0 == length.get_position().y0
+    assert reward.get_position().x1 < held_out.get_position().x0 < length.get_position().x0
+    assert held_out.get_legend() is None and not held_out.get_lines()  # no held-out curve: no empty legend
+    for ax, key in ((reward, "accuracy"), (length, "length")):
         assert [t.get_text() for t in ax.get_legend().get_texts()] == ["ablation-x"]  # its own name
         assert list(ax.get_lines()[0].get_ydata()) == curves["ablation-x"][key]  # under 20 steps: not smoothed
