@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import json
 
+import _eval_doubles  # noqa: E402
 import pytest
 
 import harness
 from harness.config.eval import EvalConfig
 from harness.evaluation import merge_shards, run_eval
 from harness.evaluation.records import RecordWriter, read_records, write_records
-import _eval_doubles  # noqa: E402
 
 
 def config(tmp_path, out, **fields) -> EvalConfig:

@@ -8,13 +8,12 @@ import ast
 import json
 from pathlib import Path
 
+import _eval_doubles
 import pytest
 
 import harness
 from harness.config.eval import EvalConfig
 from harness.evaluation import merge_shards, run_eval
-
-import _eval_doubles
 
 
 def _config(tmp_path, out, **fields) -> EvalConfig:

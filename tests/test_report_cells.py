@@ -18,8 +18,8 @@ from click.testing import CliRunner
 
 from harness.cli import build_cli
 from harness.evaluation.records import write_records
-from harness.evaluation.results import bootstrap_ci
 from harness.evaluation.report import paired_grid, render_markdown, render_table
+from harness.evaluation.results import bootstrap_ci
 from harness.stats import compare_paired
 from harness.study.report import render_report, table_rows
 

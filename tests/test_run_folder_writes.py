@@ -16,6 +16,7 @@ import json
 from collections.abc import Callable
 from pathlib import Path
 
+import _eval_doubles
 import pytest
 from click.testing import CliRunner
 
@@ -23,8 +24,6 @@ import harness.runs.rundir as rundir
 from harness.cli import build_cli
 from harness.errors import DataError
 from harness.testing import registered_plugin
-
-import _eval_doubles
 
 
 class _DiskFull:
