@@ -160,3 +160,17 @@ def test_a_merge_without_shard_results_resolves_the_model_like_a_run(doubles, tm
     assert merged["model"] == str(tmp_path / "model") and merged["model_untrained"] is False
     assert merged["run"]["merged_from"] == [str(s1), str(s2)]
     assert merged["results"]["toy"]["nothink"]["n"] == 4
+
+
+def test_a_complete_log_is_only_read_never_opened_for_writing(tmp_path):
+    # a run folder whose samples log is a symlink (a shared results tree) can still be summarized: only a
+    # torn log is repaired, and only that opens the file for writing (refusing the symlink then)
+    real = tmp_path / "shared" / "t.x.jsonl"
+    real.parent.mkdir()
+    real.write_bytes(line("a") + line("b", 1))
+    link = tmp_path / "run" / "samples" / "t.x.jsonl"
+    link.parent.mkdir(parents=True)
+    link.symlink_to(real)
+    before = real.stat().st_mtime_ns
+    assert [r["id"] for r in read_records(link)] == ["a", "b"]
+    assert real.read_bytes() == line("a") + line("b", 1) and real.stat().st_mtime_ns == before
