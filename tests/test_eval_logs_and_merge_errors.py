@@ -174,3 +174,12 @@ def test_a_complete_log_is_only_read_never_opened_for_writing(tmp_path):
     before = real.stat().st_mtime_ns
     assert [r["id"] for r in read_records(link)] == ["a", "b"]
     assert real.read_bytes() == line("a") + line("b", 1) and real.stat().st_mtime_ns == before
+
+
+def test_reading_some_fields_keeps_only_those_and_the_id(tmp_path):
+    path = tmp_path / "t.x.jsonl"
+    path.write_bytes(line("a") + line("b", 1))
+    kept = read_records(path, fields={"correct", "index"})
+    assert [sorted(r) for r in kept] == [["correct", "id", "index"], ["correct", "id", "index"]]
+    assert [r["index"] for r in kept] == [0, 1]
+    assert read_records(path, fields=()) == [{"id": "a"}, {"id": "b"}]
