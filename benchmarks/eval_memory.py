@@ -57,8 +57,10 @@ def make_images(root: Path, count: int, distinct: int) -> None:
             draw = ImageDraw.Draw(image)
             for _ in range(40):
                 x, y = rng.randrange(SIZE[0] - 60), rng.randrange(SIZE[1] - 60)
-                draw.rectangle((x, y, x + rng.randrange(10, 60), y + rng.randrange(10, 60)),
-                               fill=tuple(rng.randrange(256) for _ in range(3)))
+                draw.rectangle(
+                    (x, y, x + rng.randrange(10, 60), y + rng.randrange(10, 60)),
+                    fill=tuple(rng.randrange(256) for _ in range(3)),
+                )
             draw.text((40, 200), f"SLOGAN {i}", fill=(255, 255, 255))
             image.save(path, "JPEG", quality=90)
             made.append(path)
@@ -122,8 +124,8 @@ def child_export(report: str, data: str, n: int, job: str) -> None:
     """Export N banner samples of ``data`` for OpenRLHF with the tiny model's processor."""
     import harness
     from harness.models.loading import load_processor
-    from harness.plugins.backends.openrlhf.export import export_prompts
     from harness.models.tiny import default_tiny_model_dir
+    from harness.plugins.backends.openrlhf.export import export_prompts
 
     task, template = harness.get_task("banner"), harness.get_template("nothink")
     processor = load_processor(default_tiny_model_dir())
@@ -133,8 +135,9 @@ def child_export(report: str, data: str, n: int, job: str) -> None:
 
 def measure(argv: list[str], report: Path) -> tuple[float, float]:
     """``(peak RSS MiB, seconds of the measured call)`` of ``python THIS argv`` in a child process."""
-    proc = subprocess.Popen([sys.executable, __file__, *argv[:1], str(report), *argv[1:]],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        [sys.executable, __file__, *argv[:1], str(report), *argv[1:]], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
     _, status, usage = os.wait4(proc.pid, 0)
     err = proc.stderr.read().decode(errors="replace")
     proc.stderr.close()
@@ -162,21 +165,42 @@ def main() -> None:
         data = Path(tmp) / "banner"
         t0 = time.perf_counter()
         make_images(data, max(args.sizes), min(args.distinct, max(args.sizes)))
-        print(f"{max(args.sizes)} JPEGs {SIZE[0]}x{SIZE[1]} ({args.distinct} distinct) in "
-              f"{time.perf_counter() - t0:.0f} s; engine {args.engine}, batch {args.batch_size}")
+        print(
+            f"{max(args.sizes)} JPEGs {SIZE[0]}x{SIZE[1]} ({args.distinct} distinct) in "
+            f"{time.perf_counter() - t0:.0f} s; engine {args.engine}, batch {args.batch_size}"
+        )
         for n in args.sizes:
             out = Path(tmp) / f"eval-{n}"
-            rss, seconds = measure([
-                "--child-eval", "eval", "--tasks", "banner", "--templates", "nothink", "--source",
-                f"banner={data}", "--limit", str(n), "--engine", args.engine, "--batch-size",
-                str(args.batch_size), "--max-new-tokens", "1", "--no-progress",
-                "-o", str(out),
-            ], Path(tmp) / "timing.json")
+            rss, seconds = measure(
+                [
+                    "--child-eval",
+                    "eval",
+                    "--tasks",
+                    "banner",
+                    "--templates",
+                    "nothink",
+                    "--source",
+                    f"banner={data}",
+                    "--limit",
+                    str(n),
+                    "--engine",
+                    args.engine,
+                    "--batch-size",
+                    str(args.batch_size),
+                    "--max-new-tokens",
+                    "1",
+                    "--no-progress",
+                    "-o",
+                    str(out),
+                ],
+                Path(tmp) / "timing.json",
+            )
             figures["eval"][n] = {"peak_rss_mib": rss, "seconds": seconds, "samples_per_s": n / seconds}
             print(f"eval   n={n:>6}: peak RSS {rss:7.0f} MiB, {seconds:6.1f} s, {n / seconds:6.1f} samples/s")
             if not args.skip_export:
-                rss, seconds = measure(["--child-export", str(data), str(n), str(Path(tmp) / f"job-{n}")],
-                                       Path(tmp) / "timing.json")
+                rss, seconds = measure(
+                    ["--child-export", str(data), str(n), str(Path(tmp) / f"job-{n}")], Path(tmp) / "timing.json"
+                )
                 figures["export"][n] = {"peak_rss_mib": rss, "seconds": seconds, "samples_per_s": n / seconds}
                 print(f"export n={n:>6}: peak RSS {rss:7.0f} MiB, {seconds:6.1f} s, {n / seconds:6.1f} samples/s")
     small, large = min(args.sizes), max(args.sizes)
@@ -184,8 +208,10 @@ def main() -> None:
         if rows:
             ratio = rows[large]["peak_rss_mib"] / rows[small]["peak_rss_mib"]
             speed = rows[large]["samples_per_s"] / rows[small]["samples_per_s"]
-            print(f"{what}: RSS({large}) / RSS({small}) = {ratio:.2f} (goal <= 1.2); "
-                  f"throughput({large}) / throughput({small}) = {speed:.2f}")
+            print(
+                f"{what}: RSS({large}) / RSS({small}) = {ratio:.2f} (goal <= 1.2); "
+                f"throughput({large}) / throughput({small}) = {speed:.2f}"
+            )
     if args.json:
         Path(args.json).write_text(json.dumps(figures, indent=2) + "\n")
 

@@ -61,8 +61,8 @@ def bare_loop(model_dir: Path, n: int, template_name: str, batch_size: int, max_
     """Make the prompts, load the model, sort prompts by length, generate them in batches: nothing else."""
     import torch
 
-    from harness.models.loading import load_model
     from harness.models.inputs import prompt_images
+    from harness.models.loading import load_model
     from harness.plugins.engines.hf import cpu_threads
 
     t0 = time.perf_counter()
@@ -78,8 +78,9 @@ def bare_loop(model_dir: Path, n: int, template_name: str, batch_size: int, max_
     if threads:
         torch.set_num_threads(threads)
     try:
-        texts = _generate_sorted(model, processor, loaded.device, prompts, prompt_images, prefill,
-                                 batch_size, max_new_tokens)
+        texts = _generate_sorted(
+            model, processor, loaded.device, prompts, prompt_images, prefill, batch_size, max_new_tokens
+        )
     finally:
         torch.set_num_threads(old_threads)
     return {"seconds": time.perf_counter() - t0, "texts": texts}
@@ -89,8 +90,12 @@ def _generate_sorted(model, processor, device, prompts, prompt_images, prefill, 
     import torch
 
     rendered = [
-        (task, sid, processor.apply_chat_template(m, add_generation_prompt=True, tokenize=False) + prefill,
-         prompt_images(m))
+        (
+            task,
+            sid,
+            processor.apply_chat_template(m, add_generation_prompt=True, tokenize=False) + prefill,
+            prompt_images(m),
+        )
         for task, sid, m in prompts
     ]
     rendered.sort(key=lambda r: -len(processor.tokenizer(r[2])["input_ids"]))
@@ -119,8 +124,14 @@ def harness_run(engine: str, n: int, template: str, batch_size: int, max_new_tok
 
     out = Path(tempfile.mkdtemp(prefix=f"eval-speed-{engine}-"))
     config = EvalConfig(
-        tasks=list(TASKS), templates=[template], limit=n, engine=engine, batch_size=batch_size,
-        max_new_tokens=max_new_tokens, output=str(out), bootstrap=1000,
+        tasks=list(TASKS),
+        templates=[template],
+        limit=n,
+        engine=engine,
+        batch_size=batch_size,
+        max_new_tokens=max_new_tokens,
+        output=str(out),
+        bootstrap=1000,
     )
     t0 = time.perf_counter()
     results = run_eval(config, progress=False, echo=lambda s: None, plot=False, html=False)
@@ -136,8 +147,14 @@ def harness_run(engine: str, n: int, template: str, batch_size: int, max_new_tok
         for task in TASKS
         for r in read_records(out / "samples" / f"{task}.{template}.jsonl")
     }
-    return {"seconds": seconds, "texts": texts, "output": str(out), "plot_s": plot_s, "html_s": html_s,
-            "timings": results["run"]["timings"]}
+    return {
+        "seconds": seconds,
+        "texts": texts,
+        "output": str(out),
+        "plot_s": plot_s,
+        "html_s": html_s,
+        "timings": results["run"]["timings"],
+    }
 
 
 def with_threads(threads: int | None, fn, *args):
@@ -185,9 +202,11 @@ def main() -> None:
 
     model_dir = default_tiny_model_dir()
     total = len(TASKS) * args.n
-    print(f"tiny model {model_dir}; {total} prompts ({', '.join(TASKS)} x {args.n}), template "
-          f"{args.template}, batch {args.batch_size}, {args.max_new_tokens} new tokens, greedy, "
-          f"{args.rounds} interleaved rounds")
+    print(
+        f"tiny model {model_dir}; {total} prompts ({', '.join(TASKS)} x {args.n}), template "
+        f"{args.template}, batch {args.batch_size}, {args.max_new_tokens} new tokens, greedy, "
+        f"{args.rounds} interleaved rounds"
+    )
 
     # Warm-up: first torch/transformers/matplotlib use pays imports and kernel setup once, for everyone.
     bare_loop(model_dir, 2, args.template, args.batch_size, 4)
@@ -208,7 +227,7 @@ def main() -> None:
     breakdown: list[dict] = []
     names = list(runs)
     for r in range(args.rounds):
-        for name in names[r % len(names):] + names[: r % len(names)]:  # rotate the order each round
+        for name in names[r % len(names) :] + names[: r % len(names)]:  # rotate the order each round
             result = runs[name]()
             seconds[name].append(result["seconds"])
             texts[name] = result["texts"]
@@ -226,13 +245,22 @@ def main() -> None:
     low, mid, high = spread(vs_bare)
     print(f"harness / bare loop, per round: median {mid:.3f}x (min {low:.3f}, max {high:.3f}; goal median <= 1.10x)")
     load = [t.get("model_load_s", 0.0) for t in breakdown]
-    print(f"harness model load median {spread(load)[1]:.2f} s; results.png drawn after results.json: median "
-          f"{spread(plots)[1]:.2f} s (min {min(plots):.2f}, max {max(plots):.2f}), report.html after it: median "
-          f"{spread(pages)[1]:.2f} s (min {min(pages):.2f}, max {max(pages):.2f}); neither in the ratio")
+    print(
+        f"harness model load median {spread(load)[1]:.2f} s; results.png drawn after results.json: median "
+        f"{spread(plots)[1]:.2f} s (min {min(plots):.2f}, max {max(plots):.2f}), report.html after it: median "
+        f"{spread(pages)[1]:.2f} s (min {min(pages):.2f}, max {max(pages):.2f}); neither in the ratio"
+    )
     same_bare = sum(texts["harness eval (hf)"][k] == v for k, v in texts["bare generate loop"].items())
     print(f"identical completions harness vs bare loop: {same_bare}/{total}")
-    figures = {"prompts": total, "seconds": seconds, "harness_over_bare": vs_bare, "plot_s": plots, "html_s": pages,
-               "harness_timings": breakdown, "agree_bare": same_bare}
+    figures = {
+        "prompts": total,
+        "seconds": seconds,
+        "harness_over_bare": vs_bare,
+        "plot_s": plots,
+        "html_s": pages,
+        "harness_timings": breakdown,
+        "agree_bare": same_bare,
+    }
     if not args.skip_lm_eval:
         lm = seconds["lm-eval hf-multimodal"]
         vs_lm = [m / h for m, h in zip(lm, ours)]
@@ -241,8 +269,10 @@ def main() -> None:
         same_lm = sum(texts["harness eval (hf)"][k] == v for k, v in texts["lm-eval hf-multimodal"].items())
         low, mid, high = spread(vs_lm)
         print(f"lm-eval / harness, per round: median {mid:.2f}x (min {low:.2f}, max {high:.2f}; goal median >= 3x)")
-        print(f"lm-eval default task indexing (a plain `lm_eval --tasks` run pays it): {index_s:.2f} s -> "
-              f"median {spread(with_index)[1]:.2f}x with it")
+        print(
+            f"lm-eval default task indexing (a plain `lm_eval --tasks` run pays it): {index_s:.2f} s -> "
+            f"median {spread(with_index)[1]:.2f}x with it"
+        )
         print(f"identical completions harness vs lm-eval: {same_lm}/{total}")
         figures |= {"lm_eval_over_harness": vs_lm, "lm_eval_index_s": index_s, "agree_lm_eval": same_lm}
     if args.json:

@@ -67,30 +67,72 @@ from typing import Any
 HERE = Path(__file__).resolve().parent
 ORDER = ("build", "eval", "grpo", "stock", "sft")
 NEEDS = {"eval": "build", "grpo": "build", "stock": "build", "sft": "build"}
-VERSIONS = ("rft-harness", "torch", "torchvision", "transformers", "accelerate", "tokenizers", "safetensors",
-            "huggingface-hub", "trl", "datasets", "pydantic", "pydantic-core", "typing-extensions", "pyarrow",
-            "fsspec", "numpy", "pandas", "pillow")
+VERSIONS = (
+    "rft-harness",
+    "torch",
+    "torchvision",
+    "transformers",
+    "accelerate",
+    "tokenizers",
+    "safetensors",
+    "huggingface-hub",
+    "trl",
+    "datasets",
+    "pydantic",
+    "pydantic-core",
+    "typing-extensions",
+    "pyarrow",
+    "fsspec",
+    "numpy",
+    "pandas",
+    "pillow",
+)
 GOAL_RATIO = 0.95
 
 # Per mode: what runs, with which sizes and time limits (seconds).
 MODES: dict[str, dict[str, Any]] = {
     "gpu": {
-        "shape": "7b", "device": "cuda", "dtype": "bfloat16", "per_task": 64, "batch_size": 64,
-        "max_new_tokens": 128, "rounds": 5, "grpo_steps": 5, "generations": 8, "completion_tokens": 256,
-        "sft_steps": 5, "budget": 450,
+        "shape": "7b",
+        "device": "cuda",
+        "dtype": "bfloat16",
+        "per_task": 64,
+        "batch_size": 64,
+        "max_new_tokens": 128,
+        "rounds": 5,
+        "grpo_steps": 5,
+        "generations": 8,
+        "completion_tokens": 256,
+        "sft_steps": 5,
+        "budget": 450,
         "box": {"build": 90, "eval": 170, "grpo": 130, "stock": 50, "sft": 80},
         "least": {"build": 30, "eval": 45, "grpo": 50, "stock": 20, "sft": 30},
     },
     "cpu-smoke": {
-        "shape": "smoke", "device": "cpu", "dtype": "float32", "per_task": 4, "batch_size": 4,
-        "max_new_tokens": 8, "rounds": 2, "grpo_steps": 2, "generations": 8, "completion_tokens": 16,
-        "sft_steps": 2, "budget": 420,
+        "shape": "smoke",
+        "device": "cpu",
+        "dtype": "float32",
+        "per_task": 4,
+        "batch_size": 4,
+        "max_new_tokens": 8,
+        "rounds": 2,
+        "grpo_steps": 2,
+        "generations": 8,
+        "completion_tokens": 16,
+        "sft_steps": 2,
+        "budget": 420,
         "box": {"build": 90, "eval": 120, "grpo": 150, "stock": 90, "sft": 120},
         "least": {"build": 10, "eval": 15, "grpo": 15, "stock": 10, "sft": 15},
     },
 }
-OFFLINE_ENV = {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1",
-               "TOKENIZERS_PARALLELISM": "false", "MPLBACKEND": "Agg", "TQDM_DISABLE": "1", "PYTHONUNBUFFERED": "1"}
+OFFLINE_ENV = {
+    "HF_HUB_OFFLINE": "1",
+    "TRANSFORMERS_OFFLINE": "1",
+    "HF_DATASETS_OFFLINE": "1",
+    "TOKENIZERS_PARALLELISM": "false",
+    "MPLBACKEND": "Agg",
+    "TQDM_DISABLE": "1",
+    "PYTHONUNBUFFERED": "1",
+}
 
 
 # -- what ran where ----------------------------------------------------------------------------------
@@ -107,19 +149,30 @@ def versions() -> dict[str, str | None]:
 
 
 def machine(work: Path) -> dict[str, Any]:
-    info: dict[str, Any] = {"host": platform.node(), "platform": platform.platform(), "cpus": os.cpu_count(),
-                            "work_dir": str(work), "work_free_bytes": shutil.disk_usage(work).free, "gpus": []}
+    info: dict[str, Any] = {
+        "host": platform.node(),
+        "platform": platform.platform(),
+        "cpus": os.cpu_count(),
+        "work_dir": str(work),
+        "work_free_bytes": shutil.disk_usage(work).free,
+        "gpus": [],
+    }
     # Free space where a rerun could put --work, should this one run short.
-    info["free_bytes"] = {d: shutil.disk_usage(d).free for d in ("/", "/tmp", "/dev/shm", os.getcwd())
-                          if os.path.isdir(d)}
+    info["free_bytes"] = {
+        d: shutil.disk_usage(d).free for d in ("/", "/tmp", "/dev/shm", os.getcwd()) if os.path.isdir(d)
+    }
     try:
         meminfo = Path("/proc/meminfo").read_text().split("\n", 1)[0].split()
         info["memory_bytes"] = int(meminfo[1]) * 1024
     except (OSError, IndexError, ValueError):
         pass
     try:
-        smi = subprocess.run(["nvidia-smi", "--query-gpu=name,memory.total,driver_version", "--format=csv,noheader"],
-                             capture_output=True, text=True, timeout=30)
+        smi = subprocess.run(
+            ["nvidia-smi", "--query-gpu=name,memory.total,driver_version", "--format=csv,noheader"],
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
         if smi.returncode == 0:
             info["gpus"] = [line.strip() for line in smi.stdout.splitlines() if line.strip()]
     except (OSError, subprocess.SubprocessError):
@@ -133,40 +186,110 @@ def machine(work: Path) -> dict[str, Any]:
 def train_args(method: str, settings: dict[str, Any], model_dir: str) -> list[str]:
     """The ``harness run`` flags of the GRPO / SFT stage."""
     cuda = settings["device"] == "cuda"
-    common = ["--backend", "trl", "--task", "banner", "--method", method, "--model", model_dir,
-              "--source", "synthetic", "--no-download",
-              "--template", "think", "--preset", "none", "--seed", "0", "--grad-accum", "1",
-              "--set", f"trl.device={settings['device']}", "--set", f"trl.bf16={str(cuda).lower()}",
-              "--set", "trl.gradient_checkpointing=true", "--set", "trl.save_steps=100000"]
+    common = [
+        "--backend",
+        "trl",
+        "--task",
+        "banner",
+        "--method",
+        method,
+        "--model",
+        model_dir,
+        "--source",
+        "synthetic",
+        "--no-download",
+        "--template",
+        "think",
+        "--preset",
+        "none",
+        "--seed",
+        "0",
+        "--grad-accum",
+        "1",
+        "--set",
+        f"trl.device={settings['device']}",
+        "--set",
+        f"trl.bf16={str(cuda).lower()}",
+        "--set",
+        "trl.gradient_checkpointing=true",
+        "--set",
+        "trl.save_steps=100000",
+    ]
     if method == "grpo":
         g = settings["generations"]
         # length_norm varies between completions even for a random model (accuracy and format stay 0),
         # so the advantages, and hence the gradients, are not all zero.
-        return common + ["--reward", "accuracy:1,format:1,length_norm:0.5",
-                         "--max-steps", str(settings["grpo_steps"]), "--limit", str(2 * settings["grpo_steps"]),
-                         "--per-device-batch", str(g), "--num-generations", str(g),
-                         "--max-completion-length", str(settings["completion_tokens"]),
-                         "--learning-rate", "1e-6", "--temperature", "1.0", "--beta", "0.04",
-                         "--set", "trl.use_vllm=false"]
-    return common + ["--max-steps", str(settings["sft_steps"]), "--limit", str(8 * settings["sft_steps"] + 8),
-                     "--per-device-batch", "8", "--learning-rate", "1e-5"]
+        return common + [
+            "--reward",
+            "accuracy:1,format:1,length_norm:0.5",
+            "--max-steps",
+            str(settings["grpo_steps"]),
+            "--limit",
+            str(2 * settings["grpo_steps"]),
+            "--per-device-batch",
+            str(g),
+            "--num-generations",
+            str(g),
+            "--max-completion-length",
+            str(settings["completion_tokens"]),
+            "--learning-rate",
+            "1e-6",
+            "--temperature",
+            "1.0",
+            "--beta",
+            "0.04",
+            "--set",
+            "trl.use_vllm=false",
+        ]
+    return common + [
+        "--max-steps",
+        str(settings["sft_steps"]),
+        "--limit",
+        str(8 * settings["sft_steps"] + 8),
+        "--per-device-batch",
+        "8",
+        "--learning-rate",
+        "1e-5",
+    ]
 
 
 def stage_spec(stage: str, settings: dict[str, Any], work: Path, timeout: float) -> dict[str, Any]:
     model_dir = str(work / "model")
-    spec: dict[str, Any] = {"result": str(work / f"{stage}.result.json"), "device": settings["device"],
-                            "dtype": settings["dtype"], "work_dir": str(work), "timeout": timeout}
+    spec: dict[str, Any] = {
+        "result": str(work / f"{stage}.result.json"),
+        "device": settings["device"],
+        "dtype": settings["dtype"],
+        "work_dir": str(work),
+        "timeout": timeout,
+    }
     tiny_dir = str(work / "harness-tiny")
     if stage == "build":
-        spec.update(model_dir=model_dir, tiny_dir=tiny_dir, shape=settings["shape"], seed=0,
-                    fallback_shape="3b" if settings["shape"] == "7b" and not settings["exact_shape"] else None)
+        spec.update(
+            model_dir=model_dir,
+            tiny_dir=tiny_dir,
+            shape=settings["shape"],
+            seed=0,
+            fallback_shape="3b" if settings["shape"] == "7b" and not settings["exact_shape"] else None,
+        )
     elif stage == "eval":
-        spec.update(model_dir=model_dir, per_task=settings["per_task"], batch_size=settings["batch_size"],
-                    max_new_tokens=settings["max_new_tokens"], max_rounds=settings["rounds"], template="think",
-                    goal_ratio=GOAL_RATIO, deadline=time.time() + timeout - min(20.0, timeout / 4))
+        spec.update(
+            model_dir=model_dir,
+            per_task=settings["per_task"],
+            batch_size=settings["batch_size"],
+            max_new_tokens=settings["max_new_tokens"],
+            max_rounds=settings["rounds"],
+            template="think",
+            goal_ratio=GOAL_RATIO,
+            deadline=time.time() + timeout - min(20.0, timeout / 4),
+        )
     elif stage in ("grpo", "sft"):
-        spec.update(method=stage, run_dir=str(work / f"run-{stage}"), args=train_args(stage, settings, model_dir),
-                    steps=settings[f"{stage}_steps"], step_checkpoints=settings["step_checkpoints"])
+        spec.update(
+            method=stage,
+            run_dir=str(work / f"run-{stage}"),
+            args=train_args(stage, settings, model_dir),
+            steps=settings[f"{stage}_steps"],
+            step_checkpoints=settings["step_checkpoints"],
+        )
     elif stage == "stock":
         spec.update(tiny_dir=tiny_dir, trl_final=str(work / "run-grpo" / "final"))
     return spec
@@ -182,8 +305,13 @@ def run_child(stage: str, spec: dict[str, Any], timeout: float, env: dict[str, s
     started = time.perf_counter()
     timed_out = False
     with stage_log.open("w", encoding="utf-8") as out:
-        proc = subprocess.Popen([sys.executable, str(HERE / "gpu_check.py"), "_stage", stage, str(spec_path)],
-                                stdout=out, stderr=subprocess.STDOUT, env=env, start_new_session=True)
+        proc = subprocess.Popen(
+            [sys.executable, str(HERE / "gpu_check.py"), "_stage", stage, str(spec_path)],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env=env,
+            start_new_session=True,
+        )
         try:
             proc.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
@@ -196,11 +324,15 @@ def run_child(stage: str, spec: dict[str, Any], timeout: float, env: dict[str, s
         result = json.loads(result_path.read_text(encoding="utf-8"))
     tail = stage_log.read_text(encoding="utf-8", errors="replace")[-2000:]
     if timed_out:
-        result.update(status="timeout", error=f"stopped at its time limit of {timeout:.0f} s"
-                      + (f" after {len(result['rounds'])} round(s)" if result.get("rounds") else ""))
+        result.update(
+            status="timeout",
+            error=f"stopped at its time limit of {timeout:.0f} s"
+            + (f" after {len(result['rounds'])} round(s)" if result.get("rounds") else ""),
+        )
     elif "status" not in result:
-        result.update(status="failed", error=f"the stage process exited with status {proc.returncode} "
-                      "and wrote no result")
+        result.update(
+            status="failed", error=f"the stage process exited with status {proc.returncode} and wrote no result"
+        )
     result["seconds"] = round(seconds, 2)
     result["time_limit_s"] = round(timeout, 1)
     if result["status"] != "ok":
@@ -233,25 +365,32 @@ def figures(stage: str, r: dict[str, Any]) -> tuple[str, str]:
     if stage == "build" and "parameters" in r:
         params = r["parameters"]
         count = f"{params / 1e9:.2f} B" if params >= 1e8 else f"{params:,}"
-        cells.append(f"Qwen2.5-VL {r['shape']} shape, {count} parameters, {r['dtype']} on "
-                     f"{r['device']}; init {r['init_s']} s, save {r['save_s']} s ({gib(r['weights_bytes'])}); "
-                     f"tokenizer padded by {r['tokenizer_padded_by']} ids")
+        cells.append(
+            f"Qwen2.5-VL {r['shape']} shape, {count} parameters, {r['dtype']} on "
+            f"{r['device']}; init {r['init_s']} s, save {r['save_s']} s ({gib(r['weights_bytes'])}); "
+            f"tokenizer padded by {r['tokenizer_padded_by']} ids"
+        )
         if r.get("shape_note"):
             cells.append(f"**{r['shape_note']}**")
         memory = gib(r.get("peak_gpu_bytes"))
     elif stage == "eval" and r.get("rounds"):
         ratio = r["ratio"]
         goal = "met" if r["goal_met"] else "NOT met"
-        cells.append(f"harness {_stats(r['harness_tokens_per_s'], '.0f')} tok/s vs bare "
-                     f"{_stats(r['bare_tokens_per_s'], '.0f')} tok/s; ratio {_stats(ratio, '.3f')} "
-                     f"(goal >= {r['goal_ratio']}: {goal}); {r['prompts']} prompts x {r['max_new_tokens']} new tokens, "
-                     f"batch {r['batch_size']}; identical completions {r['identical_completions']}/{r['prompts']}")
+        cells.append(
+            f"harness {_stats(r['harness_tokens_per_s'], '.0f')} tok/s vs bare "
+            f"{_stats(r['bare_tokens_per_s'], '.0f')} tok/s; ratio {_stats(ratio, '.3f')} "
+            f"(goal >= {r['goal_ratio']}: {goal}); {r['prompts']} prompts x {r['max_new_tokens']} new tokens, "
+            f"batch {r['batch_size']}; identical completions {r['identical_completions']}/{r['prompts']}"
+        )
         memory = f"harness {gib(r['harness_peak_gpu_bytes'])}, bare {gib(r['bare_peak_gpu_bytes'])}"
     elif stage in ("grpo", "sft") and "steps" in r:
         per = r["s_per_step"]
         cells.append(f"{r['steps']} steps, {per['median']:.2f} s/step" if per else f"{r['steps']} steps")
-        cells.append("losses, grad norms" + (" and rewards" if stage == "grpo" else "")
-                     + (" all finite" if r["all_finite"] else " NOT all finite"))
+        cells.append(
+            "losses, grad norms"
+            + (" and rewards" if stage == "grpo" else "")
+            + (" all finite" if r["all_finite"] else " NOT all finite")
+        )
         if stage == "grpo" and r.get("rewards"):
             cells.append("reward " + ", ".join("–" if v is None else f"{v:.3g}" for v in r["rewards"]))
         cells.append("loss " + ", ".join("–" if v is None else f"{v:.3g}" for v in r["losses"]))
@@ -308,14 +447,19 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--shape", choices=("7b", "3b", "smoke"), help="Model shape [7b; smoke with --cpu-smoke].")
     parser.add_argument("--stages", help=f"Comma-separated subset of {','.join(ORDER)} [all].")
     parser.add_argument("--budget", type=float, help="Seconds for the whole check [450 on GPU].")
-    parser.add_argument("--box", action="append", default=[], metavar="STAGE=SECONDS",
-                        help="Time limit of one stage (repeatable).")
+    parser.add_argument(
+        "--box", action="append", default=[], metavar="STAGE=SECONDS", help="Time limit of one stage (repeatable)."
+    )
     parser.add_argument("--rounds", type=int, help="Most eval rounds [5].")
     parser.add_argument("--keep-checkpoints", action="store_true", help="Keep the training runs' final/ folders.")
-    parser.add_argument("--step-checkpoints", action="store_true",
-                        help="Let the trainer write its resumable checkpoint-N (7B: ~50 GB more disk) [skipped].")
-    parser.add_argument("--exact-shape", action="store_true",
-                        help="Never fall back from 7b to 3b when the work dir lacks disk space.")
+    parser.add_argument(
+        "--step-checkpoints",
+        action="store_true",
+        help="Let the trainer write its resumable checkpoint-N (7B: ~50 GB more disk) [skipped].",
+    )
+    parser.add_argument(
+        "--exact-shape", action="store_true", help="Never fall back from 7b to 3b when the work dir lacks disk space."
+    )
     return parser.parse_args(argv)
 
 
@@ -355,15 +499,18 @@ def main(argv: list[str] | None = None) -> int:
         env["OMP_NUM_THREADS"] = "1"  # a tiny model: more threads only spin against each other on shared cores
     started = time.time()
     report: dict[str, Any] = {
-        "schema": 1, "mode": mode,
-        "started_at": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "schema": 1,
+        "mode": mode,
+        "started_at": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "command": " ".join(["python", "benchmarks/gpu_check.py", *argv]),
-        "machine": machine(work), "versions": versions(),
+        "machine": machine(work),
+        "versions": versions(),
         "settings": {k: v for k, v in settings.items() if k not in ("least",)},
         "stages": {},
     }
-    print(f"GPU check ({mode}, shape {settings['shape']}), budget {settings['budget']:.0f} s, work dir {work}",
-          flush=True)
+    print(
+        f"GPU check ({mode}, shape {settings['shape']}), budget {settings['budget']:.0f} s, work dir {work}", flush=True
+    )
     deadline = started + settings["budget"]
     for i, stage in enumerate(ORDER):
         if stage not in selected:
@@ -372,7 +519,7 @@ def main(argv: list[str] | None = None) -> int:
         if need and need in selected and report["stages"].get(need, {}).get("status") != "ok":
             result = {"status": "skipped", "error": f"needs the {need} stage, which did not succeed"}
         else:
-            later = sum(settings["least"][s] for s in ORDER[i + 1:] if s in selected)
+            later = sum(settings["least"][s] for s in ORDER[i + 1 :] if s in selected)
             left = deadline - time.time() - later
             timeout = min(settings["box"][stage], left)
             if left < settings["least"][stage]:
@@ -382,15 +529,18 @@ def main(argv: list[str] | None = None) -> int:
                 spec = stage_spec(stage, settings, work, timeout)
                 result = run_child(stage, spec, timeout, env, log)
         report["stages"][stage] = result
-        print(f"[{stage}] {result['status']} in {result.get('seconds', 0):.0f} s"
-              + (f": {result['error']}" if result.get("error") else ""), flush=True)
+        print(
+            f"[{stage}] {result['status']} in {result.get('seconds', 0):.0f} s"
+            + (f": {result['error']}" if result.get("error") else ""),
+            flush=True,
+        )
         if stage in ("stock", "sft") and not args.keep_checkpoints:
             run = "run-grpo" if stage == "stock" else "run-sft"
             shutil.rmtree(work / run / "final", ignore_errors=True)
         report["wall_s"] = round(time.time() - started, 1)
         write_report(out, report)
     report["wall_s"] = round(time.time() - started, 1)
-    report["finished_at"] = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    report["finished_at"] = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
     text = write_report(out, report)
     print("\n" + text, flush=True)
     return 0 if all(r["status"] == "ok" for r in report["stages"].values()) else 1

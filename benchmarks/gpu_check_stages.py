@@ -99,18 +99,20 @@ def stage_build(spec: dict[str, Any]) -> dict[str, Any]:
     fallback = spec.get("fallback_shape")
     note = None
     if free < disk_needed(shape, spec["dtype"]) and fallback and free >= disk_needed(fallback, spec["dtype"]):
-        note = (f"{spec['work_dir']} has {free / 2**30:.1f} GiB free, the {shape} shape needs about "
-                f"{disk_needed(shape, spec['dtype']) / 2**30:.0f} GiB: built the {fallback} shape instead")
+        note = (
+            f"{spec['work_dir']} has {free / 2**30:.1f} GiB free, the {shape} shape needs about "
+            f"{disk_needed(shape, spec['dtype']) / 2**30:.0f} GiB: built the {fallback} shape instead"
+        )
         print(note, flush=True)
         shape = fallback
     if free < disk_needed(shape, spec["dtype"]):
         raise RuntimeError(
             f"{spec['work_dir']} has {free / 2**30:.1f} GiB free; the {shape} check needs about "
             f"{disk_needed(shape, spec['dtype']) / 2**30:.0f} GiB (the model and one saved copy). Pass --work on "
-            f"a larger disk, or --shape 3b.")
+            f"a larger disk, or --shape 3b."
+        )
     reset_peak(device)
-    figures = build_random_vlm(spec["model_dir"], shape, device=device, dtype=spec["dtype"],
-                               seed=spec.get("seed", 0))
+    figures = build_random_vlm(spec["model_dir"], shape, device=device, dtype=spec["dtype"], seed=spec.get("seed", 0))
     figures["requested_shape"] = spec["shape"]
     figures["shape_note"] = note
     figures["peak_gpu_bytes"] = peak_since_reset(device, 0)
@@ -142,12 +144,18 @@ def eval_prompts(per_task: int, template_name: str) -> dict[str, list[tuple[str,
 
 
 def _images(messages: list[dict[str, Any]]) -> list[Any]:
-    return [part["image"].convert("RGB") for m in messages if isinstance(m["content"], list)
-            for part in m["content"] if part.get("type") == "image"]
+    return [
+        part["image"].convert("RGB")
+        for m in messages
+        if isinstance(m["content"], list)
+        for part in m["content"]
+        if part.get("type") == "image"
+    ]
 
 
-def bare_generate(loaded: Any, prompts: dict[str, list], prefill: str, batch_size: int,
-                  max_new_tokens: int) -> dict[str, Any]:
+def bare_generate(
+    loaded: Any, prompts: dict[str, list], prefill: str, batch_size: int, max_new_tokens: int
+) -> dict[str, Any]:
     """The floor: render, tokenize, sort by length, ``model.generate`` per batch, decode. Nothing else."""
     import torch
 
@@ -160,21 +168,25 @@ def bare_generate(loaded: Any, prompts: dict[str, list], prefill: str, batch_siz
     tokens = 0
     t0 = time.perf_counter()
     for task, items in prompts.items():
-        rendered = [(sid, processor.apply_chat_template(m, add_generation_prompt=True, tokenize=False) + prefill,
-                     _images(m)) for sid, m in items]
+        rendered = [
+            (sid, processor.apply_chat_template(m, add_generation_prompt=True, tokenize=False) + prefill, _images(m))
+            for sid, m in items
+        ]
         # Longest first, so a batch holds prompts of similar length (text tokens; each task's images are alike).
         rendered.sort(key=lambda r: -len(tokenizer(r[1])["input_ids"]))
         for start in range(0, len(rendered), batch_size):
-            chunk = rendered[start:start + batch_size]
+            chunk = rendered[start : start + batch_size]
             images = [img for _, _, imgs in chunk for img in imgs]
-            inputs = processor(text=[r[1] for r in chunk], images=images or None, padding=True,
-                               return_tensors="pt").to(loaded.device)
+            inputs = processor(text=[r[1] for r in chunk], images=images or None, padding=True, return_tensors="pt").to(
+                loaded.device
+            )
             if "pixel_values" in inputs:
                 inputs["pixel_values"] = inputs["pixel_values"].to(model.dtype)
             with torch.inference_mode():
-                out = model.generate(**inputs, max_new_tokens=max_new_tokens, do_sample=False,
-                                     pad_token_id=tokenizer.pad_token_id)
-            for (sid, _, _), ids in zip(chunk, out[:, inputs["input_ids"].shape[1]:].tolist(), strict=True):
+                out = model.generate(
+                    **inputs, max_new_tokens=max_new_tokens, do_sample=False, pad_token_id=tokenizer.pad_token_id
+                )
+            for (sid, _, _), ids in zip(chunk, out[:, inputs["input_ids"].shape[1] :].tolist(), strict=True):
                 end = next((k for k, t in enumerate(ids) if t in stops), len(ids))
                 tokens += end
                 texts[f"{task}/{sid}"] = tokenizer.decode(ids[:end], skip_special_tokens=True)
@@ -183,11 +195,33 @@ def bare_generate(loaded: Any, prompts: dict[str, list], prefill: str, batch_siz
 
 def harness_eval(spec: dict[str, Any], run_dir: Path) -> dict[str, Any]:
     """``harness eval`` on the same prompts; generation time from its results.json, tokens from its samples."""
-    argv = ["eval", "--model", spec["model_dir"], "--tasks", ",".join(TASKS), "--templates", spec["template"],
-            "--limit", str(spec["per_task"]), "--batch-size", str(spec["batch_size"]),
-            "--max-new-tokens", str(spec["max_new_tokens"]), "--greedy", "--engine", "hf",
-            "--dtype", spec["dtype"], "--device", spec["device"], "-o", str(run_dir), "--no-progress",
-            "--no-download", *[arg for task in TASKS for arg in ("--source", f"{task}=synthetic")]]
+    argv = [
+        "eval",
+        "--model",
+        spec["model_dir"],
+        "--tasks",
+        ",".join(TASKS),
+        "--templates",
+        spec["template"],
+        "--limit",
+        str(spec["per_task"]),
+        "--batch-size",
+        str(spec["batch_size"]),
+        "--max-new-tokens",
+        str(spec["max_new_tokens"]),
+        "--greedy",
+        "--engine",
+        "hf",
+        "--dtype",
+        spec["dtype"],
+        "--device",
+        spec["device"],
+        "-o",
+        str(run_dir),
+        "--no-progress",
+        "--no-download",
+        *[arg for task in TASKS for arg in ("--source", f"{task}=synthetic")],
+    ]
     t0 = time.perf_counter()
     code = harness_cli(argv)
     wall = time.perf_counter() - t0
@@ -208,8 +242,14 @@ def harness_eval(spec: dict[str, Any], run_dir: Path) -> dict[str, Any]:
             texts[f"{task}/{record['id']}"] = record["completion"]
             tokens += int(record["num_tokens"])
     data = {task: (info or {}).get("kind") for task, info in (results.get("data") or {}).items()}
-    return {"seconds": sum(timings[u] for u in units), "tokens": tokens, "texts": texts,
-            "model_load_s": timings.get("model_load_s"), "wall_s": wall, "data": data}
+    return {
+        "seconds": sum(timings[u] for u in units),
+        "tokens": tokens,
+        "texts": texts,
+        "model_load_s": timings.get("model_load_s"),
+        "wall_s": wall,
+        "data": data,
+    }
 
 
 def _summary(values: list[float]) -> dict[str, float] | None:
@@ -231,9 +271,15 @@ def stage_eval(spec: dict[str, Any]) -> dict[str, Any]:
     prompts = eval_prompts(spec["per_task"], spec["template"])
     n_prompts = sum(len(v) for v in prompts.values())
     result: dict[str, Any] = {
-        "status": "running", "prompts": n_prompts, "per_task": spec["per_task"], "tasks": list(TASKS),
-        "template": spec["template"], "batch_size": spec["batch_size"], "max_new_tokens": spec["max_new_tokens"],
-        "goal_ratio": spec["goal_ratio"], "rounds": [],
+        "status": "running",
+        "prompts": n_prompts,
+        "per_task": spec["per_task"],
+        "tasks": list(TASKS),
+        "template": spec["template"],
+        "batch_size": spec["batch_size"],
+        "max_new_tokens": spec["max_new_tokens"],
+        "goal_ratio": spec["goal_ratio"],
+        "rounds": [],
     }
     t0 = time.perf_counter()
     loaded = harness.load_model(spec["model_dir"], dtype=spec["dtype"], device=device)
@@ -305,8 +351,10 @@ def skip_step_checkpoints() -> list[int]:
     from transformers import Trainer
 
     if not callable(getattr(Trainer, "_save_checkpoint", None)):
-        raise RuntimeError("transformers.Trainer has no _save_checkpoint: cannot skip step checkpoints; "
-                           "pass --step-checkpoints (needs ~50 GB more disk for 7B).")
+        raise RuntimeError(
+            "transformers.Trainer has no _save_checkpoint: cannot skip step checkpoints; "
+            "pass --step-checkpoints (needs ~50 GB more disk for 7B)."
+        )
     skipped: list[int] = []
 
     def record_instead_of_saving(self, model, trial):
@@ -326,25 +374,39 @@ def stage_train(spec: dict[str, Any]) -> dict[str, Any]:
     t0 = time.perf_counter()
     code = harness_cli(argv)
     wall = time.perf_counter() - t0
-    result: dict[str, Any] = {"command": "harness " + " ".join(argv), "exit_code": code, "wall_s": round(wall, 2),
-                              "peak_gpu_bytes": peak_since_reset(device, 0),
-                              "step_checkpoints_skipped": None if spec.get("step_checkpoints") else len(skipped)}
+    result: dict[str, Any] = {
+        "command": "harness " + " ".join(argv),
+        "exit_code": code,
+        "wall_s": round(wall, 2),
+        "peak_gpu_bytes": peak_since_reset(device, 0),
+        "step_checkpoints_skipped": None if spec.get("step_checkpoints") else len(skipped),
+    }
     metrics = run_dir / "metrics.jsonl"
     rows = [json.loads(line) for line in metrics.read_text(encoding="utf-8").splitlines()] if metrics.exists() else []
     # The TRL backend logs a non-finite value as null, so a missing number is a failure too.
     watched = ["loss", "grad_norm"] + (["reward"] if spec["method"] == "grpo" else [])
     watched += sorted({k for row in rows for k in row if k.startswith("rewards/") and k.endswith("/mean")})
-    bad = [f"step {row.get('step')}: {key}={row.get(key)!r}" for row in rows for key in watched
-           if not _finite(row.get(key))]
+    bad = [
+        f"step {row.get('step')}: {key}={row.get(key)!r}"
+        for row in rows
+        for key in watched
+        if not _finite(row.get(key))
+    ]
     step_times = [row.get("step_time_s") for row in rows]
     timed = [t for t in step_times[1:] if _finite(t)] or [t for t in step_times if _finite(t)]
     grpo = spec["method"] == "grpo"
     result.update(
-        steps=len(rows), step_times_s=step_times, s_per_step=_summary(timed), watched=watched,
-        losses=[row.get("loss") for row in rows], grad_norms=[row.get("grad_norm") for row in rows],
+        steps=len(rows),
+        step_times_s=step_times,
+        s_per_step=_summary(timed),
+        watched=watched,
+        losses=[row.get("loss") for row in rows],
+        grad_norms=[row.get("grad_norm") for row in rows],
         rewards=[row.get("reward") for row in rows] if grpo else None,
         mean_completion_tokens=[row.get("completions/mean_length") for row in rows] if grpo else None,
-        all_finite=bool(rows) and not bad, non_finite=bad[:10], final_dir=str(run_dir / "final"),
+        all_finite=bool(rows) and not bad,
+        non_finite=bad[:10],
+        final_dir=str(run_dir / "final"),
         final_saved=(run_dir / "final" / "config.json").is_file(),
     )
     problems = []
@@ -378,9 +440,12 @@ def stage_stock(spec: dict[str, Any]) -> dict[str, Any]:
         result["trl_final_skipped"] = f"no TRL checkpoint at {final} (its training stage did not finish)"
     report_path = work / "stock_load.json"
     if dirs:
-        done = subprocess.run([sys.executable, str(HERE / "stock_load.py"), "--json", str(report_path),
-                               *map(str, dirs.values())], capture_output=True, text=True,
-                              timeout=spec["timeout"])
+        done = subprocess.run(
+            [sys.executable, str(HERE / "stock_load.py"), "--json", str(report_path), *map(str, dirs.values())],
+            capture_output=True,
+            text=True,
+            timeout=spec["timeout"],
+        )
         if not report_path.exists():
             raise RuntimeError(f"stock_load.py wrote no report: {(done.stderr or done.stdout).strip()[-600:]}")
         report = json.loads(report_path.read_text(encoding="utf-8"))
@@ -388,9 +453,11 @@ def stage_stock(spec: dict[str, Any]) -> dict[str, Any]:
         result["harness_imported"] = report["harness_imported"]
         result["checkpoints"] = dict(zip(dirs, report["checkpoints"], strict=True))
     checks = result.get("checkpoints", {})
-    problems = [f"{name}: {(c.get('model_error') or c.get('processor_error') or c.get('forward_error'))[:200]}"
-                for name, c in checks.items()
-                if not (c.get("model_ok") and c.get("processor_ok") and c.get("forward_ok", True))]
+    problems = [
+        f"{name}: {(c.get('model_error') or c.get('processor_error') or c.get('forward_error'))[:200]}"
+        for name, c in checks.items()
+        if not (c.get("model_ok") and c.get("processor_ok") and c.get("forward_ok", True))
+    ]
     if result.get("harness_imported"):
         problems.append("the stock loader imported harness")
     if "trl_final" not in dirs:

@@ -128,12 +128,20 @@ def build_config(shape: str, token_ids: dict[str, int]) -> Any:
     text = dict(text)
     rope = {"rope_type": "default", "rope_theta": text.pop("rope_theta"), "mrope_section": text.pop("mrope_section")}
     tie = text.pop("tie_word_embeddings")
-    text.update(rope_parameters=rope, bos_token_id=token_ids["bos"], eos_token_id=token_ids["eos"],
-                pad_token_id=token_ids["pad"])
+    text.update(
+        rope_parameters=rope,
+        bos_token_id=token_ids["bos"],
+        eos_token_id=token_ids["eos"],
+        pad_token_id=token_ids["pad"],
+    )
     return Qwen2_5_VLConfig(
-        text_config=text, vision_config=dict(vision), tie_word_embeddings=tie,
-        image_token_id=token_ids["image"], video_token_id=token_ids["video"],
-        vision_start_token_id=token_ids["vision_start"], vision_end_token_id=token_ids["vision_end"],
+        text_config=text,
+        vision_config=dict(vision),
+        tie_word_embeddings=tie,
+        image_token_id=token_ids["image"],
+        video_token_id=token_ids["video"],
+        vision_start_token_id=token_ids["vision_start"],
+        vision_end_token_id=token_ids["vision_end"],
     )
 
 
@@ -173,8 +181,9 @@ def pad_tokenizer_file(path: str | Path, vocab_size: int) -> int:
     return vocab_size - start
 
 
-def build_random_vlm(out_dir: str | Path, shape: str, device: str = "cpu", dtype: str = "float32",
-                     seed: int = 0) -> dict[str, Any]:
+def build_random_vlm(
+    out_dir: str | Path, shape: str, device: str = "cpu", dtype: str = "float32", seed: int = 0
+) -> dict[str, Any]:
     """Write a random-weight Qwen2.5-VL of ``shape`` (model, tokenizer, processor) to ``out_dir``.
 
     Weights are initialised directly on ``device`` (a 7B model initialises in
@@ -196,8 +205,15 @@ def build_random_vlm(out_dir: str | Path, shape: str, device: str = "cpu", dtype
     build_tokenizer(1024).save_pretrained(tok_dir)
     padded = pad_tokenizer_file(tok_dir / "tokenizer.json", text["vocab_size"])
     tokenizer = AutoTokenizer.from_pretrained(tok_dir)
-    names = {"bos": "<|endoftext|>", "pad": "<|endoftext|>", "eos": "<|im_end|>", "image": "<|image_pad|>",
-             "video": "<|video_pad|>", "vision_start": "<|vision_start|>", "vision_end": "<|vision_end|>"}
+    names = {
+        "bos": "<|endoftext|>",
+        "pad": "<|endoftext|>",
+        "eos": "<|im_end|>",
+        "image": "<|image_pad|>",
+        "video": "<|video_pad|>",
+        "vision_start": "<|vision_start|>",
+        "vision_end": "<|vision_end|>",
+    }
     ids = {key: tokenizer.convert_tokens_to_ids(token) for key, token in names.items()}
     config = build_config(shape, ids)
 
@@ -209,7 +225,8 @@ def build_random_vlm(out_dir: str | Path, shape: str, device: str = "cpu", dtype
         torch.cuda.synchronize()
     init_s = time.perf_counter() - t0
     model.generation_config = GenerationConfig(
-        bos_token_id=ids["bos"], eos_token_id=[ids["eos"], ids["pad"]], pad_token_id=ids["pad"], do_sample=False)
+        bos_token_id=ids["bos"], eos_token_id=[ids["eos"], ids["pad"]], pad_token_id=ids["pad"], do_sample=False
+    )
     params = sum(p.numel() for p in model.parameters())
     t0 = time.perf_counter()
     model.save_pretrained(out)
@@ -219,17 +236,28 @@ def build_random_vlm(out_dir: str | Path, shape: str, device: str = "cpu", dtype
     # Saved the way the harness saves processors (harness.models.tiny and the TRL backend's final/ do the same):
     # the stock Qwen2_5_VLProcessor without its video processor, which would need torchvision.
     image_processor = Qwen2VLImageProcessorPil(
-        patch_size=14, merge_size=2, temporal_patch_size=2,
-        size={"shortest_edge": MIN_PIXELS, "longest_edge": MAX_PIXELS})
-    processor = processor_class_for("qwen2_5_vl")(image_processor=image_processor, tokenizer=tokenizer,
-                                                   chat_template=CHAT_TEMPLATE)
+        patch_size=14,
+        merge_size=2,
+        temporal_patch_size=2,
+        size={"shortest_edge": MIN_PIXELS, "longest_edge": MAX_PIXELS},
+    )
+    processor = processor_class_for("qwen2_5_vl")(
+        image_processor=image_processor, tokenizer=tokenizer, chat_template=CHAT_TEMPLATE
+    )
     processor.save_pretrained(out)
     for f in tok_dir.iterdir():
         f.unlink()
     tok_dir.rmdir()
     weights = sum(f.stat().st_size for f in out.glob("*.safetensors"))
     return {
-        "shape": shape, "model_dir": str(out), "parameters": params, "dtype": dtype, "device": device,
-        "vocab_size": text["vocab_size"], "tokenizer_padded_by": padded, "weights_bytes": weights,
-        "init_s": round(init_s, 2), "save_s": round(save_s, 2),
+        "shape": shape,
+        "model_dir": str(out),
+        "parameters": params,
+        "dtype": dtype,
+        "device": device,
+        "vocab_size": text["vocab_size"],
+        "tokenizer_padded_by": padded,
+        "weights_bytes": weights,
+        "init_s": round(init_s, 2),
+        "save_s": round(save_s, 2),
     }

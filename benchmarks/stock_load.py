@@ -41,8 +41,12 @@ def check_dir(path: Path, forward_max_params: int) -> dict[str, Any]:
     t0 = time.perf_counter()
     try:
         model = AutoModelForImageTextToText.from_pretrained(str(path), dtype="auto", local_files_only=True)
-        out.update(model_ok=True, model_class=type(model).__name__, dtype=str(model.dtype).replace("torch.", ""),
-                   parameters=sum(p.numel() for p in model.parameters()))
+        out.update(
+            model_ok=True,
+            model_class=type(model).__name__,
+            dtype=str(model.dtype).replace("torch.", ""),
+            parameters=sum(p.numel() for p in model.parameters()),
+        )
     except Exception as exc:  # noqa: BLE001 - every failure is the result
         out.update(model_ok=False, model_error=_error(exc))
     out["model_load_s"] = round(time.perf_counter() - t0, 2)
@@ -79,8 +83,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("dirs", nargs="+", type=Path)
     parser.add_argument("--json", type=Path, required=True, help="Write the result here.")
-    parser.add_argument("--forward-max-params", type=int, default=100_000_000,
-                        help="Run the forward pass only for models up to this size (it runs on CPU).")
+    parser.add_argument(
+        "--forward-max-params",
+        type=int,
+        default=100_000_000,
+        help="Run the forward pass only for models up to this size (it runs on CPU).",
+    )
     args = parser.parse_args(argv)
     started = time.perf_counter()
     from transformers.utils import is_torchvision_available

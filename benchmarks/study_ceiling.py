@@ -25,11 +25,17 @@ from pathlib import Path
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--base", help="base model checkpoint directory (default: the --preset's, built "
-                        "into the cache if missing)")
+    parser.add_argument(
+        "--base", help="base model checkpoint directory (default: the --preset's, built into the cache if missing)"
+    )
     parser.add_argument("--preset", default="mini", help="study preset whose base model and task options to use")
-    parser.add_argument("--option", action="append", default=[], metavar="TASK.KEY=VALUE",
-                        help="override one task option (repeatable), e.g. fgvc.distractors=any")
+    parser.add_argument(
+        "--option",
+        action="append",
+        default=[],
+        metavar="TASK.KEY=VALUE",
+        help="override one task option (repeatable), e.g. fgvc.distractors=any",
+    )
     parser.add_argument("--tasks", default="banner,fgvc,sat")
     parser.add_argument("--train", type=int, default=2000, help="training samples per task")
     parser.add_argument("--steps", type=int, default=400)
@@ -66,34 +72,67 @@ def main() -> None:
     for task in [t.strip() for t in args.tasks.split(",") if t.strip()]:
         run_dir = out / "runs" / task
         t0 = time.perf_counter()
-        config = RunConfig.model_validate({
-            "task": task, "method": "sft", "model": args.base, "template": args.template, "backend": "trl",
-            "limit": args.train, "seed": 0, "output": str(run_dir), "max_steps": args.steps,
-            "learning_rate": args.lr, "per_device_batch": args.batch, "grad_accum": 1,
-            "trl": {"device": "cpu", "save_steps": 100000, "save_total_limit": 1},
-            **({"task_options": options[task]} if options.get(task) else {}),
-        })
+        config = RunConfig.model_validate(
+            {
+                "task": task,
+                "method": "sft",
+                "model": args.base,
+                "template": args.template,
+                "backend": "trl",
+                "limit": args.train,
+                "seed": 0,
+                "output": str(run_dir),
+                "max_steps": args.steps,
+                "learning_rate": args.lr,
+                "per_device_batch": args.batch,
+                "grad_accum": 1,
+                "trl": {"device": "cpu", "save_steps": 100000, "save_total_limit": 1},
+                **({"task_options": options[task]} if options.get(task) else {}),
+            }
+        )
         if not (run_dir / "final" / "config.json").exists():
             backend = harness.get_backend("trl")
             backend.check(config)
             backend.run(config)
         train_s = time.perf_counter() - t0
-        res = run_eval(EvalConfig(
-            tasks=[task], templates=[args.template], model=str(run_dir / "final"), split="test",
-            limit=args.eval, max_new_tokens=48, batch_size=16, seed=0, output=str(out / "eval" / task),
-            device="cpu", dtype="float32", sources={task: "synthetic"},
-            task_options={task: options[task]} if options.get(task) else {}),
-            progress=False, echo=lambda s: None)["results"][task][args.template]
+        res = run_eval(
+            EvalConfig(
+                tasks=[task],
+                templates=[args.template],
+                model=str(run_dir / "final"),
+                split="test",
+                limit=args.eval,
+                max_new_tokens=48,
+                batch_size=16,
+                seed=0,
+                output=str(out / "eval" / task),
+                device="cpu",
+                dtype="float32",
+                sources={task: "synthetic"},
+                task_options={task: options[task]} if options.get(task) else {},
+            ),
+            progress=False,
+            echo=lambda s: None,
+        )["results"][task][args.template]
         chance = chance_level(read_records(records_path(out / "eval" / task, task, args.template), repair=False))
         k, n = round(res["accuracy"] * res["n"]), res["n"]
         low, high = wilson_interval(k, n)
-        results[task] = {"accuracy": res["accuracy"], "wilson95": [low, high], "n": n,
-                         "chance": chance, "train_samples": args.train, "steps": args.steps,
-                         "task_options": options.get(task, {}),
-                         "train_s": train_s}
-        print(f"{task}: {100 * res['accuracy']:.1f}% [{100 * low:.1f}, {100 * high:.1f}] n={n} "
-              f"(chance {100 * chance:.0f}%), SFT {args.train} samples x "
-              f"{args.steps} steps in {train_s:.0f} s, options {options.get(task, {})}", flush=True)
+        results[task] = {
+            "accuracy": res["accuracy"],
+            "wilson95": [low, high],
+            "n": n,
+            "chance": chance,
+            "train_samples": args.train,
+            "steps": args.steps,
+            "task_options": options.get(task, {}),
+            "train_s": train_s,
+        }
+        print(
+            f"{task}: {100 * res['accuracy']:.1f}% [{100 * low:.1f}, {100 * high:.1f}] n={n} "
+            f"(chance {100 * chance:.0f}%), SFT {args.train} samples x "
+            f"{args.steps} steps in {train_s:.0f} s, options {options.get(task, {})}",
+            flush=True,
+        )
     out.mkdir(parents=True, exist_ok=True)
     (out / "ceiling.json").write_text(json.dumps({"args": vars(args), "results": results}, indent=2) + "\n")
 

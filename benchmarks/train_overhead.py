@@ -30,8 +30,15 @@ import tempfile
 import time
 from pathlib import Path
 
-SETTINGS = dict(per_device_batch=4, grad_accum=1, num_generations=4, max_completion_length=32,
-                learning_rate=1e-5, temperature=1.0, beta=0.04)
+SETTINGS = dict(
+    per_device_batch=4,
+    grad_accum=1,
+    num_generations=4,
+    max_completion_length=32,
+    learning_rate=1e-5,
+    temperature=1.0,
+    beta=0.04,
+)
 REWARD = "accuracy:1,format:1,length_norm:0.5"
 ANSWER = re.compile(r"<answer>(.*?)</answer>", re.S)
 FORMAT = re.compile(r"^\s*<think>.*?</think>\s*<answer>.+?</answer>\s*$", re.S)
@@ -54,13 +61,23 @@ def quiet() -> None:
 
 
 def harness_run(model_dir: str, out: Path, steps: int, limit: int, seed: int) -> dict[str, list[float]]:
-    from harness.runs.rundir import read_jsonl as read_metrics
     from harness.config.run import RunConfig
+    from harness.runs.rundir import read_jsonl as read_metrics
     from harness.training.runner import run_training
 
-    config = RunConfig(task="banner", method="grpo", model=model_dir, template="think", reward=REWARD,
-                       output=str(out), max_steps=steps, limit=limit, seed=seed,
-                       trl={"device": "cpu", "save_steps": 10_000}, **SETTINGS)
+    config = RunConfig(
+        task="banner",
+        method="grpo",
+        model=model_dir,
+        template="think",
+        reward=REWARD,
+        output=str(out),
+        max_steps=steps,
+        limit=limit,
+        seed=seed,
+        trl={"device": "cpu", "save_steps": 10_000},
+        **SETTINGS,
+    )
     run_training(config, echo=lambda *_: None)
     rows = read_metrics(out / "metrics.jsonl")
     return {"wall": [r["step_time_s"] for r in rows], "cpu": [r["step_cpu_s"] for r in rows]}
@@ -101,7 +118,9 @@ def bare_run(model_dir: str, out: Path, steps: int, limit: int, seed: int) -> di
         return [1.0 if FORMAT.match(text_of(c)) else 0.0 for c in completions]
 
     def length_norm(completions, **_):
-        lengths = [len(ids) for ids in tokenizer([text_of(c) for c in completions], add_special_tokens=False)["input_ids"]]
+        lengths = [
+            len(ids) for ids in tokenizer([text_of(c) for c in completions], add_special_tokens=False)["input_ids"]
+        ]
         return [1.0 / (1.0 + math.exp(-(n - 256.0) / 256.0)) for n in lengths]
 
     class Timer(TrainerCallback):
@@ -118,16 +137,36 @@ def bare_run(model_dir: str, out: Path, steps: int, limit: int, seed: int) -> di
     model = AutoModelForImageTextToText.from_pretrained(model_dir, dtype=torch.float32, local_files_only=True)
     timer = Timer()
     args = GRPOConfig(
-        output_dir=str(out), max_steps=steps, learning_rate=SETTINGS["learning_rate"], lr_scheduler_type="constant",
+        output_dir=str(out),
+        max_steps=steps,
+        learning_rate=SETTINGS["learning_rate"],
+        lr_scheduler_type="constant",
         per_device_train_batch_size=SETTINGS["per_device_batch"],
-        gradient_accumulation_steps=SETTINGS["grad_accum"], num_generations=SETTINGS["num_generations"],
-        max_completion_length=SETTINGS["max_completion_length"], temperature=SETTINGS["temperature"],
-        beta=SETTINGS["beta"], reward_weights=[1.0, 1.0, 0.5], use_cpu=True, bf16=False,
-        activation_checkpointing=False, logging_steps=1, save_strategy="no", report_to="none", seed=seed,
-        data_seed=seed, weight_decay=0.0, disable_tqdm=True,
+        gradient_accumulation_steps=SETTINGS["grad_accum"],
+        num_generations=SETTINGS["num_generations"],
+        max_completion_length=SETTINGS["max_completion_length"],
+        temperature=SETTINGS["temperature"],
+        beta=SETTINGS["beta"],
+        reward_weights=[1.0, 1.0, 0.5],
+        use_cpu=True,
+        bf16=False,
+        activation_checkpointing=False,
+        logging_steps=1,
+        save_strategy="no",
+        report_to="none",
+        seed=seed,
+        data_seed=seed,
+        weight_decay=0.0,
+        disable_tqdm=True,
     )
-    trainer = GRPOTrainer(model=model, reward_funcs=[accuracy, format_, length_norm], args=args,
-                          train_dataset=dataset, processing_class=processor, callbacks=[timer])
+    trainer = GRPOTrainer(
+        model=model,
+        reward_funcs=[accuracy, format_, length_norm],
+        args=args,
+        train_dataset=dataset,
+        processing_class=processor,
+        callbacks=[timer],
+    )
     trainer.train()
     return {"wall": step_times(timer.ends, timer.start), "cpu": step_times(timer.cpu_ends, timer.cpu_start)}
 
@@ -140,8 +179,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--limit", type=int, default=32)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--model", help="Checkpoint directory [the cached tiny model].")
-    parser.add_argument("--threads", type=int, default=1,
-                        help="torch threads for both sides (1: no spin-waiting threads inflating CPU time).")
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=1,
+        help="torch threads for both sides (1: no spin-waiting threads inflating CPU time).",
+    )
     args = parser.parse_args(argv)
     import torch
 
@@ -159,18 +202,24 @@ def main(argv: list[str] | None = None) -> int:
             for name, fn in (("harness", harness_run), ("bare", bare_run)):
                 got = fn(model_dir, Path(tmp) / f"{name}-{r}", args.steps, args.limit, args.seed)
                 for clock in ("wall", "cpu"):
-                    kept = got[clock][args.warmup:]
+                    kept = got[clock][args.warmup :]
                     times[name, clock] += kept
-                    print(f"round {r} {name:8s} {clock:4s} step times (s): "
-                          + " ".join(f"{t:.3f}" for t in kept), flush=True)
-    print(f"\nGRPO step, tiny Qwen2.5-VL, {SETTINGS['per_device_batch']} completions x "
-          f"{SETTINGS['max_completion_length']} tokens, {args.rounds} rounds x {args.steps - args.warmup} steps:")
+                    print(
+                        f"round {r} {name:8s} {clock:4s} step times (s): " + " ".join(f"{t:.3f}" for t in kept),
+                        flush=True,
+                    )
+    print(
+        f"\nGRPO step, tiny Qwen2.5-VL, {SETTINGS['per_device_batch']} completions x "
+        f"{SETTINGS['max_completion_length']} tokens, {args.rounds} rounds x {args.steps - args.warmup} steps:"
+    )
     for clock in ("cpu", "wall"):
         med = {side: statistics.median(times[side, clock]) for side in ("harness", "bare")}
         ratio = med["harness"] / med["bare"]
         verdict = "MET" if ratio <= 1.05 else "NOT MET"
-        print(f"  {clock:4s} median: harness {med['harness']:.3f} s, bare {med['bare']:.3f} s, "
-              f"ratio {ratio:.3f} (goal <= 1.05: {verdict})")
+        print(
+            f"  {clock:4s} median: harness {med['harness']:.3f} s, bare {med['bare']:.3f} s, "
+            f"ratio {ratio:.3f} (goal <= 1.05: {verdict})"
+        )
     return 0
 
 

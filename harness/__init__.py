@@ -18,6 +18,9 @@ from __future__ import annotations
 from typing import Any
 
 from harness.api.answers import completion_text, is_blank_answer, last_answer, normalize_answer, think_span
+from harness.api.hookspecs import hookimpl
+from harness.api.protocols import Backend, Engine, Generation, Messages, Reward, Task, Template
+from harness.api.sample import Sample
 from harness.errors import (
     ConfigError,
     DataError,
@@ -27,14 +30,10 @@ from harness.errors import (
     PluginError,
     UnknownNameError,
 )
-from harness.api.hookspecs import hookimpl
 from harness.host.manager import get_host
-from harness.api.protocols import Backend, Engine, Generation, Messages, Reward, Task, Template
 from harness.rewards.spec import reward_from_spec
 from harness.runs.rundir import RunSummary
-from harness.api.sample import Sample
 from harness.runs.versions import __version__
-
 
 __all__ = [
     "EvalConfig",
@@ -79,8 +78,7 @@ def _check_params(what: str, name: str, factory: Any, params: dict[str, Any]) ->
     try:
         signature.bind(**params)
     except TypeError as exc:
-        takes = [p.name for p in signature.parameters.values()
-                 if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
+        takes = [p.name for p in signature.parameters.values() if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
         raise ConfigError(f"{what} {name!r}: {exc}; it takes: {', '.join(takes) or 'no parameters'}.") from None
 
 
@@ -137,10 +135,21 @@ def list_engines() -> list[str]:
     return get_host().registry("engines").names()
 
 
-__all__ += [f"{verb}_{name}" for verb, name in (
-    ("get", "task"), ("get", "reward"), ("get", "template"), ("get", "backend"), ("get", "engine"),
-    ("list", "tasks"), ("list", "rewards"), ("list", "templates"), ("list", "backends"), ("list", "engines"),
-)]
+__all__ += [
+    f"{verb}_{name}"
+    for verb, name in (
+        ("get", "task"),
+        ("get", "reward"),
+        ("get", "template"),
+        ("get", "backend"),
+        ("get", "engine"),
+        ("list", "tasks"),
+        ("list", "rewards"),
+        ("list", "templates"),
+        ("list", "backends"),
+        ("list", "engines"),
+    )
+]
 
 
 # Names resolved on first use, so that `import harness` stays light: the

@@ -24,8 +24,9 @@ class HarnessError(Exception):
 
     exit_code = 1
 
-    def __init__(self, *args: object, field: str | None = None, where: str | None = None,
-                 fix: str | None = None) -> None:
+    def __init__(
+        self, *args: object, field: str | None = None, where: str | None = None, fix: str | None = None
+    ) -> None:
         super().__init__(*args)
         self.field, self.where, self.fix = field, where, fix
 

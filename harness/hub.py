@@ -76,8 +76,12 @@ class Snapshot:
 
     def record(self) -> dict[str, Any]:
         """What results record: repo, the requested and the resolved revision, the local folder."""
-        return {"repo": self.ref.repo_id, "requested_revision": self.ref.revision,
-                "revision": self.commit, "path": str(self.path)}
+        return {
+            "repo": self.ref.repo_id,
+            "requested_revision": self.ref.revision,
+            "revision": self.commit,
+            "path": str(self.path),
+        }
 
 
 def parse_ref(text: str, repo_type: str = "model") -> HubRef:
@@ -144,8 +148,15 @@ def snapshot(
     kind = what or ref.repo_type
     lacking: list[str] = []
     try:
-        cached = Path(snapshot_download(ref.repo_id, repo_type=ref.repo_type, revision=ref.revision,
-                                        allow_patterns=patterns, local_files_only=True))
+        cached = Path(
+            snapshot_download(
+                ref.repo_id,
+                repo_type=ref.repo_type,
+                revision=ref.revision,
+                allow_patterns=patterns,
+                local_files_only=True,
+            )
+        )
         lacking = missing(cached) if missing else []
         if not lacking:
             return Snapshot(ref, cached, cached.name, downloaded=False)
@@ -165,8 +176,9 @@ def snapshot(
             f"Run `{command}` where there is network (then copy the cache, or set HF_HOME), and rerun."
         )
     try:
-        path = Path(snapshot_download(ref.repo_id, repo_type=ref.repo_type, revision=ref.revision,
-                                      allow_patterns=patterns))
+        path = Path(
+            snapshot_download(ref.repo_id, repo_type=ref.repo_type, revision=ref.revision, allow_patterns=patterns)
+        )
     except Exception as exc:  # noqa: BLE001
         raise _hub_error(exc, ref, command, kind) from None
     lacking = missing(path) if missing else []
@@ -297,8 +309,10 @@ def card_splits(readme: Path) -> dict[str, list[str]] | None:
     configs = meta.get("configs")
     if not isinstance(configs, list) or not configs:
         return None
-    chosen = next((c for c in configs if isinstance(c, dict) and (c.get("default") or c.get("config_name") == "default")),
-                  configs[0])
+    chosen = next(
+        (c for c in configs if isinstance(c, dict) and (c.get("default") or c.get("config_name") == "default")),
+        configs[0],
+    )
     files = chosen.get("data_files") if isinstance(chosen, dict) else None
     if isinstance(files, (str, list)) and (isinstance(files, str) or all(isinstance(f, str) for f in files)):
         return {"train": [files] if isinstance(files, str) else list(files)}
@@ -335,8 +349,9 @@ class DatasetFiles:
         return [f for f in found if any(fnmatch.fnmatch(f, pat) for pat in self.patterns)]
 
 
-def dataset_split_files(ref: HubRef, wanted: Sequence[Sequence[str]], split: str, *,
-                        download: bool = True, what: str = "dataset") -> DatasetFiles:
+def dataset_split_files(
+    ref: HubRef, wanted: Sequence[Sequence[str]], split: str, *, download: bool = True, what: str = "dataset"
+) -> DatasetFiles:
     """Fetch (or find cached) the files of one split of dataset ``ref``.
 
     :param wanted: candidate card split names for the task split, in order
@@ -361,8 +376,7 @@ def dataset_split_files(ref: HubRef, wanted: Sequence[Sequence[str]], split: str
 
     def lacking(path: Path) -> list[str]:
         present = [str(p.relative_to(path)) for p in path.rglob("*") if p.is_file() or p.is_symlink()]
-        return [pat for pat in patterns
-                if not any(fnmatch.fnmatch(f, pat) and (path / f).is_file() for f in present)]
+        return [pat for pat in patterns if not any(fnmatch.fnmatch(f, pat) and (path / f).is_file() for f in present)]
 
     snap = snapshot(pinned, allow_patterns=["README.md", *patterns], download=download, missing=lacking, what=what)
     return DatasetFiles(Snapshot(ref, snap.path, snap.commit, snap.downloaded or card.downloaded), names, patterns)

@@ -116,8 +116,12 @@ class PairedResult:
 
 
 def compare_paired(
-    a: Mapping[str, bool], b: Mapping[str, bool], *, what: str = "the two runs",
-    resamples: int = 10000, seed: int = 0,
+    a: Mapping[str, bool],
+    b: Mapping[str, bool],
+    *,
+    what: str = "the two runs",
+    resamples: int = 10000,
+    seed: int = 0,
 ) -> PairedResult:
     """Paired comparison of two ``{sample id: correct}`` maps over the same sample ids.
 
@@ -126,8 +130,11 @@ def compare_paired(
     """
     if set(a) != set(b):
         missing_b, missing_a = sorted(set(a) - set(b)), sorted(set(b) - set(a))
-        sides = [f"{len(ids)} only in the {side}, e.g. {ids[:3]}"
-                 for side, ids in (("first", missing_b), ("second", missing_a)) if ids]
+        sides = [
+            f"{len(ids)} only in the {side}, e.g. {ids[:3]}"
+            for side, ids in (("first", missing_b), ("second", missing_a))
+            if ids
+        ]
         raise DataError(
             f"{what}: not the same test samples, so they cannot be compared pair by pair "
             f"({'; '.join(sides)}). Evaluate both on the same split, limit and seed."
@@ -142,9 +149,16 @@ def compare_paired(
     boot = paired_bootstrap(xa, xb, resamples=resamples, seed=seed)
     n = len(ids)
     return PairedResult(
-        n=n, accuracy_a=sum(xa) / n, accuracy_b=sum(xb) / n, diff=boot["diff"],
-        only_a=only_a, only_b=only_b, p_mcnemar=mcnemar_exact(only_a, only_b),
-        diff_low=boot["low"], diff_high=boot["high"], p_bootstrap=boot["p"],
+        n=n,
+        accuracy_a=sum(xa) / n,
+        accuracy_b=sum(xb) / n,
+        diff=boot["diff"],
+        only_a=only_a,
+        only_b=only_b,
+        p_mcnemar=mcnemar_exact(only_a, only_b),
+        diff_low=boot["low"],
+        diff_high=boot["high"],
+        p_bootstrap=boot["p"],
     )
 
 

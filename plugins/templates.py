@@ -35,9 +35,7 @@ class FormatTemplate:
         )
 
 
-THINK = FormatTemplate(
-    "think", "Reason inside <think>...</think>, then answer inside <answer>...</answer>.", True
-)
+THINK = FormatTemplate("think", "Reason inside <think>...</think>, then answer inside <answer>...</answer>.", True)
 NOTHINK = FormatTemplate("nothink", "Answer only, inside <answer>...</answer>.", False)
 
 

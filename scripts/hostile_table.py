@@ -75,8 +75,15 @@ class Case:
     detail: str = ""
 
 
-def classify(kind: str, outcome: str, *, timed_out: bool = False, harness_error: bool = False,
-             assertion: bool = False, message: str = "") -> str:
+def classify(
+    kind: str,
+    outcome: str,
+    *,
+    timed_out: bool = False,
+    harness_error: bool = False,
+    assertion: bool = False,
+    message: str = "",
+) -> str:
     """The table column of one case's outcome (see the module docstring)."""
     if outcome == "passed":
         return "clean errors" if kind == "error" else "correct results"
@@ -95,8 +102,11 @@ def classify(kind: str, outcome: str, *, timed_out: bool = False, harness_error:
 
 def is_case(item: pytest.Item) -> bool:
     path = Path(str(item.path))
-    return ("hostile" in path.parent.parts[-1:] or item.get_closest_marker("hostile") is not None
-            or getattr(item.module, "HOSTILE_CLASS", None) is not None)
+    return (
+        "hostile" in path.parent.parts[-1:]
+        or item.get_closest_marker("hostile") is not None
+        or getattr(item.module, "HOSTILE_CLASS", None) is not None
+    )
 
 
 def case_class(item: pytest.Item) -> str:
@@ -177,8 +187,14 @@ class Collector:
                 message = str(excinfo.value)
                 harness_error = excinfo.errisinstance(HarnessError)
                 assertion = excinfo.errisinstance((AssertionError, pytest.fail.Exception))
-            column = classify(kind, report.outcome, timed_out=item.nodeid in self._timed_out,
-                              harness_error=harness_error, assertion=assertion, message=message)
+            column = classify(
+                kind,
+                report.outcome,
+                timed_out=item.nodeid in self._timed_out,
+                harness_error=harness_error,
+                assertion=assertion,
+                message=message,
+            )
             detail = "" if report.outcome == "passed" else message.strip().splitlines()[0][:200] if message else ""
             self.cases[item.nodeid] = Case(item.nodeid, case_class(item), kind, column, detail)
 
@@ -219,10 +235,14 @@ def update_docs(text: str, table: str) -> str:
 def sets_hostile_class(path: Path) -> bool:
     """Whether module ``path`` assigns ``HOSTILE_CLASS`` at its top level."""
     tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
-    return any(isinstance(node, (ast.Assign, ast.AnnAssign))
-               and any(getattr(t, "id", None) == "HOSTILE_CLASS"
-                       for t in (node.targets if isinstance(node, ast.Assign) else [node.target]))
-               for node in tree.body)
+    return any(
+        isinstance(node, (ast.Assign, ast.AnnAssign))
+        and any(
+            getattr(t, "id", None) == "HOSTILE_CLASS"
+            for t in (node.targets if isinstance(node, ast.Assign) else [node.target])
+        )
+        for node in tree.body
+    )
 
 
 def suite_paths() -> list[str]:
@@ -246,8 +266,10 @@ def main(argv: list[str] | None = None) -> int:
     for case in bad:
         print(f"BAD ({case.column}): {case.nodeid}: {case.detail}")
     if status not in (0, 1):  # interrupted (e.g. a module that does not import), internal or usage error
-        print(f"pytest stopped with status {status}: the suite did not run to the end; table not written.",
-              file=sys.stderr)
+        print(
+            f"pytest stopped with status {status}: the suite did not run to the end; table not written.",
+            file=sys.stderr,
+        )
         return int(status) or 1
     if args.pytest_args:  # a partial run: report, never write a partial table
         return int(bool(bad) or status != 0)

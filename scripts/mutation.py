@@ -59,10 +59,23 @@ class Target:
 # here: each module's are the fast tests that execute it, found by coverage (see select_tests).
 MODULES: tuple[Target, ...] = (
     Target("answers", "harness/api/answers.py"),
-    Target("sat", "tasks/sat.py",
-           ("resolve_choice", "rotations", "circular_group", "SatTask.extract_answer", "SatTask.is_correct",
-            "SatTask.metrics", "SatTask.samples", "SatTask._row_sample")),
-    Target("fgvc", "tasks/fgvc.py", ("_accepted", "FgvcTask.extract_answer", "FgvcTask.is_correct", "FgvcTask.metrics")),
+    Target(
+        "sat",
+        "tasks/sat.py",
+        (
+            "resolve_choice",
+            "rotations",
+            "circular_group",
+            "SatTask.extract_answer",
+            "SatTask.is_correct",
+            "SatTask.metrics",
+            "SatTask.samples",
+            "SatTask._row_sample",
+        ),
+    ),
+    Target(
+        "fgvc", "tasks/fgvc.py", ("_accepted", "FgvcTask.extract_answer", "FgvcTask.is_correct", "FgvcTask.metrics")
+    ),
     Target("banner", "tasks/banner.py", ("normalize_label", "BannerTask.extract_answer", "BannerTask.is_correct")),
     # tasks/_common.py's helpers, now in harness.data
     Target("data_labels", "harness/data/labels.py", ("answer_span", "clean", "label_key")),
@@ -77,8 +90,11 @@ MODULES: tuple[Target, ...] = (
     Target("eval_records", "harness/evaluation/records.py"),
     Target("eval_results", "harness/evaluation/results.py"),
     Target("eval_report", "harness/evaluation/report.py"),
-    Target("eval_runner", "harness/evaluation/runner.py",
-           ("resolve_eval_model", "check_output_dir", "_pending", "summarize_output")),
+    Target(
+        "eval_runner",
+        "harness/evaluation/runner.py",
+        ("resolve_eval_model", "check_output_dir", "_pending", "summarize_output"),
+    ),
     Target("eval_shards", "harness/evaluation/shards.py"),
     Target("study_report", "harness/study/report.py"),
     Target("hacking_indicators", "harness/hacking/indicators.py"),
@@ -125,8 +141,11 @@ def defined_functions(target: Target) -> set[str]:
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
             names.add(node.name)
         elif isinstance(node, ast.ClassDef):
-            names |= {f"{node.name}.{item.name}" for item in node.body
-                      if isinstance(item, (ast.FunctionDef, ast.AsyncFunctionDef))}
+            names |= {
+                f"{node.name}.{item.name}"
+                for item in node.body
+                if isinstance(item, (ast.FunctionDef, ast.AsyncFunctionDef))
+            }
     return names
 
 
@@ -184,13 +203,34 @@ def measure_coverage(files: list[Path]) -> dict[str, dict]:
     out.mkdir(parents=True)
     data_file, durations = out / ".coverage", out / "durations.json"
     include = ",".join(str(ROOT / t.path) for t in MODULES)
-    env = os.environ | {"PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT / "scripts"), os.environ.get("PYTHONPATH")])),
-                        "MUTATION_DURATIONS": str(durations)}
-    command = [sys.executable, "-m", "coverage", "run", f"--data-file={data_file}", f"--include={include}",
-               "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "mutation_contexts", "-W", "ignore",
-               "--hypothesis-seed=0", *POOL_ARGS, *(str(f.relative_to(ROOT)) for f in files)]
-    print(f"[mutation] choosing each module's tests: coverage of {len(files)} test files "
-          f"(log: {out / 'pytest.log'})", flush=True)
+    env = os.environ | {
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT / "scripts"), os.environ.get("PYTHONPATH")])),
+        "MUTATION_DURATIONS": str(durations),
+    }
+    command = [
+        sys.executable,
+        "-m",
+        "coverage",
+        "run",
+        f"--data-file={data_file}",
+        f"--include={include}",
+        "-m",
+        "pytest",
+        "-q",
+        "-p",
+        "no:cacheprovider",
+        "-p",
+        "mutation_contexts",
+        "-W",
+        "ignore",
+        "--hypothesis-seed=0",
+        *POOL_ARGS,
+        *(str(f.relative_to(ROOT)) for f in files),
+    ]
+    print(
+        f"[mutation] choosing each module's tests: coverage of {len(files)} test files (log: {out / 'pytest.log'})",
+        flush=True,
+    )
     started = time.monotonic()
     with open(out / "pytest.log", "w", encoding="utf-8") as fh:
         proc = subprocess.run(command, cwd=ROOT, env=env, stdout=fh, stderr=subprocess.STDOUT)
@@ -213,8 +253,11 @@ def measure_coverage(files: list[Path]) -> dict[str, dict]:
         contexts = data.contexts_by_lineno(str(ROOT / target.path)) if (ROOT / target.path).is_file() else {}
         for nodeid in sorted({c for cs in contexts.values() for c in cs if c}):
             file_of(nodeid)["tests"].setdefault(target.path, []).append(nodeid)
-    print(f"[mutation] coverage run: {len(timing['seconds'])} tests, {len(timing['failed'])} failed, "
-          f"{round(time.monotonic() - started)} s", flush=True)
+    print(
+        f"[mutation] coverage run: {len(timing['seconds'])} tests, {len(timing['failed'])} failed, "
+        f"{round(time.monotonic() - started)} s",
+        flush=True,
+    )
     return per_file
 
 
@@ -234,8 +277,11 @@ def select_tests(target: Target, max_seconds: float, refresh: bool = False) -> t
     elif cache.get("shared") != shared:
         # A stale selection errs on the safe side: a test that newly reaches the module is missed (its
         # mutants may survive, lowering the score), one that no longer reaches it is skipped by mutmut.
-        print("[mutation] the package or the test helpers changed since the tests were chosen; pass "
-              "--refresh-selection to run every test file under coverage again", flush=True)
+        print(
+            "[mutation] the package or the test helpers changed since the tests were chosen; pass "
+            "--refresh-selection to run every test file under coverage again",
+            flush=True,
+        )
     files = pool_files()
     known = cache["files"]
     stale = [f for f in files if known.get(str(f.relative_to(ROOT)), {}).get("digest") != _digest([f])]
@@ -250,10 +296,16 @@ def select_tests(target: Target, max_seconds: float, refresh: bool = False) -> t
     reached = sorted(t for e in cache["files"].values() for t in e["tests"].get(target.path, []))
     slow = sorted(t for t in reached if seconds.get(t, 0) > max_seconds)
     broken = sorted(t for t in reached if t in failed)
-    chosen = sorted((t for t in reached if t not in failed and seconds.get(t, 0) <= max_seconds),
-                    key=lambda t: (seconds.get(t, 0), t))
-    return chosen, {"reached": len(reached), "too_slow": slow, "failing": broken,
-                    "seconds": round(sum(seconds.get(t, 0) for t in chosen), 1)}
+    chosen = sorted(
+        (t for t in reached if t not in failed and seconds.get(t, 0) <= max_seconds),
+        key=lambda t: (seconds.get(t, 0), t),
+    )
+    return chosen, {
+        "reached": len(reached),
+        "too_slow": slow,
+        "failing": broken,
+        "seconds": round(sum(seconds.get(t, 0) for t in chosen), 1),
+    }
 
 
 def stage(target: Target, tests: list[str]) -> Path:
@@ -292,8 +344,9 @@ def stage(target: Target, tests: list[str]) -> Path:
 
 def verdicts(mutmut: Path, work: Path, env: dict[str, str]) -> dict[str, str]:
     """``{mutant name: verdict}`` from ``mutmut results --all true``."""
-    out = subprocess.run([str(mutmut), "results", "--all", "true"], cwd=work, env=env, capture_output=True,
-                         text=True, check=True).stdout
+    out = subprocess.run(
+        [str(mutmut), "results", "--all", "true"], cwd=work, env=env, capture_output=True, text=True, check=True
+    ).stdout
     result = {}
     for line in out.splitlines():
         name, sep, verdict = line.strip().rpartition(": ")
@@ -302,8 +355,15 @@ def verdicts(mutmut: Path, work: Path, env: dict[str, str]) -> dict[str, str]:
     return result
 
 
-def run_target(target: Target, mutmut: Path, max_children: int, tests: list[str], chosen: dict,
-               previous: dict | None = None, resume: bool = False) -> dict:
+def run_target(
+    target: Target,
+    mutmut: Path,
+    max_children: int,
+    tests: list[str],
+    chosen: dict,
+    previous: dict | None = None,
+    resume: bool = False,
+) -> dict:
     """Mutate ``target`` and run its tests; with ``previous`` (this module's last result, same source),
     rerun only its survivors and keep the rest of its verdicts (added tests cannot revive a caught mutant).
     With ``resume``, continue an interrupted run in its working copy (same source) instead of starting over.
@@ -318,8 +378,13 @@ def run_target(target: Target, mutmut: Path, max_children: int, tests: list[str]
     selection = previous["survivors"] if previous else mutant_globs(target)
     log = work / "mutmut.log"
     with open(log, "w", encoding="utf-8") as fh:
-        proc = subprocess.run([str(mutmut), "run", "--max-children", str(max_children), *selection], cwd=work,
-                              env=env, stdout=fh, stderr=subprocess.STDOUT)
+        proc = subprocess.run(
+            [str(mutmut), "run", "--max-children", str(max_children), *selection],
+            cwd=work,
+            env=env,
+            stdout=fh,
+            stderr=subprocess.STDOUT,
+        )
     if proc.returncode != 0:
         tail = log.read_text(encoding="utf-8", errors="replace")[-2000:]
         raise SystemExit(f"mutmut failed on {target.path} (exit {proc.returncode}); see {log}:\n{tail}")
@@ -354,14 +419,18 @@ def run_target(target: Target, mutmut: Path, max_children: int, tests: list[str]
 
 
 def markdown_table(summary: dict) -> str:
-    rows = ["| module | functions | mutants | killed | timeout | survived | no tests | score |",
-            "|---|---|---:|---:|---:|---:|---:|---:|"]
+    rows = [
+        "| module | functions | mutants | killed | timeout | survived | no tests | score |",
+        "|---|---|---:|---:|---:|---:|---:|---:|",
+    ]
     for r in summary.values():
         c = r["counts"]
         score = "-" if r["score"] is None else f"{100 * r['score']:.1f}%"
         functions = ", ".join(f"`{f}`" for f in r.get("functions", ["*"]))
-        rows.append(f"| `{r['module']}` | {functions} | {r['mutants']} | {c.get('killed', 0)} | {c.get('timeout', 0)} "
-                    f"| {c.get('survived', 0)} | {c.get('no tests', 0)} | {score} |")
+        rows.append(
+            f"| `{r['module']}` | {functions} | {r['mutants']} | {c.get('killed', 0)} | {c.get('timeout', 0)} "
+            f"| {c.get('survived', 0)} | {c.get('no tests', 0)} | {score} |"
+        )
     return "\n".join(rows)
 
 
@@ -370,18 +439,34 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("names", nargs="*", help="module names (default: all); see --list")
     parser.add_argument("--list", action="store_true", help="print the modules and their tests, then exit")
     parser.add_argument("--max-children", type=int, default=2, help="mutants tested at once (default 2)")
-    parser.add_argument("--summary", type=Path, default=WORK / "summary.json",
-                        help="results file, read and updated (default build/mutation/summary.json)")
-    parser.add_argument("--markdown", action="store_true",
-                        help="print the results in --summary as a markdown table (for docs/testing.md), then exit")
-    parser.add_argument("--resume", action="store_true",
-                        help="continue an interrupted run of each module where it stopped")
-    parser.add_argument("--survivors", action="store_true",
-                        help="rerun only each module's survivors from the last run (after adding tests)")
-    parser.add_argument("--max-test-seconds", type=float, default=5.0,
-                        help="leave out tests slower than this under coverage (default 5)")
-    parser.add_argument("--refresh-selection", action="store_true",
-                        help="run every test file under coverage again to choose the tests")
+    parser.add_argument(
+        "--summary",
+        type=Path,
+        default=WORK / "summary.json",
+        help="results file, read and updated (default build/mutation/summary.json)",
+    )
+    parser.add_argument(
+        "--markdown",
+        action="store_true",
+        help="print the results in --summary as a markdown table (for docs/testing.md), then exit",
+    )
+    parser.add_argument(
+        "--resume", action="store_true", help="continue an interrupted run of each module where it stopped"
+    )
+    parser.add_argument(
+        "--survivors",
+        action="store_true",
+        help="rerun only each module's survivors from the last run (after adding tests)",
+    )
+    parser.add_argument(
+        "--max-test-seconds",
+        type=float,
+        default=5.0,
+        help="leave out tests slower than this under coverage (default 5)",
+    )
+    parser.add_argument(
+        "--refresh-selection", action="store_true", help="run every test file under coverage again to choose the tests"
+    )
     args = parser.parse_args(argv)
     by_name = {t.name: t for t in MODULES}
     if args.list:
@@ -389,8 +474,10 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{t.name:18} {t.path:36} {' '.join(t.functions) or '*'}")
             if SELECTION.is_file() and args.names and t.name in args.names:
                 tests, chosen = select_tests(t, args.max_test_seconds)
-                print(f"{'':18} {len(tests)} tests ({chosen['seconds']} s), {len(chosen['too_slow'])} too slow, "
-                      f"{len(chosen['failing'])} failing:\n" + "\n".join(f"{'':20}{n}" for n in tests))
+                print(
+                    f"{'':18} {len(tests)} tests ({chosen['seconds']} s), {len(chosen['too_slow'])} too slow, "
+                    f"{len(chosen['failing'])} failing:\n" + "\n".join(f"{'':20}{n}" for n in tests)
+                )
         return 0
     if args.markdown:
         print(markdown_table(json.loads(args.summary.read_text(encoding="utf-8"))))
@@ -418,24 +505,31 @@ def main(argv: list[str] | None = None) -> int:
             continue
         tests, chosen = select_tests(target, args.max_test_seconds, refresh=args.refresh_selection)
         args.refresh_selection = False
-        print(f"[mutation] {target.path}: {len(tests)} tests execute it ({chosen['seconds']} s; left out: "
-              f"{len(chosen['too_slow'])} slower than {args.max_test_seconds} s, {len(chosen['failing'])} failing)",
-              flush=True)
+        print(
+            f"[mutation] {target.path}: {len(tests)} tests execute it ({chosen['seconds']} s; left out: "
+            f"{len(chosen['too_slow'])} slower than {args.max_test_seconds} s, {len(chosen['failing'])} failing)",
+            flush=True,
+        )
         if not tests:
             print(f"[mutation] {target.path}: no fast test executes it; skipped", flush=True)
             continue
-        summary[target.name] = run_target(target, mutmut, args.max_children, tests, chosen, previous,
-                                          resume=args.resume)
+        summary[target.name] = run_target(
+            target, mutmut, args.max_children, tests, chosen, previous, resume=args.resume
+        )
         summary_path.write_text(json.dumps(summary, indent=2, sort_keys=True) + "\n", encoding="utf-8")
         r = summary[target.name]
-        print(f"[mutation] {target.path}: {r['caught']}/{r['mutants']} caught, {r['counts']} "
-              f"({r['seconds']} s)", flush=True)
+        print(
+            f"[mutation] {target.path}: {r['caught']}/{r['mutants']} caught, {r['counts']} ({r['seconds']} s)",
+            flush=True,
+        )
     print(f"\n{'module':34} {'mutants':>7} {'killed':>6} {'timeout':>7} {'survived':>8} {'no tests':>8} {'score':>6}")
     for name, r in summary.items():
         c = r["counts"]
         score = "-" if r["score"] is None else f"{100 * r['score']:.1f}%"
-        print(f"{r['module']:34} {r['mutants']:>7} {c.get('killed', 0):>6} {c.get('timeout', 0):>7} "
-              f"{c.get('survived', 0):>8} {c.get('no tests', 0):>8} {score:>6}")
+        print(
+            f"{r['module']:34} {r['mutants']:>7} {c.get('killed', 0):>6} {c.get('timeout', 0):>7} "
+            f"{c.get('survived', 0):>8} {c.get('no tests', 0):>8} {score:>6}"
+        )
     print(f"\nsurvivors' diffs: {WORK}/<module>/survivors.txt; summary: {summary_path}")
     return 0
 

@@ -29,8 +29,16 @@ def _switch(name: str) -> None:
 
 # Imported before the first test, outside any test's context and time: otherwise the first test of a
 # file measured alone (a new or edited file) pays for them and may look slower than --max-test-seconds.
-WARM_IMPORTS = ("numpy", "PIL.Image", "harness.cli", "harness.evaluation.runner", "harness.evaluation.shards",
-                "harness.evaluation.report", "harness.study.report", "harness.hacking.alarm")
+WARM_IMPORTS = (
+    "numpy",
+    "PIL.Image",
+    "harness.cli",
+    "harness.evaluation.runner",
+    "harness.evaluation.shards",
+    "harness.evaluation.report",
+    "harness.study.report",
+    "harness.hacking.alarm",
+)
 
 
 def pytest_collection_finish(session):

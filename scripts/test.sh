@@ -22,4 +22,6 @@ fi
 # drives it through executable_path; nothing is downloaded by Playwright). 0 s when installed,
 # ~40 s the first time (scripts/install_chromium.sh says how that was measured).
 bash scripts/install_chromium.sh
+# Lint first: ruff (rules + formatting) and mypy over the core, in seconds (scripts/lint.sh).
+bash scripts/lint.sh
 exec .venv/bin/python -m pytest "$@"

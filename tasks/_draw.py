@@ -56,8 +56,9 @@ def vertical_gradient(size: tuple[int, int], top: Color, bottom: Color):
     return column.resize((w, h))
 
 
-def transform(points: Sequence[tuple[float, float]], angle_deg: float, scale: float,
-              center: tuple[float, float]) -> list[tuple[float, float]]:
+def transform(
+    points: Sequence[tuple[float, float]], angle_deg: float, scale: float, center: tuple[float, float]
+) -> list[tuple[float, float]]:
     """Rotate by ``angle_deg`` (clockwise on screen), scale, then move to ``center``."""
     a = math.radians(angle_deg)
     ca, sa = math.cos(a), math.sin(a)

@@ -126,10 +126,7 @@ def ego_movement(rng: random.Random) -> tuple[list, str, list[str], str]:
     else:
         zoom = rng.uniform(1.6, 1.9) if move == "forward" else rng.uniform(0.5, 0.6)
         after = _render(things, random.Random(bg_seed), zoom=zoom)
-    question = (
-        "The first image was taken before the camera moved and the second image after. "
-        "How did the camera move?"
-    )
+    question = "The first image was taken before the camera moved and the second image after. How did the camera move?"
     return [before, after], question, list(MOVES.values()), MOVES[move]
 
 

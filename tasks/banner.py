@@ -75,16 +75,48 @@ LABEL_COLUMNS = ("label", "answer", "sentiment")
 SPLIT_ALIASES = {"test": ("val", "validation"), "train": ()}
 
 POSITIVE_SLOGANS = (
-    "KEEP SMILING", "YOU CAN DO IT", "WELCOME FRIENDS", "BE KIND", "GREAT JOB",
-    "THANK YOU", "STAY STRONG", "WE LOVE OUR CITY", "HAPPY HOLIDAYS", "DREAM BIG",
-    "TOGETHER WE GROW", "SAFE TRAVELS", "WELL DONE TEAM", "SPREAD JOY", "PEACE AND LOVE",
-    "HELP EACH OTHER", "GOOD LUCK", "BRIGHT FUTURE", "YOU ARE AMAZING", "CELEBRATE LIFE",
+    "KEEP SMILING",
+    "YOU CAN DO IT",
+    "WELCOME FRIENDS",
+    "BE KIND",
+    "GREAT JOB",
+    "THANK YOU",
+    "STAY STRONG",
+    "WE LOVE OUR CITY",
+    "HAPPY HOLIDAYS",
+    "DREAM BIG",
+    "TOGETHER WE GROW",
+    "SAFE TRAVELS",
+    "WELL DONE TEAM",
+    "SPREAD JOY",
+    "PEACE AND LOVE",
+    "HELP EACH OTHER",
+    "GOOD LUCK",
+    "BRIGHT FUTURE",
+    "YOU ARE AMAZING",
+    "CELEBRATE LIFE",
 )
 NEGATIVE_SLOGANS = (
-    "GO AWAY", "YOU WILL FAIL", "NOBODY CARES", "HATE THIS PLACE", "GIVE UP NOW",
-    "STUPID RULES", "YOU ARE NOT WELCOME", "WORST CITY EVER", "SHAME ON YOU", "GET LOST",
-    "EVERYTHING IS RUINED", "WE ARE DOOMED", "LIARS AND THIEVES", "NO HOPE LEFT", "TOTAL DISASTER",
-    "KEEP OUT LOSERS", "DOWN WITH YOU", "USELESS WASTE", "I HATE MONDAYS", "BAD LUCK",
+    "GO AWAY",
+    "YOU WILL FAIL",
+    "NOBODY CARES",
+    "HATE THIS PLACE",
+    "GIVE UP NOW",
+    "STUPID RULES",
+    "YOU ARE NOT WELCOME",
+    "WORST CITY EVER",
+    "SHAME ON YOU",
+    "GET LOST",
+    "EVERYTHING IS RUINED",
+    "WE ARE DOOMED",
+    "LIARS AND THIEVES",
+    "NO HOPE LEFT",
+    "TOTAL DISASTER",
+    "KEEP OUT LOSERS",
+    "DOWN WITH YOU",
+    "USELESS WASTE",
+    "I HATE MONDAYS",
+    "BAD LUCK",
 )
 SYNTHETIC_SIZE = {"train": 400, "test": 200}
 SIZE = (224, 112)
@@ -102,8 +134,10 @@ class BannerTask(ImageTask):
     splits = ("train", "test")
     answer_hint = "positive or negative"
     public_data = ()
-    public_data_note = ("the paper's Banner-Analysis set has no public release: not on arXiv, the "
-                        "CVPRW page, Hugging Face or GitHub; bring your own")
+    public_data_note = (
+        "the paper's Banner-Analysis set has no public release: not on arXiv, the "
+        "CVPRW page, Hugging Face or GitHub; bring your own"
+    )
     question = "Does the content of this banner convey a positive or a negative message?"
 
     # -- answers -------------------------------------------------------------
@@ -211,8 +245,9 @@ class BannerTask(ImageTask):
             raise harness.DataError(f"{file}: unsupported file type; use .jsonl, .csv or .parquet.")
         yield from self._from_rows(rows, root, guard, split, origin=file)
 
-    def _from_rows(self, rows, root: Path, guard: RowGuard, split: str | None = None,
-                   origin: Path | None = None) -> Iterator[Sample]:
+    def _from_rows(
+        self, rows, root: Path, guard: RowGuard, split: str | None = None, origin: Path | None = None
+    ) -> Iterator[Sample]:
         """Samples of ``rows``; with ``split``, rows whose ``split`` column names another split
         (aliases count: ``val`` is ``test``) are left out. No row at all is a DataError."""
         wanted = (split, *SPLIT_ALIASES.get(split, ())) if split is not None else ()

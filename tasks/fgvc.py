@@ -112,19 +112,21 @@ QUESTION = "What is the exact variant of the aircraft in this image?"
 
 # Static, read-only name tables (nothing at run time changes them): variant ->
 # manufacturer, and answer key ("boeing-737-300", "737-300") -> variant.
-MAKERS: Mapping[str, str] = MappingProxyType(
-    {**MANUFACTURER, **{v.name: v.manufacturer for v in VARIANTS}}
+MAKERS: Mapping[str, str] = MappingProxyType({**MANUFACTURER, **{v.name: v.manufacturer for v in VARIANTS}})
+CANONICAL: Mapping[str, str] = MappingProxyType(
+    {
+        **{label_key(f"{maker} {variant}"): variant for variant, maker in MAKERS.items()},
+        **{label_key(variant): variant for variant in MAKERS},
+    }
 )
-CANONICAL: Mapping[str, str] = MappingProxyType({
-    **{label_key(f"{maker} {variant}"): variant for variant, maker in MAKERS.items()},
-    **{label_key(variant): variant for variant in MAKERS},
-})
 
 # answer words -> variant, for spotting variant names inside an answer (hack/hedge).
-VARIANT_WORDS = label_index({
-    **{f"{maker} {variant}": variant for variant, maker in MAKERS.items()},
-    **{variant: variant for variant in MAKERS},
-})
+VARIANT_WORDS = label_index(
+    {
+        **{f"{maker} {variant}": variant for variant, maker in MAKERS.items()},
+        **{variant: variant for variant in MAKERS},
+    }
+)
 
 
 def _accepted(sample: Sample) -> set[str]:
@@ -135,8 +137,14 @@ def _accepted(sample: Sample) -> set[str]:
     return {label_key(gold)} | {label_key(f"{m} {gold}") for m in makers if m}
 
 
-def with_candidates(sample: Sample, pool: Sequence[str], n: int, seed: int, lettered: bool = False,
-                    families: Mapping[str, str] | None = None) -> Sample:
+def with_candidates(
+    sample: Sample,
+    pool: Sequence[str],
+    n: int,
+    seed: int,
+    lettered: bool = False,
+    families: Mapping[str, str] | None = None,
+) -> Sample:
     """``sample`` asking to choose among ``n`` listed variants: its gold one and ``n - 1`` others
     from ``pool``, shuffled deterministically in ``seed`` and the sample id. ``lettered``: the
     variants are the sample's lettered ``choices`` (``A. S3-100``), answered by letter or name.
@@ -181,7 +189,8 @@ class FgvcTask(ImageTask):
 
             raise ConfigError(
                 f"fgvc option candidates={n!r}: list between 2 and {pool_size} variants (an integer), "
-                "or leave it unset for the open question.")
+                "or leave it unset for the open question."
+            )
         return n
 
     @staticmethod
@@ -194,8 +203,10 @@ class FgvcTask(ImageTask):
         if lettered and n is None:
             from harness.errors import ConfigError
 
-            raise ConfigError("fgvc option lettered=true letters the listed candidates: set candidates=N too "
-                              "(e.g. --task-option fgvc.candidates=4 --task-option fgvc.lettered=true).")
+            raise ConfigError(
+                "fgvc option lettered=true letters the listed candidates: set candidates=N too "
+                "(e.g. --task-option fgvc.candidates=4 --task-option fgvc.lettered=true)."
+            )
         return lettered
 
     @staticmethod
@@ -210,8 +221,10 @@ class FgvcTask(ImageTask):
         if n is None:
             from harness.errors import ConfigError
 
-            raise ConfigError("fgvc option distractors=other_families picks the listed candidates: set "
-                              "candidates=N too (e.g. --task-option fgvc.candidates=4).")
+            raise ConfigError(
+                "fgvc option distractors=other_families picks the listed candidates: set "
+                "candidates=N too (e.g. --task-option fgvc.candidates=4)."
+            )
         return {v.name: v.family for v in VARIANTS}
 
     def hint(self, sample: Sample) -> str:
@@ -285,9 +298,16 @@ class FgvcTask(ImageTask):
         return out
 
     # -- synthetic twin ------------------------------------------------------
-    def synthetic(self, split: str, limit: int | None, seed: int, crop_bottom: int | None = None,
-                  candidates: int | None = None, lettered: bool = False,
-                  distractors: str = "any") -> Iterator[Sample]:
+    def synthetic(
+        self,
+        split: str,
+        limit: int | None,
+        seed: int,
+        crop_bottom: int | None = None,
+        candidates: int | None = None,
+        lettered: bool = False,
+        distractors: str = "any",
+    ) -> Iterator[Sample]:
         """The synthetic twin (``crop_bottom`` applies to real images only; ``candidates``, ``lettered``,
         ``distractors``: see the module)."""
         n = self._candidates(candidates, len(VARIANTS))
@@ -312,25 +332,38 @@ class FgvcTask(ImageTask):
                 answer=variant.name,
                 meta={"manufacturer": variant.manufacturer, "family": variant.family, "synthetic": True},
             )
-            yield sample if n is None else with_candidates(sample, [v.name for v in VARIANTS], n, seed, lettered,
-                                                           families)
+            yield (
+                sample
+                if n is None
+                else with_candidates(sample, [v.name for v in VARIANTS], n, seed, lettered, families)
+            )
 
     # -- real data -----------------------------------------------------------
-    def load_real(self, split: str, source, seed: int, guard: RowGuard, crop_bottom: int | None = None,
-                  candidates: int | None = None, lettered: bool = False,
-                  distractors: str = "any") -> Iterator[Sample]:
+    def load_real(
+        self,
+        split: str,
+        source,
+        seed: int,
+        guard: RowGuard,
+        crop_bottom: int | None = None,
+        candidates: int | None = None,
+        lettered: bool = False,
+        distractors: str = "any",
+    ) -> Iterator[Sample]:
         """Real samples; ``crop_bottom`` px are cut from every image (``None``: 20 for the
         official archive, 0 for other layouts); ``candidates``: list that many of the 100
         FGVC-Aircraft variants (see the module)."""
-        if crop_bottom is not None and (isinstance(crop_bottom, bool) or not isinstance(crop_bottom, int)
-                                        or crop_bottom < 0):
+        if crop_bottom is not None and (
+            isinstance(crop_bottom, bool) or not isinstance(crop_bottom, int) or crop_bottom < 0
+        ):
             raise harness.ConfigError(f"fgvc option crop_bottom must be an integer >= 0, got {crop_bottom!r}.")
         n = self._candidates(candidates, len(MANUFACTURER))
         lettered = self._lettered(lettered, n)
         if distractors != "any":
             raise harness.ConfigError(
                 f"fgvc option distractors={distractors!r} is for the synthetic twin only (its variants' "
-                "families are known); real data take distractors=any.")
+                "families are known); real data take distractors=any."
+            )
         samples = self._load_real(split, source, seed, guard, crop_bottom)
         if n is None:
             yield from samples
@@ -338,8 +371,7 @@ class FgvcTask(ImageTask):
         for sample in samples:
             yield with_candidates(sample, list(MANUFACTURER), n, seed, lettered)
 
-    def _load_real(self, split: str, source, seed: int, guard: RowGuard,
-                   crop_bottom: int | None) -> Iterator[Sample]:
+    def _load_real(self, split: str, source, seed: int, guard: RowGuard, crop_bottom: int | None) -> Iterator[Sample]:
         path = require_source(source)
         data_dir = _official_dir(path)
         if data_dir is not None:
@@ -361,8 +393,10 @@ class FgvcTask(ImageTask):
         else:
             files = split_files(path, split, (".parquet",), SPLIT_ALIASES[split])
             if not files and split == "trainval":
-                files = [*split_files(path, "train", (".parquet",)),
-                         *split_files(path, "val", (".parquet",), ("validation",))]
+                files = [
+                    *split_files(path, "train", (".parquet",)),
+                    *split_files(path, "val", (".parquet",), ("validation",)),
+                ]
         if not files:
             raise harness.DataError(
                 f"{path}: no FGVC-Aircraft data for split {split!r}. Expected the official "
@@ -404,8 +438,7 @@ class FgvcTask(ImageTask):
                 file = confined_path(data, f"images/{image_id}.jpg", listing, lineno)  # no link out
                 image = image_ref(file, listing, lineno, crop)
                 maker = makers.get(image_id) or MAKERS.get(variant)
-                return self._sample(image_id, image, variant, maker, families.get(image_id),
-                                    f"{listing.name}:{lineno}")
+                return self._sample(image_id, image, variant, maker, families.get(image_id), f"{listing.name}:{lineno}")
 
             sample = guard.run(listing, lineno, make)
             if sample is not None:
@@ -413,6 +446,7 @@ class FgvcTask(ImageTask):
 
     def _from_rows(self, rows, root: Path, crop: int, guard: RowGuard) -> Iterator[Sample]:
         for row in rows:
+
             def make(row=row):
                 column = next((c for c in VARIANT_COLUMNS if c in row.data), VARIANT_COLUMNS[0])
                 variant = class_name(row, column, pick(row, VARIANT_COLUMNS, "variant"))

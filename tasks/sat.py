@@ -94,8 +94,7 @@ def rotations(sample: Sample) -> list[Sample]:
     out = []
     for k in range(max(len(choices), 1)):
         meta = {**sample.meta, "circular_of": sample.id, "rotation": k}
-        out.append(replace(sample, id=f"{sample.id}{ROTATION_MARK}{k}",
-                           choices=choices[k:] + choices[:k], meta=meta))
+        out.append(replace(sample, id=f"{sample.id}{ROTATION_MARK}{k}", choices=choices[k:] + choices[:k], meta=meta))
     return out
 
 
@@ -189,7 +188,7 @@ class SatTask(ImageTask):
 
     def _scorable(self, sample: Sample) -> list[str]:
         """``sample.choices``, if the sample can be scored: choices present, distinct, gold among them."""
-        fix = ("Fix the sample (or the reward columns 'choices' and 'answer' it was rebuilt from).")
+        fix = "Fix the sample (or the reward columns 'choices' and 'answer' it was rebuilt from)."
         if not sample.choices:
             raise harness.DataError(
                 f"task 'sat' needs the 'choices' column to score sample {sample.id!r}; it is "
@@ -242,8 +241,9 @@ class SatTask(ImageTask):
         return out
 
     # -- samples ---------------------------------------------------------------
-    def samples(self, split, source=None, limit=None, seed=0, on_error="raise", skipped=None,
-                circular: bool = False, **options) -> Iterator[Sample]:
+    def samples(
+        self, split, source=None, limit=None, seed=0, on_error="raise", skipped=None, circular: bool = False, **options
+    ) -> Iterator[Sample]:
         """See :meth:`ImageTask.samples`; ``circular=True`` yields every rotation of each of the
         ``limit`` questions (see :func:`rotations`)."""
         base = super().samples(split, source, limit, seed, on_error, skipped, **options)
@@ -295,15 +295,19 @@ class SatTask(ImageTask):
         choices = pick(row, ("answers", "choices"), "answers")
         if not isinstance(question, str) or not question.strip():
             raise row_error(row.file, row.index, "question must be a non-empty string.")
-        if (not isinstance(choices, list) or len(choices) < 2
-                or not all(isinstance(c, str) and c.strip() for c in choices)):
+        if (
+            not isinstance(choices, list)
+            or len(choices) < 2
+            or not all(isinstance(c, str) and c.strip() for c in choices)
+        ):
             raise row_error(row.file, row.index, f"answers must be a list of 2+ non-empty strings, got {choices!r}.")
         choices = [c.strip() for c in choices]
         twins = duplicate_choices(choices)
         if twins is not None:
             i, j = twins
             raise row_error(
-                row.file, row.index,
+                row.file,
+                row.index,
                 f"answers {i} ({choices[i]!r}) and {j} ({choices[j]!r}) read the same (case, spacing "
                 "and punctuation aside), so the question cannot be scored; make the choices distinct "
                 "or drop the row.",
@@ -338,12 +342,14 @@ def _gold_choice(row, choices: list[str]) -> str:
     if index is not None:
         if isinstance(index, bool) or not isinstance(index, int) or not 0 <= index < len(choices):
             raise row_error(
-                row.file, row.index,
+                row.file,
+                row.index,
                 f"correct_answer_idx {index!r} is not a 0-based index into the {len(choices)} answers.",
             )
         if from_text is not None and from_text != index:
             raise row_error(
-                row.file, row.index,
+                row.file,
+                row.index,
                 f"correct_answer {text!r} and correct_answer_idx {index} name different answers "
                 f"({choices[from_text]!r} vs {choices[index]!r}); fix one of them.",
             )

@@ -254,5 +254,13 @@ if __name__ == "__main__":
 
 def record(sample_id: str, index: int = 0, **fields) -> dict:
     """A samples-log record with every field the harness writes (for tests that forge log lines)."""
-    return {"id": sample_id, "index": index, "correct": False, "prediction": None, "num_tokens": 0,
-            "reward": 0.0, "rewards": {}, **fields}
+    return {
+        "id": sample_id,
+        "index": index,
+        "correct": False,
+        "prediction": None,
+        "num_tokens": 0,
+        "reward": 0.0,
+        "rewards": {},
+        **fields,
+    }

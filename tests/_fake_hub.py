@@ -52,8 +52,9 @@ class FakeHub:
     release: threading.Event = field(default_factory=threading.Event)
     url: str = ""
 
-    def add(self, repo_type: str, repo_id: str, files: dict[str, bytes], *, branch: str = "main",
-            gated: bool = False) -> str:
+    def add(
+        self, repo_type: str, repo_id: str, files: dict[str, bytes], *, branch: str = "main", gated: bool = False
+    ) -> str:
         """Add (or extend with a new commit) a repo; returns the commit sha."""
         key = (repo_type, repo_id)
         sha = sha_of(f"{repo_id}:{branch}:{len(self.requests)}:{sorted(files)}:{sum(map(len, files.values()))}")
@@ -86,11 +87,18 @@ class FakeHub:
                 return _error(h, 404, "RevisionNotFound", f"Invalid rev id: {rev}")
             files = repo.commits[sha]
             if parts[4] == "revision":
-                body = {"id": repo.repo_id, "sha": sha, "private": False, "gated": "auto" if repo.gated else False,
-                        "siblings": [{"rfilename": p} for p in sorted(files)]}
+                body = {
+                    "id": repo.repo_id,
+                    "sha": sha,
+                    "private": False,
+                    "gated": "auto" if repo.gated else False,
+                    "siblings": [{"rfilename": p} for p in sorted(files)],
+                }
             elif parts[4] == "tree":
-                body = [{"type": "file", "path": p, "size": len(c), "oid": hashlib.sha1(c).hexdigest()}
-                        for p, c in sorted(files.items())]
+                body = [
+                    {"type": "file", "path": p, "size": len(c), "oid": hashlib.sha1(c).hexdigest()}
+                    for p, c in sorted(files.items())
+                ]
             else:
                 return _error(h, 404, None, "no such endpoint")
             return _send(h, 200, json.dumps(body).encode(), {"Content-Type": "application/json"}, method)
@@ -107,17 +115,21 @@ class FakeHub:
         if sha is None:
             return _error(h, 404, "RevisionNotFound", f"Invalid rev id: {rev}")
         if repo.gated and h.headers.get("Authorization") != f"Bearer {GOOD_TOKEN}":
-            return _error(h, 401, "GatedRepo", f"Access to {repo.repo_id} is restricted: you must have access.",
-                          {"X-Repo-Commit": sha})
+            return _error(
+                h,
+                401,
+                "GatedRepo",
+                f"Access to {repo.repo_id} is restricted: you must have access.",
+                {"X-Repo-Commit": sha},
+            )
         content = repo.commits[sha].get(filename)
         if content is None:
             return _error(h, 404, "EntryNotFound", f"{filename} does not exist", {"X-Repo-Commit": sha})
-        headers = {"X-Repo-Commit": sha, "ETag": f'"{hashlib.sha256(content).hexdigest()}"',
-                   "Accept-Ranges": "bytes"}
+        headers = {"X-Repo-Commit": sha, "ETag": f'"{hashlib.sha256(content).hexdigest()}"', "Accept-Ranges": "bytes"}
         start = 0
         wanted = h.headers.get("Range")
         if method == "GET" and wanted and wanted.startswith("bytes="):
-            start = int(wanted[len("bytes="):].split("-")[0])
+            start = int(wanted[len("bytes=") :].split("-")[0])
             headers["Content-Range"] = f"bytes {start}-{len(content) - 1}/{len(content)}"
         body = content[start:]
         status = 206 if start else 200

@@ -35,9 +35,21 @@ def main(argv: list[str]) -> dict:
         spec = None if args[2] == "-" else args[2]  # "-": no --source, the task's default
         choice = sources.choose(task, spec, args[3], real_model=True, download=download)
         samples = list(task.samples(args[3], source=choice.source, limit=limit))
-        return {"record": choice.record, "source": choice.source,
-                "samples": [{"id": s.id, "answer": s.answer, "choices": s.choices, "images": len(s.images),
-                             "size": list(s.images[0].size), "meta": s.meta} for s in samples]}
+        return {
+            "record": choice.record,
+            "source": choice.source,
+            "samples": [
+                {
+                    "id": s.id,
+                    "answer": s.answer,
+                    "choices": s.choices,
+                    "images": len(s.images),
+                    "size": list(s.images[0].size),
+                    "meta": s.meta,
+                }
+                for s in samples
+            ],
+        }
     if kind == "snapshot-dataset":
         snap = hub.snapshot(hub.parse_ref(args[1], "dataset"), allow_patterns=args[2:], download=download)
         return {"path": str(snap.path), "commit": snap.commit, "downloaded": snap.downloaded}

@@ -77,13 +77,15 @@ def sat_rows(split: str, n: int) -> list[dict]:
     rows = []
     for i in range(n):
         answers = [f"{split} answer {i}.{k}" for k in range(2 + i % 3)]
-        rows.append({
-            "image_bytes": [png("red"), png("blue")][: 1 + i % 2],
-            "question": f"{split} question {i}: which way did the camera move?",
-            "answers": answers,
-            "question_type": kinds[i % len(kinds)],
-            "correct_answer": answers[i % len(answers)],
-        })
+        rows.append(
+            {
+                "image_bytes": [png("red"), png("blue")][: 1 + i % 2],
+                "question": f"{split} question {i}: which way did the camera move?",
+                "answers": answers,
+                "question_type": kinds[i % len(kinds)],
+                "correct_answer": answers[i % len(answers)],
+            }
+        )
     return rows
 
 
@@ -92,13 +94,15 @@ def write_sat_raw(path: Path, rows: list[dict]) -> None:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    schema = pa.schema([
-        ("image_bytes", pa.list_(pa.binary())),
-        ("question", pa.string()),
-        ("answers", pa.list_(pa.string())),
-        ("question_type", pa.string()),
-        ("correct_answer", pa.string()),
-    ])
+    schema = pa.schema(
+        [
+            ("image_bytes", pa.list_(pa.binary())),
+            ("question", pa.string()),
+            ("answers", pa.list_(pa.string())),
+            ("question_type", pa.string()),
+            ("correct_answer", pa.string()),
+        ]
+    )
     path.parent.mkdir(parents=True, exist_ok=True)
     pq.write_table(pa.Table.from_pylist(rows, schema=schema), path)
 
@@ -130,13 +134,15 @@ def write_sat_image_feature(path: Path, rows: list[dict]) -> None:
     """The ``datasets`` Image-feature variant: ``image_bytes`` a list of Image structs."""
     import datasets
 
-    features = datasets.Features({
-        "image_bytes": datasets.List(datasets.Image()),
-        "question": datasets.Value("string"),
-        "answers": datasets.List(datasets.Value("string")),
-        "question_type": datasets.Value("string"),
-        "correct_answer": datasets.Value("string"),
-    })
+    features = datasets.Features(
+        {
+            "image_bytes": datasets.List(datasets.Image()),
+            "question": datasets.Value("string"),
+            "answers": datasets.List(datasets.Value("string")),
+            "question_type": datasets.Value("string"),
+            "correct_answer": datasets.Value("string"),
+        }
+    )
     data = [{**r, "image_bytes": [{"bytes": b, "path": None} for b in r["image_bytes"]]} for r in rows]
     path.parent.mkdir(parents=True, exist_ok=True)
     datasets.Dataset.from_list(data, features=features).to_parquet(str(path))
@@ -146,16 +152,25 @@ def write_sat_lmms(path: Path, rows: list[dict]) -> None:
     """lmms-eval's re-hosted copy: ``correct_answer_idx`` (int) in place of ``correct_answer``."""
     import datasets
 
-    features = datasets.Features({
-        "image_bytes": datasets.List(datasets.Image()),
-        "question": datasets.Value("string"),
-        "answers": datasets.List(datasets.Value("string")),
-        "question_type": datasets.Value("string"),
-        "correct_answer_idx": datasets.Value("int64"),
-    })
-    data = [{"image_bytes": [{"bytes": b, "path": None} for b in r["image_bytes"]], "question": r["question"],
-             "answers": r["answers"], "question_type": r["question_type"],
-             "correct_answer_idx": r["answers"].index(r["correct_answer"])} for r in rows]
+    features = datasets.Features(
+        {
+            "image_bytes": datasets.List(datasets.Image()),
+            "question": datasets.Value("string"),
+            "answers": datasets.List(datasets.Value("string")),
+            "question_type": datasets.Value("string"),
+            "correct_answer_idx": datasets.Value("int64"),
+        }
+    )
+    data = [
+        {
+            "image_bytes": [{"bytes": b, "path": None} for b in r["image_bytes"]],
+            "question": r["question"],
+            "answers": r["answers"],
+            "question_type": r["question_type"],
+            "correct_answer_idx": r["answers"].index(r["correct_answer"]),
+        }
+        for r in rows
+    ]
     path.parent.mkdir(parents=True, exist_ok=True)
     datasets.Dataset.from_list(data, features=features).to_parquet(str(path))
 
@@ -164,10 +179,22 @@ def write_sat_lmms(path: Path, rows: list[dict]) -> None:
 
 # A slice of the real variants.txt (order kept), including names with spaces and "/".
 FGVC_VARIANTS = ["707-320", "737-300", "A320", "Cessna 172", "F-16A/B", "F/A-18"]
-FGVC_MAKERS = {"707-320": "Boeing", "737-300": "Boeing", "A320": "Airbus", "Cessna 172": "Cessna",
-               "F-16A/B": "Lockheed Martin", "F/A-18": "McDonnell Douglas"}
-FGVC_FAMILIES = {"707-320": "Boeing 707", "737-300": "Boeing 737", "A320": "A320", "Cessna 172": "Cessna 172",
-                 "F-16A/B": "F-16", "F/A-18": "F/A-18"}
+FGVC_MAKERS = {
+    "707-320": "Boeing",
+    "737-300": "Boeing",
+    "A320": "Airbus",
+    "Cessna 172": "Cessna",
+    "F-16A/B": "Lockheed Martin",
+    "F/A-18": "McDonnell Douglas",
+}
+FGVC_FAMILIES = {
+    "707-320": "Boeing 707",
+    "737-300": "Boeing 737",
+    "A320": "A320",
+    "Cessna 172": "Cessna 172",
+    "F-16A/B": "F-16",
+    "F/A-18": "F/A-18",
+}
 FGVC_SPLITS = {
     "train": [("1025794", "Cessna 172"), ("0062765", "F/A-18"), ("2033581", "F-16A/B")],
     "val": [("0340432", "707-320"), ("1514522", "Cessna 172")],
@@ -238,22 +265,31 @@ def fgvc_hub_files() -> dict[str, bytes]:
 
     families = sorted(set(FGVC_FAMILIES.values()))
     makers = sorted(set(FGVC_MAKERS.values()))
-    features = datasets.Features({
-        "image": datasets.Image(),
-        "bbox": {k: datasets.Value("int64") for k in ("ymin", "xmin", "ymax", "xmax")},
-        "family": datasets.ClassLabel(names=families),
-        "manufacturer": datasets.ClassLabel(names=makers),
-        "variant": datasets.ClassLabel(names=FGVC_VARIANTS),
-    })
-    card = FGVC_CARD.format(families=json.dumps(families), makers=json.dumps(makers),
-                            variants=json.dumps(FGVC_VARIANTS))
+    features = datasets.Features(
+        {
+            "image": datasets.Image(),
+            "bbox": {k: datasets.Value("int64") for k in ("ymin", "xmin", "ymax", "xmax")},
+            "family": datasets.ClassLabel(names=families),
+            "manufacturer": datasets.ClassLabel(names=makers),
+            "variant": datasets.ClassLabel(names=FGVC_VARIANTS),
+        }
+    )
+    card = FGVC_CARD.format(
+        families=json.dumps(families), makers=json.dumps(makers), variants=json.dumps(FGVC_VARIANTS)
+    )
     files = {"README.md": card.encode()}
     with tempfile.TemporaryDirectory() as tmp:
         for split, hub_split in (("train", "train"), ("val", "validation"), ("test", "test")):
-            rows = [{"image": {"bytes": png("green", (64, 28)), "path": None},
-                     "bbox": {"ymin": 1, "xmin": 2, "ymax": 20, "xmax": 60},
-                     "family": families.index(FGVC_FAMILIES[v]), "manufacturer": makers.index(FGVC_MAKERS[v]),
-                     "variant": FGVC_VARIANTS.index(v)} for _, v in FGVC_SPLITS[split]]
+            rows = [
+                {
+                    "image": {"bytes": png("green", (64, 28)), "path": None},
+                    "bbox": {"ymin": 1, "xmin": 2, "ymax": 20, "xmax": 60},
+                    "family": families.index(FGVC_FAMILIES[v]),
+                    "manufacturer": makers.index(FGVC_MAKERS[v]),
+                    "variant": FGVC_VARIANTS.index(v),
+                }
+                for _, v in FGVC_SPLITS[split]
+            ]
             ds = datasets.Dataset.from_list(rows, features=features)
             for k in range(2):
                 name = f"data/{hub_split}-{k:05d}-of-00002.parquet"

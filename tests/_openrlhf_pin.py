@@ -15,11 +15,16 @@ def require_openrlhf() -> importlib.metadata.Distribution:
     try:
         dist = importlib.metadata.distribution("openrlhf")
     except importlib.metadata.PackageNotFoundError:
-        pytest.fail(f"openrlhf=={OPENRLHF_VERSION} is not installed in this environment: run "
-                    "`bash scripts/test.sh` (it installs it with --no-deps).", pytrace=False)
+        pytest.fail(
+            f"openrlhf=={OPENRLHF_VERSION} is not installed in this environment: run "
+            "`bash scripts/test.sh` (it installs it with --no-deps).",
+            pytrace=False,
+        )
     if dist.version != OPENRLHF_VERSION:
-        pytest.fail(f"openrlhf {dist.version} is installed, the tests pin {OPENRLHF_VERSION}: run "
-                    "`bash scripts/test.sh`.", pytrace=False)
+        pytest.fail(
+            f"openrlhf {dist.version} is installed, the tests pin {OPENRLHF_VERSION}: run `bash scripts/test.sh`.",
+            pytrace=False,
+        )
     return dist
 
 
@@ -27,6 +32,9 @@ def openrlhf_source(relative: str) -> Path:
     """An installed OpenRLHF source file, e.g. ``openrlhf/cli/train_ppo_ray.py`` (found without importing it)."""
     path = Path(require_openrlhf().locate_file(relative))
     if not path.is_file():
-        pytest.fail(f"{relative} is missing from the installed openrlhf {OPENRLHF_VERSION}: reinstall it with "
-                    "`bash scripts/test.sh`.", pytrace=False)
+        pytest.fail(
+            f"{relative} is missing from the installed openrlhf {OPENRLHF_VERSION}: reinstall it with "
+            "`bash scripts/test.sh`.",
+            pytrace=False,
+        )
     return path

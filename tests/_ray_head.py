@@ -39,8 +39,18 @@ def ray_head(num_cpus: int, dashboard: bool = False, timeout_s: float = 240) -> 
     group only, afterwards."""
     temp = tempfile.mkdtemp(prefix="rh")  # short: Ray's socket paths have a length limit
     gcs_port, dash_port = free_port(), free_port()
-    args = [ray_bin(), "start", "--head", "--block", "--node-ip-address=127.0.0.1", f"--port={gcs_port}",
-            f"--num-cpus={num_cpus}", "--num-gpus=0", f"--temp-dir={temp}", "--disable-usage-stats"]
+    args = [
+        ray_bin(),
+        "start",
+        "--head",
+        "--block",
+        "--node-ip-address=127.0.0.1",
+        f"--port={gcs_port}",
+        f"--num-cpus={num_cpus}",
+        "--num-gpus=0",
+        f"--temp-dir={temp}",
+        "--disable-usage-stats",
+    ]
     if dashboard:
         args += ["--dashboard-host=127.0.0.1", f"--dashboard-port={dash_port}", "--include-dashboard=true"]
     else:
@@ -62,8 +72,9 @@ def ray_head(num_cpus: int, dashboard: bool = False, timeout_s: float = 240) -> 
                 except Exception:
                     pass
             else:
-                status = subprocess.run([ray_bin(), "status", f"--address={addresses['gcs']}"],
-                                        capture_output=True, env=env, timeout=60)
+                status = subprocess.run(
+                    [ray_bin(), "status", f"--address={addresses['gcs']}"], capture_output=True, env=env, timeout=60
+                )
                 if status.returncode == 0:
                     break
             if proc.poll() is not None or time.monotonic() > deadline:
@@ -105,16 +116,24 @@ def ray_node_with_private_dir(gcs: str, hidden: Path, num_cpus: int, timeout_s: 
     """A worker node joining the head at ``gcs`` whose processes see an empty tmpfs at ``hidden``:
     to them that directory is another filesystem, as on a machine that does not mount the driver's storage."""
     hidden.mkdir(parents=True, exist_ok=True)
-    script = (f"mount -t tmpfs none '{hidden}' && exec '{ray_bin()}' start --address={gcs} --block "
-              f"--num-cpus={num_cpus} --num-gpus=0 --disable-usage-stats")
+    script = (
+        f"mount -t tmpfs none '{hidden}' && exec '{ray_bin()}' start --address={gcs} --block "
+        f"--num-cpus={num_cpus} --num-gpus=0 --disable-usage-stats"
+    )
     env = {**os.environ, "RAY_ADDRESS": "", "RAY_AUTH_MODE": "disabled"}
-    proc = subprocess.Popen(["unshare", "-m", "--propagation", "private", "sh", "-c", script],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True, env=env)
+    proc = subprocess.Popen(
+        ["unshare", "-m", "--propagation", "private", "sh", "-c", script],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+        env=env,
+    )
     try:
         deadline = time.monotonic() + timeout_s
         while True:  # joined once the cluster counts its CPUs
-            status = subprocess.run([ray_bin(), "status", f"--address={gcs}"], capture_output=True, env=env,
-                                    timeout=60, text=True)
+            status = subprocess.run(
+                [ray_bin(), "status", f"--address={gcs}"], capture_output=True, env=env, timeout=60, text=True
+            )
             if status.returncode == 0 and f"0.0/{num_cpus}.0 CPU" in status.stdout:
                 break
             if proc.poll() is not None or time.monotonic() > deadline:

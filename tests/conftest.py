@@ -9,7 +9,6 @@ per test session.
 
 from __future__ import annotations
 
-
 import pytest
 
 from harness.host.manager import PluginHost, set_host

@@ -26,8 +26,33 @@ TOKENS = [*LETTERS, *LETTERS.lower(), "E", "e"]
 # Between two names: nothing, punctuation the single-letter rule accepts after a
 # letter (")", ".", ":"), list punctuation, and words.
 SEPARATORS = [
-    "", " ", "  ", "\n", ",", ", ", ";", "/", " / ", "|", "&", " & ", "+", "-", "_",
-    ".", ". ", ")", ") ", ":", ": ", " or ", " and ", " OR ", " then ", " maybe ", " or maybe ",
+    "",
+    " ",
+    "  ",
+    "\n",
+    ",",
+    ", ",
+    ";",
+    "/",
+    " / ",
+    "|",
+    "&",
+    " & ",
+    "+",
+    "-",
+    "_",
+    ".",
+    ". ",
+    ")",
+    ") ",
+    ":",
+    ": ",
+    " or ",
+    " and ",
+    " OR ",
+    " then ",
+    " maybe ",
+    " or maybe ",
 ]
 # How one name may be dressed: bare, or in the forms a single answer may take.
 DRESS = ["{}", "({})", "{})", "{}.", "{}:", "**{}**", "[{}]"]
@@ -74,13 +99,50 @@ def test_sat_two_and_three_letter_hedges_are_never_read():
 @pytest.mark.parametrize(
     "text",
     [
-        "BC", "BA", "CB", "AB", "BB", "bc", "Bc", "ABC", "ABCD", "BBB", "BCBC",
-        "B and C", "B or C", "either B or C", "both B and C", "B (or C)", "B, maybe C",
-        "B) right or C) behind", "B) right / A) left", "B) right, C) behind",
-        "right or left", "right/left", "right, left", "right and behind", "right right",
-        "B right", "right B", "B) right C) behind", "(B)(C)", "(B) (C)", "[B][C]",
-        "B.C", "B:C", "B)C", "B)B", "B.B", "B. B", "A.B.C.D",
-        "BX", "BXright", "Bx", "B-right", "B_right", "B/right",  # only ")", "." or ":" may follow the letter
+        "BC",
+        "BA",
+        "CB",
+        "AB",
+        "BB",
+        "bc",
+        "Bc",
+        "ABC",
+        "ABCD",
+        "BBB",
+        "BCBC",
+        "B and C",
+        "B or C",
+        "either B or C",
+        "both B and C",
+        "B (or C)",
+        "B, maybe C",
+        "B) right or C) behind",
+        "B) right / A) left",
+        "B) right, C) behind",
+        "right or left",
+        "right/left",
+        "right, left",
+        "right and behind",
+        "right right",
+        "B right",
+        "right B",
+        "B) right C) behind",
+        "(B)(C)",
+        "(B) (C)",
+        "[B][C]",
+        "B.C",
+        "B:C",
+        "B)C",
+        "B)B",
+        "B.B",
+        "B. B",
+        "A.B.C.D",
+        "BX",
+        "BXright",
+        "Bx",
+        "B-right",
+        "B_right",
+        "B/right",  # only ")", "." or ":" may follow the letter
     ],
 )
 def test_sat_named_hedges_are_wrong(text):
@@ -89,9 +151,7 @@ def test_sat_named_hedges_are_wrong(text):
 
 @settings(max_examples=300, deadline=None)
 @given(
-    names=st.lists(
-        st.tuples(st.sampled_from(TOKENS + CHOICES), st.sampled_from(DRESS)), min_size=2, max_size=8
-    ),
+    names=st.lists(st.tuples(st.sampled_from(TOKENS + CHOICES), st.sampled_from(DRESS)), min_size=2, max_size=8),
     seps=st.lists(st.sampled_from(SEPARATORS), min_size=7, max_size=7),
 )
 def test_sat_hedges_of_any_length_are_never_read(names, seps):
@@ -118,10 +178,21 @@ def test_sat_hedges_score_zero_accuracy_reward_through_the_spec():
 @pytest.mark.parametrize(
     "text",
     [
-        "positive negative", "positive/negative", "negative/positive", "positive, negative",
-        "positive or negative", "positive and negative", "positive positive", "positivepositive",
-        "positive negative positive", "both", "positive.negative", "positive (negative)",
-        "not negative", "positive-ish", "positive; negative",
+        "positive negative",
+        "positive/negative",
+        "negative/positive",
+        "positive, negative",
+        "positive or negative",
+        "positive and negative",
+        "positive positive",
+        "positivepositive",
+        "positive negative positive",
+        "both",
+        "positive.negative",
+        "positive (negative)",
+        "not negative",
+        "positive-ish",
+        "positive; negative",
     ],
 )
 def test_banner_hedges_are_wrong(text):
@@ -134,9 +205,16 @@ def test_banner_hedges_are_wrong(text):
 @pytest.mark.parametrize(
     "text",
     [
-        "737-300 737-400", "737-300/737-400", "737-300 or 737-400", "737-400 or 737-300",
-        "737-300, 737-400, 747-400", "737-300 737-300", "Boeing 737-300 or Boeing 737-400",
-        "737-300 and A320", "737", "737-300 (or 737-400)",
+        "737-300 737-400",
+        "737-300/737-400",
+        "737-300 or 737-400",
+        "737-400 or 737-300",
+        "737-300, 737-400, 747-400",
+        "737-300 737-300",
+        "Boeing 737-300 or Boeing 737-400",
+        "737-300 and A320",
+        "737",
+        "737-300 (or 737-400)",
     ],
 )
 def test_fgvc_hedges_are_wrong(text):

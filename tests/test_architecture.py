@@ -126,8 +126,11 @@ def test_built_in_plugin_packages_keep_only_hooks_in_their_init():
     """A plugin package's ``__init__`` registers what its modules define (the shape third-party plugins have)."""
     from harness.host.manager import DEFAULT_PLUGINS
 
-    inits = [ROOT / "plugins" / Path(*p.split(".")[2:]) / "__init__.py" for p in DEFAULT_PLUGINS
-             if p.startswith("harness.plugins.")]
+    inits = [
+        ROOT / "plugins" / Path(*p.split(".")[2:]) / "__init__.py"
+        for p in DEFAULT_PLUGINS
+        if p.startswith("harness.plugins.")
+    ]
     inits = [init for init in inits if init.exists()]
     assert len(inits) >= 3, inits  # rewards, engines, the backends
     for init in inits:
@@ -171,8 +174,10 @@ LAYERS: list[tuple[str, set[str]]] = [
     ("foundations", {"errors", "runs", "stats"}),
     ("contract", {"api"}),
     ("plugin machinery", {"host"}),
-    ("building blocks and the facade", {"data", "hub", "models", "rewards", "hacking", "config", "plots",
-                                        "testing", "harness"}),
+    (
+        "building blocks and the facade",
+        {"data", "hub", "models", "rewards", "hacking", "config", "plots", "testing", "harness"},
+    ),
     ("pipelines", {"evaluation", "training"}),
     ("the study", {"study"}),
     ("front ends", {"cli", "__main__"}),
@@ -192,7 +197,8 @@ def test_the_core_imports_only_downwards():
     core = {m: i for m, i in graph().items() if not m.startswith(("harness.plugins", "harness.tasks"))}
     upward = sorted(
         f"{module} ({LAYERS[_layer_of(module)][0]}) imports {dep} ({LAYERS[_layer_of(dep)][0]})"
-        for module, imported in core.items() for dep in imported
+        for module, imported in core.items()
+        for dep in imported
         if not dep.startswith(("harness.plugins", "harness.tasks")) and _layer_of(dep) > _layer_of(module)
     )
     assert upward == []
@@ -268,10 +274,15 @@ def test_every_optional_member_the_core_reads_is_declared():
         if name.startswith(("harness.plugins", "harness.tasks")):
             continue
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-            if (isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "getattr"
-                    and isinstance(node.args[0], ast.Name) and node.args[0].id in plugin_objects
-                    and len(node.args) > 2  # getattr(obj, name, default): an optional read
-                    and not (isinstance(node.args[1], ast.Constant) and node.args[1].value in required)):
+            if (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Name)
+                and node.func.id == "getattr"
+                and isinstance(node.args[0], ast.Name)
+                and node.args[0].id in plugin_objects
+                and len(node.args) > 2  # getattr(obj, name, default): an optional read
+                and not (isinstance(node.args[1], ast.Constant) and node.args[1].value in required)
+            ):
                 reads.append(f"{path.relative_to(ROOT)}:{node.lineno}")
     assert reads == []
     with pytest.raises(KeyError, match="OPTIONAL_MEMBERS"):

@@ -16,12 +16,19 @@ import ast
 import subprocess
 
 import pytest
-
-from harness.errors import ConfigError
-from harness.plugins.backends.openrlhf.args import WANDB_KEY_FROM_ENV, GRPOPlan, check_layout, command, entrypoint, train_args
-from harness.plugins.backends.openrlhf.settings import OpenRLHFSettings
-from harness.config.run import RunConfig
 from _openrlhf_pin import openrlhf_source  # noqa: E402
+
+from harness.config.run import RunConfig
+from harness.errors import ConfigError
+from harness.plugins.backends.openrlhf.args import (
+    WANDB_KEY_FROM_ENV,
+    GRPOPlan,
+    check_layout,
+    command,
+    entrypoint,
+    train_args,
+)
+from harness.plugins.backends.openrlhf.settings import OpenRLHFSettings
 
 PARSER_SOURCE = "openrlhf/cli/train_ppo_ray.py"
 
@@ -29,8 +36,7 @@ PARSER_SOURCE = "openrlhf/cli/train_ppo_ray.py"
 def _literal(node: ast.AST, names: dict[str, str]) -> object:
     if isinstance(node, ast.JoinedStr):
         return "".join(
-            str(part.value) if isinstance(part, ast.Constant) else names[part.value.id]
-            for part in node.values
+            str(part.value) if isinstance(part, ast.Constant) else names[part.value.id] for part in node.values
         )
     if isinstance(node, ast.Name):
         return {"int": int, "float": float, "str": str}.get(node.id, names.get(node.id))
@@ -45,13 +51,17 @@ def _add_arguments(statements: list[ast.stmt], parser: argparse.ArgumentParser, 
                 _add_arguments(stmt.body, parser, {**names, stmt.target.id: value})
             continue
         call = stmt.value if isinstance(stmt, ast.Expr) else None
-        if not (isinstance(call, ast.Call) and isinstance(call.func, ast.Attribute)
-                and call.func.attr == "add_argument"):
+        if not (
+            isinstance(call, ast.Call) and isinstance(call.func, ast.Attribute) and call.func.attr == "add_argument"
+        ):
             continue
         flags = [_literal(a, names) for a in call.args]
         # Only what decides whether and how an argument parses; defaults are irrelevant here.
-        kwargs = {k.arg: _literal(k.value, names) for k in call.keywords
-                  if k.arg in ("action", "nargs", "type", "choices", "dest")}
+        kwargs = {
+            k.arg: _literal(k.value, names)
+            for k in call.keywords
+            if k.arg in ("action", "nargs", "type", "choices", "dest")
+        }
         parser.add_argument(*flags, **kwargs)
 
 
@@ -59,10 +69,7 @@ def _add_arguments(statements: list[ast.stmt], parser: argparse.ArgumentParser, 
 def openrlhf_parser() -> argparse.ArgumentParser:
     source = openrlhf_source(PARSER_SOURCE)
     tree = ast.parse(source.read_text(encoding="utf-8"), str(source))
-    main = next(
-        node for node in tree.body
-        if isinstance(node, ast.If) and "__main__" in ast.unparse(node.test)
-    )
+    main = next(node for node in tree.body if isinstance(node, ast.If) and "__main__" in ast.unparse(node.test))
     parser = argparse.ArgumentParser(prog="train_ppo_ray", exit_on_error=False)
     _add_arguments(main.body, parser, {})
     assert len(parser._actions) > 150  # the real parser, not an empty shell
@@ -76,17 +83,31 @@ def parse(parser: argparse.ArgumentParser, args: list[str]) -> dict[str, object]
 
 
 def paper_config(**updates) -> RunConfig:
-    return RunConfig(task="sat", model="/models/qwen2.5-vl-7b", template="think",
-                     reward="accuracy:1,format:1", preset="paper", output="/runs/sat", backend="openrlhf",
-                     **updates)
+    return RunConfig(
+        task="sat",
+        model="/models/qwen2.5-vl-7b",
+        template="think",
+        reward="accuracy:1,format:1",
+        preset="paper",
+        output="/runs/sat",
+        backend="openrlhf",
+        **updates,
+    )
 
 
 def paper_args(settings: OpenRLHFSettings | None = None, **updates) -> tuple[GRPOPlan, list[str]]:
     settings = settings or OpenRLHFSettings()
     plan = GRPOPlan.from_config(paper_config(**updates), settings)
-    return plan, train_args(plan, settings, model="/models/qwen2.5-vl-7b", dataset="prompts.jsonl",
-                            reward_func="reward_func.py", save_path="/runs/sat/model", rows=plan.rows,
-                            max_images_per_prompt=1)
+    return plan, train_args(
+        plan,
+        settings,
+        model="/models/qwen2.5-vl-7b",
+        dataset="prompts.jsonl",
+        reward_func="reward_func.py",
+        save_path="/runs/sat/model",
+        rows=plan.rows,
+        max_images_per_prompt=1,
+    )
 
 
 def test_paper_preset_is_section_4_1_on_eight_gpus():
@@ -110,7 +131,10 @@ def test_paper_grpo_command_parses_against_openrlhf_0_11_2_flags(openrlhf_parser
     assert parsed["train.micro_batch_size"] == 1 and parsed["data.max_samples"] == 1200
     assert parsed["reward.remote_url"] == "reward_func.py"
     assert (parsed["data.input_key"], parsed["data.label_key"], parsed["data.image_key"]) == (
-        "prompt", "label", "images")
+        "prompt",
+        "label",
+        "images",
+    )
     assert parsed["actor.model_name_or_path"] == "/models/qwen2.5-vl-7b"
     assert parsed["ckpt.output_dir"] == "/runs/sat/model"
     assert parsed["train.colocate_all"] and parsed["vllm.enable_sleep"] and parsed["ds.enable_sleep"]
@@ -118,14 +142,31 @@ def test_paper_grpo_command_parses_against_openrlhf_0_11_2_flags(openrlhf_parser
 
 def test_every_layout_option_parses(openrlhf_parser):
     settings = OpenRLHFSettings(
-        actor_num_nodes=2, actor_gpus_per_node=4, ref_num_nodes=2, ref_gpus_per_node=4, vllm_num_engines=2,
-        vllm_tensor_parallel_size=4, colocate_all=False, zero_stage=2, freeze_visual_encoder=True,
-        gradient_checkpointing=False, save_steps=50,
+        actor_num_nodes=2,
+        actor_gpus_per_node=4,
+        ref_num_nodes=2,
+        ref_gpus_per_node=4,
+        vllm_num_engines=2,
+        vllm_tensor_parallel_size=4,
+        colocate_all=False,
+        zero_stage=2,
+        freeze_visual_encoder=True,
+        gradient_checkpointing=False,
+        save_steps=50,
         extra_args=["--logger.wandb.project", "rft"],
     )
     plan = GRPOPlan.from_config(paper_config(lr_scheduler="cosine", warmup_steps=30), settings)
-    args = train_args(plan, settings, model="/m", dataset="/shared/prompts.jsonl", reward_func="/shared/r.py",
-                      save_path="/shared/out", rows=plan.rows, max_images_per_prompt=2, resume=True)
+    args = train_args(
+        plan,
+        settings,
+        model="/m",
+        dataset="/shared/prompts.jsonl",
+        reward_func="/shared/r.py",
+        save_path="/shared/out",
+        rows=plan.rows,
+        max_images_per_prompt=2,
+        resume=True,
+    )
     parsed = parse(openrlhf_parser, args)
     assert parsed["ckpt.load_enable"] and parsed["data.max_images_per_prompt"] == 2
     assert parsed["actor.num_nodes"] == 2 and parsed["vllm.tensor_parallel_size"] == 4
@@ -158,18 +199,38 @@ def test_colocated_vllm_engines_must_cover_the_actor_gpus():
         check_layout(plan, OpenRLHFSettings(max_len=1024))
 
 
-@pytest.mark.parametrize(("report_to", "expected"), [
-    ("none", {"logger.tensorboard_dir": None, "logger.wandb.key": None}),
-    ("tensorboard", {"logger.tensorboard_dir": "/runs/sat/model/tensorboard", "logger.wandb.key": None,
-                     "logger.wandb.run_name": "sat"}),
-    ("wandb", {"logger.tensorboard_dir": None, "logger.wandb.key": WANDB_KEY_FROM_ENV,
-               "logger.wandb.run_name": "sat"}),
-])
+@pytest.mark.parametrize(
+    ("report_to", "expected"),
+    [
+        ("none", {"logger.tensorboard_dir": None, "logger.wandb.key": None}),
+        (
+            "tensorboard",
+            {
+                "logger.tensorboard_dir": "/runs/sat/model/tensorboard",
+                "logger.wandb.key": None,
+                "logger.wandb.run_name": "sat",
+            },
+        ),
+        (
+            "wandb",
+            {"logger.tensorboard_dir": None, "logger.wandb.key": WANDB_KEY_FROM_ENV, "logger.wandb.run_name": "sat"},
+        ),
+    ],
+)
 def test_report_to_maps_to_openrlhfs_logger_flags(openrlhf_parser, report_to, expected):
     settings = OpenRLHFSettings(report_to=report_to)
     plan = GRPOPlan.from_config(paper_config(), settings)
-    args = train_args(plan, settings, model="/m", dataset="prompts.jsonl", reward_func="reward_func.py",
-                      save_path="/runs/sat/model", rows=plan.rows, max_images_per_prompt=1, run_name="sat")
+    args = train_args(
+        plan,
+        settings,
+        model="/m",
+        dataset="prompts.jsonl",
+        reward_func="reward_func.py",
+        save_path="/runs/sat/model",
+        rows=plan.rows,
+        max_images_per_prompt=1,
+        run_name="sat",
+    )
     parsed = parse(openrlhf_parser, args)
     assert {key: parsed[key] for key in expected} == expected
     if report_to == "none":  # no logger flag of ours at all
@@ -181,11 +242,19 @@ def test_the_wandb_key_is_read_from_the_job_environment_by_its_shell(tmp_path):
 
     settings = OpenRLHFSettings(report_to="wandb")
     plan = GRPOPlan.from_config(paper_config(), settings)
-    args = train_args(plan, settings, model="/m", dataset="prompts.jsonl", reward_func="reward_func.py",
-                      save_path="/out", rows=plan.rows, max_images_per_prompt=1)
+    args = train_args(
+        plan,
+        settings,
+        model="/m",
+        dataset="prompts.jsonl",
+        reward_func="reward_func.py",
+        save_path="/out",
+        rows=plan.rows,
+        max_images_per_prompt=1,
+    )
     # The job's shell runs the entrypoint; "python" here prints the key it was given.
     show = tmp_path / "python"
-    show.write_text("#!/bin/sh\nwhile [ \"$1\" != --logger.wandb.key ]; do shift; done; echo \"key=$2\"\n")
+    show.write_text('#!/bin/sh\nwhile [ "$1" != --logger.wandb.key ]; do shift; done; echo "key=$2"\n')
     show.chmod(0o755)
     line = entrypoint(str(show), args, preflight=["true"])
     assert "$WANDB_API_KEY" not in shlex.join(args)  # never expanded or written here

@@ -26,15 +26,26 @@ from pathlib import Path
 import pytest
 
 import harness
+from harness.config.run import RunConfig
 from harness.errors import DataError
 from harness.plugins.backends.openrlhf.scoring import FAIL_FAST_ROLLOUTS, RewardsFailing
-from harness.config.run import RunConfig
 
 
 def dry_run(model, output: Path, run: dict | None = None, **openrlhf) -> dict:
-    cfg = RunConfig(task="banner", source="synthetic", model=str(model), template="think",
-                    reward="accuracy:1,format:1", preset="smoke", max_steps=1, max_completion_length=32,
-                    output=str(output), backend="openrlhf", openrlhf={"dry_run": True, **openrlhf}, **(run or {}))
+    cfg = RunConfig(
+        task="banner",
+        source="synthetic",
+        model=str(model),
+        template="think",
+        reward="accuracy:1,format:1",
+        preset="smoke",
+        max_steps=1,
+        max_completion_length=32,
+        output=str(output),
+        backend="openrlhf",
+        openrlhf={"dry_run": True, **openrlhf},
+        **(run or {}),
+    )
     return harness.get_backend("openrlhf").run(cfg).details
 
 
@@ -72,8 +83,11 @@ def test_a_reward_plugin_missing_on_the_worker_stops_at_import_by_name(job, tmp_
     config = json.loads((broken / "reward_config.json").read_text())
     config.update(reward="accuracy:1,plugin_not_on_the_workers:1", job_dir=str(broken))
     (broken / "reward_config.json").write_text(json.dumps(config))
-    with pytest.raises(harness.ConfigError, match=r"Unknown reward 'plugin_not_on_the_workers'.*must be installed "
-                                                  r"in the OpenRLHF environment on every worker"):
+    with pytest.raises(
+        harness.ConfigError,
+        match=r"Unknown reward 'plugin_not_on_the_workers'.*must be installed "
+        r"in the OpenRLHF environment on every worker",
+    ):
         load_like_openrlhf(broken / "reward_func.py")
 
 
@@ -111,8 +125,11 @@ def test_every_reward_call_failing_in_the_first_rollouts_stops_the_job_not_a_sil
     for _ in range(FAIL_FAST_ROLLOUTS - 1):  # each failure is scored 0 and counted, as before
         out = reward_func(["a query that lost its prompt"], [row["prompt"]], [row["label"]])
         assert out["rewards"].tolist() == [0.0] and out["extra_logs"]["reward_failures"].tolist() == [1.0]
-    with pytest.raises(RewardsFailing, match=rf"all of the first {FAIL_FAST_ROLLOUTS} rollouts failed to score "
-                                             r"\(the last: ValueError: the query does not contain its prompt\)"):
+    with pytest.raises(
+        RewardsFailing,
+        match=rf"all of the first {FAIL_FAST_ROLLOUTS} rollouts failed to score "
+        r"\(the last: ValueError: the query does not contain its prompt\)",
+    ):
         reward_func(["a query that lost its prompt"], [row["prompt"]], [row["label"]])
     # Not an Exception: OpenRLHF's `except Exception` around the reward call cannot turn it into a None reward.
     assert not issubclass(RewardsFailing, Exception)
@@ -135,7 +152,7 @@ def preflight_of(record: dict) -> list[str]:
     """The preflight command of a job's entrypoint (``[cd DIR &&] PREFLIGHT && python -m train_ppo_ray ...``)."""
     words = shlex.split(record["entrypoint"])
     start = words.index("-m") - 1
-    return words[start:words.index("&&", start)]
+    return words[start : words.index("&&", start)]
 
 
 def run_preflight(record: dict, cwd: Path, **replace: str) -> subprocess.CompletedProcess:
@@ -148,7 +165,9 @@ def run_preflight(record: dict, cwd: Path, **replace: str) -> subprocess.Complet
 
 def test_the_entrypoint_runs_the_preflight_before_train_ppo_ray(job):
     entry = job["entrypoint"]
-    assert entry.startswith(f"cd {shlex.quote(job['job_dir'])} && python -m harness.plugins.backends.openrlhf.preflight ")
+    assert entry.startswith(
+        f"cd {shlex.quote(job['job_dir'])} && python -m harness.plugins.backends.openrlhf.preflight "
+    )
     assert entry.index("harness.plugins.backends.openrlhf.preflight") < entry.index("openrlhf.cli.train_ppo_ray")
     ran = run_preflight(job, Path(job["job_dir"]))
     assert ran.returncode == 0, ran.stderr
@@ -173,8 +192,9 @@ def test_the_preflight_refuses_a_cluster_model_stock_loaders_cannot_read(job, ti
 
 def test_the_preflight_refuses_a_moved_job_directory(job, tmp_path):
     moved = copy_job(job, tmp_path / "moved")
-    ran = run_preflight(job, moved, **{"--reward-func": str(moved / "reward_func.py"),
-                                       "--dataset": str(moved / "prompts.jsonl")})
+    ran = run_preflight(
+        job, moved, **{"--reward-func": str(moved / "reward_func.py"), "--dataset": str(moved / "prompts.jsonl")}
+    )
     assert ran.returncode == 2 and "The job directory moved" in ran.stderr
 
 
@@ -194,15 +214,16 @@ def test_the_preflight_refuses_a_reward_plugin_missing_on_the_cluster(job, tmp_p
     config.update(reward="accuracy:1,plugin_not_on_the_workers:1", job_dir=str(broken))
     (broken / "reward_config.json").write_text(json.dumps(config))
     (broken / "prompts.jsonl").write_text("")
-    ran = run_preflight(job, broken, **{"--reward-func": str(broken / "reward_func.py"),
-                                        "--dataset": str(broken / "prompts.jsonl")})
+    ran = run_preflight(
+        job, broken, **{"--reward-func": str(broken / "reward_func.py"), "--dataset": str(broken / "prompts.jsonl")}
+    )
     assert ran.returncode == 2 and "Unknown reward 'plugin_not_on_the_workers'" in ran.stderr
 
 
 def test_command_sh_hands_ray_the_entrypoint_intact(job):
     """``ray job submit`` shlex-joins the words after ``--``: they must come back as the entrypoint."""
     words = shlex.split((Path(job["output"]) / "command.sh").read_text().splitlines()[-1])
-    after = words[words.index("--") + 1:]
+    after = words[words.index("--") + 1 :]
     assert after[:2] == ["sh", "-c"] and shlex.split(shlex.join(after))[2] == job["entrypoint"]
 
 
@@ -210,14 +231,17 @@ def test_command_sh_hands_ray_the_entrypoint_intact(job):
 
 
 def test_prompts_over_max_len_minus_max_new_tokens_are_refused_naming_them_and_nothing_is_written(
-        tiny_model_dir, tmp_path):
+    tiny_model_dir, tmp_path
+):
     with pytest.raises(DataError) as caught:
         dry_run(tiny_model_dir, tmp_path / "run", max_len=64)
     message = str(caught.value)
     assert "prompts are longer than OpenRLHF accepts (max_len - max_completion_length = 64 - 32 = 32 tokens" in message
     assert re.search(r"of \d+ prompts are longer", message)
     assert re.search(r": sample 'banner[^']*' \(row \d+\): \d+ tokens", message)
-    assert "--set openrlhf.max_len=" in message and "--set max_image_pixels=N --set oversize_images=downscale" in message
+    assert (
+        "--set openrlhf.max_len=" in message and "--set max_image_pixels=N --set oversize_images=downscale" in message
+    )
     assert "openrlhf.fit_prompts=shrink_images" in message and "Nothing was written or submitted" in message
     assert not (tmp_path / "run").exists()
 
@@ -263,8 +287,9 @@ def test_shrink_images_makes_long_prompts_fit_and_says_so(tiny_model_dir, tmp_pa
 def test_the_runs_downscaling_image_cap_applies_to_every_exported_image(tiny_model_dir, tmp_path):
     from PIL import Image
 
-    record = dry_run(tiny_model_dir, tmp_path / "run", run={"max_image_pixels": 32 * 32,
-                                                            "oversize_images": "downscale"})
+    record = dry_run(
+        tiny_model_dir, tmp_path / "run", run={"max_image_pixels": 32 * 32, "oversize_images": "downscale"}
+    )
     sizes = [Image.open(p).size for p in (Path(record["job_dir"]) / "images").iterdir()]
     assert sizes and all(w * h <= 32 * 32 for w, h in sizes)
 

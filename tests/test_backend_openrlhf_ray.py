@@ -15,17 +15,17 @@ import json
 import sys
 from pathlib import Path
 
+import _ray_head  # noqa: E402
 import pytest
+from _openrlhf_pin import require_openrlhf  # noqa: E402
 
 import harness
-from harness.plugins.backends.openrlhf import submit as openrlhf_submit
 from harness.config.run import RunConfig
-import _ray_head  # noqa: E402
-from _openrlhf_pin import require_openrlhf  # noqa: E402
+from harness.plugins.backends.openrlhf import submit as openrlhf_submit
 
 pytestmark = pytest.mark.slow
 
-SCORE_SCRIPT = '''
+SCORE_SCRIPT = """
 import asyncio, json, sys
 from types import SimpleNamespace
 
@@ -63,7 +63,7 @@ def score(rows, model):
 
 rows = list(load_dataset("json", data_files="prompts.jsonl")["train"])
 print("HARNESS_RESULT " + json.dumps(ray.get(score.remote(rows, sys.argv[1]))))
-'''
+"""
 
 
 @pytest.fixture
@@ -77,10 +77,23 @@ def test_ray_job_scores_exported_dataset_with_shim_no_training(ray_head, tiny_mo
     require_openrlhf()  # the job runs OpenRLHF's executor on the Ray worker
     model = str(tiny_model_dir)
     run = tmp_path / "run"
-    cfg = RunConfig(task="fgvc", model=model, template="think", reward="accuracy:1,format:1", preset="smoke",
-                    max_steps=2, output=str(run), backend="openrlhf",
-                    openrlhf={"dry_run": True, "actor_gpus_per_node": 1, "ref_gpus_per_node": 1,
-                              "vllm_num_engines": 1, "max_len": 512})
+    cfg = RunConfig(
+        task="fgvc",
+        model=model,
+        template="think",
+        reward="accuracy:1,format:1",
+        preset="smoke",
+        max_steps=2,
+        output=str(run),
+        backend="openrlhf",
+        openrlhf={
+            "dry_run": True,
+            "actor_gpus_per_node": 1,
+            "ref_gpus_per_node": 1,
+            "vllm_num_engines": 1,
+            "max_len": 512,
+        },
+    )
     backend = harness.get_backend("openrlhf")
     summary = backend.run(cfg)  # the export, shim and runtime_env a real submission uses
     assert summary.status == "dry_run" and summary.checkpoint == str(run.resolve() / "model")
@@ -90,8 +103,13 @@ def test_ray_job_scores_exported_dataset_with_shim_no_training(ray_head, tiny_mo
 
     lines: list[str] = []
     record = openrlhf_submit.submit(
-        ray_head, f"{sys.executable} score_job.py {model}", record["runtime_env"], run, record,
-        echo=lines.append, poll_s=0.5,
+        ray_head,
+        f"{sys.executable} score_job.py {model}",
+        record["runtime_env"],
+        run,
+        record,
+        echo=lines.append,
+        poll_s=0.5,
     )
     assert record["status"] == "SUCCEEDED", "\n".join(lines[-40:])
     saved = json.loads((run / "job.json").read_text())
@@ -101,8 +119,10 @@ def test_ray_job_scores_exported_dataset_with_shim_no_training(ray_head, tiny_mo
     assert len(result) == 2 * record["rows"]
     gold, wrong = result[0::2], result[1::2]
     # the reward-hacking monitor is on by default: every rollout logs the hack/* flags too
-    flags = {f"hack/{k}": 0.0 for k in ("multiple_answers", "empty_answer", "hedge", "invalid_answer", "at_cap",
-                                         "format_only")}
+    flags = {
+        f"hack/{k}": 0.0
+        for k in ("multiple_answers", "empty_answer", "hedge", "invalid_answer", "at_cap", "format_only")
+    }
     assert all(r == {"accuracy": 1.0, "format": 1.0, "reward_failures": 0.0, "reward": 2.0, **flags} for r in gold)
     assert all(r["accuracy"] == 0.0 and r["reward_failures"] == 0.0 for r in wrong)
     assert all(r["hack/empty_answer"] == 1.0 for r in wrong)  # "<answer>?</answer>" is blank

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 import harness
-from harness.errors import ConfigError
 from harness.config.run import RunConfig
+from harness.errors import ConfigError
 
 
 @pytest.fixture
@@ -18,14 +18,30 @@ def model(tiny_model_dir):
 
 
 def config(model: str, output: Path, **openrlhf) -> RunConfig:
-    return RunConfig(task="fgvc", model=model, template="think", reward="accuracy:1,format:1",
-                     preset="smoke", max_steps=3, output=str(output), backend="openrlhf", openrlhf=openrlhf)
+    return RunConfig(
+        task="fgvc",
+        model=model,
+        template="think",
+        reward="accuracy:1,format:1",
+        preset="smoke",
+        max_steps=3,
+        output=str(output),
+        backend="openrlhf",
+        openrlhf=openrlhf,
+    )
 
 
 def test_dry_run_writes_dataset_images_shim_record_and_prints_the_command(model, tmp_path, capsys):
     backend = harness.get_backend("openrlhf")
-    cfg = config(model, tmp_path / "run", dry_run=True, actor_gpus_per_node=2, ref_gpus_per_node=2,
-                 vllm_num_engines=2, max_len=512)
+    cfg = config(
+        model,
+        tmp_path / "run",
+        dry_run=True,
+        actor_gpus_per_node=2,
+        ref_gpus_per_node=2,
+        vllm_num_engines=2,
+        max_len=512,
+    )
     summary = backend.run(cfg)
     record = summary.details  # the job.json record
 
@@ -64,8 +80,11 @@ def test_dry_run_writes_dataset_images_shim_record_and_prints_the_command(model,
         ({"method": "sft"}, ConfigError, "GRPO only"),
         ({"task": "fgvcc"}, ConfigError, "field .task.: Unknown task .fgvcc.. Did you mean .fgvc."),
         ({"openrlhf": {"dry_run": True, "vllm_num_engines": 3}}, ConfigError, "vllm_num_engines"),
-        ({"openrlhf": {"dry_run": True, "runtime_env": {"working_dir": "/elsewhere"}}}, ConfigError,
-         "shared_filesystem"),
+        (
+            {"openrlhf": {"dry_run": True, "runtime_env": {"working_dir": "/elsewhere"}}},
+            ConfigError,
+            "shared_filesystem",
+        ),
         ({"eval_after": True}, ConfigError, "--eval-after"),
     ],
 )
@@ -83,10 +102,27 @@ def test_harness_run_cli_dry_run_and_missing_ray_address(model, tmp_path):
 
     from harness.cli import build_cli
 
-    base = ["run", "--backend", "openrlhf", "--task", "fgvc", "--source", "synthetic", "--model", model,
-            "--template", "think",
-            "--reward", "accuracy:1,format:1", "--preset", "smoke", "--max-steps", "1",
-            "--output", str(tmp_path / "run")]
+    base = [
+        "run",
+        "--backend",
+        "openrlhf",
+        "--task",
+        "fgvc",
+        "--source",
+        "synthetic",
+        "--model",
+        model,
+        "--template",
+        "think",
+        "--reward",
+        "accuracy:1,format:1",
+        "--preset",
+        "smoke",
+        "--max-steps",
+        "1",
+        "--output",
+        str(tmp_path / "run"),
+    ]
     refused = CliRunner().invoke(build_cli(), base)
     assert refused.exit_code == 2 and "--ray-address" in refused.output
     assert not (tmp_path / "run").exists()

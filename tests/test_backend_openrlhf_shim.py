@@ -42,8 +42,11 @@ def test_completion_survives_a_prompt_that_decodes_differently_before_the_image(
     from harness.plugins.backends.openrlhf.scoring import QueryScorer
 
     scorer = QueryScorer("accuracy:1", pad_tokens=[PAD], special_tokens=["<|im_end|>", "<|endoftext|>"])
-    prompt = "<|im_start|>system\nYou are  helpful.<|im_end|>\n<|im_start|>user\n<|vision_start|>" + PAD + \
-        "<|vision_end|>Which?<|im_end|>\n<|im_start|>assistant\n"
+    prompt = (
+        "<|im_start|>system\nYou are  helpful.<|im_end|>\n<|im_start|>user\n<|vision_start|>"
+        + PAD
+        + "<|vision_end|>Which?<|im_end|>\n<|im_start|>assistant\n"
+    )
     # the tokenizer normalized the system text (double space lost); the text after the image is intact
     query = prompt.replace("  ", " ").replace(PAD, PAD * 30) + "<answer>B</answer><|im_end|><|endoftext|>"
     assert scorer.completion(query, prompt) == "<answer>B</answer>"
@@ -55,8 +58,11 @@ def test_a_completion_that_repeats_the_prompt_tail_is_not_cut_short():
     from harness.plugins.backends.openrlhf.scoring import QueryScorer
 
     scorer = QueryScorer("accuracy:1", pad_tokens=[PAD], special_tokens=["<|im_end|>", "<|endoftext|>"])
-    prompt = "<|im_start|>system\nYou are  helpful.<|im_end|>\n<|im_start|>user\n<|vision_start|>" + PAD + \
-        "<|vision_end|>Which?<|im_end|>\n<|im_start|>assistant\n"
+    prompt = (
+        "<|im_start|>system\nYou are  helpful.<|im_end|>\n<|im_start|>user\n<|vision_start|>"
+        + PAD
+        + "<|vision_end|>Which?<|im_end|>\n<|im_start|>assistant\n"
+    )
     # the model restates the prompt's tail inside its answer
     response = "<think><|vision_end|>Which?<|im_end|>\n<|im_start|>assistant\nhmm</think><answer>B</answer>"
     query = prompt.replace("  ", " ") + response + "<|im_end|>"

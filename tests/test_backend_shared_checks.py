@@ -20,8 +20,15 @@ BAD = [
 
 
 def _config(backend: str, tmp_path, change: dict) -> RunConfig:
-    data = dict(task="fgvc", model=str(tmp_path / "model"), template="think", reward="accuracy:1,format:1",
-                preset="smoke", output=str(tmp_path / "run"), backend=backend)
+    data = dict(
+        task="fgvc",
+        model=str(tmp_path / "model"),
+        template="think",
+        reward="accuracy:1,format:1",
+        preset="smoke",
+        output=str(tmp_path / "run"),
+        backend=backend,
+    )
     if backend == "openrlhf":
         data["openrlhf"] = {"dry_run": True}
     data.update(change)

@@ -7,11 +7,11 @@ import json
 import pytest
 
 import harness
+from harness.config.run import RunConfig
 from harness.errors import ConfigError, DataError
 from harness.plugins.backends.trl.data import gold_text, grpo_row, sft_target
-from harness.runs.rundir import read_jsonl as read_metrics
 from harness.plugins.backends.trl.reward_functions import TrlReward
-from harness.config.run import RunConfig
+from harness.runs.rundir import read_jsonl as read_metrics
 from harness.training.runner import check, run_training
 
 TINY = {
@@ -41,8 +41,15 @@ def changed(before, after):
 @pytest.mark.slow
 def test_grpo_run_logs_every_component_saves_a_checkpoint_that_evaluates(tiny_model_dir, tmp_path):
     out = tmp_path / "grpo"
-    config = RunConfig(**TINY, method="grpo", model=str(tiny_model_dir), output=str(out),
-                       reward="accuracy:1,format:1,length_norm:0.5", eval_after=True, eval_limit=3)
+    config = RunConfig(
+        **TINY,
+        method="grpo",
+        model=str(tiny_model_dir),
+        output=str(out),
+        reward="accuracy:1,format:1,length_norm:0.5",
+        eval_after=True,
+        eval_limit=3,
+    )
     summary = run_training(config)
 
     assert summary.status == "finished" and summary.steps == 2
@@ -51,12 +58,28 @@ def test_grpo_run_logs_every_component_saves_a_checkpoint_that_evaluates(tiny_mo
     rows = read_metrics(out / "metrics.jsonl")
     assert [r["step"] for r in rows] == [1, 2]
     for row in rows:
-        for key in ("loss", "learning_rate", "kl", "completions/mean_length", "step_time_s",
-                    "rewards/accuracy/mean", "rewards/format/mean", "rewards/length_norm/mean", "reward"):
+        for key in (
+            "loss",
+            "learning_rate",
+            "kl",
+            "completions/mean_length",
+            "step_time_s",
+            "rewards/accuracy/mean",
+            "rewards/format/mean",
+            "rewards/length_norm/mean",
+            "reward",
+        ):
             assert isinstance(row[key], float), (key, row)
         # the reward-hacking monitor is on by default: every indicator, every step
-        for key in ("hack/multiple_answers", "hack/empty_answer", "hack/hedge", "hack/invalid_answer",
-                    "hack/at_cap", "hack/format_only", "hack/length_share"):
+        for key in (
+            "hack/multiple_answers",
+            "hack/empty_answer",
+            "hack/hedge",
+            "hack/invalid_answer",
+            "hack/at_cap",
+            "hack/format_only",
+            "hack/length_share",
+        ):
             assert 0.0 <= row[key] <= 1.0, (key, row)
     assert {p.name for p in (out / "plots").iterdir()} >= {"rewards.png", "response_length.png", "loss.png"}
     recorded = json.loads((out / "config.json").read_text())
@@ -125,11 +148,20 @@ class Fussy:
 
 def test_a_reward_that_raises_is_reported_with_the_completion():
     reward = TrlReward("fussy", Fussy())
-    completions = [[{"role": "assistant", "content": "<answer>positive</answer>"}],
-                   [{"role": "assistant", "content": "<answer>I refuse</answer>"}]]
+    completions = [
+        [{"role": "assistant", "content": "<answer>positive</answer>"}],
+        [{"role": "assistant", "content": "<answer>I refuse</answer>"}],
+    ]
     with pytest.raises(DataError) as info:
-        reward(completions, prompts=[[], []], answer=["positive", "negative"], id=["a", "b"],
-               task=["banner", "banner"], meta=["{}", "{}"], trainer_state=None)
+        reward(
+            completions,
+            prompts=[[], []],
+            answer=["positive", "negative"],
+            id=["a", "b"],
+            task=["banner", "banner"],
+            meta=["{}", "{}"],
+            trainer_state=None,
+        )
     message = str(info.value)
     assert "completion 1" in message and "id='b'" in message
     assert "<answer>I refuse</answer>" in message and "cannot score a negative banner" in message
@@ -148,10 +180,32 @@ def test_reason_rft_recipe_from_the_command_line(tiny_model_dir, tmp_path):
     from harness.cli import build_cli
 
     out = tmp_path / "recipe"
-    result = CliRunner().invoke(build_cli(), [
-        "run", "--recipe", "sft-then-grpo", "--task", "banner", "--source", "synthetic", "--model", str(tiny_model_dir),
-        "--reward", "accuracy:1,format:1,length_norm:0.5", "--preset", "smoke", "--max-steps", "1",
-        "--limit", "2", "--max-completion-length", "8", "--output", str(out)])
+    result = CliRunner().invoke(
+        build_cli(),
+        [
+            "run",
+            "--recipe",
+            "sft-then-grpo",
+            "--task",
+            "banner",
+            "--source",
+            "synthetic",
+            "--model",
+            str(tiny_model_dir),
+            "--reward",
+            "accuracy:1,format:1,length_norm:0.5",
+            "--preset",
+            "smoke",
+            "--max-steps",
+            "1",
+            "--limit",
+            "2",
+            "--max-completion-length",
+            "8",
+            "--output",
+            str(out),
+        ],
+    )
     assert result.exit_code == 0, result.output
     sft = json.loads((out / "sft" / "summary.json").read_text())
     grpo_config = json.loads((out / "grpo" / "config.json").read_text())["config"]
@@ -182,14 +236,32 @@ def test_a_raising_reward_stops_training_with_the_completion(tiny_model_dir, tmp
     from harness.cli import build_cli
 
     fresh_host.register_plugin(Broken(), name="broken-reward")
-    result = CliRunner().invoke(build_cli(), [
-        "run", "--task", "banner", "--source", "synthetic", "--model", str(tiny_model_dir),
-        "--reward", "accuracy:1,broken:1",
-        "--preset", "smoke", "--max-steps", "1", "--limit", "2", "--max-completion-length", "4",
-        "--output", str(tmp_path / "run")])
+    result = CliRunner().invoke(
+        build_cli(),
+        [
+            "run",
+            "--task",
+            "banner",
+            "--source",
+            "synthetic",
+            "--model",
+            str(tiny_model_dir),
+            "--reward",
+            "accuracy:1,broken:1",
+            "--preset",
+            "smoke",
+            "--max-steps",
+            "1",
+            "--limit",
+            "2",
+            "--max-completion-length",
+            "4",
+            "--output",
+            str(tmp_path / "run"),
+        ],
+    )
     assert result.exit_code == 1
-    assert "reward 'broken' raised ZeroDivisionError: broken on purpose on completion 0 (task='banner'" \
-        in result.output
+    assert "reward 'broken' raised ZeroDivisionError: broken on purpose on completion 0 (task='banner'" in result.output
     assert "Traceback" not in result.output
 
 
@@ -201,10 +273,36 @@ def test_report_to_tensorboard_logs_trls_metrics_and_metrics_jsonl_is_written_to
     from harness.cli import build_cli
 
     out = tmp_path / "sft"
-    result = CliRunner().invoke(build_cli(), [
-        "run", "--method", "sft", "--task", "banner", "--source", "synthetic", "--limit", "2", "--max-steps", "2",
-        "--per-device-batch", "2", "--grad-accum", "1", "--template", "nothink", "--model", str(tiny_model_dir),
-        "--set", "trl.device=cpu", "--report-to", "tensorboard", "-o", str(out)])
+    result = CliRunner().invoke(
+        build_cli(),
+        [
+            "run",
+            "--method",
+            "sft",
+            "--task",
+            "banner",
+            "--source",
+            "synthetic",
+            "--limit",
+            "2",
+            "--max-steps",
+            "2",
+            "--per-device-batch",
+            "2",
+            "--grad-accum",
+            "1",
+            "--template",
+            "nothink",
+            "--model",
+            str(tiny_model_dir),
+            "--set",
+            "trl.device=cpu",
+            "--report-to",
+            "tensorboard",
+            "-o",
+            str(out),
+        ],
+    )
     assert result.exit_code == 0, result.output
     assert json.loads((out / "config.json").read_text())["config"]["trl"]["report_to"] == "tensorboard"
     (events,) = (out / "runs").glob("*/events.out.tfevents.*")
@@ -221,9 +319,16 @@ def test_report_to_a_tracker_that_is_not_installed_is_refused_at_check(tiny_mode
 
     real = importlib.util.find_spec
     monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "wandb" else real(name, *a))
-    config = RunConfig(**{**TINY, "trl": {**TINY["trl"], "report_to": "wandb"}}, method="sft",
-                       model=str(tiny_model_dir), output=str(tmp_path / "o"))
-    with pytest.raises(ConfigError, match=r"field 'trl.report_to' = 'wandb' but wandb is not installed: pip "
-                                          r"install wandb, or use --report-to none"):
+    config = RunConfig(
+        **{**TINY, "trl": {**TINY["trl"], "report_to": "wandb"}},
+        method="sft",
+        model=str(tiny_model_dir),
+        output=str(tmp_path / "o"),
+    )
+    with pytest.raises(
+        ConfigError,
+        match=r"field 'trl.report_to' = 'wandb' but wandb is not installed: pip "
+        r"install wandb, or use --report-to none",
+    ):
         check(config)  # what `harness run --check` does
     assert not (tmp_path / "o").exists()

@@ -24,7 +24,11 @@ from click.testing import CliRunner
 from harness.cli import build_cli
 from harness.errors import ConfigError
 from harness.models.loading import (
-    STOCK_VIDEO_PROCESSORS, check_checkpoint, checkpoint_gaps, load_model, load_processor,
+    STOCK_VIDEO_PROCESSORS,
+    check_checkpoint,
+    checkpoint_gaps,
+    load_model,
+    load_processor,
 )
 
 STOCK_LOAD = textwrap.dedent("""
@@ -57,8 +61,9 @@ STOCK_LOAD = textwrap.dedent("""
 
 def stock_load(*paths: Path, cwd: Path) -> list[dict]:
     """Load each of ``paths`` with stock transformers in one fresh interpreter (``cwd``: not the repository)."""
-    result = subprocess.run([sys.executable, "-c", STOCK_LOAD, *map(str, paths)], capture_output=True, text=True,
-                            timeout=600, cwd=cwd)
+    result = subprocess.run(
+        [sys.executable, "-c", STOCK_LOAD, *map(str, paths)], capture_output=True, text=True, timeout=600, cwd=cwd
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     loaded = json.loads(result.stdout.strip().splitlines()[-1])
     return [loaded[str(path)] for path in paths]
@@ -81,8 +86,11 @@ def assert_stock_loadable(path: Path, cwd: Path, model_type: str, model_class: s
     return out
 
 
-ARCHES = {"qwen2_5_vl": "Qwen2_5_VLForConditionalGeneration", "qwen2_vl": "Qwen2VLForConditionalGeneration",
-          "qwen3_vl": "Qwen3VLForConditionalGeneration"}
+ARCHES = {
+    "qwen2_5_vl": "Qwen2_5_VLForConditionalGeneration",
+    "qwen2_vl": "Qwen2VLForConditionalGeneration",
+    "qwen3_vl": "Qwen3VLForConditionalGeneration",
+}
 
 
 @pytest.fixture(scope="module")
@@ -102,13 +110,24 @@ def test_harness_model_tiny_is_a_checkpoint_stock_loaders_read(arch, tiny_of_eac
     out, loaded = tiny_of_each_arch[arch]
     model_class = ARCHES[arch]
     files = {p.name for p in out.iterdir()}
-    assert {"config.json", "generation_config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json",
-            "chat_template.jinja", "processor_config.json", "preprocessor_config.json",
-            "video_preprocessor_config.json"} <= files
+    assert {
+        "config.json",
+        "generation_config.json",
+        "model.safetensors",
+        "tokenizer.json",
+        "tokenizer_config.json",
+        "chat_template.jinja",
+        "processor_config.json",
+        "preprocessor_config.json",
+        "video_preprocessor_config.json",
+    } <= files
     nested = json.loads((out / "processor_config.json").read_text())
     video = json.loads((out / "video_preprocessor_config.json").read_text())
-    assert nested["video_processor"]["video_processor_type"] == video["video_processor_type"] \
+    assert (
+        nested["video_processor"]["video_processor_type"]
+        == video["video_processor_type"]
         == STOCK_VIDEO_PROCESSORS[arch]
+    )
     # The video processor sees images as the image processor does (Qwen2.5-VL's release: one config for both).
     for key in ("patch_size", "merge_size", "temporal_patch_size", "image_mean", "image_std", "size"):
         assert video[key] == nested["image_processor"][key]
@@ -121,9 +140,19 @@ def test_a_trl_final_checkpoint_is_one_stock_loaders_read(tiny_model_dir, tmp_pa
     from harness.config.run import RunConfig
     from harness.training.runner import run_training
 
-    config = RunConfig(task="banner", source="synthetic", limit=2, max_steps=1, per_device_batch=2, grad_accum=1,
-                       method="sft", template="nothink", model=str(tiny_model_dir), output=str(tmp_path / "sft"),
-                       trl={"device": "cpu"})
+    config = RunConfig(
+        task="banner",
+        source="synthetic",
+        limit=2,
+        max_steps=1,
+        per_device_batch=2,
+        grad_accum=1,
+        method="sft",
+        template="nothink",
+        model=str(tiny_model_dir),
+        output=str(tmp_path / "sft"),
+        trl={"device": "cpu"},
+    )
     final = Path(run_training(config).checkpoint)
     assert checkpoint_gaps(final) == [] and (final / "generation_config.json").is_file()
     assert_stock_loadable(final, tmp_path, "qwen2_5_vl", "Qwen2_5_VLForConditionalGeneration")
@@ -138,9 +167,16 @@ def hf_release_layout(tiny: Path, dest: Path) -> Path:
     for name in ("processor_config.json", "video_preprocessor_config.json", "chat_template.jinja"):
         (dest / name).unlink()
     image = nested["image_processor"]
-    (dest / "preprocessor_config.json").write_text(json.dumps({
-        **{k: v for k, v in image.items() if k != "size"}, "min_pixels": image["size"]["shortest_edge"],
-        "max_pixels": image["size"]["longest_edge"], "processor_class": "Qwen2_5_VLProcessor"}))
+    (dest / "preprocessor_config.json").write_text(
+        json.dumps(
+            {
+                **{k: v for k, v in image.items() if k != "size"},
+                "min_pixels": image["size"]["shortest_edge"],
+                "max_pixels": image["size"]["longest_edge"],
+                "processor_class": "Qwen2_5_VLProcessor",
+            }
+        )
+    )
     template = (tiny / "chat_template.jinja").read_text()
     (dest / "chat_template.json").write_text(json.dumps({"chat_template": template}))
     tokenizer_config = json.loads((dest / "tokenizer_config.json").read_text())
@@ -154,7 +190,8 @@ def test_a_stock_hf_layout_still_loads_into_the_harness_and_passes_the_check(tin
     processor = load_processor(release)
     assert processor.image_processor.size == {"shortest_edge": 3136, "longest_edge": 12544}
     assert "<|image_pad|>" in processor.apply_chat_template(
-        [{"role": "user", "content": [{"type": "image"}, {"type": "text", "text": "x"}]}], tokenize=False)
+        [{"role": "user", "content": [{"type": "image"}, {"type": "text", "text": "x"}]}], tokenize=False
+    )
     assert load_model(release, device="cpu").model.config.model_type == "qwen2_5_vl"
     assert_stock_loadable(release, tmp_path, "qwen2_5_vl", "Qwen2_5_VLForConditionalGeneration")
 
@@ -171,10 +208,14 @@ def old_harness_checkpoint(tiny: Path, dest: Path) -> Path:
 
 
 def test_a_checkpoint_without_the_video_processor_config_is_refused_and_harness_model_complete_fixes_it(
-        tiny_model_dir, tmp_path):
+    tiny_model_dir, tmp_path
+):
     old = old_harness_checkpoint(tiny_model_dir, tmp_path / "old")
-    with pytest.raises(ConfigError, match=r"field 'model': .* lacks a video processor config .*Can't load video "
-                                          rf"processor.*fix: write it with `harness model complete {old}`"):
+    with pytest.raises(
+        ConfigError,
+        match=r"field 'model': .* lacks a video processor config .*Can't load video "
+        rf"processor.*fix: write it with `harness model complete {old}`",
+    ):
         check_checkpoint(old)
     # ... as stock loading shows: this is the failure OpenRLHF and vLLM would meet on the cluster.
     assert "Can't load video processor" in stock_load(old, cwd=tmp_path)[0]["processor_error"]
@@ -188,14 +229,16 @@ def test_a_checkpoint_without_the_video_processor_config_is_refused_and_harness_
     assert again.exit_code == 0 and "nothing to add" in again.output
 
 
-@pytest.mark.parametrize(("remove", "named"), [
-    (["tokenizer.json"], r"tokenizer files \(tokenizer.json, or vocab.json \+ merges.txt\) \(fix: save them"),
-    (["chat_template.jinja"], r"a chat template \(chat_template.jinja or chat_template.json\) \(fix: copy it"),
-    (["processor_config.json", "preprocessor_config.json"], r"an image processor config .*\(fix: save it"),
-    (["model.safetensors"], r"model weights \(\*.safetensors\) \(fix: copy the complete checkpoint\)"),
-])
-def test_a_checkpoint_missing_a_file_stock_loaders_read_is_named_with_its_fix(tiny_model_dir, tmp_path, remove,
-                                                                              named):
+@pytest.mark.parametrize(
+    ("remove", "named"),
+    [
+        (["tokenizer.json"], r"tokenizer files \(tokenizer.json, or vocab.json \+ merges.txt\) \(fix: save them"),
+        (["chat_template.jinja"], r"a chat template \(chat_template.jinja or chat_template.json\) \(fix: copy it"),
+        (["processor_config.json", "preprocessor_config.json"], r"an image processor config .*\(fix: save it"),
+        (["model.safetensors"], r"model weights \(\*.safetensors\) \(fix: copy the complete checkpoint\)"),
+    ],
+)
+def test_a_checkpoint_missing_a_file_stock_loaders_read_is_named_with_its_fix(tiny_model_dir, tmp_path, remove, named):
     broken = tmp_path / "broken"
     shutil.copytree(tiny_model_dir, broken)
     for name in remove:
@@ -206,8 +249,22 @@ def test_a_checkpoint_missing_a_file_stock_loaders_read_is_named_with_its_fix(ti
 
 def test_harness_eval_refuses_an_unreadable_checkpoint_before_loading_anything(tiny_model_dir, tmp_path):
     old = old_harness_checkpoint(tiny_model_dir, tmp_path / "old")
-    result = CliRunner().invoke(build_cli(), ["eval", "--tasks", "banner", "--source", "banner=synthetic",
-                                              "--model", str(old), "--limit", "2", "-o", str(tmp_path / "ev")])
+    result = CliRunner().invoke(
+        build_cli(),
+        [
+            "eval",
+            "--tasks",
+            "banner",
+            "--source",
+            "banner=synthetic",
+            "--model",
+            str(old),
+            "--limit",
+            "2",
+            "-o",
+            str(tmp_path / "ev"),
+        ],
+    )
     assert result.exit_code == 2, result.output
     assert "lacks a video processor config" in result.output and "harness model complete" in result.output
     assert "Traceback" not in result.output and not (tmp_path / "ev" / "samples").exists()
@@ -216,10 +273,28 @@ def test_harness_eval_refuses_an_unreadable_checkpoint_before_loading_anything(t
 @pytest.mark.parametrize("backend", ["trl", "openrlhf"])
 def test_both_backends_refuse_an_unreadable_checkpoint_at_check(tiny_model_dir, tmp_path, backend):
     old = old_harness_checkpoint(tiny_model_dir, tmp_path / "old")
-    result = CliRunner().invoke(build_cli(), [
-        "run", "--backend", backend, "--task", "banner", "--source", "synthetic", "--model", str(old),
-        "--reward", "accuracy:1,format:1", "--preset", "smoke", "-o", str(tmp_path / "run"), "--check",
-        *(["--dry-run"] if backend == "openrlhf" else [])])
+    result = CliRunner().invoke(
+        build_cli(),
+        [
+            "run",
+            "--backend",
+            backend,
+            "--task",
+            "banner",
+            "--source",
+            "synthetic",
+            "--model",
+            str(old),
+            "--reward",
+            "accuracy:1,format:1",
+            "--preset",
+            "smoke",
+            "-o",
+            str(tmp_path / "run"),
+            "--check",
+            *(["--dry-run"] if backend == "openrlhf" else []),
+        ],
+    )
     assert result.exit_code == 2, result.output
     assert "field 'model'" in result.output and "harness model complete" in result.output
     assert not (tmp_path / "run").exists()

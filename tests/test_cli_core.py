@@ -126,7 +126,5 @@ def test_help_and_listings_do_not_import_heavy_libraries():
 
 
 def test_python_dash_m_harness_works():
-    out = subprocess.run(
-        [sys.executable, "-m", "harness", "--version"], capture_output=True, text=True, check=True
-    )
+    out = subprocess.run([sys.executable, "-m", "harness", "--version"], capture_output=True, text=True, check=True)
     assert harness.__version__ in out.stdout

@@ -5,10 +5,9 @@ from __future__ import annotations
 
 import click
 import pytest
-
-import harness
 from click.testing import CliRunner
 
+import harness
 from harness.cli import build_cli
 from harness.config.eval import EvalConfig
 from harness.config.run import RunConfig
@@ -16,8 +15,18 @@ from harness.config.run import RunConfig
 # Flags that steer the command itself rather than set a config field.
 CLI_ONLY = {
     "run": {"config_file", "sets", "check_only", "sources"},
-    "eval": {"config_file", "no_progress", "plot", "html", "ray_address", "shards", "shard_gpus", "shard_cpus",
-             "shard_retries", "sources"},
+    "eval": {
+        "config_file",
+        "no_progress",
+        "plot",
+        "html",
+        "ray_address",
+        "shards",
+        "shard_gpus",
+        "shard_cpus",
+        "shard_retries",
+        "sources",
+    },
 }
 # where a flag's name differs from its field
 FIELD_OF = {"sources": {"run": "source", "eval": "sources"}}
@@ -73,10 +82,21 @@ def test_run_takes_the_image_limits(fresh_host, tmp_path):
 
     assert parse_run_source(("hf:array/SAT@main",), "sat") == "hf:array/SAT@main"
     assert parse_run_source(("/data/a=b",), "sat") == "/data/a=b"  # a path may hold '=' after a '/'
-    result = CliRunner().invoke(build_cli(), [
-        "run", "--task", "banner", "--source", "synthetic", "--check", "-o", str(tmp_path / "r"),
-        "--max-image-pixels", "0",
-    ])
+    result = CliRunner().invoke(
+        build_cli(),
+        [
+            "run",
+            "--task",
+            "banner",
+            "--source",
+            "synthetic",
+            "--check",
+            "-o",
+            str(tmp_path / "r"),
+            "--max-image-pixels",
+            "0",
+        ],
+    )
     assert result.exit_code != 0 and "max_image_pixels" in result.output  # validated by RunConfig's field
 
 
@@ -84,18 +104,34 @@ def test_backend_flags_come_from_the_backends_and_set_their_own_section(commands
     from harness.cli.run import BACKEND_FLAG_PREFIX
 
     run = _options(commands["run"])
-    declared = {dest[len(BACKEND_FLAG_PREFIX):]: opt for dest, opt in run.items() if dest.startswith(BACKEND_FLAG_PREFIX)}
+    declared = {
+        dest[len(BACKEND_FLAG_PREFIX) :]: opt for dest, opt in run.items() if dest.startswith(BACKEND_FLAG_PREFIX)
+    }
     assert set(declared) >= {"ray_address", "dry_run", "report_to"}
     for setting in declared:  # each is a field of a backend's settings model
-        owners = [b for b in ("trl", "openrlhf")
-                  if setting in harness.get_backend(b).settings_model.model_fields]
+        owners = [b for b in ("trl", "openrlhf") if setting in harness.get_backend(b).settings_model.model_fields]
         assert owners, setting
         assert all(owner in declared[setting].help for owner in owners), declared[setting].help
 
 
 def test_a_backend_flag_for_another_backend_is_refused_by_name(fresh_host, tmp_path):
-    result = CliRunner().invoke(build_cli(), ["run", "--backend", "trl", "--task", "banner", "--source", "synthetic",
-                                              "--check", "-o", str(tmp_path / "r"), "--ray-address", "http://h:8265"])
+    result = CliRunner().invoke(
+        build_cli(),
+        [
+            "run",
+            "--backend",
+            "trl",
+            "--task",
+            "banner",
+            "--source",
+            "synthetic",
+            "--check",
+            "-o",
+            str(tmp_path / "r"),
+            "--ray-address",
+            "http://h:8265",
+        ],
+    )
     assert result.exit_code == 2 and "--ray-address" in result.output and "openrlhf" in result.output
 
 
@@ -128,8 +164,25 @@ def test_a_third_party_backend_adds_its_own_flag(fresh_host, tmp_path):
     fresh_host.register_plugin(Plugin(), "counter-plugin")
     cli = build_cli()
     assert "--rows" in cli.commands["run"].get_help(click.Context(cli.commands["run"]))
-    result = CliRunner().invoke(cli, ["run", "--backend", "counter", "--task", "banner", "--source", "synthetic",
-                                      "--method", "sft", "--check", "-o", str(tmp_path / "r"), "--rows", "7"])
+    result = CliRunner().invoke(
+        cli,
+        [
+            "run",
+            "--backend",
+            "counter",
+            "--task",
+            "banner",
+            "--source",
+            "synthetic",
+            "--method",
+            "sft",
+            "--check",
+            "-o",
+            str(tmp_path / "r"),
+            "--rows",
+            "7",
+        ],
+    )
     assert result.exit_code == 0, result.output
     assert seen == {"rows": 7}
 

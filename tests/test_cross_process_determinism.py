@@ -69,17 +69,24 @@ CONFIGS = {
     # fgvc lists 4 candidates among the synthetic variants; banner and sat plain
     "listed": BASE | {"tasks": ["fgvc", "banner", "sat"], "limit": 12, "task_options": {"fgvc": {"candidates": 4}}},
     # sat's own circular rotations, the fallback rotations of fgvc's listed candidates, one shard of three
-    "circular_shard": BASE | {"tasks": ["sat", "fgvc"], "limit": 9, "circular": True, "shard": "2/3",
-                              "task_options": {"fgvc": {"candidates": 3}}},
-    "train": BASE | {"tasks": ["fgvc", "sat"], "limit": 6, "split": "train", "seed": 11,
-                     "task_options": {"fgvc": {"candidates": 5}}},
+    "circular_shard": BASE
+    | {
+        "tasks": ["sat", "fgvc"],
+        "limit": 9,
+        "circular": True,
+        "shard": "2/3",
+        "task_options": {"fgvc": {"candidates": 3}},
+    },
+    "train": BASE
+    | {"tasks": ["fgvc", "sat"], "limit": 6, "split": "train", "seed": 11, "task_options": {"fgvc": {"candidates": 5}}},
 }
 
 
 def _probe(hash_seed: str) -> dict:
     env = os.environ | {"PYTHONHASHSEED": hash_seed, "OMP_NUM_THREADS": "1"}
-    proc = subprocess.run([sys.executable, "-c", PROBE, json.dumps(CONFIGS)], env=env, capture_output=True,
-                          text=True, timeout=600)
+    proc = subprocess.run(
+        [sys.executable, "-c", PROBE, json.dumps(CONFIGS)], env=env, capture_output=True, text=True, timeout=600
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     return json.loads(proc.stdout)
 

@@ -7,13 +7,12 @@ FGVC-Aircraft (the official archive, the Hub parquet conversion) and a
 
 from __future__ import annotations
 
-
+import _layouts as L  # noqa: E402
 import pytest
 
 import harness
 from harness.tasks.fgvc import TASK as fgvc
 from harness.tasks.sat import TASK as sat
-import _layouts as L  # noqa: E402
 
 # -- SAT: array/SAT ---------------------------------------------------------------
 
@@ -73,12 +72,17 @@ def test_sat_lmms_eval_copy_with_correct_answer_idx(tmp_path):
     assert [s.id for s in samples] == [f"test-00000-of-00001.parquet:{i}" for i in range(5)]
 
 
-@pytest.mark.parametrize("patch, message", [
-    ({"correct_answer_idx": 7}, "correct_answer_idx 7 is not a 0-based index into the 2 answers"),
-    ({"correct_answer_idx": True}, "correct_answer_idx True is not a 0-based index"),
-    ({"correct_answer": "test answer 0.0", "correct_answer_idx": 1},
-     "correct_answer 'test answer 0.0' and correct_answer_idx 1 name different answers"),
-])
+@pytest.mark.parametrize(
+    "patch, message",
+    [
+        ({"correct_answer_idx": 7}, "correct_answer_idx 7 is not a 0-based index into the 2 answers"),
+        ({"correct_answer_idx": True}, "correct_answer_idx True is not a 0-based index"),
+        (
+            {"correct_answer": "test answer 0.0", "correct_answer_idx": 1},
+            "correct_answer 'test answer 0.0' and correct_answer_idx 1 name different answers",
+        ),
+    ],
+)
 def test_sat_bad_correct_answer_idx_names_file_and_row(tmp_path, patch, message):
     import pyarrow as pa
     import pyarrow.parquet as pq

@@ -10,8 +10,8 @@ from PIL import Image
 
 import harness
 from harness.errors import ConfigError, DataError
-from harness.plugins.engines import vllm as engine_vllm
 from harness.models.inputs import render_prompt
+from harness.plugins.engines import vllm as engine_vllm
 from harness.plugins.engines.hf import HFEngine
 
 ENGINE = HFEngine()
@@ -76,7 +76,7 @@ def reference_generation(loaded, prompt, max_new_tokens):
     enc = processor(text=[text], images=images, return_tensors="pt")
     with torch.no_grad():
         out = model.generate(**enc, max_new_tokens=max_new_tokens, do_sample=False)
-    new = out[0, enc["input_ids"].shape[1]:].tolist()
+    new = out[0, enc["input_ids"].shape[1] :].tolist()
     eos = model.generation_config.eos_token_id
     stops = set(eos if isinstance(eos, list) else [eos]) | {processor.tokenizer.eos_token_id}
     n = next((k for k, t in enumerate(new) if t in stops), len(new))
@@ -87,8 +87,9 @@ def reference_generation(loaded, prompt, max_new_tokens):
 def test_batched_greedy_equals_one_prompt_at_a_time(loaded, mixed_prompts):
     batched = list(ENGINE.generate(loaded, mixed_prompts, GREEDY))
     assert Counter(i for i, _ in batched) == Counter(range(len(mixed_prompts)))  # each index once
-    alone = {i: next(iter(ENGINE.generate(loaded, [p], GREEDY | {"batch_size": 1})))[1]
-             for i, p in enumerate(mixed_prompts)}
+    alone = {
+        i: next(iter(ENGINE.generate(loaded, [p], GREEDY | {"batch_size": 1})))[1] for i, p in enumerate(mixed_prompts)
+    }
     for i, generation in batched:
         assert generation == alone[i], f"prompt {i}: batched {generation} != alone {alone[i]}"
     # The values themselves: text and token count are transformers' own greedy generation.
@@ -120,12 +121,12 @@ def test_generation_stops_at_eos_and_does_not_count_it(loaded, mixed_prompts):
     enc = processor(text=[text], images=images, return_tensors="pt")
     with torch.no_grad():
         free = model.generate(**enc, max_new_tokens=6, min_new_tokens=6, do_sample=False)
-    tokens = free[0, enc["input_ids"].shape[1]:].tolist()
+    tokens = free[0, enc["input_ids"].shape[1] :].tolist()
     # Make the third token the model would write an end-of-sequence token.
     saved = model.generation_config.eos_token_id
     model.generation_config.eos_token_id = [tokens[2]]
     try:
-        (_, generation), = ENGINE.generate(loaded, [prompt], GREEDY | {"max_new_tokens": 6})
+        ((_, generation),) = ENGINE.generate(loaded, [prompt], GREEDY | {"max_new_tokens": 6})
     finally:
         model.generation_config.eos_token_id = saved
     stop_at = tokens.index(tokens[2])
@@ -137,10 +138,10 @@ def test_generation_stops_at_eos_and_does_not_count_it(loaded, mixed_prompts):
 def test_prefill_continues_the_assistant_turn(loaded, mixed_prompts):
     prompt = mixed_prompts[0]
     assert render_prompt(loaded.processor, prompt, "<think>").endswith("<|im_start|>assistant\n<think>")
-    (_, with_prefill), = ENGINE.generate(loaded, [prompt], GREEDY | {"prefill": "<think>"})
+    ((_, with_prefill),) = ENGINE.generate(loaded, [prompt], GREEDY | {"prefill": "<think>"})
     continued = prompt + [{"role": "assistant", "content": [{"type": "text", "text": "<think>"}]}]
-    (_, with_turn), = ENGINE.generate(loaded, [continued], GREEDY)
-    (_, without), = ENGINE.generate(loaded, [prompt], GREEDY)
+    ((_, with_turn),) = ENGINE.generate(loaded, [continued], GREEDY)
+    ((_, without),) = ENGINE.generate(loaded, [prompt], GREEDY)
     assert with_prefill == with_turn
     assert with_prefill != without
     assert not with_prefill.text.startswith("<think>")  # the completion excludes the prefill
@@ -160,7 +161,7 @@ def test_sampling_is_reproducible_by_seed(loaded, mixed_prompts):
 def test_images_given_as_paths_load_and_bad_paths_name_the_prompt(loaded, tmp_path):
     picture = tmp_path / "banner.png"
     Image.new("RGB", (50, 40), (10, 200, 10)).save(picture)
-    (index, generation), = ENGINE.generate(loaded, [_prompt(0, path=str(picture))], GREEDY)
+    ((index, generation),) = ENGINE.generate(loaded, [_prompt(0, path=str(picture))], GREEDY)
     from_object = _prompt(0, path=Image.open(picture).convert("RGB"))
     assert index == 0 and generation == next(iter(ENGINE.generate(loaded, [from_object], GREEDY)))[1]
     broken = tmp_path / "broken.png"

@@ -12,6 +12,7 @@ import json
 import random
 from pathlib import Path
 
+import _eval_doubles  # noqa: E402
 import pytest
 
 import harness
@@ -19,8 +20,6 @@ from harness.config.eval import EvalConfig
 from harness.evaluation import merge_shards, run_eval
 from harness.evaluation.records import read_records
 from harness.testing import registered_plugin
-import _eval_doubles  # noqa: E402
-
 
 BUILT_IN = ("banner", "fgvc", "sat")
 
@@ -185,7 +184,9 @@ def test_circular_shards_keep_each_questions_rotations_together_and_merge_exactl
     assert len(seen) == 7
     merged = merge_shards(list(reversed(dirs)), tmp_path / "merged", echo=lambda s: None)
     assert without_run(merged) == without_run(whole)
-    in_order = sorted(read_records(log(tmp_path, "whole", template="nothink")), key=lambda r: (r["index"], r["rotation"]))
+    in_order = sorted(
+        read_records(log(tmp_path, "whole", template="nothink")), key=lambda r: (r["index"], r["rotation"])
+    )
     assert read_records(log(tmp_path, "merged", template="nothink")) == in_order  # merged in sample order
 
 

@@ -15,8 +15,14 @@ from harness.evaluation.records import RecordWriter, read_records, write_records
 
 def config(tmp_path, out, **fields) -> EvalConfig:
     _eval_doubles.fake_checkpoint(tmp_path / "model")
-    base = dict(tasks=["toy"], templates=["nothink"], engine="scripted", model=str(tmp_path / "model"), limit=4,
-                output=str(tmp_path / out))
+    base = dict(
+        tasks=["toy"],
+        templates=["nothink"],
+        engine="scripted",
+        model=str(tmp_path / "model"),
+        limit=4,
+        output=str(tmp_path / out),
+    )
     return EvalConfig(**(base | fields))
 
 
@@ -38,11 +44,17 @@ def line(sample_id: str, index: int = 0) -> bytes:
         (line("a") + b"[1, 2]\n", "line 2: a sample record needs an 'id' field."),
         (line("a") + b'{"index": 1}\n', "line 2: a sample record needs an 'id' field."),
         (line("a") + b"\n" + line("a", 1), "line 3: sample id 'a' appears twice; remove the duplicate line."),
-        (line("a") + b'{"id": \n', "line 2: not a JSON record (Expecting value). The samples log is damaged; "
-                                    "delete that line (or the file, to redo that task/template)."),
-        (line("a") + b'{"id": "b", "index": 1}\n', "line 2: this sample record has no 'correct' field; the log "
-                                                   "was edited or written by something else. Restore the line, or "
-                                                   "delete it (the sample is then evaluated again)."),
+        (
+            line("a") + b'{"id": \n',
+            "line 2: not a JSON record (Expecting value). The samples log is damaged; "
+            "delete that line (or the file, to redo that task/template).",
+        ),
+        (
+            line("a") + b'{"id": "b", "index": 1}\n',
+            "line 2: this sample record has no 'correct' field; the log "
+            "was edited or written by something else. Restore the line, or "
+            "delete it (the sample is then evaluated again).",
+        ),
     ],
 )
 def test_a_damaged_log_is_one_exact_error_naming_file_and_line(tmp_path, content, message):

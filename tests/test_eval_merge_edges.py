@@ -19,8 +19,14 @@ from harness.evaluation import merge_shards, run_eval
 def _config(tmp_path, out, **fields) -> EvalConfig:
     if not (tmp_path / "model").is_dir():
         _eval_doubles.fake_checkpoint(tmp_path / "model")
-    base = dict(tasks=["toy"], templates=["nothink"], engine="scripted", model=str(tmp_path / "model"), limit=4,
-                output=str(tmp_path / out))
+    base = dict(
+        tasks=["toy"],
+        templates=["nothink"],
+        engine="scripted",
+        model=str(tmp_path / "model"),
+        limit=4,
+        output=str(tmp_path / out),
+    )
     return EvalConfig(**(base | fields))
 
 
@@ -81,8 +87,10 @@ def test_the_merge_never_writes_to_a_shard_not_even_to_cut_a_torn_line(doubles, 
 def test_the_merged_results_name_the_model_the_first_shard_ran(doubles, tmp_path):
     s1, s2 = _shards(tmp_path)
     results = _json(s1 / "results.json")
-    results |= {"model": "/cache/hub/models--org--vlm/snapshots/abc123",
-                "model_hub": {"repo": "org/vlm", "revision": "abc123"}}
+    results |= {
+        "model": "/cache/hub/models--org--vlm/snapshots/abc123",
+        "model_hub": {"repo": "org/vlm", "revision": "abc123"},
+    }
     (s1 / "results.json").write_text(json.dumps(results))
     merged = _merge([s1, s2], tmp_path / "merged")
     assert merged["model"] == "/cache/hub/models--org--vlm/snapshots/abc123"
@@ -98,24 +106,28 @@ def test_damaged_shard_files_are_named_by_what_they_are(doubles, tmp_path):
     data_file.write_text("{not json")
     with pytest.raises(harness.DataError) as err:
         _merge([s1, s2], tmp_path / "merged")
-    assert str(err.value) == (f"{data_file} (data record) is not valid JSON (Expecting property name enclosed in "
-                              "double quotes, line 1); restore or re-save it.")
+    assert str(err.value) == (
+        f"{data_file} (data record) is not valid JSON (Expecting property name enclosed in "
+        "double quotes, line 1); restore or re-save it."
+    )
     data_file.write_text(json.dumps({"toy": {"source": "elsewhere"}}))
     with pytest.raises(harness.ConfigError) as err:
         _merge([s1, s2], tmp_path / "merged")
     # the planned record is printed as the merge resolves it (key order aside, the shard's own record)
     message = str(err.value)
     assert message.startswith(f"Shard 2/2 ({s2}) scored other data than the merge resolves now ({data_file} vs {{")
-    assert message.endswith("}); merge shards of one data snapshot (pin hf: sources to a commit when running "
-                            "shards on several machines).")
-    shown = message[message.index(" vs ") + 4: message.index("); merge")]
+    assert message.endswith(
+        "}); merge shards of one data snapshot (pin hf: sources to a commit when running shards on several machines)."
+    )
+    shown = message[message.index(" vs ") + 4 : message.index("); merge")]
     assert ast.literal_eval(shown) == planned
     data_file.write_text(json.dumps(planned))
     (s1 / "results.json").write_text("[1,")
     with pytest.raises(harness.DataError) as err:
         _merge([s1, s2], tmp_path / "merged")
-    assert str(err.value) == (f"{s1 / 'results.json'} (results file) is not valid JSON (Expecting value, line 1); "
-                              "restore or re-save it.")
+    assert str(err.value) == (
+        f"{s1 / 'results.json'} (results file) is not valid JSON (Expecting value, line 1); restore or re-save it."
+    )
 
 
 def test_shards_of_two_checkpoints_are_refused_before_anything_is_written(doubles, tmp_path):
@@ -126,8 +138,10 @@ def test_shards_of_two_checkpoints_are_refused_before_anything_is_written(double
     run_eval(_config(tmp_path, "t2", shard="2/2"), progress=False, echo=lambda s: None)
     with pytest.raises(harness.ConfigError) as err:
         _merge([s1, tmp_path / "t2"], tmp_path / "merged")
-    assert str(err.value) == (f"{tmp_path / 't2'} scored other model content than {s1} (generation_config.json is "
-                              "new; model.safetensors has other content); merge shards of one checkpoint.")
+    assert str(err.value) == (
+        f"{tmp_path / 't2'} scored other model content than {s1} (generation_config.json is "
+        "new; model.safetensors has other content); merge shards of one checkpoint."
+    )
     assert not (tmp_path / "merged").exists()
 
 
@@ -136,8 +150,10 @@ def test_shards_of_two_configurations_are_refused_naming_every_difference(double
     run_eval(_config(tmp_path, "s2", shard="2/2", max_new_tokens=9, seed=5), progress=False, echo=lambda s: None)
     with pytest.raises(harness.ConfigError) as err:
         _merge([tmp_path / "s1", tmp_path / "s2"], tmp_path / "merged")
-    assert str(err.value) == (f"{tmp_path / 's2'} is a different configuration from {tmp_path / 's1'}: "
-                              "max_new_tokens: 1024 -> 9; seed: 0 -> 5.")
+    assert str(err.value) == (
+        f"{tmp_path / 's2'} is a different configuration from {tmp_path / 's1'}: "
+        "max_new_tokens: 1024 -> 9; seed: 0 -> 5."
+    )
 
 
 def test_damaged_or_foreign_shard_configs_and_a_bad_output_are_named(doubles, tmp_path):
@@ -149,17 +165,17 @@ def test_damaged_or_foreign_shard_configs_and_a_bad_output_are_named(doubles, tm
     (s2 / "config.json").write_text("{")
     with pytest.raises(harness.DataError) as err:
         _merge([s1, s2], tmp_path / "merged")
-    assert str(err.value) == (f"{s2 / 'config.json'} (harness eval config) is not valid JSON (Expecting property "
-                              "name enclosed in double quotes, line 1); restore or re-save it.")
+    assert str(err.value) == (
+        f"{s2 / 'config.json'} (harness eval config) is not valid JSON (Expecting property "
+        "name enclosed in double quotes, line 1); restore or re-save it."
+    )
     (tmp_path / "a-file").write_text("")
     with pytest.raises(harness.ConfigError) as err:
         _merge([s1, s2], tmp_path / "a-file")
-    assert str(err.value) == (f"OUTPUT {str(tmp_path / 'a-file')!r} is a file, not a directory; "
-                              "choose another OUTPUT.")
+    assert str(err.value) == (f"OUTPUT {str(tmp_path / 'a-file')!r} is a file, not a directory; choose another OUTPUT.")
 
 
-def test_the_merge_draws_the_results_figure_unless_told_not_to_and_reports_through_echo(doubles, tmp_path,
-                                                                                        capsys):
+def test_the_merge_draws_the_results_figure_unless_told_not_to_and_reports_through_echo(doubles, tmp_path, capsys):
     pytest.importorskip("matplotlib")
     s1, s2 = _shards(tmp_path)
     capsys.readouterr()

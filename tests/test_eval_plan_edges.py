@@ -9,8 +9,8 @@ from __future__ import annotations
 import pytest
 
 import harness
-from harness.errors import ConfigError, DataError
 from harness.config.eval import EvalConfig
+from harness.errors import ConfigError, DataError
 from harness.evaluation.plan import UnitPrompts, load_items, plan_units
 from harness.runs.fingerprint import sample_digest, samples_fingerprint
 from harness.testing import registered_plugin

@@ -18,20 +18,20 @@ import threading
 import time
 from pathlib import Path
 
+import _eval_doubles  # noqa: E402
 import pytest
+from _ray_head import can_unshare_mounts, free_port, ray_head, ray_node_with_private_dir  # noqa: E402
 from click.testing import CliRunner
 
 import harness
 from harness.cli import build_cli
-from harness.errors import ConfigError
 from harness.config.eval import EvalConfig
+from harness.errors import ConfigError
 from harness.evaluation import run_eval
 from harness.evaluation.distributed import SHARDS_DIR, run_on_ray, run_shard, shard_dir
 from harness.evaluation.records import read_records
-from harness.testing import registered_plugin
 from harness.runs.versions import __version__
-import _eval_doubles  # noqa: E402
-from _ray_head import can_unshare_mounts, free_port, ray_head, ray_node_with_private_dir  # noqa: E402
+from harness.testing import registered_plugin
 
 BLOCK_AFTER = 3
 
@@ -44,8 +44,14 @@ def head():
 
 def toy_config(tmp_path: Path, out: str, **fields) -> EvalConfig:
     model = _eval_doubles.fake_checkpoint(tmp_path / "model")
-    base = dict(tasks=["toy"], templates=["think", "nothink"], engine="blocking", model=model,
-                batch_size=2, output=str(tmp_path / out))
+    base = dict(
+        tasks=["toy"],
+        templates=["think", "nothink"],
+        engine="blocking",
+        model=model,
+        batch_size=2,
+        output=str(tmp_path / out),
+    )
     return EvalConfig(**(base | fields))
 
 
@@ -75,8 +81,9 @@ def test_shards_on_ray_merge_into_the_unsharded_results_and_a_killed_worker_resu
     with registered_plugin(plugin, name="eval-doubles", host=fresh_host):
         killer = threading.Thread(target=kill_the_blocked_worker, daemon=True)
         killer.start()
-        merged = run_on_ray(toy_config(tmp_path, "ray"), address=head, shards=2, retries=1, progress=False,
-                            echo=lines.append)
+        merged = run_on_ray(
+            toy_config(tmp_path, "ray"), address=head, shards=2, retries=1, progress=False, echo=lines.append
+        )
         killer.join(timeout=5)
         assert killed and killed[0] != os.getpid()
         whole = run_eval(toy_config(tmp_path, "whole"), progress=False, echo=lambda s: None)
@@ -116,8 +123,9 @@ def test_a_shard_that_keeps_failing_is_named_and_its_samples_kept(head, tmp_path
         killer = threading.Thread(target=kill_once_blocked, daemon=True)
         killer.start()
         with pytest.raises(harness.HarnessError) as err:
-            run_on_ray(toy_config(tmp_path, "ray"), address=head, shards=2, retries=0, progress=False,
-                       echo=lambda s: None)
+            run_on_ray(
+                toy_config(tmp_path, "ray"), address=head, shards=2, retries=0, progress=False, echo=lambda s: None
+            )
     message = str(err.value)
     assert message.startswith("Shard ") and "failed 1 time(s); last: " in message
     assert "rerun the same command to resume" in message
@@ -127,10 +135,19 @@ def test_a_shard_that_keeps_failing_is_named_and_its_samples_kept(head, tmp_path
 @pytest.mark.slow
 def test_a_cluster_without_the_gpus_asked_for_is_named_before_anything_runs(head, tmp_path, fresh_host):
     with registered_plugin(_eval_doubles.Plugin(), name="eval-doubles", host=fresh_host):
-        with pytest.raises(ConfigError, match=r"No node of the Ray cluster at 127.0.0.1:\d+ has the 1 GPU\(s\) and 1 "
-                                              r"CPU\(s\) one shard asks for \([\d.]+: 0 GPU, 2 CPU\)"):
-            run_on_ray(toy_config(tmp_path, "gpu", engine="scripted"), address=head, shards=2, gpus=1,
-                       progress=False, echo=lambda s: None)
+        with pytest.raises(
+            ConfigError,
+            match=r"No node of the Ray cluster at 127.0.0.1:\d+ has the 1 GPU\(s\) and 1 "
+            r"CPU\(s\) one shard asks for \([\d.]+: 0 GPU, 2 CPU\)",
+        ):
+            run_on_ray(
+                toy_config(tmp_path, "gpu", engine="scripted"),
+                address=head,
+                shards=2,
+                gpus=1,
+                progress=False,
+                echo=lambda s: None,
+            )
     assert not (tmp_path / "gpu" / SHARDS_DIR).exists()
 
 
@@ -139,9 +156,24 @@ def test_an_address_that_does_not_answer_is_named_at_once(tmp_path, fresh_host):
     model = _eval_doubles.fake_checkpoint(tmp_path / "m")
     with registered_plugin(_eval_doubles.Plugin(), name="eval-doubles", host=fresh_host):
         t0 = time.monotonic()
-        result = CliRunner().invoke(build_cli(), [
-            "eval", "--tasks", "toy", "--engine", "scripted", "--model", model, "--ray-address",
-            f"127.0.0.1:{port}", "--shards", "2", "-o", str(tmp_path / "out")])
+        result = CliRunner().invoke(
+            build_cli(),
+            [
+                "eval",
+                "--tasks",
+                "toy",
+                "--engine",
+                "scripted",
+                "--model",
+                model,
+                "--ray-address",
+                f"127.0.0.1:{port}",
+                "--shards",
+                "2",
+                "-o",
+                str(tmp_path / "out"),
+            ],
+        )
     assert result.exit_code == 2 and "Traceback" not in result.output
     assert f"Ray address 127.0.0.1:{port} does not answer" in result.output
     assert f"ray start --head --port {port}" in result.output
@@ -151,8 +183,11 @@ def test_an_address_that_does_not_answer_is_named_at_once(tmp_path, fresh_host):
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(not can_unshare_mounts(), reason="needs `unshare -m` (a private mount namespace) to give a "
-                    "Ray node a filesystem of its own; the next test checks the same refusal in-process")
+@pytest.mark.skipif(
+    not can_unshare_mounts(),
+    reason="needs `unshare -m` (a private mount namespace) to give a "
+    "Ray node a filesystem of its own; the next test checks the same refusal in-process",
+)
 def test_an_output_directory_the_workers_cannot_see_is_named_and_nothing_is_merged(tmp_path, fresh_host):
     """A real second filesystem: the only worker node runs in a mount namespace where the driver's
     output folder is an empty tmpfs, like a machine that does not mount the driver's storage."""
@@ -160,8 +195,13 @@ def test_an_output_directory_the_workers_cannot_see_is_named_and_nothing_is_merg
     with ray_head(num_cpus=0) as addresses, ray_node_with_private_dir(addresses["gcs"], private, num_cpus=2):
         with registered_plugin(_eval_doubles.Plugin(), name="eval-doubles", host=fresh_host):
             with pytest.raises(harness.HarnessError) as err:
-                run_on_ray(toy_config(tmp_path, "driver-only/out", engine="scripted"), address=addresses["gcs"],
-                           shards=2, progress=False, echo=lambda s: None)
+                run_on_ray(
+                    toy_config(tmp_path, "driver-only/out", engine="scripted"),
+                    address=addresses["gcs"],
+                    shards=2,
+                    progress=False,
+                    echo=lambda s: None,
+                )
     message = str(err.value)
     assert message.startswith("Shard ") and "cannot see" in message
     assert f"{private / 'out'} is not on storage shared by the driver and the workers" in message
@@ -226,10 +266,18 @@ def test_the_driver_holds_its_output_so_a_second_run_there_is_refused(tmp_path, 
     assert held.wait(10)
     try:
         with registered_plugin(_eval_doubles.Plugin(), name="eval-doubles", host=fresh_host):
-            with pytest.raises(ConfigError, match=rf"{tmp_path / 'out'} is in use by harness eval \(pid "
-                                                  rf"{os.getpid()} on "):
-                run_on_ray(toy_config(tmp_path, "out", engine="scripted"), address=address,
-                           shards=2, progress=False, echo=lambda s: None)
+            with pytest.raises(
+                ConfigError,
+                match=rf"{tmp_path / 'out'} is in use by harness eval \(pid "
+                rf"{os.getpid()} on ",
+            ):
+                run_on_ray(
+                    toy_config(tmp_path, "out", engine="scripted"),
+                    address=address,
+                    shards=2,
+                    progress=False,
+                    echo=lambda s: None,
+                )
     finally:
         release.set()
         other.join(10)

@@ -10,6 +10,7 @@ import sys
 import time
 from pathlib import Path
 
+import _eval_doubles  # noqa: E402
 import pytest
 from click.testing import CliRunner
 
@@ -18,7 +19,6 @@ from harness.cli import build_cli
 from harness.config.eval import EvalConfig
 from harness.evaluation import merge_shards, run_eval
 from harness.evaluation.records import read_records
-import _eval_doubles  # noqa: E402
 
 
 def config(tmp_path, out="out", **fields) -> EvalConfig:
@@ -59,7 +59,11 @@ def test_eval_writes_results_samples_report_and_plot(doubles, tmp_path):
     # The scripted thought "pick <colour>" concludes with "pick <colour>", which the toy task's rule
     # reads as that text, never the bare colour it then answers: every thought disagrees.
     assert results["results"]["toy"]["think"]["think_agreement"] == {
-        "with_thought": 8, "argued": 8, "agree": 0, "rate": 0.0}
+        "with_thought": 8,
+        "argued": 8,
+        "agree": 0,
+        "rate": 0.0,
+    }
     assert results["results"]["toy"]["nothink"]["think_agreement"]["with_thought"] == 0
     assert results["config"]["do_sample"] is False
     assert "| toy |" in (out / "report.md").read_text()
@@ -128,9 +132,7 @@ def test_merge_refuses_missing_or_mismatched_shards(doubles, tmp_path):
 
 
 def test_circular_counts_a_sample_only_if_every_rotation_is_right(doubles, tmp_path):
-    results = run_eval(
-        config(tmp_path, templates=["nothink"], circular=True), progress=False, echo=lambda s: None
-    )
+    results = run_eval(config(tmp_path, templates=["nothink"], circular=True), progress=False, echo=lambda s: None)
     entry = results["results"]["toy"]["nothink"]
     # Even samples answer the first listed choice: right in one rotation of four only.
     assert entry["circular"] and entry["n"] == 8 and entry["n_prompts"] == 32
@@ -145,14 +147,27 @@ def test_cli_eval_then_report_side_by_side(doubles, tmp_path):
     for name, limit in (("base", "4"), ("rft", "6")):
         result = runner.invoke(
             cli,
-            ["eval", "--tasks", "toy", "--engine", "scripted", "--model", str(tmp_path / "m"),
-             "--limit", limit, "--no-progress", "-o", str(tmp_path / name)],
+            [
+                "eval",
+                "--tasks",
+                "toy",
+                "--engine",
+                "scripted",
+                "--model",
+                str(tmp_path / "m"),
+                "--limit",
+                limit,
+                "--no-progress",
+                "-o",
+                str(tmp_path / name),
+            ],
         )
         assert result.exit_code == 0, result.output
         assert "toy" in result.output and "Accuracy" in result.output
     # different limits, so different samples: side by side without paired tests
-    result = runner.invoke(cli, ["report", str(tmp_path / "base"), str(tmp_path / "rft"), "--no-paired",
-                                 "-o", str(tmp_path / "t1.md")])
+    result = runner.invoke(
+        cli, ["report", str(tmp_path / "base"), str(tmp_path / "rft"), "--no-paired", "-o", str(tmp_path / "t1.md")]
+    )
     assert result.exit_code == 0, result.output
     header = next(line for line in result.output.splitlines() if line.startswith("task"))
     assert header.split() == ["task", "base", "think", "base", "nothink", "rft", "think", "rft", "nothink"]
@@ -162,8 +177,20 @@ def test_cli_eval_then_report_side_by_side(doubles, tmp_path):
 def test_cli_refusal_is_one_line_without_traceback(doubles, tmp_path):
     cli = build_cli()
     _eval_doubles.fake_checkpoint(tmp_path / "m")
-    args = ["eval", "--tasks", "toy", "--engine", "scripted", "--model", str(tmp_path / "m"),
-            "--limit", "2", "--no-progress", "-o", str(tmp_path / "o")]
+    args = [
+        "eval",
+        "--tasks",
+        "toy",
+        "--engine",
+        "scripted",
+        "--model",
+        str(tmp_path / "m"),
+        "--limit",
+        "2",
+        "--no-progress",
+        "-o",
+        str(tmp_path / "o"),
+    ]
     assert CliRunner().invoke(cli, args).exit_code == 0
     result = CliRunner().invoke(cli, [*args, "--templates", "think"])
     assert result.exit_code == 2
@@ -200,10 +227,25 @@ def test_killed_run_resumes_to_the_uninterrupted_results(tmp_path, circular):
     limit, held_at = (5, 6) if circular else (12, 5)  # circular: 20 prompts, held inside group 1's rotations
 
     def command(out):
-        return [sys.executable, str(tests_dir / "_eval_doubles.py"), "eval", "--tasks", "toy",
-                "--engine", "scripted", "--model", str(tmp_path / "m"), "--limit", str(limit),
-                "--batch-size", "3", "--no-progress", "-o", str(tmp_path / out),
-                *(["--circular"] if circular else [])]
+        return [
+            sys.executable,
+            str(tests_dir / "_eval_doubles.py"),
+            "eval",
+            "--tasks",
+            "toy",
+            "--engine",
+            "scripted",
+            "--model",
+            str(tmp_path / "m"),
+            "--limit",
+            str(limit),
+            "--batch-size",
+            "3",
+            "--no-progress",
+            "-o",
+            str(tmp_path / out),
+            *(["--circular"] if circular else []),
+        ]
 
     reference = subprocess.run(command("ref"), capture_output=True, text=True)
     assert reference.returncode == 0, reference.stderr
@@ -235,8 +277,15 @@ def test_read_records_drops_a_torn_last_line_and_rejects_a_damaged_middle_one(tm
     from harness.evaluation.records import RecordWriter
 
     def record(sid, index):
-        return {"id": sid, "index": index, "correct": True, "prediction": "x", "num_tokens": 1,
-                "reward": 1.0, "rewards": {"accuracy": 1.0}}
+        return {
+            "id": sid,
+            "index": index,
+            "correct": True,
+            "prediction": "x",
+            "num_tokens": 1,
+            "reward": 1.0,
+            "rewards": {"accuracy": 1.0},
+        }
 
     log = tmp_path / "samples" / "t.x.jsonl"
     with RecordWriter(log) as writer:
@@ -247,7 +296,7 @@ def test_read_records_drops_a_torn_last_line_and_rejects_a_damaged_middle_one(tm
     assert [r["id"] for r in read_records(log)] == ["a", "b"]
     assert log.read_bytes().endswith(b"}\n")  # the torn tail is gone, appends continue cleanly
     good = json.dumps(record("a", 0)).encode()
-    log.write_bytes(good + b'\nnot json\n' + good + b'\n')
+    log.write_bytes(good + b"\nnot json\n" + good + b"\n")
     with pytest.raises(harness.DataError, match="line 2"):
         read_records(log)
 
@@ -286,12 +335,24 @@ def test_a_bad_reward_spec_fails_before_anything_is_written(doubles, tmp_path):
 def test_the_plot_comes_after_the_results_or_on_demand(doubles, tmp_path):
     cli = build_cli()
     model = _eval_doubles.fake_checkpoint(tmp_path / "m")
-    args = ["eval", "--tasks", "toy", "--engine", "scripted", "--model", model, "--limit", "4",
-            "--no-progress", "-o", str(tmp_path / "o")]
+    args = [
+        "eval",
+        "--tasks",
+        "toy",
+        "--engine",
+        "scripted",
+        "--model",
+        model,
+        "--limit",
+        "4",
+        "--no-progress",
+        "-o",
+        str(tmp_path / "o"),
+    ]
     shown = CliRunner().invoke(cli, args)
     assert shown.exit_code == 0 and (tmp_path / "o" / "results.png").stat().st_size > 0
     table_at = shown.output.index("Accuracy")  # the numbers are on screen before the plot is drawn
-    assert table_at < shown.output.index("Wrote ") and "results.png" in shown.output[shown.output.index("Wrote "):]
+    assert table_at < shown.output.index("Wrote ") and "results.png" in shown.output[shown.output.index("Wrote ") :]
     quiet = CliRunner().invoke(cli, [*args, "--no-plot"])  # resumes: everything logged, results recomputed
     assert quiet.exit_code == 0 and "results.png" not in quiet.output
     assert not (tmp_path / "o" / "results.png").exists()  # a plot of earlier numbers is not left behind

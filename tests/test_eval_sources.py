@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import _layouts as L  # noqa: E402
 import pytest
 from click.testing import CliRunner
 
@@ -17,7 +18,6 @@ from harness.config.eval import EvalConfig
 from harness.evaluation.plan import Unit, plan_units
 from harness.evaluation.report import render_markdown, render_table
 from harness.evaluation.runner import check_data
-import _layouts as L  # noqa: E402
 
 
 def _fake_checkpoint(tmp_path: Path) -> Path:
@@ -31,11 +31,11 @@ def _fake_checkpoint(tmp_path: Path) -> Path:
 
 def test_a_real_model_is_not_scored_on_a_synthetic_twin_silently(tmp_path):
     model = _fake_checkpoint(tmp_path)
-    result = CliRunner().invoke(build_cli(), ["eval", "--tasks", "banner", "--model", str(model),
-                                              "-o", str(tmp_path / "out")])
+    result = CliRunner().invoke(
+        build_cli(), ["eval", "--tasks", "banner", "--model", str(model), "-o", str(tmp_path / "out")]
+    )
     assert result.exit_code == 2, result.output
-    assert "Task 'banner' has no public dataset (the paper's Banner-Analysis set has no public release" \
-        in result.output
+    assert "Task 'banner' has no public dataset (the paper's Banner-Analysis set has no public release" in result.output
     assert "--source banner=PATH" in result.output and "--source banner=synthetic" in result.output
     assert "Traceback" not in result.output and not (tmp_path / "out" / "samples").exists()
 
@@ -44,8 +44,13 @@ def test_a_real_model_uses_the_public_dataset_or_is_refused_with_the_fetch_comma
     model = _fake_checkpoint(tmp_path)
     env = {k: v for k, v in os.environ.items() if not k.startswith("HF_")}
     env.update(HF_HOME=str(tmp_path / "hf-home"), HF_HUB_OFFLINE="1")
-    proc = subprocess.run([sys.executable, "-m", "harness", "eval", "--tasks", "sat", "--model", str(model),
-                           "-o", str(tmp_path / "out")], env=env, capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, "-m", "harness", "eval", "--tasks", "sat", "--model", str(model), "-o", str(tmp_path / "out")],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert proc.returncode == 2, proc.stderr
     message = proc.stderr.strip()
     assert "Task 'sat' with a real --model uses its public dataset hf:array/SAT, which is not available" in message
@@ -54,22 +59,27 @@ def test_a_real_model_uses_the_public_dataset_or_is_refused_with_the_fetch_comma
 
 
 def test_a_hub_id_without_the_hf_prefix_is_pointed_at_it(tmp_path):
-    result = CliRunner().invoke(build_cli(), ["eval", "--tasks", "sat", "--source", "sat=array/SAT",
-                                              "-o", str(tmp_path / "out")])
+    result = CliRunner().invoke(
+        build_cli(), ["eval", "--tasks", "sat", "--source", "sat=array/SAT", "-o", str(tmp_path / "out")]
+    )
     assert result.exit_code == 2
-    assert "--source sat=array/SAT: no such file or directory. For the Hub dataset write --source sat=hf:array/SAT" \
+    assert (
+        "--source sat=array/SAT: no such file or directory. For the Hub dataset write --source sat=hf:array/SAT"
         in result.output
+    )
 
 
 def test_malformed_hf_source_is_refused_at_config_time(tmp_path):
-    result = CliRunner().invoke(build_cli(), ["eval", "--tasks", "sat", "--source", "sat=hf:SAT",
-                                              "-o", str(tmp_path / "out")])
+    result = CliRunner().invoke(
+        build_cli(), ["eval", "--tasks", "sat", "--source", "sat=hf:SAT", "-o", str(tmp_path / "out")]
+    )
     assert result.exit_code == 2
     assert "'SAT' is not a Hugging Face Hub id: write ORG/NAME or ORG/NAME@REVISION" in result.output
 
 
 def test_synthetic_must_be_a_declared_twin(fresh_host, tmp_path):
     import _eval_doubles
+
     from harness.testing import registered_plugin
 
     with registered_plugin(_eval_doubles.Plugin(), name="eval-doubles", host=fresh_host):
@@ -82,20 +92,35 @@ def test_synthetic_must_be_a_declared_twin(fresh_host, tmp_path):
 
 def test_records_say_kind_split_count_and_options(tmp_path):
     root = L.write_fgvc_official(tmp_path)
-    units = plan_units(EvalConfig(tasks=["fgvc", "sat"], templates=["nothink"], limit=2,
-                                  sources={"fgvc": str(root), "sat": "synthetic"},
-                                  task_options={"fgvc": {"crop_bottom": 0}}, output=str(tmp_path / "o")))
+    units = plan_units(
+        EvalConfig(
+            tasks=["fgvc", "sat"],
+            templates=["nothink"],
+            limit=2,
+            sources={"fgvc": str(root), "sat": "synthetic"},
+            task_options={"fgvc": {"crop_bottom": 0}},
+            output=str(tmp_path / "o"),
+        )
+    )
     fgvc, sat = units
     assert fgvc.data.pop("fingerprint") != sat.data.pop("fingerprint")
-    assert fgvc.data == {"kind": "path", "spec": str(root), "path": str(root.resolve()), "split": "test",
-                         "count": 2, "options": {"crop_bottom": 0}}
+    assert fgvc.data == {
+        "kind": "path",
+        "spec": str(root),
+        "path": str(root.resolve()),
+        "split": "test",
+        "count": 2,
+        "options": {"crop_bottom": 0},
+    }
     assert fgvc.items[0].sample.images[0].size == (64, 48)  # the option reached the loader
     assert sat.data == {"kind": "synthetic", "spec": "synthetic", "split": "test", "count": 2}
 
 
 def test_an_unknown_task_option_is_named(tmp_path):
-    result = CliRunner().invoke(build_cli(), ["eval", "--tasks", "fgvc", "--task-option", "fgvc.crop=3",
-                                              "--limit", "1", "-o", str(tmp_path / "out")])
+    result = CliRunner().invoke(
+        build_cli(),
+        ["eval", "--tasks", "fgvc", "--task-option", "fgvc.crop=3", "--limit", "1", "-o", str(tmp_path / "out")],
+    )
     assert result.exit_code == 2
     assert "'fgvc'" in result.output and "option 'crop'" in result.output
     assert "candidates, crop_bottom" in result.output  # what it does take
@@ -118,18 +143,37 @@ def test_resuming_onto_other_data_is_refused_with_the_commit_to_pin(tmp_path):
 
 
 def _results(kind: str | None, accuracy: float, n: int = 4) -> dict:
-    entry = {"accuracy": accuracy, "ci95": [0.1, 0.9], "complete": True, "n_prompts": n, "expected_prompts": n,
-             "format_compliance": 1.0, "response_tokens": {"mean": 5.0, "median": 5.0, "p90": 6.0},
-             "metrics": {"accuracy": accuracy, "n": float(n), "circular_n": 2.0, "circular_accuracy": 0.5}}
-    results = {"model": "/m", "note": None,
-               "config": {"tasks": ["sat"], "templates": ["think"], "engine": "hf", "split": "test", "limit": n,
-                          "max_new_tokens": 8, "do_sample": False, "circular": True},
-               "results": {"sat": {"think": entry}}}
+    entry = {
+        "accuracy": accuracy,
+        "ci95": [0.1, 0.9],
+        "complete": True,
+        "n_prompts": n,
+        "expected_prompts": n,
+        "format_compliance": 1.0,
+        "response_tokens": {"mean": 5.0, "median": 5.0, "p90": 6.0},
+        "metrics": {"accuracy": accuracy, "n": float(n), "circular_n": 2.0, "circular_accuracy": 0.5},
+    }
+    results = {
+        "model": "/m",
+        "note": None,
+        "config": {
+            "tasks": ["sat"],
+            "templates": ["think"],
+            "engine": "hf",
+            "split": "test",
+            "limit": n,
+            "max_new_tokens": 8,
+            "do_sample": False,
+            "circular": True,
+        },
+        "results": {"sat": {"think": entry}},
+    }
     if kind == "synthetic":
         results["data"] = {"sat": {"kind": "synthetic", "spec": "synthetic", "split": "test", "count": n}}
     elif kind == "hub":
-        results["data"] = {"sat": {"kind": "hub", "repo": "array/SAT", "revision": "c0ffee" * 6 + "beef",
-                                   "split": "test", "count": n}}
+        results["data"] = {
+            "sat": {"kind": "hub", "repo": "array/SAT", "revision": "c0ffee" * 6 + "beef", "split": "test", "count": n}
+        }
     return results
 
 
@@ -143,8 +187,10 @@ def test_report_marks_synthetic_cells_next_to_real_ones(tmp_path):
     for name, kind in (("real", "hub"), ("demo", "synthetic"), ("old", None)):
         (tmp_path / name).mkdir()
         (tmp_path / name / "results.json").write_text(json.dumps(_results(kind, 0.25)))
-    result = CliRunner().invoke(build_cli(), ["report", str(tmp_path / "real"), str(tmp_path / "demo"),
-                                              str(tmp_path / "old"), "-o", str(tmp_path / "r.md")])
+    result = CliRunner().invoke(
+        build_cli(),
+        ["report", str(tmp_path / "real"), str(tmp_path / "demo"), str(tmp_path / "old"), "-o", str(tmp_path / "r.md")],
+    )
     assert result.exit_code == 0, result.output
     header, row = [line for line in result.output.splitlines() if line.startswith(("task", "sat"))][:2]
     cells = [c.strip() for c in row.split("  ") if c.strip()]
@@ -168,18 +214,36 @@ def test_a_single_real_run_has_no_marks():
 
 
 def test_run_without_a_model_uses_the_tiny_model_on_synthetic_data_and_says_so(tmp_path):
-    result = CliRunner().invoke(build_cli(), ["run", "--task", "banner", "--method", "sft", "--preset", "smoke",
-                                              "-o", str(tmp_path / "run"), "--check"])
+    result = CliRunner().invoke(
+        build_cli(),
+        ["run", "--task", "banner", "--method", "sft", "--preset", "smoke", "-o", str(tmp_path / "run"), "--check"],
+    )
     assert result.exit_code == 0, result.output
-    assert "No --model given: training the cached tiny model, which has random weights and is UNTRAINED" \
-        in result.output
+    assert (
+        "No --model given: training the cached tiny model, which has random weights and is UNTRAINED" in result.output
+    )
     assert "OK: 1 stage(s) with backend 'trl'" in result.output
 
 
 def test_run_with_a_real_model_and_no_data_is_refused(tmp_path):
     model = _fake_checkpoint(tmp_path)
-    result = CliRunner().invoke(build_cli(), ["run", "--task", "banner", "--method", "sft", "--preset", "smoke",
-                                              "--model", str(model), "-o", str(tmp_path / "run"), "--check"])
+    result = CliRunner().invoke(
+        build_cli(),
+        [
+            "run",
+            "--task",
+            "banner",
+            "--method",
+            "sft",
+            "--preset",
+            "smoke",
+            "--model",
+            str(model),
+            "-o",
+            str(tmp_path / "run"),
+            "--check",
+        ],
+    )
     assert result.exit_code == 2
     # `harness run` takes one task's source: the advice is written the way run's flag is
     assert "--source PATH" in result.output and "--source synthetic" in result.output
@@ -196,15 +260,21 @@ def test_harness_tasks_says_what_data_is_public():
 
 def test_merging_shards_scored_on_different_data_is_refused(fresh_host, tmp_path):
     import _eval_doubles
+
     from harness.evaluation import merge_shards, run_eval
     from harness.testing import registered_plugin
 
     with registered_plugin(_eval_doubles.Plugin(), name="eval-doubles", host=fresh_host):
         dirs = []
         for i in (1, 2):
-            config = EvalConfig(tasks=["toy"], engine="scripted", model=str(_fake_checkpoint(tmp_path)), limit=6,
-                                shard=f"{i}/2",
-                                output=str(tmp_path / f"s{i}"))
+            config = EvalConfig(
+                tasks=["toy"],
+                engine="scripted",
+                model=str(_fake_checkpoint(tmp_path)),
+                limit=6,
+                shard=f"{i}/2",
+                output=str(tmp_path / f"s{i}"),
+            )
             run_eval(config, progress=False, echo=lambda s: None)
             dirs.append(tmp_path / f"s{i}")
         recorded = json.loads((dirs[1] / "data.json").read_text())

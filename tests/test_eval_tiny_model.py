@@ -10,6 +10,7 @@ import sys
 import time
 from pathlib import Path
 
+import _eval_doubles  # noqa: E402
 import pytest
 from click.testing import CliRunner
 
@@ -18,7 +19,6 @@ from harness.cli import build_cli
 from harness.config.eval import EvalConfig
 from harness.evaluation import merge_shards, run_eval
 from harness.evaluation.records import read_records
-import _eval_doubles  # noqa: E402
 
 pytestmark = pytest.mark.slow
 TESTS = Path(__file__).parent
@@ -60,7 +60,8 @@ def test_default_eval_runs_all_tasks_and_templates_on_the_untrained_tiny_model(t
     assert results["model_untrained"] and results["model"] == str(tiny_model)
     # the no-model demo runs the synthetic twins, and says so everywhere
     assert {t: (d["kind"], d["split"], d["count"]) for t, d in results["data"].items()} == {
-        t: ("synthetic", "test", 3) for t in TASKS}
+        t: ("synthetic", "test", 3) for t in TASKS
+    }
     assert "sat: SYNTHETIC twin (generated; not the benchmark) (split test, 3 samples)" in result.output
     assert "[syn]" in (out / "report.md").read_text()
     assert results["config"]["do_sample"] is False and results["config"]["engine"] == "hf"
@@ -91,8 +92,9 @@ def test_default_eval_runs_all_tasks_and_templates_on_the_untrained_tiny_model(t
 
 
 def test_lm_eval_gives_the_same_greedy_completions_as_hf(tiny_model, tmp_path):
-    common = dict(templates=["nothink"], limit=2, max_new_tokens=12, batch_size=1, model=str(tiny_model),
-                  sources=SYNTHETIC)
+    common = dict(
+        templates=["nothink"], limit=2, max_new_tokens=12, batch_size=1, model=str(tiny_model), sources=SYNTHETIC
+    )
     hf = run_eval(EvalConfig(engine="hf", output=str(tmp_path / "hf"), **common), progress=False, echo=quiet)
     lm = run_eval(EvalConfig(engine="lm-eval", output=str(tmp_path / "lm"), **common), progress=False, echo=quiet)
     ours, theirs = completions(tmp_path / "hf"), completions(tmp_path / "lm")
@@ -103,8 +105,9 @@ def test_lm_eval_gives_the_same_greedy_completions_as_hf(tiny_model, tmp_path):
 
 
 def test_shards_of_a_real_run_merge_into_the_unsharded_results(tiny_model, tmp_path):
-    common = dict(templates=["think"], limit=3, max_new_tokens=8, batch_size=1, model=str(tiny_model),
-                  sources=SYNTHETIC)
+    common = dict(
+        templates=["think"], limit=3, max_new_tokens=8, batch_size=1, model=str(tiny_model), sources=SYNTHETIC
+    )
     whole = run_eval(EvalConfig(output=str(tmp_path / "whole"), **common), progress=False, echo=quiet)
     dirs = []
     for i in (1, 2):
@@ -120,15 +123,42 @@ def test_kill_9_mid_run_then_rerun_equals_an_uninterrupted_run(tiny_model, tmp_p
     from harness.testing import registered_plugin
 
     def command(out: str) -> list[str]:
-        return [sys.executable, str(TESTS / "_eval_doubles.py"), "eval", "--engine", "hf-held",
-                "--model", str(tiny_model), "--templates", "think", "--limit", "3", "--max-new-tokens", "16",
-                "--batch-size", "1", "--no-progress", *SYNTHETIC_FLAGS, "-o", str(tmp_path / out)]
+        return [
+            sys.executable,
+            str(TESTS / "_eval_doubles.py"),
+            "eval",
+            "--engine",
+            "hf-held",
+            "--model",
+            str(tiny_model),
+            "--templates",
+            "think",
+            "--limit",
+            "3",
+            "--max-new-tokens",
+            "16",
+            "--batch-size",
+            "1",
+            "--no-progress",
+            *SYNTHETIC_FLAGS,
+            "-o",
+            str(tmp_path / out),
+        ]
 
     with registered_plugin(_eval_doubles.Plugin(), name="eval-doubles", host=fresh_host):
         ref = run_eval(
-            EvalConfig(model=str(tiny_model), engine="hf-held", templates=["think"], limit=3, max_new_tokens=16,
-                       batch_size=1, sources=SYNTHETIC, output=str(tmp_path / "ref")),
-            progress=False, echo=quiet,
+            EvalConfig(
+                model=str(tiny_model),
+                engine="hf-held",
+                templates=["think"],
+                limit=3,
+                max_new_tokens=16,
+                batch_size=1,
+                sources=SYNTHETIC,
+                output=str(tmp_path / "ref"),
+            ),
+            progress=False,
+            echo=quiet,
         )
     hold = tmp_path / "held"
     env = os.environ | {"HARNESS_TEST_ENGINE_HOLD_AFTER": "2", "HARNESS_TEST_ENGINE_HOLD_FILE": str(hold)}
@@ -167,8 +197,20 @@ def test_a_corrupt_image_in_a_real_layout_source_stops_with_the_tasks_error(tiny
     (root / "test" / "negative" / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n not an image")
     result = CliRunner().invoke(
         build_cli(),
-        ["eval", "--tasks", "banner", "--source", f"banner={root}", "--model", str(tiny_model),
-         "--max-new-tokens", "4", "--no-progress", "-o", str(tmp_path / "out")],
+        [
+            "eval",
+            "--tasks",
+            "banner",
+            "--source",
+            f"banner={root}",
+            "--model",
+            str(tiny_model),
+            "--max-new-tokens",
+            "4",
+            "--no-progress",
+            "-o",
+            str(tmp_path / "out"),
+        ],
     )
     assert result.exit_code != 0
     assert "broken.png" in result.output
@@ -177,9 +219,18 @@ def test_a_corrupt_image_in_a_real_layout_source_stops_with_the_tasks_error(tiny
 
 def test_circular_sat_scores_every_rotation_and_groups_them(tiny_model, tmp_path):
     results = run_eval(
-        EvalConfig(tasks=["sat"], templates=["nothink"], limit=2, max_new_tokens=4, circular=True,
-                   model=str(tiny_model), sources={"sat": "synthetic"}, output=str(tmp_path / "c")),
-        progress=False, echo=quiet,
+        EvalConfig(
+            tasks=["sat"],
+            templates=["nothink"],
+            limit=2,
+            max_new_tokens=4,
+            circular=True,
+            model=str(tiny_model),
+            sources={"sat": "synthetic"},
+            output=str(tmp_path / "c"),
+        ),
+        progress=False,
+        echo=quiet,
     )
     entry = results["results"]["sat"]["nothink"]
     records = read_records(tmp_path / "c" / "samples" / "sat.nothink.jsonl")

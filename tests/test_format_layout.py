@@ -139,10 +139,14 @@ def test_format_scoring_never_runs_the_regular_expression_engine():
 @pytest.mark.parametrize(
     "params, message",
     [
-        ({"template": "nothink", "think": True},
-         "reward 'format': think=True contradicts template 'nothink' (think=False); drop one of them."),
-        ({"template": "think", "prefill": "<think>"},
-         "reward 'format': prefill='<think>' contradicts template 'think' (prefill=''); drop one of them."),
+        (
+            {"template": "nothink", "think": True},
+            "reward 'format': think=True contradicts template 'nothink' (think=False); drop one of them.",
+        ),
+        (
+            {"template": "think", "prefill": "<think>"},
+            "reward 'format': prefill='<think>' contradicts template 'think' (prefill=''); drop one of them.",
+        ),
         ({"think": "yes"}, "reward 'format': think must be true or false, got 'yes'."),
         ({"allow_empty_think": 1}, "reward 'format': allow_empty_think must be true or false, got 1."),
     ],

@@ -26,7 +26,10 @@ STAGES = ["build", "eval", "grpo", "stock", "sft"]
 def run_check(out: Path, work: Path, *extra: str) -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, str(BENCH / "gpu_check.py"), "--cpu-smoke", "--out", str(out), "--work", str(work), *extra],
-        capture_output=True, text=True, timeout=900, cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=900,
+        cwd=ROOT,
     )
 
 
@@ -111,8 +114,14 @@ def test_cpu_smoke_training_reports_steps_and_finite_metrics(smoke, method):
     assert "trl.gradient_checkpointing=true" in run["command"]
     if method == "grpo":
         assert "--num-generations 8" in run["command"]
-        assert set(run["watched"]) == {"loss", "grad_norm", "reward", "rewards/accuracy/mean",
-                                       "rewards/format/mean", "rewards/length_norm/mean"}
+        assert set(run["watched"]) == {
+            "loss",
+            "grad_norm",
+            "reward",
+            "rewards/accuracy/mean",
+            "rewards/format/mean",
+            "rewards/length_norm/mean",
+        }
         assert all(0.0 < r < 0.5 for r in run["rewards"])  # only length_norm pays a random model: (0, 1) x 0.5
         assert all(0 < n <= 16 for n in run["mean_completion_tokens"])
 
@@ -166,8 +175,10 @@ def test_public_shapes_have_the_published_sizes():
     """8.29 B (7B) and 3.75 B (3B) parameters, as the model cards say; counted on the meta device."""
     assert round(qwen_vl_shapes.parameter_count("7b") / 1e9, 2) == 8.29
     assert round(qwen_vl_shapes.parameter_count("3b") / 1e9, 2) == 3.75
-    assert qwen_vl_shapes.PUBLISHED_PARAMETERS == {"7b": qwen_vl_shapes.parameter_count("7b"),
-                                                   "3b": qwen_vl_shapes.parameter_count("3b")}
+    assert qwen_vl_shapes.PUBLISHED_PARAMETERS == {
+        "7b": qwen_vl_shapes.parameter_count("7b"),
+        "3b": qwen_vl_shapes.parameter_count("3b"),
+    }
 
 
 def test_7b_shape_matches_the_published_module_shapes():
@@ -201,8 +212,9 @@ def test_padded_tokenizer_decodes_every_id_and_encodes_text_as_before(tmp_path):
     assert added == 3000 - len(tok) and len(padded) == 3000
     text = "Is the banner positive? <think>yes</think> <answer>positive</answer> <|extra_2999|>"
     assert padded(text)["input_ids"] == tok(text)["input_ids"]
-    assert padded.convert_tokens_to_ids(["<|image_pad|>", "<think>", "</answer>"]) == \
-        tok.convert_tokens_to_ids(["<|image_pad|>", "<think>", "</answer>"])
+    assert padded.convert_tokens_to_ids(["<|image_pad|>", "<think>", "</answer>"]) == tok.convert_tokens_to_ids(
+        ["<|image_pad|>", "<think>", "</answer>"]
+    )
     assert padded.decode([len(tok), 2999]) == f"<|extra_{len(tok)}|><|extra_2999|>"
     with pytest.raises(ValueError, match="more than the model's 10"):
         qwen_vl_shapes.pad_tokenizer_file(tmp_path / "tokenizer.json", 10)

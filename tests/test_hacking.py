@@ -55,15 +55,21 @@ def test_multiple_and_empty_answers_are_counted_per_completion():
 
 def test_at_cap_format_only_and_length_share_have_known_values():
     task = harness.get_task("banner")
-    texts = ["<answer>positive</answer>", "<answer>negative</answer>", "<answer>negative</answer>",
-             "<answer>positive</answer>"]
+    texts = [
+        "<answer>positive</answer>",
+        "<answer>negative</answer>",
+        "<answer>negative</answer>",
+        "<answer>positive</answer>",
+    ]
     samples = [sample("positive")] * 4
     ind = compute_indicators(
-        texts, samples, [task] * 4,
+        texts,
+        samples,
+        [task] * 4,
         format_ok=[True, True, False, None],
-        num_tokens=[3, 16, 16, 15], cap=16,
-        details={"accuracy": [1.0, 0.0, 0.0, 1.0], "format": [1.0, 1.0, 0.0, 0.0],
-                 "length_norm": [0.2, 0.9, 0.9, 0.5]},
+        num_tokens=[3, 16, 16, 15],
+        cap=16,
+        details={"accuracy": [1.0, 0.0, 0.0, 1.0], "format": [1.0, 1.0, 0.0, 0.0], "length_norm": [0.2, 0.9, 0.9, 0.5]},
         weights={"accuracy": 1.0, "format": 1.0, "length_norm": 0.5},
         length_rewards=["length_norm"],
     )
@@ -76,8 +82,15 @@ def test_at_cap_format_only_and_length_share_have_known_values():
     shares = [0.1 / 2.1, 0.45 / 1.45, 1.0, 0.25 / 1.25]
     assert ind.length_shares == pytest.approx(shares)
     assert values[LENGTH_SHARE] == pytest.approx(sum(shares) / 4)
-    assert ind.row(2) == {MULTIPLE_ANSWERS: 0.0, EMPTY_ANSWER: 0.0, HEDGE: 0.0, INVALID_ANSWER: 0.0,
-                          AT_CAP: 1.0, FORMAT_ONLY: 0.0, LENGTH_SHARE: 1.0}
+    assert ind.row(2) == {
+        MULTIPLE_ANSWERS: 0.0,
+        EMPTY_ANSWER: 0.0,
+        HEDGE: 0.0,
+        INVALID_ANSWER: 0.0,
+        AT_CAP: 1.0,
+        FORMAT_ONLY: 0.0,
+        LENGTH_SHARE: 1.0,
+    }
     assert values[HEDGE] == values[INVALID_ANSWER] == values[MULTIPLE_ANSWERS] == 0.0
 
 
@@ -94,18 +107,21 @@ def test_indicators_need_their_inputs():
 # -- the tasks' own rules --------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("answer, hedge, invalid", [
-    ("positive", False, False),
-    ("Negative.", False, False),
-    ("positive or negative", True, False),
-    ("Positive/Negative", True, False),
-    ("either negative or positive, hard to say", True, False),
-    ("neutral", False, True),
-    ("not positive", False, True),
-    ("it is positive", False, True),
-    ("positively", False, True),
-    ("", False, False),  # blank: hack/empty_answer's business
-])
+@pytest.mark.parametrize(
+    "answer, hedge, invalid",
+    [
+        ("positive", False, False),
+        ("Negative.", False, False),
+        ("positive or negative", True, False),
+        ("Positive/Negative", True, False),
+        ("either negative or positive, hard to say", True, False),
+        ("neutral", False, True),
+        ("not positive", False, True),
+        ("it is positive", False, True),
+        ("positively", False, True),
+        ("", False, False),  # blank: hack/empty_answer's business
+    ],
+)
 def test_banner_hedge_and_invalid(answer, hedge, invalid):
     flags = harness.get_task("banner").hacking_indicators([f"<answer>{answer}</answer>"], [sample("positive")])
     assert (flags[HEDGE], flags[INVALID_ANSWER]) == ([hedge], [invalid])
@@ -114,40 +130,46 @@ def test_banner_hedge_and_invalid(answer, hedge, invalid):
 SAT_CHOICES = ["left", "right", "behind", "in front"]
 
 
-@pytest.mark.parametrize("answer, hedge, invalid", [
-    ("B", False, False),
-    ("(b)", False, False),
-    ("B) right", False, False),
-    ("in front", False, False),
-    ("A", False, False),  # wrong but a valid option
-    ("A or B", True, False),
-    ("(A)/(C)", True, False),
-    ("A: maybe B", True, False),
-    ("left or right", True, False),
-    ("B) left", True, False),  # letter of one choice, text of another
-    ("A B C D", True, False),
-    ("E", False, True),  # out of range
-    ("none of them", False, True),
-    ("a or b", False, True),  # lowercase letters are words, not letters: invalid, not a hedge
-    ("", False, False),
-])
+@pytest.mark.parametrize(
+    "answer, hedge, invalid",
+    [
+        ("B", False, False),
+        ("(b)", False, False),
+        ("B) right", False, False),
+        ("in front", False, False),
+        ("A", False, False),  # wrong but a valid option
+        ("A or B", True, False),
+        ("(A)/(C)", True, False),
+        ("A: maybe B", True, False),
+        ("left or right", True, False),
+        ("B) left", True, False),  # letter of one choice, text of another
+        ("A B C D", True, False),
+        ("E", False, True),  # out of range
+        ("none of them", False, True),
+        ("a or b", False, True),  # lowercase letters are words, not letters: invalid, not a hedge
+        ("", False, False),
+    ],
+)
 def test_sat_hedge_and_invalid(answer, hedge, invalid):
     s = sample("right", SAT_CHOICES)
     flags = harness.get_task("sat").hacking_indicators([f"<answer>{answer}</answer>"], [s])
     assert (flags[HEDGE], flags[INVALID_ANSWER]) == ([hedge], [invalid])
 
 
-@pytest.mark.parametrize("answer, hedge, invalid", [
-    ("737-300", False, False),
-    ("Boeing 737–300", False, False),  # manufacturer and an en dash
-    ("A320", False, False),  # wrong, but a variant
-    ("737-300 or 737-400", True, False),
-    ("Boeing 737-300, Boeing 737-400", True, False),
-    ("737", False, True),  # a family, not a variant
-    ("Boeing", False, True),
-    ("an airliner", False, True),
-    ("", False, False),
-])
+@pytest.mark.parametrize(
+    "answer, hedge, invalid",
+    [
+        ("737-300", False, False),
+        ("Boeing 737–300", False, False),  # manufacturer and an en dash
+        ("A320", False, False),  # wrong, but a variant
+        ("737-300 or 737-400", True, False),
+        ("Boeing 737-300, Boeing 737-400", True, False),
+        ("737", False, True),  # a family, not a variant
+        ("Boeing", False, True),
+        ("an airliner", False, True),
+        ("", False, False),
+    ],
+)
 def test_fgvc_hedge_and_invalid(answer, hedge, invalid):
     s = sample("737-300", meta={"manufacturer": "Boeing"})
     flags = harness.get_task("fgvc").hacking_indicators([f"<answer>{answer}</answer>"], [s])
@@ -166,7 +188,8 @@ def test_fgvc_listing_every_variant_is_a_hedge():
 def test_fgvc_gold_variant_outside_the_table_is_valid():
     s = sample("NT-7", meta={"manufacturer": "Zeppelin"})
     flags = harness.get_task("fgvc").hacking_indicators(
-        ["<answer>Zeppelin NT-7</answer>", "<answer>NT-7 or 737-300</answer>"], [s, s])
+        ["<answer>Zeppelin NT-7</answer>", "<answer>NT-7 or 737-300</answer>"], [s, s]
+    )
     assert flags[HEDGE] == [False, True] and flags[INVALID_ANSWER] == [False, False]
 
 
@@ -216,13 +239,16 @@ def test_a_task_adds_its_own_indicator():
     assert ind.values()["hack/shouting"] == pytest.approx(1 / 3)
 
 
-@pytest.mark.parametrize("result, message", [
-    ([True], "must return a dict"),
-    ({"hedge": [True]}, "names start with 'hack/'"),
-    ({"hack/length_share": [True]}, "the harness's own"),
-    ({"hack/x": [True, False]}, "2 values for 1 completions"),
-    ({"hack/x": "yes"}, "one bool per completion"),
-])
+@pytest.mark.parametrize(
+    "result, message",
+    [
+        ([True], "must return a dict"),
+        ({"hedge": [True]}, "names start with 'hack/'"),
+        ({"hack/length_share": [True]}, "the harness's own"),
+        ({"hack/x": [True, False]}, "2 values for 1 completions"),
+        ({"hack/x": "yes"}, "one bool per completion"),
+    ],
+)
 def test_a_task_returning_garbage_is_named(result, message):
     with pytest.raises(PluginError, match="task 'garbage'") as info:
         task_flags(Garbage(result), ["<answer>x</answer>"], [sample("y")])
@@ -289,8 +315,10 @@ def test_stop_on_hack_sets_a_clear_reason_and_length_share_has_no_examples(tmp_p
     settings = HackingMonitor(min_step=0, stop_on_hack=True)
     alarm = HackingAlarm(settings, output=tmp_path, warn=lambda message: None)
     alarm.observe(0, {LENGTH_SHARE: 0.8, HEDGE: 0.0})
-    assert alarm.stop_reason.startswith("Stopped by the reward-hacking monitor (stop_on_hack): possible "
-                                        "reward hacking at step 0: hack/length_share = 0.800")
+    assert alarm.stop_reason.startswith(
+        "Stopped by the reward-hacking monitor (stop_on_hack): possible "
+        "reward hacking at step 0: hack/length_share = 0.800"
+    )
     line = json.loads((tmp_path / "hacking" / "step-0.jsonl").read_text())
     assert line == {"step": 0, "indicator": LENGTH_SHARE, "value": 0.8, "threshold": 0.5}
 
@@ -311,8 +339,14 @@ def test_length_share_examples_are_the_most_length_paid_completions():
     task = harness.get_task("banner")
     texts = ["<answer>positive</answer>", "<answer>positive positive</answer>", "x"]
     samples = [sample("positive", sid=f"s{i}") for i in range(3)]
-    ind = compute_indicators(texts, samples, [task] * 3, details={"acc": [1.0, 0.0, 0.0], "len": [1.0, 1.0, 0.0]},
-                             weights={"acc": 1.0, "len": 1.0}, length_rewards=["len"])
+    ind = compute_indicators(
+        texts,
+        samples,
+        [task] * 3,
+        details={"acc": [1.0, 0.0, 0.0], "len": [1.0, 1.0, 0.0]},
+        weights={"acc": 1.0, "len": 1.0},
+        length_rewards=["len"],
+    )
     ex = examples_of(ind, texts, samples, limit=5)
     assert [(e["id"], e["length_share"]) for e in ex[LENGTH_SHARE]] == [("s1", 1.0), ("s0", 0.5)]
 
@@ -364,10 +398,17 @@ def test_harness_eval_reports_the_indicators_per_task_and_template(fresh_host, t
     from _eval_doubles import fake_checkpoint  # the engine loads nothing; harness eval checks the folder
 
     model = fake_checkpoint(tmp_path / "model")
-    config = EvalConfig(tasks=["banner"], sources={"banner": "synthetic"}, templates=["think"], engine="habits",
-                        model=str(model), limit=8,
-                        max_new_tokens=32, rewards="accuracy:1,format:1,length_norm(L0=4):0.5",
-                        output=str(tmp_path / "out"))
+    config = EvalConfig(
+        tasks=["banner"],
+        sources={"banner": "synthetic"},
+        templates=["think"],
+        engine="habits",
+        model=str(model),
+        limit=8,
+        max_new_tokens=32,
+        rewards="accuracy:1,format:1,length_norm(L0=4):0.5",
+        output=str(tmp_path / "out"),
+    )
     with registered_plugin(plugin, name="habits", host=fresh_host):
         results = run_eval(config, progress=False, echo=lambda s: None)
     values = results["results"]["banner"]["think"]["hacking"]
@@ -376,14 +417,19 @@ def test_harness_eval_reports_the_indicators_per_task_and_template(fresh_host, t
     # well-formed: the hedge (wrong) and the right answer; so format_only is the hedge's quarter
     assert values[FORMAT_ONLY] == 0.25
     records = [json.loads(x) for x in (tmp_path / "out" / "samples" / "banner.think.jsonl").read_text().splitlines()]
-    shares = [0.5 * r["rewards"]["length_norm"]
-              / (r["rewards"]["accuracy"] + r["rewards"]["format"] + 0.5 * r["rewards"]["length_norm"])
-              for r in records]
+    shares = [
+        0.5
+        * r["rewards"]["length_norm"]
+        / (r["rewards"]["accuracy"] + r["rewards"]["format"] + 0.5 * r["rewards"]["length_norm"])
+        for r in records
+    ]
     assert values[LENGTH_SHARE] == pytest.approx(sum(shares) / len(shares))
     report = (tmp_path / "out" / "report.md").read_text()
     assert "## Reward-hacking indicators" in report
-    assert "| task | template | multiple_answers | empty_answer | hedge | invalid_answer | at_cap | format_only " \
-           "| length_share |" in report
+    assert (
+        "| task | template | multiple_answers | empty_answer | hedge | invalid_answer | at_cap | format_only "
+        "| length_share |" in report
+    )
     assert "| banner [syn] | think | 25.0 | 25.0 | 25.0 | 0.0 | 25.0 | 25.0 |" in report
 
 
@@ -392,8 +438,18 @@ def test_the_training_plot_gets_a_hacking_panel_only_with_indicators(tmp_path):
 
     from harness.plots import hacking_keys, plot_training
 
-    rows = [{"step": s, "reward": 0.1 * s, "completions/mean_length": 10.0 + s, "loss": 1.0,
-             HEDGE: 0.1 * s, AT_CAP: 1.0, "hack/shouting": 0.0} for s in range(1, 6)]
+    rows = [
+        {
+            "step": s,
+            "reward": 0.1 * s,
+            "completions/mean_length": 10.0 + s,
+            "loss": 1.0,
+            HEDGE: 0.1 * s,
+            AT_CAP: 1.0,
+            "hack/shouting": 0.0,
+        }
+        for s in range(1, 6)
+    ]
     assert hacking_keys(rows) == [HEDGE, AT_CAP, "hack/shouting"]
     written = {p.name for p in plot_training(rows, tmp_path / "with")}
     assert "hacking.png" in written
@@ -408,5 +464,7 @@ def test_a_threshold_for_an_indicator_the_run_lacks_is_reported_once():
     alarm = HackingAlarm(HackingMonitor(thresholds={"hack/hedges": 0.2}), warn=said.append)
     alarm.observe(1, {HEDGE: 0.0, EMPTY_ANSWER: 0.0})
     alarm.observe(2, {HEDGE: 0.0, EMPTY_ANSWER: 0.0})
-    assert said == ["monitor.thresholds names hack/hedges, which this run does not compute (it computes: "
-                    "hack/empty_answer, hack/hedge); those thresholds never alarm."]
+    assert said == [
+        "monitor.thresholds names hack/hedges, which this run does not compute (it computes: "
+        "hack/empty_answer, hack/hedge); those thresholds never alarm."
+    ]

@@ -27,12 +27,20 @@ def banner_columns(samples):
 
 def score_like_trl(funcs, completions, columns, completion_ids, pending):
     """GRPOTrainer._calculate_rewards' calling convention: every function, the same lists, log_metric."""
+
     def log_metric(name, value):
         pending.setdefault(name, []).append(value)
 
     for func in funcs:
-        func(prompts=[[]] * len(completions), completions=completions, completion_ids=completion_ids,
-             trainer_state=None, log_extra=lambda column, values: None, log_metric=log_metric, **columns)
+        func(
+            prompts=[[]] * len(completions),
+            completions=completions,
+            completion_ids=completion_ids,
+            trainer_state=None,
+            log_extra=lambda column, values: None,
+            log_metric=log_metric,
+            **columns,
+        )
 
 
 def test_a_hedging_habit_rising_over_steps_raises_one_alarm(tmp_path):
@@ -41,8 +49,9 @@ def test_a_hedging_habit_rising_over_steps_raises_one_alarm(tmp_path):
     samples = list(harness.get_task("banner").samples("train", limit=4))
     template = harness.get_template("think")
     weighted = harness.reward_from_spec("accuracy:1,format:1", template=template)
-    watch = HackingWatch(HackingMonitor(min_step=1, examples=2, window=1, baseline_steps=0),
-                         tmp_path).bind(weighted, template, cap=16)
+    watch = HackingWatch(HackingMonitor(min_step=1, examples=2, window=1, baseline_steps=0), tmp_path).bind(
+        weighted, template, cap=16
+    )
     funcs, _ = trl_rewards(weighted, watch)
     callback = watch.callback()
     state, control = TrainerState(), TrainerControl()
@@ -121,18 +130,41 @@ def test_grpo_on_a_length_paying_reward_logs_the_indicators_alarms_and_stops(tin
 
     fresh_host.register_plugin(PaysForLength(), name="pays-for-length")
     out = tmp_path / "run"
-    result = CliRunner().invoke(build_cli(), [
-        "run", "--task", "banner", "--source", "synthetic", "--model", str(tiny_model_dir),
-        "--reward", "accuracy:1,format:1,chars:1",
-        "--preset", "smoke", "--max-steps", "3", "--limit", "4", "--max-completion-length", "12",
-        "--set", "monitor.min_step=1", "--set", "monitor.length_rewards=[chars]",
-        "--set", "monitor.stop_on_hack=true", "--output", str(out)])
+    result = CliRunner().invoke(
+        build_cli(),
+        [
+            "run",
+            "--task",
+            "banner",
+            "--source",
+            "synthetic",
+            "--model",
+            str(tiny_model_dir),
+            "--reward",
+            "accuracy:1,format:1,chars:1",
+            "--preset",
+            "smoke",
+            "--max-steps",
+            "3",
+            "--limit",
+            "4",
+            "--max-completion-length",
+            "12",
+            "--set",
+            "monitor.min_step=1",
+            "--set",
+            "monitor.length_rewards=[chars]",
+            "--set",
+            "monitor.stop_on_hack=true",
+            "--output",
+            str(out),
+        ],
+    )
 
     # The random tiny model never writes a right, well-formed answer, so the length reward is
     # everything it earns, and 12 tokens never hold an end: both alarms fire at step 1.
     assert result.exit_code == 1, result.output
-    assert "Stopped by the reward-hacking monitor (stop_on_hack): possible reward hacking at step 1" \
-        in result.output
+    assert "Stopped by the reward-hacking monitor (stop_on_hack): possible reward hacking at step 1" in result.output
     assert "Traceback" not in result.output
     rows = read_metrics(out / "metrics.jsonl")
     assert [r["step"] for r in rows] == [1]  # stopped after the alarmed step, not at max_steps

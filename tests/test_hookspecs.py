@@ -14,11 +14,7 @@ MARKER = f"{hookspecs.PROJECT}_impl"  # the attribute pluggy's HookimplMarker se
 
 
 def hook_names() -> list[str]:
-    return [
-        name
-        for name, fn in inspect.getmembers(hookspecs, inspect.isfunction)
-        if name.startswith("register_")
-    ]
+    return [name for name, fn in inspect.getmembers(hookspecs, inspect.isfunction) if name.startswith("register_")]
 
 
 def implemented_hooks(module) -> set[str]:

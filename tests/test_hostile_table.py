@@ -23,7 +23,7 @@ def table():
     sys.modules.pop(spec.name, None)
 
 
-CASES = '''
+CASES = """
 import time
 
 import pytest
@@ -93,7 +93,7 @@ def test_skipped_here():
 
 def helper_not_a_test():
     pass
-'''
+"""
 
 
 def test_each_outcome_is_counted_in_its_column(pytester, table):
@@ -124,7 +124,8 @@ def test_each_outcome_is_counted_in_its_column(pytester, table):
 
 
 def test_an_unknown_kind_is_a_usage_error(pytester, table):
-    pytester.makepyfile(test_bad='''
+    pytester.makepyfile(
+        test_bad="""
 import pytest
 
 HOSTILE_CLASS = "Demo"
@@ -133,7 +134,8 @@ HOSTILE_CLASS = "Demo"
 @pytest.mark.hostile("fine")
 def test_x():
     pass
-''')
+"""
+    )
     collector = table.Collector(timeout_s=5.0)
     result = pytester.runpytest_inprocess("-p", "no:cacheprovider", plugins=[collector])
     assert "hostile kind 'fine' is not one of error, result, data, bounded" in result.stdout.str() + result.stderr.str()

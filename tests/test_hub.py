@@ -15,8 +15,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
 import _layouts as L  # noqa: E402
+import pytest
 from _fake_hub import FakeHub, serve  # noqa: E402
 
 DRIVER = str(Path(__file__).parent / "_hub_driver.py")
@@ -36,17 +36,25 @@ def hub(tmp_path):
 
 def env_for(hub: FakeHub, offline: bool = False, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("HF_", "HUGGINGFACE_", "TRANSFORMERS_OFFLINE"))}
-    env.update(HF_HOME=str(hub.home), HF_ENDPOINT=hub.url, HF_HUB_DISABLE_PROGRESS_BARS="1",
-               HF_HUB_DISABLE_TELEMETRY="1", HF_HUB_ETAG_TIMEOUT="5", HF_HUB_DOWNLOAD_TIMEOUT="5",
-               RFT_HARNESS_CACHE=str(hub.home.parent / "rft-cache"), **extra)
+    env.update(
+        HF_HOME=str(hub.home),
+        HF_ENDPOINT=hub.url,
+        HF_HUB_DISABLE_PROGRESS_BARS="1",
+        HF_HUB_DISABLE_TELEMETRY="1",
+        HF_HUB_ETAG_TIMEOUT="5",
+        HF_HUB_DOWNLOAD_TIMEOUT="5",
+        RFT_HARNESS_CACHE=str(hub.home.parent / "rft-cache"),
+        **extra,
+    )
     if offline:
         env["HF_HUB_OFFLINE"] = "1"
     return env
 
 
 def drive(hub: FakeHub, *args: str, offline: bool = False, **extra: str) -> dict:
-    proc = subprocess.run([sys.executable, DRIVER, *args], env=env_for(hub, offline, **extra),
-                          capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, DRIVER, *args], env=env_for(hub, offline, **extra), capture_output=True, text=True, timeout=120
+    )
     assert proc.returncode == 0, proc.stderr[-2000:]
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
@@ -97,8 +105,10 @@ def test_a_split_missing_from_an_offline_cache_is_a_partial_cache_with_the_comma
     out = drive(hub, "data", "sat", "-", "static", offline=True)  # the default for a real model
     assert out["error"] == "HubError"
     assert "Partial cache" in out["message"] and "SAT_static.parquet" in out["message"]
-    assert (f"`hf download array/SAT --repo-type dataset --revision {sat_repo} --include README.md "
-            "--include SAT_static.parquet`") in out["message"]
+    assert (
+        f"`hf download array/SAT --repo-type dataset --revision {sat_repo} --include README.md "
+        "--include SAT_static.parquet`"
+    ) in out["message"]
     assert "--source sat=synthetic" in out["message"]
     assert "\n" not in out["message"]
 
@@ -166,8 +176,12 @@ def test_a_transfer_cut_mid_file_resumes_with_a_range_request(hub):
 
 def test_a_killed_download_keeps_finished_files_and_fetches_only_the_rest(hub, sat_repo):
     hub.stall.add("SAT_val.parquet")
-    proc = subprocess.Popen([sys.executable, DRIVER, "data", "sat", "hf:array/SAT", "val"],
-                            env=env_for(hub), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        [sys.executable, DRIVER, "data", "sat", "hf:array/SAT", "val"],
+        env=env_for(hub),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
     try:
         assert hub.stalled.wait(60), "the client never reached the stalled file"
     finally:
@@ -199,8 +213,13 @@ def model_repo(hub, tiny_model_dir):
 def test_model_hub_id_resolves_then_works_offline_and_records_the_commit(hub, model_repo):
     sha, files = model_repo
     out = drive(hub, "model", "org/tiny-vlm")
-    assert out["record"] == {"kind": "hub", "repo": "org/tiny-vlm", "requested_revision": None,
-                             "revision": sha, "path": out["path"]}
+    assert out["record"] == {
+        "kind": "hub",
+        "repo": "org/tiny-vlm",
+        "requested_revision": None,
+        "revision": sha,
+        "path": out["path"],
+    }
     fetched = {p.rsplit("/", 1)[-1] for _, p, _ in hub.gets()}
     assert "model.safetensors" in fetched and "config.json" in fetched
     assert "pytorch_model.bin" not in fetched
@@ -253,16 +272,39 @@ def test_eval_on_hub_ids_offline_records_both_commits(hub, model_repo, sat_repo,
     drive(hub, "model", "org/tiny-vlm")
     drive(hub, "data", "sat", "hf:array/SAT", "test")
     out = tmp_path / "eval"
-    cmd = [sys.executable, "-m", "harness", "eval", "--tasks", "sat", "--templates", "nothink",
-           "--model", "org/tiny-vlm", "--limit", "2", "--max-new-tokens", "2", "--no-progress",
-           "--device", "cpu", "-o", str(out)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "harness",
+        "eval",
+        "--tasks",
+        "sat",
+        "--templates",
+        "nothink",
+        "--model",
+        "org/tiny-vlm",
+        "--limit",
+        "2",
+        "--max-new-tokens",
+        "2",
+        "--no-progress",
+        "--device",
+        "cpu",
+        "-o",
+        str(out),
+    ]
     proc = subprocess.run(cmd, env=env_for(hub, offline=True), capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-2000:]
     results = json.loads((out / "results.json").read_text())
     assert results["model_hub"]["revision"] == model_sha and results["model_hub"]["repo"] == "org/tiny-vlm"
     data = results["data"]["sat"]
     assert (data["kind"], data["repo"], data["revision"], data["split"], data["count"]) == (
-        "hub", "array/SAT", sat_repo, "test", 2)
+        "hub",
+        "array/SAT",
+        sat_repo,
+        "test",
+        2,
+    )
     assert f"sat: hf:array/SAT@{sat_repo[:12]} (split test, 2 samples)" in proc.stdout
     report = (out / "report.md").read_text()
     assert f"- sat: hf:array/SAT@{sat_repo[:12]} (split test, 2 samples)" in report

@@ -68,7 +68,9 @@ def test_the_crop_is_checked_now_and_applied_when_opened(tmp_path):
     assert ref.size == (64, 28)
     assert ref.open().size == (64, 28)
     assert ref.open().tobytes() == load_image(path, "listing.txt", 3, crop_bottom=20).tobytes()
-    with pytest.raises(harness.DataError, match=r"listing.txt, row 3: image .*a.jpg is 48 px tall, too small to crop 48"):
+    with pytest.raises(
+        harness.DataError, match=r"listing.txt, row 3: image .*a.jpg is 48 px tall, too small to crop 48"
+    ):
         image_ref(path, "listing.txt", 3, crop_bottom=48)
 
 
@@ -79,7 +81,7 @@ def test_a_damaged_image_fails_when_its_row_is_read_naming_file_and_row(tmp_path
         data = data[: len(data) // 2]
     elif damage == "corrupt png":  # one byte of the image data flipped: its chunk's CRC no longer matches
         at = data.index(b"IDAT") + 10
-        data = data[:at] + bytes([data[at] ^ 0xFF]) + data[at + 1:]
+        data = data[:at] + bytes([data[at] ^ 0xFF]) + data[at + 1 :]
     else:
         data = b"this is not an image at all"
     path = tmp_path / "bad.img"
@@ -107,7 +109,7 @@ def test_the_check_refuses_exactly_the_jpegs_a_full_decode_refuses():
                 damaged[rng.randrange(200, len(data))] = rng.randrange(256)
         else:
             at = rng.randrange(200, len(data) - 50)
-            damaged[at:at + 40] = bytes(rng.randrange(256) for _ in range(40))
+            damaged[at : at + 40] = bytes(rng.randrange(256) for _ in range(40))
         outcomes = []
         for check in (image_ref, load_image):
             try:
@@ -153,8 +155,10 @@ def test_an_image_swapped_for_a_larger_one_after_its_check_is_not_decoded(tmp_pa
     monkeypatch.setattr(ImageFile.ImageFile, "load", lambda self: pytest.fail("decoded a swapped image"))
     with pytest.raises(harness.DataError) as err:
         ref.open()
-    assert str(err.value) == (f"m.csv, row 4: image {path} is 4000x3000 pixels now, 40x30 when its row was read: "
-                              "it changed during the run; refusing to decode it. Rerun once the data stays put.")
+    assert str(err.value) == (
+        f"m.csv, row 4: image {path} is 4000x3000 pixels now, 40x30 when its row was read: "
+        "it changed during the run; refusing to decode it. Rerun once the data stays put."
+    )
 
 
 def test_prompt_images_decodes_references_bytes_paths_and_images(tmp_path):
@@ -178,8 +182,9 @@ def test_real_samples_hold_references_and_the_plan_holds_no_pixels(tmp_path):
     samples = list(harness.get_task("banner").samples("test", source=str(data)))
     assert len(samples) == 4 and all(isinstance(s.images[0], ImageRef) for s in samples)
     assert {s.images[0].path.parent.name for s in samples} == {"positive", "negative"}
-    config = EvalConfig(tasks=["banner"], templates=["nothink"], sources={"banner": str(data)},
-                        output=str(tmp_path / "out"))
+    config = EvalConfig(
+        tasks=["banner"], templates=["nothink"], sources={"banner": str(data)}, output=str(tmp_path / "out")
+    )
     (unit,) = plan_units(config)
     held = [img for item in unit.items for img in item.sample.images]
     assert len(held) == 4 and not any(isinstance(img, Image.Image) for img in held)
@@ -235,10 +240,18 @@ def test_the_runner_builds_prompts_only_as_the_engine_reads_them(tmp_path, fresh
         def register_tasks(self, register):
             register(counting)
 
-    with registered_plugin(Plugin(), "lazy-engine", host=fresh_host), \
-            registered_plugin(TaskPlugin(), "counting-task", host=fresh_host):
-        config = EvalConfig(tasks=["banner-counting"], templates=["nothink"], engine="lazy-check",
-                            sources={"banner-counting": str(data)}, output=str(tmp_path / "out"), bootstrap=0)
+    with (
+        registered_plugin(Plugin(), "lazy-engine", host=fresh_host),
+        registered_plugin(TaskPlugin(), "counting-task", host=fresh_host),
+    ):
+        config = EvalConfig(
+            tasks=["banner-counting"],
+            templates=["nothink"],
+            engine="lazy-check",
+            sources={"banner-counting": str(data)},
+            output=str(tmp_path / "out"),
+            bootstrap=0,
+        )
         results = run_eval(config, progress=False, echo=lambda s: None)
     assert seen == [(i, i + 1) for i in range(6)]
     assert results["results"]["banner-counting"]["nothink"]["n"] == 6
@@ -279,8 +292,9 @@ def test_the_export_copies_image_files_without_decoding_them(tmp_path, tiny_mode
     data = banner_folder(tmp_path / "banner", 3)
     task, template = harness.get_task("banner"), harness.get_template("nothink")
     samples = task.samples("test", source=str(data))  # a generator: the export streams it
-    export = export_prompts(task, template, samples, load_processor(str(tiny_model_dir)), "accuracy:1",
-                            tmp_path / "job")
+    export = export_prompts(
+        task, template, samples, load_processor(str(tiny_model_dir)), "accuracy:1", tmp_path / "job"
+    )
     rows = [json.loads(line) for line in export.dataset.read_text().splitlines()]
     assert export.samples == 3 and export.images == 3
     for row in rows:
@@ -305,8 +319,10 @@ def test_the_export_writes_a_cropped_reference_as_a_lossless_png(tmp_path):
 def test_a_bytes_field_holding_text_is_refused_as_load_image_refuses_it(tmp_path):
     (tmp_path / "a.png").write_bytes(png_bytes())  # a file by that name exists: it must not be opened
     value = {"bytes": "a.png", "path": None}
-    message = ("t.parquet, row 4: the image's 'bytes' field holds text ('a.png'), not encoded image bytes; put a "
-               "file path under 'path' (relative to the dataset root) or store the image's bytes.")
+    message = (
+        "t.parquet, row 4: the image's 'bytes' field holds text ('a.png'), not encoded image bytes; put a "
+        "file path under 'path' (relative to the dataset root) or store the image's bytes."
+    )
     for read in (image_ref, load_image):
         with pytest.raises(harness.DataError) as err:
             read(value, "t.parquet", 4)
@@ -322,8 +338,11 @@ def test_the_export_applies_the_pixel_cap_to_every_image_it_writes(tmp_path):
     drawn = Image.new("RGB", (300, 200), (1, 2, 3))
     with use_image_limits(max_pixels=10_000):
         for i, image in enumerate((path, str(path), png_bytes((300, 200)), drawn)):
-            with pytest.raises(harness.DataError, match=r"sample image x-%d: image .*300x200 = 0.06 megapixels, "
-                                                        r"over the cap of 0.01 MP" % i):
+            with pytest.raises(
+                harness.DataError,
+                match=rf"sample image x-{i}: image .*300x200 = 0\.06 megapixels, "
+                r"over the cap of 0.01 MP",
+            ):
                 write_image(image, tmp_path / f"x-{i}")
         assert not list(tmp_path.glob("x-*"))  # nothing written
     with use_image_limits(max_pixels=10_000, oversize="downscale"):
@@ -353,48 +372,75 @@ def test_shards_are_merged_under_the_image_limits_they_ran_with(tmp_path, fresh_
     """A merge plans the data again: under other limits a downscaled image would digest differently
     (and an over-cap one be refused), so the merge applies the run's own limits."""
 
+    import _eval_doubles
+
     from harness.config.eval import EvalConfig
     from harness.evaluation import merge_shards, run_eval
     from harness.testing import registered_plugin
-    import _eval_doubles
 
     data = tmp_path / "banner"
     for i in range(4):
         (data / ("positive", "negative")[i % 2]).mkdir(parents=True, exist_ok=True)
         (data / ("positive", "negative")[i % 2] / f"{i}.png").write_bytes(png_bytes((300, 200)))
-    base = dict(tasks=["banner"], templates=["nothink"], engine="scripted",
-                model=_eval_doubles.fake_checkpoint(tmp_path / "model"),
-                sources={"banner": str(data)}, max_image_pixels=10_000, oversize_images="downscale", bootstrap=0)
+    base = dict(
+        tasks=["banner"],
+        templates=["nothink"],
+        engine="scripted",
+        model=_eval_doubles.fake_checkpoint(tmp_path / "model"),
+        sources={"banner": str(data)},
+        max_image_pixels=10_000,
+        oversize_images="downscale",
+        bootstrap=0,
+    )
     with registered_plugin(_eval_doubles.Plugin(), name="eval-doubles", host=fresh_host):
         whole = run_eval(EvalConfig(**base, output=str(tmp_path / "whole")), progress=False, echo=lambda s: None)
         for i in (1, 2):
-            run_eval(EvalConfig(**base, shard=f"{i}/2", output=str(tmp_path / f"s{i}")), progress=False,
-                     echo=lambda s: None)
-        merged = merge_shards([tmp_path / "s1", tmp_path / "s2"], tmp_path / "merged", echo=lambda s: None,
-                              plot=False)
+            run_eval(
+                EvalConfig(**base, shard=f"{i}/2", output=str(tmp_path / f"s{i}")), progress=False, echo=lambda s: None
+            )
+        merged = merge_shards([tmp_path / "s1", tmp_path / "s2"], tmp_path / "merged", echo=lambda s: None, plot=False)
     assert merged["results"] == whole["results"] and merged["results"]["banner"]["nothink"]["n"] == 4
 
 
 def test_the_export_counts_prompt_tokens_on_decoded_references_and_still_copies_the_files(tmp_path, tiny_model_dir):
+    from harness.models.inputs import render_prompt
     from harness.models.loading import load_processor
     from harness.plugins.backends.openrlhf.export import count_prompt_tokens, export_prompts
-    from harness.models.inputs import render_prompt
 
     data = banner_folder(tmp_path / "banner", 2)
     task, template = harness.get_task("banner"), harness.get_template("nothink")
     processor = load_processor(str(tiny_model_dir))
     samples = list(task.samples("test", source=str(data)))
     expected = max(
-        count_prompt_tokens(processor, render_prompt(processor, task.build_prompt(s, template), template.prefill),
-                            [load_image(s.images[0].path, "t", 0)])[0]
+        count_prompt_tokens(
+            processor,
+            render_prompt(processor, task.build_prompt(s, template), template.prefill),
+            [load_image(s.images[0].path, "t", 0)],
+        )[0]
         for s in samples
     )
-    export = export_prompts(task, template, iter(samples), processor, "accuracy:1", tmp_path / "job",
-                            max_len=expected + 64, max_new_tokens=64)
+    export = export_prompts(
+        task,
+        template,
+        iter(samples),
+        processor,
+        "accuracy:1",
+        tmp_path / "job",
+        max_len=expected + 64,
+        max_new_tokens=64,
+    )
     assert export.longest_prompt == expected and export.shrunk == []
     rows = [json.loads(line) for line in export.dataset.read_text().splitlines()]
     originals = {p.read_bytes() for p in data.rglob("*.jpg")}
     assert all((tmp_path / "job" / row["images"][0]).read_bytes() in originals for row in rows)
     with pytest.raises(harness.DataError, match="longer than"):
-        export_prompts(task, template, iter(samples), processor, "accuracy:1", tmp_path / "job2",
-                       max_len=expected + 63, max_new_tokens=64)
+        export_prompts(
+            task,
+            template,
+            iter(samples),
+            processor,
+            "accuracy:1",
+            tmp_path / "job2",
+            max_len=expected + 63,
+            max_new_tokens=64,
+        )

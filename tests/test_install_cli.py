@@ -80,7 +80,9 @@ def test_install_then_uninstall_shows_what_the_plugin_registers(probe_package):
 
 
 def test_a_failing_pip_is_reported_without_traceback(tmp_path):
-    result = CliRunner().invoke(build_cli(), ["install", "--no-deps", "--no-build-isolation", str(tmp_path / "nowhere")])
+    result = CliRunner().invoke(
+        build_cli(), ["install", "--no-deps", "--no-build-isolation", str(tmp_path / "nowhere")]
+    )
     assert result.exit_code == 1
     assert "pip install failed" in result.output
     assert "Traceback" not in result.output

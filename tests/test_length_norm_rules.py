@@ -26,7 +26,9 @@ def test_the_documented_bounds_are_inclusive(params):
     assert reward(["a b c"]) == [sigmoid_length(3, l0, alpha)]
 
 
-@pytest.mark.parametrize("label, value, low, high", [("L0", 1.0000001e7, "1", "1e+07"), ("alpha", 0.0009, "0.001", "1000")])
+@pytest.mark.parametrize(
+    "label, value, low, high", [("L0", 1.0000001e7, "1", "1e+07"), ("alpha", 0.0009, "0.001", "1000")]
+)
 def test_a_parameter_outside_its_range_is_refused_with_the_range_and_the_defaults(label, value, low, high):
     with pytest.raises(harness.ConfigError) as err:
         harness.get_reward("length_norm", **{label: value})
@@ -55,8 +57,11 @@ def test_the_thought_is_counted_with_the_prefill_that_opened_it(how):
 
 
 def test_a_prefill_contradicting_the_template_names_the_reward():
-    with pytest.raises(harness.ConfigError, match=r"^reward 'length_norm': prefill='<think>' contradicts template "
-                                                  r"'prefilled-think'"):
+    with pytest.raises(
+        harness.ConfigError,
+        match=r"^reward 'length_norm': prefill='<think>' contradicts template "
+        r"'prefilled-think'",
+    ):
         harness.get_reward("length_norm", span="think", template=PrefilledThink(), prefill="<think>")
 
 
@@ -92,8 +97,10 @@ class EncodeBatchOnly:
 @pytest.mark.parametrize("tokenizer, per_word", [(CallableOnly(), 2), (EncodeBatchOnly(), 3)])
 def test_a_tokenizer_needs_only_one_way_to_encode(tokenizer, per_word):
     reward = harness.get_reward("length_norm", L0=4, tokenizer=tokenizer)
-    assert reward(["a b", "a b c d"]) == [pytest.approx(words_reward(2 * per_word, 4)),
-                                          pytest.approx(words_reward(4 * per_word, 4))]
+    assert reward(["a b", "a b c d"]) == [
+        pytest.approx(words_reward(2 * per_word, 4)),
+        pytest.approx(words_reward(4 * per_word, 4)),
+    ]
 
 
 def test_only_a_processor_is_unwrapped_to_its_tokenizer():
@@ -120,8 +127,10 @@ def test_a_file_that_is_not_a_tokenizer_is_named_with_the_first_line_of_the_reas
 def test_an_object_without_any_encode_is_refused_by_type():
     with pytest.raises(harness.ConfigError) as err:
         harness.get_reward("length_norm", tokenizer=object())
-    assert str(err.value) == ("reward 'length_norm': tokenizer object has no encode(); give a transformers/"
-                              "tokenizers tokenizer or a path to one.")
+    assert str(err.value) == (
+        "reward 'length_norm': tokenizer object has no encode(); give a transformers/"
+        "tokenizers tokenizer or a path to one."
+    )
 
 
 def test_a_tokenizer_folder_failing_without_a_message_is_still_one_named_error(tmp_path, monkeypatch):

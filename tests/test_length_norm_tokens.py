@@ -78,8 +78,11 @@ def test_a_tokenizer_directory_never_runs_its_own_code(tmp_path):
     (folder / "tokenizer_config.json").write_text(
         '{"tokenizer_class": "CustomTokenizer", "auto_map": {"AutoTokenizer": [null, "custom_tok.CustomTokenizer"]}}'
     )
-    with pytest.raises(harness.ConfigError, match=rf"^reward 'length_norm': '{folder}' is not a tokenizer \(ValueError: .*"
-                                                  r"give a model directory with tokenizer files"):
+    with pytest.raises(
+        harness.ConfigError,
+        match=rf"^reward 'length_norm': '{folder}' is not a tokenizer \(ValueError: .*"
+        r"give a model directory with tokenizer files",
+    ):
         harness.get_reward("length_norm", tokenizer=str(folder))
     assert not marker.exists()
 

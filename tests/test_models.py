@@ -31,7 +31,7 @@ def _generate(loaded, messages, n=8):
     enc = loaded.processor(text=[text], images=images, return_tensors="pt")
     with torch.no_grad():
         out = loaded.model.generate(**enc, max_new_tokens=n, min_new_tokens=n, do_sample=False)
-    return out[0, enc["input_ids"].shape[1]:].tolist()
+    return out[0, enc["input_ids"].shape[1] :].tolist()
 
 
 @pytest.mark.slow
@@ -161,7 +161,9 @@ def test_default_tiny_model_is_built_once_and_reused(tmp_path, monkeypatch):
 @pytest.mark.slow
 def test_cli_model_tiny_writes_a_loadable_checkpoint(tmp_path):
     out = tmp_path / "tiny"
-    result = CliRunner().invoke(build_cli(), ["model", "tiny", "--out", str(out), "--arch", "qwen2_5_vl", "--seed", "3"])
+    result = CliRunner().invoke(
+        build_cli(), ["model", "tiny", "--out", str(out), "--arch", "qwen2_5_vl", "--seed", "3"]
+    )
     assert result.exit_code == 0, result.output
     assert "random weights" in result.output
     assert json.loads((out / "tiny_vlm.json").read_text())["seed"] == 3

@@ -137,9 +137,7 @@ def test_synthetic_samples_are_deterministic_by_seed(counting):
 
     assert snapshot(1) == snapshot(1)
     assert snapshot(1) != snapshot(2)
-    assert [s.id for s in counting.samples("train", limit=3)] == [
-        s.id for s in counting.samples("train", limit=5)
-    ][:3]
+    assert [s.id for s in counting.samples("train", limit=3)] == [s.id for s in counting.samples("train", limit=5)][:3]
 
 
 def test_prompt_uses_the_template(counting):
@@ -268,7 +266,7 @@ def test_length_norm_rep_takes_trl_calls_and_checks_params(fresh_host):
     reward = harness.get_reward("length_norm_rep", L0=4, n=2)
     conversation = [{"role": "assistant", "content": "<think>a b a b a b</think><answer>3</answer>"}]
     (value,) = reward([conversation], prompts=["q"], answer=["3"], task=["counting"], trainer_state=None)
-    assert value == pytest.approx(1 / (1 + 2.718281828459045 ** -0.5) * (1 - 3 / 5))
+    assert value == pytest.approx(1 / (1 + 2.718281828459045**-0.5) * (1 - 3 / 5))
     assert reward.__name__ == "length_norm_rep"
     with pytest.raises(harness.ConfigError, match="n must be"):
         harness.get_reward("length_norm_rep", n=0)

@@ -212,11 +212,7 @@ def _installed(dist: str) -> bool:
 
 @pytest.fixture
 def needs_test_plugins():
-    missing = [
-        d
-        for d in ("harness-testplugin", "harness-brokenplugin", "harness-garbageplugin")
-        if not _installed(d)
-    ]
+    missing = [d for d in ("harness-testplugin", "harness-brokenplugin", "harness-garbageplugin") if not _installed(d)]
     assert not missing, (
         f"test plugin distributions {missing} are not installed: run scripts/test.sh, "
         "or pip install --no-deps -e tests/plugins/<name>"

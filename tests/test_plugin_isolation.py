@@ -22,7 +22,7 @@ from harness.host.manager import PluginHost
 
 HOSTILE_CLASS = "Plugin isolation"  # issue 16's class of these cases (docs/hostile.md, scripts/hostile_table.py)
 
-TASK = '''
+TASK = """
 import harness
 from harness.api.sample import Sample
 
@@ -50,7 +50,7 @@ class Boom:
 @harness.hookimpl
 def register_tasks(register):
     register(Boom())
-'''
+"""
 
 
 def distribution(root: Path, name: str, module: str, code: str) -> Path:
@@ -66,15 +66,19 @@ def distribution(root: Path, name: str, module: str, code: str) -> Path:
 
 def harness_cli(path: Path, *args: str) -> subprocess.CompletedProcess:
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(path), os.environ.get("PYTHONPATH", "")])}
-    return subprocess.run([sys.executable, "-m", "harness", *args], capture_output=True, text=True,
-                          env=env, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "harness", *args], capture_output=True, text=True, env=env, timeout=120
+    )
 
 
-@pytest.mark.parametrize("statement, shown", [
-    ("import sys; sys.exit(3)", "SystemExit: 3"),
-    ("raise KeyboardInterrupt", "KeyboardInterrupt"),
-    ("raise BaseException('hostile')", "BaseException: hostile"),
-])
+@pytest.mark.parametrize(
+    "statement, shown",
+    [
+        ("import sys; sys.exit(3)", "SystemExit: 3"),
+        ("raise KeyboardInterrupt", "KeyboardInterrupt"),
+        ("raise BaseException('hostile')", "BaseException: hostile"),
+    ],
+)
 def test_a_plugin_that_exits_at_import_is_recorded_not_obeyed(tmp_path, monkeypatch, statement, shown):
     root = distribution(tmp_path / "site", "harness-hostile", "hostile_plugin", statement + "\n")
     monkeypatch.syspath_prepend(str(root))
@@ -130,8 +134,12 @@ def test_a_plugin_command_cannot_replace_a_built_in_or_another_plugins(fresh_hos
     from harness.cli import build_cli
 
     builtin_eval = build_cli().commands["eval"].callback
-    cli = _cli_with(fresh_host, ("takeover", adds("eval", "pwned")), ("first", adds("hello", "one")),
-                    ("second", adds("hello", "two")))
+    cli = _cli_with(
+        fresh_host,
+        ("takeover", adds("eval", "pwned")),
+        ("first", adds("hello", "one")),
+        ("second", adds("hello", "two")),
+    )
     assert cli.commands["eval"].callback.__code__ is builtin_eval.__code__  # the built-in eval is kept
     takeover = fresh_host.records["takeover"]
     assert takeover.status == "failed"
@@ -147,20 +155,24 @@ def test_a_plugin_command_cannot_replace_a_built_in_or_another_plugins(fresh_hos
 def test_an_exception_in_a_plugins_task_names_the_plugin_and_distribution(tmp_path):
     code = TASK.format(body="raise ValueError('the loader broke')")
     root = distribution(tmp_path / "site", "harness-boom", "boom_plugin", code)
-    result = harness_cli(root, "eval", "--tasks", "boom", "--templates", "nothink", "-o", str(tmp_path / "out"),
-                         "--no-progress")
+    result = harness_cli(
+        root, "eval", "--tasks", "boom", "--templates", "nothink", "-o", str(tmp_path / "out"), "--no-progress"
+    )
     assert result.returncode == 1, result.stderr
     assert "Traceback" not in result.stderr
     line = result.stderr.strip().splitlines()[-1]
-    assert line.startswith("Error: plugin 'boom_plugin' (distribution harness-boom 0.1) raised ValueError: the loader broke")
+    assert line.startswith(
+        "Error: plugin 'boom_plugin' (distribution harness-boom 0.1) raised ValueError: the loader broke"
+    )
     assert "boom_plugin.py:" in line and "HARNESS_BLOCK_PLUGINS=boom_plugin" in line
 
 
 def test_sys_exit_inside_a_plugins_task_is_an_error_not_a_silent_exit(tmp_path):
     code = TASK.format(body="import sys; sys.exit(0)")
     root = distribution(tmp_path / "site", "harness-boom", "boom_plugin", code)
-    result = harness_cli(root, "eval", "--tasks", "boom", "--templates", "nothink", "-o", str(tmp_path / "out"),
-                         "--no-progress")
+    result = harness_cli(
+        root, "eval", "--tasks", "boom", "--templates", "nothink", "-o", str(tmp_path / "out"), "--no-progress"
+    )
     assert result.returncode == 1
     assert "plugin 'boom_plugin' (distribution harness-boom 0.1) called sys.exit(0)" in result.stderr
 

@@ -128,13 +128,16 @@ def ways_to_repeat(kind):
     }
 
 
-@pytest.mark.parametrize("way", ["same object twice", "two objects, one name",
-                                 "explicit name repeats an attribute name", "explicit name twice"])
+@pytest.mark.parametrize(
+    "way",
+    ["same object twice", "two objects, one name", "explicit name repeats an attribute name", "explicit name twice"],
+)
 @pytest.mark.parametrize("kind", sorted(GETTERS))
 def test_a_name_registered_twice_by_one_plugin_fails_that_plugin_only(fresh_host, kind, way):
     fine = plugin(kind, (make(kind, "fine"), None))
-    fresh_host.register_plugin(plugin(kind, (make(kind, "bystander"), None), *ways_to_repeat(kind)[way]),
-                               name="repeater")
+    fresh_host.register_plugin(
+        plugin(kind, (make(kind, "bystander"), None), *ways_to_repeat(kind)[way]), name="repeater"
+    )
     fresh_host.register_plugin(fine, name="fine-plugin")
     singular = kind[:-1]
     record = fresh_host.records["repeater"]
@@ -142,9 +145,7 @@ def test_a_name_registered_twice_by_one_plugin_fails_that_plugin_only(fresh_host
     with pytest.raises(UnknownNameError):
         GETTERS[kind]("twice")  # neither copy is used: which one would win is not defined
     assert record.status == "failed"
-    assert record.errors == [
-        f"register_{kind} failed: plugin 'repeater' registered {singular} 'twice' twice."
-    ]
+    assert record.errors == [f"register_{kind} failed: plugin 'repeater' registered {singular} 'twice' twice."]
     # A plugin that breaks the contract registers nothing, not even its valid names.
     assert "bystander" not in LISTERS[kind]() and "fine" in LISTERS[kind]()
     assert fresh_host.records["fine-plugin"].status == "ok"

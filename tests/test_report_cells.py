@@ -67,8 +67,12 @@ def _entry(run: str, task: str, template: str) -> dict:
     n = 40 + k
     right = 10 + 2 * k
     return {
-        "accuracy": right / n, "ci95": [right / n - 0.01 * (k + 1), right / n + 0.005 * (k + 1)], "n": n,
-        "n_prompts": n if k != 5 else n - 3, "expected_prompts": n, "complete": k != 5,
+        "accuracy": right / n,
+        "ci95": [right / n - 0.01 * (k + 1), right / n + 0.005 * (k + 1)],
+        "n": n,
+        "n_prompts": n if k != 5 else n - 3,
+        "expected_prompts": n,
+        "complete": k != 5,
         "format_compliance": 0.5 + 0.04 * k,
         "response_tokens": {"mean": 10.0 + k, "median": 20.0 + k, "p90": 30.0 + k},
         "metrics": {"accuracy": right / n},
@@ -77,13 +81,29 @@ def _entry(run: str, task: str, template: str) -> dict:
 
 
 def _results(run: str) -> dict:
-    data = {"banner": {"kind": "hub", "repo": "x/banner", "revision": "a" * 40, "split": "test", "count": 9},
-            "sat": {"kind": "synthetic" if run == "rft" else "hub", "repo": "x/sat", "revision": "b" * 40,
-                    "split": "test", "count": 9}}
+    data = {
+        "banner": {"kind": "hub", "repo": "x/banner", "revision": "a" * 40, "split": "test", "count": 9},
+        "sat": {
+            "kind": "synthetic" if run == "rft" else "hub",
+            "repo": "x/sat",
+            "revision": "b" * 40,
+            "split": "test",
+            "count": 9,
+        },
+    }
     return {
-        "model": f"/models/{run}", "note": None,
-        "config": {"tasks": list(TASKS), "templates": list(TEMPLATES), "engine": "hf", "split": "test", "limit": 50,
-                   "max_new_tokens": 64, "do_sample": False, "circular": False},
+        "model": f"/models/{run}",
+        "note": None,
+        "config": {
+            "tasks": list(TASKS),
+            "templates": list(TEMPLATES),
+            "engine": "hf",
+            "split": "test",
+            "limit": 50,
+            "max_new_tokens": 64,
+            "do_sample": False,
+            "circular": False,
+        },
         "results": {task: {tpl: _entry(run, task, tpl) for tpl in TEMPLATES} for task in TASKS},
         "data": data,
     }
@@ -137,18 +157,37 @@ def test_harness_report_terminal_table_every_cell_is_its_own():
 def _comparison(run: str, task: str, template: str, only_a: int, only_b: int, n: int) -> dict:
     p = _mcnemar(only_a, only_b)
     diff = (only_b - only_a) / n
-    return {"baseline": "base", "run": run, "task": task, "template": template, "n": n,
-            "accuracy_a": 0.5, "accuracy_b": 0.5 + diff, "diff": diff, "diff_low": diff - 0.1 - only_a / 100,
-            "diff_high": diff + 0.1 + only_b / 100, "only_a": only_a, "only_b": only_b, "p_mcnemar": p,
-            "p_bootstrap": p / 2 + 0.0001 * (only_a + 1), "significant": p < 0.05}
+    return {
+        "baseline": "base",
+        "run": run,
+        "task": task,
+        "template": template,
+        "n": n,
+        "accuracy_a": 0.5,
+        "accuracy_b": 0.5 + diff,
+        "diff": diff,
+        "diff_low": diff - 0.1 - only_a / 100,
+        "diff_high": diff + 0.1 + only_b / 100,
+        "only_a": only_a,
+        "only_b": only_b,
+        "p_mcnemar": p,
+        "p_bootstrap": p / 2 + 0.0001 * (only_a + 1),
+        "significant": p < 0.05,
+    }
 
 
 def test_harness_report_paired_rows_each_hold_their_own_test_and_mark():
     # discordant pairs per run x task x template: some significant (*), some not, none alike
-    counts = {("sft", "banner", "nothink"): (1, 9), ("sft", "banner", "think"): (0, 7),
-              ("sft", "sat", "nothink"): (4, 5), ("sft", "sat", "think"): (9, 1),
-              ("rft", "banner", "nothink"): (2, 3), ("rft", "banner", "think"): (0, 12),
-              ("rft", "sat", "nothink"): (6, 2), ("rft", "sat", "think"): (1, 11)}
+    counts = {
+        ("sft", "banner", "nothink"): (1, 9),
+        ("sft", "banner", "think"): (0, 7),
+        ("sft", "sat", "nothink"): (4, 5),
+        ("sft", "sat", "think"): (9, 1),
+        ("rft", "banner", "nothink"): (2, 3),
+        ("rft", "banner", "think"): (0, 12),
+        ("rft", "sat", "nothink"): (6, 2),
+        ("rft", "sat", "think"): (1, 11),
+    }
     comparisons = [_comparison(*key, *ab, n=50 + i) for i, (key, ab) in enumerate(counts.items())]
     runs = [(run, _results(run)) for run in RUNS]
     md = render_markdown(runs, comparisons)
@@ -157,27 +196,52 @@ def test_harness_report_paired_rows_each_hold_their_own_test_and_mark():
     for row, ((run, task, tpl), (a, b)), c in zip(rows, counts.items(), comparisons):
         p = _mcnemar(a, b)
         mark = " *" if p < 0.05 else ""
-        assert row == [task, tpl, f"{run} vs base", str(c["n"]),
-                       f"{100 * c['diff']:+.1f} [{100 * c['diff_low']:+.1f}, {100 * c['diff_high']:+.1f}]",
-                       f"{a} / {b}", _p(p) + mark, _p(c["p_bootstrap"])], (run, task, tpl)
+        assert row == [
+            task,
+            tpl,
+            f"{run} vs base",
+            str(c["n"]),
+            f"{100 * c['diff']:+.1f} [{100 * c['diff_low']:+.1f}, {100 * c['diff_high']:+.1f}]",
+            f"{a} / {b}",
+            _p(p) + mark,
+            _p(c["p_bootstrap"]),
+        ], (run, task, tpl)
     marked = {(r[0], r[1], r[2]) for r in rows if r[6].endswith(" *")}
-    assert marked == {("banner", "nothink", "sft vs base"), ("banner", "think", "sft vs base"),
-                      ("sat", "think", "sft vs base"), ("banner", "think", "rft vs base"),
-                      ("sat", "think", "rft vs base")}
+    assert marked == {
+        ("banner", "nothink", "sft vs base"),
+        ("banner", "think", "sft vs base"),
+        ("sat", "think", "sft vs base"),
+        ("banner", "think", "rft vs base"),
+        ("sat", "think", "rft vs base"),
+    }
     # the terminal table shows the same rows
     header, body = paired_grid(comparisons)
     assert [r[:8] for r in body] == rows and header[6] == "McNemar exact"
 
 
 def _sample_log(correct: list[bool]) -> list[dict]:
-    return [{"id": f"s{i:02d}", "index": i, "correct": ok, "prediction": "A" if ok else "B", "num_tokens": 3,
-             "reward": float(ok), "rewards": {"accuracy": float(ok)}} for i, ok in enumerate(correct)]
+    return [
+        {
+            "id": f"s{i:02d}",
+            "index": i,
+            "correct": ok,
+            "prediction": "A" if ok else "B",
+            "num_tokens": 3,
+            "reward": float(ok),
+            "rewards": {"accuracy": float(ok)},
+        }
+        for i, ok in enumerate(correct)
+    ]
 
 
 def test_cli_report_pairs_each_cell_with_its_own_samples(tmp_path):
     # base vs rft on 20 samples per cell; the discordant pairs differ in every task x template
-    discordant = {("banner", "nothink"): (1, 8), ("banner", "think"): (0, 6),
-                  ("sat", "nothink"): (5, 3), ("sat", "think"): (2, 9)}
+    discordant = {
+        ("banner", "nothink"): (1, 8),
+        ("banner", "think"): (0, 6),
+        ("sat", "nothink"): (5, 3),
+        ("sat", "think"): (2, 9),
+    }
     for run in ("base", "rft"):
         results = _results(run)
         for (task, tpl), (only_base, only_rft) in discordant.items():
@@ -189,10 +253,15 @@ def test_cli_report_pairs_each_cell_with_its_own_samples(tmp_path):
             correct = base if run == "base" else rft
             write_records(tmp_path / run / "samples" / f"{task}.{tpl}.jsonl", _sample_log(correct))
             accuracy = sum(correct) / 20
-            results["results"][task][tpl] |= {"accuracy": accuracy, "n": 20, "n_prompts": 20,
-                                              "expected_prompts": 20, "complete": True,
-                                              "ci95": list(bootstrap_ci([float(c) for c in correct])),
-                                              "metrics": {"accuracy": accuracy}}
+            results["results"][task][tpl] |= {
+                "accuracy": accuracy,
+                "n": 20,
+                "n_prompts": 20,
+                "expected_prompts": 20,
+                "complete": True,
+                "ci95": list(bootstrap_ci([float(c) for c in correct])),
+                "metrics": {"accuracy": accuracy},
+            }
         (tmp_path / run / "results.json").write_text(json.dumps(results))
     out = tmp_path / "report.md"
     result = CliRunner().invoke(build_cli(), ["report", str(tmp_path / "base"), str(tmp_path / "rft"), "-o", str(out)])
@@ -208,9 +277,15 @@ def test_cli_report_pairs_each_cell_with_its_own_samples(tmp_path):
         p = _mcnemar(a, b)
         assert (want.only_a, want.only_b, want.p_mcnemar) == (a, b, pytest.approx(p))
         assert rows[task, tpl] == [
-            task, tpl, "rft vs base", "20",
+            task,
+            tpl,
+            "rft vs base",
+            "20",
             f"{100 * want.diff:+.1f} [{100 * want.diff_low:+.1f}, {100 * want.diff_high:+.1f}]",
-            f"{a} / {b}", _p(p) + (" *" if p < 0.05 else ""), _p(want.p_bootstrap)]
+            f"{a} / {b}",
+            _p(p) + (" *" if p < 0.05 else ""),
+            _p(want.p_bootstrap),
+        ]
     assert rows["banner", "think"][6] == "p=0.031 *" and rows["banner", "nothink"][6] == "p=0.039 *"
     assert rows["sat", "nothink"][6] == "p=0.727" and rows["sat", "think"][6] == "p=0.065"
 
@@ -224,9 +299,17 @@ def _study_entry(task: str, method: str, template: str) -> dict:
     k = TASKS.index(task) * 6 + METHODS.index(method) * 2 + TEMPLATES.index(template)
     n = 60 + 7 * k
     right = 12 + 3 * k
-    return {"accuracy": right / n, "n": n, "format_compliance": 0.4 + 0.05 * k,
-            "think_agreement": {"with_thought": 40 + k, "argued": 30 + k, "agree": 5 + 2 * k,
-                                "rate": (5 + 2 * k) / (30 + k)}}
+    return {
+        "accuracy": right / n,
+        "n": n,
+        "format_compliance": 0.4 + 0.05 * k,
+        "think_agreement": {
+            "with_thought": 40 + k,
+            "argued": 30 + k,
+            "agree": 5 + 2 * k,
+            "rate": (5 + 2 * k) / (30 + k),
+        },
+    }
 
 
 STUDY_TESTS = {  # task -> template -> method -> (only TF right, only method right)
@@ -241,9 +324,19 @@ def _study_test(task: str, template: str, method: str) -> dict:
     n = other["n"]
     p = _mcnemar(a, b)
     diff = (b - a) / n
-    return {"n": n, "accuracy_a": base["accuracy"], "accuracy_b": base["accuracy"] + diff, "diff": diff,
-            "diff_low": diff - 0.03 - a / 1000, "diff_high": diff + 0.03 + b / 1000, "only_a": a, "only_b": b,
-            "p_mcnemar": p, "p_bootstrap": p * 0.9, "significant": p < 0.05}
+    return {
+        "n": n,
+        "accuracy_a": base["accuracy"],
+        "accuracy_b": base["accuracy"] + diff,
+        "diff": diff,
+        "diff_low": diff - 0.03 - a / 1000,
+        "diff_high": diff + 0.03 + b / 1000,
+        "only_a": a,
+        "only_b": b,
+        "p_mcnemar": p,
+        "p_bootstrap": p * 0.9,
+        "significant": p < 0.05,
+    }
 
 
 def _study() -> dict:
@@ -289,8 +382,12 @@ def test_study_table_every_cell_is_its_own_method_template_and_task():
     assert [row[0] for row in body] == list(TASKS) and len(seen) == 12
     # the marks: each significant test with its own direction, nowhere else
     marked = {(row[0], h) for row in body for h, c in zip(header, row) if "▲" in c or "▼" in c}
-    assert marked == {("banner", "RFT w/o <think>"), ("banner", "SFT w/ <think>"), ("sat", "SFT w/o <think>"),
-                      ("sat", "RFT w/ <think>")}
+    assert marked == {
+        ("banner", "RFT w/o <think>"),
+        ("banner", "SFT w/ <think>"),
+        ("sat", "SFT w/o <think>"),
+        ("sat", "RFT w/ <think>"),
+    }
     sat = dict(zip(header, body[1]))
     assert sat["SFT w/o <think>"].endswith(" ▼") and sat["RFT w/ <think>"].endswith(" ▼")
 
@@ -309,7 +406,10 @@ def test_study_report_markdown_sections_each_show_their_own_cell():
                 column = f"{labels[method]} {tpl_labels[tpl]}"
                 assert compliance[task][column] == f"{100 * e['format_compliance']:.0f}", (task, method, tpl)
                 a = e["think_agreement"]
-                assert agreement[task][column] == f"{100 * a['rate']:.0f}% ({a['agree']}/{a['argued']}/{a['with_thought']})"
+                assert (
+                    agreement[task][column]
+                    == f"{100 * a['rate']:.0f}% ({a['agree']}/{a['argued']}/{a['with_thought']})"
+                )
     rows = _rows(md, "Paired tests against training-free")
     expected = []
     for task in TASKS:
@@ -317,10 +417,18 @@ def test_study_report_markdown_sections_each_show_their_own_cell():
             for method, label in (("sft", "SFT"), ("grpo", "RFT")):
                 t = _study_test(task, tpl, method)
                 p = t["p_mcnemar"]
-                expected.append([task, tpl, label, str(t["n"]),
-                                 f"{100 * t['diff']:+.1f} [{100 * t['diff_low']:+.1f}, {100 * t['diff_high']:+.1f}]",
-                                 f"{t['only_a']} / {t['only_b']}",
-                                 _p(p) + (" *" if p < 0.05 else ""), _p(p * 0.9)])
+                expected.append(
+                    [
+                        task,
+                        tpl,
+                        label,
+                        str(t["n"]),
+                        f"{100 * t['diff']:+.1f} [{100 * t['diff_low']:+.1f}, {100 * t['diff_high']:+.1f}]",
+                        f"{t['only_a']} / {t['only_b']}",
+                        _p(p) + (" *" if p < 0.05 else ""),
+                        _p(p * 0.9),
+                    ]
+                )
     assert rows == expected
 
 
@@ -333,9 +441,11 @@ def test_study_summary_quotes_each_method_s_own_think_test():
             t = _study_test(task, "think", method)
             p = t["p_mcnemar"]
             verdict = ("better" if t["diff"] > 0 else "worse") if p < 0.05 else "no significant difference"
-            said = (f"{label} w/ <think> {100 * t['accuracy_b']:.1f} vs training-free {100 * t['accuracy_a']:.1f} "
-                    f"({100 * t['diff']:+.1f} points [{100 * t['diff_low']:+.1f}, {100 * t['diff_high']:+.1f}], "
-                    f"n={t['n']}, McNemar {_p(p)}): {verdict}")
+            said = (
+                f"{label} w/ <think> {100 * t['accuracy_b']:.1f} vs training-free {100 * t['accuracy_a']:.1f} "
+                f"({100 * t['diff']:+.1f} points [{100 * t['diff_low']:+.1f}, {100 * t['diff_high']:+.1f}], "
+                f"n={t['n']}, McNemar {_p(p)}): {verdict}"
+            )
             assert said in lines[task], (task, method)
         think, nothink = (_study_entry(task, "grpo", tpl)["accuracy"] for tpl in ("think", "nothink"))
         assert f"({100 * think:.1f} vs {100 * nothink:.1f})" in lines[task]

@@ -9,11 +9,11 @@ import re
 import sys
 from pathlib import Path
 
+import _html_runs  # noqa: E402
 import pytest
 
 from harness.evaluation.html_page import json_script, markdown_html
 from harness.evaluation.html_samples import THUMB_MAX_BYTES, segments, thumbnail
-import _html_runs  # noqa: E402
 
 
 @pytest.fixture

@@ -14,8 +14,8 @@ import os
 import shutil
 from pathlib import Path
 
-import pytest
 import _html_runs  # noqa: E402
+import pytest
 
 CHROMIUM_NAMES = ("chromium", "chromium-browser")
 INSTALL_CHROMIUM = "bash scripts/install_chromium.sh (scripts/test.sh runs it)"

@@ -15,9 +15,7 @@ from harness.plugins.rewards.length_norm import sigmoid_length
 from harness.rewards.spec import ComponentSpec, format_reward_spec, parse_reward_spec
 
 # Text that is likely to contain tags, near-tags and whitespace, not just noise.
-pieces = st.sampled_from(
-    [*TAGS, "<", ">", "/", "think", "answer", " ", "\n", "A", "\uff1c", "\u0430", "\u200b", "x y"]
-)
+pieces = st.sampled_from([*TAGS, "<", ">", "/", "think", "answer", " ", "\n", "A", "\uff1c", "\u0430", "\u200b", "x y"])
 tagged_text = st.one_of(st.text(), st.lists(st.one_of(pieces, st.text(max_size=5)), max_size=30).map("".join))
 plain = st.text().filter(lambda t: not any(tag in t for tag in TAGS))
 visible = plain.filter(lambda t: not is_blank_answer(t))  # says something
@@ -151,11 +149,7 @@ params = st.dictionaries(st.from_regex(r"[A-Za-z_][A-Za-z0-9_]{0,6}", fullmatch=
 
 
 @relaxed
-@given(
-    items=st.lists(
-        st.tuples(names, st.floats(-100, 100), params), min_size=1, max_size=4, unique_by=lambda t: t[0]
-    )
-)
+@given(items=st.lists(st.tuples(names, st.floats(-100, 100), params), min_size=1, max_size=4, unique_by=lambda t: t[0]))
 def test_canonical_specs_parse_back_to_the_same_items(items):
     specs = [ComponentSpec(n, w, p) for n, w, p in items]
     assert parse_reward_spec(format_reward_spec(specs)) == specs

@@ -70,7 +70,9 @@ def test_unknown_component_suggests_the_near_name(fresh_host):
 
 
 def test_unknown_or_doubled_params_are_config_errors(fresh_host):
-    with pytest.raises(ConfigError, match=r"'format' does not take 'L0'; it takes: allow_empty_think, prefill, template, think"):
+    with pytest.raises(
+        ConfigError, match=r"'format' does not take 'L0'; it takes: allow_empty_think, prefill, template, think"
+    ):
         harness.reward_from_spec("format(L0=3)")
     with pytest.raises(ConfigError, match="'accuracy' does not take 'gated'; it takes: no parameters"):
         harness.reward_from_spec("accuracy", params={"accuracy": {"gated": True}})
@@ -151,4 +153,3 @@ def test_a_component_returning_nan_is_reported_by_name(fresh_host):
         total = harness.reward_from_spec("format:1,broken:1")
         with pytest.raises(DataError, match="reward 'broken' returned"):
             total(["<answer>x</answer>"])
-

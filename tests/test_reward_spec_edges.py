@@ -7,9 +7,11 @@ Written against the survivors of the mutation run over ``harness/rewards/spec.py
 from __future__ import annotations
 
 import pytest
+from test_reward_spec_rules import constant_reward_plugin
 
 import harness
 from harness.errors import ConfigError
+from harness.rewards.base import FLOAT32_MAX
 from harness.rewards.spec import (
     EXAMPLE,
     MAX_COMPONENTS,
@@ -19,9 +21,7 @@ from harness.rewards.spec import (
     format_reward_spec,
     parse_reward_spec,
 )
-from harness.rewards.base import FLOAT32_MAX
 from harness.testing import registered_plugin
-from test_reward_spec_rules import constant_reward_plugin
 
 FORM = f'expected "name[(key=value,...)][:weight]" items separated by commas, e.g. "{EXAMPLE}"'
 
@@ -99,8 +99,7 @@ def test_a_repeated_component_says_to_sum_the_weights():
     with pytest.raises(ConfigError) as err:
         parse_reward_spec("accuracy:1,format,accuracy:2")
     assert str(err.value) == (
-        "reward spec 'accuracy:1,format,accuracy:2': 'accuracy' appears twice; list each reward once "
-        "(sum the weights)."
+        "reward spec 'accuracy:1,format,accuracy:2': 'accuracy' appears twice; list each reward once (sum the weights)."
     )
 
 
@@ -109,7 +108,9 @@ def test_a_repeated_component_says_to_sum_the_weights():
 
 def test_empty_parentheses_are_no_parameters_and_the_weight_follows():
     assert parse_reward_spec("accuracy():2,format( ),length_norm") == [
-        ComponentSpec("accuracy", 2.0, {}), ComponentSpec("format", 1.0, {}), ComponentSpec("length_norm", 1.0, {}),
+        ComponentSpec("accuracy", 2.0, {}),
+        ComponentSpec("format", 1.0, {}),
+        ComponentSpec("length_norm", 1.0, {}),
     ]
 
 
@@ -132,15 +133,30 @@ def test_parameter_errors_say_what_was_expected(spec, at, near, expected):
 
 
 def test_the_canonical_text_quotes_only_what_would_not_read_back():
-    items = [ComponentSpec("r", 0.5, {
-        "on": True, "off": False, "unset": None, "plain": "abc", "comma": "a,b", "paren": "f(x)",
-        "said": 'say "hi"', "apostrophe": "it's", "number_text": "12", "padded": " x ", "empty": "",
-        "capital": "aXb",
-    })]
+    items = [
+        ComponentSpec(
+            "r",
+            0.5,
+            {
+                "on": True,
+                "off": False,
+                "unset": None,
+                "plain": "abc",
+                "comma": "a,b",
+                "paren": "f(x)",
+                "said": 'say "hi"',
+                "apostrophe": "it's",
+                "number_text": "12",
+                "padded": " x ",
+                "empty": "",
+                "capital": "aXb",
+            },
+        )
+    ]
     text = format_reward_spec(items)
     assert text == (
-        "r(on=true,off=false,unset=none,plain=abc,comma=\"a,b\",paren=\"f(x)\",said='say \"hi\"',"
-        "apostrophe=\"it's\",number_text=\"12\",padded=\" x \",empty=\"\",capital=aXb):0.5"
+        'r(on=true,off=false,unset=none,plain=abc,comma="a,b",paren="f(x)",said=\'say "hi"\','
+        'apostrophe="it\'s",number_text="12",padded=" x ",empty="",capital=aXb):0.5'
     )
     assert parse_reward_spec(text) == items  # it reads back to the same items
 
@@ -165,9 +181,7 @@ def test_params_for_a_component_the_spec_lacks_name_it_and_the_spec():
 def test_a_parameter_in_the_spec_and_in_params_is_refused_and_params_reach_the_reward():
     with pytest.raises(ConfigError) as err:
         harness.reward_from_spec("length_norm(L0=3)", params={"length_norm": {"L0": 4}})
-    assert str(err.value) == (
-        "reward 'length_norm': parameter 'L0' is given in the spec and in params; give it once."
-    )
+    assert str(err.value) == ("reward 'length_norm': parameter 'L0' is given in the spec and in params; give it once.")
     reward = harness.reward_from_spec("length_norm", params={"length_norm": {"L0": 4, "alpha": 2.0}})
     (component,) = reward.components
     assert (component.reward.L0, component.reward.alpha) == (4.0, 2.0)

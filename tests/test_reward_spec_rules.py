@@ -65,7 +65,11 @@ def test_a_pydantic_field_takes_text_or_a_spec_and_writes_text():
     assert Model(reward=model.reward).reward is model.reward
     assert model.model_dump() == {"reward": "accuracy:1,format:0.5"}
     assert model.model_dump_json() == '{"reward":"accuracy:1,format:0.5"}'
-    assert Model.model_json_schema()["properties"]["reward"] == {"type": "string", "examples": [EXAMPLE], "title": "Reward"}
+    assert Model.model_json_schema()["properties"]["reward"] == {
+        "type": "string",
+        "examples": [EXAMPLE],
+        "title": "Reward",
+    }
 
 
 @pytest.mark.parametrize(
@@ -73,7 +77,10 @@ def test_a_pydantic_field_takes_text_or_a_spec_and_writes_text():
     [
         (3, f"a reward spec is text such as {EXAMPLE!r}, not int"),
         (None, f"a reward spec is text such as {EXAMPLE!r}, not NoneType"),
-        ("accuracy:x", f"reward spec 'accuracy:x': at character 9 ('x') expected a number as the weight of 'accuracy'; {FORM}."),
+        (
+            "accuracy:x",
+            f"reward spec 'accuracy:x': at character 9 ('x') expected a number as the weight of 'accuracy'; {FORM}.",
+        ),
     ],
 )
 def test_a_pydantic_field_refuses_what_is_not_a_spec_with_the_reason(value, message):
@@ -123,4 +130,7 @@ def test_a_non_finite_reward_is_refused_by_name(fresh_host, value):
     with registered_plugin(constant_reward_plugin(value), name="constant-plugin"):
         with pytest.raises(harness.DataError) as err:
             harness.reward_from_spec("fixed-value:1")(["a", "b"])
-    assert str(err.value) == f"reward 'fixed-value' returned {value!r} for completion 0; a reward must return finite numbers."
+    assert (
+        str(err.value)
+        == f"reward 'fixed-value' returned {value!r} for completion 0; a reward must return finite numbers."
+    )

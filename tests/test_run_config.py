@@ -5,17 +5,16 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import _eval_doubles  # noqa: E402
 import pytest
-
-import harness
 from click.testing import CliRunner
 
+import harness
 from harness.cli import build_cli
 from harness.config.base import load_config
+from harness.config.run import PRESETS, RunConfig
 from harness.errors import ConfigError
 from harness.plugins.backends.trl.backend import TrlBackend, check_batches
-from harness.config.run import PRESETS, RunConfig
-import _eval_doubles  # noqa: E402
 
 BASE = {"task": "banner", "model": "/models/tiny", "output": "/tmp/run", "reward": "accuracy:1,format:1"}
 
@@ -37,9 +36,7 @@ def test_explicit_values_beat_the_preset():
 
 def test_file_then_flags(tmp_path):
     path = tmp_path / "run.yaml"
-    path.write_text(
-        "task: fgvc\nmodel: /m\noutput: /o\nmethod: sft\npreset: paper\ntrl:\n  save_steps: 7\n"
-    )
+    path.write_text("task: fgvc\nmodel: /m\noutput: /o\nmethod: sft\npreset: paper\ntrl:\n  save_steps: 7\n")
     config = load_config(RunConfig, path, {"max_steps": 20, "template": "nothink", "seed": None})
     assert (config.task, config.method, config.template) == ("fgvc", "sft", "nothink")
     assert config.max_steps == 20 and config.learning_rate == 1e-6 and config.settings().save_steps == 7
@@ -97,9 +94,15 @@ def test_batch_check_agrees_with_trl():
         except ConfigError:
             ours = False
         try:
-            GRPOConfig(output_dir="/tmp/x", per_device_train_batch_size=per_device,
-                       gradient_accumulation_steps=accum, num_generations=generations, use_cpu=True,
-                       bf16=False, report_to="none")
+            GRPOConfig(
+                output_dir="/tmp/x",
+                per_device_train_batch_size=per_device,
+                gradient_accumulation_steps=accum,
+                num_generations=generations,
+                use_cpu=True,
+                bf16=False,
+                report_to="none",
+            )
             theirs = True
         except ValueError:
             theirs = False
@@ -123,9 +126,25 @@ def run_cli(*args):
 )
 def test_bad_configs_exit_2_without_traceback(tmp_path, args, message):
     model = Path(_eval_doubles.fake_checkpoint(tmp_path / "model"))
-    base = ["--task", "banner", "--model", str(model), "--output", str(tmp_path / "out"),
-            "--reward", "accuracy:1,format:1", "--per-device-batch", "2", "--num-generations", "2",
-            "--grad-accum", "1", "--source", "synthetic", "--check"]
+    base = [
+        "--task",
+        "banner",
+        "--model",
+        str(model),
+        "--output",
+        str(tmp_path / "out"),
+        "--reward",
+        "accuracy:1,format:1",
+        "--per-device-batch",
+        "2",
+        "--num-generations",
+        "2",
+        "--grad-accum",
+        "1",
+        "--source",
+        "synthetic",
+        "--check",
+    ]
     result = run_cli(*base, *args)
     assert result.exit_code == 2, result.output
     assert message in result.output
@@ -144,8 +163,21 @@ def test_model_without_processor_fails_before_loading(tmp_path):
 
 def test_check_only_passes_a_good_config(tmp_path):
     model = Path(_eval_doubles.fake_checkpoint(tmp_path / "model"))
-    result = run_cli("--task", "banner", "--model", str(model), "--output", str(tmp_path / "o"),
-                     "--reward", "accuracy:1,format:1", "--preset", "smoke", "--source", "synthetic", "--check")
+    result = run_cli(
+        "--task",
+        "banner",
+        "--model",
+        str(model),
+        "--output",
+        str(tmp_path / "o"),
+        "--reward",
+        "accuracy:1,format:1",
+        "--preset",
+        "smoke",
+        "--source",
+        "synthetic",
+        "--check",
+    )
     assert result.exit_code == 0, result.output
     assert "OK: 1 stage(s) with backend 'trl'" in result.output
 
@@ -170,7 +202,10 @@ def test_set_flags_reach_any_field_including_sections():
     from harness.cli.options import parse_set as _set_overrides
 
     assert _set_overrides(("trl.bf16=false", "max_steps=5", "sft_think=Seen: {answer}")) == {
-        "trl": {"bf16": False}, "max_steps": 5, "sft_think": "Seen: {answer}"}
+        "trl": {"bf16": False},
+        "max_steps": 5,
+        "sft_think": "Seen: {answer}",
+    }
     with pytest.raises(ConfigError, match="write KEY=VALUE"):
         _set_overrides(("trl.bf16",))
 
@@ -220,11 +255,10 @@ def test_third_party_backends_get_a_section_of_their_own(fresh_host):
         load_config(RunConfig, None, {**BASE, "mybackendd": {"nodes": 4}})
 
 
-
 def test_task_options_reach_the_check_and_unknown_ones_are_named(fresh_host):
-    from harness.plugins.backends.trl.backend import TrlBackend
-    from harness.config.run import RunConfig
     from harness.api.sample import Sample
+    from harness.config.run import RunConfig
+    from harness.plugins.backends.trl.backend import TrlBackend
 
     class Strict:
         name, description, splits = "strict", "A task whose loader takes one option.", ("train", "test")
@@ -256,7 +290,20 @@ def test_task_options_reach_the_check_and_unknown_ones_are_named(fresh_host):
     bad = good.model_copy(update={"task_options": {"scael": 3}})
     with pytest.raises(ConfigError, match=r"field 'task_options'.*no loader option 'scael'; its options: scale"):
         TrlBackend().check_plan(bad)
-    result = run_cli("--task", "fgvc", "--method", "sft", "--source", "synthetic", "--task-option", "crop_bottom=0",
-                     "--model", "/nowhere", "-o", "/tmp/unused", "--check")
+    result = run_cli(
+        "--task",
+        "fgvc",
+        "--method",
+        "sft",
+        "--source",
+        "synthetic",
+        "--task-option",
+        "crop_bottom=0",
+        "--model",
+        "/nowhere",
+        "-o",
+        "/tmp/unused",
+        "--check",
+    )
     # fgvc takes crop_bottom: the check goes on to the (missing) model
     assert result.exit_code == 2 and "field 'model': /nowhere" in result.output and "crop_bottom" not in result.output

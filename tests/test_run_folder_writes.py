@@ -68,8 +68,17 @@ def _figure():
 
 
 def _metrics_rows():
-    return [{"step": s, "reward": 0.1 * s, "rewards/accuracy/mean": 0.05 * s, "completions/mean_length": 10 + s,
-             "loss": 1.0 / (s + 1), "hack/hedge": 0.1 * (s % 3)} for s in range(1, 6)]
+    return [
+        {
+            "step": s,
+            "reward": 0.1 * s,
+            "rewards/accuracy/mean": 0.05 * s,
+            "completions/mean_length": 10 + s,
+            "loss": 1.0 / (s + 1),
+            "hack/hedge": 0.1 * (s % 3),
+        }
+        for s in range(1, 6)
+    ]
 
 
 def _write_plot_training(folder: Path) -> None:
@@ -103,11 +112,18 @@ WRITERS: dict[str, tuple[Callable[[Path], None], tuple[str, ...]]] = {
     "write_text": (lambda d: rundir.write_text(d / "report.md", "new report\n"), ("report.md",)),
     "write_json": (lambda d: rundir.write_json(d / "results.json", {"new": 1}), ("results.json",)),
     "rewrite_jsonl": (lambda d: rundir.rewrite_jsonl(d / "metrics.jsonl", [{"step": 1}]), ("metrics.jsonl",)),
-    "write_summary": (lambda d: rundir.write_summary(rundir.RunSummary(status="finished", output=str(d),
-                                                                     checkpoint=str(d / "final"))),
-                      ("summary.json",)),
-    "write_records": (lambda d: __import__("harness.evaluation.records", fromlist=["x"]).write_records(
-        d / "samples" / "toy.think.jsonl", [{"id": "a", "index": 0}]), ("samples/toy.think.jsonl",)),
+    "write_summary": (
+        lambda d: rundir.write_summary(
+            rundir.RunSummary(status="finished", output=str(d), checkpoint=str(d / "final"))
+        ),
+        ("summary.json",),
+    ),
+    "write_records": (
+        lambda d: __import__("harness.evaluation.records", fromlist=["x"]).write_records(
+            d / "samples" / "toy.think.jsonl", [{"id": "a", "index": 0}]
+        ),
+        ("samples/toy.think.jsonl",),
+    ),
     "save_figure": (lambda d: rundir.save_figure(_figure(), d / "results.png", dpi=30), ("results.png",)),
     "plot_training": (_write_plot_training, ("rewards.png", "response_length.png", "loss.png", "hacking.png")),
     "study_figure": (_write_study_figure, ("figures/banner.png",)),
@@ -163,7 +179,10 @@ def test_the_write_helpers_leave_nothing_behind_when_the_rename_fails(tmp_path, 
         raise PermissionError(errno.EACCES, "Permission denied", str(dst))
 
     monkeypatch.setattr(rundir.os, "replace", refuse)
-    for write in (lambda: rundir.write_json(path, {"a": 1}), lambda: rundir.save_figure(_figure(), path.with_suffix(".png"))):
+    for write in (
+        lambda: rundir.write_json(path, {"a": 1}),
+        lambda: rundir.save_figure(_figure(), path.with_suffix(".png")),
+    ):
         with pytest.raises(PermissionError):
             write()
     assert path.read_text() == "old\n" and sorted(p.name for p in tmp_path.iterdir()) == ["results.json"]
@@ -193,8 +212,11 @@ def test_a_symlinked_sample_log_is_refused_not_appended_through(tmp_path):
     from harness.evaluation.records import RecordWriter
 
     link, target = _linked(tmp_path, "samples/toy.think.jsonl", "outside\n")
-    with pytest.raises(DataError, match=r"toy\.think\.jsonl is a symbolic link \(to .*precious\.jsonl\).*"
-                                         r"cp --remove-destination"):
+    with pytest.raises(
+        DataError,
+        match=r"toy\.think\.jsonl is a symbolic link \(to .*precious\.jsonl\).*"
+        r"cp --remove-destination",
+    ):
         RecordWriter(link)
     assert target.read_text() == "outside\n"
 
@@ -202,8 +224,7 @@ def test_a_symlinked_sample_log_is_refused_not_appended_through(tmp_path):
 def test_a_torn_symlinked_sample_log_is_read_but_never_truncated_through_the_link(tmp_path):
     from harness.evaluation.records import read_records
 
-    record = {"id": "a", "index": 0, "correct": True, "prediction": "A", "num_tokens": 1, "reward": 1.0,
-              "rewards": {}}
+    record = {"id": "a", "index": 0, "correct": True, "prediction": "A", "num_tokens": 1, "reward": 1.0, "rewards": {}}
     text = json.dumps(record) + "\n" + '{"id": "b", "ind'
     link, target = _linked(tmp_path, "samples/toy.think.jsonl", text)
     assert [r["id"] for r in read_records(link, repair=False)] == ["a"]  # reading through it is fine
@@ -234,9 +255,26 @@ def doubles(fresh_host):
 
 
 def _eval(out: Path, model: Path, *extra: str):
-    return CliRunner().invoke(build_cli(), ["eval", "--tasks", "toy", "--engine", "scripted", "--model", str(model),
-                                            "--no-progress", "--limit", "6", "--templates", "think", "-o", str(out),
-                                            *extra])
+    return CliRunner().invoke(
+        build_cli(),
+        [
+            "eval",
+            "--tasks",
+            "toy",
+            "--engine",
+            "scripted",
+            "--model",
+            str(model),
+            "--no-progress",
+            "--limit",
+            "6",
+            "--templates",
+            "think",
+            "-o",
+            str(out),
+            *extra,
+        ],
+    )
 
 
 EVAL_FILES = ("results.json", "report.md", "results.png", "config.json")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import _eval_doubles  # noqa: E402
 import pytest
 from click.testing import CliRunner
 
@@ -13,7 +14,6 @@ from harness.evaluation.compare import compare_outputs, correct_by_sample
 from harness.evaluation.records import write_records
 from harness.stats import compare_paired, format_p, mcnemar_exact, paired_bootstrap, wilson_interval
 from harness.testing import registered_plugin
-import _eval_doubles  # noqa: E402
 
 
 def test_mcnemar_exact_matches_hand_computed_binomial_tails():
@@ -61,7 +61,7 @@ def test_paired_bootstrap_extremes_and_determinism():
 
 
 def test_compare_paired_counts_discordant_pairs_and_refuses_other_samples():
-    a = {f"s{i}": i < 6 for i in range(20)}           # right on s0..s5
+    a = {f"s{i}": i < 6 for i in range(20)}  # right on s0..s5
     b = {f"s{i}": i < 6 or i >= 14 for i in range(20)}  # also right on s14..s19
     result = compare_paired(a, b)
     assert (result.n, result.only_a, result.only_b) == (20, 0, 6)
@@ -84,9 +84,19 @@ def _records(ids_correct, rotations=1):
         for k in range(rotations):
             rid = f"{sid}#r{k}" if rotations > 1 else sid
             right = correct(k)  # every field a logged record has (read_records checks them)
-            out.append({"id": rid, "index": index, "rotation": k, "group": sid, "correct": right,
-                        "prediction": "A" if right else "B", "num_tokens": 3,
-                        "reward": float(right), "rewards": {"accuracy": float(right)}})
+            out.append(
+                {
+                    "id": rid,
+                    "index": index,
+                    "rotation": k,
+                    "group": sid,
+                    "correct": right,
+                    "prediction": "A" if right else "B",
+                    "num_tokens": 3,
+                    "reward": float(right),
+                    "rewards": {"accuracy": float(right)},
+                }
+            )
     return out
 
 
@@ -115,8 +125,22 @@ def doubles(fresh_host):
 
 
 def _eval(runner, cli, model, out, *extra):
-    result = runner.invoke(cli, ["eval", "--tasks", "toy", "--engine", "scripted", "--model", str(model),
-                                 "--no-progress", "-o", str(out), *extra])
+    result = runner.invoke(
+        cli,
+        [
+            "eval",
+            "--tasks",
+            "toy",
+            "--engine",
+            "scripted",
+            "--model",
+            str(model),
+            "--no-progress",
+            "-o",
+            str(out),
+            *extra,
+        ],
+    )
     assert result.exit_code == 0, result.output
 
 

@@ -114,8 +114,12 @@ def _bootstrap_reference(a, b, resamples, seed, level):
     tail = (1 - level) / 2 * 100
     below = sum(m <= 0 for m in means) / resamples
     above = sum(m >= 0 for m in means) / resamples
-    return {"diff": sum(d) / len(d), "low": _percentile(means, tail), "high": _percentile(means, 100 - tail),
-            "p": min(1.0, 2 * min(below, above))}
+    return {
+        "diff": sum(d) / len(d),
+        "low": _percentile(means, tail),
+        "high": _percentile(means, 100 - tail),
+        "p": min(1.0, 2 * min(below, above)),
+    }
 
 
 @pytest.mark.parametrize("level", [0.95, 0.90, 0.80])
@@ -184,14 +188,19 @@ def test_compare_paired_fields_are_each_their_own_statistic():
     # 2 * (C(7,0) + C(7,1) + C(7,2)) / 2^7 = 58 / 128
     assert result.p_mcnemar == float(_binomial_two_sided(2, 5)) == 58 / 128
     assert (result.diff_low, result.diff_high, result.p_bootstrap) == (
-        pytest.approx(boot["low"], abs=1e-12), pytest.approx(boot["high"], abs=1e-12),
-        pytest.approx(boot["p"], abs=1e-12))
+        pytest.approx(boot["low"], abs=1e-12),
+        pytest.approx(boot["high"], abs=1e-12),
+        pytest.approx(boot["p"], abs=1e-12),
+    )
     assert result.diff_low < 0 < result.diff_high and result.p_bootstrap != result.p_mcnemar
     assert not result.significant and result.to_dict()["significant"] is False
     # the resamples and seed given reach the bootstrap
     other = compare_paired(dict(zip(ids, map(bool, A))), dict(zip(ids, map(bool, B))), resamples=2000, seed=7)
     assert (other.diff_low, other.diff_high, other.p_bootstrap) == (
-        pytest.approx(-0.10), pytest.approx(0.40), pytest.approx(0.335))
+        pytest.approx(-0.10),
+        pytest.approx(0.40),
+        pytest.approx(0.335),
+    )
 
 
 def test_compare_paired_pairs_by_sample_id_not_by_position():
@@ -228,8 +237,10 @@ def test_accuracy_bootstrap_ci_matches_an_independent_resampling_loop(level):
     means = sorted(_resampled_means(values, 1000, 3))
     tail = (1 - level) / 2 * 100
     low, high = bootstrap_ci(values, resamples=1000, seed=3, level=level)
-    assert (low, high) == (pytest.approx(_percentile(means, tail), abs=1e-12),
-                           pytest.approx(_percentile(means, 100 - tail), abs=1e-12))
+    assert (low, high) == (
+        pytest.approx(_percentile(means, tail), abs=1e-12),
+        pytest.approx(_percentile(means, 100 - tail), abs=1e-12),
+    )
     assert 0 < low < 0.55 < high < 1
 
 
@@ -247,8 +258,9 @@ def test_accuracy_bootstrap_ci_hand_checked_defaults_and_blocks(monkeypatch):
 
 
 def test_accuracy_of_a_circular_group_needs_every_rotation():
-    records = [{"id": f"q{q}#r{k}", "group": f"q{q}", "correct": not (q == 1 and k == 2)}
-               for q in range(3) for k in range(3)]
+    records = [
+        {"id": f"q{q}#r{k}", "group": f"q{q}", "correct": not (q == 1 and k == 2)} for q in range(3) for k in range(3)
+    ]
     assert group_correctness(records) == [True, False, True]
 
 
@@ -287,7 +299,8 @@ def test_statistics_errors_say_what_is_wrong_and_how_to_fix_it():
     assert str(info.value) == (
         "the two runs: not the same test samples, so they cannot be compared pair by pair "
         "(5 only in the first, e.g. ['s0', 's1', 's2']; 1 only in the second, e.g. ['t0']). "
-        "Evaluate both on the same split, limit and seed.")
+        "Evaluate both on the same split, limit and seed."
+    )
     with pytest.raises(DataError) as info:
         compare_paired({}, {}, what="think vs nothink")
     assert str(info.value) == "think vs nothink: no samples to compare."

@@ -22,15 +22,28 @@ def test_generic_data_is_deterministic_in_seed():
     a = list(generic_questions(40, seed=3))
     b = list(generic_questions(40, seed=3))
     c = list(generic_questions(40, seed=4))
-    assert [(q.question, q.hint, q.answer, q.reason) for q in a] == [(q.question, q.hint, q.answer, q.reason) for q in b]
+    assert [(q.question, q.hint, q.answer, q.reason) for q in a] == [
+        (q.question, q.hint, q.answer, q.reason) for q in b
+    ]
     assert [_png_bytes(q.image) for q in a] == [_png_bytes(q.image) for q in b]
     assert [q.question for q in a] != [q.question for q in c]
 
 
 def test_generic_answers_are_among_the_offered_options():
     questions = list(generic_questions(300, seed=0))
-    assert {q.kind for q in questions} == {"code", "colour", "count", "glyph", "pick", "rule", "side", "sign", "text",
-                                          "vote", "word"}
+    assert {q.kind for q in questions} == {
+        "code",
+        "colour",
+        "count",
+        "glyph",
+        "pick",
+        "rule",
+        "side",
+        "sign",
+        "text",
+        "vote",
+        "word",
+    }
     assert {q.meta["mode"] for q in questions} == {"word", "list", "letter"}
     for q in questions:
         options = q.meta["options"]
@@ -86,7 +99,11 @@ def test_paper_preset_writes_valid_configs_for_every_stage(tmp_path):
     assert len(plan["runs"]) == 9 and len(plan["evals"]) == 7
     grpo = RunConfig.model_validate(read_config_file(plan["runs"]["sat/grpo"]))
     assert (grpo.learning_rate, grpo.num_generations, grpo.beta, grpo.max_steps) == (1e-6, 8, 0.04, 300)
-    assert (grpo.per_device_batch, grpo.grad_accum, grpo.max_completion_length) == (1, 32, 1024)  # trl: 1 x 32 = the paper's 32 completions
+    assert (grpo.per_device_batch, grpo.grad_accum, grpo.max_completion_length) == (
+        1,
+        32,
+        1024,
+    )  # trl: 1 x 32 = the paper's 32 completions
     ablation = RunConfig.model_validate(read_config_file(plan["runs"]["fgvc/grpo_length_norm"]))
     assert "length_norm" in ablation.reward
     script = (tmp_path / "run_all.sh").read_text()
@@ -180,7 +197,8 @@ def test_ci_study_reports_claims_held_out_curves_and_the_vision_stage(ci_study):
     report = (root / "a" / "report.md").read_text()
     # the paper's nine directional claims, each a paired test on the same held-out samples
     assert {task: set(claims) for task, claims in study["claims"].items()} == {
-        task: {"think_hurts_training_free", "think_helps_rft", "rft_beats_sft"} for task in ("banner", "fgvc", "sat")}
+        task: {"think_hurts_training_free", "think_helps_rft", "rft_beats_sft"} for task in ("banner", "fgvc", "sat")
+    }
     for task, claims in study["claims"].items():
         rft = study["table"][task]["grpo"]
         assert claims["think_helps_rft"]["accuracy_b"] == rft["think"]["accuracy"]
@@ -208,8 +226,11 @@ def test_ci_study_is_deterministic(ci_study):
 
 
 def test_report_renders_missing_cells_as_dashes():
-    study = {"preset": {"name": "x", "train_template": "think"}, "tasks": ["fgvc"],
-             "table": {"fgvc": {"base": {"think": {"accuracy": 0.5, "format_compliance": 1.0, "n": 10}}}}}
+    study = {
+        "preset": {"name": "x", "train_template": "think"},
+        "tasks": ["fgvc"],
+        "table": {"fgvc": {"base": {"think": {"accuracy": 0.5, "format_compliance": 1.0, "n": 10}}}},
+    }
     report = render_report(study)
     row = next(line for line in report.splitlines() if line.startswith("| fgvc |"))
     assert "50.0 [23.7, 76.3] n=10" in row and row.count("—") == 5
@@ -229,11 +250,20 @@ def test_the_study_base_model_and_its_trained_models_are_standard_checkpoints(ci
         assert nested["video_processor"]["video_processor_type"] == STOCK_VIDEO_PROCESSORS["qwen2_5_vl"]
 
 
-
 def _paired(a, b, n, only_a, only_b, p):
-    return {"n": n, "accuracy_a": a, "accuracy_b": b, "diff": b - a, "diff_low": b - a - 0.05,
-            "diff_high": b - a + 0.05, "only_a": only_a, "only_b": only_b, "p_mcnemar": p,
-            "p_bootstrap": p, "significant": p < 0.05}
+    return {
+        "n": n,
+        "accuracy_a": a,
+        "accuracy_b": b,
+        "diff": b - a,
+        "diff_low": b - a - 0.05,
+        "diff_high": b - a + 0.05,
+        "only_a": only_a,
+        "only_b": only_b,
+        "p_mcnemar": p,
+        "p_bootstrap": p,
+        "significant": p < 0.05,
+    }
 
 
 def test_report_marks_paired_tests_and_states_claims_from_held_out_accuracy():
@@ -242,10 +272,14 @@ def test_report_marks_paired_tests_and_states_claims_from_held_out_accuracy():
         "preset": {"name": "x", "train_template": "think", "max_completion_length": 48},
         "tasks": ["banner", "sat"],
         "table": {
-            "banner": {"base": {"think": cell(0.5), "nothink": cell(0.5)},
-                       "grpo": {"think": cell(0.75), "nothink": cell(0.7)}},
-            "sat": {"base": {"think": cell(0.4), "nothink": cell(0.4)},
-                    "grpo": {"think": cell(0.42), "nothink": cell(0.4)}},
+            "banner": {
+                "base": {"think": cell(0.5), "nothink": cell(0.5)},
+                "grpo": {"think": cell(0.75), "nothink": cell(0.7)},
+            },
+            "sat": {
+                "base": {"think": cell(0.4), "nothink": cell(0.4)},
+                "grpo": {"think": cell(0.42), "nothink": cell(0.4)},
+            },
         },
         "tests": {
             "banner": {"think": {"grpo": _paired(0.5, 0.75, 256, 10, 74, 1e-9)}},
@@ -277,8 +311,9 @@ def test_report_marks_paired_tests_and_states_claims_from_held_out_accuracy():
 def test_chance_level_is_a_uniform_guess_among_the_offered_answers():
     from harness.study.significance import chance_level
 
-    assert chance_level([{"gold": "left", "choices": ["left", "right"]},
-                         {"gold": "3", "choices": ["1", "2", "3", "4"]}]) == pytest.approx(0.375)
+    assert chance_level(
+        [{"gold": "left", "choices": ["left", "right"]}, {"gold": "3", "choices": ["1", "2", "3", "4"]}]
+    ) == pytest.approx(0.375)
     assert chance_level([{"gold": "S3-100", "meta": {"candidates": ["S3-100", "C2-10", "N7-A", "V8-100"]}}]) == 0.25
     assert chance_level([{"gold": "positive"}, {"gold": "negative"}, {"gold": "positive"}]) == 0.5
     assert chance_level([]) is None

@@ -8,9 +8,20 @@ from harness.study.significance import eval_dir
 
 
 def _records(right: list[bool]) -> list[dict]:
-    return [{"id": f"q{i}", "index": i, "rotation": 0, "group": f"q{i}", "correct": ok,
-             "prediction": "A" if ok else "B", "num_tokens": 3, "reward": float(ok),
-             "rewards": {"accuracy": float(ok)}} for i, ok in enumerate(right)]
+    return [
+        {
+            "id": f"q{i}",
+            "index": i,
+            "rotation": 0,
+            "group": f"q{i}",
+            "correct": ok,
+            "prediction": "A" if ok else "B",
+            "num_tokens": 3,
+            "reward": float(ok),
+            "rewards": {"accuracy": float(ok)},
+        }
+        for i, ok in enumerate(right)
+    ]
 
 
 def _write(root, method, task, template, right):

@@ -30,8 +30,10 @@ def write_paper(tmp_path, model, *extra):
     out = tmp_path / "paper"
     banner = tmp_path / "banner-data"  # banner has no public dataset: the paper preset needs its path
     banner.mkdir(exist_ok=True)
-    result = CliRunner().invoke(build_cli(), ["study", "--preset", "paper", "-o", str(out), "--model", model,
-                                              "--source", f"banner={banner}", *extra])
+    result = CliRunner().invoke(
+        build_cli(),
+        ["study", "--preset", "paper", "-o", str(out), "--model", model, "--source", f"banner={banner}", *extra],
+    )
     assert result.exit_code == 0, result.output
     return out, json.loads((out / "plan.json").read_text())
 
@@ -105,8 +107,13 @@ def test_openrlhf_eval_path_is_where_the_backend_saves(tmp_path, tiny_model):
 def test_trl_eval_path_is_where_the_backend_saves(tmp_path, tiny_model):
     _, plan = write_paper(tmp_path, tiny_model)
     data = read_config_file(plan["runs"]["banner/sft"]) | {  # the twin stands in for the real banner data
-        "source": "synthetic", "max_steps": 1, "limit": 2, "grad_accum": 1, "max_completion_length": 16,
-        "trl": {"device": "cpu"}}
+        "source": "synthetic",
+        "max_steps": 1,
+        "limit": 2,
+        "grad_accum": 1,
+        "max_completion_length": 16,
+        "trl": {"device": "cpu"},
+    }
     summary = harness.get_backend("trl").run(RunConfig.model_validate(data))
     assert summary.checkpoint == eval_model(plan, "sft-banner")
 
@@ -174,11 +181,23 @@ def test_study_curves_skip_a_torn_last_metrics_line(tmp_path):
 
     path = tmp_path / "metrics.jsonl"
     path.write_text('{"step": 1, "reward/accuracy": 0.5, "completion_length": 10}\n{"step": 2, "rew')
-    assert runner.curve(read_metrics(path)) == {"step": [1.0], "accuracy": [0.5], "length": [10.0],
-                                                "eval_step": [], "eval_accuracy": []}
+    assert runner.curve(read_metrics(path)) == {
+        "step": [1.0],
+        "accuracy": [0.5],
+        "length": [10.0],
+        "eval_step": [],
+        "eval_accuracy": [],
+    }
     # held-out accuracy (trl.eval_steps) is its own curve, at the steps it was measured (step 0 included)
-    path.write_text('{"step": 0, "eval/accuracy": 0.25, "eval/n": 4}\n'
-                    '{"step": 1, "reward/accuracy": 0.5, "completion_length": 10, "eval/accuracy": 0.5}\n')
-    assert runner.curve(read_metrics(path)) == {"step": [1.0], "accuracy": [0.5], "length": [10.0],
-                                                "eval_step": [0.0, 1.0], "eval_accuracy": [0.25, 0.5]}
+    path.write_text(
+        '{"step": 0, "eval/accuracy": 0.25, "eval/n": 4}\n'
+        '{"step": 1, "reward/accuracy": 0.5, "completion_length": 10, "eval/accuracy": 0.5}\n'
+    )
+    assert runner.curve(read_metrics(path)) == {
+        "step": [1.0],
+        "accuracy": [0.5],
+        "length": [10.0],
+        "eval_step": [0.0, 1.0],
+        "eval_accuracy": [0.25, 0.5],
+    }
     assert runner.read_jsonl is read_metrics  # the study reads its curves with this reader

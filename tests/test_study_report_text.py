@@ -21,13 +21,23 @@ GOLDEN = Path(__file__).parent / "golden" / "study_report.md"
 
 
 def _entry(accuracy: float, n: int, fmt: float | None = 0.9, agreement: dict | None = None) -> dict:
-    return {"accuracy": accuracy, "n": n, "format_compliance": fmt,
-            "think_agreement": agreement or {"with_thought": 0}}
+    return {"accuracy": accuracy, "n": n, "format_compliance": fmt, "think_agreement": agreement or {"with_thought": 0}}
 
 
 def _test(a: float, b: float, n: int, only_a: int, only_b: int, p: float, low: float, high: float) -> dict:
-    return {"n": n, "accuracy_a": a, "accuracy_b": b, "diff": b - a, "diff_low": low, "diff_high": high,
-            "only_a": only_a, "only_b": only_b, "p_mcnemar": p, "p_bootstrap": p + 0.001, "significant": p < 0.05}
+    return {
+        "n": n,
+        "accuracy_a": a,
+        "accuracy_b": b,
+        "diff": b - a,
+        "diff_low": low,
+        "diff_high": high,
+        "only_a": only_a,
+        "only_b": only_b,
+        "p_mcnemar": p,
+        "p_bootstrap": p + 0.001,
+        "significant": p < 0.05,
+    }
 
 
 def study() -> dict:
@@ -36,45 +46,85 @@ def study() -> dict:
     variance because no answer is valid), fgvc (no tests, nothing but a probe whose prompts never name the
     answer)."""
     return {
-        "preset": {"name": "golden", "train_template": "think", "max_completion_length": 100,
-                   "task_options": {"fgvc": {"candidates": 5, "split_seed": 3}, "sat": {}, "banner": {"min": 2}}},
+        "preset": {
+            "name": "golden",
+            "train_template": "think",
+            "max_completion_length": 100,
+            "task_options": {"fgvc": {"candidates": 5, "split_seed": 3}, "sat": {}, "banner": {"min": 2}},
+        },
         "tasks": ["banner", "sat", "fgvc"],
         "chance": {"banner": 0.5, "sat": 0.25, "fgvc": None},
         "table": {
             "banner": {
                 "base": {"nothink": _entry(0.55, 200, 0.8), "think": _entry(0.6, 200, 0.85)},
                 "sft": {"nothink": _entry(0.65, 200), "think": _entry(0.7, 200)},
-                "grpo": {"nothink": _entry(0.75, 200, 0.95),
-                         "think": _entry(0.8, 200, 1.0, {"with_thought": 180, "argued": 150, "agree": 120,
-                                                          "rate": 0.8})},
+                "grpo": {
+                    "nothink": _entry(0.75, 200, 0.95),
+                    "think": _entry(0.8, 200, 1.0, {"with_thought": 180, "argued": 150, "agree": 120, "rate": 0.8}),
+                },
             },
             "sat": {
                 "base": {"nothink": _entry(0.3, 100, None), "think": _entry(0.35, 100)},
                 "sft": {"nothink": None, "think": _entry(0.3, 100)},
-                "grpo": {"nothink": _entry(0.25, 100), "think": _entry(0.25, 100, 0.5,
-                                                                       {"with_thought": 10, "argued": 0,
-                                                                        "agree": 0, "rate": None})},
+                "grpo": {
+                    "nothink": _entry(0.25, 100),
+                    "think": _entry(0.25, 100, 0.5, {"with_thought": 10, "argued": 0, "agree": 0, "rate": None}),
+                },
             },
             "fgvc": {},
         },
         "tests": {
-            "banner": {"think": {"grpo": _test(0.6, 0.8, 200, 10, 50, 0.0001, 0.13, 0.27),
-                                 "sft": _test(0.6, 0.7, 200, 20, 40, 0.0123, 0.03, 0.17)},
-                       "nothink": {"grpo": _test(0.55, 0.75, 200, 12, 52, 0.0002, 0.12, 0.28)}},
-            "sat": {"think": {"grpo": _test(0.35, 0.25, 100, 15, 5, 0.0414, -0.19, -0.01),
-                              "sft": _test(0.35, 0.3, 100, 9, 4, 0.2668, -0.12, 0.02)}},
+            "banner": {
+                "think": {
+                    "grpo": _test(0.6, 0.8, 200, 10, 50, 0.0001, 0.13, 0.27),
+                    "sft": _test(0.6, 0.7, 200, 20, 40, 0.0123, 0.03, 0.17),
+                },
+                "nothink": {"grpo": _test(0.55, 0.75, 200, 12, 52, 0.0002, 0.12, 0.28)},
+            },
+            "sat": {
+                "think": {
+                    "grpo": _test(0.35, 0.25, 100, 15, 5, 0.0414, -0.19, -0.01),
+                    "sft": _test(0.35, 0.3, 100, 9, 4, 0.2668, -0.12, 0.02),
+                }
+            },
         },
-        "learning": {"banner": {"grpo": {"first_20pct": 0.4, "last_20pct": 0.7},
-                                "grpo_length_norm": {"first_20pct": 0.4, "last_20pct": 0.65}},
-                     "sat": {"grpo": {"first_20pct": 0.3, "last_20pct": 0.28}}},
-        "lengths": {"banner": {"grpo": 40.0, "grpo_length_norm": 96.5}, "sat": {"grpo": 30.0, "grpo_length_norm": 20.0}},
+        "learning": {
+            "banner": {
+                "grpo": {"first_20pct": 0.4, "last_20pct": 0.7},
+                "grpo_length_norm": {"first_20pct": 0.4, "last_20pct": 0.65},
+            },
+            "sat": {"grpo": {"first_20pct": 0.3, "last_20pct": 0.28}},
+        },
+        "lengths": {
+            "banner": {"grpo": 40.0, "grpo_length_norm": 96.5},
+            "sat": {"grpo": 30.0, "grpo_length_norm": 20.0},
+        },
         "probe": {
-            "sat": {"prompts": 4, "generations": 8, "groups_with_variance": 0, "mean_accuracy": 0.0,
-                    "answered_rate": 0.75, "valid_option_rate": 0.125, "gold_in_prompt_rate": 0.5},
-            "fgvc": {"prompts": 2, "generations": 4, "groups_with_variance": 0, "mean_accuracy": 0.0,
-                     "valid_option_rate": 0.0, "gold_in_prompt_rate": 0.0},
-            "banner": {"prompts": 4, "generations": 8, "groups_with_variance": 3, "mean_accuracy": 0.4,
-                       "answered_rate": 1.0, "valid_option_rate": 1.0},
+            "sat": {
+                "prompts": 4,
+                "generations": 8,
+                "groups_with_variance": 0,
+                "mean_accuracy": 0.0,
+                "answered_rate": 0.75,
+                "valid_option_rate": 0.125,
+                "gold_in_prompt_rate": 0.5,
+            },
+            "fgvc": {
+                "prompts": 2,
+                "generations": 4,
+                "groups_with_variance": 0,
+                "mean_accuracy": 0.0,
+                "valid_option_rate": 0.0,
+                "gold_in_prompt_rate": 0.0,
+            },
+            "banner": {
+                "prompts": 4,
+                "generations": 8,
+                "groups_with_variance": 3,
+                "mean_accuracy": 0.4,
+                "answered_rate": 1.0,
+                "valid_option_rate": 1.0,
+            },
         },
         "base": {"path": "/models/tiny-vlm", "description": "a tiny VLM trained here"},
         "figures": {"banner": "figures/banner.png", "sat": "figures/sat.png"},
@@ -92,14 +142,18 @@ def test_the_summary_without_chance_or_ablation_says_only_what_it_has():
     del s["chance"], s["lengths"]
     s["tests"]["sat"]["think"]["grpo"] = _test(0.35, 0.37, 100, 9, 11, 0.82, -0.08, 0.12)
     lines = summary_lines(s)
-    assert lines[-2] == ("- RFT w/ <think> beats training-free w/ <think> on held-out samples (paired, p < 0.05) "
-                         "on 1 of 2 tasks: banner. Where it does not, the table says so; the data were not tuned "
-                         "to make it.")
+    assert lines[-2] == (
+        "- RFT w/ <think> beats training-free w/ <think> on held-out samples (paired, p < 0.05) "
+        "on 1 of 2 tasks: banner. Where it does not, the table says so; the data were not tuned "
+        "to make it."
+    )
     assert not any("above chance" in line or "length_norm" in line for line in lines)
     assert "no significant difference" in lines[1]
     s["tests"]["sat"]["think"]["grpo"] = _test(0.35, 0.5, 100, 1, 16, 0.0003, 0.07, 0.23)
-    assert summary_lines(s)[-2] == ("- RFT w/ <think> beats training-free w/ <think> on held-out samples (paired, "
-                                    "p < 0.05) on 2 of 2 tasks: banner, sat.")
+    assert summary_lines(s)[-2] == (
+        "- RFT w/ <think> beats training-free w/ <think> on held-out samples (paired, "
+        "p < 0.05) on 2 of 2 tasks: banner, sat."
+    )
     for task in s["tests"]:
         s["tests"][task] = {}
     assert summary_lines(s)[-1].startswith("- Scale caveat") and not any("beats" in x for x in summary_lines(s))
@@ -115,8 +169,12 @@ def test_smoothing_and_window_means_by_value():
     assert window_means([4.0, 8.0]) == (4.0, 8.0)  # at least one value each
     with pytest.raises(ValueError, match="^no values$"):
         window_means([])
-    assert learning_verdict([0.2, 0.4, 0.4, 0.6, 0.8]) == {"first_20pct": 0.2, "last_20pct": 0.8,
-                                                          "delta": pytest.approx(0.6), "learned": True}
+    assert learning_verdict([0.2, 0.4, 0.4, 0.6, 0.8]) == {
+        "first_20pct": 0.2,
+        "last_20pct": 0.8,
+        "delta": pytest.approx(0.6),
+        "learned": True,
+    }
     assert learning_verdict([0.5, 0.1, 0.5])["learned"] is False  # equal ends: nothing learned
 
 
@@ -128,21 +186,37 @@ def test_figure_2_shows_each_run_s_smoothed_curves_titles_and_labels(monkeypatch
     saved = {}
     monkeypatch.setattr(rundir, "save_figure", lambda fig, path, **kw: saved.update(fig=fig, path=path, **kw))
     steps = list(range(1, 21))
-    curves = {"grpo": {"step": steps, "accuracy": [i / 20 for i in steps], "length": [float(i) for i in steps],
-                       "eval_step": [10, 20], "eval_accuracy": [0.25, 0.5]},
-              "grpo_length_norm": {"step": steps, "accuracy": [0.5] * 20, "length": [2.0 * i for i in steps]},
-              "sft": {"step": [], "accuracy": [], "length": [], "eval_step": [5], "eval_accuracy": [0.75]}}
+    curves = {
+        "grpo": {
+            "step": steps,
+            "accuracy": [i / 20 for i in steps],
+            "length": [float(i) for i in steps],
+            "eval_step": [10, 20],
+            "eval_accuracy": [0.25, 0.5],
+        },
+        "grpo_length_norm": {"step": steps, "accuracy": [0.5] * 20, "length": [2.0 * i for i in steps]},
+        "sft": {"step": [], "accuracy": [], "length": [], "eval_step": [5], "eval_accuracy": [0.75]},
+    }
     save_figure("banner", curves, tmp_path / "fig.png")
     assert saved["path"] == tmp_path / "fig.png" and saved["dpi"] == 110
     fig = saved["fig"]
     assert tuple(fig.get_size_inches()) == (14, 3.6)
     reward, held_out, length = fig.axes
     assert (reward.get_title(), reward.get_xlabel(), reward.get_ylabel()) == (
-        "banner: accuracy reward (training)", "step", "mean accuracy reward")
+        "banner: accuracy reward (training)",
+        "step",
+        "mean accuracy reward",
+    )
     assert (held_out.get_title(), held_out.get_xlabel(), held_out.get_ylabel()) == (
-        "banner: held-out accuracy (test slice)", "step", "greedy accuracy %")
+        "banner: held-out accuracy (test slice)",
+        "step",
+        "greedy accuracy %",
+    )
     assert (length.get_title(), length.get_xlabel(), length.get_ylabel()) == (
-        "banner: response length", "step", "mean completion tokens")
+        "banner: response length",
+        "step",
+        "mean completion tokens",
+    )
     for ax, key in ((reward, "accuracy"), (length, "length")):
         assert [t.get_text() for t in ax.get_legend().get_texts()] == ["RFT", "RFT + length_norm"]
         for line, run in zip(ax.get_lines(), ("grpo", "grpo_length_norm")):
@@ -159,16 +233,22 @@ def test_figure_2_shows_each_run_s_smoothed_curves_titles_and_labels(monkeypatch
 def test_a_bare_study_has_no_optional_section_and_odd_cells_read_as_dashes():
     from harness.study.report import table_rows
 
-    bare = {"preset": {"name": "bare", "train_template": "think"}, "tasks": ["banner", "sat"],
-            "table": {"banner": {"base": {"think": {"accuracy": 0.5, "n": 0}, "nothink": {"accuracy": 0.5}}}},
-            "timings": {"sft": 1.0}}
+    bare = {
+        "preset": {"name": "bare", "train_template": "think"},
+        "tasks": ["banner", "sat"],
+        "table": {"banner": {"base": {"think": {"accuracy": 0.5, "n": 0}, "nothink": {"accuracy": 0.5}}}},
+        "timings": {"sft": 1.0},
+    }
     header, body = table_rows(bare)
     assert "Chance" not in header and len(header) == 7
     assert body == [["banner"] + ["—"] * 6, ["sat"] + ["—"] * 6]  # n=0, no n, a task missing from the table
     md = render_report(bare)
     for section in ("## Paired tests", "## Base model", "## GRPO step-0", "## Figure 2"):
         assert section not in md
-    assert "|---|---|---|---|---|---|\n| banner | — | — | — | — | — | — |\n| sat | — | — | — | — | — | — |\n\n## Summary" in md
+    assert (
+        "|---|---|---|---|---|---|\n| banner | — | — | — | — | — | — |\n| sat | — | — | — | — | — | — |\n\n## Summary"
+        in md
+    )
     assert "- **banner**: no results.\n- **sat**: no results.\n- Scale caveat" in md
     assert "| sft | 1.0 | — |" in md  # wall time without a CPU time
     assert "## Base model\n\n- checkpoint: `/m`\n- \n" in render_report(bare | {"base": {"path": "/m"}})

@@ -10,12 +10,30 @@ from harness.study.seeds import load_studies, main, render
 
 def _study(seed, base, rft, p, preset_name="mini"):
     cell = lambda acc: {"accuracy": acc, "n": 256}  # noqa: E731
-    test = {"diff": rft - base, "diff_low": -0.1, "diff_high": 0.1, "p_mcnemar": p, "p_bootstrap": p,
-            "significant": p < 0.05, "n": 256, "only_a": 3, "only_b": 9, "accuracy_a": base, "accuracy_b": rft}
-    return {"preset": {"name": preset_name, "seed": seed, "grpo_steps": 150}, "tasks": ["banner"],
-            "table": {"banner": {"base": {"think": cell(base), "nothink": cell(base)},
-                                 "grpo": {"think": cell(rft), "nothink": cell(rft)}}},
-            "tests": {"banner": {"think": {"grpo": test}}}}
+    test = {
+        "diff": rft - base,
+        "diff_low": -0.1,
+        "diff_high": 0.1,
+        "p_mcnemar": p,
+        "p_bootstrap": p,
+        "significant": p < 0.05,
+        "n": 256,
+        "only_a": 3,
+        "only_b": 9,
+        "accuracy_a": base,
+        "accuracy_b": rft,
+    }
+    return {
+        "preset": {"name": preset_name, "seed": seed, "grpo_steps": 150},
+        "tasks": ["banner"],
+        "table": {
+            "banner": {
+                "base": {"think": cell(base), "nothink": cell(base)},
+                "grpo": {"think": cell(rft), "nothink": cell(rft)},
+            }
+        },
+        "tests": {"banner": {"think": {"grpo": test}}},
+    }
 
 
 def _write(tmp_path, name, study):
@@ -25,14 +43,15 @@ def _write(tmp_path, name, study):
 
 
 def test_cells_are_mean_min_max_over_seeds_and_verdicts_are_counted(tmp_path):
-    dirs = [_write(tmp_path, "s0", _study(0, 0.50, 0.60, 0.001)),
-            _write(tmp_path, "s1", _study(1, 0.40, 0.45, 0.20)),
-            _write(tmp_path, "s2", _study(2, 0.45, 0.60, 0.01))]
+    dirs = [
+        _write(tmp_path, "s0", _study(0, 0.50, 0.60, 0.001)),
+        _write(tmp_path, "s1", _study(1, 0.40, 0.45, 0.20)),
+        _write(tmp_path, "s2", _study(2, 0.45, 0.60, 0.01)),
+    ]
     text = render(dirs)
     row = next(line for line in text.splitlines() if line.startswith("| banner | 45.0"))
     # training-free 45.0 [40.0, 50.0]; SFT absent in every seed; RFT 55.0 [45.0, 60.0]
-    assert row == ("| banner | 45.0 [40.0, 50.0] | 45.0 [40.0, 50.0] | — | — | 55.0 [45.0, 60.0] "
-                   "| 55.0 [45.0, 60.0] |")
+    assert row == ("| banner | 45.0 [40.0, 50.0] | 45.0 [40.0, 50.0] | — | — | 55.0 [45.0, 60.0] | 55.0 [45.0, 60.0] |")
     verdict = next(line for line in text.splitlines() if "RFT vs training-free" in line)
     assert verdict.endswith("| 2 of 3 |") and "+10.0 (p=0.001); +5.0 (p=0.200); +15.0 (p=0.010)" in verdict
 

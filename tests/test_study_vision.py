@@ -62,8 +62,17 @@ def test_the_tower_alone_learns_a_generic_kind_above_chance(tiny):
     model = copy.deepcopy(model)
     before = [p.detach().clone() for p in visual_tower(model).parameters()]
     torch.manual_seed(0)
-    result = train_vision(model, processor, steps=60, per_kind=16, learning_rate=2e-3, seed=0, kinds=["side"],
-                          eval_per_kind=64, progress=False)
+    result = train_vision(
+        model,
+        processor,
+        steps=60,
+        per_kind=16,
+        learning_rate=2e-3,
+        seed=0,
+        kinds=["side"],
+        eval_per_kind=64,
+        progress=False,
+    )
     side = result["held_out"]["side"]
     assert side["n"] == 64 and side["chance"] == 0.5
     assert side["accuracy"] >= 0.68, result  # a uniform guess reaches 44 of 64 with p < 0.003 (75% measured)
@@ -95,6 +104,11 @@ def test_question_pretraining_freezes_the_tower_or_slows_it(tiny, scale):
 def test_the_vision_stage_is_in_the_base_models_cache_key():
     from harness.study.base_model import BaseModelSpec
 
-    keys = {BaseModelSpec().key(), BaseModelSpec(vision_steps=0).key(), BaseModelSpec(vision_per_kind=3).key(),
-            BaseModelSpec(tower_lr_scale=0.1).key(), BaseModelSpec(vision_learning_rate=1e-3).key()}
+    keys = {
+        BaseModelSpec().key(),
+        BaseModelSpec(vision_steps=0).key(),
+        BaseModelSpec(vision_per_kind=3).key(),
+        BaseModelSpec(tower_lr_scale=0.1).key(),
+        BaseModelSpec(vision_learning_rate=1e-3).key(),
+    }
     assert len(keys) == 5

@@ -14,7 +14,9 @@ SAMPLES = {
 
 
 @pytest.mark.parametrize("task", sorted(SAMPLES))
-@pytest.mark.parametrize("completion", ["no answer block", "<answer>unclosed", "", "<answer> </answer>", "<answer>**</answer>"])
+@pytest.mark.parametrize(
+    "completion", ["no answer block", "<answer>unclosed", "", "<answer> </answer>", "<answer>**</answer>"]
+)
 def test_no_answer_is_no_prediction_and_wrong(task, completion):
     t, sample = harness.get_task(task), SAMPLES[task]
     reads = [t.extract_answer(completion)]
@@ -59,7 +61,8 @@ def test_synthetic_count():
 
 
 @pytest.mark.parametrize(
-    "task, splits", [("banner", "train, test"), ("fgvc", "train, val, trainval, test"), ("sat", "train, static, val, test")]
+    "task, splits",
+    [("banner", "train, test"), ("fgvc", "train, val, trainval, test"), ("sat", "train, static, val, test")],
 )
 def test_an_unknown_split_lists_the_task_splits(task, splits):
     with pytest.raises(harness.ConfigError) as err:

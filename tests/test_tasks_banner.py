@@ -160,7 +160,12 @@ def test_manifest_split_column_takes_the_split_and_its_aliases(tmp_path):
     ]
     manifest = tmp_path / "data.jsonl"
     manifest.write_text("\n".join(json.dumps(r) for r in rows) + "\n")
-    assert [s.answer for s in banner.samples("test", source=manifest)] == ["negative", "positive", "negative", "negative"]
+    assert [s.answer for s in banner.samples("test", source=manifest)] == [
+        "negative",
+        "positive",
+        "negative",
+        "negative",
+    ]
     assert [s.answer for s in banner.samples("train", source=manifest)] == ["positive", "negative"]
 
 

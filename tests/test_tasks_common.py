@@ -91,10 +91,21 @@ def test_the_task_helpers_are_public_and_the_built_ins_use_them():
     from harness.tasks import banner, fgvc, sat
 
     for module in (banner, fgvc, sat):
-        assert issubclass(module.__dict__[next(n for n in vars(module) if n.endswith("Task") and n != "ImageTask")],
-                          data.ImageTask)
-    for name in ("ImageTask", "HubDataset", "RowGuard", "Skipped", "confined_path", "load_image", "row_error",
-                 "rng_for", "synthetic_count", "check_split"):
+        assert issubclass(
+            module.__dict__[next(n for n in vars(module) if n.endswith("Task") and n != "ImageTask")], data.ImageTask
+        )
+    for name in (
+        "ImageTask",
+        "HubDataset",
+        "RowGuard",
+        "Skipped",
+        "confined_path",
+        "load_image",
+        "row_error",
+        "rng_for",
+        "synthetic_count",
+        "check_split",
+    ):
         assert name in data.__all__ and getattr(data, name).__module__.startswith("harness.data.")
 
 

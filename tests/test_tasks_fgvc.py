@@ -8,7 +8,8 @@ from PIL import Image
 import harness
 from harness.tasks._fgvc_names import MANUFACTURER
 from harness.tasks._fgvc_synth import VARIANTS
-from harness.tasks.fgvc import QUESTION, TASK as fgvc
+from harness.tasks.fgvc import QUESTION
+from harness.tasks.fgvc import TASK as fgvc
 
 
 def _answer(text):
@@ -25,15 +26,16 @@ def _photo(path, size=(60, 50)):
 
 def _official(tmp_path):
     data = tmp_path / "fgvc-aircraft-2013b" / "data"
-    rows = {"train": [("0001", "737-300"), ("0002", "A320")], "val": [("0003", "Cessna 172")],
-            "test": [("0004", "737-400")]}
+    rows = {
+        "train": [("0001", "737-300"), ("0002", "A320")],
+        "val": [("0003", "Cessna 172")],
+        "test": [("0004", "737-400")],
+    }
     for split, items in rows.items():
         for image_id, _ in items:
             _photo(data / "images" / f"{image_id}.jpg")
         (data / f"images_variant_{split}.txt").write_text("".join(f"{i} {v}\n" for i, v in items))
-        (data / f"images_manufacturer_{split}.txt").write_text(
-            "".join(f"{i} {MANUFACTURER[v]}\n" for i, v in items)
-        )
+        (data / f"images_manufacturer_{split}.txt").write_text("".join(f"{i} {MANUFACTURER[v]}\n" for i, v in items))
     (data / "variants.txt").write_text("\n".join(sorted(MANUFACTURER)) + "\n")
     return tmp_path / "fgvc-aircraft-2013b"
 
@@ -54,9 +56,7 @@ def test_synthetic_variants_are_fine_grained_families():
 def test_synthetic_fgvc_is_deterministic_covers_variants_and_splits_differ():
     a = list(fgvc.samples("train", limit=130, seed=1))
     b = list(fgvc.samples("train", limit=130, seed=1))
-    assert [(s.id, s.answer, s.images[0].tobytes()) for s in a] == [
-        (s.id, s.answer, s.images[0].tobytes()) for s in b
-    ]
+    assert [(s.id, s.answer, s.images[0].tobytes()) for s in a] == [(s.id, s.answer, s.images[0].tobytes()) for s in b]
     assert {s.answer for s in a} == {v.name for v in VARIANTS}
     assert a[0].images[0].size == (168, 168)
     test = list(fgvc.samples("test", limit=20, seed=1))
@@ -111,8 +111,10 @@ def test_fgvc_unknown_variants_are_read_from_the_sample_not_learned_from_loading
     import pyarrow.parquet as pq
 
     _photo(tmp_path / "img" / "a.jpg")
-    pq.write_table(pa.Table.from_pylist([{"image": "img/a.jpg", "variant": "Zephyr Z-9", "manufacturer": "Acme"}]),
-                   tmp_path / "test.parquet")
+    pq.write_table(
+        pa.Table.from_pylist([{"image": "img/a.jpg", "variant": "Zephyr Z-9", "manufacturer": "Acme"}]),
+        tmp_path / "test.parquet",
+    )
     (sample,) = fgvc.samples("test", source=tmp_path)
     completion = _answer("acme zephyr z 9")
     assert fgvc.is_correct(completion, sample)
@@ -130,8 +132,9 @@ def test_fgvc_extract_answer_and_is_correct_agree(text):
 
 
 def test_fgvc_unknown_sample_option_is_a_config_error():
-    with pytest.raises(harness.ConfigError,
-                       match=r"'fgvc' has no sample option 'crop'; its options are: candidates, crop_bottom"):
+    with pytest.raises(
+        harness.ConfigError, match=r"'fgvc' has no sample option 'crop'; its options are: candidates, crop_bottom"
+    ):
         fgvc.samples("test", crop=3)
 
 
@@ -198,7 +201,8 @@ def test_official_layout_crops_the_copyright_strip(tmp_path):
     root = _official(tmp_path)
     train = list(fgvc.samples("train", source=root))
     assert [(s.id, s.answer, s.meta["manufacturer"]) for s in train] == [
-        ("0001", "737-300", "Boeing"), ("0002", "A320", "Airbus")
+        ("0001", "737-300", "Boeing"),
+        ("0002", "A320", "Airbus"),
     ]
     image = train[0].images[0]
     assert image.size == (60, 30) and image.crop_bottom == 20  # checked now, cut when decoded
@@ -217,9 +221,7 @@ def test_official_layout_bad_rows(tmp_path):
     root = _official(tmp_path)
     data = root / "data"
     (data / "images" / "0002.jpg").write_bytes(b"\xff\xd8\xff truncated jpeg")
-    (data / "images_variant_train.txt").write_text(
-        "0001 737-300\n0002 A320\n0005\n0006 Concorde\n0007 A320\n"
-    )
+    (data / "images_variant_train.txt").write_text("0001 737-300\n0002 A320\n0005\n0006 Concorde\n0007 A320\n")
     with pytest.raises(harness.DataError) as err:
         list(fgvc.samples("train", source=root))
     assert "images_variant_train.txt, row 2" in str(err.value) and "0002.jpg" in str(err.value)
@@ -244,14 +246,19 @@ def test_datasets_mirror_with_classlabel_and_parquet(tmp_path):
     import datasets
 
     names = ["707-320", "A320", "Cessna 172"]
-    features = datasets.Features({
-        "image": datasets.Image(),
-        "variant": datasets.ClassLabel(names=names),
-        "manufacturer": datasets.Value("string"),
-    })
+    features = datasets.Features(
+        {
+            "image": datasets.Image(),
+            "variant": datasets.ClassLabel(names=names),
+            "manufacturer": datasets.Value("string"),
+        }
+    )
     ds = datasets.Dataset.from_dict(
-        {"image": [Image.new("RGB", (40, 60), "red")] * 3, "variant": [1, 2, 0],
-         "manufacturer": ["Airbus", "Cessna", "Boeing"]},
+        {
+            "image": [Image.new("RGB", (40, 60), "red")] * 3,
+            "variant": [1, 2, 0],
+            "manufacturer": ["Airbus", "Cessna", "Boeing"],
+        },
         features=features,
     )
     datasets.DatasetDict({"train": ds, "validation": ds.select([0])}).save_to_disk(str(tmp_path / "saved"))
@@ -302,8 +309,14 @@ def test_candidates_reach_an_eval_through_its_task_options(tmp_path):
 
     options = _task_options(("fgvc.candidates=4",))
     assert options == {"fgvc": {"candidates": 4}}
-    config = EvalConfig(tasks=["fgvc"], limit=6, seed=1, sources={"fgvc": "synthetic"}, task_options=options,
-                        output=str(tmp_path / "out"))
+    config = EvalConfig(
+        tasks=["fgvc"],
+        limit=6,
+        seed=1,
+        sources={"fgvc": "synthetic"},
+        task_options=options,
+        output=str(tmp_path / "out"),
+    )
     items, record = load_items(fgvc, config)
     listed = list(fgvc.samples("test", limit=6, seed=1, candidates=4))
     assert [i.sample.question for i in items] == [s.question for s in listed]

@@ -23,11 +23,20 @@ def _png(color):
 
 
 SAT_ROWS = [
-    {"image_bytes": [_png("red")], "question": "Is the chair left of the table?",
-     "answers": ["yes", "no"], "correct_answer": "no", "question_type": "obj_rel"},
-    {"image_bytes": [_png("blue"), _png("green")], "question": "How did the camera move?",
-     "answers": ["rotated left", "rotated right", "moved forward"], "correct_answer": "moved forward",
-     "question_type": "ego_m"},
+    {
+        "image_bytes": [_png("red")],
+        "question": "Is the chair left of the table?",
+        "answers": ["yes", "no"],
+        "correct_answer": "no",
+        "question_type": "obj_rel",
+    },
+    {
+        "image_bytes": [_png("blue"), _png("green")],
+        "question": "How did the camera move?",
+        "answers": ["rotated left", "rotated right", "moved forward"],
+        "correct_answer": "moved forward",
+        "question_type": "ego_m",
+    },
 ]
 
 
@@ -185,8 +194,7 @@ def test_circular_samples_and_metrics():
     assert len(rots) == sum(len(s.choices) for s in base)
     # a model that always answers "A" is right on exactly one rotation of each question
     records = [
-        {"id": r.id, "gold": r.answer, "prediction": "A", "correct": sat.is_correct(_answer("A"), r)}
-        for r in rots
+        {"id": r.id, "gold": r.answer, "prediction": "A", "correct": sat.is_correct(_answer("A"), r)} for r in rots
     ]
     m = sat.metrics(records)
     assert m["circular_accuracy"] == 0.0 and m["circular_n"] == 3.0
@@ -211,21 +219,24 @@ def test_sat_parquet_layout(tmp_path):
     assert sat.is_correct(_answer("ABC"[second.choices.index("moved forward")]), second)
     assert [s.id for s in sat.samples("val", source=tmp_path)] == ["SAT_val.parquet:0"]
     # choice order depends on the seed, deterministically
-    orders = {tuple(next(sat.samples("train", source=tmp_path / "SAT_train.parquet", seed=k)).choices)
-              for k in range(12)}
+    orders = {
+        tuple(next(sat.samples("train", source=tmp_path / "SAT_train.parquet", seed=k)).choices) for k in range(12)
+    }
     assert orders == {("yes", "no"), ("no", "yes")}
 
 
 def test_sat_save_to_disk_layout(tmp_path):
     import datasets
 
-    features = datasets.Features({
-        "image_bytes": datasets.List(datasets.Image()),
-        "question": datasets.Value("string"),
-        "answers": datasets.List(datasets.Value("string")),
-        "correct_answer": datasets.Value("string"),
-        "question_type": datasets.Value("string"),
-    })
+    features = datasets.Features(
+        {
+            "image_bytes": datasets.List(datasets.Image()),
+            "question": datasets.Value("string"),
+            "answers": datasets.List(datasets.Value("string")),
+            "correct_answer": datasets.Value("string"),
+            "question_type": datasets.Value("string"),
+        }
+    )
     rows = [{**r, "image_bytes": [Image.open(io.BytesIO(b)) for b in r["image_bytes"]]} for r in SAT_ROWS]
     ds = datasets.Dataset.from_list(rows, features=features)
     datasets.DatasetDict({"train": ds, "static": ds.select([1])}).save_to_disk(str(tmp_path / "sat"))

@@ -34,8 +34,17 @@ def write(path, rows):
 
 @pytest.mark.parametrize("column", ["image_bytes", "images", "image"])
 def test_the_image_column_may_be_any_of_its_names_and_hold_a_list(tmp_path, column):
-    path = write(tmp_path / "t.parquet", [{column: [png("red"), png("blue")], "question": "Which way?",
-                                           "answers": ["left", "right"], "correct_answer": "right"}])
+    path = write(
+        tmp_path / "t.parquet",
+        [
+            {
+                column: [png("red"), png("blue")],
+                "question": "Which way?",
+                "answers": ["left", "right"],
+                "correct_answer": "right",
+            }
+        ],
+    )
     (sample,) = harness.get_task("sat").samples("test", source=path)
     assert [pixel(im) for im in sample.images] == [(255, 0, 0), (0, 0, 255)]
     assert (sample.question, sorted(sample.choices), sample.answer) == ("Which way?", ["left", "right"], "right")
@@ -43,18 +52,23 @@ def test_the_image_column_may_be_any_of_its_names_and_hold_a_list(tmp_path, colu
 
 @pytest.mark.parametrize("column", ["image_bytes", "images", "image"])
 def test_a_single_image_that_is_not_in_a_list_is_one_image(tmp_path, column):
-    path = write(tmp_path / "t.parquet", [{column: png("green"), "question": "Which way?",
-                                           "choices": ["up", "down"], "answer": "up"}])
+    path = write(
+        tmp_path / "t.parquet",
+        [{column: png("green"), "question": "Which way?", "choices": ["up", "down"], "answer": "up"}],
+    )
     (sample,) = harness.get_task("sat").samples("test", source=path)
     assert [pixel(im) for im in sample.images] == [(0, 128, 0)]
     assert (sorted(sample.choices), sample.answer) == (["down", "up"], "up")
 
 
 def test_an_empty_image_list_names_the_file_and_row(tmp_path):
-    path = write(tmp_path / "SAT_test.parquet", [{"image_bytes": [png("red")], "question": "q",
-                                                  "answers": ["a", "b"], "correct_answer": "a"},
-                                                 {"image_bytes": [], "question": "q",
-                                                  "answers": ["a", "b"], "correct_answer": "a"}])
+    path = write(
+        tmp_path / "SAT_test.parquet",
+        [
+            {"image_bytes": [png("red")], "question": "q", "answers": ["a", "b"], "correct_answer": "a"},
+            {"image_bytes": [], "question": "q", "answers": ["a", "b"], "correct_answer": "a"},
+        ],
+    )
     expected = f"{path}, row 1: image_bytes is empty; each row needs one or two images."
     with pytest.raises(harness.DataError, match=re.escape(expected)):
         list(harness.get_task("sat").samples("test", source=path))
@@ -85,9 +99,18 @@ def test_a_bad_row_is_one_exact_error_naming_file_and_row(tmp_path, change, prob
 @pytest.mark.parametrize(
     "drop, problem",
     [
-        ("question", "missing question column: expected one of question; the row has answers, correct_answer, image_bytes."),
-        ("answers", "missing answers column: expected one of answers, choices; the row has correct_answer, image_bytes, question."),
-        ("correct_answer", "missing correct_answer column: expected one of correct_answer, correct_answer_idx; the row has answers, image_bytes, question."),
+        (
+            "question",
+            "missing question column: expected one of question; the row has answers, correct_answer, image_bytes.",
+        ),
+        (
+            "answers",
+            "missing answers column: expected one of answers, choices; the row has correct_answer, image_bytes, question.",
+        ),
+        (
+            "correct_answer",
+            "missing correct_answer column: expected one of correct_answer, correct_answer_idx; the row has answers, image_bytes, question.",
+        ),
     ],
 )
 def test_a_missing_column_is_named_with_its_accepted_names(tmp_path, drop, problem):
@@ -100,12 +123,16 @@ def test_a_missing_column_is_named_with_its_accepted_names(tmp_path, drop, probl
 
 def test_up_to_26_choices_are_lettered_and_27_are_refused(tmp_path):
     letters = [f"option {i}" for i in range(27)]
-    ok = write(tmp_path / "ok.parquet", [{**GOOD, "image_bytes": [png("red")], "answers": letters[:26],
-                                          "correct_answer": "option 25"}])
+    ok = write(
+        tmp_path / "ok.parquet",
+        [{**GOOD, "image_bytes": [png("red")], "answers": letters[:26], "correct_answer": "option 25"}],
+    )
     (sample,) = harness.get_task("sat").samples("test", source=ok)
     assert len(sample.choices) == 26
-    bad = write(tmp_path / "t.parquet", [{**GOOD, "image_bytes": [png("red")], "answers": letters,
-                                          "correct_answer": "option 0"}])
+    bad = write(
+        tmp_path / "t.parquet",
+        [{**GOOD, "image_bytes": [png("red")], "answers": letters, "correct_answer": "option 0"}],
+    )
     with pytest.raises(harness.DataError) as err:
         list(harness.get_task("sat").samples("test", source=bad))
     assert str(err.value) == f"{bad}, row 0: 27 choices; at most 26 can be lettered."
@@ -128,16 +155,29 @@ def test_image_paths_resolve_in_the_data_folder_and_cannot_leave_it(tmp_path):
 
 def test_ids_come_from_the_id_column_and_choice_order_is_pinned_by_seed_and_id(tmp_path):
     """The shown order of the choices is data: it decides which letter is right. Pinned per (seed, id)."""
-    rows = [{**GOOD, "image_bytes": [png("red")], "answers": ["north", "south", "east", "west"],
-             "correct_answer": "east", "id": sid} for sid in ("q-1", "q-2")]
+    rows = [
+        {
+            **GOOD,
+            "image_bytes": [png("red")],
+            "answers": ["north", "south", "east", "west"],
+            "correct_answer": "east",
+            "id": sid,
+        }
+        for sid in ("q-1", "q-2")
+    ]
     path = write(tmp_path / "SAT_test.parquet", rows)
     sat = harness.get_task("sat")
     assert [(s.id, s.choices) for s in sat.samples("test", source=path, seed=0)] == [
-        ("q-1", ["west", "north", "south", "east"]), ("q-2", ["north", "south", "west", "east"])]
+        ("q-1", ["west", "north", "south", "east"]),
+        ("q-2", ["north", "south", "west", "east"]),
+    ]
     assert [(s.id, s.choices) for s in sat.samples("test", source=path, seed=1)] == [
-        ("q-1", ["south", "west", "north", "east"]), ("q-2", ["south", "east", "north", "west"])]
+        ("q-1", ["south", "west", "north", "east"]),
+        ("q-2", ["south", "east", "north", "west"]),
+    ]
     (tmp_path / "no-id").mkdir()
     unnamed = write(tmp_path / "no-id" / "SAT_test.parquet", [{k: v for k, v in r.items() if k != "id"} for r in rows])
     assert [(s.id, s.choices) for s in sat.samples("test", source=unnamed)] == [
         ("SAT_test.parquet:0", ["north", "south", "west", "east"]),
-        ("SAT_test.parquet:1", ["north", "south", "west", "east"])]
+        ("SAT_test.parquet:1", ["north", "south", "west", "east"]),
+    ]

@@ -22,7 +22,13 @@ QUESTION = {
 # (task, split, seed) -> the first samples' (id, question, choices, answer, meta)
 PINS = {
     ("banner", "test", 0): [
-        ("banner-test-0-00000", QUESTION["banner"], None, "positive", {"slogan": "WE LOVE OUR CITY", "synthetic": True}),
+        (
+            "banner-test-0-00000",
+            QUESTION["banner"],
+            None,
+            "positive",
+            {"slogan": "WE LOVE OUR CITY", "synthetic": True},
+        ),
         ("banner-test-0-00001", QUESTION["banner"], None, "positive", {"slogan": "THANK YOU", "synthetic": True}),
         ("banner-test-0-00002", QUESTION["banner"], None, "negative", {"slogan": "GET LOST", "synthetic": True}),
     ],
@@ -30,37 +36,91 @@ PINS = {
         ("banner-test-1-00000", QUESTION["banner"], None, "negative", {"slogan": "SHAME ON YOU", "synthetic": True}),
     ],
     ("banner", "train", 0): [
-        ("banner-train-0-00000", QUESTION["banner"], None, "negative",
-         {"slogan": "YOU ARE NOT WELCOME", "synthetic": True}),
+        (
+            "banner-train-0-00000",
+            QUESTION["banner"],
+            None,
+            "negative",
+            {"slogan": "YOU ARE NOT WELCOME", "synthetic": True},
+        ),
     ],
     ("fgvc", "test", 0): [
-        ("fgvc-test-0-00000", QUESTION["fgvc"], None, "N7-B",
-         {"manufacturer": "Nordavia", "family": "N7", "synthetic": True}),
-        ("fgvc-test-0-00001", QUESTION["fgvc"], None, "C2-20",
-         {"manufacturer": "Corvane", "family": "C2", "synthetic": True}),
-        ("fgvc-test-0-00002", QUESTION["fgvc"], None, "N7-C",
-         {"manufacturer": "Nordavia", "family": "N7", "synthetic": True}),
+        (
+            "fgvc-test-0-00000",
+            QUESTION["fgvc"],
+            None,
+            "N7-B",
+            {"manufacturer": "Nordavia", "family": "N7", "synthetic": True},
+        ),
+        (
+            "fgvc-test-0-00001",
+            QUESTION["fgvc"],
+            None,
+            "C2-20",
+            {"manufacturer": "Corvane", "family": "C2", "synthetic": True},
+        ),
+        (
+            "fgvc-test-0-00002",
+            QUESTION["fgvc"],
+            None,
+            "N7-C",
+            {"manufacturer": "Nordavia", "family": "N7", "synthetic": True},
+        ),
     ],
     ("fgvc", "test", 1): [
-        ("fgvc-test-1-00000", QUESTION["fgvc"], None, "S3-200",
-         {"manufacturer": "Aerodyne", "family": "S3", "synthetic": True}),
+        (
+            "fgvc-test-1-00000",
+            QUESTION["fgvc"],
+            None,
+            "S3-200",
+            {"manufacturer": "Aerodyne", "family": "S3", "synthetic": True},
+        ),
     ],
     ("sat", "test", 0): [
-        ("sat-test-0-00000", "Is the purple circle above or below the purple triangle?",
-         ["below", "above"], "below", {"question_type": "relative_position", "synthetic": True}),
-        ("sat-test-0-00001", "How many triangles are in the image?", ["6", "3", "0", "5"], "5",
-         {"question_type": "counting", "synthetic": True}),
-        ("sat-test-0-00002",
-         "The first image was taken before the camera moved and the second image after. How did the camera move?",
-         ["The camera moved backward.", "The camera moved forward.", "The camera moved right.",
-          "The camera moved left."], "The camera moved left.", {"question_type": "ego_movement", "synthetic": True}),
+        (
+            "sat-test-0-00000",
+            "Is the purple circle above or below the purple triangle?",
+            ["below", "above"],
+            "below",
+            {"question_type": "relative_position", "synthetic": True},
+        ),
+        (
+            "sat-test-0-00001",
+            "How many triangles are in the image?",
+            ["6", "3", "0", "5"],
+            "5",
+            {"question_type": "counting", "synthetic": True},
+        ),
+        (
+            "sat-test-0-00002",
+            "The first image was taken before the camera moved and the second image after. How did the camera move?",
+            [
+                "The camera moved backward.",
+                "The camera moved forward.",
+                "The camera moved right.",
+                "The camera moved left.",
+            ],
+            "The camera moved left.",
+            {"question_type": "ego_movement", "synthetic": True},
+        ),
     ],
     ("sat", "test", 1): [
-        ("sat-test-1-00000", None, ["above", "below"], "below", {"question_type": "relative_position", "synthetic": True}),
+        (
+            "sat-test-1-00000",
+            None,
+            ["above", "below"],
+            "below",
+            {"question_type": "relative_position", "synthetic": True},
+        ),
     ],
     ("sat", "train", 0): [
-        ("sat-train-0-00000", None, ["above", "below"], "above",
-         {"question_type": "relative_position", "synthetic": True}),
+        (
+            "sat-train-0-00000",
+            None,
+            ["above", "below"],
+            "above",
+            {"question_type": "relative_position", "synthetic": True},
+        ),
     ],
 }
 
@@ -117,8 +177,11 @@ def test_sat_rotations_of_degenerate_choice_lists():
     (one,) = rotations(sample(["only"]))
     assert (one.id, one.choices, one.meta["rotation"], one.meta["circular_of"]) == ("q7#r0", ["only"], 0, "q7")
     (none,) = rotations(sample([]))
-    assert (none.id, none.choices, none.meta) == ("q7#r0", [], {"source": "s.parquet:3", "circular_of": "q7",
-                                                                 "rotation": 0})
+    assert (none.id, none.choices, none.meta) == (
+        "q7#r0",
+        [],
+        {"source": "s.parquet:3", "circular_of": "q7", "rotation": 0},
+    )
 
 
 @pytest.mark.parametrize(

@@ -61,12 +61,15 @@ def test_the_instruction_offers_letter_or_name_only_with_lettered_choices():
     assert "letter" not in fgvc.build_prompt(plain, tpl)[0]["content"][-1]["text"]
 
 
-@pytest.mark.parametrize("options, says", [
-    ({"lettered": True}, r"lettered=true letters the listed candidates: set candidates=N too"),
-    ({"lettered": "yes", "candidates": 4}, r"lettered='yes': use true or false"),
-    ({"distractors": "nearby", "candidates": 4}, r"distractors='nearby': use any or other_families"),
-    ({"distractors": "other_families"}, r"distractors=other_families picks the listed candidates: set candidates"),
-])
+@pytest.mark.parametrize(
+    "options, says",
+    [
+        ({"lettered": True}, r"lettered=true letters the listed candidates: set candidates=N too"),
+        ({"lettered": "yes", "candidates": 4}, r"lettered='yes': use true or false"),
+        ({"distractors": "nearby", "candidates": 4}, r"distractors='nearby': use any or other_families"),
+        ({"distractors": "other_families"}, r"distractors=other_families picks the listed candidates: set candidates"),
+    ],
+)
 def test_bad_fgvc_twin_options_are_config_errors_that_say_the_fix(options, says):
     with pytest.raises(harness.ConfigError, match=says):
         list(fgvc.samples("test", limit=2, **options))

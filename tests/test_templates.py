@@ -77,8 +77,11 @@ def test_prompts_render_through_a_real_tiny_vlm_processor(tiny_processor):
             template = harness.get_template(template_name)
             for sample in samples:
                 batch = tiny_processor.apply_chat_template(
-                    task.build_prompt(sample, template), tokenize=True, return_dict=True,
-                    return_tensors="pt", add_generation_prompt=True,
+                    task.build_prompt(sample, template),
+                    tokenize=True,
+                    return_dict=True,
+                    return_tensors="pt",
+                    add_generation_prompt=True,
                 )
                 grid = batch["image_grid_thw"]
                 assert grid.shape[0] == len(sample.images)

@@ -11,14 +11,29 @@ from harness.plugins.backends.trl.heldout import heldout_samples
 from harness.runs.rundir import read_jsonl
 from harness.training.runner import run_training
 
-TINY = {"task": "sat", "source": "synthetic", "limit": 4, "max_steps": 3, "per_device_batch": 2, "grad_accum": 1,
-        "num_generations": 2, "max_completion_length": 8, "learning_rate": 1e-3}
+TINY = {
+    "task": "sat",
+    "source": "synthetic",
+    "limit": 4,
+    "max_steps": 3,
+    "per_device_batch": 2,
+    "grad_accum": 1,
+    "num_generations": 2,
+    "max_completion_length": 8,
+    "learning_rate": 1e-3,
+}
 
 
 def _config(tmp_path, model="unused", method="sft", **trl):
     reward = {"reward": "accuracy:1,format:1"} if method == "grpo" else {}
-    return RunConfig(**TINY, **reward, method=method, model=str(model), output=str(tmp_path / "run"),
-                     trl={"device": "cpu", "save_steps": 100, **trl})
+    return RunConfig(
+        **TINY,
+        **reward,
+        method=method,
+        model=str(model),
+        output=str(tmp_path / "run"),
+        trl={"device": "cpu", "save_steps": 100, **trl},
+    )
 
 
 def test_the_held_out_slice_is_the_first_samples_of_the_other_split_with_the_runs_options(tmp_path):
@@ -27,10 +42,13 @@ def test_the_held_out_slice_is_the_first_samples_of_the_other_split_with_the_run
     assert [s.id for s in samples] == [f"sat-test-0-{i:05d}" for i in range(5)]
 
 
-@pytest.mark.parametrize("split, says", [
-    ("train", r"'trl.eval_split': 'train' is the split the run trains on; held-out accuracy needs another one"),
-    ("dev", r"'trl.eval_split': task 'sat' has no split 'dev'; its splits are"),
-])
+@pytest.mark.parametrize(
+    "split, says",
+    [
+        ("train", r"'trl.eval_split': 'train' is the split the run trains on; held-out accuracy needs another one"),
+        ("dev", r"'trl.eval_split': task 'sat' has no split 'dev'; its splits are"),
+    ],
+)
 def test_a_held_out_split_that_is_not_held_out_is_refused(tmp_path, split, says):
     with pytest.raises(ConfigError, match=says):
         heldout_samples(_config(tmp_path, eval_steps=1, eval_split=split))

@@ -64,18 +64,14 @@ def completion_text(completion: Any) -> str:
             return _content_text(assistant[-1].get("content", ""))
         if not completion:
             return ""
-    raise TypeError(
-        f"a completion must be a string or a list of chat messages, not {type(completion).__name__}"
-    )
+    raise TypeError(f"a completion must be a string or a list of chat messages, not {type(completion).__name__}")
 
 
 def _content_text(content: Any) -> str:
     if isinstance(content, str):
         return content
     if isinstance(content, Sequence):
-        return "".join(
-            str(part.get("text", "")) for part in content if isinstance(part, Mapping)
-        )
+        return "".join(str(part.get("text", "")) for part in content if isinstance(part, Mapping))
     return str(content)
 
 

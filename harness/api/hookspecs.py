@@ -21,10 +21,10 @@ plugins. The registrar checks each object's shape (see
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import pluggy
-
 
 PROJECT = "harness"
 

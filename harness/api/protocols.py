@@ -22,8 +22,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
-from harness.runs.rundir import RunSummary
 from harness.api.sample import Sample
+from harness.runs.rundir import RunSummary
 
 # A chat conversation in the format transformers processors and TRL accept:
 # [{"role": "user", "content": [{"type": "image", "image": ...},
@@ -250,36 +250,36 @@ class Engine(Protocol):
 OPTIONAL_MEMBERS: dict[str, dict[str, str]] = {
     "Task": {
         "public_data": "tuple of public dataset ids (`hf:owner/name` or a URL) `--source hf` may fetch; "
-                       "the first is the default",
+        "the first is the default",
         "public_data_note": "one line shown by `harness tasks` and in refusals when there is no public "
-                            "dataset (e.g. where to request access)",
+        "dataset (e.g. where to request access)",
         "synthetic_twin": "True when `samples(source=None)` generates an offline twin of the real data; "
-                          "reports mark such cells `[syn]`",
+        "reports mark such cells `[syn]`",
         "thought_answer": "`thought_answer(thought, sample) -> str | None`: the answer a <think> span "
-                          "argues for, when the task's answer rule cannot read it from the last sentence",
+        "argues for, when the task's answer rule cannot read it from the last sentence",
         "hacking_indicators": "`hacking_indicators(completions, samples) -> {'hack/<name>': [bool, ...]}`: "
-                              "task-specific reward-hacking flags, logged with the harness's own",
+        "task-specific reward-hacking flags, logged with the harness's own",
         "samples(circular=)": "`samples(split, circular=True)` yields every rotation of a multiple-choice "
-                              "sample itself; without it the harness rotates the choices",
+        "sample itself; without it the harness rotates the choices",
         "samples(**options)": "extra keyword arguments of `samples` (e.g. `on_error`, `skipped`, "
-                              "`layout`) are the task's loader options, set with `--task-option`",
+        "`layout`) are the task's loader options, set with `--task-option`",
         "sample_options": "`sample_options() -> list[str]`: the loader options a `samples(**options)` "
-                          "takes, so a misspelt one is refused before any data is read",
+        "takes, so a misspelt one is refused before any data is read",
     },
     "Engine": {
         "check_options": "`check_options(options) -> None`: raise ConfigError for an engine option this "
-                         "engine does not take, before any model is loaded",
+        "engine does not take, before any model is loaded",
         "shard_gpus": "`shard_gpus(options) -> float`: GPUs one evaluation shard needs (default 1)",
     },
     "Backend": {
         "check_plan": "`check_plan(config) -> None`: the checks of `check` that need no model files, data "
-                      "or cluster (used when writing configs for another machine)",
+        "or cluster (used when writing configs for another machine)",
         "outputs": "`outputs(config) -> RunSummary` (status 'planned'): where a run will leave its "
-                   "model, so stages can be chained",
+        "model, so stages can be chained",
         "settings_model": "a pydantic model (StrictModel) of the backend's own section of a run config",
         "presets": "`{preset name: section values}` applied to the backend's section where it is silent",
         "cli_flags": "a tuple of `BackendFlag`s: `harness run` options that set fields of the backend's "
-                     "own section (`--ray-address` -> `openrlhf.ray_address`)",
+        "own section (`--ray-address` -> `openrlhf.ray_address`)",
     },
 }
 
@@ -303,8 +303,10 @@ def extract_prediction(task: Task, completion: str, sample: Sample | None) -> st
         params = inspect.signature(task.extract_answer).parameters
     except (TypeError, ValueError):
         params = {}
-    takes_sample = "sample" in params or len(params) >= 2 or any(
-        p.kind is inspect.Parameter.VAR_POSITIONAL for p in params.values()
+    takes_sample = (
+        "sample" in params
+        or len(params) >= 2
+        or any(p.kind is inspect.Parameter.VAR_POSITIONAL for p in params.values())
     )
     if sample is not None and takes_sample:
         return task.extract_answer(completion, sample)

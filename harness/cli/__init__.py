@@ -14,10 +14,18 @@ import sys
 
 import click
 
-from harness.runs.versions import __version__
 from harness.errors import HarnessError
+from harness.runs.versions import __version__
 
-COMMAND_MODULES: tuple[str, ...] = ("harness.cli.listing", "harness.cli.eval", "harness.cli.run", "harness.cli.install", "harness.cli.new_plugin", "harness.cli.study", "harness.cli.model")
+COMMAND_MODULES: tuple[str, ...] = (
+    "harness.cli.listing",
+    "harness.cli.eval",
+    "harness.cli.run",
+    "harness.cli.install",
+    "harness.cli.new_plugin",
+    "harness.cli.study",
+    "harness.cli.model",
+)
 
 
 class HarnessGroup(click.Group):
@@ -53,8 +61,10 @@ def _plugin_fault(exc: BaseException) -> str | None:
     record, where = found
     what = f"called sys.exit({exc.code!r})" if isinstance(exc, SystemExit) else f"raised {type(exc).__name__}: {exc}"
     origin = f"distribution {record.distribution} {record.version}".strip()
-    return (f"plugin {record.name!r} ({origin}) {what} (at {where}). This is a bug in that plugin: report it to "
-            f"its authors, or block it with HARNESS_BLOCK_PLUGINS={record.name}.")
+    return (
+        f"plugin {record.name!r} ({origin}) {what} (at {where}). This is a bug in that plugin: report it to "
+        f"its authors, or block it with HARNESS_BLOCK_PLUGINS={record.name}."
+    )
 
 
 def build_cli() -> click.Group:
@@ -71,9 +81,8 @@ def build_cli() -> click.Group:
         for command in importlib.import_module(module_name).COMMANDS:
             cli.add_command(command)
 
-    from harness.host.manager import get_host
-
     from harness.cli.run import with_backend_flags
+    from harness.host.manager import get_host
 
     host = get_host()
     cli.add_command(with_backend_flags(cli.commands["run"], host))

@@ -16,40 +16,91 @@ from harness.cli.options import (
 from harness.errors import ConfigError, DataError
 
 
-@click.option("--config", "config_file", type=click.Path(dir_okay=False), help="YAML/TOML/JSON EvalConfig; flags override it.")
+@click.option(
+    "--config", "config_file", type=click.Path(dir_okay=False), help="YAML/TOML/JSON EvalConfig; flags override it."
+)
 @click.option("--tasks", help="Comma-separated task names [banner,fgvc,sat].")
 @click.option("--templates", help="Comma-separated prompt templates [think,nothink].")
 @shared_options("eval")
 @click.option("--split", help="Data split [test].")
 @click.option("--limit", type=int, help="At most N samples per task.")
 @click.option("--engine", help="Inference engine: hf, vllm, lm-eval [hf].")
-@click.option("--engine-option", "engine_options", multiple=True, metavar="KEY=VALUE", help="An engine option (repeatable), e.g. vllm's tensor_parallel_size=2, gpu_memory_utilization=0.9, max_model_len=8192; data_parallel_size=N runs N shards on Ray.")
+@click.option(
+    "--engine-option",
+    "engine_options",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="An engine option (repeatable), e.g. vllm's tensor_parallel_size=2, gpu_memory_utilization=0.9, max_model_len=8192; data_parallel_size=N runs N shards on Ray.",
+)
 @click.option("--batch-size", type=int, help="Prompts per generation batch [8].")
 @click.option("--max-new-tokens", type=int, help="Generation budget per sample [1024].")
 @click.option("--do-sample/--greedy", default=None, help="Sample instead of greedy decoding [greedy].")
 @click.option("--temperature", type=float, help="Sampling temperature (with --do-sample).")
 @click.option("--top-p", type=float, help="Nucleus sampling threshold (with --do-sample).")
 @click.option("--seed", type=int, help="Seed of synthetic data, choice shuffles, sampling, bootstrap [0].")
-@click.option("--circular/--no-circular", default=None, help="Score every rotation of multiple-choice options; a sample counts only if all are right.")
+@click.option(
+    "--circular/--no-circular",
+    default=None,
+    help="Score every rotation of multiple-choice options; a sample counts only if all are right.",
+)
 @click.option("--rewards", help="Reward spec logged per sample [accuracy:1,format:1].")
 @click.option("--shard", help="I/N: evaluate only shard I of N (merge with `harness eval-merge`).")
-@click.option("--ray-address", help="Run --shards N as Ray tasks on this cluster (HOST:PORT, ray://HOST:PORT, auto, or local for a Ray started here) and merge them into --output.")
-@click.option("--shards", type=int, help="With --ray-address: number of shards, one Ray task each [data_parallel_size, else 1].")
-@click.option("--shard-gpus", type=float, help="GPUs per shard [the engine's need where the cluster has GPUs (vllm: tensor x pipeline parallel size; others 1), else 0].")
+@click.option(
+    "--ray-address",
+    help="Run --shards N as Ray tasks on this cluster (HOST:PORT, ray://HOST:PORT, auto, or local for a Ray started here) and merge them into --output.",
+)
+@click.option(
+    "--shards", type=int, help="With --ray-address: number of shards, one Ray task each [data_parallel_size, else 1]."
+)
+@click.option(
+    "--shard-gpus",
+    type=float,
+    help="GPUs per shard [the engine's need where the cluster has GPUs (vllm: tensor x pipeline parallel size; others 1), else 0].",
+)
 @click.option("--shard-cpus", type=float, default=1.0, show_default=True, help="CPUs per shard.")
-@click.option("--shard-retries", type=int, default=2, show_default=True, help="Restarts of a shard whose worker failed (it resumes).")
+@click.option(
+    "--shard-retries",
+    type=int,
+    default=2,
+    show_default=True,
+    help="Restarts of a shard whose worker failed (it resumes).",
+)
 @click.option("--dtype", type=click.Choice(["auto", "float32", "bfloat16", "float16"]), help="Model dtype [auto].")
 @click.option("--device", help="cuda, cpu, cuda:1... [auto].")
-@click.option("--trust-remote-code", is_flag=True, default=None, help="Allow the checkpoint's own code (off unless given).")
+@click.option(
+    "--trust-remote-code", is_flag=True, default=None, help="Allow the checkpoint's own code (off unless given)."
+)
 @click.option("-o", "--output", help="Output directory; rerunning on it resumes [eval-output].")
 @click.option("--no-progress", is_flag=True, help="No progress bar.")
-@click.option("--plot/--no-plot", default=True, help="Draw results.png after results.json is written [plot]; "
-              "`harness report DIR --plot` draws it later.")
-@click.option("--html/--no-html", default=True, help="Write report.html (tables, plots and a sample browser; "
-              "one offline file) after the plot [html]; `harness report DIR --html` writes it later.")
+@click.option(
+    "--plot/--no-plot",
+    default=True,
+    help="Draw results.png after results.json is written [plot]; `harness report DIR --plot` draws it later.",
+)
+@click.option(
+    "--html/--no-html",
+    default=True,
+    help="Write report.html (tables, plots and a sample browser; "
+    "one offline file) after the plot [html]; `harness report DIR --html` writes it later.",
+)
 @click.command("eval")
-def eval_command(config_file, tasks, templates, sources, task_options, engine_options, no_progress, plot, html,
-                 ray_address, shards, shard_gpus, shard_cpus, shard_retries, **flags) -> None:
+def eval_command(
+    config_file,
+    tasks,
+    templates,
+    sources,
+    task_options,
+    engine_options,
+    no_progress,
+    plot,
+    html,
+    ray_address,
+    shards,
+    shard_gpus,
+    shard_cpus,
+    shard_retries,
+    **flags,
+) -> None:
     """Evaluate a model on tasks x templates: results.json, per-sample logs, report, plot.
 
     Greedy by default. Interrupted runs resume where they stopped when rerun
@@ -64,8 +115,14 @@ def eval_command(config_file, tasks, templates, sources, task_options, engine_op
     from harness.config.eval import DATA_PARALLEL_OPTION, EvalConfig
     from harness.evaluation import run_eval
 
-    overrides = dict(flags, tasks=parse_names(tasks), templates=parse_names(templates), sources=parse_sources(sources),
-                     task_options=parse_task_options(task_options), engine_options=parse_engine_options(engine_options))
+    overrides = dict(
+        flags,
+        tasks=parse_names(tasks),
+        templates=parse_names(templates),
+        sources=parse_sources(sources),
+        task_options=parse_task_options(task_options),
+        engine_options=parse_engine_options(engine_options),
+    )
     config = load_config(EvalConfig, config_file, overrides)
     parallel = config.engine_options.get(DATA_PARALLEL_OPTION)
     if parallel is not None and config.shard is None:
@@ -79,13 +136,25 @@ def eval_command(config_file, tasks, templates, sources, task_options, engine_op
                 ray_address = "local"
                 click.echo(f"{DATA_PARALLEL_OPTION}={parallel}: running {parallel} shards on a Ray started here.")
     if shards is not None and ray_address is None:
-        raise ConfigError("--shards runs shards as Ray tasks: add --ray-address ADDR (or local); "
-                          "for one shard by hand use --shard I/N.")
+        raise ConfigError(
+            "--shards runs shards as Ray tasks: add --ray-address ADDR (or local); "
+            "for one shard by hand use --shard I/N."
+        )
     if ray_address is not None:
         from harness.evaluation.distributed import run_on_ray
 
-        run_on_ray(config, address=ray_address, shards=shards or 1, gpus=shard_gpus, cpus=shard_cpus,
-                   retries=shard_retries, progress=not no_progress, echo=click.echo, plot=plot, html=html)
+        run_on_ray(
+            config,
+            address=ray_address,
+            shards=shards or 1,
+            gpus=shard_gpus,
+            cpus=shard_cpus,
+            retries=shard_retries,
+            progress=not no_progress,
+            echo=click.echo,
+            plot=plot,
+            html=html,
+        )
     else:
         run_eval(config, progress=not no_progress, echo=click.echo, plot=plot, html=html)
     extra = ("results.png, " if plot else "") + ("report.html, " if html else "")
@@ -118,18 +187,27 @@ def _written_by_report(path) -> bool:
 @click.command("report")
 @click.argument("dirs", nargs=-1, required=True, type=click.Path(exists=True, file_okay=False))
 @click.option("--label", "labels", multiple=True, help="Column label per DIR, in order [directory names].")
-@click.option("--paired/--no-paired", default=True, show_default=True,
-              help="Test each later DIR against the first on the same samples (exact McNemar, paired "
-                   "bootstrap); refused when their sample sets differ.")
+@click.option(
+    "--paired/--no-paired",
+    default=True,
+    show_default=True,
+    help="Test each later DIR against the first on the same samples (exact McNemar, paired "
+    "bootstrap); refused when their sample sets differ.",
+)
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="Also write the markdown report here.")
 @click.option("--plot", is_flag=True, help="Also (re)draw each DIR's results.png from its results.json and samples.")
-@click.option("--html/--no-html", default=None,
-              help="Write report.html: for one DIR into it, again (only when asked: `harness eval` wrote it); "
-                   "for several, the side-by-side page with the paired view (the default), beside -o (same "
-                   "name, .html) or as --html-output.")
-@click.option("--html-output", type=click.Path(dir_okay=False),
-              help="Where the several-DIR page goes [beside -o, else report-<first>-vs-<last>.html beside the "
-                   "first DIR].")
+@click.option(
+    "--html/--no-html",
+    default=None,
+    help="Write report.html: for one DIR into it, again (only when asked: `harness eval` wrote it); "
+    "for several, the side-by-side page with the paired view (the default), beside -o (same "
+    "name, .html) or as --html-output.",
+)
+@click.option(
+    "--html-output",
+    type=click.Path(dir_okay=False),
+    help="Where the several-DIR page goes [beside -o, else report-<first>-vs-<last>.html beside the first DIR].",
+)
 def report_command(dirs, labels, paired, output, plot, html, html_output) -> None:
     """Table 1 side by side: rows tasks, columns templates per eval output DIR.
 
@@ -158,11 +236,15 @@ def report_command(dirs, labels, paired, output, plot, html, html_output) -> Non
 
         # The page's place is checked like -o's: new, or a page the harness wrote (DIR/report.html included).
         def ours(path: Path) -> bool:  # a page the harness wrote, or the one `harness eval` left in its DIR
-            return written_by_harness(path) or (len(dirs) == 1 and path == Path(dirs[0]) / "report.html"
-                                                and (path.parent / "config.json").is_file())
+            return written_by_harness(path) or (
+                len(dirs) == 1 and path == Path(dirs[0]) / "report.html" and (path.parent / "config.json").is_file()
+            )
 
-        target = check_new_file(html_path(dirs, names, output, html_output), "--html-output" if html_output
-                                else "the report.html page", ours=ours)
+        target = check_new_file(
+            html_path(dirs, names, output, html_output),
+            "--html-output" if html_output else "the report.html page",
+            ours=ours,
+        )
         if output is not None and target.resolve() == Path(output).resolve():
             raise ConfigError(f"-o {output} and the HTML page are the same file; give -o a .md name or --html-output.")
     runs = [(name, load_results(d)) for name, d in zip(names, dirs)]
@@ -170,8 +252,9 @@ def report_command(dirs, labels, paired, output, plot, html, html_output) -> Non
     unpaired: list[Any] = []
     if paired and len(runs) > 1:
         try:
-            comparisons = compare_runs([(name, d, results) for (name, results), d in zip(runs, dirs)],
-                                       unpaired=unpaired)
+            comparisons = compare_runs(
+                [(name, d, results) for (name, results), d in zip(runs, dirs)], unpaired=unpaired
+            )
         except DataError as exc:
             raise DataError(f"{exc} To show the tables without paired tests, pass --no-paired.") from None
     click.echo(render_table(runs, comparisons))

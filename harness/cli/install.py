@@ -107,7 +107,11 @@ def _pip(args: list[str]) -> None:
 @click.argument("packages", nargs=-1)
 @click.option("-U", "--upgrade", is_flag=True, help="Upgrade the packages to their newest versions.")
 @click.option(
-    "-e", "--editable", "editable", multiple=True, metavar="PATH",
+    "-e",
+    "--editable",
+    "editable",
+    multiple=True,
+    metavar="PATH",
     help="Install a local plugin project in editable mode (repeatable).",
 )
 @click.option("--force-reinstall", is_flag=True, help="Reinstall even if already up to date.")

@@ -13,7 +13,9 @@ def model_group() -> None:
 
 
 @model_group.command("tiny")
-@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False), help="Directory to write the checkpoint to.")
+@click.option(
+    "--out", "out_dir", required=True, type=click.Path(file_okay=False), help="Directory to write the checkpoint to."
+)
 @click.option("--arch", type=click.Choice(ARCH_CHOICES), default="qwen2_5_vl", show_default=True, help="Architecture.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seeds the random weights.")
 @click.option("--hidden-size", type=int, default=64, show_default=True, help="Text decoder width.")

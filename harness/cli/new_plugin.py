@@ -14,8 +14,8 @@ from string import Template
 
 import click
 
-from harness.runs.versions import __version__
 from harness.errors import ConfigError
+from harness.runs.versions import __version__
 
 NAME_RE = re.compile(r"^[a-z][a-z0-9]*(?:[-_][a-z0-9]+)*$")
 

@@ -15,8 +15,11 @@ import click
 
 from harness.errors import ConfigError
 
-SOURCE_HELP = ("a local path, hf:ORG/NAME[@REVISION] or synthetic. With --model, a task without one uses its "
-               "public Hub dataset (or is refused, naming the fix); without --model, its synthetic twin.")
+SOURCE_HELP = (
+    "a local path, hf:ORG/NAME[@REVISION] or synthetic. With --model, a task without one uses its "
+    "public Hub dataset (or is refused, naming the fix); without --model, its synthetic twin."
+)
+
 
 def parse_set(values: tuple[str, ...]) -> dict:
     """``--set a.b=value`` items as a nested dict; values read as YAML scalars or lists (never evaluated)."""
@@ -69,7 +72,9 @@ def parse_engine_options(values: tuple[str, ...]) -> dict | None:
     for value in values:
         key, sep, text = value.partition("=")
         if not sep or not key.strip():
-            raise ConfigError(f"--engine-option {value!r}: write KEY=VALUE, e.g. --engine-option tensor_parallel_size=2.")
+            raise ConfigError(
+                f"--engine-option {value!r}: write KEY=VALUE, e.g. --engine-option tensor_parallel_size=2."
+            )
         options[key.strip()] = parse_flag_value(text, f"--engine-option {key.strip()}") if text.strip() else None
     return options
 
@@ -81,8 +86,6 @@ def parse_task_options(values: tuple[str, ...]) -> dict | None:
         if not isinstance(value, dict):
             raise ConfigError(f"--task-option {task}=...: write TASK.KEY=VALUE, e.g. --task-option fgvc.crop_bottom=0.")
     return options
-
-
 
 
 def parse_run_source(values: tuple[str, ...], task: str | None) -> str | None:
@@ -97,8 +100,10 @@ def parse_run_source(values: tuple[str, ...], task: str | None) -> str | None:
     if not sep or "/" in name or "\\" in name or not name.strip() or ":" in name:
         return value  # a plain SOURCE (paths and hf: specs may hold '=' only after a '/' or ':')
     if task is not None and name.strip() != task:
-        raise ConfigError(f"--source {value!r} names task {name.strip()!r}, but this run trains {task!r}: "
-                          f"write --source {task}={rest.strip() or 'SOURCE'} or just --source SOURCE.")
+        raise ConfigError(
+            f"--source {value!r} names task {name.strip()!r}, but this run trains {task!r}: "
+            f"write --source {task}={rest.strip() or 'SOURCE'} or just --source SOURCE."
+        )
     if not rest.strip():
         raise ConfigError(f"--source {value!r}: write TASK=SOURCE or SOURCE, e.g. --source banner=synthetic.")
     return rest.strip()
@@ -109,26 +114,59 @@ def shared_options(command: str) -> Callable[[Any], Any]:
     if command not in ("run", "eval"):
         raise ValueError(command)
     per_task = command == "eval"
-    source = (click.option("--source", "sources", multiple=True, metavar="TASK=SOURCE",
-                           help=f"A task's data (repeatable): {SOURCE_HELP}") if per_task else
-              click.option("--source", "sources", multiple=True, metavar="[TASK=]SOURCE",
-                           help=f"The task's data: {SOURCE_HELP}"))
-    task_option = (click.option("--task-option", "task_options", multiple=True, metavar="TASK.KEY=VALUE",
-                                help="A task loader option (repeatable), e.g. fgvc.crop_bottom=0.") if per_task else
-                   click.option("--task-option", "task_options", multiple=True, metavar="KEY=VALUE",
-                                help="A loader option of the task (repeatable), e.g. crop_bottom=0 for fgvc."))
+    source = (
+        click.option(
+            "--source",
+            "sources",
+            multiple=True,
+            metavar="TASK=SOURCE",
+            help=f"A task's data (repeatable): {SOURCE_HELP}",
+        )
+        if per_task
+        else click.option(
+            "--source", "sources", multiple=True, metavar="[TASK=]SOURCE", help=f"The task's data: {SOURCE_HELP}"
+        )
+    )
+    task_option = (
+        click.option(
+            "--task-option",
+            "task_options",
+            multiple=True,
+            metavar="TASK.KEY=VALUE",
+            help="A task loader option (repeatable), e.g. fgvc.crop_bottom=0.",
+        )
+        if per_task
+        else click.option(
+            "--task-option",
+            "task_options",
+            multiple=True,
+            metavar="KEY=VALUE",
+            help="A loader option of the task (repeatable), e.g. crop_bottom=0 for fgvc.",
+        )
+    )
     options = [
-        click.option("--model", help="Local checkpoint directory or Hub id ORG/NAME[@REVISION] [the cached tiny, "
-                     "untrained model]."),
+        click.option(
+            "--model",
+            help="Local checkpoint directory or Hub id ORG/NAME[@REVISION] [the cached tiny, untrained model].",
+        ),
         source,
         task_option,
-        click.option("--download/--no-download", "allow_download", default=None,
-                     help="Fetch a Hub model or dataset missing from the cache [download; HF_HUB_OFFLINE=1 "
-                     "forbids it]."),
-        click.option("--max-image-pixels", type=int, help="Refuse (or downscale) images over this many pixels, "
-                     "read from the header [40000000]."),
-        click.option("--oversize-images", type=click.Choice(["refuse", "downscale"]),
-                     help="Images over --max-image-pixels: refuse them, naming the row, or downscale them [refuse]."),
+        click.option(
+            "--download/--no-download",
+            "allow_download",
+            default=None,
+            help="Fetch a Hub model or dataset missing from the cache [download; HF_HUB_OFFLINE=1 forbids it].",
+        ),
+        click.option(
+            "--max-image-pixels",
+            type=int,
+            help="Refuse (or downscale) images over this many pixels, read from the header [40000000].",
+        ),
+        click.option(
+            "--oversize-images",
+            type=click.Choice(["refuse", "downscale"]),
+            help="Images over --max-image-pixels: refuse them, naming the row, or downscale them [refuse].",
+        ),
     ]
 
     def apply(f: Any) -> Any:

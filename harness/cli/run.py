@@ -10,15 +10,25 @@ from harness.cli.options import parse_run_source, parse_set, shared_options
 
 
 @click.command("run")
-@click.option("--config", "config_file", type=click.Path(dir_okay=False), help="YAML/TOML/JSON RunConfig; flags override it.")
+@click.option(
+    "--config", "config_file", type=click.Path(dir_okay=False), help="YAML/TOML/JSON RunConfig; flags override it."
+)
 @click.option("--backend", help="Training backend: trl or openrlhf [trl].")
 @click.option("--task", help="Task to train on, e.g. fgvc.")
 @click.option("--method", type=click.Choice(["grpo", "sft"]), help="grpo (RFT) or sft [grpo].")
 @shared_options("run")
-@click.option("--recipe", type=click.Choice(["single", "sft-then-grpo"]), help="sft-then-grpo: SFT, then GRPO from its checkpoint [single].")
+@click.option(
+    "--recipe",
+    type=click.Choice(["single", "sft-then-grpo"]),
+    help="sft-then-grpo: SFT, then GRPO from its checkpoint [single].",
+)
 @click.option("--template", help="Prompt template: think or nothink [think].")
 @click.option("--reward", help="GRPO reward spec, e.g. accuracy:1,format:1,length_norm:0.5.")
-@click.option("--preset", type=click.Choice(["paper", "smoke", "none"]), help="paper: section 4.1 hyper-parameters; smoke: a few CPU steps.")
+@click.option(
+    "--preset",
+    type=click.Choice(["paper", "smoke", "none"]),
+    help="paper: section 4.1 hyper-parameters; smoke: a few CPU steps.",
+)
 @click.option("--max-steps", type=int, help="Optimizer steps [300].")
 @click.option("--split", help="Training split [train].")
 @click.option("--limit", type=int, help="At most N training samples.")
@@ -28,15 +38,25 @@ from harness.cli.options import parse_run_source, parse_set, shared_options
 @click.option("--eval-limit", type=int, help="--eval-after: at most N test samples per template [all].")
 @click.option("--resume", is_flag=True, default=None, help="Continue from the last checkpoint in --output.")
 @click.option("--learning-rate", type=float, help="[1e-6]")
-@click.option("--per-device-batch", type=int, help="Completions (GRPO) / examples (SFT) per device per micro-batch [1].")
+@click.option(
+    "--per-device-batch", type=int, help="Completions (GRPO) / examples (SFT) per device per micro-batch [1]."
+)
 @click.option("--grad-accum", type=int, help="Micro-batches per optimizer step [4].")
 @click.option("--num-generations", type=int, help="GRPO completions per prompt [8].")
 @click.option("--temperature", type=float, help="GRPO sampling temperature [1.0].")
 @click.option("--top-p", type=float, help="GRPO nucleus sampling threshold [1.0].")
 @click.option("--beta", type=float, help="GRPO KL coefficient [0.04].")
 @click.option("--max-completion-length", type=int, help="GRPO max tokens per completion [1024].")
-@click.option("--set", "sets", multiple=True, metavar="KEY=VALUE", help="Any config field, dotted for sections: --set trl.bf16=false (repeatable).")
-@click.option("--check", "check_only", is_flag=True, help="Validate the config with the backend and exit; load nothing.")
+@click.option(
+    "--set",
+    "sets",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="Any config field, dotted for sections: --set trl.bf16=false (repeatable).",
+)
+@click.option(
+    "--check", "check_only", is_flag=True, help="Validate the config with the backend and exit; load nothing."
+)
 def run_command(config_file, sets, check_only, task_options, sources, **flags) -> None:
     """Train with GRPO (RFT) or SFT; writes checkpoints, metrics.jsonl, plots/ and config.json.
 
@@ -54,7 +74,7 @@ def run_command(config_file, sets, check_only, task_options, sources, **flags) -
         task = overrides.get("task") or (read_config_file(config_file).get("task") if config_file else None)
         overrides["source"] = parse_run_source(sources, task)
     # Flags a backend declares (cli_flags) set fields of that backend's own section.
-    given = {k[len(BACKEND_FLAG_PREFIX):]: v for k, v in backend_flags.items() if v is not None}
+    given = {k[len(BACKEND_FLAG_PREFIX) :]: v for k, v in backend_flags.items() if v is not None}
     if given:
         backend = overrides.get("backend") or (read_config_file(config_file).get("backend") if config_file else None)
         backend = backend or RunConfig.model_fields["backend"].default
@@ -63,8 +83,10 @@ def run_command(config_file, sets, check_only, task_options, sources, **flags) -
     config = load_config(RunConfig, config_file, overrides)
     if check_only:
         planned = check(config)
-        click.echo(f"OK: {len(planned)} stage(s) with backend {config.backend!r}: "
-                   + ", ".join(f"{s.method} -> {s.output}" for s in planned))
+        click.echo(
+            f"OK: {len(planned)} stage(s) with backend {config.backend!r}: "
+            + ", ".join(f"{s.method} -> {s.output}" for s in planned)
+        )
         return
     summary = run_training(config, echo=click.echo)
     click.echo(_summary_text(summary, config))
@@ -101,11 +123,18 @@ def with_backend_flags(command: click.Command, host) -> click.Command:
         if spec.flag in present:
             continue
         names = ", ".join(name for name, _ in owners)
-        kind: dict = {"is_flag": True, "default": None} if spec.is_flag else (
-            {"type": click.Choice(list(spec.choices))} if spec.choices else {})
-        command.params.append(click.Option([spec.flag, BACKEND_FLAG_PREFIX + setting],
-                                           help=f"{spec.help} (backend: {names}; = --set <backend>.{setting}=...)",
-                                           **kind))
+        kind: dict = (
+            {"is_flag": True, "default": None}
+            if spec.is_flag
+            else ({"type": click.Choice(list(spec.choices))} if spec.choices else {})
+        )
+        command.params.append(
+            click.Option(
+                [spec.flag, BACKEND_FLAG_PREFIX + setting],
+                help=f"{spec.help} (backend: {names}; = --set <backend>.{setting}=...)",
+                **kind,
+            )
+        )
         present.add(spec.flag)
     return command
 
@@ -120,8 +149,11 @@ def backend_section(backend: str, given: dict) -> dict:
         owners = [name for name, _ in declared.get(setting, [])]
         if backend not in owners:
             flag = declared[setting][0][1].flag if declared.get(setting) else setting
-            raise ConfigError(f"{flag} is a setting of the {', '.join(owners)} backend(s), not of {backend!r}; "
-                              f"add --backend {owners[0]} or drop {flag}.", field=f"{backend}.{setting}")
+            raise ConfigError(
+                f"{flag} is a setting of the {', '.join(owners)} backend(s), not of {backend!r}; "
+                f"add --backend {owners[0]} or drop {flag}.",
+                field=f"{backend}.{setting}",
+            )
     return given
 
 
@@ -169,9 +201,12 @@ def _summary_text(summary, config) -> str:
     if plots:
         lines.append(f"  plots:   {', '.join(Path(p).name for p in plots)} in {Path(plots[0]).parent}")
     last = details.get("last") or {}
-    shown = {k: v for k, v in last.items()
-             if isinstance(v, float) and (k.startswith("rewards/") and k.endswith("/mean")
-                                          or k in ("loss", "completions/mean_length"))}
+    shown = {
+        k: v
+        for k, v in last.items()
+        if isinstance(v, float)
+        and (k.startswith("rewards/") and k.endswith("/mean") or k in ("loss", "completions/mean_length"))
+    }
     if shown:
         lines.append("  last step: " + ", ".join(f"{k}={v:.4g}" for k, v in shown.items()))
     if summary.eval:

@@ -7,7 +7,7 @@ Placeholders: ``$name`` (the registered name and entry-point name), ``$dist``
 
 from __future__ import annotations
 
-PYPROJECT = '''\
+PYPROJECT = """\
 [build-system]
 requires = ["setuptools>=69"]
 build-backend = "setuptools.build_meta"
@@ -32,9 +32,9 @@ packages = ["$pkg"]
 
 [tool.pytest.ini_options]
 pythonpath = ["."]  # the tests import $pkg even before it is installed
-'''
+"""
 
-README = '''\
+README = """\
 # $dist
 
 An [rft-harness](https://github.com/rft-harness/rft-harness) plugin: $summary
@@ -46,7 +46,7 @@ pytest tests              # its tests
 ```
 
 Publish: `python -m build` then `twine upload dist/*`; users run `harness install $dist`.
-'''
+"""
 
 INIT = '''\
 """$title: an rft-harness plugin. The hooks live in :mod:`$pkg.plugin`."""
@@ -75,7 +75,7 @@ def host():
         yield host
 '''
 
-_ENTRY_POINT_TEST = '''
+_ENTRY_POINT_TEST = """
 
 def test_the_installed_entry_point_loads():
     try:
@@ -85,7 +85,7 @@ def test_the_installed_entry_point_loads():
     with fresh_host() as host:
         assert "$name" in harness.list_{kind}()
         assert host.records["$name"].status == "ok"
-'''
+"""
 
 
 def _test_file(tests: str, kind: str) -> str:
@@ -161,7 +161,7 @@ def register_tasks(register):
 '''
 
 TASK_TEST = _test_file(
-    '''\
+    """\
 
 
 def test_the_task_checks_answers(host):
@@ -179,7 +179,7 @@ def test_the_prompt_shows_the_image(host):
     sample = next(task.samples("test", limit=1))
     messages = task.build_prompt(sample, harness.get_template("think"))
     assert [part["type"] for part in messages[0]["content"]] == ["image", "text"]
-''',
+""",
     "tasks",
 )
 
@@ -226,7 +226,7 @@ def register_rewards(register):
 '''
 
 REWARD_TEST = _test_file(
-    '''\
+    """\
 
 
 def test_the_reward_scores_short_answers(host):
@@ -244,7 +244,7 @@ def test_the_reward_takes_trl_calls(host):
 def test_a_bad_param_is_a_config_error(host):
     with pytest.raises(harness.ConfigError, match="max_words"):
         harness.get_reward("$name", max_words=0)
-''',
+""",
     "rewards",
 )
 

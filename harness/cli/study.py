@@ -6,22 +6,37 @@ import click
 
 
 @click.command("study")
-@click.option("--preset", default="mini", show_default=True,
-              help="ci: minutes-long smoke; mini: the CPU study (<30 min on 2 cores); "
-                   "paper: write configs + run_all.sh for Qwen2.5-VL-7B on GPUs.")
+@click.option(
+    "--preset",
+    default="mini",
+    show_default=True,
+    help="ci: minutes-long smoke; mini: the CPU study (<30 min on 2 cores); "
+    "paper: write configs + run_all.sh for Qwen2.5-VL-7B on GPUs.",
+)
 @click.option("-o", "--output", required=True, help="Output directory (rerunning resumes).")
 @click.option("--model", help="paper preset: local path of Qwen2.5-VL-7B-Instruct.")
 @click.option("--backend", default="trl", show_default=True, help="paper preset: trl or openrlhf.")
-@click.option("--ray-address", help="paper preset, --backend openrlhf: Ray dashboard address "
-                                     "(http://<head>:8265); without it the GRPO configs are dry runs.")
-@click.option("--source", "sources", multiple=True, metavar="TASK=PATH",
-              help="paper preset: real data for a task (repeatable).")
+@click.option(
+    "--ray-address",
+    help="paper preset, --backend openrlhf: Ray dashboard address "
+    "(http://<head>:8265); without it the GRPO configs are dry runs.",
+)
+@click.option(
+    "--source", "sources", multiple=True, metavar="TASK=PATH", help="paper preset: real data for a task (repeatable)."
+)
 @click.option("--tasks", help="Comma-separated subset of banner,fgvc,sat (mini/ci).")
-@click.option("--seed", type=int, help="mini/ci: seed of the training and test samples and of "
-                                     "training (the base model keeps its own) [0].")
+@click.option(
+    "--seed",
+    type=int,
+    help="mini/ci: seed of the training and test samples and of training (the base model keeps its own) [0].",
+)
 @click.option("--no-progress", is_flag=True, help="No progress bars.")
-@click.option("--html/--no-html", default=True, show_default=True,
-              help="mini/ci: also write report.html (Table 1, Figure 2, every test sample across the models).")
+@click.option(
+    "--html/--no-html",
+    default=True,
+    show_default=True,
+    help="mini/ci: also write report.html (Table 1, Figure 2, every test sample across the models).",
+)
 def study_command(preset, output, model, backend, ray_address, sources, tasks, seed, no_progress, html) -> None:
     """Training-free vs SFT vs RFT, with and without <think>, on banner, fgvc and sat.
 

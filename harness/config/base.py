@@ -34,14 +34,21 @@ class StrictModel(BaseModel):
 
 
 # The image limits, one definition for every config that reads images (eval and training).
-MaxImagePixels = Annotated[int | None, Field(
-    ge=1, description=f"Refuse (or downscale, see oversize_images) images over this many pixels, checked from "
-    f"the header before decoding (None: {DEFAULT_MAX_PIXELS:,}, or {MAX_PIXELS_ENV}).",
-)]
-OversizeImages = Annotated[Literal["refuse", "downscale"] | None, Field(
-    description="Images over max_image_pixels: refuse them, naming file and row (default), or downscale them "
-    "to fit (keeping the aspect ratio).",
-)]
+MaxImagePixels = Annotated[
+    int | None,
+    Field(
+        ge=1,
+        description=f"Refuse (or downscale, see oversize_images) images over this many pixels, checked from "
+        f"the header before decoding (None: {DEFAULT_MAX_PIXELS:,}, or {MAX_PIXELS_ENV}).",
+    ),
+]
+OversizeImages = Annotated[
+    Literal["refuse", "downscale"] | None,
+    Field(
+        description="Images over max_image_pixels: refuse them, naming file and row (default), or downscale them "
+        "to fit (keeping the aspect ratio).",
+    ),
+]
 
 
 # Seeds: the range every consumer accepts. numpy (np.random.seed, the bootstrap's default_rng with
@@ -82,12 +89,14 @@ def read_config_file(path: str | Path) -> dict[str, Any]:
     try:
         size = path.stat().st_size
         if size > MAX_BYTES:
-            raise ConfigError(f"Config file {path} is {size:,} bytes, over the {MAX_BYTES:,}-byte limit of a "
-                              "structured file; it is not a config.")
+            raise ConfigError(
+                f"Config file {path} is {size:,} bytes, over the {MAX_BYTES:,}-byte limit of a "
+                "structured file; it is not a config."
+            )
         text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError as exc:
         raise ConfigError(
-            f"Config file {path} is not UTF-8 text (byte {exc.start}: {exc.object[exc.start:exc.start + 4]!r}); "
+            f"Config file {path} is not UTF-8 text (byte {exc.start}: {exc.object[exc.start : exc.start + 4]!r}); "
             "save it as UTF-8."
         ) from None
     except OSError as exc:
@@ -103,9 +112,7 @@ def read_config_file(path: str | Path) -> dict[str, Any]:
         elif path.suffix == ".json":
             data = parse_json(text, where, error=ConfigError)
         else:
-            raise ConfigError(
-                f"Config file {path}: unknown extension {path.suffix!r}; use .yaml, .toml or .json."
-            )
+            raise ConfigError(f"Config file {path}: unknown extension {path.suffix!r}; use .yaml, .toml or .json.")
     except ConfigError:
         raise
     except Exception as exc:
@@ -169,19 +176,26 @@ def format_validation_error(
 
             close = difflib.get_close_matches(str(err["loc"][-1]), fields, n=1)
             hint = f" Did you mean {close[0]!r}?" if close else ""
-            valid = (f" Valid fields: {', '.join(sorted(fields))}." if fields
-                     else f" {'.'.join(map(str, err['loc'][:-1])) or 'It'} takes no fields of its own.")
+            valid = (
+                f" Valid fields: {', '.join(sorted(fields))}."
+                if fields
+                else f" {'.'.join(map(str, err['loc'][:-1])) or 'It'} takes no fields of its own."
+            )
             lines.append(f"unknown field {loc!r}{where}.{hint}{valid}")
         elif err["type"] == "missing":
             lines.append(f"field {loc!r} is required{where}: set it in the config file or with its flag.")
         else:
             shown = repr(value)
-            message = str((err.get("ctx") or {}).get("error", err["msg"])) if err["type"] == "value_error" else err["msg"]
+            message = (
+                str((err.get("ctx") or {}).get("error", err["msg"])) if err["type"] == "value_error" else err["msg"]
+            )
             if len(shown) > 80:
                 shown = shown[:77] + "..."
             lines.append(f"field {loc!r}{where} has invalid value {shown}: {message.rstrip('.')}.")
-    return "Invalid configuration: " + " ".join(lines) if len(lines) == 1 else (
-        "Invalid configuration:\n  - " + "\n  - ".join(lines)
+    return (
+        "Invalid configuration: " + " ".join(lines)
+        if len(lines) == 1
+        else ("Invalid configuration:\n  - " + "\n  - ".join(lines))
     )
 
 
@@ -209,8 +223,11 @@ def build_config(
         return model.model_validate(dict(data))
     except ValidationError as exc:
         fields = sorted({".".join(str(p) for p in err["loc"]) for err in exc.errors()})
-        raise ConfigError(format_validation_error(exc, model, source, flag_paths),
-                          field=", ".join(fields) or None, where=source or None) from None
+        raise ConfigError(
+            format_validation_error(exc, model, source, flag_paths),
+            field=", ".join(fields) or None,
+            where=source or None,
+        ) from None
 
 
 def load_config(

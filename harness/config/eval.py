@@ -69,8 +69,7 @@ class EvalConfig(StrictModel):
     circular: bool = Field(False, description="Multiple-choice tasks: score every rotation of the choices.")
     rewards: RewardSpec = Field(
         default_factory=lambda: RewardSpec.parse("accuracy:1,format:1"),
-        description="Reward spec logged per sample, e.g. 'accuracy:1,format:1,length_norm:0.5' "
-        "(parsed once, here).",
+        description="Reward spec logged per sample, e.g. 'accuracy:1,format:1,length_norm:0.5' (parsed once, here).",
     )
     bootstrap: int = Field(1000, ge=0, description="Bootstrap resamples for the accuracy CI (0: none).")
     shard: str | None = Field(None, description="'I/N': evaluate only the I-th of N deterministic shards.")

@@ -29,11 +29,11 @@ from typing import Any, Literal
 
 from pydantic import Field, ValidationError, field_validator, model_serializer, model_validator
 
+from harness.api.protocols import optional_member
 from harness.config.base import MaxImagePixels, OutputDir, OversizeImages, Seed, StrictModel
 from harness.data import MAX_LIMIT
 from harness.hacking import HackingMonitor
 from harness.rewards.spec import RewardSpec
-from harness.api.protocols import optional_member
 
 # Fields a preset may set. Values are applied only where the config is silent.
 PRESETS: dict[str, dict[str, Any]] = {
@@ -89,8 +89,9 @@ class RunConfig(StrictModel):
     )
     template: str = Field("think", description="Prompt template: think or nothink (or a plugin's).")
     reward: RewardSpec | None = Field(
-        None, description="Reward spec for GRPO, e.g. 'accuracy:1,format:1,length_norm:0.5' "
-        "(parsed once, here; str() gives the canonical text)."
+        None,
+        description="Reward spec for GRPO, e.g. 'accuracy:1,format:1,length_norm:0.5' "
+        "(parsed once, here; str() gives the canonical text).",
     )
     backend: str = Field("trl", description="Training backend: trl or openrlhf (or a plugin's).")
     preset: Literal["paper", "smoke", "none"] = "none"
@@ -102,8 +103,9 @@ class RunConfig(StrictModel):
 
     # -- data ------------------------------------------------------------------
     source: str | None = Field(
-        None, description="The task's data: a local path, hf:ORG/NAME[@REVISION] or synthetic; None uses "
-        "the task's public Hub dataset (refused, naming the fix, when it has none)."
+        None,
+        description="The task's data: a local path, hf:ORG/NAME[@REVISION] or synthetic; None uses "
+        "the task's public Hub dataset (refused, naming the fix, when it has none).",
     )
     task_options: dict[str, Any] = Field(
         default_factory=dict, description="Loader options for the task's samples(), e.g. {crop_bottom: 0} for fgvc."
@@ -121,7 +123,10 @@ class RunConfig(StrictModel):
     output: OutputDir = Field(description="Run directory: checkpoints, metrics.jsonl, plots/, config.json.")
     eval_after: bool = Field(False, description="Evaluate the final checkpoint with both templates.")
     eval_limit: int | None = Field(
-        None, ge=1, le=MAX_LIMIT, description="With eval_after: at most this many test samples per template (all by default)."
+        None,
+        ge=1,
+        le=MAX_LIMIT,
+        description="With eval_after: at most this many test samples per template (all by default).",
     )
     resume: bool = Field(False, description="Continue from the last checkpoint in output.")
 
@@ -152,8 +157,7 @@ class RunConfig(StrictModel):
 
     monitor: HackingMonitor = Field(
         default_factory=HackingMonitor,
-        description="GRPO: the reward-hacking monitor (hack/* indicators per step, alarms; see "
-        "docs/hacking.md).",
+        description="GRPO: the reward-hacking monitor (hack/* indicators per step, alarms; see docs/hacking.md).",
     )
 
     # -- backend sections ----------------------------------------------------------
@@ -291,7 +295,9 @@ def _split_sections(data: dict[str, Any], fields: set[str]) -> tuple[dict[str, A
     if isinstance(legacy, dict):
         for name, section in legacy.items():
             if name in sections:
-                sections[name] = _fill(dict(section or {}), sections[name] or {}) if isinstance(section, dict) else section
+                sections[name] = (
+                    _fill(dict(section or {}), sections[name] or {}) if isinstance(section, dict) else section
+                )
             else:
                 sections[name] = section
     elif legacy is not None:
@@ -322,6 +328,7 @@ def _line_error(err: dict[str, Any]) -> Any:
     if err["type"] in ("value_error", "assertion_error") or "error" in ctx:
         # Errors raised inside validators keep their message, not their (unpicklable) exception.
         message = str(ctx.get("error", err.get("msg", "")))
-        return InitErrorDetails(type=PydanticCustomError("value_error", message), loc=err["loc"],
-                                input=err.get("input"))
+        return InitErrorDetails(
+            type=PydanticCustomError("value_error", message), loc=err["loc"], input=err.get("input")
+        )
     return InitErrorDetails(type=err["type"], loc=err["loc"], input=err.get("input"), ctx=ctx)

@@ -36,13 +36,17 @@ def check_run_basics(config: Any) -> tuple[Any, Any]:
     if config.split not in task.splits:
         raise ConfigError(
             f"field 'split': task {task.name!r} has no split {config.split!r}; its splits: {', '.join(task.splits)}.",
-            field="split", fix=f"--split {task.splits[0]}" if task.splits else None,
+            field="split",
+            fix=f"--split {task.splits[0]}" if task.splits else None,
         )
     field_check("task_options", lambda: check_task_options(task, config.task_options))
     template = field_check("template", lambda: harness.get_template(config.template))
     if config.reward:  # GRPO trains on it; SFT's --eval-after logs it
         field_check("reward", lambda: harness.reward_from_spec(config.reward, template=template))
     elif config.method == "grpo":
-        raise ConfigError("field 'reward' is required for GRPO, e.g. --reward accuracy:1,format:1.",
-                          field="reward", fix="--reward accuracy:1,format:1")
+        raise ConfigError(
+            "field 'reward' is required for GRPO, e.g. --reward accuracy:1,format:1.",
+            field="reward",
+            fix="--reward accuracy:1,format:1",
+        )
     return task, template

@@ -33,7 +33,6 @@ public copies on the Hub with :class:`HubDataset` (:mod:`harness.data.sources`).
 These modules are the public surface the built-in tasks use too.
 """
 
-
 from harness.data.images import ImageRef, image_ref, load_image
 from harness.data.limits import (
     DEFAULT_MAX_PIXELS,

@@ -100,8 +100,14 @@ def _open(value: Any, file: Any, row: Any):
 DECIDE = "decide"
 
 
-def _decode(value: Any, file: Any, row: Any, target: tuple[int, int] | None | str, crop_bottom: int,
-            checked: tuple[int, int] | None = None):
+def _decode(
+    value: Any,
+    file: Any,
+    row: Any,
+    target: tuple[int, int] | None | str,
+    crop_bottom: int,
+    checked: tuple[int, int] | None = None,
+):
     """``(image, downscale target)``: a path or bytes decoded to RGB, downscaled and cropped.
 
     ``target``: the downscale size already decided (by :func:`image_ref`), ``None`` for none, or
@@ -115,7 +121,8 @@ def _decode(value: Any, file: Any, row: Any, target: tuple[int, int] | None | st
             if checked is not None and opened.size != checked:
                 w, h = opened.size
                 raise row_error(
-                    file, row,
+                    file,
+                    row,
                     f"image {label} is {w}x{h} pixels now, {checked[0]}x{checked[1]} when its row was read: "
                     "it changed during the run; refusing to decode it. Rerun once the data stays put.",
                 )

@@ -98,8 +98,9 @@ def image_limits() -> ImageLimits:
 def use_image_limits(max_pixels: int | None = None, oversize: str | None = None) -> Iterator[ImageLimits]:
     """Within the block, :func:`load_image` applies these limits (``None``: keep the current value)."""
     base = image_limits()
-    limits = ImageLimits(base.max_pixels if max_pixels is None else max_pixels,
-                         base.oversize if oversize is None else oversize)
+    limits = ImageLimits(
+        base.max_pixels if max_pixels is None else max_pixels, base.oversize if oversize is None else oversize
+    )
     token = _LIMITS.set(limits)
     try:
         yield limits
@@ -114,7 +115,8 @@ def check_image_size(image: Any, label: Any, file: Any, row: Any) -> tuple[int, 
         raise row_error(file, row, f"image {label} is {w}x{h} pixels: it holds no picture.")
     if max(w, h) > MAX_ASPECT_RATIO * min(w, h):
         raise row_error(
-            file, row,
+            file,
+            row,
             f"image {label} is {w}x{h} pixels, an aspect ratio over {MAX_ASPECT_RATIO}:1, which "
             "vision-language processors (Qwen-VL's smart_resize) refuse; crop or pad it, or drop the row.",
         )
@@ -123,7 +125,8 @@ def check_image_size(image: Any, label: Any, file: Any, row: Any) -> tuple[int, 
         return None
     if limits.oversize == "refuse":
         raise row_error(
-            file, row,
+            file,
+            row,
             f"image {label} is {w}x{h} = {w * h / 1e6:.4g} megapixels, over the cap of "
             f"{limits.max_pixels / 1e6:g} MP; refusing to decode it. Shrink the image, raise the cap "
             f"(max_image_pixels / {MAX_PIXELS_ENV}), or downscale such images "
@@ -131,5 +134,3 @@ def check_image_size(image: Any, label: Any, file: Any, row: Any) -> tuple[int, 
         )
     scale = math.sqrt(limits.max_pixels / (w * h))
     return max(1, math.floor(w * scale)), max(1, math.floor(h * scale))
-
-

@@ -100,14 +100,16 @@ def _path_text(value: Any, file: Any, row: Any) -> str:
         parts = urlsplit(text)
         if parts.netloc not in ("", "localhost"):
             raise row_error(
-                file, row,
+                file,
+                row,
                 f"image URL {text!r} names the host {parts.netloc!r}; only local file: URLs are read. "
                 "Copy the image here and write its path.",
             )
         return unquote(parts.path)
     if url and (url.group(2) or scheme in _SCHEMES) and len(scheme) > 1:
         raise row_error(
-            file, row,
+            file,
+            row,
             f"image {text[:80]!r} is a {scheme}: URL; the harness never fetches images from a network. "
             "Download them and write local paths (relative to the dataset root).",
         )
@@ -131,7 +133,8 @@ def confined_path(root: str | Path, value: Any, file: Any, row: Any) -> Path:
     text = _path_text(value, file, row)
     if text.startswith("~"):
         raise row_error(
-            file, row,
+            file,
+            row,
             f"image path {text!r} starts with '~', which a manifest does not expand (it is data, not a "
             "shell command). Write the absolute path, or a path relative to the dataset root "
             "(./~name for a file really called that).",
@@ -142,7 +145,8 @@ def confined_path(root: str | Path, value: Any, file: Any, row: Any) -> Path:
     path = Path(os.path.normpath(base / text))
     if not path.is_relative_to(base):
         raise row_error(
-            file, row,
+            file,
+            row,
             f"image path {text!r} escapes the dataset root {base} (it points to {path}); "
             "relative image paths must stay inside the root. Move the image under the root, "
             "write its absolute path, or point the source at a folder that holds it.",
@@ -181,7 +185,8 @@ def confined_image(root: str | Path, value: Any, file: Any, row: Any) -> Any:
 
 def text_in_bytes_error(data: str, file: Any, row: Any) -> DataError:
     return row_error(
-        file, row,
+        file,
+        row,
         f"the image's 'bytes' field holds text ({data[:60]!r}), not encoded image bytes; put a file "
         "path under 'path' (relative to the dataset root) or store the image's bytes.",
     )
@@ -201,8 +206,14 @@ def confined_entry(root: str | Path, folder: str | Path, what: str = "folder") -
     return path
 
 
-def walk_files(root: str | Path, top: str | Path | None = None, suffixes: tuple[str, ...] | None = None,
-               *, max_depth: int = MAX_WALK_DEPTH, max_entries: int = MAX_WALK_ENTRIES) -> Iterator[Path]:
+def walk_files(
+    root: str | Path,
+    top: str | Path | None = None,
+    suffixes: tuple[str, ...] | None = None,
+    *,
+    max_depth: int = MAX_WALK_DEPTH,
+    max_entries: int = MAX_WALK_ENTRIES,
+) -> Iterator[Path]:
     """Files under ``top`` (default: ``root``) with one of ``suffixes`` (lowercase; ``None``: any), lazily,
     in sorted path order (that of ``sorted(top.rglob("*"))``).
 
@@ -220,8 +231,9 @@ def walk_files(root: str | Path, top: str | Path | None = None, suffixes: tuple[
     yield from _walk(base, start, 0, suffixes, seen, budget, max_depth, start)
 
 
-def _walk(base: Path, folder: Path, depth: int, suffixes, seen: set, budget: list, max_depth: int,
-          start: Path) -> Iterator[Path]:
+def _walk(
+    base: Path, folder: Path, depth: int, suffixes, seen: set, budget: list, max_depth: int, start: Path
+) -> Iterator[Path]:
     try:
         with os.scandir(folder) as listing:
             entries = sorted(listing, key=lambda e: e.name)
@@ -279,5 +291,3 @@ def walk_dirs(root: str | Path, depth: int, *, max_entries: int = MAX_WALK_ENTRI
 
     if depth >= 1:
         yield from below(base, 0)
-
-

@@ -52,18 +52,12 @@ def is_saved_dataset(path: Path) -> bool:
     """Whether ``path`` is a ``datasets`` folder: a ``save_to_disk`` directory (Dataset or
     DatasetDict) or a ``load_dataset`` cache folder (see :func:`builder_cache_dir`)."""
     return path.is_dir() and (
-        (path / "state.json").is_file()
-        or (path / "dataset_dict.json").is_file()
-        or builder_cache_dir(path) is not None
+        (path / "state.json").is_file() or (path / "dataset_dict.json").is_file() or builder_cache_dir(path) is not None
     )
 
 
 def _is_builder_folder(path: Path) -> bool:
-    return (
-        (path / "dataset_info.json").is_file()
-        and not (path / "state.json").is_file()
-        and any(path.glob("*.arrow"))
-    )
+    return (path / "dataset_info.json").is_file() and not (path / "state.json").is_file() and any(path.glob("*.arrow"))
 
 
 _VERSION = re.compile(r"\d+\.\d+\.\d+")
@@ -84,8 +78,9 @@ def builder_cache_dir(path: Path) -> Path | None:
         return path
     # <config>/<version>/<hash>: real folders only, bounded, and only below version-named folders
     # ("1.0.0", as datasets names them), so probing a folder of images never lists all its subfolders.
-    found = [d for v in walk_dirs(path, 2) if _VERSION.fullmatch(v.name)
-             for d in walk_dirs(v, 1) if _is_builder_folder(d)]
+    found = [
+        d for v in walk_dirs(path, 2) if _VERSION.fullmatch(v.name) for d in walk_dirs(v, 1) if _is_builder_folder(d)
+    ]
     return max(found, key=lambda d: d.stat().st_mtime) if found else None
 
 
@@ -152,9 +147,7 @@ def iter_saved_dataset(path: Path, split: str, aliases: Mapping[str, Sequence[st
         ds, file = ds[key], f"{path} [{key}]"
     else:
         file = str(path)
-    label_names = {
-        name: feat.names for name, feat in ds.features.items() if isinstance(feat, datasets.ClassLabel)
-    }
+    label_names = {name: feat.names for name, feat in ds.features.items() if isinstance(feat, datasets.ClassLabel)}
     index = 0
     for batch in ds.with_format("arrow").iter(batch_size=64):
         for data in batch.to_pylist():
@@ -198,8 +191,7 @@ def text_lines(file: Path) -> Iterator[tuple[int, bytes]]:
     except OSError as exc:
         raise DataError(f"{file}: cannot be read ({exc.strerror or exc}).") from None
     with fh:
-        for lineno, raw in enumerate(fh, start=1):
-            yield lineno, raw
+        yield from enumerate(fh, start=1)
 
 
 def decode_line(file: Any, lineno: int, raw: bytes) -> str:
@@ -208,8 +200,9 @@ def decode_line(file: Any, lineno: int, raw: bytes) -> str:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise row_error(
-            file, lineno,
-            f"not UTF-8 text (byte {exc.start}: {raw[exc.start:exc.start + 4]!r}); save the file as UTF-8.",
+            file,
+            lineno,
+            f"not UTF-8 text (byte {exc.start}: {raw[exc.start : exc.start + 4]!r}); save the file as UTF-8.",
         ) from None
     return text[1:] if lineno == 1 and text.startswith("\ufeff") else text
 
@@ -264,7 +257,8 @@ def iter_csv(file: Path, guard: RowGuard | None = None) -> Iterator[Row]:
                     n = width + len(data.pop(extra, ())) - sum(v is None for v in data.values())
                     if n != width:
                         raise row_error(
-                            file, lineno,
+                            file,
+                            lineno,
                             f"row has {n} fields, header has {width}; every row needs one value "
                             "per header column (quote values that contain commas).",
                         )
@@ -288,7 +282,8 @@ def pick(row: Row, names: Sequence[str], what: str) -> Any:
     if present is not None:
         raise row_error(row.file, row.index, f"column {present!r} is empty in this row; fill it or drop the row.")
     raise row_error(
-        row.file, row.index,
+        row.file,
+        row.index,
         f"missing {what} column: expected one of {', '.join(names)}; "
         f"the row has {', '.join(sorted(row.data)) or 'no columns'}.",
     )
@@ -302,7 +297,8 @@ def class_name(row: Row, column: str, value: Any) -> str:
         names = row.names.get(column)
         if not names:
             raise row_error(
-                row.file, row.index,
+                row.file,
+                row.index,
                 f"column {column!r} holds the integer {value} but no class names; store the label text.",
             )
         if not 0 <= value < len(names):

@@ -94,5 +94,3 @@ class RowGuard:
 def _unprefixed(message: str, file: Any, row: Any) -> str:
     prefix = f"{_where(file, row)}: "
     return message[len(prefix) :] if message.startswith(prefix) else message
-
-

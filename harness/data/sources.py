@@ -88,7 +88,7 @@ def check_spec(task_name: str, spec: str) -> str:
     if not text:
         raise ConfigError(f"--source {task_name}=: give synthetic, hf:ORG/NAME[@REVISION] or a local path.")
     if text.startswith(HF_PREFIX):
-        parse_ref(text[len(HF_PREFIX):], "dataset")
+        parse_ref(text[len(HF_PREFIX) :], "dataset")
     return text
 
 
@@ -122,7 +122,7 @@ def _fetch_hint(task: Any, dataset: HubDataset, exc: HubError, per_task: bool = 
 def _hub_choice(task: Any, spec: str, split: str, download: bool) -> DataChoice:
     from harness.hub import SPLIT_ALIASES, dataset_split_files, parse_ref
 
-    ref = parse_ref(spec[len(HF_PREFIX):], "dataset")
+    ref = parse_ref(spec[len(HF_PREFIX) :], "dataset")
     declared = next((d for d in public_data(task) if d.repo_id.lower() == ref.repo_id.lower()), None)
     if declared is not None and ref.revision is None and declared.revision:
         ref = ref.at(declared.revision)  # the task pins the commit its layout was checked against
@@ -133,16 +133,24 @@ def _hub_choice(task: Any, spec: str, split: str, download: bool) -> DataChoice:
     wanted = list(dict.fromkeys(wanted))  # a declared name equal to the split is tried once
     name = getattr(task, "name", "?")
     found = dataset_split_files(ref, wanted, split, download=download, what=f"dataset for task {name!r}")
-    record = {"kind": "hub", "spec": spec, **found.snapshot.record(), "card_splits": found.splits,
-              "files": found.files()}
+    record = {
+        "kind": "hub",
+        "spec": spec,
+        **found.snapshot.record(),
+        "card_splits": found.splits,
+        "files": found.files(),
+    }
     if not record["files"]:
-        raise HubError(f"The dataset {ref.label} has no data files for split {split!r} "
-                       f"(patterns {found.patterns}); check {ref.url}.")
+        raise HubError(
+            f"The dataset {ref.label} has no data files for split {split!r} "
+            f"(patterns {found.patterns}); check {ref.url}."
+        )
     return DataChoice("hub", str(found.snapshot.path), record)
 
 
-def choose(task: Any, spec: str | None, split: str, *, real_model: bool, download: bool = True,
-           per_task: bool = True) -> DataChoice:
+def choose(
+    task: Any, spec: str | None, split: str, *, real_model: bool, download: bool = True, per_task: bool = True
+) -> DataChoice:
     """The data ``task`` loads for ``split`` given ``spec`` (see the module docstring for the rule).
 
     :param per_task: messages name the flag as ``--source TASK=...`` (eval) or ``--source ...`` (run).
@@ -157,8 +165,7 @@ def choose(task: Any, spec: str | None, split: str, *, real_model: bool, downloa
         if spec == SYNTHETIC:
             if not has_synthetic_twin(task):
                 raise ConfigError(
-                    f"{flag(SYNTHETIC)}: task {name!r} declares no synthetic twin; give a path "
-                    "or an hf: dataset."
+                    f"{flag(SYNTHETIC)}: task {name!r} declares no synthetic twin; give a path or an hf: dataset."
                 )
             return DataChoice("synthetic", None, {"kind": "synthetic", "spec": SYNTHETIC})
         if spec.startswith(HF_PREFIX):
@@ -167,8 +174,7 @@ def choose(task: Any, spec: str | None, split: str, *, real_model: bool, downloa
         if not path.exists():
             from harness.hub import looks_like_hub_id
 
-            hint = (f" For the Hub dataset write {flag(HF_PREFIX + spec)}." if looks_like_hub_id(spec)
-                    else "")
+            hint = f" For the Hub dataset write {flag(HF_PREFIX + spec)}." if looks_like_hub_id(spec) else ""
             raise ConfigError(f"{flag(spec)}: no such file or directory.{hint}")
         return DataChoice("path", str(path), {"kind": "path", "spec": spec, "path": str(path.resolve())})
     if not real_model:
@@ -191,8 +197,9 @@ def choose(task: Any, spec: str | None, split: str, *, real_model: bool, downloa
     return DataChoice("default", None, {"kind": "default", "spec": None})
 
 
-def mark_loaded(choice: DataChoice, samples: Sequence[Any], split: str, *, count: int, real_model: bool,
-                task_name: str) -> dict[str, Any]:
+def mark_loaded(
+    choice: DataChoice, samples: Sequence[Any], split: str, *, count: int, real_model: bool, task_name: str
+) -> dict[str, Any]:
     """``choice.record`` with split and ``count`` (distinct samples, rotations not counted); a
     "default" source that turns out synthetic is named so.
 
@@ -223,8 +230,11 @@ def check_task_options(task: Any, options: Mapping[str, Any]) -> None:
     name = getattr(task, "name", "?")
     params = inspect.signature(task.samples).parameters
     takes_any = any(p.kind is p.VAR_KEYWORD for p in params.values())
-    accepted = sorted(k for k, p in params.items()
-                      if k not in RESERVED_SAMPLE_ARGS and p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD))
+    accepted = sorted(
+        k
+        for k, p in params.items()
+        if k not in RESERVED_SAMPLE_ARGS and p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD)
+    )
     declared = optional_member(task, "sample_options")
     if takes_any and callable(declared):  # a task whose samples() passes **options on says which it takes
         accepted = sorted(set(accepted) | set(declared()))
@@ -274,8 +284,9 @@ def resolve_run_data(config: Any) -> Any:
     update: dict[str, Any] = {}
     download = bool(getattr(config, "allow_download", True))
     if isinstance(config.model, str) and looks_like_hub_id(config.model):
-        path, _ = resolve_model(config.model, download=download,
-                                trust_remote_code=bool(getattr(config, "trust_remote_code", False)))
+        path, _ = resolve_model(
+            config.model, download=download, trust_remote_code=bool(getattr(config, "trust_remote_code", False))
+        )
         update["model"] = str(path)
     try:
         task = get_host().get("tasks", config.task)

@@ -88,16 +88,22 @@ class ImageTask:
     @staticmethod
     def _loader_options(loader: Any) -> list[str]:
         params = inspect.signature(loader).parameters.values()
-        return [p.name for p in params if p.kind is p.KEYWORD_ONLY
-                or (p.kind is p.POSITIONAL_OR_KEYWORD and p.name not in _LOADER_ARGS)]
+        return [
+            p.name
+            for p in params
+            if p.kind is p.KEYWORD_ONLY or (p.kind is p.POSITIONAL_OR_KEYWORD and p.name not in _LOADER_ARGS)
+        ]
 
     def _check_options(self, loader: Any, options: Mapping[str, Any]) -> None:
         """A :class:`harness.ConfigError` naming any option ``loader`` does not take."""
         params = inspect.signature(loader).parameters.values()
         if any(p.kind is p.VAR_KEYWORD for p in params):
             return
-        accepted = [p.name for p in params if p.kind is p.KEYWORD_ONLY
-                    or (p.kind is p.POSITIONAL_OR_KEYWORD and p.name not in _LOADER_ARGS)]
+        accepted = [
+            p.name
+            for p in params
+            if p.kind is p.KEYWORD_ONLY or (p.kind is p.POSITIONAL_OR_KEYWORD and p.name not in _LOADER_ARGS)
+        ]
         accepted += [n for n in self._own_options if n not in accepted]
         unknown = [k for k in options if k not in accepted]
         if unknown:
@@ -123,9 +129,7 @@ class ImageTask:
         ``None``, see :func:`synthetic_count`), deterministic in ``seed``."""
         raise NotImplementedError(f"task {self.name!r} has no synthetic twin; pass a data source")
 
-    def load_real(
-        self, split: str, source: str | Path, seed: int, guard: RowGuard, **options: Any
-    ) -> Iterator[Sample]:
+    def load_real(self, split: str, source: str | Path, seed: int, guard: RowGuard, **options: Any) -> Iterator[Sample]:
         """The samples of ``split`` read from ``source`` (a local path); bad rows go through
         ``guard`` (``guard.run(file, row, make_sample)``: see :class:`harness.data.RowGuard`)."""
         raise NotImplementedError(f"task {self.name!r} reads no real data")
@@ -186,6 +190,4 @@ def synthetic_count(limit: int | None, default: int, task: str = "?") -> int:
 def check_split(task: str, split: str, splits: Sequence[str]) -> None:
     """A :class:`harness.ConfigError` when ``split`` is not one of the task's ``splits``."""
     if split not in splits:
-        raise ConfigError(
-            f"Task {task!r} has no split {split!r}; its splits are: {', '.join(splits)}."
-        )
+        raise ConfigError(f"Task {task!r} has no split {split!r}; its splits are: {', '.join(splits)}.")

@@ -27,8 +27,9 @@ def correct_by_sample(records: Sequence[Mapping[str, Any]]) -> dict[str, bool]:
     return out
 
 
-def compare_outputs(a: str | Path, b: str | Path, task: str, template: str, *,
-                    seed: int = 0, resamples: int = 10000) -> PairedResult:
+def compare_outputs(
+    a: str | Path, b: str | Path, task: str, template: str, *, seed: int = 0, resamples: int = 10000
+) -> PairedResult:
     """B against A (``diff`` = B - A) on ``task`` x ``template`` of two eval output directories."""
     from harness.errors import DataError
 
@@ -37,18 +38,28 @@ def compare_outputs(a: str | Path, b: str | Path, task: str, template: str, *,
     for path, records in ((a, ra), (b, rb)):
         if not records:
             raise DataError(f"{records_path(path, task, template)}: no sample records to compare.")
-    return compare_paired(correct_by_sample(ra), correct_by_sample(rb),
-                          what=f"{task} x {template} in {a} and {b}", seed=seed, resamples=resamples)
+    return compare_paired(
+        correct_by_sample(ra),
+        correct_by_sample(rb),
+        what=f"{task} x {template} in {a} and {b}",
+        seed=seed,
+        resamples=resamples,
+    )
 
 
 def common_cells(results_a: Mapping[str, Any], results_b: Mapping[str, Any]) -> list[tuple[str, str]]:
     """``(task, template)`` evaluated in both ``results.json`` contents, in A's order."""
-    return [(task, template) for task, per in results_a["results"].items() for template in per
-            if template in results_b["results"].get(task, {})]
+    return [
+        (task, template)
+        for task, per in results_a["results"].items()
+        for template in per
+        if template in results_b["results"].get(task, {})
+    ]
 
 
-def compare_runs(runs: Sequence[tuple[str, str | Path, Mapping[str, Any]]], *,
-                 seed: int = 0, unpaired: list[str] | None = None) -> list[dict[str, Any]]:
+def compare_runs(
+    runs: Sequence[tuple[str, str | Path, Mapping[str, Any]]], *, seed: int = 0, unpaired: list[str] | None = None
+) -> list[dict[str, Any]]:
     """Each run after the first against the first, per task x template both evaluated.
 
     :param runs: ``(label, output directory, results.json content)`` per run.
@@ -64,13 +75,15 @@ def compare_runs(runs: Sequence[tuple[str, str | Path, Mapping[str, Any]]], *,
     out = []
     for label, directory, results in others:
         for task, template in common_cells(base_results, results):
-            absent = [str(records_path(d, task, template)) for d in (base_dir, directory)
-                      if not records_path(d, task, template).exists()]
+            absent = [
+                str(records_path(d, task, template))
+                for d in (base_dir, directory)
+                if not records_path(d, task, template).exists()
+            ]
             if absent:  # a results.json kept without its sample logs: nothing to pair, said by the caller
                 if unpaired is not None:
                     unpaired.append(f"{label} vs {base_label}, {task} x {template}: no sample log {absent[0]}")
                 continue
             result = compare_outputs(base_dir, directory, task, template, seed=seed)
-            out.append({"baseline": base_label, "run": label, "task": task, "template": template}
-                       | result.to_dict())
+            out.append({"baseline": base_label, "run": label, "task": task, "template": template} | result.to_dict())
     return out

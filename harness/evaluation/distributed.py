@@ -44,9 +44,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from harness.errors import ConfigError, HarnessError
-from harness.config.eval import EvalConfig
 from harness.api.protocols import optional_member
+from harness.config.eval import EvalConfig
+from harness.errors import ConfigError, HarnessError
 
 SHARDS_DIR = "shards"
 IN_PROCESS = "<in-process>"  # the distribution name PluginHost.register_plugin records
@@ -99,10 +99,14 @@ def check_resources(ray: Any, address: str, gpus: float, cpus: float) -> dict[st
     nodes = [n for n in ray.nodes() if n.get("Alive")]
     fits = [n for n in nodes if n["Resources"].get("GPU", 0) >= gpus and n["Resources"].get("CPU", 0) >= cpus]
     if not fits:
-        listing = "; ".join(
-            f"{n.get('NodeManagerAddress', '?')}: {n['Resources'].get('GPU', 0):g} GPU, "
-            f"{n['Resources'].get('CPU', 0):g} CPU" for n in nodes
-        ) or "no live nodes"
+        listing = (
+            "; ".join(
+                f"{n.get('NodeManagerAddress', '?')}: {n['Resources'].get('GPU', 0):g} GPU, "
+                f"{n['Resources'].get('CPU', 0):g} CPU"
+                for n in nodes
+            )
+            or "no live nodes"
+        )
         raise ConfigError(
             f"No node of the Ray cluster at {address} has the {gpus:g} GPU(s) and {cpus:g} CPU(s) one shard "
             f"asks for ({listing}). Lower --shard-gpus/--shard-cpus, or add nodes that have them."
@@ -136,8 +140,15 @@ def _marker_name(token: str, who: str) -> str:
     return f".{who}-{token}"
 
 
-def run_shard(fields: dict[str, Any], index: int, count: int, output: str, token: str,
-              plugins: list[tuple[str, Any]], version: str) -> dict[str, Any]:
+def run_shard(
+    fields: dict[str, Any],
+    index: int,
+    count: int,
+    output: str,
+    token: str,
+    plugins: list[tuple[str, Any]],
+    version: str,
+) -> dict[str, Any]:
     """Run shard ``index``/``count`` of the config ``fields`` into ``shard_dir(output, ...)`` (on a worker).
 
     Returns what the driver reports; a :class:`HarnessError` comes back as
@@ -151,8 +162,9 @@ def run_shard(fields: dict[str, Any], index: int, count: int, output: str, token
     node = socket.gethostname()
     try:
         if version != __version__:
-            raise ConfigError(f"node {node} has rft-harness {__version__}, the driver {version}; install one "
-                              "version everywhere.")
+            raise ConfigError(
+                f"node {node} has rft-harness {__version__}, the driver {version}; install one version everywhere."
+            )
         shards = Path(output) / SHARDS_DIR
         if not (shards / _marker_name(token, "driver")).is_file():
             raise OutputNotShared(
@@ -217,17 +229,16 @@ def run_on_ray(
         where the cluster has GPUs (1 for an engine without one), else 0.
     :param retries: how many times a shard whose worker failed is started again.
     """
+    from harness.config.preflight import check_ray_address
     from harness.data import use_image_limits
     from harness.evaluation.plan import plan_units
     from harness.evaluation.runner import check_engine_options, check_output_dir, resolve_eval_model
     from harness.evaluation.scoring import build_rewards
     from harness.evaluation.shards import merge_shards
-    from harness.runs.fingerprint import checkpoint_fingerprint
     from harness.host.manager import get_host
+    from harness.runs.fingerprint import checkpoint_fingerprint
     from harness.runs.rundir import check_output_path, output_lock, write_text
     from harness.runs.versions import __version__
-
-    from harness.config.preflight import check_ray_address
 
     if config.shard is not None:
         raise ConfigError("--shard I/N runs one shard by hand; --shards N runs them all on Ray. Use one of them.")
@@ -271,8 +282,10 @@ def run_on_ray(
             plugins = in_process_plugins(host)
             _send_by_value(plugins)
             fields = config.model_dump(mode="json", exclude={"shard", "output"})
-            echo(f"Ray cluster {address}: {totals.get('GPU', 0):g} GPU, {totals.get('CPU', 0):g} CPU; "
-                 f"{shards} shards of {gpus:g} GPU + {cpus:g} CPU each, up to {retries} restart(s) per shard.")
+            echo(
+                f"Ray cluster {address}: {totals.get('GPU', 0):g} GPU, {totals.get('CPU', 0):g} CPU; "
+                f"{shards} shards of {gpus:g} GPU + {cpus:g} CPU each, up to {retries} restart(s) per shard."
+            )
             task = ray.remote(run_shard).options(num_cpus=cpus, num_gpus=gpus, max_retries=0, retry_exceptions=False)
 
             def submit(i: int) -> Any:
@@ -281,17 +294,21 @@ def run_on_ray(
             _drive(ray, submit, units, output, shards, retries, token, progress, echo)
         finally:
             ray.shutdown()
-        return merge_shards([shard_dir(output, i, shards) for i in range(1, shards + 1)], output, echo=echo, plot=plot, html=html)
+        return merge_shards(
+            [shard_dir(output, i, shards) for i in range(1, shards + 1)], output, echo=echo, plot=plot, html=html
+        )
 
 
-def _drive(ray, submit, units, output: Path, shards: int, retries: int, token: str, progress: bool,
-           echo: Callable[[str], None]) -> None:
+def _drive(
+    ray, submit, units, output: Path, shards: int, retries: int, token: str, progress: bool, echo: Callable[[str], None]
+) -> None:
     """Run every shard to completion (restarting failed ones) with one progress bar over all samples."""
     from tqdm.auto import tqdm
 
     files = [
         shard_dir(output, i, shards) / "samples" / f"{u.task.name}.{u.template.name}.jsonl"
-        for i in range(1, shards + 1) for u in units
+        for i in range(1, shards + 1)
+        for u in units
     ]
     total = sum(len(u.items) for u in units)
     bar = tqdm(total=total, unit="sample", desc=f"{shards} shards", disable=not progress, dynamic_ncols=True)
@@ -318,8 +335,10 @@ def _drive(ray, submit, units, output: Path, shards: int, retries: int, token: s
                             "resume."
                         ) from None
                     attempts[i] += 1
-                    say(f"shard {i}/{shards} failed ({reason}); starting it again "
-                        f"(attempt {attempts[i]} of {retries + 1}), it resumes from its log")
+                    say(
+                        f"shard {i}/{shards} failed ({reason}); starting it again "
+                        f"(attempt {attempts[i]} of {retries + 1}), it resumes from its log"
+                    )
                     running[submit(i)] = i
                     started[i] = time.monotonic()
                     continue
@@ -333,9 +352,11 @@ def _drive(ray, submit, units, output: Path, shards: int, retries: int, token: s
                         "samples are on that node only. Put --output on a shared filesystem."
                     )
                 finished += 1
-                say(f"shard {i}/{shards} done on {outcome['node']}: {outcome['new']} new, "
+                say(
+                    f"shard {i}/{shards} done on {outcome['node']}: {outcome['new']} new, "
                     f"{outcome['resumed']} resumed samples, {time.monotonic() - started[i]:.0f} s "
-                    f"[{finished}/{shards} shards]")
+                    f"[{finished}/{shards} shards]"
+                )
         bar.n = min(total, sum(_count_lines(f) for f in files))
         bar.refresh()
     finally:

@@ -23,12 +23,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from harness.errors import ConfigError, DataError
-from harness.config.eval import EvalConfig
-from harness.host.manager import get_host
 from harness.api.sample import Sample
-from harness.runs.fingerprint import sample_digest, samples_fingerprint
+from harness.config.eval import EvalConfig
 from harness.data.sources import check_task_options, choose, mark_loaded, no_samples_error
+from harness.errors import ConfigError, DataError
+from harness.host.manager import get_host
+from harness.runs.fingerprint import sample_digest, samples_fingerprint
 
 
 @dataclass(slots=True)  # one per sample of the run: kept small
@@ -115,8 +115,12 @@ def rotated_choices(sample: Sample) -> list[Sample]:
 
 
 def _task_samples(task: Any, config: EvalConfig, source: str | None) -> list[Sample]:
-    kwargs: dict[str, Any] = {"source": source, "limit": config.limit, "seed": config.seed,
-                              **config.task_options.get(task.name, {})}
+    kwargs: dict[str, Any] = {
+        "source": source,
+        "limit": config.limit,
+        "seed": config.seed,
+        **config.task_options.get(task.name, {}),
+    }
     own_circular = "circular" in inspect.signature(task.samples).parameters
     if config.circular and own_circular:
         return list(task.samples(config.split, circular=True, **kwargs))
@@ -135,13 +139,13 @@ def load_items(task: Any, config: EvalConfig) -> tuple[list[Item], dict[str, Any
     """
     if config.split not in task.splits:
         raise ConfigError(
-            f"Task {task.name!r} has no split {config.split!r}; its splits are "
-            f"{', '.join(task.splits)}. Use --split."
+            f"Task {task.name!r} has no split {config.split!r}; its splits are {', '.join(task.splits)}. Use --split."
         )
     check_task_options(task, config.task_options.get(task.name, {}))
     real_model = config.model is not None
-    choice = choose(task, config.sources.get(task.name), config.split, real_model=real_model,
-                    download=config.allow_download)
+    choice = choose(
+        task, config.sources.get(task.name), config.split, real_model=real_model, download=config.allow_download
+    )
     loaded = _task_samples(task, config, choice.source)
     if not loaded:
         raise no_samples_error(task.name, config.sources.get(task.name) or choice.record, config.split)
@@ -163,8 +167,7 @@ def load_items(task: Any, config: EvalConfig) -> tuple[list[Item], dict[str, Any
             continue
         rotation = int(sample.meta.get("rotation", 0)) if config.circular else 0
         items.append(Item(index, rotation, group, sample, digest))
-    record = mark_loaded(choice, loaded, config.split, count=len(positions), real_model=real_model,
-                         task_name=task.name)
+    record = mark_loaded(choice, loaded, config.split, count=len(positions), real_model=real_model, task_name=task.name)
     record["fingerprint"] = samples_fingerprint(digests)
     if config.task_options.get(task.name):
         record["options"] = dict(config.task_options[task.name])

@@ -54,8 +54,13 @@ def read_records(path: str | Path, repair: bool = True, fields: Collection[str] 
             try:
                 record = json.loads(line[:-1])  # without its newline: json's encoding detection sees the record
             except (json.JSONDecodeError, UnicodeDecodeError, RecursionError, ValueError) as exc:
-                reason = (exc.msg if isinstance(exc, json.JSONDecodeError) else "not UTF-8"
-                          if isinstance(exc, UnicodeDecodeError) else f"{type(exc).__name__}: {str(exc)[:80]}")
+                reason = (
+                    exc.msg
+                    if isinstance(exc, json.JSONDecodeError)
+                    else "not UTF-8"
+                    if isinstance(exc, UnicodeDecodeError)
+                    else f"{type(exc).__name__}: {str(exc)[:80]}"
+                )
                 raise DataError(
                     f"{path}, line {lineno}: not a JSON record ({reason}). The samples log is "
                     f"damaged; delete that line (or the file, to redo that task/template)."
@@ -65,8 +70,7 @@ def read_records(path: str | Path, repair: bool = True, fields: Collection[str] 
             check_record(record, path, lineno)
             if record["id"] in seen:
                 raise DataError(
-                    f"{path}, line {lineno}: sample id {record['id']!r} appears twice; "
-                    f"remove the duplicate line."
+                    f"{path}, line {lineno}: sample id {record['id']!r} appears twice; remove the duplicate line."
                 )
             seen.add(record["id"])
             records.append(record if fields is None else {k: v for k, v in record.items() if k in fields or k == "id"})
@@ -92,16 +96,20 @@ _REQUIRED: dict[str, tuple[Callable[[Any], bool], str]] = {
     "prediction": (lambda v: v is None or isinstance(v, str), "a string or null"),
     "num_tokens": (_count, "a whole number >= 0"),
     "reward": (_number, "a finite number"),
-    "rewards": (lambda v: isinstance(v, dict) and all(isinstance(k, str) and _number(x) for k, x in v.items()),
-                "an object of finite numbers by reward name"),
+    "rewards": (
+        lambda v: isinstance(v, dict) and all(isinstance(k, str) and _number(x) for k, x in v.items()),
+        "an object of finite numbers by reward name",
+    ),
 }
 _OPTIONAL: dict[str, tuple[Callable[[Any], bool], str]] = {
     "rotation": (_count, "a whole number >= 0"),
     "group": (lambda v: isinstance(v, str), "a string"),
     "format_ok": (lambda v: v is None or isinstance(v, bool), "true, false or null"),
     "meta": (lambda v: isinstance(v, dict), "an object"),
-    "choices": (lambda v: v is None or (isinstance(v, list) and all(isinstance(c, str) for c in v)),
-                "a list of strings or null"),
+    "choices": (
+        lambda v: v is None or (isinstance(v, list) and all(isinstance(c, str) for c in v)),
+        "a list of strings or null",
+    ),
     "digest": (lambda v: isinstance(v, str), "a string"),
 }
 

@@ -141,12 +141,16 @@ def _data_lines(runs: Sequence[Run]) -> list[str]:
             record = data_record(results, task)
             lines.append(f"{label} {task}: {describe(record)}" if len(runs) > 1 else f"{task}: {describe(record)}")
             marks.add(_mark(results, task))
-            key = None if record is None else tuple(record.get(k) for k in ("kind", "repo", "revision", "path", "split"))
+            key = (
+                None if record is None else tuple(record.get(k) for k in ("kind", "repo", "revision", "path", "split"))
+            )
             per_task.setdefault(task, {})[label] = key
     for task, keys in per_task.items():
         if len(set(keys.values())) > 1:
-            lines.append(f"WARNING: the {task} row compares runs scored on different data "
-                         f"({', '.join(keys)}): see the lines above.")
+            lines.append(
+                f"WARNING: the {task} row compares runs scored on different data "
+                f"({', '.join(keys)}): see the lines above."
+            )
     lines += [f"{m} {MARK_LEGEND[m]}" for m in (SYNTHETIC_MARK, UNKNOWN_MARK) if m in marks]
     return lines
 
@@ -165,9 +169,11 @@ def _tables(runs: Sequence[Run]) -> list[tuple[str, tuple[list[str], list[list[s
             "Response length, tokens (mean / median / p90)",
             _grid(
                 runs,
-                lambda e: "—"
-                if e is None or e["response_tokens"]["mean"] is None
-                else "{mean:.0f} / {median:.0f} / {p90:.0f}".format(**e["response_tokens"]),
+                lambda e: (
+                    "—"
+                    if e is None or e["response_tokens"]["mean"] is None
+                    else "{mean:.0f} / {median:.0f} / {p90:.0f}".format(**e["response_tokens"])
+                ),
             ),
         ),
         (
@@ -204,22 +210,39 @@ def paired_grid(comparisons: Sequence[dict[str, Any]]) -> tuple[list[str], list[
     """Header and rows of the paired-test table (see :func:`harness.evaluation.compare.compare_runs`)."""
     from harness.stats import format_p
 
-    header = ["task", "template", "run vs baseline", "n", "difference, points [95% CI]",
-              "only baseline / only run right", "McNemar exact", "paired bootstrap"]
+    header = [
+        "task",
+        "template",
+        "run vs baseline",
+        "n",
+        "difference, points [95% CI]",
+        "only baseline / only run right",
+        "McNemar exact",
+        "paired bootstrap",
+    ]
     body = []
     for c in comparisons:
         mark = " *" if c["significant"] else ""
-        body.append([
-            c["task"], c["template"], f"{c['run']} vs {c['baseline']}", str(c["n"]),
-            f"{100 * c['diff']:+.1f} [{100 * c['diff_low']:+.1f}, {100 * c['diff_high']:+.1f}]",
-            f"{c['only_a']} / {c['only_b']}", format_p(c["p_mcnemar"]) + mark, format_p(c["p_bootstrap"]),
-        ])
+        body.append(
+            [
+                c["task"],
+                c["template"],
+                f"{c['run']} vs {c['baseline']}",
+                str(c["n"]),
+                f"{100 * c['diff']:+.1f} [{100 * c['diff_low']:+.1f}, {100 * c['diff_high']:+.1f}]",
+                f"{c['only_a']} / {c['only_b']}",
+                format_p(c["p_mcnemar"]) + mark,
+                format_p(c["p_bootstrap"]),
+            ]
+        )
     return header, body
 
 
-PAIRED_NOTE = ("Paired on the same test samples (matched by id): the exact McNemar test on the samples "
-               "only one run got right, and a paired bootstrap (10,000 resamples) of the accuracy "
-               "difference. * = p < 0.05 (McNemar).")
+PAIRED_NOTE = (
+    "Paired on the same test samples (matched by id): the exact McNemar test on the samples "
+    "only one run got right, and a paired bootstrap (10,000 resamples) of the accuracy "
+    "difference. * = p < 0.05 (McNemar)."
+)
 
 
 def render_markdown(runs: Sequence[Run], comparisons: Sequence[dict[str, Any]] = ()) -> str:
@@ -339,8 +362,7 @@ def save_plot(results: dict[str, Any], output: Path, path: Path) -> None:
         lengths = [
             r["num_tokens"]
             for task in tasks
-            for r in read_records(output / "samples" / f"{task}.{template}.jsonl", repair=False,
-                                  fields=("num_tokens",))
+            for r in read_records(output / "samples" / f"{task}.{template}.jsonl", repair=False, fields=("num_tokens",))
         ]
         if lengths:
             ax_len.hist(lengths, bins=30, alpha=0.6, label=template)

@@ -34,10 +34,12 @@ def bootstrap_ci(
     # (one (resamples, n) index array is 80 MB at n = 10,000). The generator fills the blocks in the
     # order it would fill one array, so the interval is the same to the last bit.
     block = max(1, BOOTSTRAP_BLOCK // arr.size)
-    means = np.concatenate([
-        arr[rng.integers(0, arr.size, size=(min(block, resamples - start), arr.size))].mean(axis=1)
-        for start in range(0, resamples, block)
-    ])
+    means = np.concatenate(
+        [
+            arr[rng.integers(0, arr.size, size=(min(block, resamples - start), arr.size))].mean(axis=1)
+            for start in range(0, resamples, block)
+        ]
+    )
     tail = (1.0 - level) / 2 * 100
     low, high = np.percentile(means, [tail, 100 - tail])
     return float(low), float(high)
@@ -88,8 +90,7 @@ def summarize(
     verdicts = group_correctness(records)
     low, high = bootstrap_ci([float(v) for v in verdicts], resamples, seed)
     task_records = [
-        {k: r[k] for k in ("id", "gold", "prediction", "correct")} | {"meta": r.get("meta", {})}
-        for r in records
+        {k: r[k] for k in ("id", "gold", "prediction", "correct")} | {"meta": r.get("meta", {})} for r in records
     ]
     task_metrics = {k: float(v) for k, v in task.metrics(task_records).items()} if records else {}
     format_flags = [r["format_ok"] for r in records if r.get("format_ok") is not None]
@@ -113,8 +114,13 @@ def summarize(
         },
         "reward_total_mean": float(np.mean([r["reward"] for r in records])) if records else None,
         "hacking": record_indicators(
-            task, records, cap=cap, weights=weights or {},
+            task,
+            records,
+            cap=cap,
+            weights=weights or {},
             length_rewards=HackingMonitor().length_rewards,
-        ).values() if records else {},
+        ).values()
+        if records
+        else {},
         "think_agreement": agreement_summary(records),
     }

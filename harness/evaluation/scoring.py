@@ -13,11 +13,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from harness.errors import DataError, UnknownNameError
-from harness.host.manager import get_host
 from harness.api.protocols import extract_prediction
-from harness.rewards.spec import reward_from_spec
+from harness.errors import DataError, UnknownNameError
 from harness.evaluation.thinking import agreement_fields
+from harness.host.manager import get_host
+from harness.rewards.spec import reward_from_spec
 
 
 def build_rewards(spec: Any, template: Any) -> Any:

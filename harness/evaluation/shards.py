@@ -13,9 +13,9 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from harness.config.eval import EvalConfig
 from harness.data import use_image_limits
 from harness.errors import ConfigError, DataError
-from harness.config.eval import EvalConfig
 from harness.evaluation.plan import plan_units
 from harness.evaluation.records import read_records, records_path, write_records
 from harness.evaluation.results import sort_records
@@ -43,11 +43,6 @@ def merge_shards(
     """Merge shard output directories into ``output``; returns the merged results.json content."""
     from harness.evaluation.runner import (
         CHECKPOINT_KEY,
-        DATA_FILE,
-        DATA_IDENTITY,
-        check_data,
-        check_output_dir,
-        finalize,
     )
     from harness.runs.fingerprint import checkpoint_changes
 
@@ -93,9 +88,18 @@ def merge_shards(
         return _merge_locked(config, units, shards, count, dirs, output, checkpoint, echo, plot, html)
 
 
-def _merge_locked(config: EvalConfig, units: list, shards: dict[int, Path], count: int, dirs: list[Path],
-                  output: Path, checkpoint: Any, echo: Callable[[str], None], plot: bool,
-                  html: bool = True) -> dict[str, Any]:
+def _merge_locked(
+    config: EvalConfig,
+    units: list,
+    shards: dict[int, Path],
+    count: int,
+    dirs: list[Path],
+    output: Path,
+    checkpoint: Any,
+    echo: Callable[[str], None],
+    plot: bool,
+    html: bool = True,
+) -> dict[str, Any]:
     from harness.evaluation.runner import DATA_FILE, DATA_IDENTITY, check_data, check_output_dir, finalize
 
     check_output_dir(config, output, checkpoint if isinstance(checkpoint, dict) else None)
@@ -132,5 +136,6 @@ def _merge_locked(config: EvalConfig, units: list, shards: dict[int, Path], coun
 
         model_path, untrained, model_hub = resolve_eval_model(config)
     run_info = {"merged_from": [str(shards[i]) for i in sorted(shards)], "timings": {}}
-    return finalize(config, units, output, model_path, untrained, run_info, echo=echo, model_hub=model_hub,
-                    plot=plot, html=html)
+    return finalize(
+        config, units, output, model_path, untrained, run_info, echo=echo, model_hub=model_hub, plot=plot, html=html
+    )

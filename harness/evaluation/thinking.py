@@ -14,9 +14,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from harness.api.answers import ANSWER_CLOSE, ANSWER_OPEN, completion_text, thought_conclusion, think_span
-from harness.api.protocols import extract_prediction
-from harness.api.protocols import optional_member
+from harness.api.answers import ANSWER_CLOSE, ANSWER_OPEN, completion_text, think_span, thought_conclusion
+from harness.api.protocols import extract_prediction, optional_member
 
 
 def thought_answer(task: Any, completion: Any, sample: Any) -> tuple[bool, str | None]:
@@ -43,5 +42,9 @@ def agreement_summary(records: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     with_thought = [r for r in records if r.get("has_think")]
     argued = [r for r in records if r.get("think_agrees") is not None]
     agree = sum(1 for r in argued if r["think_agrees"])
-    return {"with_thought": len(with_thought), "argued": len(argued), "agree": agree,
-            "rate": agree / len(argued) if argued else None}
+    return {
+        "with_thought": len(with_thought),
+        "argued": len(argued),
+        "agree": agree,
+        "rate": agree / len(argued) if argued else None,
+    }

@@ -102,8 +102,11 @@ class HackingAlarm:
         """
         if not self._checked_names and values:
             self._checked_names = True
-            stray = sorted(n for n, t in self.settings.thresholds.items()
-                           if t is not None and n not in values and n not in INDICATORS)
+            stray = sorted(
+                n
+                for n, t in self.settings.thresholds.items()
+                if t is not None and n not in values and n not in INDICATORS
+            )
             if stray:  # a task's own indicator misspelled in the config would never alarm
                 self.warn(
                     f"monitor.thresholds names {', '.join(stray)}, which this run does not compute "
@@ -142,7 +145,7 @@ class HackingAlarm:
     def _sustained(self, history: Sequence[float], threshold: float) -> float | None:
         """The window's mean when the signal is sustained and sizeable (see the class doc), else ``None``."""
         s = self.settings
-        recent = history[-s.window:]
+        recent = history[-s.window :]
         mean = sum(recent) / len(recent)
         if mean < threshold or sum(v >= threshold for v in recent) < min(s.min_steps_over, len(recent)):
             return None
@@ -159,11 +162,19 @@ class HackingAlarm:
         lines = []
         for alarm in alarms:
             for example in list(examples.get(alarm.indicator, ()))[: self.settings.examples]:
-                lines.append({"step": step, "indicator": alarm.indicator, "value": alarm.value,
-                              "threshold": alarm.threshold, **example})
+                lines.append(
+                    {
+                        "step": step,
+                        "indicator": alarm.indicator,
+                        "value": alarm.value,
+                        "threshold": alarm.threshold,
+                        **example,
+                    }
+                )
             if not examples.get(alarm.indicator):  # e.g. length_share: no single completion to blame
-                lines.append({"step": step, "indicator": alarm.indicator, "value": alarm.value,
-                              "threshold": alarm.threshold})
+                lines.append(
+                    {"step": step, "indicator": alarm.indicator, "value": alarm.value, "threshold": alarm.threshold}
+                )
         self.folder.mkdir(parents=True, exist_ok=True)
         path = self.folder / f"step-{step}.jsonl"
         return write_text(path, "".join(json.dumps(line, ensure_ascii=False, default=str) + "\n" for line in lines))
@@ -180,8 +191,12 @@ def examples_of(
     for ``hack/length_share`` the completions with the largest shares (each with its ``length_share``)."""
 
     def example(i: int) -> dict[str, Any]:
-        return {"id": samples[i].id, "gold": samples[i].answer, "completion": texts[i],
-                **({"reward": rewards[i]} if rewards is not None else {})}
+        return {
+            "id": samples[i].id,
+            "gold": samples[i].answer,
+            "completion": texts[i],
+            **({"reward": rewards[i]} if rewards is not None else {}),
+        }
 
     out = {name: [example(i) for i in indicators.flagged(name)[:limit]] for name in indicators.flags}
     shares = indicators.length_shares

@@ -7,9 +7,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from harness.api.answers import ANSWER_OPEN, is_blank_answer, last_answer
-from harness.errors import PluginError
-from harness.api.sample import Sample
 from harness.api.protocols import optional_member
+from harness.api.sample import Sample
+from harness.errors import PluginError
 
 PREFIX = "hack/"
 MULTIPLE_ANSWERS = "hack/multiple_answers"
@@ -155,8 +155,14 @@ def compute_indicators(
         length; for ``hack/length_share``.
     """
     n = len(texts)
-    for label, rows in (("samples", samples), ("tasks", tasks), ("correct", correct),
-                        ("format_ok", format_ok), ("num_tokens", num_tokens), ("at_cap", at_cap)):
+    for label, rows in (
+        ("samples", samples),
+        ("tasks", tasks),
+        ("correct", correct),
+        ("format_ok", format_ok),
+        ("num_tokens", num_tokens),
+        ("at_cap", at_cap),
+    ):
         if rows is not None and len(rows) != n:
             raise ValueError(f"compute_indicators: {len(rows)} {label} for {n} completions")
     texts = list(texts)
@@ -279,8 +285,14 @@ def record_indicators(
     """
     texts = [str(r.get("completion", "")) for r in records]
     samples = [
-        Sample(id=str(r["id"]), images=[], question="", choices=r.get("choices"),
-               answer=str(r.get("gold", "")), meta=dict(r.get("meta") or {}))
+        Sample(
+            id=str(r["id"]),
+            images=[],
+            question="",
+            choices=r.get("choices"),
+            answer=str(r.get("gold", "")),
+            meta=dict(r.get("meta") or {}),
+        )
         for r in records
     ]
     flags = [r.get("format_ok") for r in records]

@@ -44,17 +44,27 @@ class HackingMonitor(StrictModel):
         10, ge=0, description="No alarm before this step: an untrained policy's first steps are noise."
     )
     window: int = Field(
-        5, ge=1, description="Steps an indicator is averaged over before it is compared with its threshold "
-        "(the last `window` logged steps, fewer early in a run): one noisy step is not a habit.")
+        5,
+        ge=1,
+        description="Steps an indicator is averaged over before it is compared with its threshold "
+        "(the last `window` logged steps, fewer early in a run): one noisy step is not a habit.",
+    )
     min_steps_over: int = Field(
-        3, ge=1, description="Steps of the window that must each be at or over the threshold (fewer when the "
-        "run has logged fewer steps).")
+        3,
+        ge=1,
+        description="Steps of the window that must each be at or over the threshold (fewer when the "
+        "run has logged fewer steps).",
+    )
     baseline_steps: int = Field(
-        5, ge=0, description="The first steps of the run (from step 0) form the indicator's baseline; the "
+        5,
+        ge=0,
+        description="The first steps of the run (from step 0) form the indicator's baseline; the "
         "window must exceed it by `min_rise`: a value the untrained policy already had is not a hack (0: "
-        "no baseline).")
-    min_rise: float = Field(0.2, ge=0.0, le=1.0, description="How far the window's mean must rise above the "
-                            "baseline to alarm.")
+        "no baseline).",
+    )
+    min_rise: float = Field(
+        0.2, ge=0.0, le=1.0, description="How far the window's mean must rise above the baseline to alarm."
+    )
     examples: int = Field(3, ge=0, description="Flagged completions written per alarmed indicator.")
     stop_on_hack: bool = Field(False, description="Stop the run at the first alarm.")
     format_reward: str = Field(
@@ -83,5 +93,3 @@ class HackingMonitor(StrictModel):
             ):
                 raise ValueError(f"threshold of {name} must be a number in [0, 1] or null, got {threshold!r}")
         return {**DEFAULT_THRESHOLDS, **value}
-
-

@@ -136,9 +136,7 @@ class PluginHost:
 
         if defaults:
             for module_name in DEFAULT_PLUGINS:
-                record = PluginRecord(
-                    module_name, "rft-harness", __version__, builtin=True
-                )
+                record = PluginRecord(module_name, "rft-harness", __version__, builtin=True)
                 if module_name in blocked:
                     record.status = "blocked"
                     self.records[module_name] = record
@@ -192,11 +190,7 @@ class PluginHost:
             if self.pm.is_registered(obj):
                 self.pm.unregister(obj)
             return
-        unknown = [
-            hook.name
-            for hook in self.pm.get_hookcallers(obj) or []
-            if hook.spec is None
-        ]
+        unknown = [hook.name for hook in self.pm.get_hookcallers(obj) or [] if hook.spec is None]
         if unknown:
             self.pm.unregister(name=record.name)
             record.fail(
@@ -209,8 +203,13 @@ class PluginHost:
     def register_plugin(self, obj: Any, name: str) -> None:
         """Register an in-process plugin object (tests, notebooks)."""
         prefix = _module_prefix(obj)
-        record = PluginRecord(name, "<in-process>", "", builtin=False,
-                              modules=(prefix,) if prefix and prefix.split(".")[0] != "harness" else ())
+        record = PluginRecord(
+            name,
+            "<in-process>",
+            "",
+            builtin=False,
+            modules=(prefix,) if prefix and prefix.split(".")[0] != "harness" else (),
+        )
         self._register(obj, record)
 
     def unregister_plugin(self, name: str) -> None:
@@ -246,13 +245,10 @@ class PluginHost:
             for entry in registrar.items:
                 existing = registry.entries.get(entry.name)
                 if existing is not None:
-                    registry.conflicts.setdefault(entry.name, [existing.plugin]).append(
-                        entry.plugin
-                    )
+                    registry.conflicts.setdefault(entry.name, [existing.plugin]).append(entry.plugin)
                     if record is not None:
                         record.fail(
-                            f"{SINGULAR[kind]} {entry.name!r} is already registered by "
-                            f"plugin {existing.plugin!r}"
+                            f"{SINGULAR[kind]} {entry.name!r} is already registered by plugin {existing.plugin!r}"
                         )
                     continue
                 registry.entries[entry.name] = entry

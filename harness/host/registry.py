@@ -11,8 +11,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from harness.errors import DuplicateNameError, PluginError, UnknownNameError
 from harness.api.kinds import KINDS, SINGULAR
+from harness.errors import DuplicateNameError, PluginError, UnknownNameError
 
 NAME_RE = re.compile(r"[a-z0-9][a-z0-9_.-]*")  # matched whole (fullmatch): no trailing newline
 

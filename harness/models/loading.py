@@ -82,8 +82,8 @@ def processor_class_for(model_type: str) -> type:
 
     if model_type not in STOCK_PROCESSORS:
         raise ConfigError(
-            f"No processor known for model_type {model_type!r}; supported: "
-            f"{', '.join(sorted(STOCK_PROCESSORS))}.")
+            f"No processor known for model_type {model_type!r}; supported: {', '.join(sorted(STOCK_PROCESSORS))}."
+        )
     class_name = STOCK_PROCESSORS[model_type]
     home = model_type.removesuffix("_moe")  # qwen3_vl_moe uses qwen3_vl's processor
     stock = getattr(importlib.import_module(f"transformers.models.{home}.processing_{home}"), class_name)
@@ -98,13 +98,17 @@ def processor_class_for(model_type: str) -> type:
 
     # Same class name as the stock one: save_pretrained records it as processor_class,
     # so checkpoints saved from this processor name the stock class and load anywhere.
-    return type(class_name, (stock,), {
-        "__init__": __init__,
-        "save_pretrained": save_pretrained,
-        "__module__": __name__,
-        "__qualname__": class_name,
-        "__doc__": f"{class_name} without the video processor (no torchvision needed).",
-    })
+    return type(
+        class_name,
+        (stock,),
+        {
+            "__init__": __init__,
+            "save_pretrained": save_pretrained,
+            "__module__": __name__,
+            "__qualname__": class_name,
+            "__doc__": f"{class_name} without the video processor (no torchvision needed).",
+        },
+    )
 
 
 def register_image_only_processors() -> None:
@@ -138,7 +142,8 @@ def _model_type(path: Path) -> str:
         raise ConfigError(
             f"{path} has no config.json, so it is not a Hugging Face checkpoint directory. Pass the "
             f"directory that holds config.json, the weights and the processor files (or build a test "
-            f"model with `harness model tiny --out DIR`).")
+            f"model with `harness model tiny --out DIR`)."
+        )
     return str(_json(config_file).get("model_type", ""))
 
 
@@ -148,7 +153,8 @@ def check_model_dir(path: str | Path) -> Path:
     if not p.exists():
         raise ConfigError(
             f"Model path {str(path)!r} does not exist. --model takes a local checkpoint directory or a "
-            f"Hugging Face Hub id ORG/NAME[@REVISION]; build a test model with `harness model tiny --out DIR`.")
+            f"Hugging Face Hub id ORG/NAME[@REVISION]; build a test model with `harness model tiny --out DIR`."
+        )
     if not p.is_dir():
         raise ConfigError(f"Model path {str(path)!r} is a file; pass the checkpoint directory that holds it.")
     return p.resolve()
@@ -177,8 +183,11 @@ def image_processor_config(path: str | Path) -> dict[str, Any]:
 def has_video_processor_config(path: str | Path) -> bool:
     """Whether stock ``AutoVideoProcessor`` finds a config in ``path``: nested, flat, or the image fallback."""
     root = Path(path)
-    return (isinstance(_json(root / PROCESSOR_CONFIG).get("video_processor"), dict)
-            or (root / VIDEO_PROCESSOR_CONFIG).is_file() or (root / IMAGE_PROCESSOR_CONFIG).is_file())
+    return (
+        isinstance(_json(root / PROCESSOR_CONFIG).get("video_processor"), dict)
+        or (root / VIDEO_PROCESSOR_CONFIG).is_file()
+        or (root / IMAGE_PROCESSOR_CONFIG).is_file()
+    )
 
 
 def complete_processor_files(path: str | Path, model_type: str | None = None) -> list[str]:
@@ -247,20 +256,37 @@ def checkpoint_gaps(path: str | Path) -> list[tuple[str, str]]:
     weights = _missing_weights(root)
     if weights:
         gaps.append((weights, "copy the complete checkpoint"))
-    if not ((root / "tokenizer.json").is_file() or (root / "tokenizer.model").is_file()
-            or ((root / "vocab.json").is_file() and (root / "merges.txt").is_file())):
-        gaps.append(("tokenizer files (tokenizer.json, or vocab.json + merges.txt)",
-                     f"save them with processor.save_pretrained(DIR), or {from_base}"))
-    if not (any((root / f).is_file() for f in CHAT_TEMPLATE_FILES)
-            or _json(root / "tokenizer_config.json").get("chat_template")):
+    if not (
+        (root / "tokenizer.json").is_file()
+        or (root / "tokenizer.model").is_file()
+        or ((root / "vocab.json").is_file() and (root / "merges.txt").is_file())
+    ):
+        gaps.append(
+            (
+                "tokenizer files (tokenizer.json, or vocab.json + merges.txt)",
+                f"save them with processor.save_pretrained(DIR), or {from_base}",
+            )
+        )
+    if not (
+        any((root / f).is_file() for f in CHAT_TEMPLATE_FILES)
+        or _json(root / "tokenizer_config.json").get("chat_template")
+    ):
         gaps.append((f"a chat template ({' or '.join(CHAT_TEMPLATE_FILES)})", from_base))
     if not image_processor_config(root):
-        gaps.append((f"an image processor config ({PROCESSOR_CONFIG} with \"image_processor\", or "
-                     f"{IMAGE_PROCESSOR_CONFIG})", f"save it with processor.save_pretrained(DIR), or {from_base}"))
+        gaps.append(
+            (
+                f'an image processor config ({PROCESSOR_CONFIG} with "image_processor", or {IMAGE_PROCESSOR_CONFIG})',
+                f"save it with processor.save_pretrained(DIR), or {from_base}",
+            )
+        )
     elif config.get("model_type") in STOCK_VIDEO_PROCESSORS and not has_video_processor_config(root):
-        gaps.append((f"a video processor config ({VIDEO_PROCESSOR_CONFIG}), without which stock AutoProcessor, "
-                     "OpenRLHF and vLLM fail with \"Can't load video processor\"",
-                     f"write it with `harness model complete {root}`"))
+        gaps.append(
+            (
+                f"a video processor config ({VIDEO_PROCESSOR_CONFIG}), without which stock AutoProcessor, "
+                'OpenRLHF and vLLM fail with "Can\'t load video processor"',
+                f"write it with `harness model complete {root}`",
+            )
+        )
     return gaps
 
 
@@ -287,7 +313,8 @@ def check_checkpoint(path: str | Path, field: str = "model") -> Path:
     if gaps:
         raise ConfigError(
             f"field {field!r}: the checkpoint {path} cannot be read by stock loaders; it lacks "
-            + "; ".join(f"{what} (fix: {fix})" for what, fix in gaps) + "."
+            + "; ".join(f"{what} (fix: {fix})" for what, fix in gaps)
+            + "."
         )
     return root
 
@@ -300,7 +327,8 @@ def load_processor(path: str | Path, trust_remote_code: bool = False) -> Any:
         raise ConfigError(
             f"{p} has no tokenizer/processor files (tokenizer.json, preprocessor_config.json). "
             f"Save the processor next to the model (processor.save_pretrained(dir)) or copy those "
-            f"files from the base checkpoint.")
+            f"files from the base checkpoint."
+        )
     if model_type in STOCK_PROCESSORS:
         cls: Any = processor_class_for(model_type)
         return cls.from_pretrained(str(p), local_files_only=True)
@@ -334,7 +362,9 @@ def check_device(device: str, field: str = "device") -> str:
                 "no GPU); use auto or cpu."
             )
         if parsed.index is not None and parsed.index >= count:
-            raise ConfigError(f"{field} {device!r}: this machine has {count} CUDA device(s), cuda:0 to cuda:{count - 1}.")
+            raise ConfigError(
+                f"{field} {device!r}: this machine has {count} CUDA device(s), cuda:0 to cuda:{count - 1}."
+            )
         return device
     device_module = getattr(torch, parsed.type, None) or getattr(torch.backends, parsed.type, None)
     available = getattr(device_module, "is_available", None)
@@ -393,11 +423,13 @@ def load_model(
     torch_dtype = pick_dtype(dtype, dev)
     try:
         model: Any = AutoModelForImageTextToText.from_pretrained(
-            str(p), dtype=torch_dtype, local_files_only=True, trust_remote_code=trust_remote_code)
+            str(p), dtype=torch_dtype, local_files_only=True, trust_remote_code=trust_remote_code
+        )
     except (OSError, ValueError) as exc:
         raise ConfigError(
             f"Could not load the model weights from {p}: {exc}. Check that the directory holds the "
-            f"complete checkpoint (model*.safetensors) of an image-text-to-text model.") from exc
+            f"complete checkpoint (model*.safetensors) of an image-text-to-text model."
+        ) from exc
     model.to(dev)
     model.eval()
     return LoadedModel(model=model, processor=processor, path=p, device=dev)

@@ -126,39 +126,69 @@ def _mrope_section(head_dim: int) -> list[int]:
     return [t, h, half - t - h]
 
 
-def _config(arch: str, vocab: int, hidden: int, layers: int, heads: int, kv_heads: int,
-            vision_hidden: int, vision_depth: int) -> Any:
-    ids: dict[str, Any] = {name: SPECIAL_TOKENS.index(tok) for name, tok in (
-        ("image_token_id", "<|image_pad|>"), ("video_token_id", "<|video_pad|>"),
-        ("vision_start_token_id", "<|vision_start|>"), ("vision_end_token_id", "<|vision_end|>"))}
+def _config(
+    arch: str, vocab: int, hidden: int, layers: int, heads: int, kv_heads: int, vision_hidden: int, vision_depth: int
+) -> Any:
+    ids: dict[str, Any] = {
+        name: SPECIAL_TOKENS.index(tok)
+        for name, tok in (
+            ("image_token_id", "<|image_pad|>"),
+            ("video_token_id", "<|video_pad|>"),
+            ("vision_start_token_id", "<|vision_start|>"),
+            ("vision_end_token_id", "<|vision_end|>"),
+        )
+    }
     head_dim = hidden // heads
     text: dict[str, Any] = {
-        "vocab_size": vocab, "hidden_size": hidden, "intermediate_size": hidden * 2,
-        "num_hidden_layers": layers, "num_attention_heads": heads, "num_key_value_heads": kv_heads,
-        "max_position_embeddings": 4096, "bos_token_id": 0, "eos_token_id": 2, "pad_token_id": 0,
-        "rope_parameters": {"rope_type": "default", "rope_theta": 10000.0,
-                            "mrope_section": _mrope_section(head_dim)},
+        "vocab_size": vocab,
+        "hidden_size": hidden,
+        "intermediate_size": hidden * 2,
+        "num_hidden_layers": layers,
+        "num_attention_heads": heads,
+        "num_key_value_heads": kv_heads,
+        "max_position_embeddings": 4096,
+        "bos_token_id": 0,
+        "eos_token_id": 2,
+        "pad_token_id": 0,
+        "rope_parameters": {"rope_type": "default", "rope_theta": 10000.0, "mrope_section": _mrope_section(head_dim)},
     }
     Config: Any  # the transformers config class of ``arch``
     if arch == "qwen2_5_vl":
         from transformers import Qwen2_5_VLConfig as Config
 
-        vision = {"depth": vision_depth, "hidden_size": vision_hidden, "intermediate_size": vision_hidden * 2,
-                  "num_heads": 2, "out_hidden_size": hidden, "window_size": 56,
-                  "fullatt_block_indexes": [vision_depth - 1]}
+        vision = {
+            "depth": vision_depth,
+            "hidden_size": vision_hidden,
+            "intermediate_size": vision_hidden * 2,
+            "num_heads": 2,
+            "out_hidden_size": hidden,
+            "window_size": 56,
+            "fullatt_block_indexes": [vision_depth - 1],
+        }
     elif arch == "qwen2_vl":
         from transformers import Qwen2VLConfig as Config
 
-        vision = {"depth": vision_depth, "embed_dim": vision_hidden, "hidden_size": hidden,
-                  "mlp_ratio": 2, "num_heads": 2}
+        vision = {
+            "depth": vision_depth,
+            "embed_dim": vision_hidden,
+            "hidden_size": hidden,
+            "mlp_ratio": 2,
+            "num_heads": 2,
+        }
     elif arch == "qwen3_vl":
         from transformers import Qwen3VLConfig as Config
 
         text["head_dim"] = head_dim
         text["rope_parameters"]["mrope_interleaved"] = True
-        vision = {"depth": vision_depth, "hidden_size": vision_hidden, "intermediate_size": vision_hidden * 2,
-                  "num_heads": 2, "out_hidden_size": hidden, "num_position_embeddings": 64,
-                  "deepstack_visual_indexes": [0]}
+        vision = {
+            "depth": vision_depth,
+            "hidden_size": vision_hidden,
+            "intermediate_size": vision_hidden * 2,
+            "num_heads": 2,
+            "out_hidden_size": hidden,
+            "num_position_embeddings": 64,
+            "deepstack_visual_indexes": [0],
+        }
     else:
         raise ConfigError(f"Unknown tiny architecture {arch!r}; choose one of: {', '.join(ARCHES)}.")
     return Config(text_config=text, vision_config=vision, tie_word_embeddings=False, **ids)
@@ -169,7 +199,9 @@ def _image_processor(arch: str, min_pixels: int, max_pixels: int) -> Any:
 
     patch = 16 if arch == "qwen3_vl" else 14
     return Qwen2VLImageProcessorPil(
-        patch_size=patch, merge_size=2, temporal_patch_size=2,
+        patch_size=patch,
+        merge_size=2,
+        temporal_patch_size=2,
         size={"shortest_edge": min_pixels, "longest_edge": max_pixels},
     )
 
@@ -209,13 +241,15 @@ def build_tiny_vlm(
     if hidden_size % num_heads or num_heads % num_kv_heads:
         raise ConfigError(
             f"hidden_size={hidden_size} must divide by num_heads={num_heads}, which must divide by "
-            f"num_kv_heads={num_kv_heads}.")
+            f"num_kv_heads={num_kv_heads}."
+        )
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
 
     tokenizer = build_tokenizer(vocab_size)
-    config = _config(arch, len(tokenizer), hidden_size, num_layers, num_heads, num_kv_heads,
-                     vision_hidden_size, vision_depth)
+    config = _config(
+        arch, len(tokenizer), hidden_size, num_layers, num_heads, num_kv_heads, vision_hidden_size, vision_depth
+    )
     rng_state = torch.random.get_rng_state()
     torch.manual_seed(seed)
     try:
@@ -224,20 +258,35 @@ def build_tiny_vlm(
         torch.random.set_rng_state(rng_state)  # leave the caller's RNG as it was
     im_end, eot = tokenizer.convert_tokens_to_ids(["<|im_end|>", "<|endoftext|>"])
     model.generation_config = GenerationConfig(
-        bos_token_id=eot, eos_token_id=[im_end, eot], pad_token_id=eot, do_sample=False)
+        bos_token_id=eot, eos_token_id=[im_end, eot], pad_token_id=eot, do_sample=False
+    )
     model.save_pretrained(out)
 
     processor_cls = processor_class_for(arch)
     processor = processor_cls(
-        image_processor=_image_processor(arch, min_pixels, max_pixels),
-        tokenizer=tokenizer, chat_template=CHAT_TEMPLATE)
+        image_processor=_image_processor(arch, min_pixels, max_pixels), tokenizer=tokenizer, chat_template=CHAT_TEMPLATE
+    )
     processor.save_pretrained(out)
-    (out / "tiny_vlm.json").write_text(json.dumps({
-        "arch": arch, "seed": seed, "hidden_size": hidden_size, "num_layers": num_layers,
-        "num_heads": num_heads, "num_kv_heads": num_kv_heads, "vision_hidden_size": vision_hidden_size,
-        "vision_depth": vision_depth, "vocab_size": vocab_size, "min_pixels": min_pixels,
-        "max_pixels": max_pixels, "note": "random weights: built by harness.models.tiny, untrained",
-    }, indent=2) + "\n")
+    (out / "tiny_vlm.json").write_text(
+        json.dumps(
+            {
+                "arch": arch,
+                "seed": seed,
+                "hidden_size": hidden_size,
+                "num_layers": num_layers,
+                "num_heads": num_heads,
+                "num_kv_heads": num_kv_heads,
+                "vision_hidden_size": vision_hidden_size,
+                "vision_depth": vision_depth,
+                "vocab_size": vocab_size,
+                "min_pixels": min_pixels,
+                "max_pixels": max_pixels,
+                "note": "random weights: built by harness.models.tiny, untrained",
+            },
+            indent=2,
+        )
+        + "\n"
+    )
     return out
 
 

@@ -21,9 +21,9 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from harness.api import answers
+from harness.api.sample import Sample
 from harness.errors import ConfigError, DataError
 from harness.host.manager import get_host
-from harness.api.sample import Sample
 
 _MISSING = object()
 
@@ -61,12 +61,16 @@ def reward_values(name: str, values: Any, n: int, weight: float = 1.0, component
     if isinstance(values, (str, bytes, Mapping)) or not hasattr(values, "__iter__"):
         raise RewardValueError(
             f"reward {name!r} returned {type(values).__name__} {values!r:.80} for {n} completions; a reward "
-            "returns a list with one number per completion.", name)
+            "returns a list with one number per completion.",
+            name,
+        )
     values = list(values)
     if len(values) != n:
         raise RewardValueError(
             f"reward {name!r} returned {len(values)} values for {n} completions; a reward returns one "
-            "number per completion.", name)
+            "number per completion.",
+            name,
+        )
     bound = FLOAT32_MAX / max(1, components)
     out = []
     for i, value in enumerate(values):
@@ -74,18 +78,29 @@ def reward_values(name: str, values: Any, n: int, weight: float = 1.0, component
             raise RewardValueError(
                 f"reward {name!r} returned {value!r:.80} ({type(value).__name__}) for completion {i}; a "
                 "reward returns numbers (int or float), not booleans, text or None: fix the reward "
-                "to return float(...).", name, i, value)
+                "to return float(...).",
+                name,
+                i,
+                value,
+            )
         number = float(value)
         if not math.isfinite(number):
             raise RewardValueError(
-                f"reward {name!r} returned {number!r} for completion {i}; a reward must return finite "
-                "numbers.", name, i, value)
+                f"reward {name!r} returned {number!r} for completion {i}; a reward must return finite numbers.",
+                name,
+                i,
+                value,
+            )
         if not abs(weight * number) <= bound:
             raise RewardValueError(
                 f"reward {name!r} returned {number!r} for completion {i}, which its weight {weight!r} "
                 f"makes {weight * number!r}, beyond ±{bound:.4g}: the weighted total of the "
                 f"{components} component(s) could overflow (training sums rewards in float32). "
-                "Lower the weight or bound the reward.", name, i, value)
+                "Lower the weight or bound the reward.",
+                name,
+                i,
+                value,
+            )
         out.append(number)
     return out
 
@@ -96,25 +111,20 @@ def checked_completion_text(completion: Any, row: int = 0) -> str:
         return answers.completion_text(completion)
     except TypeError as exc:
         raise DataError(
-            f"completion {row}: {exc} (expected a string or "
-            '[{"role": "assistant", "content": "..."}]).'
+            f'completion {row}: {exc} (expected a string or [{{"role": "assistant", "content": "..."}}]).'
         ) from None
 
 
 def checked_completion_texts(completions: Sequence[Any]) -> list[str]:
     """:func:`checked_completion_text` of every completion."""
     if isinstance(completions, (str, bytes)) or not isinstance(completions, Sequence):
-        raise DataError(
-            f"completions: expected a list of completions, got {type(completions).__name__}."
-        )
+        raise DataError(f"completions: expected a list of completions, got {type(completions).__name__}.")
     if set(map(type, completions)) <= {str}:  # the common case, at C speed
         return list(completions)
     return [checked_completion_text(c, row) for row, c in enumerate(completions)]
 
 
-def column(
-    columns: Mapping[str, Any], key: str, n: int, reward: str, default: Any = _MISSING
-) -> list[Any]:
+def column(columns: Mapping[str, Any], key: str, n: int, reward: str, default: Any = _MISSING) -> list[Any]:
     """The per-row list ``columns[key]``, checked to hold ``n`` rows.
 
     A plain string (e.g. ``task="fgvc"``) or ``None`` is repeated for every
@@ -188,9 +198,7 @@ def _json_meta(text: str, row: int, reward: str) -> Any:
         ) from None
 
 
-def samples_from_columns(
-    columns: Mapping[str, Any], n: int, reward: str
-) -> tuple[list[str], list[Sample]]:
+def samples_from_columns(columns: Mapping[str, Any], n: int, reward: str) -> tuple[list[str], list[Sample]]:
     """``(task names, samples)`` of ``n`` rows, rebuilt from the reward columns.
 
     The samples carry ``id``, ``answer``, ``choices`` and ``meta`` (a dict or
@@ -211,14 +219,12 @@ def samples_from_columns(
         name = tasks[i]
         if not isinstance(name, str):
             raise DataError(
-                f"reward {reward!r}: row {i} has task {name!r}; the 'task' "
-                "column holds task names (e.g. 'fgvc')."
+                f"reward {reward!r}: row {i} has task {name!r}; the 'task' column holds task names (e.g. 'fgvc')."
             )
         answer = answers[i]
         if answer is None:
             raise DataError(
-                f"reward {reward!r}: row {i} (task {name!r}) has no 'answer'; "
-                "every row needs its gold answer."
+                f"reward {reward!r}: row {i} (task {name!r}) has no 'answer'; every row needs its gold answer."
             )
         if not isinstance(answer, str):
             raise DataError(
@@ -234,22 +240,26 @@ def samples_from_columns(
                 f"({type(meta).__name__}); 'meta' holds a dict (or JSON object text) per row, or None."
             )
         choices_i = choices[i]
-        if choices_i is not None and (isinstance(choices_i, (str, bytes, Mapping))
-                                      or not isinstance(choices_i, Sequence)
-                                      or not all(isinstance(c, str) for c in choices_i)):
+        if choices_i is not None and (
+            isinstance(choices_i, (str, bytes, Mapping))
+            or not isinstance(choices_i, Sequence)
+            or not all(isinstance(c, str) for c in choices_i)
+        ):
             raise DataError(
                 f"reward {reward!r}: row {i} (task {name!r}) has choices {str(choices_i)[:80]!r}; "
                 "'choices' holds a list of option texts per row, or None."
             )
         names.append(name)
-        samples.append(Sample(
-            id=str(ids[i]) if ids[i] is not None else str(i),
-            images=[],
-            question="",
-            choices=choices[i],
-            answer=answer,
-            meta=dict(meta or {}),
-        ))
+        samples.append(
+            Sample(
+                id=str(ids[i]) if ids[i] is not None else str(i),
+                images=[],
+                question="",
+                choices=choices[i],
+                answer=answer,
+                meta=dict(meta or {}),
+            )
+        )
     return names, samples
 
 
@@ -276,9 +286,7 @@ class CorrectnessRule:
         return out
 
 
-def template_layout(
-    template: Any, think: bool | None, prefill: str | None, reward: str
-) -> tuple[bool, str]:
+def template_layout(template: Any, think: bool | None, prefill: str | None, reward: str) -> tuple[bool, str]:
     """``(think, prefill)`` from explicit params, else from ``template``, else ``(True, "")``.
 
     ``template`` is a template name or object (see

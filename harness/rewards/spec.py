@@ -216,8 +216,7 @@ def parse_reward_spec(spec: str) -> list[ComponentSpec]:
             raise sc.fail(f"',' or ':weight' after {name!r}")
         if name in seen:
             raise ConfigError(
-                f"reward spec {_short(spec)}: {name!r} appears twice; list each reward once "
-                "(sum the weights)."
+                f"reward spec {_short(spec)}: {name!r} appears twice; list each reward once (sum the weights)."
             )
         if len(items) == MAX_COMPONENTS:
             raise ConfigError(
@@ -260,10 +259,7 @@ def format_reward_spec(items: Sequence[ComponentSpec]) -> str:
             return "none"
         text = str(v)
         if isinstance(v, str) and (
-            not text
-            or _value(text) != v
-            or any(c in text for c in ",()'\"")
-            or text != text.strip()
+            not text or _value(text) != v or any(c in text for c in ",()'\"") or text != text.strip()
         ):
             quote = "'" if '"' in text else '"'
             return f"{quote}{text}{quote}"
@@ -354,11 +350,7 @@ def _accepted(factory: Any) -> tuple[set[str], bool]:
         sig = inspect.signature(factory)
     except (TypeError, ValueError):
         return set(), True
-    names = {
-        p.name
-        for p in sig.parameters.values()
-        if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)
-    }
+    names = {p.name for p in sig.parameters.values() if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)}
     return names, any(p.kind is p.VAR_KEYWORD for p in sig.parameters.values())
 
 
@@ -463,18 +455,14 @@ def reward_from_spec(
         for key, value in (params.get(item.name) or {}).items():
             if key in own:
                 raise ConfigError(
-                    f"reward {item.name!r}: parameter {key!r} is given in the spec and in params; "
-                    "give it once."
+                    f"reward {item.name!r}: parameter {key!r} is given in the spec and in params; give it once."
                 )
             own[key] = value
         accepted, any_kw = _accepted(factory)
         unknown = sorted(k for k in own if k not in accepted) if not any_kw else []
         if unknown:
             takes = ", ".join(sorted(accepted)) or "no parameters"
-            raise ConfigError(
-                f"reward {item.name!r} does not take {', '.join(map(repr, unknown))}; "
-                f"it takes: {takes}."
-            )
+            raise ConfigError(f"reward {item.name!r} does not take {', '.join(map(repr, unknown))}; it takes: {takes}.")
         kwargs = {k: v for k, v in shared.items() if any_kw or k in accepted}
         kwargs.update(own)
         components.append(Component(item.name, item.weight, factory(**kwargs)))

@@ -45,8 +45,10 @@ SUMMARY_FILE = "summary.json"
 # -- output directories -------------------------------------------------------
 
 
-EMPTY_OUTPUT = ("an empty path would write into the current directory; name the run directory, e.g. "
-                "-o runs/my-run (or -o . to write into the current directory on purpose)")
+EMPTY_OUTPUT = (
+    "an empty path would write into the current directory; name the run directory, e.g. "
+    "-o runs/my-run (or -o . to write into the current directory on purpose)"
+)
 
 
 def check_output_path(path: str | Path, field: str = "output") -> Path:
@@ -68,8 +70,7 @@ def check_output_path(path: str | Path, field: str = "output") -> Path:
         existing = parent
     if existing.exists() and not existing.is_dir():
         raise ConfigError(
-            f"{field} {str(path)!r} cannot be created: {existing} is a file, not a directory; "
-            f"choose another {field}."
+            f"{field} {str(path)!r} cannot be created: {existing} is a file, not a directory; choose another {field}."
         )
     if not os.access(existing, os.W_OK | os.X_OK):
         raise ConfigError(
@@ -137,8 +138,11 @@ def save_figure(fig: Any, path: str | Path, **options: Any) -> Path:
     return path
 
 
-_NO_LINK_MODES = {"a": os.O_WRONLY | os.O_APPEND | os.O_CREAT, "ab": os.O_WRONLY | os.O_APPEND | os.O_CREAT,
-                  "r+b": os.O_RDWR}
+_NO_LINK_MODES = {
+    "a": os.O_WRONLY | os.O_APPEND | os.O_CREAT,
+    "ab": os.O_WRONLY | os.O_APPEND | os.O_CREAT,
+    "r+b": os.O_RDWR,
+}
 
 
 def open_no_link(path: str | Path, mode: str) -> Any:
@@ -157,10 +161,10 @@ def open_no_link(path: str | Path, mode: str) -> Any:
         raise DataError(
             f"{path} is a symbolic link (to {os.readlink(path)}); the harness writes logs only as regular "
             "files inside the output directory, never through a link. Replace the link by a copy of the "
-            f"file it points to (cp --remove-destination \"$(readlink -f {path})\" {path}) or use another "
+            f'file it points to (cp --remove-destination "$(readlink -f {path})" {path}) or use another '
             "--output."
         ) from None
-    return os.fdopen(fd, mode, **({} if "b" in mode else {"encoding": "utf-8"}))
+    return os.fdopen(fd, mode, encoding=None if "b" in mode else "utf-8")
 
 
 def to_json(data: Any) -> str:
@@ -326,7 +330,9 @@ class RunSummary:
     @property
     def checkpoint_here(self) -> bool:
         """Whether :attr:`checkpoint` is a model directory on this machine."""
-        return self.checkpoint is not None and bool(self.checkpoint) and (Path(self.checkpoint) / "config.json").is_file()
+        return (
+            self.checkpoint is not None and bool(self.checkpoint) and (Path(self.checkpoint) / "config.json").is_file()
+        )
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -382,7 +388,6 @@ LOCK_FILE = ".harness.lock"
 _held: dict[tuple[str, int], int] = {}  # (directory, thread) this process holds -> nesting depth
 
 
-
 @contextmanager
 def output_lock(output: str | Path, command: str = "harness") -> Iterator[Path]:
     """Hold an exclusive lock on run directory ``output`` (created if missing) for the block.
@@ -400,7 +405,8 @@ def output_lock(output: str | Path, command: str = "harness") -> Iterator[Path]:
         path.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise ConfigError(
-            f"output {str(path)!r} cannot be created ({exc.strerror or exc}); choose another output.") from None
+            f"output {str(path)!r} cannot be created ({exc.strerror or exc}); choose another output."
+        ) from None
     import threading
 
     key = (str(path.resolve()), threading.get_ident())  # another thread is another run: it locks
@@ -420,7 +426,8 @@ def output_lock(output: str | Path, command: str = "harness") -> Iterator[Path]:
         handle = open(path / LOCK_FILE, "a+", encoding="utf-8")
     except OSError as exc:
         raise ConfigError(
-            f"output {str(path)!r} cannot be written ({exc.strerror or exc}); choose another output.") from None
+            f"output {str(path)!r} cannot be written ({exc.strerror or exc}); choose another output."
+        ) from None
     with handle:
         locked = False
         if fcntl is not None:
@@ -437,15 +444,25 @@ def output_lock(output: str | Path, command: str = "harness") -> Iterator[Path]:
                 import logging
 
                 logging.getLogger("harness").warning(
-                    "cannot lock %s (%s): make sure no other run writes this directory.", path, exc.strerror or exc)
+                    "cannot lock %s (%s): make sure no other run writes this directory.", path, exc.strerror or exc
+                )
         if locked:
             import socket
             import time
 
             handle.seek(0)
             handle.truncate()
-            handle.write(json.dumps({"pid": os.getpid(), "host": socket.gethostname(), "command": command,
-                                     "started": time.strftime("%Y-%m-%d %H:%M:%S")}) + "\n")
+            handle.write(
+                json.dumps(
+                    {
+                        "pid": os.getpid(),
+                        "host": socket.gethostname(),
+                        "command": command,
+                        "started": time.strftime("%Y-%m-%d %H:%M:%S"),
+                    }
+                )
+                + "\n"
+            )
             handle.flush()
         _held[key] = 1
         try:
@@ -467,5 +484,7 @@ def _holder(lock_file: Path) -> str:
         info = {}
     if not isinstance(info, dict) or "pid" not in info:
         return "another process (it is starting)"
-    return (f"{info.get('command', 'harness')} (pid {info['pid']} on {info.get('host', '?')}, "
-            f"started {info.get('started', '?')})")
+    return (
+        f"{info.get('command', 'harness')} (pid {info['pid']} on {info.get('host', '?')}, "
+        f"started {info.get('started', '?')})"
+    )

@@ -9,8 +9,16 @@ from collections.abc import Iterable
 __version__ = "0.1.0"  # rft-harness's version (pyproject.toml reads it from here)
 
 RESULT_PACKAGES = (
-    "rft-harness", "torch", "transformers", "trl", "datasets", "accelerate",
-    "lm_eval", "vllm", "numpy", "pillow",
+    "rft-harness",
+    "torch",
+    "transformers",
+    "trl",
+    "datasets",
+    "accelerate",
+    "lm_eval",
+    "vllm",
+    "numpy",
+    "pillow",
 )
 
 

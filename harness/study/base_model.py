@@ -37,27 +37,35 @@ class BaseModelSpec(StrictModel):
     num_layers: int = Field(2, description="text decoder layers")
     vision_hidden_size: int = Field(64, description="width of the tiny vision encoder")
     vision_depth: int = Field(2, description="layers of the tiny vision encoder")
-    max_pixels: int = Field(28 * 28 * 16, description="image processor's pixel budget per image "
-                            "(28 x 28 pixels make one image token)")
+    max_pixels: int = Field(
+        28 * 28 * 16, description="image processor's pixel budget per image (28 x 28 pixels make one image token)"
+    )
     image_size: int = Field(56, description="side of the generic images, pixels")
     num_samples: int = Field(6000, description="generic questions generated for pre-training")
     steps: int = Field(2000, description="optimizer steps")
     batch_size: int = Field(16)
     learning_rate: float = Field(2e-3)
     think_fraction: float = Field(0.5, description="share of examples in the think layout")
-    vision_steps: int = Field(1200, ge=0, description="vision-stage steps: the tower alone, throwaway heads "
-                              "per kind of harness.study.vision_data (0: no vision stage)")
+    vision_steps: int = Field(
+        1200,
+        ge=0,
+        description="vision-stage steps: the tower alone, throwaway heads "
+        "per kind of harness.study.vision_data (0: no vision stage)",
+    )
     vision_per_kind: int = Field(6, ge=1, description="fresh pictures of each vision kind per vision step")
     vision_learning_rate: float = Field(2e-3, description="AdamW learning rate of the vision stage")
-    tower_lr_scale: float = Field(0.0, ge=0.0, description="the tower's learning rate in the question "
-                                  "pre-training, as a fraction of learning_rate (0: frozen)")
+    tower_lr_scale: float = Field(
+        0.0,
+        ge=0.0,
+        description="the tower's learning rate in the question "
+        "pre-training, as a fraction of learning_rate (0: frozen)",
+    )
     seed: int = 0
 
     def key(self) -> str:
         from harness.models.tiny import TINY_FORMAT  # the checkpoint's file set: a new one, a new key
 
-        payload = json.dumps({"spec": self.model_dump(), "data": DATA_VERSION, "files": TINY_FORMAT},
-                             sort_keys=True)
+        payload = json.dumps({"spec": self.model_dump(), "data": DATA_VERSION, "files": TINY_FORMAT}, sort_keys=True)
         return hashlib.sha256(payload.encode()).hexdigest()[:12]
 
 
@@ -81,7 +89,7 @@ def target_text(q: GenericQuestion, think: bool, prefill: str) -> str:
     if think:
         full = f"<think> {q.reason} </think> " + full
     if prefill and full.startswith(prefill):
-        return full[len(prefill):]
+        return full[len(prefill) :]
     return full
 
 
@@ -89,8 +97,9 @@ def user_messages(image: Any, text: str) -> list[dict[str, Any]]:
     return [{"role": "user", "content": [{"type": "image", "image": image}, {"type": "text", "text": text}]}]
 
 
-def encode_examples(processor: Any, questions: Sequence[GenericQuestion], think_fraction: float,
-                    seed: int) -> list[dict[str, Any]]:
+def encode_examples(
+    processor: Any, questions: Sequence[GenericQuestion], think_fraction: float, seed: int
+) -> list[dict[str, Any]]:
     """Tokenize questions into training rows: input ids, labels (prompt masked), image tensors."""
 
     rng = random.Random(seed)
@@ -108,8 +117,12 @@ def encode_examples(processor: Any, questions: Sequence[GenericQuestion], think_
         ids = enc["input_ids"][0]
         labels = ids.clone()
         labels[:n_prompt] = -100
-        row = {"input_ids": ids, "labels": labels, "pixel_values": enc["pixel_values"],
-               "image_grid_thw": enc["image_grid_thw"]}
+        row = {
+            "input_ids": ids,
+            "labels": labels,
+            "pixel_values": enc["pixel_values"],
+            "image_grid_thw": enc["image_grid_thw"],
+        }
         if "mm_token_type_ids" in enc:
             row["mm_token_type_ids"] = enc["mm_token_type_ids"][0]
         rows.append(row)
@@ -120,14 +133,21 @@ def collate(rows: Sequence[dict[str, Any]], pad_id: int) -> dict[str, Any]:
     import torch
 
     width = max(len(r["input_ids"]) for r in rows)
+
     def pad(key: str, value: int) -> Any:
         return torch.stack([torch.nn.functional.pad(r[key], (0, width - len(r[key])), value=value) for r in rows])
+
     batch = {
         "input_ids": pad("input_ids", pad_id),
         "labels": pad("labels", -100),
-        "attention_mask": torch.stack([
-            torch.nn.functional.pad(torch.ones(len(r["input_ids"]), dtype=torch.long), (0, width - len(r["input_ids"])))
-            for r in rows]),
+        "attention_mask": torch.stack(
+            [
+                torch.nn.functional.pad(
+                    torch.ones(len(r["input_ids"]), dtype=torch.long), (0, width - len(r["input_ids"]))
+                )
+                for r in rows
+            ]
+        ),
         "pixel_values": torch.cat([r["pixel_values"] for r in rows]),
         "image_grid_thw": torch.cat([r["image_grid_thw"] for r in rows]),
     }
@@ -136,8 +156,9 @@ def collate(rows: Sequence[dict[str, Any]], pad_id: int) -> dict[str, Any]:
     return batch
 
 
-def pretrain(model: Any, processor: Any, spec: BaseModelSpec, log: Callable[[dict], None] | None = None,
-             progress: bool = True) -> list[dict]:
+def pretrain(
+    model: Any, processor: Any, spec: BaseModelSpec, log: Callable[[dict], None] | None = None, progress: bool = True
+) -> list[dict]:
     """Train ``model`` in place on generic questions; returns the per-step log."""
     import torch
     from tqdm.auto import tqdm
@@ -148,8 +169,7 @@ def pretrain(model: Any, processor: Any, spec: BaseModelSpec, log: Callable[[dic
     pad_id = processor.tokenizer.pad_token_id
     opt = torch.optim.AdamW(_param_groups(model, spec), lr=spec.learning_rate, weight_decay=0.0)
     warmup = max(1, spec.steps // 20)
-    sched = torch.optim.lr_scheduler.LambdaLR(
-        opt, lambda s: min(1.0, (s + 1) / warmup) * max(0.05, 1 - s / spec.steps))
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: min(1.0, (s + 1) / warmup) * max(0.05, 1 - s / spec.steps))
     trainable = [p for group in opt.param_groups for p in group["params"]]
     rng = random.Random(spec.seed)
     order: list[int] = []
@@ -161,7 +181,7 @@ def pretrain(model: Any, processor: Any, spec: BaseModelSpec, log: Callable[[dic
             more = list(range(len(rows)))
             rng.shuffle(more)
             order += more
-        idx, order = order[: spec.batch_size], order[spec.batch_size:]
+        idx, order = order[: spec.batch_size], order[spec.batch_size :]
         batch = collate([rows[i] for i in idx], pad_id)
         t0 = time.perf_counter()
         loss = model(**batch).loss
@@ -170,8 +190,12 @@ def pretrain(model: Any, processor: Any, spec: BaseModelSpec, log: Callable[[dic
         torch.nn.utils.clip_grad_norm_(trainable, 1.0)
         opt.step()
         sched.step()
-        entry = {"step": step + 1, "loss": loss.item(), "lr": sched.get_last_lr()[0],
-                 "step_time": time.perf_counter() - t0}
+        entry = {
+            "step": step + 1,
+            "loss": loss.item(),
+            "lr": sched.get_last_lr()[0],
+            "step_time": time.perf_counter() - t0,
+        }
         history.append(entry)
         bar.set_postfix(loss=f"{entry['loss']:.3f}")
         if log:
@@ -190,8 +214,10 @@ def _param_groups(model: Any, spec: BaseModelSpec) -> list[dict[str, Any]]:
         for p in visual_tower(model).parameters():
             p.requires_grad_(False)
         return [{"params": rest}]
-    return [{"params": rest},
-            {"params": list(visual_tower(model).parameters()), "lr": spec.learning_rate * spec.tower_lr_scale}]
+    return [
+        {"params": rest},
+        {"params": list(visual_tower(model).parameters()), "lr": spec.learning_rate * spec.tower_lr_scale},
+    ]
 
 
 def load_checkpoint(path: str | Path) -> tuple[Any, Any]:
@@ -202,8 +228,9 @@ def load_checkpoint(path: str | Path) -> tuple[Any, Any]:
     return loaded.model, loaded.processor
 
 
-def ensure_base_model(spec: BaseModelSpec, cache_dir: str | Path | None = None,
-                      echo: Callable[[str], None] = print, progress: bool = True) -> tuple[Path, dict[str, Any]]:
+def ensure_base_model(
+    spec: BaseModelSpec, cache_dir: str | Path | None = None, echo: Callable[[str], None] = print, progress: bool = True
+) -> tuple[Path, dict[str, Any]]:
     """The cached base model for ``spec`` (built and pre-trained on first use).
 
     Returns ``(checkpoint directory, info)``; ``info`` (also saved as
@@ -221,9 +248,15 @@ def ensure_base_model(spec: BaseModelSpec, cache_dir: str | Path | None = None,
         return path, json.loads(info_path.read_text(encoding="utf-8"))
     tmp = root / f".base-{spec.key()}.partial-{os.getpid()}"
     t0, c0 = time.perf_counter(), time.process_time()
-    build_tiny_vlm(tmp, seed=spec.seed, hidden_size=spec.hidden_size, num_layers=spec.num_layers,
-                   vision_hidden_size=spec.vision_hidden_size, vision_depth=spec.vision_depth,
-                   max_pixels=spec.max_pixels)
+    build_tiny_vlm(
+        tmp,
+        seed=spec.seed,
+        hidden_size=spec.hidden_size,
+        num_layers=spec.num_layers,
+        vision_hidden_size=spec.vision_hidden_size,
+        vision_depth=spec.vision_depth,
+        max_pixels=spec.max_pixels,
+    )
     model, processor = load_checkpoint(tmp)
     model.float()
     vision = None
@@ -231,12 +264,23 @@ def ensure_base_model(spec: BaseModelSpec, cache_dir: str | Path | None = None,
         from harness.study.vision_stage import train_vision
 
         echo(f"[study] vision stage: the tower alone on generic pictures ({spec.vision_steps} steps)")
-        vision = train_vision(model, processor, spec.vision_steps, spec.vision_per_kind,
-                              spec.vision_learning_rate, spec.seed, progress=progress,
-                              processor_pixels=(28 * 28 * 4, spec.max_pixels))
-        echo("[study] vision stage held-out accuracy: " + ", ".join(
-            f"{kind} {100 * r['accuracy']:.0f}% (chance {100 * r['chance']:.0f}%)"
-            for kind, r in vision["held_out"].items()))
+        vision = train_vision(
+            model,
+            processor,
+            spec.vision_steps,
+            spec.vision_per_kind,
+            spec.vision_learning_rate,
+            spec.seed,
+            progress=progress,
+            processor_pixels=(28 * 28 * 4, spec.max_pixels),
+        )
+        echo(
+            "[study] vision stage held-out accuracy: "
+            + ", ".join(
+                f"{kind} {100 * r['accuracy']:.0f}% (chance {100 * r['chance']:.0f}%)"
+                for kind, r in vision["held_out"].items()
+            )
+        )
     echo(f"[study] pre-training the base model on generic data ({spec.steps} steps) -> {path}")
     history = pretrain(model, processor, spec, progress=progress)
     for p in model.parameters():
@@ -297,13 +341,21 @@ def probe_reward_variance(model_dir: str | Path, preset: Any) -> dict[str, Any]:
         task = harness.get_task(name)
         options = preset.options(name)
         samples = list(task.samples("train", limit=preset.probe_prompts, seed=preset.seed, **options))
-        golds = {s.answer for s in task.samples("train", limit=max(64, preset.train_limit), seed=preset.seed,
-                                                **options)}
+        golds = {
+            s.answer for s in task.samples("train", limit=max(64, preset.train_limit), seed=preset.seed, **options)
+        }
         prompts = [task.build_prompt(s, template) for s in samples for _ in range(preset.num_generations)]
-        in_prompt = sum(_gold_in_prompt(p, s) for p, s in zip(prompts[::preset.num_generations], samples))
-        settings = {"max_new_tokens": preset.max_completion_length, "batch_size": 16,
-                    "temperature": preset.temperature, "top_p": 1.0, "do_sample": True,
-                    "seed": preset.seed, "prefill": template.prefill, "progress": False}
+        in_prompt = sum(_gold_in_prompt(p, s) for p, s in zip(prompts[:: preset.num_generations], samples))
+        settings = {
+            "max_new_tokens": preset.max_completion_length,
+            "batch_size": 16,
+            "temperature": preset.temperature,
+            "top_p": 1.0,
+            "do_sample": True,
+            "seed": preset.seed,
+            "prefill": template.prefill,
+            "progress": False,
+        }
         texts: list[str] = [""] * len(prompts)
         for i, gen in engine.generate(model, prompts, settings):
             texts[i] = template.prefill + gen.text
@@ -313,8 +365,7 @@ def probe_reward_variance(model_dir: str | Path, preset: Any) -> dict[str, Any]:
             rewards.append(1.0 if task.is_correct(text, sample) else 0.0)
             valid += _is_valid_option(task, text, sample, golds)
             answered += extract_prediction(task, text, sample) is not None
-        groups = [rewards[g * preset.num_generations:(g + 1) * preset.num_generations]
-                  for g in range(len(samples))]
+        groups = [rewards[g * preset.num_generations : (g + 1) * preset.num_generations] for g in range(len(samples))]
         out[name] = {
             "prompts": len(samples),
             "generations": preset.num_generations,

@@ -46,7 +46,9 @@ def claim_tests(study_dir: str | Path, tasks: Sequence[str], seed: int = 0) -> d
             result = compare_paired(
                 correct_by_sample(read_records(path_a, repair=False)),
                 correct_by_sample(read_records(path_b, repair=False)),
-                what=f"{task}: {name} ({path_a} and {path_b})", seed=seed).to_dict()
+                what=f"{task}: {name} ({path_a} and {path_b})",
+                seed=seed,
+            ).to_dict()
             result["holds"] = result["diff"] > 0
             result["significant_holds"] = bool(result["holds"] and result["significant"])
             out.setdefault(task, {})[name] = result
@@ -58,24 +60,31 @@ def claims_section(study: Mapping[str, Any]) -> list[str]:
     from harness.stats import format_p
 
     claims = study.get("claims") or {}
-    rows = [(task, name, claims[task][name]) for task in study["tasks"] for name in CLAIMS
-            if name in claims.get(task, {})]
+    rows = [
+        (task, name, claims[task][name]) for task in study["tasks"] for name in CLAIMS if name in claims.get(task, {})
+    ]
     if not rows:
         return []
-    lines = ["## The paper's directional claims (Table 1)", "",
-             "Per task, the paper's Table 1 shows: <think> hurts training-free, <think> helps RFT, and RFT "
-             "w/ <think> beats SFT w/ <think>. Each is a paired test on the same held-out samples "
-             "(difference = the side the paper says is better minus the other, in points).", "",
-             "| Task | claim | the paper's better side vs the other | difference, points [95% CI] | McNemar "
-             "| holds | at p < 0.05 |", "|---|---|---|---|---|---|---|"]
+    lines = [
+        "## The paper's directional claims (Table 1)",
+        "",
+        "Per task, the paper's Table 1 shows: <think> hurts training-free, <think> helps RFT, and RFT "
+        "w/ <think> beats SFT w/ <think>. Each is a paired test on the same held-out samples "
+        "(difference = the side the paper says is better minus the other, in points).",
+        "",
+        "| Task | claim | the paper's better side vs the other | difference, points [95% CI] | McNemar "
+        "| holds | at p < 0.05 |",
+        "|---|---|---|---|---|---|---|",
+    ]
     for task, name, r in rows:
         label = CLAIMS[name][0]
-        lines.append(f"| {task} | {label} | {100 * r['accuracy_b']:.1f} vs {100 * r['accuracy_a']:.1f} | "
-                     f"{100 * r['diff']:+.1f} [{100 * r['diff_low']:+.1f}, {100 * r['diff_high']:+.1f}] | "
-                     f"{format_p(r['p_mcnemar'])} | {'yes' if r['holds'] else 'no'} | "
-                     f"{'yes' if r['significant_holds'] else 'no'} |")
+        lines.append(
+            f"| {task} | {label} | {100 * r['accuracy_b']:.1f} vs {100 * r['accuracy_a']:.1f} | "
+            f"{100 * r['diff']:+.1f} [{100 * r['diff_low']:+.1f}, {100 * r['diff_high']:+.1f}] | "
+            f"{format_p(r['p_mcnemar'])} | {'yes' if r['holds'] else 'no'} | "
+            f"{'yes' if r['significant_holds'] else 'no'} |"
+        )
     holds = sum(1 for *_, r in rows if r["holds"])
     strong = sum(1 for *_, r in rows if r["significant_holds"])
-    lines += ["", f"The paper's direction holds for {holds} of {len(rows)} claims, {strong} of them at p < 0.05.",
-              ""]
+    lines += ["", f"The paper's direction holds for {holds} of {len(rows)} claims, {strong} of them at p < 0.05.", ""]
     return lines

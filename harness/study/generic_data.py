@@ -98,8 +98,13 @@ def _colour(rng: random.Random, size: int) -> dict[str, Any]:
     s = rng.randint(size // 3, size * 2 // 3)
     x, y = rng.randint(0, size - s), rng.randint(0, size - s)
     _draw_shape(ImageDraw.Draw(img), shape, (x, y, x + s, y + s), COLOURS[colour])
-    return dict(image=img, gold=colour, pool=list(COLOURS),
-                stem=f"What colour is the {shape}?", reason=f"The {shape} is {colour}.")
+    return dict(
+        image=img,
+        gold=colour,
+        pool=list(COLOURS),
+        stem=f"What colour is the {shape}?",
+        reason=f"The {shape} is {colour}.",
+    )
 
 
 def _side(rng: random.Random, size: int) -> dict[str, Any]:
@@ -111,9 +116,13 @@ def _side(rng: random.Random, size: int) -> dict[str, Any]:
     x = rng.randint(0, size // 2 - s - 1) if side == "left" else rng.randint(size // 2 + 1, size - s)
     y = rng.randint(0, size - s)
     _draw_shape(ImageDraw.Draw(img), shape, (x, y, x + s, y + s), COLOURS[rng.choice(list(COLOURS))])
-    return dict(image=img, gold=side, pool=["left", "right"],
-                stem=f"On which side of the picture is the {shape}?",
-                reason=f"The {shape} is in the {side} half.")
+    return dict(
+        image=img,
+        gold=side,
+        pool=["left", "right"],
+        stem=f"On which side of the picture is the {shape}?",
+        reason=f"The {shape} is in the {side} half.",
+    )
 
 
 def _count(rng: random.Random, size: int) -> dict[str, Any]:
@@ -129,8 +138,13 @@ def _count(rng: random.Random, size: int) -> dict[str, Any]:
     for c in cells:
         cx, cy = (c % 3) * cell + cell // 2, (c // 3) * cell + cell // 2
         draw.ellipse((cx - r, cy - r, cx + r, cy + r), fill=fill)
-    return dict(image=img, gold=NUMBER_WORDS[n - 1], pool=list(NUMBER_WORDS[:5]),
-                stem="How many dots are there?", reason=f"I count {NUMBER_WORDS[n - 1]} dots.")
+    return dict(
+        image=img,
+        gold=NUMBER_WORDS[n - 1],
+        pool=list(NUMBER_WORDS[:5]),
+        stem="How many dots are there?",
+        reason=f"I count {NUMBER_WORDS[n - 1]} dots.",
+    )
 
 
 def _word(rng: random.Random, size: int) -> dict[str, Any]:
@@ -139,8 +153,13 @@ def _word(rng: random.Random, size: int) -> dict[str, Any]:
     word = rng.choice(WORDS)
     img = _canvas(size, rng)
     ImageDraw.Draw(img).text((rng.randint(2, size // 3), rng.randint(2, size // 2)), word, fill=(0, 0, 0))
-    return dict(image=img, gold=word, pool=list(WORDS),
-                stem="Which word is written in the picture?", reason=f"The text reads {word}.")
+    return dict(
+        image=img,
+        gold=word,
+        pool=list(WORDS),
+        stem="Which word is written in the picture?",
+        reason=f"The text reads {word}.",
+    )
 
 
 def _code(rng: random.Random, size: int) -> dict[str, Any]:
@@ -157,9 +176,14 @@ def _code(rng: random.Random, size: int) -> dict[str, Any]:
     x, y = rng.randint(0, size - s), rng.randint(0, size - s)
     _draw_shape(ImageDraw.Draw(img), rng.choice(SHAPES), (x, y, x + s, y + s), COLOURS[colours[gold_i]])
     table = ", ".join(f"{c} = {code}" for c, code in zip(colours, codes))
-    return dict(image=img, gold=codes[gold_i], pool=codes, k=k,
-                stem=f"Each colour has a code: {table}. Which code matches the colour of the shape?",
-                reason=f"The shape is {colours[gold_i]}, so the code is {codes[gold_i]}.")
+    return dict(
+        image=img,
+        gold=codes[gold_i],
+        pool=codes,
+        k=k,
+        stem=f"Each colour has a code: {table}. Which code matches the colour of the shape?",
+        reason=f"The shape is {colours[gold_i]}, so the code is {codes[gold_i]}.",
+    )
 
 
 def _random_code(rng: random.Random) -> str:
@@ -169,19 +193,107 @@ def _random_code(rng: random.Random) -> str:
     return rng.choice([f"{head}-{tail}", f"{head}{tail}", f"{tail}-{head}", f"{head} {tail}"])
 
 
-_SYLLABLES = ("ba", "ko", "ri", "tu", "me", "sa", "lo", "ne", "vi", "da", "pe", "gu", "zo", "fi",
-              "ra", "mu", "te", "lin", "dor", "kas", "ven", "tol", "mar", "ist", "ble", "ant", "ive", "ous")
+_SYLLABLES = (
+    "ba",
+    "ko",
+    "ri",
+    "tu",
+    "me",
+    "sa",
+    "lo",
+    "ne",
+    "vi",
+    "da",
+    "pe",
+    "gu",
+    "zo",
+    "fi",
+    "ra",
+    "mu",
+    "te",
+    "lin",
+    "dor",
+    "kas",
+    "ven",
+    "tol",
+    "mar",
+    "ist",
+    "ble",
+    "ant",
+    "ive",
+    "ous",
+)
 
 
 # Label words for the copy questions: common English words that none of the
 # study's tasks uses as an answer.
 LABEL_WORDS = (
-    "apple", "river", "stone", "cloud", "green", "happy", "quiet", "loud", "early", "late", "north",
-    "south", "east", "west", "tall", "short", "warm", "cold", "fast", "slow", "open", "closed",
-    "paper", "glass", "metal", "wood", "house", "garden", "winter", "summer", "morning", "evening",
-    "yes", "no", "true", "false", "good", "bad", "inside", "outside", "up", "down", "first", "last",
-    "alpha", "beta", "gamma", "delta", "city", "forest", "ocean", "desert", "light", "dark", "soft",
-    "hard", "new", "old", "simple", "strange", "friend", "stranger", "music", "silence", "salt", "sugar",
+    "apple",
+    "river",
+    "stone",
+    "cloud",
+    "green",
+    "happy",
+    "quiet",
+    "loud",
+    "early",
+    "late",
+    "north",
+    "south",
+    "east",
+    "west",
+    "tall",
+    "short",
+    "warm",
+    "cold",
+    "fast",
+    "slow",
+    "open",
+    "closed",
+    "paper",
+    "glass",
+    "metal",
+    "wood",
+    "house",
+    "garden",
+    "winter",
+    "summer",
+    "morning",
+    "evening",
+    "yes",
+    "no",
+    "true",
+    "false",
+    "good",
+    "bad",
+    "inside",
+    "outside",
+    "up",
+    "down",
+    "first",
+    "last",
+    "alpha",
+    "beta",
+    "gamma",
+    "delta",
+    "city",
+    "forest",
+    "ocean",
+    "desert",
+    "light",
+    "dark",
+    "soft",
+    "hard",
+    "new",
+    "old",
+    "simple",
+    "strange",
+    "friend",
+    "stranger",
+    "music",
+    "silence",
+    "salt",
+    "sugar",
 )
 
 
@@ -219,8 +331,15 @@ def _rule(rng: random.Random, size: int) -> dict[str, Any]:
         stem = f"Is the {shape} on the left ({a}) or on the right ({b})?"
         reason = f"The {shape} is on the {'left' if pick_first else 'right'}."
     gold = a if pick_first else b
-    return dict(image=img, gold=gold, pool=[a, b], k=2, stem=stem, reason=reason + f" So the answer is {gold}.",
-                modes=("word", "word", "letter"))
+    return dict(
+        image=img,
+        gold=gold,
+        pool=[a, b],
+        k=2,
+        stem=stem,
+        reason=reason + f" So the answer is {gold}.",
+        modes=("word", "word", "letter"),
+    )
 
 
 def _pick(rng: random.Random, size: int) -> dict[str, Any]:
@@ -239,9 +358,16 @@ def _pick(rng: random.Random, size: int) -> dict[str, Any]:
     x, y = rng.randint(0, size - s), rng.randint(0, size - s)
     _draw_shape(ImageDraw.Draw(img), rng.choice(SHAPES), (x, y, x + s, y + s), COLOURS[rng.choice(list(COLOURS))])
     ordinal = ("first", "second", "third")[which]
-    return dict(image=img, gold=words[which], pool=words, k=k, ordered=True,
-                stem=f"Answer with the {ordinal} of the offered words.",
-                reason=f"The {ordinal} word is {words[which]}.", modes=("word",))
+    return dict(
+        image=img,
+        gold=words[which],
+        pool=words,
+        k=k,
+        ordered=True,
+        stem=f"Answer with the {ordinal} of the offered words.",
+        reason=f"The {ordinal} word is {words[which]}.",
+        modes=("word",),
+    )
 
 
 # Binary answer-word pairs for the sign questions: the same pair of words is the
@@ -270,12 +396,14 @@ def _sign(rng: random.Random, size: int) -> dict[str, Any]:
     a, b = pair if rng.random() < 0.5 else pair[::-1]
     gold = pair[0] if plus else pair[1]
     thing = rng.choice(["sign", "symbol", "mark", "drawn sign"])
-    stem = rng.choice([
-        f"Is the {thing} in the image {a} or {b}?",
-        f"Does this image show a {a} or a {b} {thing}?",
-        f"Does the content of this image convey a {a} or a {b} {thing}?",
-        f"Look at the {thing}. {a.capitalize()} or {b}?",
-    ])
+    stem = rng.choice(
+        [
+            f"Is the {thing} in the image {a} or {b}?",
+            f"Does this image show a {a} or a {b} {thing}?",
+            f"Does the content of this image convey a {a} or a {b} {thing}?",
+            f"Look at the {thing}. {a.capitalize()} or {b}?",
+        ]
+    )
     reason = f"The {thing} is a {'plus' if plus else 'minus'} sign, so the answer is {gold}."
     return dict(image=img, gold=gold, pool=[a, b], k=2, stem=stem, reason=reason)
 
@@ -284,16 +412,105 @@ def _sign(rng: random.Random, size: int) -> dict[str, Any]:
 # banner slogan, and none is sentiment-laden (a test checks both): reading is a generic
 # skill, which slogan means what is the banner task's to learn.
 READING_WORDS = (
-    "TABLE", "CHAIR", "WINDOW", "PENCIL", "BOTTLE", "CAMERA", "BASKET", "LADDER", "BRIDGE", "CANDLE",
-    "CARPET", "TICKET", "PILLOW", "MIRROR", "JACKET", "BUTTON", "HAMMER", "RIBBON", "TUNNEL", "PLANET",
-    "ORANGE", "LEMON", "TOMATO", "PEPPER", "BREAD", "CHEESE", "COFFEE", "WATER", "GARDEN", "FOREST",
-    "RIVER", "MOUNTAIN", "VALLEY", "ISLAND", "SQUARE", "CIRCLE", "MARKET", "STREET", "STATION", "HARBOR",
-    "SCHOOL", "LIBRARY", "MUSEUM", "KITCHEN", "OFFICE", "SUMMER", "WINTER", "AUTUMN", "MORNING", "EVENING",
-    "PAPER", "METAL", "GLASS", "STONE", "WOODEN", "PLASTIC", "COTTON", "SILVER", "COPPER", "PURPLE",
-    "YELLOW", "GREEN", "NORTH", "SOUTH", "EAST", "WEST", "BACK SIDE", "FRONT SIDE", "FIRST FLOOR",
-    "PARKING", "EXIT", "ENTRANCE", "BUS STOP", "PLATFORM", "ROOM", "GATE", "TOWER", "FARM", "LAKE",
-    "SEVEN", "TWELVE", "HUNDRED", "MINUTES", "HOURS", "MONDAY", "TUESDAY", "FRIDAY", "APRIL", "OCTOBER",
-    "PIANO", "GUITAR", "VIOLIN", "TENNIS", "SOCCER", "CHESS", "ROBOT", "ROCKET", "ENGINE", "WHEEL",
+    "TABLE",
+    "CHAIR",
+    "WINDOW",
+    "PENCIL",
+    "BOTTLE",
+    "CAMERA",
+    "BASKET",
+    "LADDER",
+    "BRIDGE",
+    "CANDLE",
+    "CARPET",
+    "TICKET",
+    "PILLOW",
+    "MIRROR",
+    "JACKET",
+    "BUTTON",
+    "HAMMER",
+    "RIBBON",
+    "TUNNEL",
+    "PLANET",
+    "ORANGE",
+    "LEMON",
+    "TOMATO",
+    "PEPPER",
+    "BREAD",
+    "CHEESE",
+    "COFFEE",
+    "WATER",
+    "GARDEN",
+    "FOREST",
+    "RIVER",
+    "MOUNTAIN",
+    "VALLEY",
+    "ISLAND",
+    "SQUARE",
+    "CIRCLE",
+    "MARKET",
+    "STREET",
+    "STATION",
+    "HARBOR",
+    "SCHOOL",
+    "LIBRARY",
+    "MUSEUM",
+    "KITCHEN",
+    "OFFICE",
+    "SUMMER",
+    "WINTER",
+    "AUTUMN",
+    "MORNING",
+    "EVENING",
+    "PAPER",
+    "METAL",
+    "GLASS",
+    "STONE",
+    "WOODEN",
+    "PLASTIC",
+    "COTTON",
+    "SILVER",
+    "COPPER",
+    "PURPLE",
+    "YELLOW",
+    "GREEN",
+    "NORTH",
+    "SOUTH",
+    "EAST",
+    "WEST",
+    "BACK SIDE",
+    "FRONT SIDE",
+    "FIRST FLOOR",
+    "PARKING",
+    "EXIT",
+    "ENTRANCE",
+    "BUS STOP",
+    "PLATFORM",
+    "ROOM",
+    "GATE",
+    "TOWER",
+    "FARM",
+    "LAKE",
+    "SEVEN",
+    "TWELVE",
+    "HUNDRED",
+    "MINUTES",
+    "HOURS",
+    "MONDAY",
+    "TUESDAY",
+    "FRIDAY",
+    "APRIL",
+    "OCTOBER",
+    "PIANO",
+    "GUITAR",
+    "VIOLIN",
+    "TENNIS",
+    "SOCCER",
+    "CHESS",
+    "ROBOT",
+    "ROCKET",
+    "ENGINE",
+    "WHEEL",
 )
 
 
@@ -312,9 +529,9 @@ def _text(rng: random.Random, size: int) -> dict[str, Any]:
     if rng.random() < 0.5:
         word = word.lower() if rng.random() < 0.5 else word.title()
     w, h = 2 * size, size
-    bg = tuple(rng.randint(0, 255) for _ in range(3))
+    bg = (rng.randint(0, 255), rng.randint(0, 255), rng.randint(0, 255))
     while True:
-        fg = tuple(rng.randint(0, 255) for _ in range(3))
+        fg = (rng.randint(0, 255), rng.randint(0, 255), rng.randint(0, 255))
         if abs(_luminance(fg) - _luminance(bg)) >= 110:
             break
     img = Image.new("RGB", (w, h), bg)
@@ -322,17 +539,26 @@ def _text(rng: random.Random, size: int) -> dict[str, Any]:
     if rng.random() < 0.5:
         inset = rng.randint(2, 8)
         draw.rectangle((inset, inset, w - 1 - inset, h - 1 - inset), outline=fg, width=rng.randint(1, 3))
-    font_size = rng.randint(max(10, size // 7), max(12, size // 4))
+    font_size = rng.randint(max(10, int(size // 7)), max(12, int(size // 4)))
     font = _font(font_size)
     box = draw.textbbox((0, 0), word, font=font)
     tw, th = box[2] - box[0], box[3] - box[1]
-    x = rng.randint(4, max(4, w - tw - 4))
-    y = rng.randint(4, max(4, h - th - 4))
+    x = rng.randint(4, int(max(4, w - tw - 4)))
+    y = rng.randint(4, int(max(4, h - th - 4)))
     draw.text((x - box[0], y - box[1]), word, font=font, fill=fg)
-    return dict(image=img, gold=word, pool=[w_ for w_ in READING_WORDS if w_ != word.upper()] + [word],
-                stem=rng.choice(["Which word is written in the picture?", "What does the text in the image say?",
-                                 "Read the text in the image."]),
-                reason=f"The text reads {word}.")
+    return dict(
+        image=img,
+        gold=word,
+        pool=[w_ for w_ in READING_WORDS if w_ != word.upper()] + [word],
+        stem=rng.choice(
+            [
+                "Which word is written in the picture?",
+                "What does the text in the image say?",
+                "Read the text in the image.",
+            ]
+        ),
+        reason=f"The text reads {word}.",
+    )
 
 
 def _luminance(c: tuple[int, int, int]) -> float:
@@ -346,10 +572,20 @@ def _vote(rng: random.Random, size: int) -> dict[str, Any]:
 
     image, up = vote(rng, (size, size))
     gold = "up" if up else "down"
-    return dict(image=image, gold=gold, pool=["up", "down"], k=2,
-                stem=rng.choice(["Does the arrow in the image point up or down?", "Look at the arrow. Up or down?",
-                                 "Which way does the drawn arrow point?"]),
-                reason=f"The arrow's head is at the {'top' if up else 'bottom'}, so it points {gold}.")
+    return dict(
+        image=image,
+        gold=gold,
+        pool=["up", "down"],
+        k=2,
+        stem=rng.choice(
+            [
+                "Does the arrow in the image point up or down?",
+                "Look at the arrow. Up or down?",
+                "Which way does the drawn arrow point?",
+            ]
+        ),
+        reason=f"The arrow's head is at the {'top' if up else 'bottom'}, so it points {gold}.",
+    )
 
 
 GLYPH_NAMES = ("plus", "minus", "cross", "ring")
@@ -361,8 +597,13 @@ def _glyph(rng: random.Random, size: int) -> dict[str, Any]:
 
     image, label = glyph(rng, (size, size))
     gold = GLYPH_NAMES[label]
-    return dict(image=image, gold=gold, pool=list(GLYPH_NAMES),
-                stem="Which symbol is drawn in the picture?", reason=f"The symbol is a {gold}.")
+    return dict(
+        image=image,
+        gold=gold,
+        pool=list(GLYPH_NAMES),
+        stem="Which symbol is drawn in the picture?",
+        reason=f"The symbol is a {gold}.",
+    )
 
 
 KINDS: dict[str, Callable[[random.Random, int], dict[str, Any]]] = {
@@ -415,6 +656,11 @@ def generic_questions(n: int, seed: int = 0, image_size: int = 56) -> Iterator[G
             hint = rng.choice(["the letter of your choice", "the option letter", "a single letter"])
             answer = LETTERS[opts.index(item["gold"])]
         yield GenericQuestion(
-            kind=kind, image=item["image"], question=question, hint=hint, answer=answer,
-            reason=item["reason"], meta={"index": i, "mode": mode, "options": opts},
+            kind=kind,
+            image=item["image"],
+            question=question,
+            hint=hint,
+            answer=answer,
+            reason=item["reason"],
+            meta={"index": i, "mode": mode, "options": opts},
         )

@@ -18,8 +18,8 @@ import json
 import shlex
 from pathlib import Path
 from typing import Any
-from harness.api.protocols import optional_member
 
+from harness.api.protocols import optional_member
 from harness.runs.rundir import write_text
 
 TASKS = ("banner", "fgvc", "sat")
@@ -29,11 +29,15 @@ PAPER_REWARD = "accuracy:1,format:1"
 PAPER_LENGTH_REWARD = "length_norm:1"
 # trl runs in one process: 1 per device x 32 accumulated = the paper's 32 completions per step.
 TRL_GRAD_ACCUM = 32
-TRL_NOTE = ("trl, one process: grad_accum 32 keeps the paper's 32 completions per step "
-            "(1 per device x 4 x 8 GPUs); with N processes use 32 / N.")
-DRY_RUN_NOTE = ("openrlhf: no --ray-address was given, so this run only writes its Ray job (dry_run: true) "
-                "and trains nothing. Set openrlhf.ray_address: http://<head>:8265 and drop dry_run "
-                "(or rerun harness study --preset paper --backend openrlhf --ray-address URL).")
+TRL_NOTE = (
+    "trl, one process: grad_accum 32 keeps the paper's 32 completions per step "
+    "(1 per device x 4 x 8 GPUs); with N processes use 32 / N."
+)
+DRY_RUN_NOTE = (
+    "openrlhf: no --ray-address was given, so this run only writes its Ray job (dry_run: true) "
+    "and trains nothing. Set openrlhf.ray_address: http://<head>:8265 and drop dry_run "
+    "(or rerun harness study --preset paper --backend openrlhf --ray-address URL)."
+)
 
 
 def check_run(config: Any) -> None:
@@ -55,9 +59,9 @@ def trained_model(config: Any) -> str:
 
 def _require_data(sources: dict[str, str]) -> None:
     """Every task needs real data: its public Hub dataset (resolved at run time) or a --source."""
+    from harness.data.sources import public_data
     from harness.errors import ConfigError
     from harness.host.manager import get_host
-    from harness.data.sources import public_data
 
     for name in TASKS:
         task = get_host().get("tasks", name)
@@ -73,15 +77,19 @@ def _header(notes: list[str]) -> str:
     return "".join(f"# {n}\n" for n in notes)
 
 
-def paper_configs(model: str, output: str | Path, backend: str = "trl",
-                  sources: dict[str, str] | None = None,
-                  ray_address: str | None = None) -> dict[str, Any]:
+def paper_configs(
+    model: str,
+    output: str | Path,
+    backend: str = "trl",
+    sources: dict[str, str] | None = None,
+    ray_address: str | None = None,
+) -> dict[str, Any]:
     """Write the paper study's configs under ``output``; returns the plan (also ``plan.json``)."""
     import yaml
 
-    from harness.errors import ConfigError
     from harness.config.eval import EvalConfig
     from harness.config.run import RunConfig
+    from harness.errors import ConfigError
 
     if backend not in ("trl", "openrlhf"):
         raise ConfigError(f"--backend {backend!r}: the paper preset writes configs for trl or openrlhf.")
@@ -94,9 +102,15 @@ def paper_configs(model: str, output: str | Path, backend: str = "trl",
     plan: dict[str, Any] = {"model": model, "backend": backend, "runs": {}, "evals": {}}
 
     def eval_config(name: str, ckpt: str, tasks: list[str]) -> None:
-        data = {"tasks": tasks, "templates": ["nothink", "think"], "model": ckpt, "split": "test",
-                "max_new_tokens": 1024, "sources": {t: sources[t] for t in tasks if t in sources},
-                "output": str(out / "eval" / name)}
+        data = {
+            "tasks": tasks,
+            "templates": ["nothink", "think"],
+            "model": ckpt,
+            "split": "test",
+            "max_new_tokens": 1024,
+            "sources": {t: sources[t] for t in tasks if t in sources},
+            "output": str(out / "eval" / name),
+        }
         EvalConfig.model_validate(data)  # fail here, not on the cluster
         path = out / "configs" / f"eval-{name}.yaml"
         write_text(path, yaml.safe_dump(data, sort_keys=False))
@@ -105,12 +119,22 @@ def paper_configs(model: str, output: str | Path, backend: str = "trl",
 
     eval_config("base", model, list(TASKS))
     for task in TASKS:
-        for run, method, reward in (("sft", "sft", None), ("grpo", "grpo", PAPER_REWARD),
-                                    ("grpo_length_norm", "grpo", f"{PAPER_REWARD},{PAPER_LENGTH_REWARD}")):
+        for run, method, reward in (
+            ("sft", "sft", None),
+            ("grpo", "grpo", PAPER_REWARD),
+            ("grpo_length_norm", "grpo", f"{PAPER_REWARD},{PAPER_LENGTH_REWARD}"),
+        ):
             run_dir = out / "runs" / task / run
             run_backend = backend if method == "grpo" else "trl"  # openrlhf is GRPO only
-            data: dict[str, Any] = {"task": task, "method": method, "model": model, "template": "think",
-                                    "backend": run_backend, "preset": "paper", "output": str(run_dir)}
+            data: dict[str, Any] = {
+                "task": task,
+                "method": method,
+                "model": model,
+                "template": "think",
+                "backend": run_backend,
+                "preset": "paper",
+                "output": str(run_dir),
+            }
             comments: list[str] = []
             if run_backend == "trl":
                 data["grad_accum"] = TRL_GRAD_ACCUM
@@ -136,14 +160,25 @@ def paper_configs(model: str, output: str | Path, backend: str = "trl",
     notes.append("SFT runs on trl; " + TRL_NOTE)
     if backend == "openrlhf":
         if ray_address:
-            notes.append(f"openrlhf GRPO runs are submitted to {ray_address}; their models are saved to "
-                         "<run>/model (openrlhf.save_path), which must be visible here for the evals.")
+            notes.append(
+                f"openrlhf GRPO runs are submitted to {ray_address}; their models are saved to "
+                "<run>/model (openrlhf.save_path), which must be visible here for the evals."
+            )
         else:
-            notes.append("NOTE " + DRY_RUN_NOTE.replace("this run", "each GRPO run")
-                         + " Until then the GRPO evals below find no model and fail.")
+            notes.append(
+                "NOTE "
+                + DRY_RUN_NOTE.replace("this run", "each GRPO run")
+                + " Until then the GRPO evals below find no model and fail."
+            )
     script = out / "run_all.sh"
-    write_text(script, "#!/usr/bin/env bash\n# The paper's study, one command per stage (see plan.json).\n"
-               + _header(notes) + "set -euo pipefail\n" + "\n".join(commands) + "\n")
+    write_text(
+        script,
+        "#!/usr/bin/env bash\n# The paper's study, one command per stage (see plan.json).\n"
+        + _header(notes)
+        + "set -euo pipefail\n"
+        + "\n".join(commands)
+        + "\n",
+    )
     script.chmod(0o755)
     plan["commands"] = commands
     plan["notes"] = notes

@@ -20,7 +20,8 @@ TASKS = ("banner", "fgvc", "sat")
 # families (a deviation from the paper's open question, on which a model this small has nothing to
 # start from; set by the twin's ceiling, docs/study.md; the paper preset keeps the open question).
 CPU_TASK_OPTIONS: dict[str, dict[str, Any]] = {
-    "fgvc": {"candidates": 4, "lettered": True, "distractors": "other_families"}}
+    "fgvc": {"candidates": 4, "lettered": True, "distractors": "other_families"}
+}
 TEMPLATES = ("nothink", "think")
 
 
@@ -32,8 +33,9 @@ class StudyPreset(StrictModel):
     base: BaseModelSpec = Field(default_factory=BaseModelSpec)
     train_template: Literal["think", "nothink"] = "think"
     train_limit: int = Field(256, ge=1, description="synthetic train samples per task")
-    eval_limit: int = Field(256, ge=1, description="synthetic test samples per task and template "
-                            "(256: a 95% CI of about +-6 points)")
+    eval_limit: int = Field(
+        256, ge=1, description="synthetic test samples per task and template (256: a 95% CI of about +-6 points)"
+    )
     eval_max_new_tokens: int = 48
     sft_steps: int = 60
     sft_learning_rate: float = 5e-4
@@ -48,16 +50,21 @@ class StudyPreset(StrictModel):
     rewards: str = "accuracy:1,format:1"
     length_norm_weight: float = 1.0
     length_norm_l0: float = Field(16.0, description="L0 of the length_norm reward, in tokens")
-    ablation_tasks: list[str] = Field(default_factory=lambda: list(TASKS),
-                                      description="tasks that get the GRPO + length_norm run (Figure 2)")
-    heldout_limit: int = Field(64, ge=1, description="test samples each training run scores greedily while it "
-                               "trains (eval/accuracy in metrics.jsonl, Figure 2)")
+    ablation_tasks: list[str] = Field(
+        default_factory=lambda: list(TASKS), description="tasks that get the GRPO + length_norm run (Figure 2)"
+    )
+    heldout_limit: int = Field(
+        64,
+        ge=1,
+        description="test samples each training run scores greedily while it "
+        "trains (eval/accuracy in metrics.jsonl, Figure 2)",
+    )
     heldout_evals: int = Field(10, ge=1, description="held-out scorings per training run (every steps / N steps)")
     probe_prompts: int = Field(16, description="prompts per task in the step-0 reward-variance probe")
     task_options: dict[str, dict[str, Any]] = Field(
         default_factory=lambda: {k: dict(v) for k, v in CPU_TASK_OPTIONS.items()},
-        description="loader options per task, for training, evaluation and the probe "
-                    "(`--task-option TASK.KEY=VALUE`)")
+        description="loader options per task, for training, evaluation and the probe (`--task-option TASK.KEY=VALUE`)",
+    )
     seed: Seed = 0
 
     def options(self, task: str) -> dict[str, Any]:
@@ -69,9 +76,18 @@ PRESETS: dict[str, StudyPreset] = {
     "ci": StudyPreset(
         name="ci",
         base=BaseModelSpec(num_samples=400, steps=40, hidden_size=64, vision_steps=4, vision_per_kind=2),
-        train_limit=16, eval_limit=4, eval_max_new_tokens=24,
-        sft_steps=2, grpo_steps=2, num_generations=4, per_device_batch_size=4,
-        max_completion_length=24, probe_prompts=2, ablation_tasks=["fgvc"], heldout_limit=4, heldout_evals=1,
+        train_limit=16,
+        eval_limit=4,
+        eval_max_new_tokens=24,
+        sft_steps=2,
+        grpo_steps=2,
+        num_generations=4,
+        per_device_batch_size=4,
+        max_completion_length=24,
+        probe_prompts=2,
+        ablation_tasks=["fgvc"],
+        heldout_limit=4,
+        heldout_evals=1,
     ),
     # The default base spec (56-px generic images, vision width 64). A 112-px, width-128 vision
     # tower was tried: 3534 s of pre-training here and 1.8 s per GRPO step (the whole study past

@@ -42,7 +42,11 @@ def _cell(entry: Mapping[str, Any] | None, test: Mapping[str, Any] | None = None
         return "—"
     k, n = _counts(entry)
     low, high = wilson_interval(k, n)
-    text = f"{100 * entry['accuracy']:.1f} [{100 * low:.1f}, {100 * high:.1f}] n={n}" if n else "—"
+    accuracy: float = entry["accuracy"]
+    if not n or low is None or high is None:
+        text = "—"
+    else:
+        text = f"{100 * accuracy:.1f} [{100 * low:.1f}, {100 * high:.1f}] n={n}"
     if test:
         mark = (" ▲" if test["diff"] > 0 else " ▼") if test["significant"] else ""
         text += f"<br>{100 * test['diff']:+.1f} vs TF, {format_p(test['p_mcnemar'])}{mark}"
@@ -71,8 +75,11 @@ def above_chance(study: Mapping[str, Any], task: str, method: str, template: str
 def table_rows(study: Mapping[str, Any]) -> tuple[list[str], list[list[str]]]:
     """Header and body of Table 1: rows = tasks, columns = chance, then method x template."""
     chance = study.get("chance", {})
-    header = ["Task"] + (["Chance"] if chance else []) + [
-        f"{label} {tpl_label}" for _, label in METHODS for _, tpl_label in TEMPLATES]
+    header = (
+        ["Task"]
+        + (["Chance"] if chance else [])
+        + [f"{label} {tpl_label}" for _, label in METHODS for _, tpl_label in TEMPLATES]
+    )
     body = []
     for task in study["tasks"]:
         row = [task]
@@ -87,8 +94,9 @@ def table_rows(study: Mapping[str, Any]) -> tuple[list[str], list[list[str]]]:
 
 def _grid(study: Mapping[str, Any], cell) -> tuple[list[str], list[list[str]]]:
     header = ["Task"] + [f"{label} {tpl_label}" for _, label in METHODS for _, tpl_label in TEMPLATES]
-    body = [[task] + [cell(_entry(study, task, m, t)) for m, _ in METHODS for t, _ in TEMPLATES]
-            for task in study["tasks"]]
+    body = [
+        [task] + [cell(_entry(study, task, m, t)) for m, _ in METHODS for t, _ in TEMPLATES] for task in study["tasks"]
+    ]
     return header, body
 
 
@@ -120,21 +128,31 @@ def _versus(study: Mapping[str, Any], task: str, method: str, label: str) -> str
     if not test:
         return None
     verdict = ("better" if test["diff"] > 0 else "worse") if test["significant"] else "no significant difference"
-    return (f"{label} w/ <think> {100 * test['accuracy_b']:.1f} vs training-free {100 * test['accuracy_a']:.1f} "
-            f"({100 * test['diff']:+.1f} points [{100 * test['diff_low']:+.1f}, {100 * test['diff_high']:+.1f}], "
-            f"n={test['n']}, McNemar {format_p(test['p_mcnemar'])}): {verdict}")
+    return (
+        f"{label} w/ <think> {100 * test['accuracy_b']:.1f} vs training-free {100 * test['accuracy_a']:.1f} "
+        f"({100 * test['diff']:+.1f} points [{100 * test['diff_low']:+.1f}, {100 * test['diff_high']:+.1f}], "
+        f"n={test['n']}, McNemar {format_p(test['p_mcnemar'])}): {verdict}"
+    )
 
 
 def rft_wins(study: Mapping[str, Any]) -> list[str]:
     """Tasks where RFT w/ think beats training-free w/ think at p < 0.05 (paired, held-out)."""
-    return [t for t in study["tasks"] if (test := _test(study, t, "think", "grpo"))
-            and test["significant"] and test["diff"] > 0]
+    return [
+        t
+        for t in study["tasks"]
+        if (test := _test(study, t, "think", "grpo")) and test["significant"] and test["diff"] > 0
+    ]
 
 
 def longer_with_length_norm(study: Mapping[str, Any]) -> list[str]:
     lengths = study.get("lengths", {})
-    return [t for t in study["tasks"] if lengths.get(t, {}).get("grpo_length_norm") is not None
-            and lengths[t].get("grpo") is not None and lengths[t]["grpo_length_norm"] > lengths[t]["grpo"]]
+    return [
+        t
+        for t in study["tasks"]
+        if lengths.get(t, {}).get("grpo_length_norm") is not None
+        and lengths[t].get("grpo") is not None
+        and lengths[t]["grpo_length_norm"] > lengths[t]["grpo"]
+    ]
 
 
 def summary_lines(study: Mapping[str, Any]) -> list[str]:
@@ -146,30 +164,39 @@ def summary_lines(study: Mapping[str, Any]) -> list[str]:
         above = above_chance(study, task, "grpo")
         if above is not None:
             level = 100 * study["chance"][task]
-            parts.append(f"RFT w/ <think> is {'above' if above else 'NOT above'} chance ({level:.1f}%, a uniform "
-                         "guess among the offered answers)" + ("" if above else
-                         ": whatever it gained, it did not learn to answer from the image"))
+            parts.append(
+                f"RFT w/ <think> is {'above' if above else 'NOT above'} chance ({level:.1f}%, a uniform "
+                "guess among the offered answers)"
+                + ("" if above else ": whatever it gained, it did not learn to answer from the image")
+            )
         rft = {t: (_entry(study, task, "grpo", t) or {}).get("accuracy") for t, _ in TEMPLATES}
-        if None not in rft.values():
-            rel = ("higher than" if rft["think"] > rft["nothink"]
-                   else "lower than" if rft["think"] < rft["nothink"] else "equal to")
-            parts.append(f"RFT with <think> is {rel} without ({100 * rft['think']:.1f} vs {100 * rft['nothink']:.1f})")
-        agreement = ((_entry(study, task, "grpo", "think") or {}).get("think_agreement") or {})
+        think, nothink = rft["think"], rft["nothink"]
+        if think is not None and nothink is not None:
+            rel = "higher than" if think > nothink else "lower than" if think < nothink else "equal to"
+            parts.append(f"RFT with <think> is {rel} without ({100 * think:.1f} vs {100 * nothink:.1f})")
+        agreement = (_entry(study, task, "grpo", "think") or {}).get("think_agreement") or {}
         if agreement.get("rate") is not None:
-            parts.append(f"RFT's thoughts argue for its final answer in {100 * agreement['rate']:.0f}% of the "
-                         f"{agreement['argued']} that name one ({agreement['with_thought']} thoughts)")
+            parts.append(
+                f"RFT's thoughts argue for its final answer in {100 * agreement['rate']:.0f}% of the "
+                f"{agreement['argued']} that name one ({agreement['with_thought']} thoughts)"
+            )
         verdict = learning.get(task, {}).get("grpo")
         if verdict:
-            parts.append(f"GRPO training accuracy reward {verdict['first_20pct']:.2f} (first 20% of steps) -> "
-                         f"{verdict['last_20pct']:.2f} (last 20%) on training prompts (not a held-out claim)")
+            parts.append(
+                f"GRPO training accuracy reward {verdict['first_20pct']:.2f} (first 20% of steps) -> "
+                f"{verdict['last_20pct']:.2f} (last 20%) on training prompts (not a held-out claim)"
+            )
         probe = study.get("probe", {}).get(task)
         if probe and probe["groups_with_variance"] == 0:
-            why = ("the prompt never names the answer, no options are listed, so the base model cannot "
-                   "produce one" if probe.get("gold_in_prompt_rate") == 0.0
-                   else f"only {100 * probe['valid_option_rate']:.0f}% of its answers were valid options")
+            why = (
+                "the prompt never names the answer, no options are listed, so the base model cannot produce one"
+                if probe.get("gold_in_prompt_rate") == 0.0
+                else f"only {100 * probe['valid_option_rate']:.0f}% of its answers were valid options"
+            )
             parts.append(
                 f"at step 0 no GRPO group had differing accuracy rewards ({why}): the accuracy reward "
-                "gave GRPO no signal to start from, only the format reward did")
+                "gave GRPO no signal to start from, only the format reward did"
+            )
         ln = learning.get(task, {}).get("grpo_length_norm")
         lengths = study.get("lengths", {}).get(task, {})
         if ln and verdict and lengths.get("grpo") and lengths.get("grpo_length_norm"):
@@ -178,7 +205,8 @@ def summary_lines(study: Mapping[str, Any]) -> list[str]:
             parts.append(
                 "length_norm ablation: final response length {:.1f}{} vs {:.1f} tokens without it; "
                 "final training accuracy reward {:.2f} vs {:.2f}".format(
-                    lengths["grpo_length_norm"], at_cap, lengths["grpo"], ln["last_20pct"], verdict["last_20pct"])
+                    lengths["grpo_length_norm"], at_cap, lengths["grpo"], ln["last_20pct"], verdict["last_20pct"]
+                )
             )
         lines.append(f"- **{task}**: " + "; ".join(parts) + "." if parts else f"- **{task}**: no results.")
     wins = rft_wins(study)
@@ -186,19 +214,31 @@ def summary_lines(study: Mapping[str, Any]) -> list[str]:
     if tested:
         lines.append(
             f"- RFT w/ <think> beats training-free w/ <think> on held-out samples (paired, p < 0.05) on "
-            f"{len(wins)} of {len(tested)} tasks" + (f": {', '.join(wins)}." if wins else ".")
-            + (" Where it does not, the table says so; the data were not tuned to make it." if len(wins) < len(tested) else ""))
+            f"{len(wins)} of {len(tested)} tasks"
+            + (f": {', '.join(wins)}." if wins else ".")
+            + (
+                " Where it does not, the table says so; the data were not tuned to make it."
+                if len(wins) < len(tested)
+                else ""
+            )
+        )
     seeing = [t for t in study["tasks"] if above_chance(study, t, "grpo")]
     if study.get("chance"):
-        lines.append(f"- RFT w/ <think> is above chance (its 95% CI) on {len(seeing)} of {len(study['tasks'])} tasks"
-                     + (f": {', '.join(seeing)}." if seeing else "."))
+        lines.append(
+            f"- RFT w/ <think> is above chance (its 95% CI) on {len(seeing)} of {len(study['tasks'])} tasks"
+            + (f": {', '.join(seeing)}." if seeing else ".")
+        )
     longer = longer_with_length_norm(study)
     ablated = [t for t in study["tasks"] if study.get("lengths", {}).get(t, {}).get("grpo_length_norm") is not None]
     if ablated:
-        lines.append(f"- length_norm made training responses longer on {len(longer)} of {len(ablated)} tasks"
-                     + (f" ({', '.join(longer)})." if longer else "."))
-    lines.append("- Scale caveat: a tiny VLM on synthetic twins; the numbers check that the pipeline "
-                 "learns and show the table's shape, they do not reproduce the paper's values.")
+        lines.append(
+            f"- length_norm made training responses longer on {len(longer)} of {len(ablated)} tasks"
+            + (f" ({', '.join(longer)})." if longer else ".")
+        )
+    lines.append(
+        "- Scale caveat: a tiny VLM on synthetic twins; the numbers check that the pipeline "
+        "learns and show the table's shape, they do not reproduce the paper's values."
+    )
     return lines
 
 
@@ -211,11 +251,12 @@ def _option_lines(preset: Mapping[str, Any]) -> list[str]:
         said = ", ".join(f"{k}={v}" for k, v in sorted(options.items()))
         note = ""
         if task == "fgvc" and options.get("candidates"):
-            note = (f": the prompt lists {options['candidates']} candidate variants, the right one among them"
-                    + (" as lettered choices (answer: letter or name)" if options.get("lettered") else "")
-                    + (", the others from other families" if options.get("distractors") == "other_families"
-                       else "")
-                    + " (a deviation from the paper's open question, as Visual-RFT's few-shot prompts do)")
+            note = (
+                f": the prompt lists {options['candidates']} candidate variants, the right one among them"
+                + (" as lettered choices (answer: letter or name)" if options.get("lettered") else "")
+                + (", the others from other families" if options.get("distractors") == "other_families" else "")
+                + " (a deviation from the paper's open question, as Visual-RFT's few-shot prompts do)"
+            )
         lines.append(f"- {task} loaded with `{said}`{note}.")
     return [*lines, ""] if lines else []
 
@@ -228,8 +269,10 @@ def _base_cost_lines(base: Mapping[str, Any]) -> list[str]:
         line += f", {base['train_cpu_seconds']:.0f} CPU s"
     vision = base.get("vision")
     if vision:
-        line += (f" (vision stage {vision['seconds']:.0f} s wall, {vision['cpu_seconds']:.0f} CPU s; question "
-                 "pre-training the rest)")
+        line += (
+            f" (vision stage {vision['seconds']:.0f} s wall, {vision['cpu_seconds']:.0f} CPU s; question "
+            "pre-training the rest)"
+        )
     return [line + "; cached, so later runs reuse it"]
 
 
@@ -237,10 +280,14 @@ def _vision_lines(vision: Mapping[str, Any] | None) -> list[str]:
     """The vision stage's held-out accuracy per kind (fresh pictures of another seed)."""
     if not vision:
         return []
-    lines = [f"Vision stage: the tower alone, {vision['steps']} steps x {vision['images_per_step']} fresh generic "
-             f"pictures, a throwaway head per kind; held-out accuracy on pictures of another seed "
-             "(layout: per image token that holds a shape).", "",
-             "| kind | held-out accuracy % | n | chance % |", "|---|---|---|---|"]
+    lines = [
+        f"Vision stage: the tower alone, {vision['steps']} steps x {vision['images_per_step']} fresh generic "
+        f"pictures, a throwaway head per kind; held-out accuracy on pictures of another seed "
+        "(layout: per image token that holds a shape).",
+        "",
+        "| kind | held-out accuracy % | n | chance % |",
+        "|---|---|---|---|",
+    ]
     for kind, r in vision.get("held_out", {}).items():
         lines.append(f"| {kind} | {100 * r['accuracy']:.1f} | {r['n']} | {100 * r['chance']:.1f} |")
     return [*lines, ""]
@@ -253,17 +300,26 @@ def heldout_lines(study: Mapping[str, Any]) -> list[str]:
     for task in study["tasks"]:
         for run, c in (study.get("curves", {}).get(task) or {}).items():
             if c.get("eval_step"):
-                rows.append(f"| {task} | {labels.get(run, run)} | {100 * c['eval_accuracy'][0]:.1f} "
-                            f"(step {c['eval_step'][0]:.0f}) | {100 * max(c['eval_accuracy']):.1f} | "
-                            f"{100 * c['eval_accuracy'][-1]:.1f} (step {c['eval_step'][-1]:.0f}) |")
+                rows.append(
+                    f"| {task} | {labels.get(run, run)} | {100 * c['eval_accuracy'][0]:.1f} "
+                    f"(step {c['eval_step'][0]:.0f}) | {100 * max(c['eval_accuracy']):.1f} | "
+                    f"{100 * c['eval_accuracy'][-1]:.1f} (step {c['eval_step'][-1]:.0f}) |"
+                )
     if not rows:
         return []
     n = study["preset"].get("heldout_limit")
-    return ["## Held-out accuracy during training", "",
-            f"Greedy accuracy (%) on the first {n} test samples, scored while each run trained (the "
-            "run's template; Figure 2's middle panel). The training reward above is on training prompts; "
-            "this is not.", "",
-            "| Task | run | before training | best | after training |", "|---|---|---|---|---|", *rows, ""]
+    return [
+        "## Held-out accuracy during training",
+        "",
+        f"Greedy accuracy (%) on the first {n} test samples, scored while each run trained (the "
+        "run's template; Figure 2's middle panel). The training reward above is on training prompts; "
+        "this is not.",
+        "",
+        "| Task | run | before training | best | after training |",
+        "|---|---|---|---|---|",
+        *rows,
+        "",
+    ]
 
 
 def render_report(study: Mapping[str, Any]) -> str:
@@ -309,9 +365,13 @@ def render_report(study: Mapping[str, Any]) -> str:
     if tests:
         from harness.stats import format_p
 
-        out += ["## Paired tests against training-free", "",
-                "| Task | template | method | n | difference, points [95% bootstrap CI] | only TF / only method right "
-                "| McNemar exact | paired bootstrap |", "|---|---|---|---|---|---|---|---|"]
+        out += [
+            "## Paired tests against training-free",
+            "",
+            "| Task | template | method | n | difference, points [95% bootstrap CI] | only TF / only method right "
+            "| McNemar exact | paired bootstrap |",
+            "|---|---|---|---|---|---|---|---|",
+        ]
         for task in study["tasks"]:
             for tpl, _ in TEMPLATES:
                 for method, label in METHODS[1:]:
@@ -321,22 +381,34 @@ def render_report(study: Mapping[str, Any]) -> str:
                             f"| {task} | {tpl} | {label} | {t['n']} | {100 * t['diff']:+.1f} "
                             f"[{100 * t['diff_low']:+.1f}, {100 * t['diff_high']:+.1f}] | {t['only_a']} / "
                             f"{t['only_b']} | {format_p(t['p_mcnemar'])}{' *' if t['significant'] else ''} | "
-                            f"{format_p(t['p_bootstrap'])} |")
+                            f"{format_p(t['p_bootstrap'])} |"
+                        )
         out.append("")
     if base:
-        out += ["## Base model", "", f"- checkpoint: `{base.get('path')}`",
-                f"- {base.get('description', '')}", *_base_cost_lines(base), ""]
+        out += [
+            "## Base model",
+            "",
+            f"- checkpoint: `{base.get('path')}`",
+            f"- {base.get('description', '')}",
+            *_base_cost_lines(base),
+            "",
+        ]
         out += _vision_lines(base.get("vision"))
     probe = study.get("probe", {})
     if probe:
-        out += ["## GRPO step-0 reward variance (base model, temperature 1.0)", "",
-                "| Task | prompts x generations | groups with non-identical accuracy reward | mean accuracy reward "
-                "| answered (an <answer> span) | answer is a valid option |",
-                "|---|---|---|---|---|---|"]
+        out += [
+            "## GRPO step-0 reward variance (base model, temperature 1.0)",
+            "",
+            "| Task | prompts x generations | groups with non-identical accuracy reward | mean accuracy reward "
+            "| answered (an <answer> span) | answer is a valid option |",
+            "|---|---|---|---|---|---|",
+        ]
         for task, p in probe.items():
-            out.append(f"| {task} | {p['prompts']} x {p['generations']} | {p['groups_with_variance']} | "
-                       f"{p['mean_accuracy']:.2f} | {p.get('answered_rate', float('nan')):.2f} | "
-                       f"{p['valid_option_rate']:.2f} |")
+            out.append(
+                f"| {task} | {p['prompts']} x {p['generations']} | {p['groups_with_variance']} | "
+                f"{p['mean_accuracy']:.2f} | {p.get('answered_rate', float('nan')):.2f} | "
+                f"{p['valid_option_rate']:.2f} |"
+            )
         out.append("")
     figures = study.get("figures", {})
     if figures:
@@ -345,9 +417,15 @@ def render_report(study: Mapping[str, Any]) -> str:
         out.append("")
     timings, cpu = study.get("timings", {}), study.get("cpu_timings", {})
     if timings:
-        out += ["## Timings (s)", "", "Wall seconds, and CPU seconds of the study's process (all its threads; "
-                "unlike wall time, barely moved by other load on the machine).", "",
-                "| stage | wall s | CPU s |", "|---|---|---|"]
+        out += [
+            "## Timings (s)",
+            "",
+            "Wall seconds, and CPU seconds of the study's process (all its threads; "
+            "unlike wall time, barely moved by other load on the machine).",
+            "",
+            "| stage | wall s | CPU s |",
+            "|---|---|---|",
+        ]
         out += [f"| {k} | {v:.1f} | {'—' if k not in cpu else f'{cpu[k]:.1f}'} |" for k, v in timings.items()]
         out.append("")
     return "\n".join(out)
@@ -380,8 +458,13 @@ def save_figure(task: str, curves: Mapping[str, Mapping[str, Sequence[float]]], 
             axes[0].plot(steps, smooth(curve["accuracy"], window), label=labels.get(run, run))
             axes[2].plot(steps, smooth(curve["length"], window), label=labels.get(run, run))
         if curve.get("eval_step"):
-            axes[1].plot(curve["eval_step"], [100 * a for a in curve["eval_accuracy"]], marker="o", markersize=3,
-                         label=labels.get(run, run))
+            axes[1].plot(
+                curve["eval_step"],
+                [100 * a for a in curve["eval_accuracy"]],
+                marker="o",
+                markersize=3,
+                label=labels.get(run, run),
+            )
     axes[0].set(title=f"{task}: accuracy reward (training)", xlabel="step", ylabel="mean accuracy reward")
     axes[1].set(title=f"{task}: held-out accuracy (test slice)", xlabel="step", ylabel="greedy accuracy %")
     axes[2].set(title=f"{task}: response length", xlabel="step", ylabel="mean completion tokens")

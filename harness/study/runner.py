@@ -39,27 +39,42 @@ def run_config(preset: StudyPreset, task: str, run: str, model: str, output: Pat
     """The ``harness run`` config (as a dict) for one training run of the study."""
     method = "sft" if run == "sft" else "grpo"
     data: dict[str, Any] = {
-        "task": task, "method": method, "model": model, "template": preset.train_template,
-        "backend": "trl", "limit": preset.train_limit, "seed": preset.seed, "output": str(output),
+        "task": task,
+        "method": method,
+        "model": model,
+        "template": preset.train_template,
+        "backend": "trl",
+        "limit": preset.train_limit,
+        "seed": preset.seed,
+        "output": str(output),
         "max_steps": preset.sft_steps if method == "sft" else preset.grpo_steps,
         "learning_rate": preset.sft_learning_rate if method == "sft" else preset.grpo_learning_rate,
-        "per_device_batch": preset.per_device_batch_size, "grad_accum": preset.gradient_accumulation_steps,
-        "trl": {"device": "cpu", "save_steps": 100000, "save_total_limit": 1,
-                "eval_steps": max(1, (preset.sft_steps if method == "sft" else preset.grpo_steps)
-                                  // preset.heldout_evals),
-                "eval_limit": preset.heldout_limit},
+        "per_device_batch": preset.per_device_batch_size,
+        "grad_accum": preset.gradient_accumulation_steps,
+        "trl": {
+            "device": "cpu",
+            "save_steps": 100000,
+            "save_total_limit": 1,
+            "eval_steps": max(1, (preset.sft_steps if method == "sft" else preset.grpo_steps) // preset.heldout_evals),
+            "eval_limit": preset.heldout_limit,
+        },
     }
     if preset.options(task):
         data["task_options"] = preset.options(task)
     if method == "grpo":
-        data.update(reward=reward_spec(preset, run == "grpo_length_norm"),
-                    num_generations=preset.num_generations, temperature=preset.temperature,
-                    beta=preset.beta, max_completion_length=preset.max_completion_length)
+        data.update(
+            reward=reward_spec(preset, run == "grpo_length_norm"),
+            num_generations=preset.num_generations,
+            temperature=preset.temperature,
+            beta=preset.beta,
+            max_completion_length=preset.max_completion_length,
+        )
     return data
 
 
-def train(preset: StudyPreset, task: str, run: str, model: str, output: Path,
-          echo: Callable[[str], None]) -> tuple[Path, str | None]:
+def train(
+    preset: StudyPreset, task: str, run: str, model: str, output: Path, echo: Callable[[str], None]
+) -> tuple[Path, str | None]:
     """Run (or reuse) one training run through the TRL backend; returns ``(checkpoint, metrics file)``."""
     from harness.config.run import RunConfig
     from harness.errors import ConfigError
@@ -88,22 +103,39 @@ def train(preset: StudyPreset, task: str, run: str, model: str, output: Path,
     summary = RunSummary.coerce(backend.run(config), config.backend, str(output))
     if not summary.checkpoint_here:
         raise ConfigError(f"backend {config.backend!r} left no model in {output} (summary: {summary.checkpoint}).")
-    write_json(done, {"checkpoint": summary.checkpoint, "metrics": summary.metrics,
-                      "preset": preset.model_dump(mode="json"), "config": settings})
-    return Path(summary.checkpoint), summary.metrics
+    write_json(
+        done,
+        {
+            "checkpoint": summary.checkpoint,
+            "metrics": summary.metrics,
+            "preset": preset.model_dump(mode="json"),
+            "config": settings,
+        },
+    )
+    return Path(str(summary.checkpoint)), summary.metrics  # checkpoint_here: a model folder
 
 
-def evaluate(preset: StudyPreset, model: str, tasks: Sequence[str], output: Path,
-             progress: bool, echo: Callable[[str], None]) -> dict[str, Any]:
+def evaluate(
+    preset: StudyPreset, model: str, tasks: Sequence[str], output: Path, progress: bool, echo: Callable[[str], None]
+) -> dict[str, Any]:
     """``harness eval`` of ``model`` on ``tasks`` with both templates (resumes in ``output``)."""
     from harness.config.eval import EvalConfig
     from harness.evaluation.runner import run_eval
 
     config = EvalConfig(  # the study scores its tiny pre-trained model on the synthetic twins, on purpose
-        tasks=list(tasks), templates=list(TEMPLATES), model=model, split="test",
+        tasks=list(tasks),
+        templates=list(TEMPLATES),
+        model=model,
+        split="test",
         sources={task: "synthetic" for task in tasks},
-        limit=preset.eval_limit, max_new_tokens=preset.eval_max_new_tokens, batch_size=16,
-        seed=preset.seed, bootstrap=200, output=str(output), device="cpu", dtype="float32",
+        limit=preset.eval_limit,
+        max_new_tokens=preset.eval_max_new_tokens,
+        batch_size=16,
+        seed=preset.seed,
+        bootstrap=200,
+        output=str(output),
+        device="cpu",
+        dtype="float32",
         task_options={task: preset.options(task) for task in tasks if preset.options(task)},
     )
     return run_eval(config, progress=progress, echo=lambda s: None, html=False)["results"]
@@ -111,7 +143,8 @@ def evaluate(preset: StudyPreset, model: str, tasks: Sequence[str], output: Path
 
 def cell(entry: Mapping[str, Any]) -> dict[str, Any]:
     return {k: entry.get(k) for k in ("accuracy", "ci95", "format_compliance", "n", "think_agreement")} | {
-        "mean_tokens": (entry.get("response_tokens") or {}).get("mean")}
+        "mean_tokens": (entry.get("response_tokens") or {}).get("mean")
+    }
 
 
 def _pick(row: Mapping[str, Any], *candidates: str) -> float | None:
@@ -140,8 +173,14 @@ def curve(metrics: Sequence[Mapping[str, Any]]) -> dict[str, list[float]]:
     return out
 
 
-def run_study(preset: StudyPreset, output: str | Path, *, progress: bool = True,
-              echo: Callable[[str], None] = print, html: bool = True) -> dict[str, Any]:
+def run_study(
+    preset: StudyPreset,
+    output: str | Path,
+    *,
+    progress: bool = True,
+    echo: Callable[[str], None] = print,
+    html: bool = True,
+) -> dict[str, Any]:
     """Run the whole study; returns (and writes) ``study.json``'s content."""
     from harness.config.preflight import check_study_output
     from harness.errors import ConfigError
@@ -160,8 +199,15 @@ def run_study(preset: StudyPreset, output: str | Path, *, progress: bool = True,
             )
     started, cpu_started = time.perf_counter(), time.process_time()
     timings: dict[str, float] = {}
-    study: dict[str, Any] = {"preset": resolved, "tasks": list(preset.tasks), "table": {},
-                             "learning": {}, "lengths": {}, "figures": {}, "runs": {}}
+    study: dict[str, Any] = {
+        "preset": resolved,
+        "tasks": list(preset.tasks),
+        "table": {},
+        "learning": {},
+        "lengths": {},
+        "figures": {},
+        "runs": {},
+    }
     write_json(out / "study.json", study)
 
     cpu_timings: dict[str, float] = {}  # CPU seconds: what a shared machine's load does not inflate
@@ -184,8 +230,9 @@ def run_study(preset: StudyPreset, output: str | Path, *, progress: bool = True,
     study["probe"] = read_json(probe_path, "probe record")
 
     echo("[study] training-free evaluation")
-    base_results = timed("eval", lambda: evaluate(preset, str(base_dir), preset.tasks, out / "eval" / "base",
-                                                  progress, echo))
+    base_results = timed(
+        "eval", lambda: evaluate(preset, str(base_dir), preset.tasks, out / "eval" / "base", progress, echo)
+    )
     for task in preset.tasks:
         study["table"].setdefault(task, {})["base"] = {t: cell(base_results[task][t]) for t in TEMPLATES}
 
@@ -197,11 +244,14 @@ def run_study(preset: StudyPreset, output: str | Path, *, progress: bool = True,
             run_dir = out / "runs" / task / run
             ckpt, metrics = timed(f"train_{run}", lambda: train(preset, task, run, str(base_dir), run_dir, echo))
             study["runs"].setdefault(task, {})[run] = {
-                "dir": str(run_dir), "checkpoint": str(ckpt),
-                "config": run_config(preset, task, run, str(base_dir), run_dir)}
+                "dir": str(run_dir),
+                "checkpoint": str(ckpt),
+                "config": run_config(preset, task, run, str(base_dir), run_dir),
+            }
             if run != "grpo_length_norm":
-                res = timed("eval", lambda: evaluate(preset, str(ckpt), [task], out / "eval" / f"{run}-{task}",
-                                                     progress, echo))
+                res = timed(
+                    "eval", lambda: evaluate(preset, str(ckpt), [task], out / "eval" / f"{run}-{task}", progress, echo)
+                )
                 study["table"][task][run] = {t: cell(res[task][t]) for t in TEMPLATES}
             c = curve(read_jsonl(metrics) if metrics else [])  # a torn last line is skipped
             if run == "sft" and c["eval_step"]:

@@ -52,8 +52,11 @@ def spread_rows(studies: Sequence[Mapping[str, Any]]) -> tuple[list[str], list[l
         for method, _ in METHODS:
             for template, _ in TEMPLATES:
                 values = [v for s in studies if (v := _accuracy(s, task, method, template)) is not None]
-                row.append("—" if not values else
-                           f"{100 * sum(values) / len(values):.1f} [{100 * min(values):.1f}, {100 * max(values):.1f}]")
+                row.append(
+                    "—"
+                    if not values
+                    else f"{100 * sum(values) / len(values):.1f} [{100 * min(values):.1f}, {100 * max(values):.1f}]"
+                )
         body.append(row)
     return header, body
 
@@ -85,23 +88,39 @@ def claim_rows(studies: Sequence[Mapping[str, Any]]) -> tuple[list[str], list[li
             if not any(results):
                 continue
             shown = "; ".join(f"{100 * r['diff']:+.1f}" if r else "—" for r in results)
-            body.append([task, label, shown, f"{sum(1 for r in results if r and r['holds'])} of {len(results)}",
-                         f"{sum(1 for r in results if r and r['significant_holds'])} of {len(results)}"])
+            body.append(
+                [
+                    task,
+                    label,
+                    shown,
+                    f"{sum(1 for r in results if r and r['holds'])} of {len(results)}",
+                    f"{sum(1 for r in results if r and r['significant_holds'])} of {len(results)}",
+                ]
+            )
     return header, body
 
 
 def render(dirs: Sequence[str | Path]) -> str:
     studies = load_studies(dirs)
     seeds = ", ".join(str(s["preset"].get("seed")) for s in studies)
-    return "\n".join([
-        f"Seeds {seeds} ({len(studies)} runs of preset `{studies[0]['preset']['name']}`): accuracy %, mean "
-        "[min, max] over seeds.", "",
-        markdown_table(*spread_rows(studies)), "",
-        "Paired tests w/ <think> against training-free w/ <think>, per seed:", "",
-        markdown_table(*verdict_rows(studies)), "",
-        *(["The paper's directional claims (Table 1), per seed:", "", markdown_table(*claims), ""]
-          if (claims := claim_rows(studies))[1] else []),
-    ])
+    return "\n".join(
+        [
+            f"Seeds {seeds} ({len(studies)} runs of preset `{studies[0]['preset']['name']}`): accuracy %, mean "
+            "[min, max] over seeds.",
+            "",
+            markdown_table(*spread_rows(studies)),
+            "",
+            "Paired tests w/ <think> against training-free w/ <think>, per seed:",
+            "",
+            markdown_table(*verdict_rows(studies)),
+            "",
+            *(
+                ["The paper's directional claims (Table 1), per seed:", "", markdown_table(*claims), ""]
+                if (claims := claim_rows(studies))[1]
+                else []
+            ),
+        ]
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -109,8 +128,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     dirs = list(sys.argv[1:] if argv is None else argv)
     if len(dirs) < 2:
-        print("usage: python -m harness.study.seeds DIR DIR [DIR ...]  (one study output per seed)",
-              file=sys.stderr)
+        print("usage: python -m harness.study.seeds DIR DIR [DIR ...]  (one study output per seed)", file=sys.stderr)
         return 2
     try:
         print(render(dirs))

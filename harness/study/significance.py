@@ -20,8 +20,9 @@ def eval_dir(study_dir: Path, method: str, task: str) -> Path:
     return study_dir / "eval" / ("base" if method == "base" else f"{method}-{task}")
 
 
-def paired_tests(study_dir: str | Path, tasks: Sequence[str], templates: Sequence[str],
-                 seed: int = 0) -> dict[str, dict[str, dict[str, Any]]]:
+def paired_tests(
+    study_dir: str | Path, tasks: Sequence[str], templates: Sequence[str], seed: int = 0
+) -> dict[str, dict[str, dict[str, Any]]]:
     """``{task: {template: {method: PairedResult dict}}}`` for every evaluation present."""
     from harness.evaluation.compare import compare_outputs
     from harness.evaluation.records import records_path
@@ -60,8 +61,9 @@ def chance_levels(study_dir: str | Path, tasks: Sequence[str], template: str = "
 
     out = {}
     for task in tasks:
-        level = chance_level(read_records(records_path(eval_dir(Path(study_dir), "base", task), task, template),
-                                          repair=False))
+        level = chance_level(
+            read_records(records_path(eval_dir(Path(study_dir), "base", task), task, template), repair=False)
+        )
         if level is not None:
             out[task] = level
     return out

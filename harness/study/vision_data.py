@@ -22,20 +22,52 @@ from typing import Any
 # Colours far enough apart to name (a subset of generic_data.COLOURS).
 COLOUR_NAMES = ("red", "green", "blue", "yellow", "purple", "orange", "black", "pink")
 COLOUR_RGB = {
-    "red": (220, 30, 30), "green": (30, 170, 60), "blue": (30, 70, 220), "yellow": (235, 210, 30),
-    "purple": (140, 50, 170), "orange": (245, 140, 20), "black": (20, 20, 20), "pink": (240, 120, 180),
+    "red": (220, 30, 30),
+    "green": (30, 170, 60),
+    "blue": (30, 70, 220),
+    "yellow": (235, 210, 30),
+    "purple": (140, 50, 170),
+    "orange": (245, 140, 20),
+    "black": (20, 20, 20),
+    "pink": (240, 120, 180),
 }
 SHAPES = ("circle", "square", "triangle")
 # Generic words for clutter on the wide canvas (from generic_data.READING_WORDS: no slogan, no sentiment).
-CLUTTER_WORDS = ("TABLE", "WINDOW", "PENCIL", "BOTTLE", "CAMERA", "LADDER", "BRIDGE", "CANDLE", "MIRROR",
-                 "JACKET", "HAMMER", "PLANET", "MARKET", "STREET", "STATION", "GARDEN", "RIVER", "VALLEY",
-                 "MONDAY", "OCTOBER", "PIANO", "ROCKET", "ENGINE", "WHEEL", "TOWER", "FARM", "LAKE", "GATE")
+CLUTTER_WORDS = (
+    "TABLE",
+    "WINDOW",
+    "PENCIL",
+    "BOTTLE",
+    "CAMERA",
+    "LADDER",
+    "BRIDGE",
+    "CANDLE",
+    "MIRROR",
+    "JACKET",
+    "HAMMER",
+    "PLANET",
+    "MARKET",
+    "STREET",
+    "STATION",
+    "GARDEN",
+    "RIVER",
+    "VALLEY",
+    "MONDAY",
+    "OCTOBER",
+    "PIANO",
+    "ROCKET",
+    "ENGINE",
+    "WHEEL",
+    "TOWER",
+    "FARM",
+    "LAKE",
+    "GATE",
+)
 
 MERGE = 28  # pixels per merged image token side (patch 14 x merge 2)
 
 
-def token_grid(size: tuple[int, int], min_pixels: int = 28 * 28 * 4,
-               max_pixels: int = 28 * 28 * 16) -> tuple[int, int]:
+def token_grid(size: tuple[int, int], min_pixels: int = 28 * 28 * 4, max_pixels: int = 28 * 28 * 16) -> tuple[int, int]:
     """(rows, cols) of merged image tokens the Qwen2-VL processor gives a ``size`` = (w, h) picture
     (its ``smart_resize``: round to multiples of 28, then scale into the pixel budget)."""
     w, h = size
@@ -176,8 +208,11 @@ def glyph(rng: random.Random, size: tuple[int, int]):
         draw.line([((cx - a) * ss, (cy - a) * ss), ((cx + a) * ss, (cy + a) * ss)], fill=fg, width=int(w * ss))
         draw.line([((cx - a) * ss, (cy + a) * ss), ((cx + a) * ss, (cy - a) * ss)], fill=fg, width=int(w * ss))
     else:
-        draw.ellipse(((cx - arm) * ss, (cy - arm) * ss, (cx + arm) * ss, (cy + arm) * ss), outline=fg,
-                     width=max(1, int(w * ss * 0.8)))
+        draw.ellipse(
+            ((cx - arm) * ss, (cy - arm) * ss, (cx + arm) * ss, (cy + arm) * ss),
+            outline=fg,
+            width=max(1, int(w * ss * 0.8)),
+        )
     if size[0] > size[1] and rng.random() < 0.5:
         _clutter(draw, rng, size, fg, ss, (cx, cy, r))
     return _finish(image, size), label
@@ -189,8 +224,14 @@ def _shape(draw, shape: str, cx: float, cy: float, r: float, fill, ss: int) -> N
     elif shape == "square":
         draw.rectangle(((cx - r) * ss, (cy - r) * ss, (cx + r) * ss, (cy + r) * ss), fill=fill)
     else:
-        draw.polygon([(cx * ss, (cy - r * 1.15) * ss), ((cx + r * 1.1) * ss, (cy + r * 0.8) * ss),
-                      ((cx - r * 1.1) * ss, (cy + r * 0.8) * ss)], fill=fill)
+        draw.polygon(
+            [
+                (cx * ss, (cy - r * 1.15) * ss),
+                ((cx + r * 1.1) * ss, (cy + r * 0.8) * ss),
+                ((cx - r * 1.1) * ss, (cy + r * 0.8) * ss),
+            ],
+            fill=fill,
+        )
 
 
 def colour(rng: random.Random, size: tuple[int, int]):
@@ -272,12 +313,15 @@ def layout(rng: random.Random, size: tuple[int, int]):
     return image, labels
 
 
-KINDS: dict[str, VisionKind] = {k.name: k for k in (
-    VisionKind("vote", 2, (SQUARE, WIDE), vote, share=3),
-    VisionKind("glyph", 4, (SQUARE, WIDE), glyph),
-    VisionKind("colour", len(COLOUR_NAMES), (SQUARE,), colour),
-    VisionKind("side", 2, (SQUARE, LARGE), side),
-    VisionKind("count", 5, (LARGE,), count),
-    VisionKind("relation", 4, (LARGE,), relation),
-    VisionKind("layout", 1 + len(SHAPES), (LARGE,), layout, dense=True),
-)}
+KINDS: dict[str, VisionKind] = {
+    k.name: k
+    for k in (
+        VisionKind("vote", 2, (SQUARE, WIDE), vote, share=3),
+        VisionKind("glyph", 4, (SQUARE, WIDE), glyph),
+        VisionKind("colour", len(COLOUR_NAMES), (SQUARE,), colour),
+        VisionKind("side", 2, (SQUARE, LARGE), side),
+        VisionKind("count", 5, (LARGE,), count),
+        VisionKind("relation", 4, (LARGE,), relation),
+        VisionKind("layout", 1 + len(SHAPES), (LARGE,), layout, dense=True),
+    )
+}

@@ -50,8 +50,9 @@ class Heads:
                 name = f"{kind.name}_{canvas[0]}x{canvas[1]}"
                 self.grids[name] = (rows, cols)
                 fan_in = width if kind.dense else width * rows * cols
-                self.modules[name] = torch.nn.ModuleList([torch.nn.LayerNorm(width),
-                                                          torch.nn.Linear(fan_in, kind.classes)])
+                self.modules[name] = torch.nn.ModuleList(
+                    [torch.nn.LayerNorm(width), torch.nn.Linear(fan_in, kind.classes)]
+                )
 
 
 def draw_batch(rng: random.Random, per_kind: int, kinds: Sequence[VisionKind]) -> list[tuple[str, Any, Any]]:
@@ -91,9 +92,18 @@ def _forward(visual: Any, heads: Heads, processor: Any, items: Sequence[tuple[st
     return out
 
 
-def train_vision(model: Any, processor: Any, steps: int, per_kind: int, learning_rate: float, seed: int,
-                 kinds: Sequence[str] | None = None, eval_per_kind: int = 64, progress: bool = True,
-                 processor_pixels: tuple[int, int] = (28 * 28 * 4, 28 * 28 * 16)) -> dict[str, Any]:
+def train_vision(
+    model: Any,
+    processor: Any,
+    steps: int,
+    per_kind: int,
+    learning_rate: float,
+    seed: int,
+    kinds: Sequence[str] | None = None,
+    eval_per_kind: int = 64,
+    progress: bool = True,
+    processor_pixels: tuple[int, int] = (28 * 28 * 4, 28 * 28 * 16),
+) -> dict[str, Any]:
     """Train ``model``'s vision tower in place; returns cost and held-out accuracy per kind.
 
     AdamW (betas 0.9/0.98, weight decay 0.05), warmup then cosine to 2%, grad
@@ -140,26 +150,37 @@ def train_vision(model: Any, processor: Any, steps: int, per_kind: int, learning
     accuracy = held_out_accuracy(visual, heads, processor, held_out)
     k = max(1, len(losses) // 10)
     return {
-        "steps": steps, "images_per_step": per_kind * sum(kind.share for kind in chosen), "learning_rate": learning_rate,
-        "kinds": [kind.name for kind in chosen], "seconds": time.perf_counter() - t0,
+        "steps": steps,
+        "images_per_step": per_kind * sum(kind.share for kind in chosen),
+        "learning_rate": learning_rate,
+        "kinds": [kind.name for kind in chosen],
+        "seconds": time.perf_counter() - t0,
         "cpu_seconds": time.process_time() - c0,
-        "loss_first_10pct": sum(losses[:k]) / k, "loss_last_10pct": sum(losses[-k:]) / k,
+        "loss_first_10pct": sum(losses[:k]) / k,
+        "loss_last_10pct": sum(losses[-k:]) / k,
         "held_out": accuracy,
     }
 
 
-def held_out_accuracy(visual: Any, heads: Heads, processor: Any,
-                      items: Sequence[tuple[str, Any, Any]]) -> dict[str, dict[str, float]]:
+def held_out_accuracy(
+    visual: Any, heads: Heads, processor: Any, items: Sequence[tuple[str, Any, Any]]
+) -> dict[str, dict[str, float]]:
     """Per kind: accuracy, n and chance (uniform guess) on ``items``."""
     import torch
 
     hits: dict[str, list[bool]] = {}
     with torch.no_grad():
         for start in range(0, len(items), 64):
-            for name, (logits, y) in _forward(visual, heads, processor, items[start:start + 64]).items():
+            for name, (logits, y) in _forward(visual, heads, processor, items[start : start + 64]).items():
                 kind = KINDS[name.split("_")[0]]
                 keep = y > 0 if kind.dense else torch.ones_like(y, dtype=torch.bool)
                 hits.setdefault(kind.name, []).extend((logits.argmax(-1) == y)[keep].tolist())
-    return {name: {"accuracy": sum(v) / len(v), "n": len(v),
-                   "chance": 1 / (KINDS[name].classes - (1 if KINDS[name].dense else 0))}
-            for name, v in hits.items() if v}
+    return {
+        name: {
+            "accuracy": sum(v) / len(v),
+            "n": len(v),
+            "chance": 1 / (KINDS[name].classes - (1 if KINDS[name].dense else 0)),
+        }
+        for name, v in hits.items()
+        if v
+    }

@@ -14,13 +14,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from harness.api.protocols import optional_member
+from harness.config.run import RunConfig
 from harness.data import use_image_limits
+from harness.data.sources import resolve_run_data
 from harness.errors import ConfigError, HarnessError
 from harness.host.manager import get_host
-from harness.config.run import RunConfig
 from harness.runs.rundir import RunSummary, check_output_path, output_lock, read_summary, write_summary
-from harness.data.sources import resolve_run_data
-from harness.api.protocols import optional_member
 
 EVAL_TEMPLATES = ("think", "nothink")
 
@@ -75,8 +75,8 @@ def _finished(stage: RunConfig) -> RunSummary | None:
 def check_eval_available() -> None:
     """Raise :class:`ConfigError` if ``harness eval`` cannot be called here."""
     try:
-        from harness.evaluation import run_eval  # noqa: F401
         from harness.config.eval import EvalConfig
+        from harness.evaluation import run_eval  # noqa: F401
 
         get_host().get("engines", EvalConfig.model_fields["engine"].default)
     except (ImportError, HarnessError) as exc:

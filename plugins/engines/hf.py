@@ -31,12 +31,11 @@ import importlib.util
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
+from harness.api.protocols import Generation, Messages
 from harness.errors import ConfigError
 from harness.models.inputs import prompt_images, render_prompt
-from harness.api.protocols import Generation, Messages
 
 WINDOW_BATCHES = 16  # prompts preprocessed ahead = batch_size * this (bounds memory, enables bucketing)
 ENCODE_CHUNK = 32  # prompts per processor call
@@ -89,14 +88,16 @@ def _encode_many(processor: Any, indices: Sequence[int], prompts: Sequence[Messa
     that, per prompt, was a third of the encoding time). The images are decoded here, per chunk."""
     out: list[_Encoded] = []
     for c in range(0, len(indices), ENCODE_CHUNK):
-        chunk = list(indices[c:c + ENCODE_CHUNK])
+        chunk = list(indices[c : c + ENCODE_CHUNK])
         messages = [prompts[i] for i in chunk]
         texts = [render_prompt(processor, m, prefill) for m in messages]
         images = [prompt_images(m, i) for m, i in zip(messages, chunk)]
         together = _encode_chunk(processor, chunk, texts, images)
-        out += together if together is not None else [
-            _encode_one(processor, i, t, im) for i, t, im in zip(chunk, texts, images)
-        ]
+        out += (
+            together
+            if together is not None
+            else [_encode_one(processor, i, t, im) for i, t, im in zip(chunk, texts, images)]
+        )
     return out
 
 
@@ -143,8 +144,7 @@ def _encode_chunk(processor: Any, indices: list[int], texts: list[str], images: 
     for k, index in enumerate(indices):
         keep = mask[k].bool()  # drop the padding this call added: the rows are the prompt's own tokens
         rows = {key: enc[key][k][keep] for key in row_keys}
-        extras = {key: torch.cat(pieces[first:first + counts[k]])
-                  for key, pieces in parts.items() if counts[k]}
+        extras = {key: torch.cat(pieces[first : first + counts[k]]) for key, pieces in parts.items() if counts[k]}
         first += counts[k]
         items.append(_Encoded(index, rows, extras))
     return items
@@ -158,9 +158,9 @@ def _collate(items: Sequence[_Encoded], pad_id: int, device: str, dtype: Any) ->
     batch: dict[str, Any] = {}
     for key in items[0].rows:
         value = pad_id if key == "input_ids" else 0
-        batch[key] = torch.stack([
-            torch.nn.functional.pad(item.rows[key], (width - item.length, 0), value=value) for item in items
-        ])
+        batch[key] = torch.stack(
+            [torch.nn.functional.pad(item.rows[key], (width - item.length, 0), value=value) for item in items]
+        )
     for key in {k for item in items for k in item.extras}:
         parts = [item.extras[key] for item in items if key in item.extras]
         batch[key] = torch.cat(parts) if hasattr(parts[0], "dim") else parts
@@ -229,8 +229,9 @@ class HFEngine:
     def unavailable_reason(self) -> str | None:
         missing = [m for m in ("torch", "transformers") if importlib.util.find_spec(m) is None]
         if missing:
-            return (f"{' and '.join(missing)} not installed; install the model extras: "
-                    f"pip install 'rft-harness[models]'.")
+            return (
+                f"{' and '.join(missing)} not installed; install the model extras: pip install 'rft-harness[models]'."
+            )
         return None
 
     def load(self, model_path: str, **options: Any) -> Any:
@@ -261,21 +262,35 @@ class HFEngine:
         dtype = next(module.parameters()).dtype
         threads = cpu_threads(module, model.device, settings)
 
-        bar = tqdm(total=len(prompts), desc="hf generate", unit="sample", dynamic_ncols=True,
-                   disable=not settings.get("progress", True))
+        bar = tqdm(
+            total=len(prompts),
+            desc="hf generate",
+            unit="sample",
+            dynamic_ncols=True,
+            disable=not settings.get("progress", True),
+        )
         try:
             window = batch_size * WINDOW_BATCHES
             for start in range(0, len(prompts), window):
                 # The processor runs on the generation's thread count too: its image work on two threads
                 # of a busy 2-core machine made the whole run ~1.5x slower than a bare loop on one.
                 with _torch_threads(threads):
-                    encoded = _encode_many(processor, range(start, min(start + window, len(prompts))), prompts,
-                                           prefill)
+                    encoded = _encode_many(processor, range(start, min(start + window, len(prompts))), prompts, prefill)
                 encoded.sort(key=lambda e: (-e.length, e.index))
                 for b in range(0, len(encoded), batch_size):
                     with _torch_threads(threads):  # restored before each yield: no leak into the caller
-                        done = list(self._run_batch(module, encoded[b:b + batch_size], pad_id, stops, kwargs,
-                                                    model.device, dtype, tokenizer))
+                        done = list(
+                            self._run_batch(
+                                module,
+                                encoded[b : b + batch_size],
+                                pad_id,
+                                stops,
+                                kwargs,
+                                model.device,
+                                dtype,
+                                tokenizer,
+                            )
+                        )
                     for index, generation in done:
                         yield index, generation
                         bar.update(1)
@@ -297,7 +312,7 @@ class HFEngine:
             yield from self._run_batch(module, items[:half], pad_id, stops, kwargs, device, dtype, tokenizer)
             yield from self._run_batch(module, items[half:], pad_id, stops, kwargs, device, dtype, tokenizer)
             return
-        new = out[:, inputs["input_ids"].shape[1]:].tolist()
+        new = out[:, inputs["input_ids"].shape[1] :].tolist()
         for item, ids in zip(items, new):
             end = next((k for k, t in enumerate(ids) if t in stops), len(ids))
             text = tokenizer.decode(ids[:end], skip_special_tokens=True)

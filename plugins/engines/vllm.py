@@ -33,9 +33,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from harness.api.protocols import Generation, Messages
 from harness.errors import ConfigError
 from harness.models.inputs import prompt_images, render_prompt
-from harness.api.protocols import Generation, Messages
 
 CHUNK = 256  # prompts per LLM.generate call
 
@@ -94,8 +94,9 @@ def check_options(options: Mapping[str, Any]) -> dict[str, Any]:
             checked[key] = value
             continue
         if isinstance(value, bool) or not isinstance(value, (int, float)) or (kind is int and value != int(value)):
-            raise ConfigError(f"engine option {key} must be {'an integer' if kind is int else 'a number'}, "
-                              f"got {value!r}.")
+            raise ConfigError(
+                f"engine option {key} must be {'an integer' if kind is int else 'a number'}, got {value!r}."
+            )
         value = kind(value)
         if key == "gpu_memory_utilization" and not 0 < value <= 1:
             raise ConfigError(f"engine option gpu_memory_utilization must be in (0, 1], got {value}.")
@@ -152,8 +153,12 @@ def check_engine_args(kwargs: Mapping[str, Any]) -> None:
     if unknown:
         import difflib
 
-        hints = [f"{u} (did you mean {', '.join(difflib.get_close_matches(u, fields, 2))}?)"
-                 if difflib.get_close_matches(u, fields, 2) else u for u in unknown]
+        hints = [
+            f"{u} (did you mean {', '.join(difflib.get_close_matches(u, fields, 2))}?)"
+            if difflib.get_close_matches(u, fields, 2)
+            else u
+            for u in unknown
+        ]
         raise ConfigError(f"engine option(s) {', '.join(hints)} are not vLLM EngineArgs fields.")
 
 
@@ -210,8 +215,9 @@ class VLLMEngine:
 
     def unavailable_reason(self) -> str | None:
         if not _vllm_installed():
-            return ("vllm is not installed. On a CUDA machine: pip install 'rft-harness[vllm]'; "
-                    "otherwise use --engine hf.")
+            return (
+                "vllm is not installed. On a CUDA machine: pip install 'rft-harness[vllm]'; otherwise use --engine hf."
+            )
         import torch
 
         if not torch.cuda.is_available():
@@ -254,7 +260,8 @@ class VLLMEngine:
         for start in range(0, len(prompts), CHUNK):
             indices = range(start, min(start + CHUNK, len(prompts)))
             requests = [request(model.processor, prompts[i], prefill, i) for i in indices]
-            outputs = model.llm.generate(requests, sampling_params=params,
-                                         use_tqdm=bool(settings.get("progress", True)))
+            outputs = model.llm.generate(
+                requests, sampling_params=params, use_tqdm=bool(settings.get("progress", True))
+            )
             for i, output in zip(indices, outputs):
                 yield i, to_generation(output.outputs[0], model.stop_ids)

@@ -76,18 +76,19 @@ class FormatReward(RewardFunction):
     """
 
     name = "format"
-    description = (
-        "1 if the completion is <think>…</think><answer>…</answer> (or <answer>…</answer>), else 0."
-    )
+    description = "1 if the completion is <think>…</think><answer>…</answer> (or <answer>…</answer>), else 0."
 
-    def __init__(self, think: bool | None = None, prefill: str | None = None, template: Any = None,
-                 allow_empty_think: bool = False):
+    def __init__(
+        self,
+        think: bool | None = None,
+        prefill: str | None = None,
+        template: Any = None,
+        allow_empty_think: bool = False,
+    ):
         super().__init__()
         self.think, self.prefill = template_layout(template, think, prefill, self.name)
         if not isinstance(allow_empty_think, bool):
-            raise ConfigError(
-                f"reward 'format': allow_empty_think must be true or false, got {allow_empty_think!r}."
-            )
+            raise ConfigError(f"reward 'format': allow_empty_think must be true or false, got {allow_empty_think!r}.")
         self.allow_empty_think = allow_empty_think
 
     def score(self, texts: list[str], columns: Mapping[str, Any]) -> list[float]:

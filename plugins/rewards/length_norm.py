@@ -131,9 +131,7 @@ class LengthNormReward(RewardFunction):
     """
 
     name = "length_norm"
-    description = (
-        "Sigmoid-normalized length 1/(1+exp(-alpha(L-L0)/L0)) in (0,1); optionally only when correct."
-    )
+    description = "Sigmoid-normalized length 1/(1+exp(-alpha(L-L0)/L0)) in (0,1); optionally only when correct."
 
     def __init__(
         self,
@@ -147,12 +145,8 @@ class LengthNormReward(RewardFunction):
     ) -> None:
         super().__init__()
         for label, value, (low, high) in (("L0", L0, L0_RANGE), ("alpha", alpha, ALPHA_RANGE)):
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not (
-                _finite(value) and value > 0
-            ):
-                raise ConfigError(
-                    f"reward 'length_norm': {label} must be a positive finite number, got {value!r}."
-                )
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not (_finite(value) and value > 0):
+                raise ConfigError(f"reward 'length_norm': {label} must be a positive finite number, got {value!r}.")
             if not low <= value <= high:
                 raise ConfigError(
                     f"reward 'length_norm': {label}={value!r} is outside {low:g}..{high:g}, where the reward "
@@ -160,9 +154,7 @@ class LengthNormReward(RewardFunction):
                     f"step). Use a {label} in that range (defaults: L0={DEFAULT_L0:g}, alpha={DEFAULT_ALPHA:g})."
                 )
         if span not in SPANS:
-            raise ConfigError(
-                f"reward 'length_norm': span must be one of {', '.join(SPANS)}, got {span!r}."
-            )
+            raise ConfigError(f"reward 'length_norm': span must be one of {', '.join(SPANS)}, got {span!r}.")
         if not isinstance(gated, bool):
             raise ConfigError(f"reward 'length_norm': gated must be true or false, got {gated!r}.")
         self.L0, self.alpha, self.span, self.gated = float(L0), float(alpha), span, gated

@@ -112,8 +112,9 @@ def fake_checkpoint(path: Path) -> Path:
 
 def prompt_text(messages: list[dict[str, Any]]) -> str:
     return "".join(
-        part.get("text", "") for m in messages for part in (m["content"] if isinstance(m["content"], list)
-                                                              else [{"text": m["content"]}])
+        part.get("text", "")
+        for m in messages
+        for part in (m["content"] if isinstance(m["content"], list) else [{"text": m["content"]}])
         if isinstance(part, dict)
     )
 
@@ -178,7 +179,7 @@ def assert_one_line_error(result: Result, exit_code: int, *fragments: str) -> st
     assert result.exit_code == exit_code, result.output
     errors = [line for line in result.output.splitlines() if line.startswith("Error:")]
     assert len(errors) == 1, result.output
-    message = result.output[result.output.index(errors[0]):]
+    message = result.output[result.output.index(errors[0]) :]
     for fragment in fragments:
         assert fragment in message, f"{fragment!r} not in {message!r}"
     return message

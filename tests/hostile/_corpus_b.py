@@ -29,8 +29,7 @@ def manifest_of(root: Path, images: list[Any], name: str = "test.jsonl") -> Path
     """``root/name``: one JSONL row per image value, all labelled positive."""
     root.mkdir(parents=True, exist_ok=True)
     manifest = root / name
-    manifest.write_text("".join(json.dumps({"image": v, "label": "positive"}) + "\n" for v in images),
-                        encoding="utf-8")
+    manifest.write_text("".join(json.dumps({"image": v, "label": "positive"}) + "\n" for v in images), encoding="utf-8")
     return manifest
 
 
@@ -47,8 +46,9 @@ class LockHolder:
     """Another process holding ``output_lock(path)`` until :meth:`kill` (``kill -9``)."""
 
     def __init__(self, path: Path) -> None:
-        self.proc = subprocess.Popen([sys.executable, "-c", HOLD, str(path)], stdout=subprocess.PIPE, text=True,
-                                     cwd=ROOT)
+        self.proc = subprocess.Popen(
+            [sys.executable, "-c", HOLD, str(path)], stdout=subprocess.PIPE, text=True, cwd=ROOT
+        )
         line = self.proc.stdout.readline()
         assert line.strip() == "held", f"the lock holder did not start: {line!r}"
 
@@ -72,8 +72,21 @@ def toy_eval_process(output: Path, *args: str, delay: float = 0.0) -> subprocess
     """``harness eval`` in its own process with the toy task and scripted engine (tests/_eval_doubles.py)."""
     model = fake_checkpoint(output.parent / "model")
     env = {**os.environ, "HARNESS_TEST_ENGINE_DELAY": str(delay)}
-    cmd = [sys.executable, str(TESTS / "_eval_doubles.py"), "eval", "--tasks", "toy", "--engine", "scripted",
-           "--model", str(model), "--no-progress", "-o", str(output), *args]
+    cmd = [
+        sys.executable,
+        str(TESTS / "_eval_doubles.py"),
+        "eval",
+        "--tasks",
+        "toy",
+        "--engine",
+        "scripted",
+        "--model",
+        str(model),
+        "--no-progress",
+        "-o",
+        str(output),
+        *args,
+    ]
     return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env, cwd=ROOT)
 
 

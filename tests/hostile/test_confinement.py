@@ -11,12 +11,11 @@ import os
 from pathlib import Path
 
 import pytest
+from _corpus_a import fgvc_official, png_bytes, sat_parquet, write_png
+from _corpus_b import manifest_of, pixel
 
 import harness
 from harness.data import confined_image, walk_files
-
-from _corpus_a import fgvc_official, png_bytes, sat_parquet, write_png
-from _corpus_b import manifest_of, pixel
 
 HOSTILE_CLASS = "Confinement and integrity"  # issue 16's class of these cases (for the docs table)
 error, result, bounded = (pytest.mark.hostile(k) for k in ("error", "result", "bounded"))
@@ -45,24 +44,27 @@ def banner_rows(root: Path, *values) -> list:
 
 
 @error
-@pytest.mark.parametrize(("value", "fragment"), [
-    ("../outside/secret.png", "escapes the dataset root"),
-    ("img/../../outside/secret.png", "escapes the dataset root"),
-    ({"path": "../outside/secret.png"}, "escapes the dataset root"),
-    ({"bytes": None, "path": "../outside/secret.png"}, "escapes the dataset root"),
-    ({"bytes": "secret.png"}, "holds text"),  # was opened relative to the current directory
-    ({"bytes": "../outside/secret.png", "path": "img/a.png"}, "holds text"),
-    ({"bytes": 12345}, "holds int, not bytes"),
-    ({"bytes": None, "path": None}, "neither bytes nor a path"),
-    ("file:../outside/secret.png", "escapes the dataset root"),
-    ("file://otherhost/outside/secret.png", "names the host 'otherhost'"),
-    ("http://example.com/secret.png", "never fetches images from a network"),
-    ("s3://bucket/secret.png", "never fetches images from a network"),
-    ("data:image/png;base64,iVBORw0KGgo=", "never fetches images from a network"),
-    ("~/secret.png", "starts with '~'"),
-    ("img/a.png\x00.jpg", "NUL character"),
-    ("", "column 'image' is empty"),
-])
+@pytest.mark.parametrize(
+    ("value", "fragment"),
+    [
+        ("../outside/secret.png", "escapes the dataset root"),
+        ("img/../../outside/secret.png", "escapes the dataset root"),
+        ({"path": "../outside/secret.png"}, "escapes the dataset root"),
+        ({"bytes": None, "path": "../outside/secret.png"}, "escapes the dataset root"),
+        ({"bytes": "secret.png"}, "holds text"),  # was opened relative to the current directory
+        ({"bytes": "../outside/secret.png", "path": "img/a.png"}, "holds text"),
+        ({"bytes": 12345}, "holds int, not bytes"),
+        ({"bytes": None, "path": None}, "neither bytes nor a path"),
+        ("file:../outside/secret.png", "escapes the dataset root"),
+        ("file://otherhost/outside/secret.png", "names the host 'otherhost'"),
+        ("http://example.com/secret.png", "never fetches images from a network"),
+        ("s3://bucket/secret.png", "never fetches images from a network"),
+        ("data:image/png;base64,iVBORw0KGgo=", "never fetches images from a network"),
+        ("~/secret.png", "starts with '~'"),
+        ("img/a.png\x00.jpg", "NUL character"),
+        ("", "column 'image' is empty"),
+    ],
+)
 def test_a_manifest_reference_cannot_leave_its_root_in_any_form(layout, value, fragment):
     root, _ = layout
     with pytest.raises(harness.DataError) as err:
@@ -73,10 +75,17 @@ def test_a_manifest_reference_cannot_leave_its_root_in_any_form(layout, value, f
 
 
 @result
-@pytest.mark.parametrize("value", [
-    "img/a.png", "./img/a.png", "img/../img/a.png", "file:img/a.png", {"path": "img/a.png"},
-    {"bytes": None, "path": "img/a.png"},
-])
+@pytest.mark.parametrize(
+    "value",
+    [
+        "img/a.png",
+        "./img/a.png",
+        "img/../img/a.png",
+        "file:img/a.png",
+        {"path": "img/a.png"},
+        {"bytes": None, "path": "img/a.png"},
+    ],
+)
 def test_references_inside_the_root_load_the_right_image(layout, value):
     root, _ = layout
     [sample] = banner_rows(root, value)
@@ -88,8 +97,11 @@ def test_references_inside_the_root_load_the_right_image(layout, value):
 def test_an_absolute_path_is_the_authors_explicit_choice_and_loads(layout, form):
     root, outside = layout
     target = outside / "secret.png"
-    value = {"path": str(target), "file-url": target.as_uri(),
-             "file-url-localhost": "file://localhost" + target.as_posix()}[form]
+    value = {
+        "path": str(target),
+        "file-url": target.as_uri(),
+        "file-url-localhost": "file://localhost" + target.as_posix(),
+    }[form]
     [sample] = banner_rows(root, value)
     assert pixel(sample.images[0]) == SECRET
 
@@ -157,15 +169,20 @@ def test_links_inside_the_root_a_hub_snapshot_and_listed_roots_are_followed(layo
 
 
 @error
-@pytest.mark.parametrize(("value", "fragment"), [
-    ([{"bytes": None, "path": "../outside/secret.png"}], "escapes the dataset root"),
-    (["../outside/secret.png"], "escapes the dataset root"),
-    ([{"bytes": None, "path": "secret.png"}], "does not exist"),  # under the root, not the cwd
-])
+@pytest.mark.parametrize(
+    ("value", "fragment"),
+    [
+        ([{"bytes": None, "path": "../outside/secret.png"}], "escapes the dataset root"),
+        (["../outside/secret.png"], "escapes the dataset root"),
+        ([{"bytes": None, "path": "secret.png"}], "does not exist"),  # under the root, not the cwd
+    ],
+)
 def test_sat_parquet_image_references_are_confined(layout, value, fragment):
     root, _ = layout
-    source = sat_parquet(root / "SAT_test.parquet", [{"image_bytes": value, "question": "Which is left?",
-                                                      "answers": ["cube", "ball"], "correct_answer": "cube"}])
+    source = sat_parquet(
+        root / "SAT_test.parquet",
+        [{"image_bytes": value, "question": "Which is left?", "answers": ["cube", "ball"], "correct_answer": "cube"}],
+    )
     with pytest.raises(harness.DataError, match=fragment) as err:
         list(harness.get_task("sat").samples("test", source=str(source)))
     assert str(err.value).startswith(f"{source}, row 0: ")

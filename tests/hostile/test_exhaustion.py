@@ -46,8 +46,11 @@ def test_a_13000_square_png_of_a_few_kb_is_refused_from_its_header(tmp_path):
     bomb = tmp_path / "bomb.png"
     bomb.write_bytes(bomb_png(13000, 13000, valid=False))  # 169 MP; its pixel data is not even valid
     assert bomb.stat().st_size < 1000
-    with pytest.raises(harness.DataError, match=r"manifest\.jsonl, row 3: image .*bomb\.png is 13000x13000 = "
-                                                r"169 megapixels, over the cap of 40 MP; refusing to decode"):
+    with pytest.raises(
+        harness.DataError,
+        match=r"manifest\.jsonl, row 3: image .*bomb\.png is 13000x13000 = "
+        r"169 megapixels, over the cap of 40 MP; refusing to decode",
+    ):
         hdata.load_image(bomb, "manifest.jsonl", 3)  # a decode attempt would have said "cannot decode"
 
 
@@ -57,8 +60,24 @@ def test_a_valid_pixel_bomb_in_a_dataset_stops_eval_before_the_model_naming_the_
     (data / "negative").mkdir()
     (data / "negative" / "huge.png").write_bytes(bomb_png(13000, 13000))  # ~20 KB, 500 MB decoded as RGB
     assert (data / "negative" / "huge.png").stat().st_size < 100_000
-    result = cli(["eval", "--tasks", "banner", "--templates", "nothink", "--engine", "script", "--model", fake_checkpoint(tmp_path / "model"),
-                  "--source", f"banner={data}", "-o", tmp_path / "out", "--no-progress"])
+    result = cli(
+        [
+            "eval",
+            "--tasks",
+            "banner",
+            "--templates",
+            "nothink",
+            "--engine",
+            "script",
+            "--model",
+            fake_checkpoint(tmp_path / "model"),
+            "--source",
+            f"banner={data}",
+            "-o",
+            tmp_path / "out",
+            "--no-progress",
+        ]
+    )
     assert_one_line_error(result, 1, "negative/huge.png", "13000x13000", "over the cap of 40 MP")
     assert script.generated == 0
 
@@ -79,17 +98,31 @@ def test_the_cap_comes_from_the_eval_config_and_the_environment(script, tmp_path
     data = tmp_path / "banners"
     write_png(data / "positive" / "a.png", (300, 200))
     write_png(data / "negative" / "b.png", (30, 20))
-    base = dict(tasks=["banner"], templates=["nothink"], engine="script", model=str(fake_checkpoint(tmp_path / "model")), bootstrap=0,
-                sources={"banner": str(data)})
+    base = dict(
+        tasks=["banner"],
+        templates=["nothink"],
+        engine="script",
+        model=str(fake_checkpoint(tmp_path / "model")),
+        bootstrap=0,
+        sources={"banner": str(data)},
+    )
     with pytest.raises(harness.DataError, match="positive/a.png is 300x200"):
-        run_eval(EvalConfig(**base, max_image_pixels=10_000, output=str(tmp_path / "o1")), progress=False,
-                 echo=lambda s: None)
-    results = run_eval(EvalConfig(**base, max_image_pixels=10_000, oversize_images="downscale",
-                                  output=str(tmp_path / "o2")), progress=False, echo=lambda s: None)
+        run_eval(
+            EvalConfig(**base, max_image_pixels=10_000, output=str(tmp_path / "o1")),
+            progress=False,
+            echo=lambda s: None,
+        )
+    results = run_eval(
+        EvalConfig(**base, max_image_pixels=10_000, oversize_images="downscale", output=str(tmp_path / "o2")),
+        progress=False,
+        echo=lambda s: None,
+    )
     assert results["results"]["banner"]["nothink"]["n"] == 2
     assert results["config"]["oversize_images"] == "downscale"  # part of the run's identity
     monkeypatch.setenv("HARNESS_MAX_IMAGE_PIXELS", "1000")
-    with pytest.raises(harness.DataError, match="positive/a.png is 300x200 = 0.06 megapixels, over the cap of 0.001 MP"):
+    with pytest.raises(
+        harness.DataError, match="positive/a.png is 300x200 = 0.06 megapixels, over the cap of 0.001 MP"
+    ):
         list(harness.get_task("banner").samples("test", source=str(data)))
     monkeypatch.setenv("HARNESS_MAX_IMAGE_PIXELS", "lots")
     with pytest.raises(harness.ConfigError, match="HARNESS_MAX_IMAGE_PIXELS='lots'"):
@@ -116,14 +149,29 @@ def test_image_limits_refuse_nonsense():
 def test_an_absurd_limit_is_a_config_error_before_anything_runs(tmp_path, limit):
     result = cli(["eval", "--tasks", "banner", "--limit", limit, "-o", tmp_path / "out"])
     assert_one_line_error(result, 2, "limit")
-    result = cli(["run", "--task", "banner", "--limit", limit, "--model", fake_checkpoint(tmp_path / "model"), "-o", tmp_path / "r", "--check"])
+    result = cli(
+        [
+            "run",
+            "--task",
+            "banner",
+            "--limit",
+            limit,
+            "--model",
+            fake_checkpoint(tmp_path / "model"),
+            "-o",
+            tmp_path / "r",
+            "--check",
+        ]
+    )
     assert_one_line_error(result, 2, "limit")
 
 
 @pytest.mark.parametrize("task", ["banner", "fgvc", "sat"])
 def test_synthetic_generation_is_bounded_and_refused_at_once(task):
     started = time.perf_counter()
-    with pytest.raises(harness.ConfigError, match=rf"Task '{task}': limit 1,000,000 .* more than {hdata.MAX_SYNTHETIC:,}"):
+    with pytest.raises(
+        harness.ConfigError, match=rf"Task '{task}': limit 1,000,000 .* more than {hdata.MAX_SYNTHETIC:,}"
+    ):
         harness.get_task(task).samples("test", limit=1_000_000)
     assert time.perf_counter() - started < 5  # refused, not generated (generating a million takes hours)
 
@@ -179,10 +227,13 @@ def test_the_reward_spec_parser_is_linear_in_components(monkeypatch):
     assert 9 < ratio < 13, ratio
 
 
-@pytest.mark.parametrize(("spec", "problem"), [
-    (_spec(300), "more than 256 components"),
-    ("accuracy:1," * 5000 + "format:1", "is 55008 characters long; at most 20000"),
-])
+@pytest.mark.parametrize(
+    ("spec", "problem"),
+    [
+        (_spec(300), "more than 256 components"),
+        ("accuracy:1," * 5000 + "format:1", "is 55008 characters long; at most 20000"),
+    ],
+)
 def test_a_monster_spec_is_refused_with_a_short_message(spec, problem, tmp_path):
     with pytest.raises(harness.ConfigError, match=problem) as info:
         harness.reward_from_spec(spec)
@@ -198,8 +249,20 @@ def test_two_large_finite_weights_are_refused_when_the_spec_is_read(tmp_path):
     result = cli(["eval", "--tasks", "banner", "--rewards", "accuracy:1e308,format:1e308", "-o", tmp_path / "out"])
     assert_one_line_error(result, 2, "the weight 1e+308 of 'accuracy' is beyond", "overflow")
     assert not (tmp_path / "out").exists()
-    result = cli(["run", "--task", "banner", "--reward", "accuracy:2e38,format:2e38", "--model", fake_checkpoint(tmp_path / "model"),
-                  "-o", tmp_path / "run", "--check"])
+    result = cli(
+        [
+            "run",
+            "--task",
+            "banner",
+            "--reward",
+            "accuracy:2e38,format:2e38",
+            "--model",
+            fake_checkpoint(tmp_path / "model"),
+            "-o",
+            tmp_path / "run",
+            "--check",
+        ]
+    )
     assert_one_line_error(result, 2, "weight 2e+38 of 'accuracy'")
 
 
@@ -220,11 +283,20 @@ def test_a_reward_whose_weighted_total_overflows_stops_eval_naming_it(script, tm
     with registered_plugin(Registers(rewards=[Huge]), name="hostile-huge"):
         data = tmp_path / "banners"
         write_png(data / "positive" / "a.png")
-        config = EvalConfig(tasks=["banner"], templates=["nothink"], engine="script", model=str(fake_checkpoint(tmp_path / "model")),
-                            sources={"banner": str(data)}, rewards="accuracy:1,huge:1",
-                            output=str(tmp_path / "out"))
-        with pytest.raises(harness.DataError, match=r"task 'banner', sample 'positive/a.png': reward 'huge' "
-                                                    r"returned 1e\+300 .* could overflow"):
+        config = EvalConfig(
+            tasks=["banner"],
+            templates=["nothink"],
+            engine="script",
+            model=str(fake_checkpoint(tmp_path / "model")),
+            sources={"banner": str(data)},
+            rewards="accuracy:1,huge:1",
+            output=str(tmp_path / "out"),
+        )
+        with pytest.raises(
+            harness.DataError,
+            match=r"task 'banner', sample 'positive/a.png': reward 'huge' "
+            r"returned 1e\+300 .* could overflow",
+        ):
             run_eval(config, progress=False, echo=lambda s: None)
     assert not (tmp_path / "out" / "results.json").exists()
 
@@ -240,9 +312,15 @@ def test_training_refuses_the_same_overflow_naming_the_component_and_completion(
 def test_results_json_never_holds_infinity_or_nan(script, tmp_path):
     data = tmp_path / "banners"
     write_png(data / "positive" / "a.png")
-    config = EvalConfig(tasks=["banner"], templates=["nothink"], engine="script", model=str(fake_checkpoint(tmp_path / "model")),
-                        sources={"banner": str(data)}, rewards="accuracy:1e30,format:-1e30",
-                        output=str(tmp_path / "out"))
+    config = EvalConfig(
+        tasks=["banner"],
+        templates=["nothink"],
+        engine="script",
+        model=str(fake_checkpoint(tmp_path / "model")),
+        sources={"banner": str(data)},
+        rewards="accuracy:1e30,format:-1e30",
+        output=str(tmp_path / "out"),
+    )
     run_eval(config, progress=False, echo=lambda s: None)
     text = (tmp_path / "out" / "results.json").read_text()
     results = json.loads(text, parse_constant=lambda c: pytest.fail(f"results.json holds {c}"))

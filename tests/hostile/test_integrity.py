@@ -12,15 +12,14 @@ import threading
 from pathlib import Path
 
 import pytest
+from _corpus_a import assert_one_line_error, cli, fake_checkpoint
+from _corpus_b import LockHolder, toy_eval_process, wait_for
 
 import harness
 from harness.config.eval import EvalConfig
 from harness.evaluation import run_eval
 from harness.evaluation.records import read_records
 from harness.runs.rundir import LOCK_FILE, output_lock
-
-from _corpus_a import assert_one_line_error, cli, fake_checkpoint
-from _corpus_b import LockHolder, toy_eval_process, wait_for
 
 HOSTILE_CLASS = "Confinement and integrity"  # issue 16's class of these cases (for the docs table)
 error, result, data = (pytest.mark.hostile(k) for k in ("error", "result", "data"))
@@ -32,15 +31,25 @@ def quiet(_: str) -> None:
 
 def toy_config(tmp_path: Path, **fields) -> EvalConfig:
     model = fake_checkpoint(tmp_path / "model")
-    base = dict(tasks=["toy"], engine="scripted", model=str(model), limit=8, bootstrap=0,
-                output=str(tmp_path / "out"))
+    base = dict(tasks=["toy"], engine="scripted", model=str(model), limit=8, bootstrap=0, output=str(tmp_path / "out"))
     return EvalConfig(**(base | fields))
 
 
 def toy_args(tmp_path: Path, *extra: str) -> list[str]:
     model = fake_checkpoint(tmp_path / "model")
-    return ["eval", "--tasks", "toy", "--engine", "scripted", "--model", str(model), "--limit", "8",
-            "--no-progress", *extra]
+    return [
+        "eval",
+        "--tasks",
+        "toy",
+        "--engine",
+        "scripted",
+        "--model",
+        str(model),
+        "--limit",
+        "8",
+        "--no-progress",
+        *extra,
+    ]
 
 
 def ids(output: Path, template: str) -> list[str]:
@@ -76,8 +85,9 @@ def test_a_held_output_is_refused_before_anything_is_written_and_a_killed_holder
     out = tmp_path / "out"
     with LockHolder(out) as holder:
         refused = cli(toy_args(tmp_path, "-o", out))
-        line = assert_one_line_error(refused, 2, f"{out} is in use by holder (pid {holder.pid} on",
-                                     "choose another output")
+        line = assert_one_line_error(
+            refused, 2, f"{out} is in use by holder (pid {holder.pid} on", "choose another output"
+        )
         assert "rerunning then resumes" in line
         assert sorted(p.name for p in out.iterdir()) == [LOCK_FILE]  # nothing written
         holder.kill()  # kill -9: the kernel drops the lock, the lock file stays
@@ -139,8 +149,14 @@ def test_a_second_training_run_on_one_output_is_refused_before_the_backend_runs(
 
     fake_checkpoint(tmp_path / "model")
     out = tmp_path / "run"
-    config = RunConfig(task="banner", model=str(tmp_path / "model"), source="synthetic", backend="recorder",
-                       output=str(out), reward="accuracy:1")
+    config = RunConfig(
+        task="banner",
+        model=str(tmp_path / "model"),
+        source="synthetic",
+        backend="recorder",
+        output=str(out),
+        reward="accuracy:1",
+    )
     with registered_plugin(Plugin(), name="recorder", host=fresh_host):
         with LockHolder(out) as holder:
             with pytest.raises(harness.ConfigError, match=rf"is in use by holder \(pid {holder.pid} on"):
@@ -185,16 +201,21 @@ def engine_plugin(engine):
 
 
 @data
-@pytest.mark.parametrize(("plan", "fragment", "logged"), [
-    (lambda n: [0, 1, 1, *range(2, n)], "yielded index 1 of toy.nothink twice", 2),
-    (lambda n: [0, n], "yielded index 8 for toy.nothink, which has prompts 0..7", 1),
-    (lambda n: [-1], "yielded index -1", 0),
-    (lambda n: ["0"], "yielded index '0'", 0),
-    (lambda n: [True], "yielded index True", 0),
-    (lambda n: range(n - 3), "ended after 5 of the 8 prompts of toy.nothink (none for index 5)", 5),
-], ids=["twice", "past-the-end", "negative", "text", "bool", "too-few"])
-def test_an_engine_yielding_a_bad_index_is_refused_before_it_is_written(doubles, fresh_host, tmp_path,
-                                                                         plan, fragment, logged):
+@pytest.mark.parametrize(
+    ("plan", "fragment", "logged"),
+    [
+        (lambda n: [0, 1, 1, *range(2, n)], "yielded index 1 of toy.nothink twice", 2),
+        (lambda n: [0, n], "yielded index 8 for toy.nothink, which has prompts 0..7", 1),
+        (lambda n: [-1], "yielded index -1", 0),
+        (lambda n: ["0"], "yielded index '0'", 0),
+        (lambda n: [True], "yielded index True", 0),
+        (lambda n: range(n - 3), "ended after 5 of the 8 prompts of toy.nothink (none for index 5)", 5),
+    ],
+    ids=["twice", "past-the-end", "negative", "text", "bool", "too-few"],
+)
+def test_an_engine_yielding_a_bad_index_is_refused_before_it_is_written(
+    doubles, fresh_host, tmp_path, plan, fragment, logged
+):
     from harness.testing import registered_plugin
 
     engine = Misbehaving(doubles.engine, plan)
@@ -227,8 +248,9 @@ def test_an_empty_output_path_is_refused_and_nothing_is_written(doubles, tmp_pat
         args = toy_args(tmp_path, "-o", value)
     else:
         args = ["run", "--task", "banner", "--model", str(tmp_path / "model"), "--source", "synthetic", "-o", value]
-    line = assert_one_line_error(cli(args), 2, "field 'output'", "an empty path would write into the current "
-                                 "directory", "-o runs/my-run")
+    line = assert_one_line_error(
+        cli(args), 2, "field 'output'", "an empty path would write into the current directory", "-o runs/my-run"
+    )
     assert "Traceback" not in line
     assert list(cwd.iterdir()) == []
 
@@ -239,8 +261,9 @@ def test_dot_output_never_overwrites_a_report_that_is_not_a_harness_eval(doubles
     cwd.mkdir()
     (cwd / "report.md").write_text("# my own report\n")
     monkeypatch.chdir(cwd)
-    assert_one_line_error(cli(toy_args(tmp_path, "-o", ".")), 2, "holds report.md but no config.json",
-                          "Choose an empty or new --output")
+    assert_one_line_error(
+        cli(toy_args(tmp_path, "-o", ".")), 2, "holds report.md but no config.json", "Choose an empty or new --output"
+    )
     assert (cwd / "report.md").read_text() == "# my own report\n"
     assert not (cwd / "samples").exists() and not (cwd / "config.json").exists()
 

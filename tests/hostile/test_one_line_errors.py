@@ -38,8 +38,19 @@ def script(fresh_host):
 
 
 def eval_args(tmp_path: Path, *extra) -> list:
-    return ["eval", "--templates", "nothink", "--engine", "script", "--model", fake_checkpoint(tmp_path / "model"), "--no-progress",
-            "-o", tmp_path / "out", *extra]
+    return [
+        "eval",
+        "--templates",
+        "nothink",
+        "--engine",
+        "script",
+        "--model",
+        fake_checkpoint(tmp_path / "model"),
+        "--no-progress",
+        "-o",
+        tmp_path / "out",
+        *extra,
+    ]
 
 
 # -- text that is not UTF-8 --------------------------------------------------------------------
@@ -67,8 +78,9 @@ def test_a_non_utf8_manifest_line_is_named(tmp_path, kind):
     write_png(tmp_path / "a.png")
     manifest = tmp_path / f"test.{kind}"
     if kind == "jsonl":
-        manifest.write_bytes(b'{"image": "a.png", "label": "positive"}\n{"image": "a.png", "label": "' + NOT_UTF8
-                             + b'"}\n')
+        manifest.write_bytes(
+            b'{"image": "a.png", "label": "positive"}\n{"image": "a.png", "label": "' + NOT_UTF8 + b'"}\n'
+        )
     else:
         manifest.write_bytes(b"image,label\na.png,positive\na.png," + NOT_UTF8 + b"\n")
     task = harness.get_task("banner")
@@ -95,12 +107,15 @@ def test_a_non_utf8_config_file_is_a_config_error(tmp_path, suffix):
 def test_an_output_that_is_a_file_is_refused_before_any_work(script, tmp_path):
     target = tmp_path / "taken"
     target.write_text("not a directory")
-    result = cli(eval_args(tmp_path, "--tasks", "banner", "--source", "banner=synthetic", "--limit", "1")[:-2]
-                 + ["-o", target])
+    result = cli(
+        eval_args(tmp_path, "--tasks", "banner", "--source", "banner=synthetic", "--limit", "1")[:-2] + ["-o", target]
+    )
     assert_one_line_error(result, 2, f"--output '{target}' is a file, not a directory")
     assert script.generated == 0 and target.read_text() == "not a directory"
-    result = cli(eval_args(tmp_path, "--tasks", "banner", "--source", "banner=synthetic", "--limit", "1")[:-2]
-                 + ["-o", target / "sub"])
+    result = cli(
+        eval_args(tmp_path, "--tasks", "banner", "--source", "banner=synthetic", "--limit", "1")[:-2]
+        + ["-o", target / "sub"]
+    )
     assert_one_line_error(result, 2, "cannot be created", "is a file, not a directory")
 
 
@@ -109,8 +124,22 @@ def test_run_check_catches_an_output_that_cannot_be_a_directory(tmp_path, where)
     taken = tmp_path / "taken"
     taken.write_text("x")
     output = taken if where == "file" else taken / "run"
-    result = cli(["run", "--task", "banner", "--method", "sft", "--source", "synthetic", "--model",
-                  fake_checkpoint(tmp_path / "m"), "-o", output, "--check"])
+    result = cli(
+        [
+            "run",
+            "--task",
+            "banner",
+            "--method",
+            "sft",
+            "--source",
+            "synthetic",
+            "--model",
+            fake_checkpoint(tmp_path / "m"),
+            "-o",
+            output,
+            "--check",
+        ]
+    )
     assert_one_line_error(result, 2, "field 'output'", str(output))
     # Before: "OK: 1 stage(s)", then training failed with FileExistsError after loading everything.
 
@@ -125,23 +154,45 @@ def _cuda() -> bool:
 
 
 @pytest.mark.skipif(_cuda(), reason="this machine has CUDA")
-@pytest.mark.parametrize(("device", "fragment"), [
-    ("cuda", "CUDA is not available on this machine"),
-    ("cuda:3", "CUDA is not available on this machine"),
-    ("gpu", "is not a device"),
-    ("mps", "no mps device is available here"),
-])
+@pytest.mark.parametrize(
+    ("device", "fragment"),
+    [
+        ("cuda", "CUDA is not available on this machine"),
+        ("cuda:3", "CUDA is not available on this machine"),
+        ("gpu", "is not a device"),
+        ("mps", "no mps device is available here"),
+    ],
+)
 def test_a_device_this_machine_lacks_is_one_line_before_the_model_loads(script, tmp_path, device, fragment):
-    result = cli(eval_args(tmp_path, "--tasks", "banner", "--source", "banner=synthetic", "--limit", "1",
-                           "--device", device))
+    result = cli(
+        eval_args(tmp_path, "--tasks", "banner", "--source", "banner=synthetic", "--limit", "1", "--device", device)
+    )
     assert_one_line_error(result, 2, f"--device {device!r}", fragment)
     assert not (tmp_path / "out").exists()
 
 
 @pytest.mark.skipif(_cuda(), reason="this machine has CUDA")
 def test_device_cuda_with_the_real_hf_engine_stops_before_data_or_model(tiny_model_dir, tmp_path):
-    result = cli(["eval", "--tasks", "banner", "--source", "banner=synthetic", "--limit", "1", "--templates",
-                  "nothink", "--model", tiny_model_dir, "--device", "cuda", "-o", tmp_path / "out", "--no-progress"])
+    result = cli(
+        [
+            "eval",
+            "--tasks",
+            "banner",
+            "--source",
+            "banner=synthetic",
+            "--limit",
+            "1",
+            "--templates",
+            "nothink",
+            "--model",
+            tiny_model_dir,
+            "--device",
+            "cuda",
+            "-o",
+            tmp_path / "out",
+            "--no-progress",
+        ]
+    )
     assert_one_line_error(result, 2, "--device 'cuda': CUDA is not available on this machine", "use auto or cpu")
     # Before: data loaded, then model.to("cuda") raised "Torch not compiled with CUDA enabled" with a traceback.
 
@@ -172,18 +223,32 @@ def test_the_aspect_ratio_limit_matches_the_processor_that_motivates_it():
 # -- reward parameters -----------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("spec", "fragment"), [
-    ("length_norm(L0=1e-300)", "L0=1e-300 is outside 1..1e+07"),
-    ("length_norm(alpha=1e308)", "alpha=1e+308 is outside 0.001..1000"),
-    ("length_norm(L0=1e999)", "L0 must be a positive finite number"),
-    ("length_norm(tokenizer=/etc/hostname)", "'/etc/hostname' is not a tokenizer"),
-    ("length_norm(template=5)", "template must be a template name"),
-    ("length_norm(span=7)", "span must be one of"),
-    ("length_norm(gated=maybe)", "gated must be true or false"),
-])
+@pytest.mark.parametrize(
+    ("spec", "fragment"),
+    [
+        ("length_norm(L0=1e-300)", "L0=1e-300 is outside 1..1e+07"),
+        ("length_norm(alpha=1e308)", "alpha=1e+308 is outside 0.001..1000"),
+        ("length_norm(L0=1e999)", "L0 must be a positive finite number"),
+        ("length_norm(tokenizer=/etc/hostname)", "'/etc/hostname' is not a tokenizer"),
+        ("length_norm(template=5)", "template must be a template name"),
+        ("length_norm(span=7)", "span must be one of"),
+        ("length_norm(gated=maybe)", "gated must be true or false"),
+    ],
+)
 def test_absurd_length_norm_parameters_are_one_line(script, tmp_path, spec, fragment):
-    result = cli(eval_args(tmp_path, "--tasks", "banner", "--source", "banner=synthetic", "--limit", "1",
-                           "--rewards", f"accuracy:1,{spec}:0.5"))
+    result = cli(
+        eval_args(
+            tmp_path,
+            "--tasks",
+            "banner",
+            "--source",
+            "banner=synthetic",
+            "--limit",
+            "1",
+            "--rewards",
+            f"accuracy:1,{spec}:0.5",
+        )
+    )
     assert_one_line_error(result, 2, "reward 'length_norm'", fragment)
     assert script.generated == 0
 
@@ -198,17 +263,20 @@ def _finished_run(tmp_path: Path) -> Path:
     return tmp_path / "out" / "samples" / "banner.nothink.jsonl"
 
 
-@pytest.mark.parametrize(("edit", "fragment"), [
-    (lambda r: r.update(correct="yes"), "field 'correct' must be true or false, got 'yes'"),
-    (lambda r: r.pop("index"), "has no 'index' field"),
-    (lambda r: r.update(index=-1), "field 'index' must be a whole number >= 0"),
-    (lambda r: r.update(reward=float("nan")), "field 'reward' must be a finite number, got nan"),
-    (lambda r: r.update(rewards=[1, 2]), "field 'rewards' must be an object of finite numbers"),
-    (lambda r: r.update(num_tokens="12"), "field 'num_tokens' must be a whole number"),
-    (lambda r: r.update(id=["a"]), "field 'id' must be a non-empty string"),
-    (lambda r: r.update(format_ok="1"), "field 'format_ok' must be true, false or null"),
-    (lambda r: r.update(meta="{}"), "field 'meta' must be an object"),
-])
+@pytest.mark.parametrize(
+    ("edit", "fragment"),
+    [
+        (lambda r: r.update(correct="yes"), "field 'correct' must be true or false, got 'yes'"),
+        (lambda r: r.pop("index"), "has no 'index' field"),
+        (lambda r: r.update(index=-1), "field 'index' must be a whole number >= 0"),
+        (lambda r: r.update(reward=float("nan")), "field 'reward' must be a finite number, got nan"),
+        (lambda r: r.update(rewards=[1, 2]), "field 'rewards' must be an object of finite numbers"),
+        (lambda r: r.update(num_tokens="12"), "field 'num_tokens' must be a whole number"),
+        (lambda r: r.update(id=["a"]), "field 'id' must be a non-empty string"),
+        (lambda r: r.update(format_ok="1"), "field 'format_ok' must be true, false or null"),
+        (lambda r: r.update(meta="{}"), "field 'meta' must be an object"),
+    ],
+)
 def test_a_hand_edited_sample_record_is_named_by_file_line_and_field(script, tmp_path, edit, fragment):
     log = _finished_run(tmp_path)
     lines = log.read_text().splitlines()
@@ -232,8 +300,9 @@ def test_a_hand_edited_results_file_is_named_by_report(script, tmp_path, content
     _finished_run(tmp_path)
     (tmp_path / "out" / "results.json").write_text(content)
     result = cli(["report", tmp_path / "out"])
-    assert_one_line_error(result, 1, "results.json is not a results file as `harness eval` writes it",
-                          "Rerun the same `harness eval`")
+    assert_one_line_error(
+        result, 1, "results.json is not a results file as `harness eval` writes it", "Rerun the same `harness eval`"
+    )
 
 
 # -- the command line --------------------------------------------------------------------------------
@@ -241,8 +310,22 @@ def test_a_hand_edited_results_file_is_named_by_report(script, tmp_path, content
 
 @pytest.mark.parametrize("value", ["trl=[1,2]", "trl=3", "trl=text"])
 def test_a_backend_section_set_to_a_non_mapping_is_one_line(tmp_path, value):
-    result = cli(["run", "--task", "banner", "--source", "synthetic", "--model", fake_checkpoint(tmp_path / "m"),
-                  "-o", tmp_path / "run", "--set", value, "--check"])
+    result = cli(
+        [
+            "run",
+            "--task",
+            "banner",
+            "--source",
+            "synthetic",
+            "--model",
+            fake_checkpoint(tmp_path / "m"),
+            "-o",
+            tmp_path / "run",
+            "--set",
+            value,
+            "--check",
+        ]
+    )
     assert_one_line_error(result, 2, "field 'trl'", "dictionary")
 
 
@@ -269,22 +352,25 @@ def _numpy(kind: str, x: float):
     return getattr(np, kind)(x)
 
 
-@pytest.mark.parametrize(("value", "accepted"), [
-    (0.5, 0.5),
-    (2, 2.0),
-    (_numpy("float32", 0.25), 0.25),
-    (_numpy("int64", 3), 3.0),
-    (True, None),
-    ("1.0", None),
-    (None, None),
-    (float("inf"), None),
-    (_numpy("float64", float("nan")), None),
-    (_numpy("bool_", True), None),
-    ([1.0], None),
-    (lambda n: [1.0] * (n + 1), None),  # one too many
-    (lambda n: "1" * n, None),  # text of the right length
-    (lambda n: {i: 1.0 for i in range(n)}, None),
-])
+@pytest.mark.parametrize(
+    ("value", "accepted"),
+    [
+        (0.5, 0.5),
+        (2, 2.0),
+        (_numpy("float32", 0.25), 0.25),
+        (_numpy("int64", 3), 3.0),
+        (True, None),
+        ("1.0", None),
+        (None, None),
+        (float("inf"), None),
+        (_numpy("float64", float("nan")), None),
+        (_numpy("bool_", True), None),
+        ([1.0], None),
+        (lambda n: [1.0] * (n + 1), None),  # one too many
+        (lambda n: "1" * n, None),  # text of the right length
+        (lambda n: {i: 1.0 for i in range(n)}, None),
+    ],
+)
 def test_eval_and_training_agree_on_what_a_reward_may_return(fresh_host, value, accepted):
     from harness.plugins.backends.trl.reward_functions import trl_rewards
 
@@ -293,8 +379,10 @@ def test_eval_and_training_agree_on_what_a_reward_may_return(fresh_host, value, 
         weighted = harness.reward_from_spec("returns:1", template="nothink")
         trl_func = trl_rewards(weighted)[0][0]
         outcomes = []
-        for path in (lambda: weighted(["<answer>x</answer>"], **columns),
-                     lambda: trl_func(["<answer>x</answer>"], **columns)):
+        for path in (
+            lambda: weighted(["<answer>x</answer>"], **columns),
+            lambda: trl_func(["<answer>x</answer>"], **columns),
+        ):
             try:
                 outcomes.append(path())
             except harness.DataError as exc:

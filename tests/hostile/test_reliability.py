@@ -13,11 +13,11 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from _corpus_a import Registers, ScriptEngine, assert_one_line_error, cli  # noqa: E402
+from _eval_doubles import fake_checkpoint  # noqa: E402
 
 import harness
 from harness.testing import registered_plugin
-from _corpus_a import Registers, ScriptEngine, assert_one_line_error, cli  # noqa: E402
-from _eval_doubles import fake_checkpoint  # noqa: E402
 
 APPEND_ONLY = "Append-only run folders"
 ON_READ = "Results checked on read"

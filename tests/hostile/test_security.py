@@ -14,11 +14,10 @@ import json
 from pathlib import Path
 
 import pytest
-
-import harness
-
 from _corpus_a import assert_one_line_error, cli, write_png
 from _corpus_b import ROOT, manifest_of
+
+import harness
 
 HOSTILE_CLASS = "Security grep"  # the security grep (for the docs table)
 error, result = pytest.mark.hostile("error"), pytest.mark.hostile("result")
@@ -71,8 +70,11 @@ def is_true(node: ast.AST | None) -> bool:
 
 @error
 def test_no_eval_exec_or_compile_anywhere():
-    found = [f"{where(f, c)} {name}()" for f, c, name in calls()
-             if name in ("eval", "exec", "compile", "__import__", "builtins.eval", "builtins.exec")]
+    found = [
+        f"{where(f, c)} {name}()"
+        for f, c, name in calls()
+        if name in ("eval", "exec", "compile", "__import__", "builtins.eval", "builtins.exec")
+    ]
     assert found == []
 
 
@@ -82,30 +84,49 @@ def test_no_unpickling_module_is_imported():
     found = []
     for file, tree in MODULES:
         for node in ast.walk(tree):
-            names = ([a.name for a in node.names] if isinstance(node, ast.Import)
-                     else [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
+            names = (
+                [a.name for a in node.names]
+                if isinstance(node, ast.Import)
+                else [node.module or ""]
+                if isinstance(node, ast.ImportFrom)
+                else []
+            )
             found += [f"{where(file, node)} import {n}" for n in names if n.split(".")[0] in banned]
     assert found == []
 
 
 @error
 def test_yaml_is_only_ever_read_safely():
-    unsafe = {"yaml.load", "yaml.load_all", "yaml.unsafe_load", "yaml.unsafe_load_all", "yaml.full_load",
-              "yaml.full_load_all"}
+    unsafe = {
+        "yaml.load",
+        "yaml.load_all",
+        "yaml.unsafe_load",
+        "yaml.unsafe_load_all",
+        "yaml.full_load",
+        "yaml.full_load_all",
+    }
     found = [f"{where(f, c)} {name}()" for f, c, name in calls() if name in unsafe]
     for file, tree in MODULES:
-        found += [f"{where(file, n)} {dotted(n)}" for n in ast.walk(tree)
-                  if isinstance(n, ast.Attribute) and dotted(n) in ("yaml.Loader", "yaml.UnsafeLoader",
-                                                                    "yaml.FullLoader")]
+        found += [
+            f"{where(file, n)} {dotted(n)}"
+            for n in ast.walk(tree)
+            if isinstance(n, ast.Attribute) and dotted(n) in ("yaml.Loader", "yaml.UnsafeLoader", "yaml.FullLoader")
+        ]
     assert found == []
 
 
 @error
 def test_tensors_and_arrays_are_loaded_without_pickle():
-    found = [f"{where(f, c)} {name}() without weights_only=True" for f, c, name in calls()
-             if name.endswith("torch.load") and not is_true(keyword(c, "weights_only"))]
-    found += [f"{where(f, c)} {name}(allow_pickle=True)" for f, c, name in calls()
-              if name in ("np.load", "numpy.load") and is_true(keyword(c, "allow_pickle"))]
+    found = [
+        f"{where(f, c)} {name}() without weights_only=True"
+        for f, c, name in calls()
+        if name.endswith("torch.load") and not is_true(keyword(c, "weights_only"))
+    ]
+    found += [
+        f"{where(f, c)} {name}(allow_pickle=True)"
+        for f, c, name in calls()
+        if name in ("np.load", "numpy.load") and is_true(keyword(c, "allow_pickle"))
+    ]
     assert found == []
 
 
@@ -127,9 +148,11 @@ DYNAMIC_IMPORTS = {
 
 @error
 def test_modules_are_imported_by_data_only_where_reviewed():
-    found = {str(f.relative_to(ROOT)) for f, c, name in calls()
-             if name in ("importlib.import_module", "import_module")
-             and not (c.args and isinstance(c.args[0], ast.Constant))}
+    found = {
+        str(f.relative_to(ROOT))
+        for f, c, name in calls()
+        if name in ("importlib.import_module", "import_module") and not (c.args and isinstance(c.args[0], ast.Constant))
+    }
     assert found == set(DYNAMIC_IMPORTS), "review the new dynamic import and list it in DYNAMIC_IMPORTS"
 
 
@@ -140,10 +163,13 @@ def test_trust_remote_code_never_defaults_on():
         for node in ast.walk(tree):
             if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):  # def f(..., trust_remote_code=True)
                 args = node.args
-                pos = list(zip(args.args[len(args.args) - len(args.defaults):], args.defaults))
+                pos = list(zip(args.args[len(args.args) - len(args.defaults) :], args.defaults))
                 for arg, default in pos + list(zip(args.kwonlyargs, args.kw_defaults)):
-                    if arg.arg == "trust_remote_code" and default is not None and not (
-                            isinstance(default, ast.Constant) and default.value in (False, None)):
+                    if (
+                        arg.arg == "trust_remote_code"
+                        and default is not None
+                        and not (isinstance(default, ast.Constant) and default.value in (False, None))
+                    ):
                         found.append(f"{where(file, node)} default {ast.unparse(default)}")
             elif isinstance(node, ast.AnnAssign) and dotted(node.target) == "trust_remote_code":
                 if node.value is None or ast.unparse(node.value) not in ("False", "None"):
@@ -153,7 +179,8 @@ def test_trust_remote_code_never_defaults_on():
                     found.append(f"{where(file, node)} passes True")
                 name = dotted(node.func)
                 if (name.endswith(".get") or name == "getattr") and any(
-                        isinstance(a, ast.Constant) and a.value == "trust_remote_code" for a in node.args):
+                    isinstance(a, ast.Constant) and a.value == "trust_remote_code" for a in node.args
+                ):
                     fallback = node.args[-1] if len(node.args) >= (3 if name == "getattr" else 2) else None
                     safe = isinstance(fallback, ast.Constant) and fallback.value in (False, None)
                     if fallback is not None and not safe:
@@ -174,7 +201,8 @@ def test_trust_remote_code_is_off_in_every_config_and_flag():
     flags = [p for name in ("eval", "run", "study") for p in commands[name].params if p.name == "trust_remote_code"]
     assert flags and all(p.default in (None, False) for p in flags)
     assert "trust_remote_code" not in harness.RunConfig.model_fields or (
-        harness.RunConfig.model_fields["trust_remote_code"].default is False)
+        harness.RunConfig.model_fields["trust_remote_code"].default is False
+    )
 
 
 # -- behaviour: code in the data stays text --------------------------------------------
@@ -202,8 +230,9 @@ def test_a_completion_holding_code_is_scored_as_text(tmp_path, task):
     for completion in (f"<answer>{code}</answer>", f"<answer>{{{{ {code} }}}}</answer>", code):
         assert harness.get_task(task).is_correct(completion, sample) is False
         accuracy = harness.reward_from_spec("accuracy:1", template="nothink")
-        assert accuracy([completion], task=[task], answer=[sample.answer], choices=[sample.choices],
-                        id=[sample.id], meta=["{}"]) == [0.0]
+        assert accuracy(
+            [completion], task=[task], answer=[sample.answer], choices=[sample.choices], id=[sample.id], meta=["{}"]
+        ) == [0.0]
     assert not marker.exists()
 
 
@@ -224,11 +253,14 @@ def test_question_text_holding_template_code_reaches_the_model_literally(tiny_mo
 
 
 @error
-@pytest.mark.parametrize("tag", [
-    "!!python/object/apply:os.system ['touch {marker}']",
-    "!!python/name:os.system",
-    "!!python/object/new:subprocess.Popen [['touch', '{marker}']]",
-])
+@pytest.mark.parametrize(
+    "tag",
+    [
+        "!!python/object/apply:os.system ['touch {marker}']",
+        "!!python/name:os.system",
+        "!!python/object/new:subprocess.Popen [['touch', '{marker}']]",
+    ],
+)
 def test_a_config_with_python_tags_is_refused_and_runs_nothing(tmp_path, tag):
     marker = tmp_path / "PWNED"
     config = tmp_path / "eval.yaml"

@@ -50,8 +50,7 @@ def eval_config(tmp_path: Path, **fields) -> EvalConfig:
     model = tmp_path / "model"
     if not model.exists():  # a test may have written (or rewritten) its own
         fake_checkpoint(model)
-    base = dict(engine="script", model=str(model), templates=["nothink"], output=str(tmp_path / "out"),
-                bootstrap=0)
+    base = dict(engine="script", model=str(model), templates=["nothink"], output=str(tmp_path / "out"), bootstrap=0)
     return EvalConfig(**(base | fields))
 
 
@@ -60,10 +59,13 @@ def eval_config(tmp_path: Path, **fields) -> EvalConfig:
 
 def _letter_choice_source(tmp_path: Path) -> tuple[Path, int]:
     """A SAT parquet whose choices are letters (gold 'A'), and a seed whose shuffle puts 'A' off letter A."""
-    source = sat_parquet(tmp_path / "sat" / "SAT_test.parquet", [
-        {"question": "Q0: which letter?", "answers": ["A", "B", "C", "D"], "correct_answer": "A"},
-        {"question": "Q1: which letter?", "answers": ["D", "A", "C", "B"], "correct_answer": "A"},
-    ])
+    source = sat_parquet(
+        tmp_path / "sat" / "SAT_test.parquet",
+        [
+            {"question": "Q0: which letter?", "answers": ["A", "B", "C", "D"], "correct_answer": "A"},
+            {"question": "Q1: which letter?", "answers": ["D", "A", "C", "B"], "correct_answer": "A"},
+        ],
+    )
     task = harness.get_task("sat")
     for seed in range(50):
         samples = list(task.samples("test", source=str(source), seed=seed))
@@ -78,10 +80,12 @@ def test_sat_eval_reads_a_letter_as_a_letter_even_when_choices_are_letters(scrip
     samples = {s.question: s for s in task.samples("test", source=str(source), seed=seed)}
     right = {q: LETTERS[s.choices.index("A")] for q, s in samples.items()}
     # Q0 answers its right letter; Q1 answers "A": the *text* of the gold choice, but the letter of another.
-    script.answer = lambda prompt: ("<answer>" + (right["Q0: which letter?"] if prompt.startswith("Q0") else "A")
-                                    + "</answer>")
-    results = run_eval(eval_config(tmp_path, tasks=["sat"], sources={"sat": str(source)}, seed=seed),
-                       progress=False, echo=quiet)
+    script.answer = lambda prompt: (
+        "<answer>" + (right["Q0: which letter?"] if prompt.startswith("Q0") else "A") + "</answer>"
+    )
+    results = run_eval(
+        eval_config(tmp_path, tasks=["sat"], sources={"sat": str(source)}, seed=seed), progress=False, echo=quiet
+    )
     records = {r["id"]: r for r in read_records(tmp_path / "out" / "samples" / "sat.nothink.jsonl")}
     assert records["q0"]["correct"] is True and records["q0"]["rewards"]["accuracy"] == 1.0
     assert records["q1"]["correct"] is False and records["q1"]["rewards"]["accuracy"] == 0.0
@@ -89,15 +93,18 @@ def test_sat_eval_reads_a_letter_as_a_letter_even_when_choices_are_letters(scrip
     assert results["results"]["sat"]["nothink"]["accuracy"] == 0.5
 
 
-@pytest.mark.parametrize(("completion", "reward"), [
-    ("<answer>B</answer>", 1.0),  # the right letter: choice B's text is 'A', the gold
-    ("<answer>(b)</answer>", 1.0),
-    ("<answer>B) A</answer>", 1.0),  # letter then exactly its own text
-    ("<answer>A</answer>", 0.0),  # letter A names the choice 'B', whatever the texts say
-    ("<answer>A) B</answer>", 0.0),
-    ("<answer>C</answer>", 0.0),  # beyond the two choices
-    ("<answer>B) B</answer>", 0.0),  # letter and text disagree: a hedge
-])
+@pytest.mark.parametrize(
+    ("completion", "reward"),
+    [
+        ("<answer>B</answer>", 1.0),  # the right letter: choice B's text is 'A', the gold
+        ("<answer>(b)</answer>", 1.0),
+        ("<answer>B) A</answer>", 1.0),  # letter then exactly its own text
+        ("<answer>A</answer>", 0.0),  # letter A names the choice 'B', whatever the texts say
+        ("<answer>A) B</answer>", 0.0),
+        ("<answer>C</answer>", 0.0),  # beyond the two choices
+        ("<answer>B) B</answer>", 0.0),  # letter and text disagree: a hedge
+    ],
+)
 def test_the_grpo_reward_uses_the_same_letter_first_rule(completion, reward):
     from harness.plugins.backends.trl.reward_functions import trl_rewards
 
@@ -111,10 +118,13 @@ def test_the_grpo_reward_uses_the_same_letter_first_rule(completion, reward):
 
 
 def test_sat_rows_with_duplicate_choices_are_refused_naming_the_row(tmp_path):
-    source = sat_parquet(tmp_path / "SAT_test.parquet", [
-        {"question": "fine", "answers": ["left", "right"], "correct_answer": "left"},
-        {"question": "twins", "answers": ["Left", "left."], "correct_answer": "left"},
-    ])
+    source = sat_parquet(
+        tmp_path / "SAT_test.parquet",
+        [
+            {"question": "fine", "answers": ["left", "right"], "correct_answer": "left"},
+            {"question": "twins", "answers": ["Left", "left."], "correct_answer": "left"},
+        ],
+    )
     task = harness.get_task("sat")
     with pytest.raises(harness.DataError, match=r"SAT_test\.parquet, row 1: answers 0 \('Left'\) and 1 \('left\.'\)"):
         list(task.samples("test", source=str(source)))
@@ -123,11 +133,14 @@ def test_sat_rows_with_duplicate_choices_are_refused_naming_the_row(tmp_path):
     assert [s.question for s in kept] == ["fine"] and skipped[0].row == 1
 
 
-@pytest.mark.parametrize(("choices", "answer", "problem"), [
-    (["left", "LEFT"], "left", "read the same"),
-    (["left", "right"], "up", "is not one of its choices"),
-    (None, "left", "needs the 'choices' column"),
-])
+@pytest.mark.parametrize(
+    ("choices", "answer", "problem"),
+    [
+        (["left", "LEFT"], "left", "read the same"),
+        (["left", "right"], "up", "is not one of its choices"),
+        (None, "left", "needs the 'choices' column"),
+    ],
+)
 def test_sat_reward_rows_that_cannot_be_scored_are_named_not_scored_zero(choices, answer, problem):
     columns = {"task": ["sat"], "answer": [answer], "choices": [choices], "id": ["row-7"]}
     with pytest.raises(harness.DataError, match=problem) as info:
@@ -139,8 +152,9 @@ def test_sat_reward_rows_that_cannot_be_scored_are_named_not_scored_zero(choices
 
 
 def _banner_eval(tmp_path: Path, manifest: Path, **fields) -> dict:
-    return run_eval(eval_config(tmp_path, tasks=["banner"], sources={"banner": str(manifest)}, **fields),
-                    progress=False, echo=quiet)
+    return run_eval(
+        eval_config(tmp_path, tasks=["banner"], sources={"banner": str(manifest)}, **fields), progress=False, echo=quiet
+    )
 
 
 def test_resume_refuses_a_manifest_relabelled_in_place_naming_the_sample(script, tmp_path):
@@ -215,18 +229,28 @@ def test_resume_of_a_run_recorded_before_fingerprints_still_works(script, tmp_pa
 
 
 def test_trl_resume_refuses_a_model_overwritten_at_the_same_path(tmp_path):
-    from harness.plugins.backends.trl.backend import TrlBackend
-
-    from harness.runs.fingerprint import checkpoint_fingerprint
     from harness.config.run import RunConfig
+    from harness.plugins.backends.trl.backend import TrlBackend
+    from harness.runs.fingerprint import checkpoint_fingerprint
 
     model = fake_checkpoint(tmp_path / "model")
     out = tmp_path / "run"
     (out / "checkpoint-1").mkdir(parents=True)
-    config = RunConfig(task="banner", model=str(model), output=str(out), reward="accuracy:1", method="grpo",
-                       template="nothink", per_device_batch=2, grad_accum=4, num_generations=8, resume=True)
-    (out / "config.json").write_text(json.dumps({"config": config.model_dump(mode="json"),
-                                                 "model_content": checkpoint_fingerprint(model)}))
+    config = RunConfig(
+        task="banner",
+        model=str(model),
+        output=str(out),
+        reward="accuracy:1",
+        method="grpo",
+        template="nothink",
+        per_device_batch=2,
+        grad_accum=4,
+        num_generations=8,
+        resume=True,
+    )
+    (out / "config.json").write_text(
+        json.dumps({"config": config.model_dump(mode="json"), "model_content": checkpoint_fingerprint(model)})
+    )
     TrlBackend().check(config)  # unchanged: fine
     (model / "config.json").write_text(json.dumps({"model_type": "qwen2_5_vl", "hidden_size": 9}))
     with pytest.raises(harness.ConfigError, match=r"field 'resume': the model at .* config\.json has other content"):
@@ -234,19 +258,31 @@ def test_trl_resume_refuses_a_model_overwritten_at_the_same_path(tmp_path):
 
 
 def test_trl_resume_refuses_training_data_changed_in_place_before_loading_the_model(tmp_path):
+    from harness.config.run import RunConfig
     from harness.plugins.backends.trl.backend import TrlBackend
     from harness.plugins.backends.trl.train import train
-
-    from harness.config.run import RunConfig
 
     manifest = banner_manifest(tmp_path / "data", ["positive", "negative"], name="train.jsonl")
     out = tmp_path / "run"
     out.mkdir()
-    config = RunConfig(task="banner", model=str(fake_checkpoint(tmp_path / "no-model-needed")), output=str(out), method="sft",
-                       source=str(manifest), resume=True)
-    record = {"config": config.model_dump(mode="json"),
-              "data_content": {"task": "banner", "split": "train", "source": str(manifest), "count": 2,
-                               "fingerprint": "from-the-first-run"}}
+    config = RunConfig(
+        task="banner",
+        model=str(fake_checkpoint(tmp_path / "no-model-needed")),
+        output=str(out),
+        method="sft",
+        source=str(manifest),
+        resume=True,
+    )
+    record = {
+        "config": config.model_dump(mode="json"),
+        "data_content": {
+            "task": "banner",
+            "split": "train",
+            "source": str(manifest),
+            "count": 2,
+            "fingerprint": "from-the-first-run",
+        },
+    }
     (out / "config.json").write_text(json.dumps(record))
     with pytest.raises(harness.ConfigError, match=r"field 'resume': .* trained on other data.*fingerprint"):
         train(config, TrlBackend().outputs(config))  # the model path does not even exist: never reached
@@ -259,9 +295,24 @@ def test_empty_class_folders_are_an_error_naming_the_source_not_a_complete_run(s
     data = tmp_path / "banners"
     (data / "positive").mkdir(parents=True)
     (data / "negative").mkdir()
-    result = cli(["eval", "--tasks", "banner", "--templates", "nothink", "--engine", "script",
-                  "--model", str(fake_checkpoint(tmp_path / "model")), "--source", f"banner={data}", "-o", tmp_path / "out",
-                  "--no-progress"])
+    result = cli(
+        [
+            "eval",
+            "--tasks",
+            "banner",
+            "--templates",
+            "nothink",
+            "--engine",
+            "script",
+            "--model",
+            str(fake_checkpoint(tmp_path / "model")),
+            "--source",
+            f"banner={data}",
+            "-o",
+            tmp_path / "out",
+            "--no-progress",
+        ]
+    )
     assert_one_line_error(result, 1, "Task 'banner' loaded 0 samples for split 'test'", str(data))
     assert not (tmp_path / "out" / "results.json").exists()
 
@@ -276,16 +327,34 @@ def test_every_empty_layout_is_the_same_named_error(script, tmp_path, layout):
         task, source = "banner", tmp_path / "test.csv"
         source.write_text("image,label\n")
     # The banner manifest's own check names it first ("no data rows"); the others reach the core's.
-    with pytest.raises(harness.DataError, match=rf"({task}' loaded 0 samples .*|){Path(source).name}.*"
-                                                rf"(no data rows|an empty dataset is an error)"):
+    with pytest.raises(
+        harness.DataError,
+        match=rf"({task}' loaded 0 samples .*|){Path(source).name}.*"
+        rf"(no data rows|an empty dataset is an error)",
+    ):
         run_eval(eval_config(tmp_path, tasks=[task], sources={task: str(source)}), progress=False, echo=quiet)
 
 
 def test_training_on_an_empty_source_is_the_same_error_before_any_model(tmp_path):
     data = tmp_path / "banners"
     (data / "positive").mkdir(parents=True)
-    result = cli(["run", "--task", "banner", "--method", "sft", "--model", fake_checkpoint(tmp_path / "m"),
-                  "--source", data, "-o", tmp_path / "run", "--set", "trl.device=cpu"])
+    result = cli(
+        [
+            "run",
+            "--task",
+            "banner",
+            "--method",
+            "sft",
+            "--model",
+            fake_checkpoint(tmp_path / "m"),
+            "--source",
+            data,
+            "-o",
+            tmp_path / "run",
+            "--set",
+            "trl.device=cpu",
+        ]
+    )
     assert_one_line_error(result, 1, "Task 'banner' loaded 0 samples for split 'train'", str(data))
 
 

@@ -65,15 +65,20 @@ def export_job(out: Path, model: Path, *args: str) -> SimpleNamespace:
 
     from harness.cli import build_cli
 
-    result = CliRunner().invoke(build_cli(), [
-        "run", "--backend", "openrlhf", "--dry-run", "--model", str(model), "-o", str(out), *args])
+    result = CliRunner().invoke(
+        build_cli(), ["run", "--backend", "openrlhf", "--dry-run", "--model", str(model), "-o", str(out), *args]
+    )
     if result.exit_code != 0:  # pytest.fail, not assert: no xfail(raises=AssertionError) may absorb it
         pytest.fail(f"the export failed: {result.output}")
     record = json.loads((out / "job.json").read_text())
     return SimpleNamespace(
-        out=out, dir=Path(record["job_dir"]), record=record, model=model,
+        out=out,
+        dir=Path(record["job_dir"]),
+        record=record,
+        model=model,
         rows=[json.loads(line) for line in Path(record["dataset"]).read_text().splitlines()],
-        argv=entry_argv(record["entrypoint"]), command=(out / "command.sh").read_text(),
+        argv=entry_argv(record["entrypoint"]),
+        command=(out / "command.sh").read_text(),
     )
 
 
@@ -82,7 +87,7 @@ def entry_argv(entrypoint: str) -> list[str]:
     words = shlex.split(entrypoint)
     if "openrlhf.cli.train_ppo_ray" not in words or words[words.index("openrlhf.cli.train_ppo_ray") - 1] != "-m":
         pytest.fail(f"not a `python -m openrlhf.cli.train_ppo_ray` entrypoint: {entrypoint}")
-    return words[words.index("openrlhf.cli.train_ppo_ray") + 1:]
+    return words[words.index("openrlhf.cli.train_ppo_ray") + 1 :]
 
 
 # -- train_ppo_ray's own __main__ block ------------------------------------------------------------
@@ -90,8 +95,7 @@ def entry_argv(entrypoint: str) -> list[str]:
 
 def _main_block(module: Any) -> ast.If:
     tree = ast.parse(Path(module.__file__).read_text(encoding="utf-8"), module.__file__)
-    return next(node for node in tree.body
-                if isinstance(node, ast.If) and "__main__" in ast.unparse(node.test))
+    return next(node for node in tree.body if isinstance(node, ast.If) and "__main__" in ast.unparse(node.test))
 
 
 def validated_args(orl: Any, argv: Sequence[str]) -> SimpleNamespace:
@@ -119,14 +123,24 @@ def validated_args(orl: Any, argv: Sequence[str]) -> SimpleNamespace:
 def trainer_generate_kwargs(orl: Any, args: SimpleNamespace) -> dict[str, Any]:
     """The generate kwargs ``train()`` passes to ``PPOTrainer.remote(...)``, evaluated from its source."""
     module = orl.train_ppo_ray
-    train = next(node for node in ast.parse(Path(module.__file__).read_text(encoding="utf-8")).body
-                 if isinstance(node, ast.FunctionDef) and node.name == "train")
-    call = next(node for node in ast.walk(train)
-                if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
-                and node.func.attr == "remote" and ast.unparse(node.func.value) == "PPOTrainer")
+    train = next(
+        node
+        for node in ast.parse(Path(module.__file__).read_text(encoding="utf-8")).body
+        if isinstance(node, ast.FunctionDef) and node.name == "train"
+    )
+    call = next(
+        node
+        for node in ast.walk(train)
+        if isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Attribute)
+        and node.func.attr == "remote"
+        and ast.unparse(node.func.value) == "PPOTrainer"
+    )
     scope = {"args": args, "max_len": args.data.max_len}  # train(): max_len = args.data.max_len
-    return {kw.arg: eval(compile(ast.Expression(kw.value), module.__file__, "eval"), scope)  # noqa: S307
-            for kw in call.keywords}
+    return {
+        kw.arg: eval(compile(ast.Expression(kw.value), module.__file__, "eval"), scope)  # noqa: S307
+        for kw in call.keywords
+    }
 
 
 # -- stand-ins for the GPU side -------------------------------------------------------------------
@@ -203,11 +217,20 @@ class ScriptedVLLM:
         ids = self.tokenizer(text, add_special_tokens=False)["input_ids"] + [self.eos_id]
         finish = "stop"
         if sampling_params.max_tokens is not None and len(ids) > sampling_params.max_tokens:
-            ids, finish = ids[:sampling_params.max_tokens], "length"
-        self.requests.append({"prompt_token_ids": list(prompt["prompt_token_ids"]), "images": images,
-                              "max_tokens": sampling_params.max_tokens, "response": text})
-        yield SimpleNamespace(outputs=[SimpleNamespace(
-            token_ids=ids, text=self.tokenizer.decode(ids), finish_reason=finish, logprobs=None)])
+            ids, finish = ids[: sampling_params.max_tokens], "length"
+        self.requests.append(
+            {
+                "prompt_token_ids": list(prompt["prompt_token_ids"]),
+                "images": images,
+                "max_tokens": sampling_params.max_tokens,
+                "response": text,
+            }
+        )
+        yield SimpleNamespace(
+            outputs=[
+                SimpleNamespace(token_ids=ids, text=self.tokenizer.decode(ids), finish_reason=finish, logprobs=None)
+            ]
+        )
 
 
 class ModelGroupDouble:
@@ -244,8 +267,9 @@ def use_harness_processor(monkeypatch: pytest.MonkeyPatch) -> None:
 
     from harness.models.loading import load_processor
 
-    monkeypatch.setattr(transformers.AutoProcessor, "from_pretrained",
-                        classmethod(lambda cls, path, **kwargs: load_processor(path)))
+    monkeypatch.setattr(
+        transformers.AutoProcessor, "from_pretrained", classmethod(lambda cls, path, **kwargs: load_processor(path))
+    )
 
 
 def use_local_ray(orl: Any, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -296,8 +320,9 @@ def run_step(orl: Any, args: SimpleNamespace, respond: Callable, monkeypatch: py
     use_local_ray(orl, monkeypatch)
     strategy = orl.utils.get_strategy(args)
     # PPOTrainer.__init__: tokenizer, datasets, samples generator, KL controller, experience maker.
-    tokenizer = orl.utils.get_tokenizer(args.actor.model_name_or_path, None, "left", strategy,
-                                        use_fast=not args.data.disable_fast_tokenizer)
+    tokenizer = orl.utils.get_tokenizer(
+        args.actor.model_name_or_path, None, "left", strategy, use_fast=not args.data.disable_fast_tokenizer
+    )
     dataloader, _, max_steps = orl.ppo_trainer.prepare_datasets(strategy, tokenizer)
     engines = [rollout_engine(orl, args, tokenizer, respond) for _ in range(args.vllm.num_engines)]
     spies = []
@@ -305,19 +330,33 @@ def run_step(orl: Any, args: SimpleNamespace, respond: Callable, monkeypatch: py
         engine.executor.reward_func = RewardSpy(engine.executor.reward_func)
         spies.append(engine.executor.reward_func)
     generator = orl.samples_generator.SamplesGenerator(
-        strategy=strategy, prompts_dataloader=dataloader, eval_dataloader=None, tokenizer=tokenizer,
-        vllm_engines=[LocalActor(e) for e in engines])
+        strategy=strategy,
+        prompts_dataloader=dataloader,
+        eval_dataloader=None,
+        tokenizer=tokenizer,
+        vllm_engines=[LocalActor(e) for e in engines],
+    )
     assert not args.algo.kl.target  # else PPOTrainer uses the adaptive controller
     actor, reference = ModelGroupDouble(), ModelGroupDouble()
     maker = orl.experience_maker.RemoteExperienceMaker(
-        actor, None, None, reference, orl.kl_controller.FixedKLController(args.algo.kl.init_coef), strategy, tokenizer)
+        actor, None, None, reference, orl.kl_controller.FixedKLController(args.algo.kl.init_coef), strategy, tokenizer
+    )
 
     samples, _, consumed, _ = generator.generate_samples(**trainer_generate_kwargs(orl, args))
     rewards = [s.rewards.clone() if s.rewards is not None else None for s in samples]
     experiences = maker.make_experience_batch(samples)
-    return SimpleNamespace(tokenizer=tokenizer, dataloader=dataloader, max_steps=max_steps, consumed=consumed,
-                           rewards=rewards, experiences=experiences, engines=engines,
-                           calls=[c for spy in spies for c in spy.calls], actor=actor, reference=reference)
+    return SimpleNamespace(
+        tokenizer=tokenizer,
+        dataloader=dataloader,
+        max_steps=max_steps,
+        consumed=consumed,
+        rewards=rewards,
+        experiences=experiences,
+        engines=engines,
+        calls=[c for spy in spies for c in spy.calls],
+        actor=actor,
+        reference=reference,
+    )
 
 
 # The reward shim in a fresh process where trl and transformers cannot be imported (as in an OpenRLHF
@@ -346,7 +385,8 @@ def shim_without_trl(job_dir: Path, call: dict[str, Any]) -> dict[str, Any]:
     """``reward_func`` of ``job_dir`` on one recorded call (query, prompt, label) in a process that
     cannot import trl or transformers: its ``rewards``, ``extra_logs`` and which heavy modules loaded."""
     argv = json.dumps([str(job_dir), call["query"], call["prompt"], call["label"]])
-    result = subprocess.run([sys.executable, "-c", textwrap.dedent(_SHIM_WITHOUT_TRL), argv],
-                            capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(_SHIM_WITHOUT_TRL), argv], capture_output=True, text=True, timeout=120
+    )
     assert result.returncode == 0, result.stderr
     return json.loads(result.stdout.strip().splitlines()[-1])

@@ -19,8 +19,8 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
-from _openrlhf_pin import require_openrlhf  # noqa: E402
 from _openrlhf_drive import datasets_offline, export_job  # noqa: E402
+from _openrlhf_pin import require_openrlhf  # noqa: E402
 
 STUBS = Path(__file__).with_name("stubs")
 STUBBED = ("vllm", "deepspeed", "flash_attn")
@@ -84,17 +84,45 @@ def _datasets_offline_in_tmp(tmp_path, monkeypatch):
 def banner_job(tmp_path_factory, tiny_model_dir):
     """banner on the paper preset (one step: 4 prompts x 8 rollouts), think template; images relative
     to the job dir (the Ray working_dir)."""
-    return export_job(tmp_path_factory.mktemp("orl-banner") / "run", tiny_model_dir,
-                      "--task", "banner", "--source", "synthetic", "--template", "think",
-                      "--reward", "accuracy:1,format:0.5", "--preset", "paper", "--max-steps", "1")
+    return export_job(
+        tmp_path_factory.mktemp("orl-banner") / "run",
+        tiny_model_dir,
+        "--task",
+        "banner",
+        "--source",
+        "synthetic",
+        "--template",
+        "think",
+        "--reward",
+        "accuracy:1,format:0.5",
+        "--preset",
+        "paper",
+        "--max-steps",
+        "1",
+    )
 
 
 @pytest.fixture(scope="session")
 def sat_job(tmp_path_factory, tiny_model_dir):
     """sat (one or two images per prompt) on the smoke preset (8 prompts x 2 rollouts), nothink template,
     on a shared filesystem (absolute paths)."""
-    return export_job(tmp_path_factory.mktemp("orl-sat") / "run", tiny_model_dir,
-                      "--task", "sat", "--source", "synthetic", "--template", "nothink",
-                      "--reward", "accuracy:1,format:1", "--preset", "smoke", "--max-steps", "1",
-                      "--max-completion-length", "64",
-                      "--set", "openrlhf.shared_filesystem=true")
+    return export_job(
+        tmp_path_factory.mktemp("orl-sat") / "run",
+        tiny_model_dir,
+        "--task",
+        "sat",
+        "--source",
+        "synthetic",
+        "--template",
+        "nothink",
+        "--reward",
+        "accuracy:1,format:1",
+        "--preset",
+        "smoke",
+        "--max-steps",
+        "1",
+        "--max-completion-length",
+        "64",
+        "--set",
+        "openrlhf.shared_filesystem=true",
+    )

@@ -36,9 +36,22 @@ LONG = "<think>" + " ".join(["a long thought that never ends"] * 12)  # past the
 @pytest.fixture(scope="module")
 def hack_job(tmp_path_factory, tiny_model_dir):
     """banner, think template, smoke preset: 8 prompts x 2 rollouts, completions capped at 16 tokens."""
-    return export_job(tmp_path_factory.mktemp("orl-hacking") / "run", tiny_model_dir,
-                      "--task", "banner", "--source", "synthetic", "--template", "think",
-                      "--reward", SPEC, "--preset", "smoke", "--max-steps", "1")
+    return export_job(
+        tmp_path_factory.mktemp("orl-hacking") / "run",
+        tiny_model_dir,
+        "--task",
+        "banner",
+        "--source",
+        "synthetic",
+        "--template",
+        "think",
+        "--reward",
+        SPEC,
+        "--preset",
+        "smoke",
+        "--max-steps",
+        "1",
+    )
 
 
 def habit(k: int, answer: str) -> str:
@@ -81,7 +94,8 @@ def _logs(call):
 def test_the_export_fixes_the_indicator_keys_and_the_end_tokens(hack_job):
     config = json.loads((hack_job.dir / "reward_config.json").read_text())
     assert config["indicators"] == sorted(
-        [MULTIPLE_ANSWERS, EMPTY_ANSWER, HEDGE, INVALID_ANSWER, AT_CAP, FORMAT_ONLY, LENGTH_SHARE])
+        [MULTIPLE_ANSWERS, EMPTY_ANSWER, HEDGE, INVALID_ANSWER, AT_CAP, FORMAT_ONLY, LENGTH_SHARE]
+    )
     # the tiny tokenizer's EOS, then the generation config's eos ids [2, 0]
     assert config["end_tokens"] == ["<|im_end|>", "<|endoftext|>"]
     assert HackingMonitor.model_validate(config["monitor"]) == HackingMonitor()
@@ -112,7 +126,8 @@ def test_each_rollout_logs_its_habit_and_the_mean_is_the_trl_batch_share(hack_st
     weighted = harness.reward_from_spec(SPEC, template=template, tokenizer=str(hack_job.dir / "tokenizer.json"))
     _, details = weighted.score_with_details(completions, **columns)
     batch, _, _ = RewardBatchIndicators(HackingMonitor(), dict(zip(details, weighted.weights)), template=template)(
-        completions, columns, details, at_cap=at_cap)
+        completions, columns, details, at_cap=at_cap
+    )
     for key, value in batch.values().items():
         assert sum(logs[key]) / len(calls) == pytest.approx(value), key
 

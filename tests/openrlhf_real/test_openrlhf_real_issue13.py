@@ -39,9 +39,17 @@ def one_rollout(orl, args, row, response: str):
     tokenizer = orl.utils.get_tokenizer(args.actor.model_name_or_path, None, "left", orl.utils.get_strategy(args))
     engine = rollout_engine(orl, args, tokenizer, lambda key, i: response)
     params = SamplingParams(max_tokens=args.rollout.max_new_tokens)
-    (out,) = asyncio.run(engine.generate_responses(
-        prompt=row["prompt"], label=row["label"], sampling_params=params, max_length=args.data.max_len,
-        hf_tokenizer=tokenizer, num_samples=1, images=row["images"]))
+    (out,) = asyncio.run(
+        engine.generate_responses(
+            prompt=row["prompt"],
+            label=row["label"],
+            sampling_params=params,
+            max_length=args.data.max_len,
+            hf_tokenizer=tokenizer,
+            num_samples=1,
+            images=row["images"],
+        )
+    )
     return out
 
 
@@ -59,8 +67,7 @@ def test_openrlhf_loads_the_exported_models_processor_in_a_process_without_harne
         print(json.dumps({{"error": error, "harness": "harness" in sys.modules,
                           "torchvision": is_torchvision_available()}}))
         """)
-    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300,
-                            cwd=tmp_path)
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300, cwd=tmp_path)
     assert result.returncode == 0, result.stderr[-3000:]
     out = json.loads(result.stdout.strip().splitlines()[-1])
     assert out["harness"] is False
@@ -80,12 +87,16 @@ def _with_missing_reward_plugin(job_dir):
     (job_dir / "reward_config.json").write_text(json.dumps(config))
 
 
-@pytest.mark.parametrize(("breakage", "named"), [
-    (_without_config, "reward_config.json does not exist"),
-    (_with_missing_reward_plugin, "Unknown reward 'plugin_not_on_the_workers'"),
-])
+@pytest.mark.parametrize(
+    ("breakage", "named"),
+    [
+        (_without_config, "reward_config.json does not exist"),
+        (_with_missing_reward_plugin, "Unknown reward 'plugin_not_on_the_workers'"),
+    ],
+)
 def test_a_broken_reward_setup_stops_the_job_when_openrlhf_loads_reward_func(
-        orl, banner_job, tmp_path, monkeypatch, breakage, named):
+    orl, banner_job, tmp_path, monkeypatch, breakage, named
+):
     job_dir = tmp_path / "job"
     shutil.copytree(banner_job.dir, job_dir)
     breakage(job_dir)
@@ -97,17 +108,42 @@ def test_a_broken_reward_setup_stops_the_job_when_openrlhf_loads_reward_func(
 
 
 def test_prompts_longer_than_max_len_minus_max_new_tokens_are_refused_at_export(
-        orl, tiny_model_dir, tmp_path, monkeypatch):
+    orl, tiny_model_dir, tmp_path, monkeypatch
+):
     from click.testing import CliRunner
 
     from harness.cli import build_cli
 
     def export(out, max_len):
-        return CliRunner().invoke(build_cli(), [
-            "run", "--backend", "openrlhf", "--dry-run", "--model", str(tiny_model_dir), "-o", str(out),
-            "--task", "banner", "--source", "synthetic", "--template", "think", "--reward", "accuracy:1,format:1",
-            "--preset", "smoke", "--max-steps", "1", "--max-completion-length", "32",
-            "--set", f"openrlhf.max_len={max_len}"])
+        return CliRunner().invoke(
+            build_cli(),
+            [
+                "run",
+                "--backend",
+                "openrlhf",
+                "--dry-run",
+                "--model",
+                str(tiny_model_dir),
+                "-o",
+                str(out),
+                "--task",
+                "banner",
+                "--source",
+                "synthetic",
+                "--template",
+                "think",
+                "--reward",
+                "accuracy:1,format:1",
+                "--preset",
+                "smoke",
+                "--max-steps",
+                "1",
+                "--max-completion-length",
+                "32",
+                "--set",
+                f"openrlhf.max_len={max_len}",
+            ],
+        )
 
     refused = export(tmp_path / "short", 64)
     assert refused.exit_code == 1, refused.output

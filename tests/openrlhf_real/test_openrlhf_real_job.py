@@ -33,8 +33,13 @@ def run_where_openrlhf_runs(job, monkeypatch, tmp_path) -> None:
 def load_tokenizer(orl, args, monkeypatch):
     """OpenRLHF's ``get_tokenizer`` as PPOTrainer calls it (the processor loaded through the harness)."""
     use_harness_processor(monkeypatch)
-    return orl.utils.get_tokenizer(args.actor.model_name_or_path, None, "left", orl.utils.get_strategy(args),
-                                   use_fast=not args.data.disable_fast_tokenizer)
+    return orl.utils.get_tokenizer(
+        args.actor.model_name_or_path,
+        None,
+        "left",
+        orl.utils.get_strategy(args),
+        use_fast=not args.data.disable_fast_tokenizer,
+    )
 
 
 # -- train_ppo_ray's own argument validation ----------------------------------------------------
@@ -42,7 +47,7 @@ def load_tokenizer(orl, args, monkeypatch):
 
 def test_train_ppo_ray_parses_and_validates_the_exported_command_without_a_warning(orl, job, capsys):
     words = shlex.split(job.command.splitlines()[-1])  # command.sh submits the same command, through sh -c
-    assert words[words.index("--") + 1:] == ["sh", "-c", job.record["entrypoint"]]
+    assert words[words.index("--") + 1 :] == ["sh", "-c", job.record["entrypoint"]]
     args = validated_args(orl, job.argv)
     printed = capsys.readouterr().out
     assert "Warning" not in printed and "Recommend" not in printed, printed
@@ -111,8 +116,7 @@ def test_prepare_datasets_sees_our_rows_prompts_labels_and_images(orl, job, monk
     assert seen == sorted((row["prompt"], row["label"], tuple(row["images"])) for row in job.rows)
 
 
-def test_blending_datasets_needs_the_working_dir_for_our_relative_dataset_path(orl, banner_job, tmp_path,
-                                                                              monkeypatch):
+def test_blending_datasets_needs_the_working_dir_for_our_relative_dataset_path(orl, banner_job, tmp_path, monkeypatch):
     args = validated_args(orl, banner_job.argv)
     monkeypatch.chdir(tmp_path)  # not the Ray working_dir
     with pytest.raises(Exception, match="prompts.jsonl"):

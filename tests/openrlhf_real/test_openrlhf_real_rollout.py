@@ -115,8 +115,13 @@ def test_the_reward_function_gets_the_query_with_the_processors_image_pads(step)
     for call in _calls(step):
         row = rows[(call["prompt"], call["label"])]  # the exported prompt and label, untouched
         query = call["query"]
-        expanded = processor(text=[row["prompt"]], images=[Image.open(step.job.dir / p) for p in row["images"]],
-                             return_tensors="pt")["input_ids"][0].tolist().count(processor.image_token_id)
+        expanded = (
+            processor(
+                text=[row["prompt"]], images=[Image.open(step.job.dir / p) for p in row["images"]], return_tensors="pt"
+            )["input_ids"][0]
+            .tolist()
+            .count(processor.image_token_id)
+        )
         assert query.count(PAD) == expanded > len(row["images"])
         assert query.count("<|vision_start|>") == len(row["images"])
         assert "<|im_start|>assistant\n" in query and query.endswith("<|im_end|>")
@@ -146,8 +151,12 @@ def test_the_right_answer_gets_the_full_reward_and_a_wrong_one_only_the_format_p
     by_completion = {completion_of(call): call["out"] for call in _calls(banner_step)}
     right = next(out for c, out in by_completion.items() if c.startswith("<think>") and "attempt 0" in c)
     assert right["rewards"].tolist() == [1.5] and right["scores"].tolist() == [1.0]
-    wrong = [out for call in _calls(banner_step) for out in [call["out"]]
-             if json.loads(call["label"])["columns"]["answer"] not in completion_of(call)]
+    wrong = [
+        out
+        for call in _calls(banner_step)
+        for out in [call["out"]]
+        if json.loads(call["label"])["columns"]["answer"] not in completion_of(call)
+    ]
     assert wrong and all(out["extra_logs"]["accuracy"].tolist() == [0.0] for out in wrong)
 
 
@@ -175,7 +184,7 @@ def test_group_norm_advantages_are_our_rewards_normalized_within_each_prompts_gr
     rewards = torch.cat(step.rewards).reshape(-1, n)  # the rollouts of one prompt are consecutive
     expected = ((rewards - rewards.mean(-1, keepdim=True)) / (rewards.std(-1, keepdim=True) + 1e-9)).reshape(-1)
     for g in range(rewards.shape[0]):
-        group = step.experiences[g * n:(g + 1) * n]
+        group = step.experiences[g * n : (g + 1) * n]
         assert len({(e.prompts[0], e.labels[0]) for e in group}) == 1
     for experience, advantage in zip(step.experiences, expected.tolist()):
         actions = experience.action_mask[0].bool()
@@ -212,8 +221,9 @@ def test_a_failing_sample_is_logged_at_error_level_and_counted_not_a_silent_zero
     reward_func = orl.agent.SingleTurnAgentExecutor(str(job.dir / "reward_func.py")).reward_func
     call = banner_step.calls[0]
     with caplog.at_level(logging.ERROR, logger="harness.openrlhf.reward"):
-        out = reward_func(["a query that lost its prompt", call["query"]], [call["prompt"]] * 2,
-                          [call["label"], "{not json"])
+        out = reward_func(
+            ["a query that lost its prompt", call["query"]], [call["prompt"]] * 2, [call["label"], "{not json"]
+        )
     assert out["rewards"].tolist() == [0.0, 0.0]
     assert out["extra_logs"][FAILURES_KEY].tolist() == [1.0, 1.0]
     errors = [r for r in caplog.records if r.levelno == logging.ERROR]

@@ -37,9 +37,7 @@ def find_manifest(source: str | Path, split: str) -> Path:
     path = Path(source)
     if path.is_file():
         if path.suffix not in MANIFEST_SUFFIXES:
-            raise harness.DataError(
-                f"{path}: a counting manifest must be a .jsonl or .csv file of image,answer rows."
-            )
+            raise harness.DataError(f"{path}: a counting manifest must be a .jsonl or .csv file of image,answer rows.")
         return path
     if not path.is_dir():
         raise harness.DataError(

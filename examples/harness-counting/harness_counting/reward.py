@@ -69,6 +69,4 @@ def length_norm_rep(n: int = 3, **length_params: Any):
 
 
 length_norm_rep.name = "length_norm_rep"
-length_norm_rep.description = (
-    "length_norm discounted by the share of repeated word n-grams in the measured span."
-)
+length_norm_rep.description = "length_norm discounted by the share of repeated word n-grams in the measured span."

@@ -36,8 +36,13 @@ COMMAND_FILE = "command.sh"
 MODEL_DIR = "model"
 
 
-REPORT_TO = BackendFlag("--report-to", "report_to", "Experiment tracking: tensorboard or wandb; metrics.jsonl is "
-                        "written either way [none].", choices=("none", "tensorboard", "wandb"))
+REPORT_TO = BackendFlag(
+    "--report-to",
+    "report_to",
+    "Experiment tracking: tensorboard or wandb; metrics.jsonl is written either way [none].",
+    choices=("none", "tensorboard", "wandb"),
+)
+
 
 class OpenRLHFBackend:
     """GRPO through OpenRLHF's train_ppo_ray, submitted to a Ray cluster as a Ray job."""
@@ -46,8 +51,9 @@ class OpenRLHFBackend:
     description = "GRPO on a Ray cluster through OpenRLHF (Ray + DeepSpeed + vLLM), with harness rewards."
     cli_flags = (
         BackendFlag("--ray-address", "ray_address", "Ray dashboard address of the cluster, e.g. http://head:8265."),
-        BackendFlag("--dry-run", "dry_run", "Write the job directory and print the command; submit nothing.",
-                    is_flag=True),
+        BackendFlag(
+            "--dry-run", "dry_run", "Write the job directory and print the command; submit nothing.", is_flag=True
+        ),
         REPORT_TO,
     )
 
@@ -98,8 +104,10 @@ class OpenRLHFBackend:
         settings = config.settings(NAME)
         output = Path(config.output)
         return RunSummary(
-            status="planned", output=str(output),
-            checkpoint=settings.save_path or str(output.resolve() / MODEL_DIR), method=config.method,
+            status="planned",
+            output=str(output),
+            checkpoint=settings.save_path or str(output.resolve() / MODEL_DIR),
+            method=config.method,
         )
 
     def run(self, config: Any) -> RunSummary:
@@ -121,8 +129,7 @@ class OpenRLHFBackend:
         processor = job_processor(config.model)
         # Never more samples than rows: the rows are the first samples, repeated if too few.
         limit = min(config.limit or plan.rows, plan.rows)
-        samples = task.samples(config.split, source=config.source, limit=limit, seed=config.seed,
-                               **config.task_options)
+        samples = task.samples(config.split, source=config.source, limit=limit, seed=config.seed, **config.task_options)
         shared = settings.shared_filesystem
         export = export_prompts(
             task,
@@ -146,8 +153,10 @@ class OpenRLHFBackend:
             fit=settings.fit_prompts,
         )
         for item in export.shrunk:
-            click.echo(f"Shrank the images of sample {item['sample']!r} to fit max_len: {item['tokens_before']} -> "
-                       f"{item['tokens']} tokens (openrlhf.fit_prompts=shrink_images).")
+            click.echo(
+                f"Shrank the images of sample {item['sample']!r} to fit max_len: {item['tokens_before']} -> "
+                f"{item['tokens']} tokens (openrlhf.fit_prompts=shrink_images)."
+            )
         job_dir = export.job_dir
         save_path = self.outputs(config).checkpoint
         cluster_model = settings.cluster_model_path or str(Path(config.model).resolve())
@@ -165,8 +174,17 @@ class OpenRLHFBackend:
             resume=bool(getattr(config, "resume", False)),
             run_name=output.name,
         )
-        preflight = [settings.python, "-m", openrlhf_preflight.MODULE, "--model", cluster_model,
-                     "--reward-func", reward_func, "--dataset", dataset]
+        preflight = [
+            settings.python,
+            "-m",
+            openrlhf_preflight.MODULE,
+            "--model",
+            cluster_model,
+            "--reward-func",
+            reward_func,
+            "--dataset",
+            dataset,
+        ]
         entry = openrlhf_args.entrypoint(settings.python, args, preflight=preflight)
         if shared:  # no working_dir upload: run where the job directory is
             entry = f"cd {shlex.quote(str(job_dir))} && {entry}"
@@ -226,8 +244,11 @@ class OpenRLHFBackend:
 
         status = {"DRY_RUN": "dry_run", "SUCCEEDED": "finished"}.get(record["status"], "submitted")
         summary = RunSummary(
-            status=status, output=record["output"], checkpoint=record["checkpoint"],
-            method=config.method, steps=record["max_steps"] if status == "finished" else None,
+            status=status,
+            output=record["output"],
+            checkpoint=record["checkpoint"],
+            method=config.method,
+            steps=record["max_steps"] if status == "finished" else None,
             details=record,
         )
         write_summary(summary)

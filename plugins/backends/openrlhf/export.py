@@ -34,11 +34,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from harness.data.sources import no_samples_error
 from harness.errors import DataError
 from harness.models.inputs import render_prompt, rgb
 from harness.plugins.backends.openrlhf.scoring import SHIM_CONFIG_FILE, SHIM_FILE, QueryScorer, make_label
 from harness.runs.rundir import write_json
-from harness.data.sources import no_samples_error
 
 DATASET_FILE = "prompts.jsonl"
 IMAGES_DIR = "images"
@@ -180,8 +180,9 @@ def count_prompt_tokens(processor: Any, prompt: str, images: Sequence[Any]) -> t
     return len(ids), (ids.count(pad) if pad is not None else 0)
 
 
-def shrink_to_fit(processor: Any, prompt: str, images: Sequence[Any], sizes: list[tuple[int, int] | None],
-                  limit: int) -> tuple[list[tuple[int, int] | None], int]:
+def shrink_to_fit(
+    processor: Any, prompt: str, images: Sequence[Any], sizes: list[tuple[int, int] | None], limit: int
+) -> tuple[list[tuple[int, int] | None], int]:
     """Sizes that bring ``prompt`` to at most ``limit`` tokens by scaling its images down (aspect kept).
 
     One scale factor for all of the prompt's images, the largest that fits,
@@ -342,10 +343,19 @@ def export_prompts(
     with dataset.open("w", encoding="utf-8") as f:
         for i in range(total):
             f.write(json.dumps(prepared[i % len(prepared)], ensure_ascii=False) + "\n")
-    write_shim(job_dir, reward_spec, processor, tokenizer_file, monitor=monitor,
-               generation_config=generation_config, example_label=prepared[0][LABEL_KEY], task=task.name,
-               template={"name": template.name, "think": bool(template.think), "prefill": template.prefill},
-               job_dir=str(job_dir), absolute_paths=absolute_paths)
+    write_shim(
+        job_dir,
+        reward_spec,
+        processor,
+        tokenizer_file,
+        monitor=monitor,
+        generation_config=generation_config,
+        example_label=prepared[0][LABEL_KEY],
+        task=task.name,
+        template={"name": template.name, "think": bool(template.think), "prefill": template.prefill},
+        job_dir=str(job_dir),
+        absolute_paths=absolute_paths,
+    )
     counted = [item.tokens for item in planned if item.tokens is not None]
     return Export(
         job_dir=job_dir,
@@ -355,25 +365,31 @@ def export_prompts(
         images=n_images,
         max_images_per_prompt=max(len(row[IMAGE_KEY]) for row in prepared),
         longest_prompt=max(counted) if counted else None,
-        shrunk=[{"sample": item.sample.id, "row": i, "tokens_before": item.tokens_before, "tokens": item.tokens}
-                for i, item in enumerate(planned) if item.tokens_before is not None],
+        shrunk=[
+            {"sample": item.sample.id, "row": i, "tokens_before": item.tokens_before, "tokens": item.tokens}
+            for i, item in enumerate(planned)
+            if item.tokens_before is not None
+        ],
     )
 
 
 def _refuse_too_long(planned: Sequence[_Planned], max_len: int, max_new_tokens: int, fit: str) -> None:
     """A DataError naming the prompts over ``max_len - max_new_tokens`` tokens (longest first) and the fixes."""
     limit = max_len - max_new_tokens
-    over = sorted(((item.tokens, i, item) for i, item in enumerate(planned) if item.tokens > limit),
-                  key=lambda t: (-t[0], t[1]))
+    over = sorted(
+        ((item.tokens, i, item) for i, item in enumerate(planned) if item.tokens > limit), key=lambda t: (-t[0], t[1])
+    )
     if not over:
         return
     longest = over[0][0]
     named = ", ".join(f"sample {item.sample.id!r} (row {i}): {tokens} tokens" for tokens, i, item in over[:SHOWN])
     more = f" and {len(over) - SHOWN} more" if len(over) > SHOWN else ""
-    shrink = ("those prompts' images cannot shrink further (the text alone, or the processor's minimum image "
-              "size, is too long)" if fit == "shrink_images"
-              else "or let the export scale those prompts' images down to fit with --set "
-                   "openrlhf.fit_prompts=shrink_images")
+    shrink = (
+        "those prompts' images cannot shrink further (the text alone, or the processor's minimum image "
+        "size, is too long)"
+        if fit == "shrink_images"
+        else "or let the export scale those prompts' images down to fit with --set openrlhf.fit_prompts=shrink_images"
+    )
     raise DataError(
         f"{len(over)} of {len(planned)} prompts are longer than OpenRLHF accepts (max_len - max_completion_length "
         f"= {max_len} - {max_new_tokens} = {limit} tokens, image tokens included; OpenRLHF would stop the job at "

@@ -74,8 +74,11 @@ def check_job(model: str, reward_func: str, dataset: str) -> list[str]:
         raise ConfigError(f"--reward.remote_url {reward_func} is not the exported {SHIM_FILE} (from {Path.cwd()}).")
     scorer = load_scorer(shim.parent)
     images = check_dataset(dataset)
-    return [f"model {model}: every file stock loaders read is there",
-            f"reward {scorer.spec}: builds here", f"dataset {dataset}: {images} images present"]
+    return [
+        f"model {model}: every file stock loaders read is there",
+        f"reward {scorer.spec}: builds here",
+        f"dataset {dataset}: {images} images present",
+    ]
 
 
 def main(argv: Sequence[str] | None = None) -> int:

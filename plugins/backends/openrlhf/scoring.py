@@ -176,7 +176,7 @@ class QueryScorer:
         q = collapse_runs(query, self.pad_tokens)
         p = collapse_runs(prompt, self.pad_tokens)
         if q.startswith(p):
-            rest = q[len(p):]
+            rest = q[len(p) :]
         else:
             # Decoding may not reproduce the prompt byte for byte before the
             # last image; the text after it always survives.
@@ -184,7 +184,7 @@ class QueryScorer:
             for token in self.pad_tokens:
                 cut = tail.rfind(token)
                 if cut >= 0:
-                    tail = tail[cut + len(token):]
+                    tail = tail[cut + len(token) :]
             # Search forward from the query's last image pad: the completion
             # may itself repeat the prompt's tail (restating the question).
             start = 0
@@ -195,7 +195,7 @@ class QueryScorer:
             at = q.find(tail, start) if tail else -1
             if at < 0:
                 raise ValueError("the query does not contain its prompt")
-            rest = q[at + len(tail):]
+            rest = q[at + len(tail) :]
         for token in self.special_tokens:
             rest = rest.replace(token, "")
         return rest
@@ -233,8 +233,14 @@ class QueryScorer:
             return None
         return not any(query.endswith(token) for token in self.end_tokens)
 
-    def hacking_row(self, query: str, template: TemplateInfo, completion: str, columns: dict[str, Any],
-                    details: dict[str, list[float]]) -> dict[str, float]:
+    def hacking_row(
+        self,
+        query: str,
+        template: TemplateInfo,
+        completion: str,
+        columns: dict[str, Any],
+        details: dict[str, list[float]],
+    ) -> dict[str, float]:
         """One rollout's ``hack/*`` values, on the key set :attr:`indicators`."""
         truncated = self.ran_to_cap(query)
         indicators, _, _ = self.watcher(template)(
@@ -283,7 +289,13 @@ class QueryScorer:
                 logger.error(
                     "reward failed (%d of %d rollouts so far; scored 0 and counted in extra_logs[%r]): "
                     "%s: %s\n  label: %s\n  query: %r",
-                    failures, calls, FAILURES_KEY, type(exc).__name__, exc, label, query[-2000:],
+                    failures,
+                    calls,
+                    FAILURES_KEY,
+                    type(exc).__name__,
+                    exc,
+                    label,
+                    query[-2000:],
                 )
                 if failures == calls >= FAIL_FAST_ROLLOUTS:
                     message = (

@@ -15,13 +15,13 @@ from pydantic import Field
 
 from harness.config.base import StrictModel
 
+
 class OpenRLHFSettings(StrictModel):
     """How a run is laid out on the Ray cluster and handed to ``openrlhf.cli.train_ppo_ray``."""
 
     ray_address: str | None = Field(
         None,
-        description="Ray dashboard address for job submission, e.g. http://head:8265 "
-        "(required unless dry_run).",
+        description="Ray dashboard address for job submission, e.g. http://head:8265 (required unless dry_run).",
     )
     dry_run: bool = Field(False, description="Write the job directory and print the command; submit nothing.")
     follow: bool = Field(True, description="Stream the job's logs and wait for it to finish.")
@@ -82,6 +82,4 @@ class OpenRLHFSettings(StrictModel):
         "which OpenRLHF would stop the job on: refuse the export naming it, or scale its images down until "
         "it fits (the export lists each one).",
     )
-    extra_args: list[str] = Field(
-        default_factory=list, description="Further train_ppo_ray flags, appended verbatim."
-    )
+    extra_args: list[str] = Field(default_factory=list, description="Further train_ppo_ray flags, appended verbatim.")

@@ -12,7 +12,7 @@ import shlex
 import shutil
 import time
 from collections.abc import Callable, Mapping
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +25,7 @@ TERMINAL = {"SUCCEEDED", "FAILED", "STOPPED"}
 
 
 def _now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+    return datetime.now(UTC).isoformat(timespec="seconds")
 
 
 def snapshot_harness(dest_root: str | Path) -> Path:
@@ -132,8 +132,13 @@ def submit(
             f"Cannot reach the Ray cluster at {address!r}: {exc}. Give the dashboard address "
             "(e.g. http://head-node:8265) with --ray-address, and check `ray status` on the head."
         ) from None
-    job_id = _submit_job(client, address, entrypoint=entrypoint, runtime_env=dict(env),
-                         metadata={"harness": "openrlhf", "output": str(output)})
+    job_id = _submit_job(
+        client,
+        address,
+        entrypoint=entrypoint,
+        runtime_env=dict(env),
+        metadata={"harness": "openrlhf", "output": str(output)},
+    )
     record.update(job_id=job_id, status="PENDING", submitted_at=_now(), ray_address=address)
     write_record(output, record)
     echo(f"Submitted Ray job {job_id} to {address}; record: {output / JOB_RECORD}")

@@ -32,8 +32,13 @@ FINAL_DIR = "final"
 METRICS_FILE = "metrics.jsonl"
 
 
-REPORT_TO = BackendFlag("--report-to", "report_to", "Experiment tracking: tensorboard or wandb; metrics.jsonl is "
-                        "written either way [none].", choices=("none", "tensorboard", "wandb"))
+REPORT_TO = BackendFlag(
+    "--report-to",
+    "report_to",
+    "Experiment tracking: tensorboard or wandb; metrics.jsonl is written either way [none].",
+    choices=("none", "tensorboard", "wandb"),
+)
+
 
 def check_batches(config: Any, processes: int) -> None:
     """The batch arithmetic GRPOConfig enforces, as a ConfigError with field and fix."""
@@ -76,6 +81,7 @@ class TrlBackend:
         from harness.plugins.backends.trl.settings import TrlSettings
 
         return TrlSettings
+
     presets = {"smoke": {"device": "cpu", "save_steps": 1000}}
     cli_flags = (REPORT_TO,)
 
@@ -91,9 +97,7 @@ class TrlBackend:
                 )
             check_batches(config, world_size())
         if config.method == "sft" and "{" in config.sft_think.replace("{answer}", ""):
-            raise ConfigError(
-                f"field 'sft_think' = {config.sft_think!r}: the only placeholder allowed is {{answer}}."
-            )
+            raise ConfigError(f"field 'sft_think' = {config.sft_think!r}: the only placeholder allowed is {{answer}}.")
 
     def check(self, config: Any) -> None:
         """Raise :class:`ConfigError` naming the field and the fix; loads no model."""
@@ -112,8 +116,11 @@ class TrlBackend:
         """Where :meth:`run` leaves the model (``<output>/final``) and ``metrics.jsonl``."""
         output = Path(config.output)
         return RunSummary(
-            status="planned", output=str(output), checkpoint=str(output / FINAL_DIR),
-            metrics=str(output / METRICS_FILE), method=config.method,
+            status="planned",
+            output=str(output),
+            checkpoint=str(output / FINAL_DIR),
+            metrics=str(output / METRICS_FILE),
+            method=config.method,
         )
 
     def _check_report_to(self, config: Any) -> None:
@@ -136,7 +143,9 @@ class TrlBackend:
             if config.method != "grpo":
                 raise ConfigError("field 'trl.use_vllm': vLLM generation applies to GRPO only; drop it for SFT.")
             if not vllm_importable():
-                raise ConfigError("field 'trl.use_vllm' = true but vllm is not installed; pip install vllm, or drop it.")
+                raise ConfigError(
+                    "field 'trl.use_vllm' = true but vllm is not installed; pip install vllm, or drop it."
+                )
             if settings.device == "cpu" or not cuda_available():
                 raise ConfigError("field 'trl.use_vllm' = true needs CUDA; drop it on this machine.")
 

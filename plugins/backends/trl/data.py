@@ -25,9 +25,9 @@ import string
 from collections.abc import Iterable
 from typing import Any
 
+from harness.api.sample import Sample
 from harness.errors import DataError
 from harness.models.inputs import split_images, stored_image
-from harness.api.sample import Sample
 
 LETTERS = string.ascii_uppercase
 

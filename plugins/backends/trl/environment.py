@@ -7,7 +7,6 @@ import os
 from pathlib import Path
 from typing import Any
 
-
 # Keys of <output>/config.json: the content fingerprints (harness.runs.fingerprint) of the model the
 # run started from and of its training samples, compared when the run is resumed.
 MODEL_CONTENT, DATA_CONTENT = "model_content", "data_content"

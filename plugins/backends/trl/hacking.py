@@ -63,7 +63,11 @@ class HackingWatch:
     # -- the reward side --------------------------------------------------------------------------
 
     def observe(
-        self, name: str, completions: Sequence[Any], columns: Mapping[str, Any], values: list[float],
+        self,
+        name: str,
+        completions: Sequence[Any],
+        columns: Mapping[str, Any],
+        values: list[float],
         trl_kwargs: Mapping[str, Any],
     ) -> None:
         """One component's values for a batch; the last component's call computes the indicators."""
@@ -130,8 +134,13 @@ class HackingWatch:
         alarms = self.alarm.alarms if self.alarm is not None else []
         return {
             "alarms": [
-                {"indicator": a.indicator, "step": a.step, "value": a.value, "threshold": a.threshold,
-                 "examples": str(a.examples_file) if a.examples_file else None}
+                {
+                    "indicator": a.indicator,
+                    "step": a.step,
+                    "value": a.value,
+                    "threshold": a.threshold,
+                    "examples": str(a.examples_file) if a.examples_file else None,
+                }
                 for a in alarms
             ],
             "stopped": self.stop_reason,

@@ -30,27 +30,35 @@ def heldout_samples(config: Any) -> list[Any]:
     if split not in task.splits:
         raise harness.ConfigError(
             f"field 'trl.eval_split': task {task.name!r} has no split {split!r}; its splits are "
-            f"{', '.join(task.splits)}.")
+            f"{', '.join(task.splits)}."
+        )
     if split == config.split:
         raise harness.ConfigError(
             f"field 'trl.eval_split': {split!r} is the split the run trains on; held-out accuracy needs "
-            "another one (e.g. test).")
-    samples = list(task.samples(split, source=config.source, limit=s.eval_limit, seed=config.seed,
-                                **config.task_options))
+            "another one (e.g. test)."
+        )
+    samples = list(
+        task.samples(split, source=config.source, limit=s.eval_limit, seed=config.seed, **config.task_options)
+    )
     if not samples:
         raise harness.ConfigError(f"field 'trl.eval_split': split {split!r} of task {task.name!r} is empty.")
     return samples
 
 
-def accuracy(model: Any, processor: Any, task: Any, template: Any, samples: list[Any],
-             max_new_tokens: int) -> float:
+def accuracy(model: Any, processor: Any, task: Any, template: Any, samples: list[Any], max_new_tokens: int) -> float:
     """Greedy accuracy of ``model`` on ``samples`` (the hf engine's batched generation)."""
     from types import SimpleNamespace
 
     engine = harness.get_engine("hf")
     prompts = [task.build_prompt(s, template) for s in samples]
-    settings = {"max_new_tokens": max_new_tokens, "batch_size": 16, "temperature": 0.0, "do_sample": False,
-                "prefill": template.prefill, "progress": False}
+    settings = {
+        "max_new_tokens": max_new_tokens,
+        "batch_size": 16,
+        "temperature": 0.0,
+        "do_sample": False,
+        "prefill": template.prefill,
+        "progress": False,
+    }
     handle = SimpleNamespace(model=model, processor=processor, device=next(model.parameters()).device)
     was_training = model.training
     model.eval()

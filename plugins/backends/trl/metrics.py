@@ -52,8 +52,7 @@ def metrics_callback(path: str | Path) -> Any:
             if any(k in logs for k in _SUMMARY_KEYS):
                 self.summary = dict(logs)
                 return
-            row = {"step": state.global_step, "step_time_s": self.last_step_time,
-                   "step_cpu_s": self.last_step_cpu}
+            row = {"step": state.global_step, "step_time_s": self.last_step_time, "step_cpu_s": self.last_step_cpu}
             row.update(logs)
             append_jsonl(self.path, row)  # a diverged (non-finite) value is logged as null
 
@@ -61,8 +60,12 @@ def metrics_callback(path: str | Path) -> Any:
 
 
 # Shown on the progress bar, as running means over the last few logged steps.
-_PROGRESS_KEYS = (("rewards/accuracy/mean", "acc"), ("reward", "reward"), ("mean_token_accuracy", "tok_acc"),
-                  ("loss", "loss"))
+_PROGRESS_KEYS = (
+    ("rewards/accuracy/mean", "acc"),
+    ("reward", "reward"),
+    ("mean_token_accuracy", "tok_acc"),
+    ("loss", "loss"),
+)
 
 
 def progress_callback(desc: str, window: int = 10) -> Any:
@@ -84,8 +87,9 @@ def progress_callback(desc: str, window: int = 10) -> Any:
 
         def on_train_begin(self, args, state, control, **kwargs):
             if state.is_world_process_zero:
-                self.bar = tqdm(total=state.max_steps, initial=state.global_step, desc=desc, unit="step",
-                                dynamic_ncols=True)
+                self.bar = tqdm(
+                    total=state.max_steps, initial=state.global_step, desc=desc, unit="step", dynamic_ncols=True
+                )
 
         def on_step_end(self, args, state, control, **kwargs):
             if self.bar is not None:
@@ -98,8 +102,11 @@ def progress_callback(desc: str, window: int = 10) -> Any:
                 value = logs.get(key)
                 if isinstance(value, (int, float)) and math.isfinite(value):
                     self.recent[key].append(float(value))
-            shown = {label: f"{sum(self.recent[key]) / len(self.recent[key]):.3f}"
-                     for key, label in _PROGRESS_KEYS if self.recent[key]}
+            shown = {
+                label: f"{sum(self.recent[key]) / len(self.recent[key]):.3f}"
+                for key, label in _PROGRESS_KEYS
+                if self.recent[key]
+            }
             if shown:
                 self.bar.set_postfix(shown, refresh=False)
 

@@ -45,8 +45,11 @@ class TrlSettings(StrictModel):
     save_total_limit: int | None = Field(2, ge=1, description="Keep at most this many step checkpoints.")
     logging_steps: int = Field(1, ge=1)
     eval_steps: int | None = Field(
-        None, ge=1, description="Score the model on a fixed held-out slice every N steps (and before the first "
-        "and after the last), logged as eval/accuracy in metrics.jsonl; None: off.")
+        None,
+        ge=1,
+        description="Score the model on a fixed held-out slice every N steps (and before the first "
+        "and after the last), logged as eval/accuracy in metrics.jsonl; None: off.",
+    )
     eval_limit: int = Field(64, ge=1, description="Held-out samples scored each time (the first N of eval_split).")
     eval_split: str = Field("test", description="The split the held-out slice comes from (not the training split).")
     dataloader_num_workers: int = Field(0, ge=0)

@@ -89,8 +89,16 @@ def common_args(config: Any, output: Path, device: dict[str, Any]) -> dict[str, 
     }
 
 
-def grpo_trainer(config: Any, model: Any, processor: Any, dataset: Any, output: Path, device: dict, callbacks: list,
-                 watch: Any = None):
+def grpo_trainer(
+    config: Any,
+    model: Any,
+    processor: Any,
+    dataset: Any,
+    output: Path,
+    device: dict,
+    callbacks: list,
+    watch: Any = None,
+):
     from trl import GRPOConfig, GRPOTrainer
 
     from harness.plugins.backends.trl.reward_functions import trl_rewards
@@ -141,9 +149,7 @@ def sft_trainer(config: Any, model: Any, processor: Any, dataset: Any, output: P
         completion_only_loss=True,
         packing=False,
     )
-    return SFTTrainer(
-        model=model, args=args, train_dataset=dataset, processing_class=processor, callbacks=callbacks
-    )
+    return SFTTrainer(model=model, args=args, train_dataset=dataset, processing_class=processor, callbacks=callbacks)
 
 
 def _recorded_data(output: Path) -> dict[str, Any] | None:
@@ -171,12 +177,18 @@ def train(config: Any, planned: RunSummary) -> RunSummary:
     # Data before the model: a bad sample fails in seconds.
     task = harness.get_task(config.task)
     template = harness.get_template(config.template)
-    samples = list(task.samples(config.split, source=config.source, limit=config.limit, seed=config.seed,
-                                 **config.task_options))
+    samples = list(
+        task.samples(config.split, source=config.source, limit=config.limit, seed=config.seed, **config.task_options)
+    )
     if not samples:
         raise no_samples_error(task.name, config.source, config.split)
-    data = {"task": task.name, "split": config.split, "source": config.source, "count": len(samples),
-            "fingerprint": samples_fingerprint(sample_digest(s) for s in samples)}
+    data = {
+        "task": task.name,
+        "split": config.split,
+        "source": config.source,
+        "count": len(samples),
+        "fingerprint": samples_fingerprint(sample_digest(s) for s in samples),
+    }
     if recorded is not None and recorded.get("fingerprint") != data["fingerprint"]:
         what = "; ".join(f"{k}: {recorded.get(k)!r} -> {data[k]!r}" for k in data if recorded.get(k) != data[k])
         raise harness.ConfigError(
@@ -186,9 +198,14 @@ def train(config: Any, planned: RunSummary) -> RunSummary:
         )
     write_json(
         output / "config.json",
-        {"config": config.model_dump(mode="json"), "resolved": device, "world_size": world_size(),
-         "versions": package_versions(), MODEL_CONTENT: checkpoint_fingerprint(config.model),
-         DATA_CONTENT: data},
+        {
+            "config": config.model_dump(mode="json"),
+            "resolved": device,
+            "world_size": world_size(),
+            "versions": package_versions(),
+            MODEL_CONTENT: checkpoint_fingerprint(config.model),
+            DATA_CONTENT: data,
+        },
     )
     dataset = to_dataset(build_rows(task, template, samples, config.method, config.sft_think))
 
@@ -234,15 +251,17 @@ def train(config: Any, planned: RunSummary) -> RunSummary:
         metrics=str(metrics_path),
         method=config.method,
         steps=trainer.state.global_step,
-        details=json_safe({
-            "samples": len(dataset),
-            "plots": [str(p) for p in plots],
-            "last": rows[-1] if rows else {},
-            "train": callback.summary,
-            "resumed_from": resume_from,
-            "wall_s": round(time.perf_counter() - started, 2),
-            **({"hacking": watch.summary()} if watch is not None else {}),
-        }),
+        details=json_safe(
+            {
+                "samples": len(dataset),
+                "plots": [str(p) for p in plots],
+                "last": rows[-1] if rows else {},
+                "train": callback.summary,
+                "resumed_from": resume_from,
+                "wall_s": round(time.perf_counter() - started, 2),
+                **({"hacking": watch.summary()} if watch is not None else {}),
+            }
+        ),
     )
     write_summary(summary)
     if watch is not None and watch.stop_reason is not None:

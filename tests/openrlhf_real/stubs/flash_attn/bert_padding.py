@@ -4,6 +4,7 @@
 def _gpu_only(name):
     def call(*args, **kwargs):
         raise RuntimeError(f"flash_attn.bert_padding.{name} is a CUDA kernel, not available in the CPU contract tests")
+
     call.__name__ = name
     return call
 
