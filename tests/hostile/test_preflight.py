@@ -259,7 +259,7 @@ MONITOR_CASES = {
     "misspelt format reward": (["--set", "monitor.format_reward=fromat"], ["'fromat'", "Did you mean 'format'"]),
     "unknown length reward": (["--set", "monitor.length_rewards=[nope]"], ["monitor.length_rewards", "'nope'"]),
     "misspelt length reward": (["--set", "monitor.length_rewards=[lenght_norm]"], ["Did you mean 'length_norm'"]),
-    "unknown monitor key": (["--set", "monitor.bogus=1"], ["monitor.bogus", "Valid fields: enabled"]),
+    "unknown monitor key": (["--set", "monitor.bogus=1"], ["monitor.bogus", "Valid fields: ", "enabled, examples"]),
     "unknown reward": (["--reward", "acuracy:1"], ["acuracy", "Did you mean 'accuracy'"]),
     "unknown backend setting": (["--set", "trl.devise=cpu"], ["trl.devise", "Did you mean 'device'"]),
 }
