@@ -57,6 +57,9 @@ class UnknownNameError(HarnessError, KeyError):
     def __str__(self) -> str:  # KeyError would repr() the message
         return self.args[0]
 
+    def __reduce__(self):  # rebuilt from its parts, so it crosses process boundaries (Ray shards)
+        return (type(self), (self.kind, self.name, self.available), self.__dict__)
+
 
 class DuplicateNameError(HarnessError):
     """Two plugins registered the same name for the same kind."""

@@ -63,3 +63,15 @@ def test_the_shared_check_returns_the_task_and_template(tmp_path):
 
     task, template = check_run_basics(_config("trl", tmp_path, {"template": "nothink"}))
     assert task is harness.get_task("fgvc") and template is harness.get_template("nothink")
+
+
+def test_harness_errors_cross_process_boundaries_with_their_fields():
+    import pickle
+
+    from harness.errors import UnknownNameError
+
+    unknown = pickle.loads(pickle.dumps(UnknownNameError("task", "fgvcc", ["fgvc", "sat"])))
+    assert (unknown.kind, unknown.name, unknown.available) == ("task", "fgvcc", ["fgvc", "sat"])
+    assert "Did you mean 'fgvc'?" in str(unknown)
+    config = pickle.loads(pickle.dumps(ConfigError("bad", field="split", fix="--split test")))
+    assert (str(config), config.field, config.fix) == ("bad", "split", "--split test")
