@@ -41,6 +41,12 @@ class TrlSettings(StrictModel):
     scale_rewards: Literal["group", "batch", "none"] | None = Field(
         None, description="Reward normalisation (TRL's scale_rewards); None keeps TRL's default."
     )
+    freeze_vision: bool = Field(
+        False,
+        description="Train the language model only: the vision tower's weights (the model's `visual` "
+        "module) get no gradient (EasyR1's freeze_vision_tower). The merger that projects image "
+        "features into the language model stays trainable.",
+    )
     save_steps: int = Field(50, ge=1, description="Save a resumable checkpoint every N steps.")
     save_total_limit: int | None = Field(2, ge=1, description="Keep at most this many step checkpoints.")
     logging_steps: int = Field(1, ge=1)

@@ -51,6 +51,24 @@ def load_model(path: str, cuda: bool, attn_implementation: str | None = None) ->
     return model, loaded.processor
 
 
+def freeze_vision_tower(model: Any) -> int:
+    """Stop gradients to the vision tower's blocks and patch embedding (not its merger); returns
+    the number of frozen parameters. A model without a ``visual`` module is a ConfigError."""
+    visual = getattr(getattr(model, "model", model), "visual", None) or getattr(model, "visual", None)
+    if visual is None:
+        raise harness.ConfigError(
+            f"trl.freeze_vision: {type(model).__name__} has no `visual` module (a vision tower) to freeze; "
+            "drop the setting for this model."
+        )
+    frozen = 0
+    for name, param in visual.named_parameters():
+        if name.startswith("merger."):
+            continue
+        param.requires_grad_(False)
+        frozen += param.numel()
+    return frozen
+
+
 def checkpointing_arg() -> str:
     """transformers 5 renamed ``gradient_checkpointing`` to ``activation_checkpointing`` (old name warns)."""
     import dataclasses
@@ -211,6 +229,8 @@ def train(config: Any, planned: RunSummary) -> RunSummary:
 
     resume_from = str(last_checkpoint(output)) if config.resume else None
     model, processor = load_model(config.model, not device["use_cpu"], config.settings().attn_implementation)
+    if config.settings().freeze_vision:
+        freeze_vision_tower(model)
     metrics_path = Path(planned.metrics)
     callback = metrics_callback(metrics_path)
     held_out = []
