@@ -216,6 +216,13 @@ def test_ci_study_reports_claims_held_out_curves_and_the_vision_stage(ci_study):
     assert vision["steps"] == study["preset"]["base"]["vision_steps"] and vision["cpu_seconds"] > 0
     assert set(vision["held_out"]) == {"vote", "glyph", "colour", "side", "count", "relation", "layout"}
     assert "Vision stage: the tower alone" in report and "| side |" in report
+    # what the finished base answers to held-out generic questions, per kind, in base_info.json and the report
+    answers = study["base"]["answer_path"]
+    assert answers["questions"] == study["preset"]["base"]["answer_path_questions"]
+    assert sum(r["n"] for r in answers["per_kind"].values()) == answers["questions"]
+    for kind, r in answers["per_kind"].items():
+        assert f"| {kind} | {100 * r['accuracy']:.1f} | {r['n']} |" in report
+    assert "Through its answers: the finished base model answers" in report
 
 
 @pytest.mark.slow

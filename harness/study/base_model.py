@@ -60,12 +60,25 @@ class BaseModelSpec(StrictModel):
         description="the tower's learning rate in the question "
         "pre-training, as a fraction of learning_rate (0: frozen)",
     )
+    train_merger: bool = Field(
+        True,
+        description="the tower's merger (the projection of image features into the language model) "
+        "trains with the language model in the question pre-training even when the tower is frozen "
+        "(LLaVA's projector stage): the vision stage fits it to throwaway heads, and through that "
+        "frozen projection the language model read no kind better than chance (docs/study.md)",
+    )
+    answer_path_questions: int = Field(
+        256, ge=1, description="held-out generic questions the finished base answers (its report line; not in the key)"
+    )
     seed: int = 0
 
     def key(self) -> str:
         from harness.models.tiny import TINY_FORMAT  # the checkpoint's file set: a new one, a new key
 
-        payload = json.dumps({"spec": self.model_dump(), "data": DATA_VERSION, "files": TINY_FORMAT}, sort_keys=True)
+        payload = json.dumps(
+            {"spec": self.model_dump(exclude={"answer_path_questions"}), "data": DATA_VERSION, "files": TINY_FORMAT},
+            sort_keys=True,
+        )
         return hashlib.sha256(payload.encode()).hexdigest()[:12]
 
 
@@ -208,16 +221,17 @@ def _param_groups(model: Any, spec: BaseModelSpec) -> list[dict[str, Any]]:
     """The text model at ``learning_rate``; the vision tower at ``tower_lr_scale`` times it, or frozen."""
     from harness.study.vision_stage import visual_tower
 
-    tower = {id(p) for p in visual_tower(model).parameters()}
-    rest = [p for p in model.parameters() if id(p) not in tower]
+    visual = visual_tower(model)
+    merger = getattr(visual, "merger", None) if spec.train_merger else None
+    merger_params = {id(p) for p in merger.parameters()} if merger is not None else set()
+    tower_params = [p for p in visual.parameters() if id(p) not in merger_params]
+    tower = {id(p) for p in tower_params}
+    rest = [p for p in model.parameters() if id(p) not in tower]  # the language model (and the merger)
     if spec.tower_lr_scale == 0:
-        for p in visual_tower(model).parameters():
+        for p in tower_params:
             p.requires_grad_(False)
         return [{"params": rest}]
-    return [
-        {"params": rest},
-        {"params": list(visual_tower(model).parameters()), "lr": spec.learning_rate * spec.tower_lr_scale},
-    ]
+    return [{"params": rest}, {"params": tower_params, "lr": spec.learning_rate * spec.tower_lr_scale}]
 
 
 def load_checkpoint(path: str | Path) -> tuple[Any, Any]:
@@ -245,7 +259,12 @@ def ensure_base_model(
     info_path = path / "base_info.json"
     if info_path.exists():
         echo(f"[study] reusing cached base model {path}")
-        return path, json.loads(info_path.read_text(encoding="utf-8"))
+        info = json.loads(info_path.read_text(encoding="utf-8"))
+        if "answer_path" not in info:  # a base cached before answer-path accuracy was measured
+            model, processor = load_checkpoint(path)
+            info["answer_path"] = measure_answer_path(model, processor, spec, echo)
+            _write_info(info_path, info)
+        return path, info
     tmp = root / f".base-{spec.key()}.partial-{os.getpid()}"
     t0, c0 = time.perf_counter(), time.process_time()
     build_tiny_vlm(
@@ -286,6 +305,7 @@ def ensure_base_model(
     for p in model.parameters():
         p.requires_grad_(True)  # a frozen tower is frozen for this stage only
     model.save_pretrained(str(tmp))
+    answer_path = measure_answer_path(model, processor, spec, echo)
     k = max(1, len(history) // 10)
     info = {
         "path": str(path),
@@ -296,6 +316,7 @@ def ensure_base_model(
         "loss_first_10pct": sum(h["loss"] for h in history[:k]) / k,
         "loss_last_10pct": sum(h["loss"] for h in history[-k:]) / k,
         "vision": vision,
+        "answer_path": answer_path,
         "description": (
             f"tiny Qwen2.5-VL ({spec.num_layers} layers, width {spec.hidden_size}) pre-trained for "
             f"{spec.steps} steps on {spec.num_samples} generic synthetic questions (colours, sides, "
@@ -303,7 +324,8 @@ def ensure_base_model(
             "nothink layouts), after a vision stage of "
             f"{spec.vision_steps} steps on generic pictures (tower "
             f"{'frozen' if spec.tower_lr_scale == 0 else f'at {spec.tower_lr_scale:g} x the learning rate'} "
-            "afterwards) — never on banner, fgvc or sat"
+            f"afterwards{', its merger trained with the language model' if spec.train_merger else ''}) — never on "
+            "banner, fgvc or sat"
         ),
     }
     _write_info(tmp / "base_info.json", info)
@@ -316,6 +338,26 @@ def ensure_base_model(
     else:
         os.replace(tmp, path)
     return path, info
+
+
+def measure_answer_path(model: Any, processor: Any, spec: BaseModelSpec, echo: Callable[[str], None]) -> dict:
+    """Held-out generic accuracy per kind through the model's answers (:mod:`harness.study.answer_path`)."""
+    from harness.study.answer_path import answer_path_accuracy
+
+    t0, c0 = time.perf_counter(), time.process_time()
+    per_kind = answer_path_accuracy(
+        model, processor, n=spec.answer_path_questions, seed=spec.seed, image_size=spec.image_size
+    )
+    echo(
+        "[study] base model's answers to held-out generic questions: "
+        + ", ".join(f"{k} {100 * r['accuracy']:.0f}% (chance {100 * r['chance']:.0f}%)" for k, r in per_kind.items())
+    )
+    return {
+        "per_kind": per_kind,
+        "questions": spec.answer_path_questions,
+        "seconds": time.perf_counter() - t0,
+        "cpu_seconds": time.process_time() - c0,
+    }
 
 
 def _write_info(path: Path, info: dict[str, Any]) -> None:

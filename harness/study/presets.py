@@ -75,7 +75,9 @@ class StudyPreset(StrictModel):
 PRESETS: dict[str, StudyPreset] = {
     "ci": StudyPreset(
         name="ci",
-        base=BaseModelSpec(num_samples=400, steps=40, hidden_size=64, vision_steps=4, vision_per_kind=2),
+        base=BaseModelSpec(
+            num_samples=400, steps=40, hidden_size=64, vision_steps=4, vision_per_kind=2, answer_path_questions=24
+        ),
         train_limit=16,
         eval_limit=4,
         eval_max_new_tokens=24,

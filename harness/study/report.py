@@ -293,6 +293,24 @@ def _vision_lines(vision: Mapping[str, Any] | None) -> list[str]:
     return [*lines, ""]
 
 
+def _answer_path_lines(answer_path: Mapping[str, Any] | None) -> list[str]:
+    """The finished base model's greedy answers to held-out generic questions, per kind."""
+    if not answer_path:
+        return []
+    lines = [
+        f"Through its answers: the finished base model answers {answer_path['questions']} held-out generic "
+        "questions (another seed than pre-training's, `nothink`, greedy, exact match) — what the language "
+        "model learned to read from the tower, which the vision stage's numbers above do not show.",
+        "",
+        "| kind | answer accuracy % | n | chance % |",
+        "|---|---|---|---|",
+    ]
+    for kind, r in answer_path.get("per_kind", {}).items():
+        chance = f"{100 * r['chance']:.1f}" if r.get("chance") else "—"
+        lines.append(f"| {kind} | {100 * r['accuracy']:.1f} | {r['n']} | {chance} |")
+    return [*lines, ""]
+
+
 def heldout_lines(study: Mapping[str, Any]) -> list[str]:
     """Held-out accuracy measured while each run trained (greedy, a fixed test slice): first and last."""
     rows = []
@@ -394,6 +412,7 @@ def render_report(study: Mapping[str, Any]) -> str:
             "",
         ]
         out += _vision_lines(base.get("vision"))
+        out += _answer_path_lines(base.get("answer_path"))
     probe = study.get("probe", {})
     if probe:
         out += [

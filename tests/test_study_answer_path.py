@@ -1,0 +1,76 @@
+"""The base model's answers to held-out generic questions (harness.study.answer_path)."""
+
+from __future__ import annotations
+
+import pytest
+
+from harness.study.answer_path import HELD_OUT_SEED_OFFSET, answer_of, answer_path_accuracy
+from harness.study.generic_data import generic_questions
+
+
+@pytest.fixture(scope="module")
+def tiny(tiny_model_dir):
+    from harness.study.base_model import load_checkpoint
+
+    model, processor = load_checkpoint(tiny_model_dir)
+    return model.float(), processor
+
+
+@pytest.mark.parametrize(
+    "completion, answer",
+    [
+        ("<answer> up </answer>", "up"),
+        ("<think> a </think> <answer> B</answer>", "B"),
+        ("<answer>x</answer> then <answer> down </answer>", "down"),
+        ("up", None),
+        ("<answer> up", None),
+    ],
+)
+def test_the_answer_is_the_last_closed_span(completion, answer):
+    assert answer_of(completion) == answer
+
+
+class _Scripted:
+    """A model double whose greedy answer is the gold answer for the first ``right`` questions.
+
+    Generation is the one piece replaced: the questions, the prompt building and the scoring are
+    the module's own."""
+
+    def __init__(self, processor, golds, right):
+        self.processor, self.golds, self.right, self.calls = processor, golds, right, 0
+
+    def eval(self):
+        return self
+
+    def generate(self, input_ids, **_):
+        import torch
+
+        gold = self.golds[self.calls] if self.calls < self.right else "zzz-wrong"
+        self.calls += 1
+        answer = self.processor.tokenizer(f"<answer> {gold} </answer>", add_special_tokens=False, return_tensors="pt")
+        return torch.cat([input_ids, answer["input_ids"]], dim=1)
+
+
+def test_each_kind_is_scored_on_questions_of_another_seed_than_pretraining(tiny):
+    _, processor = tiny
+    questions = list(generic_questions(12, seed=7 + HELD_OUT_SEED_OFFSET))
+    assert [q.question for q in questions] != [q.question for q in generic_questions(12, seed=7)]
+    model = _Scripted(processor, [q.answer for q in questions], right=6)
+    per_kind = answer_path_accuracy(model, processor, n=12, seed=7)
+    assert model.calls == 12
+    assert sum(r["n"] for r in per_kind.values()) == 12
+    right = {}
+    for q in questions[:6]:
+        right[q.kind] = right.get(q.kind, 0) + 1
+    for kind, r in per_kind.items():
+        assert r["accuracy"] == pytest.approx(right.get(kind, 0) / r["n"])
+        assert 0 < r["chance"] <= 0.5 or r["chance"] == 0.0
+
+
+def test_a_real_model_is_asked_every_question_through_generate(tiny):
+    model, processor = tiny
+    seen = []
+    per_kind = answer_path_accuracy(model, processor, n=6, seed=0, progress=seen.append)
+    assert seen == [1, 2, 3, 4, 5, 6]
+    assert sum(r["n"] for r in per_kind.values()) == 6
+    assert all(0.0 <= r["accuracy"] <= 1.0 for r in per_kind.values())
