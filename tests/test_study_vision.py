@@ -82,29 +82,20 @@ def test_the_tower_alone_learns_a_generic_kind_above_chance(tiny):
 
 
 @pytest.mark.parametrize("scale", [0.0, 0.1])
-@pytest.mark.parametrize("train_merger", [True, False])
-def test_question_pretraining_freezes_the_tower_or_slows_it_and_trains_the_merger_with_the_lm(
-    tiny, scale, train_merger
-):
+def test_question_pretraining_freezes_the_tower_or_slows_it(tiny, scale):
     from harness.study.base_model import BaseModelSpec, _param_groups
     from harness.study.vision_stage import visual_tower
 
     model, _ = tiny
-    spec = BaseModelSpec(tower_lr_scale=scale, learning_rate=1e-3, train_merger=train_merger)
+    spec = BaseModelSpec(tower_lr_scale=scale, learning_rate=1e-3)
     groups = _param_groups(model, spec)
-    visual = visual_tower(model)
-    merger = {id(p) for p in visual.merger.parameters()}
-    blocks = {id(p) for p in visual.parameters()} - merger
-    lm_group = {id(p) for p in groups[0]["params"]}
+    tower = {id(p) for p in visual_tower(model).parameters()}
     try:
-        assert not blocks & lm_group
-        assert (merger <= lm_group) is train_merger  # the projection learns at the language model's rate
-        tower_group = blocks if train_merger else blocks | merger
+        assert not tower & {id(p) for p in groups[0]["params"]}
         if scale == 0:
-            assert len(groups) == 1
-            assert {id(p) for p in visual.parameters() if p.requires_grad} == (merger if train_merger else set())
+            assert len(groups) == 1 and not any(p.requires_grad for p in visual_tower(model).parameters())
         else:
-            assert {id(p) for p in groups[1]["params"]} == tower_group and groups[1]["lr"] == pytest.approx(1e-4)
+            assert {id(p) for p in groups[1]["params"]} == tower and groups[1]["lr"] == pytest.approx(1e-4)
     finally:
         for p in model.parameters():
             p.requires_grad_(True)
@@ -119,6 +110,5 @@ def test_the_vision_stage_is_in_the_base_models_cache_key():
         BaseModelSpec(vision_per_kind=3).key(),
         BaseModelSpec(tower_lr_scale=0.1).key(),
         BaseModelSpec(vision_learning_rate=1e-3).key(),
-        BaseModelSpec(train_merger=False).key(),
     }
-    assert len(keys) == 6
+    assert len(keys) == 5

@@ -5,8 +5,9 @@ throwaway head reads them); this says whether the language model learned to use
 them: greedy answers (``nothink`` layout) to generic questions of another seed
 than pre-training's, scored by exact match against the gold answer. A kind at
 chance here is a kind no task can be answered from, whatever the tower holds.
-(That is how the frozen projection of DATA_VERSION 8's base was found: its tower
-read vote arrows at 96 % while its answers to "up or down?" were at 52 %.)
+(That is how DATA_VERSION 8's base was found reading nothing: its tower holds vote
+arrows — the vision stage's head reads 96 % — while its answers to "up or down?"
+are at chance; ``benchmarks/base_reading.py`` shows where the label is lost.)
 """
 
 from __future__ import annotations

@@ -60,13 +60,6 @@ class BaseModelSpec(StrictModel):
         description="the tower's learning rate in the question "
         "pre-training, as a fraction of learning_rate (0: frozen)",
     )
-    train_merger: bool = Field(
-        True,
-        description="the tower's merger (the projection of image features into the language model) "
-        "trains with the language model in the question pre-training even when the tower is frozen "
-        "(LLaVA's projector stage): the vision stage fits it to throwaway heads, and through that "
-        "frozen projection the language model read no kind better than chance (docs/study.md)",
-    )
     answer_path_questions: int = Field(
         256, ge=1, description="held-out generic questions the finished base answers (its report line; not in the key)"
     )
@@ -221,17 +214,16 @@ def _param_groups(model: Any, spec: BaseModelSpec) -> list[dict[str, Any]]:
     """The text model at ``learning_rate``; the vision tower at ``tower_lr_scale`` times it, or frozen."""
     from harness.study.vision_stage import visual_tower
 
-    visual = visual_tower(model)
-    merger = getattr(visual, "merger", None) if spec.train_merger else None
-    merger_params = {id(p) for p in merger.parameters()} if merger is not None else set()
-    tower_params = [p for p in visual.parameters() if id(p) not in merger_params]
-    tower = {id(p) for p in tower_params}
-    rest = [p for p in model.parameters() if id(p) not in tower]  # the language model (and the merger)
+    tower = {id(p) for p in visual_tower(model).parameters()}
+    rest = [p for p in model.parameters() if id(p) not in tower]
     if spec.tower_lr_scale == 0:
-        for p in tower_params:
+        for p in visual_tower(model).parameters():
             p.requires_grad_(False)
         return [{"params": rest}]
-    return [{"params": rest}, {"params": tower_params, "lr": spec.learning_rate * spec.tower_lr_scale}]
+    return [
+        {"params": rest},
+        {"params": list(visual_tower(model).parameters()), "lr": spec.learning_rate * spec.tower_lr_scale},
+    ]
 
 
 def load_checkpoint(path: str | Path) -> tuple[Any, Any]:
@@ -324,8 +316,7 @@ def ensure_base_model(
             "nothink layouts), after a vision stage of "
             f"{spec.vision_steps} steps on generic pictures (tower "
             f"{'frozen' if spec.tower_lr_scale == 0 else f'at {spec.tower_lr_scale:g} x the learning rate'} "
-            f"afterwards{', its merger trained with the language model' if spec.train_merger else ''}) — never on "
-            "banner, fgvc or sat"
+            "afterwards) — never on banner, fgvc or sat"
         ),
     }
     _write_info(tmp / "base_info.json", info)
