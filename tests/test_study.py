@@ -9,7 +9,7 @@ import pytest
 
 from harness.evaluation.records import read_records
 from harness.study.generic_data import LETTERS, generic_questions
-from harness.study.report import METHODS, TEMPLATES, learning_verdict, render_report
+from harness.study.report import METHODS, SFT_RFT, TEMPLATES, learning_verdict, render_report
 
 
 def _png_bytes(image) -> bytes:
@@ -151,8 +151,10 @@ def test_ci_study_report_has_every_cell_and_metrics(ci_study):
         row = next(line for line in report.splitlines() if line.startswith(f"| {task} |"))
         chance, *cells = [c.strip() for c in row.strip("|").split("|")][1:]
         assert chance == f"{100 * study['chance'][task]:.1f}"
-        assert len(cells) == len(METHODS) * len(TEMPLATES) and "—" not in cells
-        for method, _ in METHODS:
+        ran = [m for m in (*METHODS, SFT_RFT) if m[0] != SFT_RFT[0] or task in study["preset"]["sft_rft_tasks"]]
+        assert len(cells) == (len(METHODS) + 1) * len(TEMPLATES)  # SFT→RFT ran on fgvc: a column for all
+        assert cells.count("—") == (len(METHODS) + 1 - len(ran)) * len(TEMPLATES)
+        for method, _ in ran:
             for template, _ in TEMPLATES:
                 # Each cell is its evaluation's numbers, recomputed here from the per-sample log.
                 eval_dir = out / "eval" / ("base" if method == "base" else f"{method}-{task}")
@@ -173,6 +175,11 @@ def test_ci_study_report_has_every_cell_and_metrics(ci_study):
         assert verdict["first_20pct"] == pytest.approx(sum(rewards[:k]) / k)
         assert verdict["last_20pct"] == pytest.approx(sum(rewards[-k:]) / k)
     assert (out / "runs" / "fgvc" / "grpo_length_norm" / "metrics.jsonl").exists()
+    # Reason-RFT's two stages: fgvc's SFT→RFT is GRPO started from fgvc's SFT model, tested against it
+    two_stage = study["runs"]["fgvc"]["sft_grpo"]["config"]
+    assert two_stage["model"] == study["runs"]["fgvc"]["sft"]["checkpoint"] and two_stage["method"] == "grpo"
+    assert set(study["sft_rft_vs_sft"]) == {"fgvc"} and set(study["sft_rft_vs_sft"]["fgvc"]) == {"think", "nothink"}
+    assert "SFT→RFT w/ <think> vs the SFT model it started from" in report
     assert (out / "figures" / "fgvc.png").stat().st_size > 0
     summary = report.split("## Summary", 1)[1]
     assert all(f"**{task}**" in summary for task in ("banner", "fgvc", "sat"))

@@ -84,6 +84,7 @@ def study_command(preset, output, model, backend, ray_address, sources, tasks, s
             raise unknown_name("--tasks", unknown[0], config.tasks, "task")
         config.tasks = names
         config.ablation_tasks = [t for t in config.ablation_tasks if t in names]
+        config.sft_rft_tasks = [t for t in config.sft_rft_tasks if t in names]
     if seed is not None:
         config.seed = seed
     run_study(config, output, progress=not no_progress, echo=click.echo, html=html)

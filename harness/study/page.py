@@ -19,8 +19,6 @@ from harness.evaluation.html_report import (
 )
 from harness.evaluation.html_samples import SampleTable
 
-STUDY_RUNS = (("base", "Training-free"), ("sft", "SFT"), ("grpo", "RFT"))
-
 
 def write_study_html(output: str | Path, study: Mapping[str, Any]) -> Path:
     """``<study>/report.html``: Table 1 and the summary (as report.md), Figure 2, and every test sample
@@ -28,14 +26,16 @@ def write_study_html(output: str | Path, study: Mapping[str, Any]) -> Path:
     training-free as lists)."""
     from harness.evaluation.report import load_results
     from harness.runs.rundir import write_text
-    from harness.study.report import render_report
+    from harness.study.report import methods, render_report
 
     out = Path(output)
-    labels = [label for _, label in STUDY_RUNS]
-    table = SampleTable(len(STUDY_RUNS))
+    runs = methods(study)  # training-free, SFT, RFT (and SFT→RFT where the study ran it)
+    index = {method: i for i, (method, _) in enumerate(runs)}
+    labels = [label for _, label in runs]
+    table = SampleTable(len(runs))
     dirs: list[tuple[str, Path, Mapping[str, Any]]] = []
     for task in study["tasks"]:
-        for i, (method, label) in enumerate(STUDY_RUNS):
+        for i, (method, label) in enumerate(runs):
             directory = out / "eval" / ("base" if method == "base" else f"{method}-{task}")
             if not (directory / "results.json").is_file():
                 continue
@@ -49,7 +49,7 @@ def write_study_html(output: str | Path, study: Mapping[str, Any]) -> Path:
             "task": task,
             "template": tpl,
             "baseline": 0,
-            "run": 1 if method == "sft" else 2,
+            "run": index[method],
             "n": t["n"],
             "only_a": t["only_a"],
             "only_b": t["only_b"],
@@ -59,6 +59,7 @@ def write_study_html(output: str | Path, study: Mapping[str, Any]) -> Path:
         for task, per_tpl in (study.get("tests") or {}).items()
         for tpl, per_method in per_tpl.items()
         for method, t in per_method.items()
+        if method in index
     ]
     seen, unique = set(), []
     for label, d, r in dirs:

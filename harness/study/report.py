@@ -11,6 +11,17 @@ from pathlib import Path
 from typing import Any
 
 METHODS = (("base", "Training-free"), ("sft", "SFT"), ("grpo", "RFT"))
+# Reason-RFT's two stages: GRPO from the SFT checkpoint (a column only where the study ran it).
+SFT_RFT = ("sft_grpo", "SFT→RFT")
+RUN_LABELS = {"sft": "SFT", "grpo": "RFT", "grpo_length_norm": "RFT + length_norm", "sft_grpo": "SFT→RFT"}
+
+
+def methods(study: Mapping[str, Any]) -> tuple[tuple[str, str], ...]:
+    """The table's methods: training-free, SFT, RFT, and SFT→RFT where any task has it."""
+    ran = any(SFT_RFT[0] in study["table"].get(task, {}) for task in study["tasks"])
+    return (*METHODS, SFT_RFT) if ran else METHODS
+
+
 TEMPLATES = (("nothink", "w/o <think>"), ("think", "w/ <think>"))
 
 
@@ -78,14 +89,14 @@ def table_rows(study: Mapping[str, Any]) -> tuple[list[str], list[list[str]]]:
     header = (
         ["Task"]
         + (["Chance"] if chance else [])
-        + [f"{label} {tpl_label}" for _, label in METHODS for _, tpl_label in TEMPLATES]
+        + [f"{label} {tpl_label}" for _, label in methods(study) for _, tpl_label in TEMPLATES]
     )
     body = []
     for task in study["tasks"]:
         row = [task]
         if chance:
             row.append("—" if chance.get(task) is None else f"{100 * chance[task]:.1f}")
-        for method, _ in METHODS:
+        for method, _ in methods(study):
             for tpl, _ in TEMPLATES:
                 row.append(_cell(_entry(study, task, method, tpl), _test(study, task, tpl, method)))
         body.append(row)
@@ -93,9 +104,10 @@ def table_rows(study: Mapping[str, Any]) -> tuple[list[str], list[list[str]]]:
 
 
 def _grid(study: Mapping[str, Any], cell) -> tuple[list[str], list[list[str]]]:
-    header = ["Task"] + [f"{label} {tpl_label}" for _, label in METHODS for _, tpl_label in TEMPLATES]
+    shown = methods(study)
+    header = ["Task"] + [f"{label} {tpl_label}" for _, label in shown for _, tpl_label in TEMPLATES]
     body = [
-        [task] + [cell(_entry(study, task, m, t)) for m, _ in METHODS for t, _ in TEMPLATES] for task in study["tasks"]
+        [task] + [cell(_entry(study, task, m, t)) for m, _ in shown for t, _ in TEMPLATES] for task in study["tasks"]
     ]
     return header, body
 
@@ -157,6 +169,8 @@ def longer_with_length_norm(study: Mapping[str, Any]) -> list[str]:
 
 def summary_lines(study: Mapping[str, Any]) -> list[str]:
     """Plain sentences stating what the held-out numbers and their paired tests show."""
+    from harness.stats import format_p
+
     lines = []
     learning = study.get("learning", {})
     for task in study["tasks"]:
@@ -179,6 +193,22 @@ def summary_lines(study: Mapping[str, Any]) -> list[str]:
             parts.append(
                 f"RFT's thoughts argue for its final answer in {100 * agreement['rate']:.0f}% of the "
                 f"{agreement['argued']} that name one ({agreement['with_thought']} thoughts)"
+            )
+        two_stage = _versus(study, task, "sft_grpo", "SFT→RFT")
+        if two_stage:
+            parts.append(two_stage)
+        over_sft = (study.get("sft_rft_vs_sft") or {}).get(task, {}).get("think")
+        if over_sft:
+            gain = (
+                ("better than" if over_sft["diff"] > 0 else "worse than")
+                if over_sft["significant"]
+                else "no significant difference from"
+            )
+            parts.append(
+                f"SFT→RFT w/ <think> vs the SFT model it started from: {100 * over_sft['accuracy_b']:.1f} vs "
+                f"{100 * over_sft['accuracy_a']:.1f} ({100 * over_sft['diff']:+.1f} points "
+                f"[{100 * over_sft['diff_low']:+.1f}, {100 * over_sft['diff_high']:+.1f}], McNemar "
+                f"{format_p(over_sft['p_mcnemar'])}): {gain} SFT"
             )
         verdict = learning.get(task, {}).get("grpo")
         if verdict:
@@ -314,7 +344,7 @@ def _answer_path_lines(answer_path: Mapping[str, Any] | None) -> list[str]:
 def heldout_lines(study: Mapping[str, Any]) -> list[str]:
     """Held-out accuracy measured while each run trained (greedy, a fixed test slice): first and last."""
     rows = []
-    labels = {"sft": "SFT", "grpo": "RFT", "grpo_length_norm": "RFT + length_norm"}
+    labels = RUN_LABELS
     for task in study["tasks"]:
         for run, c in (study.get("curves", {}).get(task) or {}).items():
             if c.get("eval_step"):
@@ -355,7 +385,12 @@ def render_report(study: Mapping[str, Any]) -> str:
         f"with the `{preset['train_template']}` template; every model is evaluated with and without <think> "
         "on the same test samples. Under SFT and RFT: the difference from training-free with the same "
         "template, in points, and the exact McNemar p-value of the paired test; ▲/▼ = significantly "
-        "better/worse at p < 0.05.",
+        "better/worse at p < 0.05."
+        + (
+            " SFT→RFT (Reason-RFT's two stages) = GRPO started from the SFT model, with RFT's recipe."
+            if methods(study) != METHODS
+            else ""
+        ),
         "",
         markdown_table(header, body),
         "",
@@ -392,7 +427,7 @@ def render_report(study: Mapping[str, Any]) -> str:
         ]
         for task in study["tasks"]:
             for tpl, _ in TEMPLATES:
-                for method, label in METHODS[1:]:
+                for method, label in methods(study)[1:]:
                     t = _test(study, task, tpl, method)
                     if t:
                         out.append(
@@ -469,7 +504,7 @@ def save_figure(task: str, curves: Mapping[str, Mapping[str, Sequence[float]]], 
     import matplotlib.pyplot as plt
 
     fig, axes = plt.subplots(1, 3, figsize=(14, 3.6))
-    labels = {"grpo": "RFT", "grpo_length_norm": "RFT + length_norm", "sft": "SFT"}
+    labels = RUN_LABELS
     for run, curve in curves.items():
         steps = curve["step"]
         window = max(1, len(steps) // 10)

@@ -23,9 +23,9 @@ from harness.runs.rundir import identity_differences, read_json, read_jsonl, wri
 from harness.study.claims import claim_tests
 from harness.study.presets import TEMPLATES, StudyPreset
 from harness.study.report import learning_verdict, render_report, save_figure
-from harness.study.significance import chance_levels, paired_tests
+from harness.study.significance import chance_levels, paired_against, paired_tests
 
-RUNS = ("sft", "grpo", "grpo_length_norm")
+RUNS = ("sft", "grpo", "grpo_length_norm", "sft_grpo")  # sft_grpo: GRPO from the SFT checkpoint (Reason-RFT)
 
 
 def reward_spec(preset: StudyPreset, length_norm: bool) -> str:
@@ -191,7 +191,7 @@ def run_study(
     resolved = preset.model_dump(mode="json")
     if (out / "study.json").exists():  # resuming: the same preset (--tasks may change)
         old = read_json(out / "study.json", "study record").get("preset")
-        diffs = identity_differences(old, resolved, ignore=("tasks", "ablation_tasks"))
+        diffs = identity_differences(old, resolved, ignore=("tasks", "ablation_tasks", "sft_rft_tasks"))
         if diffs:
             raise ConfigError(
                 f"{out} holds a study with other settings ({'; '.join(diffs)}); rerunning resumes the "
@@ -238,15 +238,20 @@ def run_study(
 
     for task in preset.tasks:
         curves = {}
+        checkpoints: dict[str, str] = {}
         for run in RUNS:
             if run == "grpo_length_norm" and task not in preset.ablation_tasks:
                 continue
+            if run == "sft_grpo" and task not in preset.sft_rft_tasks:
+                continue
+            start = checkpoints["sft"] if run == "sft_grpo" else str(base_dir)  # Reason-RFT: SFT, then GRPO
             run_dir = out / "runs" / task / run
-            ckpt, metrics = timed(f"train_{run}", lambda: train(preset, task, run, str(base_dir), run_dir, echo))
+            ckpt, metrics = timed(f"train_{run}", lambda: train(preset, task, run, start, run_dir, echo))
+            checkpoints[run] = str(ckpt)
             study["runs"].setdefault(task, {})[run] = {
                 "dir": str(run_dir),
                 "checkpoint": str(ckpt),
-                "config": run_config(preset, task, run, str(base_dir), run_dir),
+                "config": run_config(preset, task, run, start, run_dir),
             }
             if run != "grpo_length_norm":
                 res = timed(
@@ -275,6 +280,7 @@ def run_study(
     study["cpu_timings"] = cpu_timings
     study["tests"] = paired_tests(out, preset.tasks, TEMPLATES, seed=preset.seed)
     study["claims"] = claim_tests(out, preset.tasks, seed=preset.seed)
+    study["sft_rft_vs_sft"] = paired_against(out, preset.tasks, TEMPLATES, "sft", "sft_grpo", seed=preset.seed)
     study["chance"] = chance_levels(out, preset.tasks)
     write_json(out / "study.json", study)
     write_text(out / "report.md", render_report(study))

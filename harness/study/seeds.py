@@ -18,7 +18,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from harness.study.report import METHODS, TEMPLATES, markdown_table
+from harness.study.report import TEMPLATES, markdown_table, methods
 
 
 def load_studies(dirs: Sequence[str | Path]) -> list[dict[str, Any]]:
@@ -45,11 +45,12 @@ def _accuracy(study: Mapping[str, Any], task: str, method: str, template: str) -
 
 def spread_rows(studies: Sequence[Mapping[str, Any]]) -> tuple[list[str], list[list[str]]]:
     """Table 1 over seeds: each cell ``mean [min, max]`` in %, over the seeds that have it."""
-    header = ["Task"] + [f"{label} {tpl_label}" for _, label in METHODS for _, tpl_label in TEMPLATES]
+    shown = methods(studies[0])
+    header = ["Task"] + [f"{label} {tpl_label}" for _, label in shown for _, tpl_label in TEMPLATES]
     body = []
     for task in studies[0]["tasks"]:
         row = [task]
-        for method, _ in METHODS:
+        for method, _ in shown:
             for template, _ in TEMPLATES:
                 values = [v for s in studies if (v := _accuracy(s, task, method, template)) is not None]
                 row.append(
@@ -68,7 +69,7 @@ def verdict_rows(studies: Sequence[Mapping[str, Any]]) -> tuple[list[str], list[
     header = ["Task", "method", "difference per seed, points (McNemar)", "seeds better at p < 0.05"]
     body = []
     for task in studies[0]["tasks"]:
-        for method, label in METHODS[1:]:
+        for method, label in methods(studies[0])[1:]:
             tests = [s.get("tests", {}).get(task, {}).get("think", {}).get(method) for s in studies]
             shown = [f"{100 * t['diff']:+.1f} ({format_p(t['p_mcnemar'])})" if t else "—" for t in tests]
             better = sum(1 for t in tests if t and t["significant"] and t["diff"] > 0)

@@ -1,4 +1,4 @@
-"""Paired tests of the study: SFT and RFT against training-free, per task x template.
+"""Paired tests of the study: SFT, RFT and SFT→RFT against training-free, per task x template.
 
 Every model is evaluated on the same test samples (same split, limit and
 seed), so each trained model is compared with the base model pair by pair
@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-COMPARED = ("sft", "grpo")  # each against "base" (training-free)
+COMPARED = ("sft", "grpo", "sft_grpo")  # each against "base" (training-free), where present
 
 
 def eval_dir(study_dir: Path, method: str, task: str) -> Path:
@@ -38,6 +38,24 @@ def paired_tests(
                     continue
                 result = compare_outputs(base, other, task, template, seed=seed)
                 out.setdefault(task, {}).setdefault(template, {})[method] = result.to_dict()
+    return out
+
+
+def paired_against(
+    study_dir: str | Path, tasks: Sequence[str], templates: Sequence[str], baseline: str, method: str, seed: int = 0
+) -> dict[str, dict[str, Any]]:
+    """``{task: {template: PairedResult dict}}``: ``method`` against ``baseline`` (e.g. SFT→RFT against
+    the SFT it started from), wherever both were evaluated."""
+    from harness.evaluation.compare import compare_outputs
+    from harness.evaluation.records import records_path
+
+    root = Path(study_dir)
+    out: dict[str, dict[str, Any]] = {}
+    for task in tasks:
+        a, b = eval_dir(root, baseline, task), eval_dir(root, method, task)
+        for template in templates:
+            if records_path(a, task, template).exists() and records_path(b, task, template).exists():
+                out.setdefault(task, {})[template] = compare_outputs(a, b, task, template, seed=seed).to_dict()
     return out
 
 
