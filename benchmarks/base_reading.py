@@ -33,8 +33,8 @@ def main() -> None:
     import torch
 
     from harness.study.answer_path import answer_of
-    from harness.study.base_model import load_checkpoint, template_parts, user_messages
-    from harness.study.generic_data import KINDS
+    from harness.study.base_model import load_checkpoint
+    from harness.study.generic_data import KINDS, template_parts, user_messages
 
     model, processor = load_checkpoint(args.base)
     model.float().eval()

@@ -40,8 +40,7 @@ def answer_path_accuracy(
     """
     import torch
 
-    from harness.study.base_model import template_parts, user_messages
-    from harness.study.generic_data import generic_questions
+    from harness.study.generic_data import generic_questions, template_parts, user_messages
 
     instruction, prefill, _ = template_parts("nothink")
     tokenizer = processor.tokenizer

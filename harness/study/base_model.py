@@ -25,7 +25,7 @@ from pydantic import Field
 
 from harness.api.protocols import extract_prediction
 from harness.config.base import StrictModel
-from harness.study.generic_data import GenericQuestion, generic_questions
+from harness.study.generic_data import GenericQuestion, generic_questions, template_parts, user_messages
 
 DATA_VERSION = 8  # bump when generic_data or the target layout changes: new cache key
 
@@ -75,14 +75,6 @@ class BaseModelSpec(StrictModel):
         return hashlib.sha256(payload.encode()).hexdigest()[:12]
 
 
-def template_parts(name: str) -> tuple[Callable[[str], str], str, bool]:
-    """``(instruction(hint), prefill, think)`` of the registered template ``name``."""
-    import harness
-
-    tpl = harness.get_template(name)
-    return tpl.instruction, tpl.prefill, tpl.think
-
-
 def target_text(q: GenericQuestion, think: bool, prefill: str) -> str:
     """The assistant text the base model learns for ``q`` (without the prefill).
 
@@ -97,10 +89,6 @@ def target_text(q: GenericQuestion, think: bool, prefill: str) -> str:
     if prefill and full.startswith(prefill):
         return full[len(prefill) :]
     return full
-
-
-def user_messages(image: Any, text: str) -> list[dict[str, Any]]:
-    return [{"role": "user", "content": [{"type": "image", "image": image}, {"type": "text", "text": text}]}]
 
 
 def encode_examples(

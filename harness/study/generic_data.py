@@ -626,6 +626,18 @@ KINDS: dict[str, Callable[[random.Random, int], dict[str, Any]]] = {
 KIND_WEIGHTS = {"rule": 4.0, "pick": 2.0, "sign": 2.0}
 
 
+def template_parts(name: str) -> tuple[Callable[[str], str], str, bool]:
+    """``(instruction(hint), prefill, think)`` of the registered template ``name``."""
+    import harness
+
+    tpl = harness.get_template(name)
+    return tpl.instruction, tpl.prefill, tpl.think
+
+
+def user_messages(image: Any, text: str) -> list[dict[str, Any]]:
+    return [{"role": "user", "content": [{"type": "image", "image": image}, {"type": "text", "text": text}]}]
+
+
 def generic_questions(n: int, seed: int = 0, image_size: int = 56) -> Iterator[GenericQuestion]:
     """Yield ``n`` generic questions, deterministic in ``seed``.
 
