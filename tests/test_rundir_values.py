@@ -260,3 +260,101 @@ def test_a_held_output_names_the_holders_command_pid_host_and_start(tmp_path):
 def test_the_holder_is_named_from_whatever_the_lock_file_holds(tmp_path, content, holder):
     message = _refusal_while_held(tmp_path / "out", content)
     assert message.startswith(f"{tmp_path / 'out'} is in use by {holder}; two runs writing one directory"), message
+
+
+# -- output directories ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize("path", ["", "   ", None], ids=["empty", "blank", "none"])
+def test_an_empty_output_is_refused_naming_the_field_and_the_fix(path):
+    with pytest.raises(ConfigError) as caught:
+        rundir.check_output_path(path, "--output")
+    assert str(caught.value) == (
+        f"--output {str(path)!r}: an empty path would write into the current directory; name the run "
+        "directory, e.g. -o runs/my-run (or -o . to write into the current directory on purpose)."
+    )
+
+
+def test_an_output_under_a_file_or_a_dangling_link_is_refused_naming_the_culprit(tmp_path):
+    (tmp_path / "notes.txt").write_text("x", encoding="utf-8")
+    with pytest.raises(ConfigError) as caught:
+        rundir.check_output_path(tmp_path / "notes.txt" / "run" / "eval", "output")
+    assert str(caught.value) == (
+        f"output {str(tmp_path / 'notes.txt' / 'run' / 'eval')!r} cannot be created: {tmp_path / 'notes.txt'} "
+        "is a file, not a directory; choose another output."
+    )
+    (tmp_path / "runs").symlink_to(tmp_path / "gone" / "runs")  # the disk it pointed to is unmounted
+    with pytest.raises(ConfigError) as caught:
+        rundir.check_output_path(tmp_path / "runs" / "eval", "--output")
+    assert str(caught.value) == (
+        f"--output {str(tmp_path / 'runs' / 'eval')!r}: {tmp_path / 'runs'} is a dangling symlink; fix or remove it."
+    )
+
+
+def test_an_output_without_write_permission_says_whether_it_could_not_be_written_or_created(tmp_path, monkeypatch):
+    """The permission is the file system's answer (os.access): simulated, since root may write anywhere."""
+    import os
+
+    real_access = os.access
+    monkeypatch.setattr(os, "access", lambda p, mode: False if Path(p) == tmp_path else real_access(p, mode))
+    with pytest.raises(ConfigError) as caught:
+        rundir.check_output_path(tmp_path, "output")
+    assert str(caught.value) == (
+        f"output {str(tmp_path)!r} cannot be written: no write permission on {tmp_path}; choose a directory "
+        "you can write to."
+    )
+    with pytest.raises(ConfigError) as caught:
+        rundir.check_output_path(tmp_path / "new" / "run", "output")
+    assert str(caught.value) == (
+        f"output {str(tmp_path / 'new' / 'run')!r} cannot be created: no write permission on {tmp_path}; "
+        "choose a directory you can write to."
+    )
+
+
+def test_a_good_output_comes_back_as_a_path_with_home_expanded_and_nothing_created(tmp_path, monkeypatch):
+    monkeypatch.setenv("HOME", str(tmp_path))
+    assert rundir.check_output_path("~/runs/eval-1") == tmp_path / "runs" / "eval-1"
+    assert not (tmp_path / "runs").exists()
+    assert rundir.check_output_path(tmp_path) == tmp_path
+
+
+# -- file contents ------------------------------------------------------------------
+
+
+def test_json_files_are_indented_key_sorted_ascii_and_end_in_a_newline(tmp_path):
+    path = rundir.write_json(tmp_path / "results.json", {"b": Path("runs/x"), "a": [1, "café"]})
+    assert path == tmp_path / "results.json"
+    assert path.read_bytes() == b'{\n  "a": [\n    1,\n    "caf\\u00e9"\n  ],\n  "b": "runs/x"\n}\n'
+
+
+def test_text_files_are_written_as_utf8(tmp_path):
+    path = rundir.write_text(tmp_path / "report.md", "accuracy ≥ 0.5 — café\n")
+    assert path == tmp_path / "report.md"
+    assert path.read_bytes() == "accuracy ≥ 0.5 — café\n".encode()
+
+
+@pytest.mark.parametrize(
+    "name, options, magic",
+    [
+        ("results.png", {}, b"\x89PNG"),
+        ("results.svg", {}, b"<?xml"),
+        ("results.pdf", {}, b"%PDF"),
+        ("results", {}, b"\x89PNG"),  # no suffix: PNG
+        ("results.png", {"format": "pdf"}, b"%PDF"),  # an explicit format wins over the suffix
+    ],
+)
+def test_a_figure_is_saved_in_the_format_its_name_or_the_caller_asks_for(tmp_path, name, options, magic):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(1, 1))
+    ax.plot([0, 1], [1, 0])
+    try:
+        path = rundir.save_figure(fig, tmp_path / name, dpi=20, **options)
+    finally:
+        plt.close(fig)
+    assert path == tmp_path / name
+    assert path.read_bytes().startswith(magic)
+    assert sorted(p.name for p in tmp_path.iterdir()) == [name]  # no temporary file left
