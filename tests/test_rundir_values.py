@@ -60,18 +60,22 @@ def test_append_jsonl_creates_missing_folders_and_writes_values_json_cannot_hold
 
 @pytest.mark.parametrize("mode", ["a", "ab"])
 def test_a_new_log_gets_the_permissions_a_plain_open_would_give(tmp_path, mode):
-    """Sample logs and metrics.jsonl are created readable by the group under umask 027 (not
-    executable, not world-readable), as ``open(path, "a")`` would create them."""
+    """Sample logs and metrics.jsonl are created as ``open(path, "a")`` would create them: under the
+    common umask 022, readable by all and executable by none (under 027, not world-readable)."""
     import os
 
-    mask = os.umask(0o027)
+    mask = os.umask(0o022)
     try:
         with rundir.open_no_link(tmp_path / "samples.jsonl", mode) as fh:
             fh.write("{}\n" if mode == "a" else b"{}\n")
+        os.umask(0o027)
+        with rundir.open_no_link(tmp_path / "private.jsonl", mode):
+            pass
     finally:
         os.umask(mask)
-    assert (tmp_path / "samples.jsonl").stat().st_mode & 0o777 == 0o640
+    assert (tmp_path / "samples.jsonl").stat().st_mode & 0o777 == 0o644
     assert (tmp_path / "samples.jsonl").read_bytes() == b"{}\n"
+    assert (tmp_path / "private.jsonl").stat().st_mode & 0o777 == 0o640
 
 
 def test_rewrite_jsonl_writes_values_json_cannot_hold_as_text(tmp_path):
