@@ -189,7 +189,9 @@ def test_a_mapping_returned_by_an_older_backend_becomes_a_finished_summary():
         metrics=None,  # not a path: not a declared output
         details=returned,
     )
-    bare = rundir.RunSummary.coerce({"metrics": "runs/asked/metrics.jsonl", "checkpoint": None}, "old", "runs/asked")
+    bare = rundir.RunSummary.coerce(
+        {"metrics": "runs/asked/metrics.jsonl", "checkpoint": ["runs/asked/final"]}, "old", "runs/asked"
+    )
     assert (bare.output, bare.checkpoint, bare.metrics) == ("runs/asked", None, "runs/asked/metrics.jsonl")
     typed = rundir.RunSummary(status="dry_run", output="runs/asked")
     assert rundir.RunSummary.coerce(typed, "new", "runs/asked") is typed
