@@ -78,6 +78,35 @@ def test_a_new_log_gets_the_permissions_a_plain_open_would_give(tmp_path, mode):
     assert (tmp_path / "private.jsonl").stat().st_mode & 0o777 == 0o640
 
 
+def test_a_symlinked_log_is_refused_with_the_link_its_target_and_the_fix(tmp_path):
+    from harness.errors import DataError
+
+    target = tmp_path / "elsewhere.jsonl"
+    target.write_text("", encoding="utf-8")
+    log = tmp_path / "out" / "samples.jsonl"
+    log.parent.mkdir()
+    log.symlink_to(target)
+    with pytest.raises(DataError) as caught:
+        rundir.open_no_link(log, "a")
+    assert str(caught.value) == (
+        f"{log} is a symbolic link (to {target}); the harness writes logs only as regular files inside the "
+        "output directory, never through a link. Replace the link by a copy of the file it points to "
+        f'(cp --remove-destination "$(readlink -f {log})" {log}) or use another --output.'
+    )
+    assert target.read_text(encoding="utf-8") == ""
+
+
+def test_a_log_that_cannot_be_opened_for_another_reason_raises_that_reason(tmp_path):
+    """Only a link is reported as a link: a folder standing where the log goes, or a missing folder,
+    is the operating system's own error about that path."""
+    (tmp_path / "samples.jsonl").mkdir()
+    with pytest.raises(IsADirectoryError) as caught:
+        rundir.open_no_link(tmp_path / "samples.jsonl", "a")
+    assert caught.value.filename == str(tmp_path / "samples.jsonl")
+    with pytest.raises(FileNotFoundError):
+        rundir.open_no_link(tmp_path / "missing" / "samples.jsonl", "r+b")
+
+
 def test_rewrite_jsonl_writes_values_json_cannot_hold_as_text(tmp_path):
     log = tmp_path / "metrics.jsonl"
     rundir.rewrite_jsonl(log, [{"step": 1, "checkpoint": Path("/ckpt/step-1"), "reward": math.inf}])
