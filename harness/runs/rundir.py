@@ -377,7 +377,8 @@ def read_summary(output: str | Path) -> RunSummary | None:
     if not path.is_file():
         return None
     try:
-        return RunSummary.from_dict(read_json(path, "run summary"))
+        data = read_json(path, "run summary")
+        return RunSummary.from_dict(data) if isinstance(data, Mapping) else None
     except (DataError, TypeError, ValueError):
         return None
 
