@@ -14,6 +14,7 @@ METHODS = (("base", "Training-free"), ("sft", "SFT"), ("grpo", "RFT"))
 # Reason-RFT's two stages: GRPO from the SFT checkpoint (a column only where the study ran it).
 SFT_RFT = ("sft_grpo", "SFT→RFT")
 RUN_LABELS = {"sft": "SFT", "grpo": "RFT", "grpo_length_norm": "RFT + length_norm", "sft_grpo": "SFT→RFT"}
+RUN_COLOURS = {"sft": "tab:blue", "grpo": "tab:orange", "grpo_length_norm": "tab:green", "sft_grpo": "tab:red"}
 
 
 def methods(study: Mapping[str, Any]) -> tuple[tuple[str, str], ...]:
@@ -508,16 +509,13 @@ def save_figure(task: str, curves: Mapping[str, Mapping[str, Sequence[float]]], 
     for run, curve in curves.items():
         steps = curve["step"]
         window = max(1, len(steps) // 10)
+        style = {"label": labels.get(run, run), "color": RUN_COLOURS.get(run)}  # one colour per run, every panel
         if steps:
-            axes[0].plot(steps, smooth(curve["accuracy"], window), label=labels.get(run, run))
-            axes[2].plot(steps, smooth(curve["length"], window), label=labels.get(run, run))
+            axes[0].plot(steps, smooth(curve["accuracy"], window), **style)
+            axes[2].plot(steps, smooth(curve["length"], window), **style)
         if curve.get("eval_step"):
             axes[1].plot(
-                curve["eval_step"],
-                [100 * a for a in curve["eval_accuracy"]],
-                marker="o",
-                markersize=3,
-                label=labels.get(run, run),
+                curve["eval_step"], [100 * a for a in curve["eval_accuracy"]], marker="o", markersize=3, **style
             )
     axes[0].set(title=f"{task}: accuracy reward (training)", xlabel="step", ylabel="mean accuracy reward")
     axes[1].set(title=f"{task}: held-out accuracy (test slice)", xlabel="step", ylabel="greedy accuracy %")
