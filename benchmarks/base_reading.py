@@ -32,7 +32,7 @@ def main() -> None:
 
     import torch
 
-    from harness.study.answer_path import answer_of
+    from harness.api.answers import last_answer
     from harness.study.base_model import load_checkpoint
     from harness.study.generic_data import KINDS, template_parts, user_messages
 
@@ -61,7 +61,7 @@ def main() -> None:
         places["image positions, last layer"].append(hidden[-1][0][mask].flatten())
         places["answer position"].append(hidden[-1][0, -1])
         labels.append(float(item["gold"] == options[0]))
-        answers.append(answer_of(prefill + processor.tokenizer.decode(out[0, inputs["input_ids"].shape[1] :])))
+        answers.append(last_answer(prefill + processor.tokenizer.decode(out[0, inputs["input_ids"].shape[1] :])))
         golds.append(item["gold"])
     y = torch.tensor(labels)
     cut = 3 * args.n // 4

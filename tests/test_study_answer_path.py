@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from harness.study.answer_path import HELD_OUT_SEED_OFFSET, answer_of, answer_path_accuracy
+from harness.api.answers import last_answer
+from harness.study.answer_path import HELD_OUT_SEED_OFFSET, answer_path_accuracy
 from harness.study.generic_data import generic_questions
 
 
@@ -27,7 +28,7 @@ def tiny(tiny_model_dir):
     ],
 )
 def test_the_answer_is_the_last_closed_span(completion, answer):
-    assert answer_of(completion) == answer
+    assert last_answer(completion) == answer  # the rule answer_path_accuracy scores with
 
 
 class _Scripted:

@@ -12,18 +12,12 @@ are at chance; ``benchmarks/base_reading.py`` shows where the label is lost.)
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from typing import Any
 
+from harness.api.answers import last_answer
+
 HELD_OUT_SEED_OFFSET = 1_000_003  # pre-training uses ``spec.seed``; this never overlaps it
-_ANSWER = re.compile(r"<answer>(.*?)</answer>", re.S)
-
-
-def answer_of(completion: str) -> str | None:
-    """The text of the last ``<answer>`` span, stripped (``None`` without one)."""
-    found = _ANSWER.findall(completion)
-    return found[-1].strip() if found else None
 
 
 def answer_path_accuracy(
@@ -54,7 +48,7 @@ def answer_path_accuracy(
         with torch.no_grad():
             out = model.generate(**inputs, max_new_tokens=16, do_sample=False)
         completion = prefill + tokenizer.decode(out[0, inputs["input_ids"].shape[1] :], skip_special_tokens=True)
-        answer = answer_of(completion)
+        answer = last_answer(completion)
         hits.setdefault(q.kind, []).append(answer is not None and answer.lower() == q.answer.lower())
         options = q.meta.get("options") or []
         chances.setdefault(q.kind, []).append(1 / len(options) if options else 0.0)
