@@ -24,20 +24,12 @@ def paired_tests(
     study_dir: str | Path, tasks: Sequence[str], templates: Sequence[str], seed: int = 0
 ) -> dict[str, dict[str, dict[str, Any]]]:
     """``{task: {template: {method: PairedResult dict}}}`` for every evaluation present."""
-    from harness.evaluation.compare import compare_outputs
-    from harness.evaluation.records import records_path
-
-    root = Path(study_dir)
     out: dict[str, dict[str, dict[str, Any]]] = {}
     for task in tasks:
-        for template in templates:
-            base = eval_dir(root, "base", task)
-            for method in COMPARED:
-                other = eval_dir(root, method, task)
-                if not (records_path(base, task, template).exists() and records_path(other, task, template).exists()):
-                    continue
-                result = compare_outputs(base, other, task, template, seed=seed)
-                out.setdefault(task, {}).setdefault(template, {})[method] = result.to_dict()
+        for method in COMPARED:
+            per_template = paired_against(study_dir, [task], templates, "base", method, seed).get(task, {})
+            for template, result in per_template.items():
+                out.setdefault(task, {}).setdefault(template, {})[method] = result
     return out
 
 
