@@ -337,6 +337,12 @@ def load_processor(path: str | Path, trust_remote_code: bool = False) -> Any:
     return AutoProcessor.from_pretrained(str(p), local_files_only=True, trust_remote_code=trust_remote_code)
 
 
+def vision_tower(model: Any) -> Any | None:
+    """The vision encoder of a loaded Qwen-VL-style model (``model.model.visual`` or ``model.visual``:
+    patch embedding, blocks, merger), or ``None`` for a model without one."""
+    return getattr(getattr(model, "model", model), "visual", None) or getattr(model, "visual", None)
+
+
 def check_device(device: str, field: str = "device") -> str:
     """``device`` if torch can run on it here (``auto``, ``cpu``, ``cuda``, ``cuda:N``, ``mps``...), else a
     :class:`ConfigError` naming ``field`` and what this machine has.

@@ -26,8 +26,12 @@ from harness.study.vision_data import KINDS, VisionKind, token_grid
 
 def visual_tower(model: Any) -> Any:
     """The vision encoder (patch embedding, blocks, merger) of a Qwen-VL model."""
-    inner = getattr(model, "model", model)
-    return getattr(inner, "visual", None) or model.visual
+    from harness.models.loading import vision_tower
+
+    visual = vision_tower(model)
+    if visual is None:
+        raise AttributeError(f"{type(model).__name__} has no vision tower (`visual`)")
+    return visual
 
 
 def image_tokens(visual: Any, pixel_values: Any, grid_thw: Any) -> Any:

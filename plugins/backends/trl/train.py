@@ -54,7 +54,9 @@ def load_model(path: str, cuda: bool, attn_implementation: str | None = None) ->
 def freeze_vision_tower(model: Any) -> int:
     """Stop gradients to the vision tower's blocks and patch embedding (not its merger); returns
     the number of frozen parameters. A model without a ``visual`` module is a ConfigError."""
-    visual = getattr(getattr(model, "model", model), "visual", None) or getattr(model, "visual", None)
+    from harness.models.loading import vision_tower
+
+    visual = vision_tower(model)
     if visual is None:
         raise harness.ConfigError(
             f"trl.freeze_vision: {type(model).__name__} has no `visual` module (a vision tower) to freeze; "
