@@ -6,7 +6,7 @@ import pytest
 
 from harness.api.answers import last_answer
 from harness.study.answer_path import HELD_OUT_SEED_OFFSET, answer_path_accuracy
-from harness.study.generic_data import generic_questions
+from harness.study.generic_data import KINDS, generic_questions
 
 
 @pytest.fixture(scope="module")
@@ -54,8 +54,11 @@ class _Scripted:
 
 def test_each_kind_is_scored_on_questions_of_another_seed_than_pretraining(tiny):
     _, processor = tiny
-    questions = list(generic_questions(12, seed=7 + HELD_OUT_SEED_OFFSET))
-    assert [q.question for q in questions] != [q.question for q in generic_questions(12, seed=7)]
+    every_kind_alike = {kind: 1.0 for kind in KINDS}
+    questions = list(generic_questions(12, seed=7 + HELD_OUT_SEED_OFFSET, weights=every_kind_alike))
+    assert [q.question for q in questions] != [
+        q.question for q in generic_questions(12, seed=7, weights=every_kind_alike)
+    ]
     model = _Scripted(processor, [q.answer for q in questions], right=6)
     per_kind = answer_path_accuracy(model, processor, n=12, seed=7)
     assert model.calls == 12
@@ -75,3 +78,37 @@ def test_a_real_model_is_asked_every_question_through_generate(tiny):
     assert seen == [1, 2, 3, 4, 5, 6]
     assert sum(r["n"] for r in per_kind.values()) == 6
     assert all(0.0 <= r["accuracy"] <= 1.0 for r in per_kind.values())
+
+
+def test_each_kind_is_split_by_answer_mode_and_the_modes_add_up(tiny):
+    _, processor = tiny
+    questions = list(generic_questions(40, seed=3 + HELD_OUT_SEED_OFFSET, weights={k: 1.0 for k in KINDS}))
+    model = _Scripted(processor, [q.answer for q in questions], right=20)
+    per_kind = answer_path_accuracy(model, processor, n=40, seed=3)
+    expected: dict[tuple[str, str], list[bool]] = {}
+    for i, q in enumerate(questions):
+        expected.setdefault((q.kind, q.meta["mode"]), []).append(i < 20)
+    for kind, r in per_kind.items():
+        assert sum(m["n"] for m in r["modes"].values()) == r["n"]
+        for mode, m in r["modes"].items():
+            hits = expected[(kind, mode)]
+            assert m["n"] == len(hits) and m["accuracy"] == pytest.approx(sum(hits) / len(hits))
+    assert {mode for r in per_kind.values() for mode in r["modes"]} == {"word", "list", "letter"}
+
+
+def test_only_the_kinds_asked_for_are_asked(tiny):
+    _, processor = tiny
+    questions = list(
+        generic_questions(10, seed=HELD_OUT_SEED_OFFSET, weights={k: float(k in ("vote", "side")) for k in KINDS})
+    )
+    model = _Scripted(processor, [q.answer for q in questions], right=10)
+    per_kind = answer_path_accuracy(model, processor, n=10, seed=0, kinds=["vote", "side"])
+    assert set(per_kind) <= {"vote", "side"} and sum(r["n"] for r in per_kind.values()) == 10
+    assert all(r["accuracy"] == 1.0 for r in per_kind.values())
+
+
+def test_the_base_is_asked_only_the_kinds_it_was_pre_trained_on():
+    from harness.study.base_model import BaseModelSpec, trained_kinds
+
+    assert trained_kinds(BaseModelSpec(kind_weights={"word": 0, "text": 0})) == sorted(set(KINDS) - {"word", "text"})
+    assert trained_kinds(BaseModelSpec(kind_weights={})) == sorted(KINDS)

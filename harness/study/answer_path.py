@@ -12,7 +12,7 @@ are at chance; ``benchmarks/base_reading.py`` shows where the label is lost.)
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from harness.api.answers import last_answer
@@ -27,21 +27,30 @@ def answer_path_accuracy(
     seed: int = 0,
     image_size: int = 56,
     progress: Callable[[int], None] | None = None,
-) -> dict[str, dict[str, float]]:
-    """Per generic kind: ``accuracy``, ``n`` and ``chance`` (the mean of 1 / offered options).
+    kinds: Sequence[str] | None = None,
+) -> dict[str, dict[str, Any]]:
+    """Per generic kind: ``accuracy``, ``n``, ``chance`` (the mean of 1 / offered options) and
+    ``modes``: the same three numbers per answer mode (``word``: answer with a word the hint offers;
+    ``list``: options listed, answer with one; ``letter``: lettered choices, answer with the letter,
+    as sat and fgvc ask).
 
     :param seed: the base spec's seed; the questions use ``seed + HELD_OUT_SEED_OFFSET``.
+    :param kinds: the kinds asked, equally often (default: every generic kind).
     """
     import torch
 
-    from harness.study.generic_data import generic_questions, template_parts, user_messages
+    from harness.study.generic_data import KINDS, generic_questions, template_parts, user_messages
+
+    asked = set(kinds if kinds is not None else KINDS)
+    weights = {k: (1.0 if k in asked else 0.0) for k in KINDS}
 
     instruction, prefill, _ = template_parts("nothink")
     tokenizer = processor.tokenizer
-    hits: dict[str, list[bool]] = {}
-    chances: dict[str, list[float]] = {}
+    hits: dict[tuple[str, str], list[bool]] = {}
+    chances: dict[tuple[str, str], list[float]] = {}
     model.eval()
-    for i, q in enumerate(generic_questions(n, seed=seed + HELD_OUT_SEED_OFFSET, image_size=image_size)):
+    questions = generic_questions(n, seed=seed + HELD_OUT_SEED_OFFSET, image_size=image_size, weights=weights)
+    for i, q in enumerate(questions):
         messages = user_messages(q.image, f"{q.question}\n{instruction(q.hint)}")
         prompt = processor.apply_chat_template(messages, add_generation_prompt=True, tokenize=False) + prefill
         inputs = processor(text=[prompt], images=[q.image], return_tensors="pt")
@@ -49,12 +58,24 @@ def answer_path_accuracy(
             out = model.generate(**inputs, max_new_tokens=16, do_sample=False)
         completion = prefill + tokenizer.decode(out[0, inputs["input_ids"].shape[1] :], skip_special_tokens=True)
         answer = last_answer(completion)
-        hits.setdefault(q.kind, []).append(answer is not None and answer.lower() == q.answer.lower())
+        key = (q.kind, q.meta.get("mode", "word"))
+        hits.setdefault(key, []).append(answer is not None and answer.lower() == q.answer.lower())
         options = q.meta.get("options") or []
-        chances.setdefault(q.kind, []).append(1 / len(options) if options else 0.0)
+        chances.setdefault(key, []).append(1 / len(options) if options else 0.0)
         if progress is not None:
             progress(i + 1)
-    return {
-        kind: {"accuracy": sum(v) / len(v), "n": len(v), "chance": sum(chances[kind]) / len(v)}
-        for kind, v in sorted(hits.items())
-    }
+    return {kind: _summary(hits, chances, kind) for kind in sorted({k for k, _ in hits})}
+
+
+def _summary(
+    hits: dict[tuple[str, str], list[bool]], chances: dict[tuple[str, str], list[float]], kind: str
+) -> dict[str, Any]:
+    """One kind's accuracy, n and chance over all its questions, and per answer mode."""
+
+    def numbers(keys: list[tuple[str, str]]) -> dict[str, float]:
+        right = [h for key in keys for h in hits[key]]
+        chance = [c for key in keys for c in chances[key]]
+        return {"accuracy": sum(right) / len(right), "n": len(right), "chance": sum(chance) / len(chance)}
+
+    keys = sorted(key for key in hits if key[0] == kind)
+    return {**numbers(keys), "modes": {mode: numbers([(k, mode)]) for k, mode in keys}}

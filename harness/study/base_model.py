@@ -12,22 +12,44 @@ module's data version), so every later run reuses it.
 
 from __future__ import annotations
 
+import functools
 import hashlib
+import itertools
 import json
 import os
 import random
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from harness.api.protocols import extract_prediction
 from harness.config.base import StrictModel
 from harness.study.generic_data import GenericQuestion, generic_questions, template_parts, user_messages
 
-DATA_VERSION = 8  # bump when generic_data or the target layout changes: new cache key
+DATA_VERSION = 9  # bump when generic_data or the target layout changes: new cache key
+
+
+# The pre-training mix (docs/study.md, "The base model's answers"): the visual kinds three times the
+# default, the made-up-word copy kinds a sixth of it, and the word-reading kinds (words and text in a
+# 56-px picture, answered at chance by every base measured) left out.
+PRETRAINING_KIND_WEIGHTS: dict[str, float] = {
+    "vote": 3.0,
+    "side": 3.0,
+    "sign": 3.0,
+    "glyph": 3.0,
+    "colour": 3.0,
+    "count": 3.0,
+    "rule": 0.5,
+    "pick": 0.5,
+    "code": 0.5,
+    "word": 0.0,
+    "text": 0.0,
+}
+# Answer modes: the lettered mode (a look-up no base measured here learned) at a quarter of the word mode.
+PRETRAINING_MODE_WEIGHTS: dict[str, float] = {"word": 2.0, "list": 1.0, "letter": 0.5}
 
 
 class BaseModelSpec(StrictModel):
@@ -41,11 +63,31 @@ class BaseModelSpec(StrictModel):
         28 * 28 * 16, description="image processor's pixel budget per image (28 x 28 pixels make one image token)"
     )
     image_size: int = Field(56, description="side of the generic images, pixels")
-    num_samples: int = Field(6000, description="generic questions generated for pre-training")
+    num_samples: int = Field(
+        0,
+        ge=0,
+        description="generic questions generated once and cycled through in pre-training "
+        "(0: a fresh question, with a fresh picture, for every example: steps x batch_size, none repeated)",
+    )
+    kind_weights: dict[str, float] = Field(
+        default_factory=lambda: dict(PRETRAINING_KIND_WEIGHTS),
+        description="relative weight of each generic kind in pre-training, over "
+        "harness.study.generic_data.KIND_WEIGHTS (0 leaves a kind out)",
+    )
     steps: int = Field(2000, description="optimizer steps")
     batch_size: int = Field(16)
     learning_rate: float = Field(2e-3)
-    think_fraction: float = Field(0.5, description="share of examples in the think layout")
+    mode_weights: dict[str, float] = Field(
+        default_factory=lambda: dict(PRETRAINING_MODE_WEIGHTS),
+        description="relative weight of each answer mode (word, list, letter) in pre-training ({}: 1 each)",
+    )
+    think_fraction: float = Field(
+        0.25,
+        ge=0,
+        le=1,
+        description="share of examples in the think layout (at 0.5 the arrow questions were not learned: "
+        "docs/study.md)",
+    )
     vision_steps: int = Field(
         1200,
         ge=0,
@@ -64,6 +106,24 @@ class BaseModelSpec(StrictModel):
         256, ge=1, description="held-out generic questions the finished base answers (its report line; not in the key)"
     )
     seed: int = 0
+
+    @field_validator("kind_weights", "mode_weights")
+    @classmethod
+    def _known_names_and_weights(cls, weights: dict[str, float], info: Any) -> dict[str, float]:
+        import math
+
+        from harness.study.generic_data import KINDS, MODES
+
+        known = sorted(KINDS) if info.field_name == "kind_weights" else list(MODES)
+        unknown = sorted(set(weights) - set(known))
+        if unknown:
+            raise ValueError(f"unknown name(s) {unknown}; known: {', '.join(known)}")
+        bad = {name: w for name, w in weights.items() if not math.isfinite(w) or w < 0}
+        if bad:
+            raise ValueError(f"weights must be finite and >= 0, got {bad}")
+        if weights and info.field_name == "mode_weights" and not any(weights.get(m, 1.0) > 0 for m in known):
+            raise ValueError("every answer mode has weight 0: give at least one a positive weight")
+        return weights
 
     def key(self) -> str:
         from harness.models.tiny import TINY_FORMAT  # the checkpoint's file set: a new one, a new key
@@ -158,25 +218,17 @@ def pretrain(
     from tqdm.auto import tqdm
 
     torch.manual_seed(spec.seed)
-    questions = list(generic_questions(spec.num_samples, seed=spec.seed, image_size=spec.image_size))
-    rows = encode_examples(processor, questions, spec.think_fraction, spec.seed)
+    batches = _training_batches(processor, spec)
     pad_id = processor.tokenizer.pad_token_id
     opt = torch.optim.AdamW(_param_groups(model, spec), lr=spec.learning_rate, weight_decay=0.0)
     warmup = max(1, spec.steps // 20)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: min(1.0, (s + 1) / warmup) * max(0.05, 1 - s / spec.steps))
     trainable = [p for group in opt.param_groups for p in group["params"]]
-    rng = random.Random(spec.seed)
-    order: list[int] = []
     history = []
     model.train()
     bar = tqdm(range(spec.steps), desc="base model pre-training", unit="step", disable=not progress)
     for step in bar:
-        if len(order) < spec.batch_size:
-            more = list(range(len(rows)))
-            rng.shuffle(more)
-            order += more
-        idx, order = order[: spec.batch_size], order[spec.batch_size :]
-        batch = collate([rows[i] for i in idx], pad_id)
+        batch = collate(next(batches), pad_id)
         t0 = time.perf_counter()
         loss = model(**batch).loss
         opt.zero_grad(set_to_none=True)
@@ -196,6 +248,33 @@ def pretrain(
             log(entry)
     model.eval()
     return history
+
+
+def _training_batches(processor: Any, spec: BaseModelSpec) -> Iterator[list[dict[str, Any]]]:
+    """Endless batches of encoded rows: fresh questions (``num_samples`` 0) or a fixed pool, reshuffled each pass."""
+    weights = spec.kind_weights or None
+    draw = functools.partial(
+        generic_questions, image_size=spec.image_size, weights=weights, mode_weights=spec.mode_weights or None
+    )
+    if spec.num_samples == 0:
+        stream = draw(spec.steps * spec.batch_size, seed=spec.seed)
+        for step in itertools.count():
+            questions = list(itertools.islice(stream, spec.batch_size))
+            if not questions:  # past the planned steps: a new stream, other pictures
+                stream = draw(spec.steps * spec.batch_size, seed=spec.seed + step)
+                continue
+            yield encode_examples(processor, questions, spec.think_fraction, spec.seed + step)
+    questions = list(draw(spec.num_samples, seed=spec.seed))
+    rows = encode_examples(processor, questions, spec.think_fraction, spec.seed)
+    rng = random.Random(spec.seed)
+    order: list[int] = []
+    while True:
+        if len(order) < spec.batch_size:
+            more = list(range(len(rows)))
+            rng.shuffle(more)
+            order += more
+        idx, order = order[: spec.batch_size], order[spec.batch_size :]
+        yield [rows[i] for i in idx]
 
 
 def _param_groups(model: Any, spec: BaseModelSpec) -> list[dict[str, Any]]:
@@ -297,15 +376,7 @@ def ensure_base_model(
         "loss_last_10pct": sum(h["loss"] for h in history[-k:]) / k,
         "vision": vision,
         "answer_path": answer_path,
-        "description": (
-            f"tiny Qwen2.5-VL ({spec.num_layers} layers, width {spec.hidden_size}) pre-trained for "
-            f"{spec.steps} steps on {spec.num_samples} generic synthetic questions (colours, sides, "
-            "dot counts, words, colour codes, +/- signs, vote arrows, glyphs, copying an offered label; think and "
-            "nothink layouts), after a vision stage of "
-            f"{spec.vision_steps} steps on generic pictures (tower "
-            f"{'frozen' if spec.tower_lr_scale == 0 else f'at {spec.tower_lr_scale:g} x the learning rate'} "
-            "afterwards) — never on banner, fgvc or sat"
-        ),
+        "description": describe(spec),
     }
     _write_info(tmp / "base_info.json", info)
     with open(tmp / "pretrain_log.jsonl", "w", encoding="utf-8") as fh:
@@ -325,7 +396,12 @@ def measure_answer_path(model: Any, processor: Any, spec: BaseModelSpec, echo: C
 
     t0, c0 = time.perf_counter(), time.process_time()
     per_kind = answer_path_accuracy(
-        model, processor, n=spec.answer_path_questions, seed=spec.seed, image_size=spec.image_size
+        model,
+        processor,
+        n=spec.answer_path_questions,
+        seed=spec.seed,
+        image_size=spec.image_size,
+        kinds=trained_kinds(spec),
     )
     echo(
         "[study] base model's answers to held-out generic questions: "
@@ -337,6 +413,30 @@ def measure_answer_path(model: Any, processor: Any, spec: BaseModelSpec, echo: C
         "seconds": time.perf_counter() - t0,
         "cpu_seconds": time.process_time() - c0,
     }
+
+
+def describe(spec: BaseModelSpec) -> str:
+    """One sentence on how the base model was built (the report's "Base model" line)."""
+    questions = (
+        f"{spec.num_samples} generic questions, cycled"
+        if spec.num_samples
+        else (f"{spec.steps * spec.batch_size:,} fresh generic questions (a new picture each)")
+    )
+    tower = "frozen" if spec.tower_lr_scale == 0 else f"at {spec.tower_lr_scale:g} x the learning rate"
+    return (
+        f"tiny Qwen2.5-VL ({spec.num_layers} layers, width {spec.hidden_size}) pre-trained for {spec.steps} steps "
+        f"on {questions} of the kinds {', '.join(trained_kinds(spec))} ({spec.think_fraction:.0%} in the think "
+        f"layout), after a vision stage of {spec.vision_steps} steps on generic pictures (tower {tower} "
+        "afterwards) — never on banner, fgvc or sat"
+    )
+
+
+def trained_kinds(spec: BaseModelSpec) -> list[str]:
+    """The generic kinds the question pre-training draws (weight above 0)."""
+    from harness.study.generic_data import KIND_WEIGHTS, KINDS
+
+    weights = {**KIND_WEIGHTS, **spec.kind_weights}
+    return [kind for kind in sorted(KINDS) if weights.get(kind, 1.0) > 0]
 
 
 def _write_info(path: Path, info: dict[str, Any]) -> None:

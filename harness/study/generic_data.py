@@ -12,7 +12,7 @@ offered. Everything is deterministic in ``seed``.
 from __future__ import annotations
 
 import random
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -623,6 +623,7 @@ KINDS: dict[str, Callable[[random.Random, int], dict[str, Any]]] = {
 
 # Copying a made-up label is the skill that transfers to any task's options, so it gets more weight.
 # Sign questions teach binary answer words (positive/negative, ...) that prompts offer.
+MODES = ("word", "list", "letter")  # how a question asks for its answer (generic_questions)
 KIND_WEIGHTS = {"rule": 4.0, "pick": 2.0, "sign": 2.0}
 
 
@@ -638,8 +639,19 @@ def user_messages(image: Any, text: str) -> list[dict[str, Any]]:
     return [{"role": "user", "content": [{"type": "image", "image": image}, {"type": "text", "text": text}]}]
 
 
-def generic_questions(n: int, seed: int = 0, image_size: int = 56) -> Iterator[GenericQuestion]:
+def generic_questions(
+    n: int,
+    seed: int = 0,
+    image_size: int = 56,
+    weights: Mapping[str, float] | None = None,
+    mode_weights: Mapping[str, float] | None = None,
+) -> Iterator[GenericQuestion]:
     """Yield ``n`` generic questions, deterministic in ``seed``.
+
+    ``weights`` (kind -> relative weight) overrides :data:`KIND_WEIGHTS` for the
+    kinds it names; a weight of 0 leaves a kind out. ``mode_weights`` (answer
+    mode -> relative weight, default 1 each) biases the choice among the modes a
+    kind offers (a kind that offers only modes weighted 0 keeps its own).
 
     Each visual question is asked in one of three answer modes, mirroring how
     benchmarks ask: ``word`` (answer with an option word; the options are in
@@ -648,11 +660,23 @@ def generic_questions(n: int, seed: int = 0, image_size: int = 56) -> Iterator[G
     """
     rng = random.Random(seed)
     kinds = sorted(KINDS)
-    weights = [KIND_WEIGHTS.get(k, 1.0) for k in kinds]
+    chosen = {**KIND_WEIGHTS, **(weights or {})}
+    unknown = sorted(set(weights or {}) - set(KINDS))
+    if unknown:
+        raise ValueError(f"unknown generic kind(s) {unknown}; known: {sorted(KINDS)}")
+    kind_weights = [chosen.get(k, 1.0) for k in kinds]
+    unknown_modes = sorted(set(mode_weights or {}) - set(MODES))
+    if unknown_modes:
+        raise ValueError(f"unknown answer mode(s) {unknown_modes}; known: {list(MODES)}")
     for i in range(n):
-        kind = rng.choices(kinds, weights)[0]
+        kind = rng.choices(kinds, kind_weights)[0]
         item = KINDS[kind](rng, image_size)
-        mode = rng.choice(item.get("modes", ("word", "list", "letter")))
+        offered = item.get("modes", MODES)
+        chances = [mode_weights.get(m, 1.0) for m in offered] if mode_weights else []
+        if any(chances):
+            mode = rng.choices(offered, chances)[0]
+        else:  # no weights, or a kind asked only in modes weighted 0: its own modes, alike
+            mode = rng.choice(offered)
         k = item.get("k") or min(len(item["pool"]), rng.randint(2, 6))
         opts = list(item["pool"]) if item.get("ordered") else _options(rng, item["gold"], item["pool"], k)
         if mode == "word":

@@ -333,13 +333,26 @@ def _answer_path_lines(answer_path: Mapping[str, Any] | None) -> list[str]:
         "questions (another seed than pre-training's, `nothink`, greedy, exact match) — what the language "
         "model learned to read from the tower, which the vision stage's numbers above do not show.",
         "",
-        "| kind | answer accuracy % | n | chance % |",
-        "|---|---|---|---|",
+        "By answer mode, accuracy % (chance %, n): `word` answers with a word the hint offers, `list` with one "
+        "of the listed options, `letter` with the letter of a lettered choice (how sat and fgvc ask).",
+        "",
+        "| kind | answer accuracy % | n | chance % | word | list | letter |",
+        "|---|---|---|---|---|---|---|",
     ]
     for kind, r in answer_path.get("per_kind", {}).items():
         chance = f"{100 * r['chance']:.1f}" if r.get("chance") else "—"
-        lines.append(f"| {kind} | {100 * r['accuracy']:.1f} | {r['n']} | {chance} |")
+        modes = r.get("modes") or {}
+        by_mode = [_mode_cell(modes.get(mode)) for mode in ("word", "list", "letter")]
+        lines.append(f"| {kind} | {100 * r['accuracy']:.1f} | {r['n']} | {chance} | {' | '.join(by_mode)} |")
     return [*lines, ""]
+
+
+def _mode_cell(r: Mapping[str, Any] | None) -> str:
+    """``accuracy (chance, n)`` of one answer mode, or a dash when the kind was not asked that way."""
+    if not r:
+        return "—"
+    chance = f"{100 * r['chance']:.0f}" if r.get("chance") else "—"
+    return f"{100 * r['accuracy']:.0f} ({chance}, {r['n']})"
 
 
 def heldout_lines(study: Mapping[str, Any]) -> list[str]:
