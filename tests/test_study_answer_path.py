@@ -112,3 +112,27 @@ def test_the_base_is_asked_only_the_kinds_it_was_pre_trained_on():
 
     assert trained_kinds(BaseModelSpec(kind_weights={"word": 0, "text": 0})) == sorted(set(KINDS) - {"word", "text"})
     assert trained_kinds(BaseModelSpec(kind_weights={})) == sorted(KINDS)
+
+
+def test_the_report_gives_each_kind_its_own_numbers_by_answer_mode():
+    from harness.study.report import _answer_path_lines
+
+    def cell(acc, n, chance):
+        return {"accuracy": acc, "n": n, "chance": chance}
+
+    answer_path = {
+        "questions": 40,
+        "per_kind": {
+            "colour": {
+                **cell(0.6, 20, 0.3),
+                "modes": {"word": cell(0.9, 8, 0.33), "list": cell(0.75, 4, 0.25), "letter": cell(0.125, 8, 0.3)},
+            },
+            "pick": {**cell(0.05, 20, 0.4), "modes": {"word": cell(0.05, 20, 0.4)}},
+            "old": cell(0.5, 10, 0.5),  # a base_info.json written before the modes were measured
+        },
+    }
+    text = "\n".join(_answer_path_lines(answer_path))
+    assert "| colour | 60.0 | 20 | 30.0 | 90 (33, 8) | 75 (25, 4) | 12 (30, 8) |" in text
+    assert "| pick | 5.0 | 20 | 40.0 | 5 (40, 20) | — | — |" in text
+    assert "| old | 50.0 | 10 | 50.0 | — | — | — |" in text
+    assert "`letter` with the letter of a lettered choice" in text
