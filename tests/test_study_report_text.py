@@ -272,9 +272,20 @@ def test_summary_edges_lower_not_at_cap_none_above_chance_and_two_of_each():
     s["lengths"] = {"banner": {"grpo": 40.0, "grpo_length_norm": 40.0}, "sat": {"grpo": 30.0, "grpo_length_norm": 29.0}}
     assert "- length_norm made training responses longer on 0 of 2 tasks." in summary_lines(s)  # equal is not longer
     s["chance"] = {"banner": 0.99, "sat": 0.99}
-    assert "- RFT w/ <think> is above chance (its 95% CI) on 0 of 3 tasks." in summary_lines(s)
+    # fgvc has no chance level: it is named, not counted (it used to read "0 of 3")
+    assert (
+        "- RFT w/ <think> is above chance (its 95% CI) on 0 of 2 tasks (fgvc: no chance level or no result)."
+        in summary_lines(s)
+    )
     s["chance"] = {"banner": 0.1, "sat": 0.1}
-    assert "- RFT w/ <think> is above chance (its 95% CI) on 2 of 3 tasks: banner, sat." in summary_lines(s)
+    assert (
+        "- RFT w/ <think> is above chance (its 95% CI) on 2 of 2 tasks: banner, sat "
+        "(fgvc: no chance level or no result)." in summary_lines(s)
+    )
+    s["chance"] = {"banner": 0.1, "sat": 0.1, "fgvc": 0.1}  # a chance level, but fgvc has no RFT result
+    assert "on 2 of 2 tasks: banner, sat (fgvc: no chance level or no result)." in summary_lines(s)[-3]
+    s["chance"] = {}
+    assert not [line for line in summary_lines(s) if "above chance (its 95% CI)" in line]
     # a lower bound exactly at chance is not above it
     s["chance"]["banner"] = wilson_interval(160, 200)[0]
     assert above_chance(s, "banner", "grpo") is False

@@ -253,11 +253,15 @@ def summary_lines(study: Mapping[str, Any]) -> list[str]:
                 else ""
             )
         )
-    seeing = [t for t in study["tasks"] if above_chance(study, t, "grpo")]
-    if study.get("chance"):
+    judged = {t: above_chance(study, t, "grpo") for t in study["tasks"]}
+    seeing = [t for t, above in judged.items() if above]
+    unknown = [t for t, above in judged.items() if above is None]
+    if len(unknown) < len(judged):
         lines.append(
-            f"- RFT w/ <think> is above chance (its 95% CI) on {len(seeing)} of {len(study['tasks'])} tasks"
-            + (f": {', '.join(seeing)}." if seeing else ".")
+            f"- RFT w/ <think> is above chance (its 95% CI) on {len(seeing)} of {len(judged) - len(unknown)} tasks"
+            + (f": {', '.join(seeing)}" if seeing else "")
+            + (f" ({', '.join(unknown)}: no chance level or no result)" if unknown else "")
+            + "."
         )
     longer = longer_with_length_norm(study)
     ablated = [t for t in study["tasks"] if study.get("lengths", {}).get(t, {}).get("grpo_length_norm") is not None]
