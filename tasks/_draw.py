@@ -7,6 +7,8 @@ import random
 from collections.abc import Sequence
 from functools import lru_cache
 
+from harness.data.drawing import draw_vote as draw_vote  # re-exported: the banner twin's arrow, shared with the study
+
 Color = tuple[int, int, int]
 
 PALETTE: dict[str, Color] = {
@@ -83,16 +85,3 @@ def add_noise(image, rng: random.Random, amount: int = 12, dots: int = 60):
         shade = tuple(max(0, min(255, c + rng.randint(-amount, amount))) for c in base)
         draw.point((x, y), fill=shade)
     return image
-
-
-def draw_vote(draw, where: tuple[float, float, float], up: bool, colour, ss: int = 1) -> None:
-    """A filled vote arrow of half-size ``r`` centred at ``(cx, cy)``: a wide triangular head and a
-    stem, pointing up (an upvote) or down (a downvote); canvas pixels, drawn at ``ss`` x."""
-    cx, cy, r = where
-    sign = -1 if up else 1  # screen y grows downward
-    tip, base = cy + sign * r, cy - sign * r * 0.05
-    head = [(cx, tip), (cx + r * 0.95, base), (cx - r * 0.95, base)]
-    stem_end = cy - sign * r
-    stem = (cx - r * 0.38, min(base, stem_end), cx + r * 0.38, max(base, stem_end))
-    draw.polygon([(x * ss, y * ss) for x, y in head], fill=colour)
-    draw.rectangle(tuple(v * ss for v in stem), fill=colour)

@@ -17,6 +17,7 @@ PUBLIC_MODULES: dict[str, str] = {
     "harness.data": "ImageTask, HubDataset, RowGuard, confined paths, checked images, limits",
     "harness.data.labels": "answer spans, label keys, whole-word label matching",
     "harness.data.readers": "JSONL, CSV, parquet and datasets-folder row readers",
+    "harness.data.drawing": "drawing primitives shared by synthetic twins and the study (the vote arrow)",
     "harness.data.sources": "data source specs (synthetic, hf:ORG/NAME, a path) and HubDataset",
     "harness.config.base": "StrictModel (extra='forbid' settings models) and config-building helpers",
     "harness.config.run_checks": "the checks every training backend shares (task, split, options, template, reward)",

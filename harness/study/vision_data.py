@@ -19,6 +19,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from harness.data.drawing import draw_vote
+
 # Colours far enough apart to name (a subset of generic_data.COLOURS).
 COLOUR_NAMES = ("red", "green", "blue", "yellow", "purple", "orange", "black", "pink")
 COLOUR_RGB = {
@@ -101,21 +103,6 @@ class VisionKind:
     render: Callable[[random.Random, tuple[int, int]], tuple[Any, Any]]
     dense: bool = False
     share: int = 1  # pictures per step, in units of the stage's per-kind count
-
-
-def draw_vote(draw, where: tuple[float, float, float], up: bool, colour, ss: int = 1) -> None:
-    """A filled vote arrow of half-size ``r`` centred at ``(cx, cy)``: a wide triangular head and a
-    stem, pointing up or down; canvas pixels, drawn at ``ss`` x. The same drawing as the banner
-    twin's arrow (``tasks/_draw.draw_vote``; the core may not import a built-in task, hence the copy,
-    which a test keeps pixel-identical)."""
-    cx, cy, r = where
-    sign = -1 if up else 1  # screen y grows downward
-    tip, base = cy + sign * r, cy - sign * r * 0.05
-    head = [(cx, tip), (cx + r * 0.95, base), (cx - r * 0.95, base)]
-    stem_end = cy - sign * r
-    stem = (cx - r * 0.38, min(base, stem_end), cx + r * 0.38, max(base, stem_end))
-    draw.polygon([(x * ss, y * ss) for x, y in head], fill=colour)
-    draw.rectangle(tuple(v * ss for v in stem), fill=colour)
 
 
 def _font(size: int):
