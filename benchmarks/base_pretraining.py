@@ -45,9 +45,8 @@ def main() -> None:
 
     import torch
 
-    from harness.models.tiny import build_tiny_vlm
     from harness.study.answer_path import answer_path_accuracy
-    from harness.study.base_model import BaseModelSpec, load_checkpoint, pretrain
+    from harness.study.base_model import BaseModelSpec, build_untrained, load_checkpoint, pretrain
 
     default = BaseModelSpec()
     fields = {k: type(getattr(default, k))(v) for k, v in _pairs(args.set, "--set").items()}
@@ -59,17 +58,7 @@ def main() -> None:
     torch.manual_seed(spec.seed)
     tower_model, processor = load_checkpoint(args.tower)
     with tempfile.TemporaryDirectory() as tmp:
-        build_tiny_vlm(
-            f"{tmp}/fresh",
-            seed=spec.seed,
-            hidden_size=spec.hidden_size,
-            num_layers=spec.num_layers,
-            vision_hidden_size=spec.vision_hidden_size,
-            vision_depth=spec.vision_depth,
-            max_pixels=spec.max_pixels,
-        )
-        model, _ = load_checkpoint(f"{tmp}/fresh")
-    model.float()
+        model, _ = build_untrained(spec, f"{tmp}/fresh")
     model.model.visual.load_state_dict(tower_model.float().model.visual.state_dict())
     del tower_model
 

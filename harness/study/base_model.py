@@ -301,6 +301,24 @@ def load_checkpoint(path: str | Path) -> tuple[Any, Any]:
     return loaded.model, loaded.processor
 
 
+def build_untrained(spec: BaseModelSpec, path: str | Path) -> tuple[Any, Any]:
+    """The spec's tiny VLM at its random initialisation (seeded by ``spec.seed``), written to ``path`` and
+    loaded back as ``(model, processor)`` in float32."""
+    from harness.models.tiny import build_tiny_vlm
+
+    build_tiny_vlm(
+        path,
+        seed=spec.seed,
+        hidden_size=spec.hidden_size,
+        num_layers=spec.num_layers,
+        vision_hidden_size=spec.vision_hidden_size,
+        vision_depth=spec.vision_depth,
+        max_pixels=spec.max_pixels,
+    )
+    model, processor = load_checkpoint(path)
+    return model.float(), processor
+
+
 def ensure_base_model(
     spec: BaseModelSpec, cache_dir: str | Path | None = None, echo: Callable[[str], None] = print, progress: bool = True
 ) -> tuple[Path, dict[str, Any]]:
@@ -311,7 +329,7 @@ def ensure_base_model(
     the loss curve's start and end.
     """
 
-    from harness.models.tiny import build_tiny_vlm, cache_root
+    from harness.models.tiny import cache_root
 
     root = Path(cache_dir) if cache_dir is not None else cache_root()
     path = root / f"base-{spec.key()}"
@@ -326,17 +344,7 @@ def ensure_base_model(
         return path, info
     tmp = root / f".base-{spec.key()}.partial-{os.getpid()}"
     t0, c0 = time.perf_counter(), time.process_time()
-    build_tiny_vlm(
-        tmp,
-        seed=spec.seed,
-        hidden_size=spec.hidden_size,
-        num_layers=spec.num_layers,
-        vision_hidden_size=spec.vision_hidden_size,
-        vision_depth=spec.vision_depth,
-        max_pixels=spec.max_pixels,
-    )
-    model, processor = load_checkpoint(tmp)
-    model.float()
+    model, processor = build_untrained(spec, tmp)
     vision = None
     if spec.vision_steps:
         from harness.study.vision_stage import train_vision
