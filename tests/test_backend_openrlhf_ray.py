@@ -68,11 +68,8 @@ print("HARNESS_RESULT " + json.dumps(ray.get(score.remote(rows, sys.argv[1]))))
 
 @pytest.fixture
 def ray_head():
-    """A local head with the dashboard (Ray Jobs), ready once its job agent takes a job; its address.
-
-    240 s, not 120: on 2 shared cores the dashboard's job agent once took longer than 120 s to take its
-    first job (CI 2026-12-07, a study probe running beside it) and the test errored before it began."""
-    with _ray_head.ray_head(num_cpus=1, dashboard=True, timeout_s=240) as addresses:
+    """A local head with the dashboard (Ray Jobs), ready once its job agent takes a job; its address."""
+    with _ray_head.ray_head(num_cpus=1, dashboard=True, timeout_s=120) as addresses:
         yield addresses["dashboard"]
 
 
