@@ -441,10 +441,9 @@ def describe(spec: BaseModelSpec) -> str:
 
 def trained_kinds(spec: BaseModelSpec) -> list[str]:
     """The generic kinds the question pre-training draws (weight above 0)."""
-    from harness.study.generic_data import KIND_WEIGHTS, KINDS
+    from harness.study.generic_data import effective_kind_weights
 
-    weights = {**KIND_WEIGHTS, **spec.kind_weights}
-    return [kind for kind in sorted(KINDS) if weights.get(kind, 1.0) > 0]
+    return [kind for kind, weight in effective_kind_weights(spec.kind_weights).items() if weight > 0]
 
 
 def _write_info(path: Path, info: dict[str, Any]) -> None:

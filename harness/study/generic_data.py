@@ -639,6 +639,16 @@ def user_messages(image: Any, text: str) -> list[dict[str, Any]]:
     return [{"role": "user", "content": [{"type": "image", "image": image}, {"type": "text", "text": text}]}]
 
 
+def effective_kind_weights(weights: Mapping[str, float] | None = None) -> dict[str, float]:
+    """Every kind's relative weight: :data:`KIND_WEIGHTS` (1 for the kinds it does not name), overridden
+    by ``weights``; an unknown kind in ``weights`` is a ValueError naming the known ones."""
+    unknown = sorted(set(weights or {}) - set(KINDS))
+    if unknown:
+        raise ValueError(f"unknown generic kind(s) {unknown}; known: {sorted(KINDS)}")
+    chosen = {**KIND_WEIGHTS, **(weights or {})}
+    return {kind: chosen.get(kind, 1.0) for kind in sorted(KINDS)}
+
+
 def generic_questions(
     n: int,
     seed: int = 0,
@@ -660,11 +670,8 @@ def generic_questions(
     """
     rng = random.Random(seed)
     kinds = sorted(KINDS)
-    chosen = {**KIND_WEIGHTS, **(weights or {})}
-    unknown = sorted(set(weights or {}) - set(KINDS))
-    if unknown:
-        raise ValueError(f"unknown generic kind(s) {unknown}; known: {sorted(KINDS)}")
-    kind_weights = [chosen.get(k, 1.0) for k in kinds]
+    chosen = effective_kind_weights(weights)
+    kind_weights = [chosen[k] for k in kinds]
     unknown_modes = sorted(set(mode_weights or {}) - set(MODES))
     if unknown_modes:
         raise ValueError(f"unknown answer mode(s) {unknown_modes}; known: {list(MODES)}")
