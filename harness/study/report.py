@@ -135,7 +135,6 @@ def markdown_table(header: list[str], body: list[list[str]]) -> str:
 
 def _versus(study: Mapping[str, Any], task: str, method: str, label: str) -> str | None:
     """One sentence: ``method`` w/ think against training-free w/ think on held-out samples."""
-    from harness.stats import format_p
 
     test = _test(study, task, "think", method)
     if not test:
@@ -143,8 +142,18 @@ def _versus(study: Mapping[str, Any], task: str, method: str, label: str) -> str
     verdict = ("better" if test["diff"] > 0 else "worse") if test["significant"] else "no significant difference"
     return (
         f"{label} w/ <think> {100 * test['accuracy_b']:.1f} vs training-free {100 * test['accuracy_a']:.1f} "
-        f"({100 * test['diff']:+.1f} points [{100 * test['diff_low']:+.1f}, {100 * test['diff_high']:+.1f}], "
-        f"n={test['n']}, McNemar {format_p(test['p_mcnemar'])}): {verdict}"
+        f"{_figures(test, with_n=True)}: {verdict}"
+    )
+
+
+def _figures(test: Mapping[str, Any], with_n: bool) -> str:
+    """A paired test's figures: ``(+d points [low, high][, n=N], McNemar p)``."""
+    from harness.stats import format_p
+
+    n = f", n={test['n']}" if with_n else ""
+    return (
+        f"({100 * test['diff']:+.1f} points [{100 * test['diff_low']:+.1f}, {100 * test['diff_high']:+.1f}]{n}, "
+        f"McNemar {format_p(test['p_mcnemar'])})"
     )
 
 
@@ -170,7 +179,6 @@ def longer_with_length_norm(study: Mapping[str, Any]) -> list[str]:
 
 def summary_lines(study: Mapping[str, Any]) -> list[str]:
     """Plain sentences stating what the held-out numbers and their paired tests show."""
-    from harness.stats import format_p
 
     lines = []
     learning = study.get("learning", {})
@@ -207,9 +215,7 @@ def summary_lines(study: Mapping[str, Any]) -> list[str]:
             )
             parts.append(
                 f"SFT→RFT w/ <think> vs the SFT model it started from: {100 * over_sft['accuracy_b']:.1f} vs "
-                f"{100 * over_sft['accuracy_a']:.1f} ({100 * over_sft['diff']:+.1f} points "
-                f"[{100 * over_sft['diff_low']:+.1f}, {100 * over_sft['diff_high']:+.1f}], McNemar "
-                f"{format_p(over_sft['p_mcnemar'])}): {gain} SFT"
+                f"{100 * over_sft['accuracy_a']:.1f} {_figures(over_sft, with_n=False)}: {gain} SFT"
             )
         verdict = learning.get(task, {}).get("grpo")
         if verdict:
