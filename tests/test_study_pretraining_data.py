@@ -13,13 +13,11 @@ from harness.study.generic_data import KIND_WEIGHTS, KINDS, generic_questions
 
 
 @pytest.fixture(scope="module")
-def processor(tmp_path_factory):
-    from harness.models.tiny import build_tiny_vlm
-    from harness.study.base_model import load_checkpoint
+def processor(tiny_model_dir):
+    """The session's tiny Qwen2.5-VL processor (only the processor is needed: no model is trained here)."""
+    from harness.models.loading import load_processor
 
-    path = tmp_path_factory.mktemp("tiny") / "model"
-    build_tiny_vlm(path, seed=0, hidden_size=32, num_layers=1, vision_hidden_size=32, vision_depth=1)
-    return load_checkpoint(path)[1]
+    return load_processor(tiny_model_dir)
 
 
 def _pixels(row) -> bytes:
