@@ -43,6 +43,13 @@ names two or more choices, by capital letter or by text (``A or B``,
 ``(A)/(B)``, ``left or right``, ``B) left`` when B is ``right``), else, when
 not blank, ``hack/invalid_answer`` (``E`` of four choices, ``none``, ``maybe``).
 
+Asking for the text: the loader option ``answer_with=text`` (``--task-option
+sat.answer_with=text``; default ``letter``) keeps the lettered choices and the
+answer rule but asks for the chosen option's *text* (the hint says so, and an SFT
+target writes the text). The CPU study uses it (docs/study.md): a tiny model
+answers what it reads in the picture with a word, but does not learn the
+look-up from a word to its letter.
+
 Circular evaluation: :func:`rotations` (or ``samples(..., circular=True)``)
 gives one sample per rotation of the choices, with ids ``<id>#r<k>``;
 :meth:`SatTask.metrics` then adds ``circular_accuracy``, where a question
@@ -70,6 +77,7 @@ from harness.data.readers import (
     row_image,
     split_files,
 )
+from harness.errors import ConfigError
 from harness.tasks._sat_synth import GENERATORS, QUESTION_TYPES
 
 SPLITS = ("train", "static", "val", "test")
@@ -82,6 +90,7 @@ PUBLIC = HubDataset(
     "correct_answer, question_type",
 )
 ROTATION_MARK = "#r"
+ANSWER_WITH = "answer_with"  # meta key: "text" when the prompt asks for the choice's text
 
 
 def rotations(sample: Sample) -> list[Sample]:
@@ -168,8 +177,33 @@ class SatTask(ImageTask):
     description = "SAT: spatial reasoning multiple choice (relative position, counting, ego-motion)"
     splits = SPLITS
     answer_hint = "the letter of the correct option"
+    text_hint = "the text of the correct option"
     public_data = (PUBLIC,)
     _own_options = ("circular",)
+
+    def hint(self, sample: Sample) -> str:
+        """The answer hint: the choice's letter, or its text when the samples were loaded with ``answer_with=text``."""
+        return self.text_hint if self.asks_for_text(sample) else self.answer_hint
+
+    def asks_for_text(self, sample: Sample) -> bool:
+        return (sample.meta or {}).get(ANSWER_WITH) == "text"
+
+    @staticmethod
+    def _answer_with(answer_with: str) -> str:
+        """``answer_with`` checked: ``letter`` or ``text``."""
+        if answer_with not in ("letter", "text"):
+            raise ConfigError(
+                f"sat option answer_with={answer_with!r}: use letter (answer with the choice's letter, the "
+                "default) or text (with its text)."
+            )
+        return answer_with
+
+    @staticmethod
+    def _asking(sample: Sample, answer_with: str) -> Sample:
+        """``sample`` marked to ask for the text when ``answer_with`` is ``text``."""
+        if answer_with == "letter":
+            return sample
+        return replace(sample, meta={**(sample.meta or {}), ANSWER_WITH: answer_with})
 
     # -- answers -------------------------------------------------------------
     def extract_answer(self, completion, sample: Sample | None = None) -> str | None:
@@ -251,13 +285,15 @@ class SatTask(ImageTask):
             return base
         return (r for s in base for r in rotations(s))
 
-    def synthetic(self, split: str, limit: int | None, seed: int) -> Iterator[Sample]:
+    def synthetic(self, split: str, limit: int | None, seed: int, answer_with: str = "letter") -> Iterator[Sample]:
+        """The synthetic twin (``answer_with``: see the module)."""
+        answer_with = self._answer_with(answer_with)
         for i in range(synthetic_count(limit, SYNTHETIC_SIZE[split], "sat")):
             rng = rng_for("sat", split, seed, i)
             qtype = QUESTION_TYPES[i % len(QUESTION_TYPES)]
             images, question, choices, answer = GENERATORS[qtype](rng)
             rng.shuffle(choices)
-            yield Sample(
+            sample = Sample(
                 id=f"sat-{split}-{seed}-{i:05d}",
                 images=images,
                 question=question,
@@ -265,8 +301,12 @@ class SatTask(ImageTask):
                 answer=answer,
                 meta={"question_type": qtype, "synthetic": True},
             )
+            yield self._asking(sample, answer_with)
 
-    def load_real(self, split: str, source, seed: int, guard: RowGuard) -> Iterator[Sample]:
+    def load_real(
+        self, split: str, source, seed: int, guard: RowGuard, answer_with: str = "letter"
+    ) -> Iterator[Sample]:
+        answer_with = self._answer_with(answer_with)
         path = require_source(source)
         if is_saved_dataset(path):
             rows = iter_saved_dataset(path, split, SPLIT_ALIASES)
@@ -283,7 +323,7 @@ class SatTask(ImageTask):
         for row in rows:
             sample = guard.run(row.file, row.index, lambda row=row: self._row_sample(row, root, seed))
             if sample is not None:
-                yield sample
+                yield self._asking(sample, answer_with)
 
     def _row_sample(self, row, root: Path, seed: int) -> Sample:
         images = pick(row, ("image_bytes", "images", "image"), "image_bytes")

@@ -282,3 +282,45 @@ def test_sat_directory_without_the_split(tmp_path):
     _write_parquet(tmp_path / "SAT_train.parquet", SAT_ROWS)
     with pytest.raises(harness.DataError, match="no SAT data for split 'test'"):
         list(sat.samples("test", source=tmp_path))
+
+
+# -- answer_with=text ----------------------------------------------------------------
+
+
+def test_answer_with_text_keeps_the_lettered_choices_and_asks_for_the_text():
+    from harness.plugins.backends.trl.data import gold_text
+
+    tmpl = harness.get_template("nothink")
+    by_letter = list(sat.samples("train", limit=6))
+    by_text = list(sat.samples("train", limit=6, answer_with="text"))
+    for plain, asked in zip(by_letter, by_text):
+        # same question, same lettered choices in the same order, same gold: only the hint and the SFT target differ
+        assert (asked.id, asked.question, asked.choices, asked.answer) == (
+            plain.id,
+            plain.question,
+            plain.choices,
+            plain.answer,
+        )
+        letter = "ABCD"[asked.choices.index(asked.answer)]
+        prompt = sat.build_prompt(asked, tmpl)[0]["content"][-1]["text"]
+        assert f"\n{letter}. {asked.answer}" in prompt
+        assert "the text of the correct option" in prompt and "the letter of the correct option" not in prompt
+        assert "the letter of the correct option" in sat.build_prompt(plain, tmpl)[0]["content"][-1]["text"]
+        assert gold_text(sat, asked) == asked.answer and gold_text(sat, plain) == letter
+        # the answer rule is unchanged: the text and the letter are both right, another choice is wrong
+        assert sat.is_correct(_answer(asked.answer), asked) and sat.is_correct(_answer(letter), asked)
+        wrong = next(c for c in asked.choices if c != asked.answer)
+        assert not sat.is_correct(_answer(wrong), asked)
+
+
+def test_answer_with_text_reaches_real_data_and_rotations(tmp_path):
+    _write_parquet(tmp_path / "SAT_train.parquet", SAT_ROWS)
+    samples = list(sat.samples("train", source=tmp_path, answer_with="text", circular=True))
+    assert samples and all(sat.asks_for_text(s) for s in samples)
+    assert not any(sat.asks_for_text(s) for s in sat.samples("train", source=tmp_path))
+
+
+@pytest.mark.parametrize("value", ["word", "Text", "", None])
+def test_answer_with_other_values_are_refused_naming_the_option(value):
+    with pytest.raises(harness.ConfigError, match=r"sat option answer_with=.*use letter .* or text"):
+        list(sat.samples("train", limit=1, answer_with=value))

@@ -146,6 +146,11 @@ class ImageTask:
         """What the template's instruction says goes inside ``<answer>`` for ``sample``."""
         return self.answer_hint
 
+    def asks_for_text(self, sample: Sample) -> bool:
+        """Whether ``sample``'s prompt asks for the chosen option's text rather than its letter (an SFT
+        target then writes the text). Default: no — lettered choices are answered by letter."""
+        return False
+
     def build_prompt(self, sample: Sample, template: Template) -> Messages:
         """One user turn: the images, then question + template instruction.
 

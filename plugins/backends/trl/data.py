@@ -41,13 +41,19 @@ def grpo_row(task: Any, template: Any, sample: Sample) -> dict[str, Any]:
 
 
 def gold_text(task: Any, sample: Sample) -> str:
-    """The gold answer as the task's ``is_correct`` accepts it inside ``<answer>``."""
+    """The gold answer as the task's ``is_correct`` accepts it inside ``<answer>``: the choice's letter
+    first when there are lettered choices, its text first when the task asks for it
+    (``task.asks_for_text(sample)``)."""
     candidates = []
     if sample.choices and sample.answer in sample.choices:
         index = sample.choices.index(sample.answer)
         if index < len(LETTERS):
             candidates += [LETTERS[index], f"{LETTERS[index]}. {sample.answer}"]
-    candidates.append(sample.answer)
+    asks_for_text = getattr(task, "asks_for_text", None)
+    if asks_for_text is not None and asks_for_text(sample):
+        candidates.insert(0, sample.answer)
+    else:
+        candidates.append(sample.answer)
     for candidate in candidates:
         if task.is_correct(f"<answer>{candidate}</answer>", sample):
             return candidate
