@@ -47,6 +47,7 @@ def main() -> None:
 
     from harness.study.answer_path import answer_path_accuracy
     from harness.study.base_model import BaseModelSpec, build_untrained, load_checkpoint, pretrain
+    from harness.study.generic_data import MODES
 
     default = BaseModelSpec()
     fields = {k: type(getattr(default, k))(v) for k, v in _pairs(args.set, "--set").items()}
@@ -74,10 +75,10 @@ def main() -> None:
     for kind in args.kinds.split(","):
         scored[kind] = answer_path_accuracy(model, processor, n=args.n, seed=spec.seed, kinds=[kind])[kind]
     print(f"question pre-training: {spec.steps} steps, {cpu:.0f} CPU s")
-    print("kind    | all          | word         | list         | letter")
+    print("kind    | all          | " + " | ".join(f"{m:12s}" for m in MODES))
     for kind, r in scored.items():
         cells = [f"{100 * r['accuracy']:3.0f}% (n {r['n']:2d})"]
-        for mode in ("word", "list", "letter"):
+        for mode in MODES:
             m = r["modes"].get(mode)
             cells.append(f"{100 * m['accuracy']:3.0f}% (n {m['n']:2d})" if m else "      —     ")
         print(f"{kind:7s} | " + " | ".join(cells))

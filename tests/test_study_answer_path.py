@@ -6,7 +6,7 @@ import pytest
 
 from harness.api.answers import last_answer
 from harness.study.answer_path import HELD_OUT_SEED_OFFSET, answer_path_accuracy
-from harness.study.generic_data import KINDS, generic_questions
+from harness.study.generic_data import KINDS, MODES, generic_questions
 
 
 @pytest.fixture(scope="module")
@@ -93,7 +93,7 @@ def test_each_kind_is_split_by_answer_mode_and_the_modes_add_up(tiny):
         for mode, m in r["modes"].items():
             hits = expected[(kind, mode)]
             assert m["n"] == len(hits) and m["accuracy"] == pytest.approx(sum(hits) / len(hits))
-    assert {mode for r in per_kind.values() for mode in r["modes"]} == {"word", "list", "letter"}
+    assert {mode for r in per_kind.values() for mode in r["modes"]} == set(MODES)
 
 
 def test_only_the_kinds_asked_for_are_asked(tiny):

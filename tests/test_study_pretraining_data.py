@@ -88,7 +88,8 @@ def test_mode_weights_change_how_questions_are_asked():
     from harness.study.generic_data import MODES
 
     letters_only = collections.Counter(
-        q.meta["mode"] for q in generic_questions(200, seed=5, mode_weights={"word": 0, "list": 0, "letter": 1})
+        q.meta["mode"]
+        for q in generic_questions(200, seed=5, mode_weights={"word": 0, "list": 0, "letter": 1, "lettered_text": 0})
     )
     # a kind that offers only the word mode still asks that way; every other question is lettered
     assert set(letters_only) <= {"letter", "word"} and letters_only["letter"] > 150
@@ -98,14 +99,34 @@ def test_mode_weights_change_how_questions_are_asked():
         next(generic_questions(1, mode_weights={"essay": 1.0}))
 
 
+def test_the_lettered_text_mode_letters_the_options_and_answers_with_the_text():
+    from harness.study.generic_data import LETTERS
+
+    asked = [
+        q
+        for q in generic_questions(300, seed=3, mode_weights={"lettered_text": 1, "word": 0, "list": 0, "letter": 0})
+        if q.meta["mode"] == "lettered_text"
+    ]
+    assert len(asked) > 100
+    for q in asked:
+        options = q.meta["options"]
+        assert q.answer in options and q.answer not in LETTERS  # the option's text, never its letter
+        letter = LETTERS[options.index(q.answer)]
+        assert (
+            any(f"{letter}{sep} {q.answer}" in q.question for sep in (".", ")"))
+            or f"({letter}) {q.answer}" in q.question
+        )
+        assert "letter" not in q.hint or "not its letter" in q.hint
+
+
 @pytest.mark.parametrize(
     "field, value, message",
     [
         ("kind_weights", {"arrows": 1.0}, r"unknown name\(s\) \['arrows'\]; known: .*vote"),
         ("kind_weights", {"vote": -1.0}, r"finite and >= 0, got \{'vote': -1.0\}"),
         ("kind_weights", {"vote": float("nan")}, r"kind_weights.vote\n  Input should be a finite number"),
-        ("mode_weights", {"essay": 1.0}, r"unknown name\(s\) \['essay'\]; known: word, list, letter"),
-        ("mode_weights", {"word": 0, "list": 0, "letter": 0}, r"every answer mode has weight 0"),
+        ("mode_weights", {"essay": 1.0}, r"unknown name\(s\) \['essay'\]; known: word, list, letter, lettered_text"),
+        ("mode_weights", {"word": 0, "list": 0, "letter": 0, "lettered_text": 0}, r"every answer mode has weight 0"),
     ],
 )
 def test_bad_weights_are_refused_when_the_spec_is_read_not_after_the_vision_stage(field, value, message):

@@ -29,7 +29,7 @@ from harness.api.protocols import extract_prediction
 from harness.config.base import StrictModel
 from harness.study.generic_data import GenericQuestion, generic_questions, template_parts, user_messages
 
-DATA_VERSION = 9  # bump when generic_data or the target layout changes: new cache key
+DATA_VERSION = 10  # bump when generic_data or the target layout changes: new cache key
 
 
 # The pre-training mix (docs/study.md, "The base model's answers"): the visual kinds three times the
@@ -48,8 +48,9 @@ PRETRAINING_KIND_WEIGHTS: dict[str, float] = {
     "word": 0.0,
     "text": 0.0,
 }
-# Answer modes: the lettered mode (a look-up no base measured here learned) at a quarter of the word mode.
-PRETRAINING_MODE_WEIGHTS: dict[str, float] = {"word": 2.0, "list": 1.0, "letter": 0.5}
+# Answer modes: the lettered mode (a look-up no base measured here learned) at a quarter of the word mode;
+# lettered choices answered by their text (no look-up: the picture names the word) like the list mode.
+PRETRAINING_MODE_WEIGHTS: dict[str, float] = {"word": 2.0, "list": 1.0, "letter": 0.5, "lettered_text": 1.0}
 
 
 class BaseModelSpec(StrictModel):

@@ -39,6 +39,12 @@ _OPTION_STYLES: tuple[Callable[[list[str]], str], ...] = (
     lambda opts: "Candidates:\n" + "\n".join(f"- {o}" for o in opts),
     lambda opts: "Possible answers: " + " / ".join(opts) + ".",
 )
+# Hints of the lettered_text mode: the choices are lettered, the answer is the option's text.
+_LETTERED_TEXT_HINTS = (
+    "the text of the correct option",
+    "the option's text, not its letter",
+    "the words of your choice",
+)
 _LETTER_STYLES: tuple[Callable[[list[str]], str], ...] = (
     lambda opts: "Choices:\n" + "\n".join(f"{LETTERS[i]}. {o}" for i, o in enumerate(opts)),
     lambda opts: "Options: " + " ".join(f"({LETTERS[i]}) {o}" for i, o in enumerate(opts)),
@@ -623,7 +629,9 @@ KINDS: dict[str, Callable[[random.Random, int], dict[str, Any]]] = {
 
 # Copying a made-up label is the skill that transfers to any task's options, so it gets more weight.
 # Sign questions teach binary answer words (positive/negative, ...) that prompts offer.
-MODES = ("word", "list", "letter")  # how a question asks for its answer (generic_questions)
+# How a question asks for its answer (generic_questions): ``lettered_text`` shows lettered choices and asks
+# for the chosen option's text (how a prompt asks when its answer rule reads texts: sat's ``answer_with=text``).
+MODES = ("word", "list", "letter", "lettered_text")
 KIND_WEIGHTS = {"rule": 4.0, "pick": 2.0, "sign": 2.0}
 
 
@@ -663,10 +671,11 @@ def generic_questions(
     mode -> relative weight, default 1 each) biases the choice among the modes a
     kind offers (a kind that offers only modes weighted 0 keeps its own).
 
-    Each visual question is asked in one of three answer modes, mirroring how
+    Each visual question is asked in one of four answer modes, mirroring how
     benchmarks ask: ``word`` (answer with an option word; the options are in
     the hint), ``list`` (options listed in the question, answer with one of
-    them) and ``letter`` (lettered choices, answer with the letter).
+    them), ``letter`` (lettered choices, answer with the letter) and ``lettered_text`` (lettered
+    choices, answer with the chosen option's text).
     """
     rng = random.Random(seed)
     kinds = sorted(KINDS)
@@ -693,6 +702,10 @@ def generic_questions(
         elif mode == "list":
             question = item["stem"] + "\n" + rng.choice(_OPTION_STYLES)(opts)
             hint = rng.choice(["one of the options", "the name of your choice", "one option, copied exactly"])
+            answer = item["gold"]
+        elif mode == "lettered_text":
+            question = item["stem"] + "\n" + rng.choice(_LETTER_STYLES)(opts)
+            hint = rng.choice(_LETTERED_TEXT_HINTS)
             answer = item["gold"]
         else:
             question = item["stem"] + "\n" + rng.choice(_LETTER_STYLES)(opts)
