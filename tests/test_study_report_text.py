@@ -293,6 +293,14 @@ def test_summary_edges_lower_not_at_cap_none_above_chance_and_two_of_each():
     preset = {"task_options": {"aaa": {}, "banner": {"candidates": 3}}}
     assert _option_lines(preset) == ["- banner loaded with `candidates=3`.", ""]
     assert _option_lines({"task_options": {}}) == [] and _option_lines({}) == []
+    # sat's answer_with=text is said as a deviation; its default (letter) is only listed
+    text, letter = ({"task_options": {"sat": {"answer_with": a}}} for a in ("text", "letter"))
+    assert _option_lines(text)[0].startswith("- sat loaded with `answer_with=text`: the choices stay lettered")
+    assert "asks for the chosen option's text, not its letter (a deviation" in _option_lines(text)[0]
+    assert _option_lines(letter) == ["- sat loaded with `answer_with=letter`.", ""]
+    # fgvc's names (lettered=False) are not called lettered choices
+    names = {"task_options": {"fgvc": {"candidates": 4, "lettered": False, "distractors": "other_families"}}}
+    assert "lettered" not in _option_lines(names)[0].split(":", 1)[1]
 
 
 def test_figure_2_layout_short_runs_and_unnamed_runs(monkeypatch, tmp_path):

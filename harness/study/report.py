@@ -10,6 +10,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from harness.study.generic_data import MODES as ANSWER_MODES
+
 METHODS = (("base", "Training-free"), ("sft", "SFT"), ("grpo", "RFT"))
 # Reason-RFT's two stages: GRPO from the SFT checkpoint (a column only where the study ran it).
 SFT_RFT = ("sft_grpo", "SFT→RFT")
@@ -298,6 +300,12 @@ def _option_lines(preset: Mapping[str, Any]) -> list[str]:
                 + (", the others from other families" if options.get("distractors") == "other_families" else "")
                 + " (a deviation from the paper's open question, as Visual-RFT's few-shot prompts do)"
             )
+        if task == "sat" and options.get("answer_with") == "text":
+            note = (
+                ": the choices stay lettered and the answer rule is SAT's, but the prompt asks for the chosen "
+                "option's text, not its letter (a deviation: a model this small does not learn the look-up from "
+                "what it sees to a letter; docs/study.md)"
+            )
         lines.append(f"- {task} loaded with `{said}`{note}.")
     return [*lines, ""] if lines else []
 
@@ -344,15 +352,16 @@ def _answer_path_lines(answer_path: Mapping[str, Any] | None) -> list[str]:
         "model learned to read from the tower, which the vision stage's numbers above do not show.",
         "",
         "By answer mode, accuracy % (chance %, n): `word` answers with a word the hint offers, `list` with one "
-        "of the listed options, `letter` with the letter of a lettered choice (how sat and fgvc ask).",
+        "of the listed options, `letter` with the letter of a lettered choice (how sat and fgvc ask by "
+        "default), `lettered text` with the text of a lettered choice (how sat asks with `answer_with=text`).",
         "",
-        "| kind | answer accuracy % | n | chance % | word | list | letter |",
-        "|---|---|---|---|---|---|---|",
+        "| kind | answer accuracy % | n | chance % | word | list | letter | lettered text |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for kind, r in answer_path.get("per_kind", {}).items():
         chance = f"{100 * r['chance']:.1f}" if r.get("chance") else "—"
         modes = r.get("modes") or {}
-        by_mode = [_mode_cell(modes.get(mode)) for mode in ("word", "list", "letter")]
+        by_mode = [_mode_cell(modes.get(mode)) for mode in ANSWER_MODES]
         lines.append(f"| {kind} | {100 * r['accuracy']:.1f} | {r['n']} | {chance} | {' | '.join(by_mode)} |")
     return [*lines, ""]
 
