@@ -222,8 +222,9 @@ def test_figure_2_shows_each_run_s_smoothed_curves_titles_and_labels(monkeypatch
         for line, run in zip(ax.get_lines(), ("grpo", "grpo_length_norm")):
             assert list(line.get_xdata()) == steps
             assert list(line.get_ydata()) == pytest.approx(smooth(curves[run][key], 2))  # window: 20 // 10
-    assert [t.get_text() for t in held_out.get_legend().get_texts()] == ["RFT", "SFT"]
-    (rft, sft) = held_out.get_lines()
+    # the runs' order (RUN_LABELS), not the dictionary's
+    assert [t.get_text() for t in held_out.get_legend().get_texts()] == ["SFT", "RFT"]
+    (sft, rft) = held_out.get_lines()
     assert (list(rft.get_xdata()), list(rft.get_ydata())) == ([10, 20], [25.0, 50.0])  # in percent
     assert (list(sft.get_xdata()), list(sft.get_ydata())) == ([5], [75.0])
     for ax in fig.axes:
@@ -320,3 +321,33 @@ def test_figure_2_layout_short_runs_and_unnamed_runs(monkeypatch, tmp_path):
     for ax, key in ((reward, "accuracy"), (length, "length")):
         assert [t.get_text() for t in ax.get_legend().get_texts()] == ["ablation-x"]  # its own name
         assert list(ax.get_lines()[0].get_ydata()) == curves["ablation-x"][key]  # under 20 steps: not smoothed
+
+
+def test_a_report_rendered_again_from_study_json_keeps_every_section_s_row_order():
+    """study.json is written with sorted keys; rows come in the order of what they are, not of the file."""
+    import json
+
+    from harness.runs.rundir import to_json
+
+    s = study()
+    s["timings"] = {"base_model": 5.0, "probe": 4.0, "eval": 3.0, "train_sft": 2.0, "train_grpo": 1.0, "total": 15.0}
+    s["cpu_timings"] = dict(s["timings"])
+    curve = {"eval_step": [0, 10], "eval_accuracy": [0.5, 0.75]}
+    s["curves"] = {"banner": {"sft": curve, "grpo": curve, "grpo_length_norm": curve, "sft_grpo": curve}}
+    held = {"accuracy": 0.9, "n": 64, "chance": 0.5}
+    s["base"]["vision"] = {"steps": 10, "images_per_step": 4, "held_out": {"vote": held, "glyph": held, "count": held}}
+    first = render_report(s)
+    again = render_report(json.loads(to_json(s)))
+    assert again == first
+
+    def order(text: str, rows: list[str]) -> list[int]:
+        return [text.index(row) for row in rows]
+
+    stages = [f"| {k} | " for k in s["timings"]]
+    assert order(again, stages) == sorted(order(again, stages))
+    runs = ["| banner | SFT |", "| banner | RFT |", "| banner | RFT + length_norm |", "| banner | SFT→RFT |"]
+    assert order(again, runs) == sorted(order(again, runs))
+    kinds = ["| vote | 90.0", "| glyph | 90.0", "| count | 90.0"]
+    assert order(again, kinds) == sorted(order(again, kinds))
+    probes = ["| banner | 4 x 8", "| sat | 4 x 8", "| fgvc | 2 x 4"]
+    assert order(again, probes) == sorted(order(again, probes))

@@ -11,12 +11,24 @@ from pathlib import Path
 from typing import Any
 
 from harness.study.generic_data import MODES as ANSWER_MODES
+from harness.study.vision_data import KINDS as VISION_KINDS
 
 METHODS = (("base", "Training-free"), ("sft", "SFT"), ("grpo", "RFT"))
 # Reason-RFT's two stages: GRPO from the SFT checkpoint (a column only where the study ran it).
 SFT_RFT = ("sft_grpo", "SFT→RFT")
 RUN_LABELS = {"sft": "SFT", "grpo": "RFT", "grpo_length_norm": "RFT + length_norm", "sft_grpo": "SFT→RFT"}
+# Timing rows in the order the runner takes the stages (its per-run stages are train_<run>).
+TIMING_ORDER = ("base_model", "probe", "eval", *(f"train_{run}" for run in RUN_LABELS), "total")
 RUN_COLOURS = {"sft": "tab:blue", "grpo": "tab:orange", "grpo_length_norm": "tab:green", "sft_grpo": "tab:red"}
+
+
+def in_order(mapping: Mapping[str, Any], order: Sequence[str]) -> list[tuple[str, Any]]:
+    """``mapping``'s items, the keys named in ``order`` first and in that order, then the rest as they come.
+
+    study.json is written with sorted keys, so a report rendered again from it must not take a section's
+    row order from its dictionary: each section orders its rows by what they are (tasks, runs, stages)."""
+    known = [(k, mapping[k]) for k in order if k in mapping]
+    return known + [(k, v) for k, v in mapping.items() if k not in set(order)]
 
 
 def methods(study: Mapping[str, Any]) -> tuple[tuple[str, str], ...]:
@@ -337,7 +349,7 @@ def _vision_lines(vision: Mapping[str, Any] | None) -> list[str]:
         "| kind | held-out accuracy % | n | chance % |",
         "|---|---|---|---|",
     ]
-    for kind, r in vision.get("held_out", {}).items():
+    for kind, r in in_order(vision.get("held_out", {}), list(VISION_KINDS)):
         lines.append(f"| {kind} | {100 * r['accuracy']:.1f} | {r['n']} | {100 * r['chance']:.1f} |")
     return [*lines, ""]
 
@@ -379,7 +391,7 @@ def heldout_lines(study: Mapping[str, Any]) -> list[str]:
     rows = []
     labels = RUN_LABELS
     for task in study["tasks"]:
-        for run, c in (study.get("curves", {}).get(task) or {}).items():
+        for run, c in in_order(study.get("curves", {}).get(task) or {}, list(RUN_LABELS)):
             if c.get("eval_step"):
                 rows.append(
                     f"| {task} | {labels.get(run, run)} | {100 * c['eval_accuracy'][0]:.1f} "
@@ -490,7 +502,7 @@ def render_report(study: Mapping[str, Any]) -> str:
             "| answered (an <answer> span) | answer is a valid option |",
             "|---|---|---|---|---|---|",
         ]
-        for task, p in probe.items():
+        for task, p in in_order(probe, study["tasks"]):
             out.append(
                 f"| {task} | {p['prompts']} x {p['generations']} | {p['groups_with_variance']} | "
                 f"{p['mean_accuracy']:.2f} | {p.get('answered_rate', float('nan')):.2f} | "
@@ -500,7 +512,7 @@ def render_report(study: Mapping[str, Any]) -> str:
     figures = study.get("figures", {})
     if figures:
         out += ["## Figure 2: accuracy reward, held-out accuracy and response length against step", ""]
-        out += [f"![{task}]({path})" for task, path in figures.items()]
+        out += [f"![{task}]({path})" for task, path in in_order(figures, study["tasks"])]
         out.append("")
     timings, cpu = study.get("timings", {}), study.get("cpu_timings", {})
     if timings:
@@ -513,7 +525,10 @@ def render_report(study: Mapping[str, Any]) -> str:
             "| stage | wall s | CPU s |",
             "|---|---|---|",
         ]
-        out += [f"| {k} | {v:.1f} | {'—' if k not in cpu else f'{cpu[k]:.1f}'} |" for k, v in timings.items()]
+        out += [
+            f"| {k} | {v:.1f} | {'—' if k not in cpu else f'{cpu[k]:.1f}'} |"
+            for k, v in in_order(timings, TIMING_ORDER)
+        ]
         out.append("")
     return "\n".join(out)
 
@@ -538,7 +553,7 @@ def save_figure(task: str, curves: Mapping[str, Mapping[str, Sequence[float]]], 
 
     fig, axes = plt.subplots(1, 3, figsize=(14, 3.6))
     labels = RUN_LABELS
-    for run, curve in curves.items():
+    for run, curve in in_order(curves, list(RUN_LABELS)):
         steps = curve["step"]
         window = max(1, len(steps) // 10)
         style = {"label": labels.get(run, run), "color": RUN_COLOURS.get(run)}  # one colour per run, every panel
