@@ -44,12 +44,12 @@ def test_generic_answers_are_among_the_offered_options():
         "vote",
         "word",
     }
-    assert {q.meta["mode"] for q in questions} == {"word", "list", "letter"}
+    assert {q.meta["mode"] for q in questions} == {"word", "list", "letter", "lettered_text"}
     for q in questions:
         options = q.meta["options"]
         if q.meta["mode"] == "letter":
             assert options[LETTERS.index(q.answer)] in q.question
-        elif q.meta["mode"] == "list":
+        elif q.meta["mode"] in ("list", "lettered_text"):
             assert q.answer in options and all(o in q.question for o in options)
         else:
             assert q.answer in q.hint
