@@ -16,15 +16,15 @@ from harness.config.base import Seed, StrictModel
 from harness.study.base_model import BaseModelSpec
 
 TASKS = ("banner", "fgvc", "sat")
-# The twins' loader options at CPU scale (each a deviation, set by the twin's ceiling: docs/study.md).
-# fgvc lists 4 candidate variants by name, the other three from other families (the paper asks the open
-# question, on which a model this small has nothing to start from); sat keeps its lettered choices but asks
-# for the chosen option's text. Lettered answers stay at chance here: no base model built at this scale
-# learned the look-up from what it sees to a letter (ceilings with letters: fgvc 28%, sat 34%; by name and
-# by text: 47% and 66%). The paper preset keeps the open question and the letters.
+# fgvc lists 4 candidate variants as lettered choices at CPU scale, the other three from other
+# families (a deviation from the paper's open question, on which a model this small has nothing to
+# start from; docs/study.md). Listing them by name (lettered=false) and asking sat for the option's text
+# (sat.answer_with=text) lift both twins' ceilings (47% and 66%), but at the study's budget the base model
+# never writes a listed name or option text (it does not copy from the prompt), so SFT and GRPO scored
+# below chance with them (docs/study.md, "Names and texts instead of letters"); the paper preset keeps the
+# open question.
 CPU_TASK_OPTIONS: dict[str, dict[str, Any]] = {
-    "fgvc": {"candidates": 4, "lettered": False, "distractors": "other_families"},
-    "sat": {"answer_with": "text"},
+    "fgvc": {"candidates": 4, "lettered": True, "distractors": "other_families"}
 }
 TEMPLATES = ("nothink", "think")
 
