@@ -32,6 +32,39 @@ def ray_bin() -> str:
     return shutil.which("ray", path=str(Path(sys.executable).parent)) or shutil.which("ray") or "ray"
 
 
+RAY_DAEMONS = ("gcs_server", "raylet", "dashboard.py")
+
+
+def stray_ray_processes(own_group: int) -> list[tuple[int, str]]:
+    """``(pid, daemon)`` of the Ray daemons running outside process group ``own_group`` (Linux ``/proc``;
+    elsewhere none are found)."""
+    found = []
+    for entry in Path("/proc").glob("[0-9]*"):
+        try:
+            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            pid = int(entry.name)
+            group = os.getpgid(pid)
+        except (OSError, ValueError):
+            continue  # gone, or not ours to read
+        daemon = next((d for d in RAY_DAEMONS if d in cmdline and "site-packages/ray" in cmdline), None)
+        if daemon and group != own_group:
+            found.append((pid, daemon))
+    return sorted(found)
+
+
+def stray_note(own_group: int) -> str:
+    """A sentence naming other Ray daemons on this machine (a cluster an interrupted test run left
+    behind keeps a new head's job agent from taking jobs), or ``""``."""
+    stray = stray_ray_processes(own_group)
+    if not stray:
+        return ""
+    listed = ", ".join(f"{pid} ({daemon})" for pid, daemon in stray)
+    return (
+        f"\nOther Ray daemons are running on this machine: {listed}. A cluster left by an interrupted run "
+        "can keep a new head from taking jobs: stop it (`ray stop --force`, or kill those processes) and rerun."
+    )
+
+
 @contextlib.contextmanager
 def ray_head(num_cpus: int, dashboard: bool = False, timeout_s: float = 240) -> Iterator[dict]:
     """Start a head with ``num_cpus`` CPUs (and the dashboard, for Ray Jobs); yields its addresses
@@ -83,7 +116,9 @@ def ray_head(num_cpus: int, dashboard: bool = False, timeout_s: float = 240) -> 
                     _, err = proc.communicate(timeout=30)
                 except subprocess.TimeoutExpired:
                     err = b"(no output)"
-                raise RuntimeError(f"Ray head did not come up in {timeout_s:.0f} s: {err.decode()[-2000:]}")
+                raise RuntimeError(
+                    f"Ray head did not come up in {timeout_s:.0f} s: {err.decode()[-2000:]}{stray_note(proc.pid)}"
+                )
             time.sleep(1)
         yield addresses
     finally:
