@@ -28,14 +28,18 @@ def answer_path_accuracy(
     image_size: int = 56,
     progress: Callable[[int], None] | None = None,
     kinds: Sequence[str] | None = None,
+    modes: Sequence[str] | None = None,
 ) -> dict[str, dict[str, Any]]:
     """Per generic kind: ``accuracy``, ``n``, ``chance`` (the mean of 1 / offered options) and
-    ``modes``: the same three numbers per answer mode (``word``: answer with a word the hint offers;
-    ``list``: options listed, answer with one; ``letter``: lettered choices, answer with the letter,
-    as sat and fgvc ask).
+    ``modes``: the same three numbers per answer mode (:data:`harness.study.generic_data.MODES`:
+    ``word``, answer with a word the hint offers; ``list``, options listed, answer with one;
+    ``letter``, lettered choices, answer with the letter, as sat and fgvc ask; ``lettered_text``,
+    lettered choices, answer with the option's text).
 
     :param seed: the base spec's seed; the questions use ``seed + HELD_OUT_SEED_OFFSET``.
     :param kinds: the kinds asked, equally often (default: every generic kind).
+    :param modes: the answer modes asked, equally often (default: every mode; a base model is asked
+        in the modes it was trained on, :func:`harness.study.base_model.trained_modes`).
     """
     import torch
 
@@ -49,7 +53,9 @@ def answer_path_accuracy(
     hits: dict[tuple[str, str], list[bool]] = {}
     chances: dict[tuple[str, str], list[float]] = {}
     model.eval()
-    questions = generic_questions(n, seed=seed + HELD_OUT_SEED_OFFSET, image_size=image_size, weights=weights)
+    questions = generic_questions(
+        n, seed=seed + HELD_OUT_SEED_OFFSET, image_size=image_size, weights=weights, modes=modes
+    )
     for i, q in enumerate(questions):
         messages = user_messages(q.image, f"{q.question}\n{instruction(q.hint)}")
         prompt = processor.apply_chat_template(messages, add_generation_prompt=True, tokenize=False) + prefill

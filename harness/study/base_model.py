@@ -82,7 +82,7 @@ class BaseModelSpec(StrictModel):
     learning_rate: float = Field(2e-3)
     mode_weights: dict[str, float] = Field(
         default_factory=lambda: dict(PRETRAINING_MODE_WEIGHTS),
-        description="relative weight of each answer mode (word, list, letter) in pre-training ({}: 1 each)",
+        description="relative weight of each answer mode (generic_data.MODES) in pre-training ({}: 1 each)",
     )
     think_fraction: float = Field(
         0.25,
@@ -413,6 +413,7 @@ def measure_answer_path(model: Any, processor: Any, spec: BaseModelSpec, echo: C
         seed=spec.seed,
         image_size=spec.image_size,
         kinds=trained_kinds(spec),
+        modes=trained_modes(spec),
     )
     echo(
         "[study] base model's answers to held-out generic questions: "
@@ -447,6 +448,13 @@ def trained_kinds(spec: BaseModelSpec) -> list[str]:
     from harness.study.generic_data import effective_kind_weights
 
     return [kind for kind, weight in effective_kind_weights(spec.kind_weights).items() if weight > 0]
+
+
+def trained_modes(spec: BaseModelSpec) -> list[str]:
+    """The answer modes the question pre-training asks in (weight above 0; a mode it does not name: 1)."""
+    from harness.study.generic_data import MODES
+
+    return [mode for mode in MODES if spec.mode_weights.get(mode, 1.0) > 0]
 
 
 def _write_info(path: Path, info: dict[str, Any]) -> None:

@@ -12,7 +12,7 @@ offered. Everything is deterministic in ``seed``.
 from __future__ import annotations
 
 import random
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -39,16 +39,16 @@ _OPTION_STYLES: tuple[Callable[[list[str]], str], ...] = (
     lambda opts: "Candidates:\n" + "\n".join(f"- {o}" for o in opts),
     lambda opts: "Possible answers: " + " / ".join(opts) + ".",
 )
+_LETTER_STYLES: tuple[Callable[[list[str]], str], ...] = (
+    lambda opts: "Choices:\n" + "\n".join(f"{LETTERS[i]}. {o}" for i, o in enumerate(opts)),
+    lambda opts: "Options: " + " ".join(f"({LETTERS[i]}) {o}" for i, o in enumerate(opts)),
+    lambda opts: "\n".join(f"{LETTERS[i]}) {o}" for i, o in enumerate(opts)),
+)
 # Hints of the lettered_text mode: the choices are lettered, the answer is the option's text.
 _LETTERED_TEXT_HINTS = (
     "the text of the correct option",
     "the option's text, not its letter",
     "the words of your choice",
-)
-_LETTER_STYLES: tuple[Callable[[list[str]], str], ...] = (
-    lambda opts: "Choices:\n" + "\n".join(f"{LETTERS[i]}. {o}" for i, o in enumerate(opts)),
-    lambda opts: "Options: " + " ".join(f"({LETTERS[i]}) {o}" for i, o in enumerate(opts)),
-    lambda opts: "\n".join(f"{LETTERS[i]}) {o}" for i, o in enumerate(opts)),
 )
 
 
@@ -663,13 +663,16 @@ def generic_questions(
     image_size: int = 56,
     weights: Mapping[str, float] | None = None,
     mode_weights: Mapping[str, float] | None = None,
+    modes: Sequence[str] | None = None,
 ) -> Iterator[GenericQuestion]:
     """Yield ``n`` generic questions, deterministic in ``seed``.
 
     ``weights`` (kind -> relative weight) overrides :data:`KIND_WEIGHTS` for the
     kinds it names; a weight of 0 leaves a kind out. ``mode_weights`` (answer
     mode -> relative weight, default 1 each) biases the choice among the modes a
-    kind offers (a kind that offers only modes weighted 0 keeps its own).
+    kind offers (a kind that offers only modes weighted 0 keeps its own). ``modes``
+    (default: all of :data:`MODES`) restricts the modes asked, each alike: a kind
+    that offers none of them keeps its own.
 
     Each visual question is asked in one of four answer modes, mirroring how
     benchmarks ask: ``word`` (answer with an option word; the options are in
@@ -681,13 +684,15 @@ def generic_questions(
     kinds = sorted(KINDS)
     chosen = effective_kind_weights(weights)
     kind_weights = [chosen[k] for k in kinds]
-    unknown_modes = sorted(set(mode_weights or {}) - set(MODES))
+    unknown_modes = sorted((set(mode_weights or {}) | set(modes or ())) - set(MODES))
     if unknown_modes:
         raise ValueError(f"unknown answer mode(s) {unknown_modes}; known: {list(MODES)}")
     for i in range(n):
         kind = rng.choices(kinds, kind_weights)[0]
         item = KINDS[kind](rng, image_size)
         offered = item.get("modes", MODES)
+        if modes is not None:
+            offered = tuple(m for m in offered if m in modes) or offered
         chances = [mode_weights.get(m, 1.0) for m in offered] if mode_weights else []
         if any(chances):
             mode = rng.choices(offered, chances)[0]

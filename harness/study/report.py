@@ -27,8 +27,9 @@ def in_order(mapping: Mapping[str, Any], order: Sequence[str]) -> list[tuple[str
 
     study.json is written with sorted keys, so a report rendered again from it must not take a section's
     row order from its dictionary: each section orders its rows by what they are (tasks, runs, stages)."""
+    named = set(order)
     known = [(k, mapping[k]) for k in order if k in mapping]
-    return known + [(k, v) for k, v in mapping.items() if k not in set(order)]
+    return known + [(k, v) for k, v in mapping.items() if k not in named]
 
 
 def methods(study: Mapping[str, Any]) -> tuple[tuple[str, str], ...]:
@@ -367,8 +368,8 @@ def _answer_path_lines(answer_path: Mapping[str, Any] | None) -> list[str]:
         "of the listed options, `letter` with the letter of a lettered choice (how sat and fgvc ask by "
         "default), `lettered text` with the text of a lettered choice (how sat asks with `answer_with=text`).",
         "",
-        "| kind | answer accuracy % | n | chance % | word | list | letter | lettered text |",
-        "|---|---|---|---|---|---|---|---|",
+        "| kind | answer accuracy % | n | chance % | " + " | ".join(m.replace("_", " ") for m in ANSWER_MODES) + " |",
+        "|---|---|---|---|" + "---|" * len(ANSWER_MODES),
     ]
     for kind, r in answer_path.get("per_kind", {}).items():
         chance = f"{100 * r['chance']:.1f}" if r.get("chance") else "—"
