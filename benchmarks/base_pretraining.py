@@ -75,7 +75,7 @@ def main() -> None:
     for kind in args.kinds.split(","):
         scored[kind] = answer_path_accuracy(model, processor, n=args.n, seed=spec.seed, kinds=[kind])[kind]
     print(f"question pre-training: {spec.steps} steps, {cpu:.0f} CPU s")
-    print("kind    | all          | " + " | ".join(f"{m:12s}" for m in MODES))
+    print("kind    | all          | " + " | ".join(f"{m:13s}" for m in MODES))
     for kind, r in scored.items():
         cells = [f"{100 * r['accuracy']:3.0f}% (n {r['n']:2d})"]
         for mode in MODES:

@@ -9,11 +9,11 @@ Wilson 95% CI, n, chance level) and writes ``OUT/ceiling.json``.
         --eval 256 -o /tmp/ceiling                     # the mini preset's base model (built if not cached)
     .venv/bin/python benchmarks/study_ceiling.py --base ~/.cache/rft-harness/base-<key> \
         --option fgvc.distractors=any -o /tmp/ceiling-any   # another base, another twin layout
-    .venv/bin/python benchmarks/study_ceiling.py --tasks fgvc,sat --option fgvc.lettered=true \
-        --option sat.answer_with=letter -o /tmp/ceiling-letters   # the lettered layouts, for comparison
+    .venv/bin/python benchmarks/study_ceiling.py --tasks fgvc,sat --option fgvc.lettered=false \
+        --option sat.answer_with=text -o /tmp/ceiling-text    # names and option texts instead of letters
 
-Task options are the mini preset's (``fgvc``: 4 candidates listed by name, from other
-families; ``sat``: lettered choices answered by their text), overridden per key by
+Task options are the mini preset's (``fgvc``: 4 lettered candidates from other
+families; ``sat``: none, lettered choices answered by letter), overridden per key by
 ``--option TASK.KEY=VALUE``. A twin is set by this ceiling, never by an RFT result; docs/study.md records the numbers.
 """
 

@@ -46,7 +46,8 @@ def stray_ray_processes(own_group: int) -> list[tuple[int, str]]:
             group = os.getpgid(pid)
         except (OSError, ValueError):
             continue  # gone, or not ours to read
-        daemon = next((d for d in RAY_DAEMONS if d in cmdline and "site-packages/ray" in cmdline), None)
+        installed = "site-packages/ray" in cmdline or "dist-packages/ray" in cmdline
+        daemon = next((d for d in RAY_DAEMONS if d in cmdline and installed), None)
         if daemon and group != own_group:
             found.append((pid, daemon))
     return sorted(found)
@@ -61,7 +62,8 @@ def stray_note(own_group: int) -> str:
     listed = ", ".join(f"{pid} ({daemon})" for pid, daemon in stray)
     return (
         f"\nOther Ray daemons are running on this machine: {listed}. A cluster left by an interrupted run "
-        "can keep a new head from taking jobs: stop it (`ray stop --force`, or kill those processes) and rerun."
+        "can keep a new head from taking jobs: if they are leftovers, kill those processes and rerun "
+        "(`ray stop --force` stops every Ray process of this user, other clusters included)."
     )
 
 

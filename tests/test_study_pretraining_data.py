@@ -110,7 +110,7 @@ def test_the_lettered_text_mode_letters_the_options_and_answers_with_the_text():
     assert len(asked) > 100
     for q in asked:
         options = q.meta["options"]
-        assert q.answer in options and q.answer not in LETTERS  # the option's text, never its letter
+        assert q.answer in options and q.answer not in set(LETTERS)  # the option's text, never its letter
         letter = LETTERS[options.index(q.answer)]
         assert (
             any(f"{letter}{sep} {q.answer}" in q.question for sep in (".", ")"))
@@ -136,3 +136,28 @@ def test_bad_weights_are_refused_when_the_spec_is_read_not_after_the_vision_stag
 
     with pytest.raises(ValidationError, match=message):
         BaseModelSpec(**{field: value})
+
+
+def test_modes_restricts_the_modes_asked_and_a_kind_offering_none_keeps_its_own():
+    asked = collections.Counter(
+        (q.kind, q.meta["mode"]) for q in generic_questions(300, seed=4, modes=["word", "list", "letter"])
+    )
+    assert {mode for _, mode in asked} == {"word", "list", "letter"}
+    only_letters = {(k, m) for k, m in generic_questions_modes(["letter"])}
+    # rule offers word and letter: letter only; pick offers only word: it keeps word
+    assert ("rule", "word") not in only_letters and ("pick", "word") in only_letters
+    assert {m for k, m in only_letters if k not in ("pick",)} == {"letter"}
+    with pytest.raises(ValueError, match=r"unknown answer mode\(s\) \['essay'\]"):
+        next(generic_questions(1, modes=["essay"]))
+
+
+def generic_questions_modes(modes):
+    return [(q.kind, q.meta["mode"]) for q in generic_questions(400, seed=6, modes=modes)]
+
+
+def test_the_answer_path_asks_in_the_modes_pre_training_trained():
+    from harness.study.base_model import BaseModelSpec, trained_modes
+
+    assert trained_modes(BaseModelSpec()) == ["word", "list", "letter"]  # lettered_text is weighted 0
+    assert trained_modes(BaseModelSpec(mode_weights={"letter": 0})) == ["word", "list", "lettered_text"]
+    assert trained_modes(BaseModelSpec(mode_weights={})) == ["word", "list", "letter", "lettered_text"]

@@ -315,8 +315,14 @@ def test_answer_with_text_keeps_the_lettered_choices_and_asks_for_the_text():
 
 def test_answer_with_text_reaches_real_data_and_rotations(tmp_path):
     _write_parquet(tmp_path / "SAT_train.parquet", SAT_ROWS)
+    from harness.plugins.backends.trl.data import gold_text
+
     samples = list(sat.samples("train", source=tmp_path, answer_with="text", circular=True))
     assert samples and all(sat.asks_for_text(s) for s in samples)
+    tmpl = harness.get_template("think")
+    for s in samples:  # every rotation asks for the text and trains on it
+        assert "the text of the correct option" in sat.build_prompt(s, tmpl)[0]["content"][-1]["text"]
+        assert gold_text(sat, s) == s.answer
     assert not any(sat.asks_for_text(s) for s in sat.samples("train", source=tmp_path))
 
 

@@ -14,8 +14,10 @@ The SFT target is the gold answer in the template's layout: ``<answer>GOLD
 </answer>`` for ``nothink``; for ``think`` a ``<think>`` span holding the
 config's ``sft_think`` sentence (default "Looking at the image, the answer is
 GOLD."), then the answer. GOLD is the first of: the choice letter, "letter.
-text", the answer text, that the task's own ``is_correct`` accepts, so every
-target is one the task scores as right.
+text", the answer text (the answer text first when the task's prompt asks for
+it: ``task.asks_for_text(sample)``, e.g. sat's ``answer_with=text``), that the
+task's own ``is_correct`` accepts, so every target is one the task scores as
+right.
 """
 
 from __future__ import annotations
@@ -49,7 +51,10 @@ def gold_text(task: Any, sample: Sample) -> str:
         index = sample.choices.index(sample.answer)
         if index < len(LETTERS):
             candidates += [LETTERS[index], f"{LETTERS[index]}. {sample.answer}"]
+    # Optional: ImageTask has it; a task written against the bare Task protocol may not.
     asks_for_text = getattr(task, "asks_for_text", None)
+    # A text that reads as a letter (choices ['B', 'A']) is not accepted as text by sat's rule (a letter
+    # is always a letter), so the loop below falls back to the letter: a right answer either way.
     if asks_for_text is not None and asks_for_text(sample):
         candidates.insert(0, sample.answer)
     else:
