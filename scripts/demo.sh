@@ -4,9 +4,9 @@
 # training-free vs SFT vs RFT (GRPO, and GRPO + length_norm) on the synthetic
 # banner, fgvc and sat twins, and SFT→RFT (GRPO from the SFT model), each evaluated with and without <think>.
 # Output: runs/study-mini/report.md (Table 1 shape + summary), figures/ (Figure 2),
-# every run's metrics. About 28 CPU-minutes (one thread) from an empty cache, the base model's vision
-# stage and question pre-training included; wall time grows with the machine's load (40 min measured on
-# 2 busy shared cores: docs/study.md).
+# every run's metrics. About 26-28 CPU-minutes (one thread) from an empty cache, the base model's vision
+# stage and question pre-training included; wall time grows with the machine's load (27.5 min measured
+# with a core to itself, 40 min on 2 busy shared cores: docs/study.md).
 # Extra arguments go to `harness study` (e.g. --preset ci for a 2-minute run).
 set -euo pipefail
 cd "$(dirname "$0")/.."
