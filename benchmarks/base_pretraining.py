@@ -46,7 +46,7 @@ def main() -> None:
     import torch
 
     from harness.study.answer_path import answer_path_accuracy
-    from harness.study.base_model import BaseModelSpec, build_untrained, load_checkpoint, pretrain
+    from harness.study.base_model import BaseModelSpec, build_untrained, load_checkpoint, pretrain, run_copy_stage
     from harness.study.generic_data import MODES
 
     default = BaseModelSpec()
@@ -64,6 +64,8 @@ def main() -> None:
     del tower_model
 
     c0 = time.process_time()
+    if spec.copy_steps:  # --set copy_steps=N (and copy_replay_every=K): the optional copy stage first
+        run_copy_stage(model, processor, spec, print)
     pretrain(model, processor, spec, progress=True)
     cpu = time.process_time() - c0
     for p in model.parameters():

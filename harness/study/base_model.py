@@ -55,6 +55,10 @@ PRETRAINING_KIND_WEIGHTS: dict[str, float] = {
 PRETRAINING_MODE_WEIGHTS: dict[str, float] = {"word": 2.0, "list": 1.0, "letter": 0.5, "lettered_text": 0.0}
 
 
+# Spec fields of optional stages, each off at 0 (and then out of the cache key).
+OPTIONAL_STAGES = ("copy_steps", "copy_replay_every")
+
+
 class BaseModelSpec(StrictModel):
     """How the base model is built and pre-trained (all of it goes into the cache key)."""
 
@@ -105,6 +109,18 @@ class BaseModelSpec(StrictModel):
         description="the tower's learning rate in the question "
         "pre-training, as a fraction of learning_rate (0: frozen)",
     )
+    copy_steps: int = Field(
+        0,
+        ge=0,
+        description="text-only copy steps before the question pre-training (harness.study.copy_stage; 0: none, "
+        "and then not in the key)",
+    )
+    copy_replay_every: int = Field(
+        0,
+        ge=0,
+        description="add a batch of copy examples to every Nth question step's loss, so the question "
+        "pre-training keeps what the copy steps taught (0: none, and then not in the key)",
+    )
     answer_path_questions: int = Field(
         256, ge=1, description="held-out generic questions the finished base answers (its report line; not in the key)"
     )
@@ -131,8 +147,14 @@ class BaseModelSpec(StrictModel):
     def key(self) -> str:
         from harness.models.tiny import TINY_FORMAT  # the checkpoint's file set: a new one, a new key
 
+        # Optional stages that are off stay out of the key: adding one does not invalidate cached bases.
+        off = {name for name in OPTIONAL_STAGES if getattr(self, name) == 0}
         payload = json.dumps(
-            {"spec": self.model_dump(exclude={"answer_path_questions"}), "data": DATA_VERSION, "files": TINY_FORMAT},
+            {
+                "spec": self.model_dump(exclude={"answer_path_questions", *off}),
+                "data": DATA_VERSION,
+                "files": TINY_FORMAT,
+            },
             sort_keys=True,
         )
         return hashlib.sha256(payload.encode()).hexdigest()[:12]
@@ -227,6 +249,7 @@ def pretrain(
     warmup = max(1, spec.steps // 20)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: min(1.0, (s + 1) / warmup) * max(0.05, 1 - s / spec.steps))
     trainable = [p for group in opt.param_groups for p in group["params"]]
+    replay = _copy_replay(processor, spec)
     history = []
     model.train()
     bar = tqdm(range(spec.steps), desc="base model pre-training", unit="step", disable=not progress)
@@ -234,6 +257,8 @@ def pretrain(
         batch = collate(next(batches), pad_id)
         t0 = time.perf_counter()
         loss = model(**batch).loss
+        if replay is not None and step % spec.copy_replay_every == 0:
+            loss = loss + model(**next(replay)).loss
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(trainable, 1.0)
@@ -251,6 +276,18 @@ def pretrain(
             log(entry)
     model.eval()
     return history
+
+
+def _copy_replay(processor: Any, spec: BaseModelSpec) -> Iterator[dict[str, Any]] | None:
+    """Endless copy batches (half a question batch each) when ``spec.copy_replay_every`` is set, else ``None``."""
+    if not spec.copy_replay_every:
+        return None
+    from harness.study.copy_stage import copy_batch, copy_token_ids
+
+    tokenizer = processor.tokenizer
+    token_ids, rng = copy_token_ids(tokenizer), random.Random(spec.seed + 1)
+    size = max(1, spec.batch_size // 2)
+    return (copy_batch(rng, token_ids, size, tokenizer.pad_token_id) for _ in itertools.count())
 
 
 def _training_batches(processor: Any, spec: BaseModelSpec) -> Iterator[list[dict[str, Any]]]:
@@ -370,8 +407,13 @@ def ensure_base_model(
                 for kind, r in vision["held_out"].items()
             )
         )
+    copy = run_copy_stage(model, processor, spec, echo) if spec.copy_steps else None
     echo(f"[study] pre-training the base model on generic data ({spec.steps} steps) -> {path}")
     history = pretrain(model, processor, spec, progress=progress)
+    if copy is not None:
+        from harness.study.copy_stage import copy_loss
+
+        copy["loss_after_pretraining"] = copy_loss(model, processor)
     for p in model.parameters():
         p.requires_grad_(True)  # a frozen tower is frozen for this stage only
     model.save_pretrained(str(tmp))
@@ -386,6 +428,7 @@ def ensure_base_model(
         "loss_first_10pct": sum(h["loss"] for h in history[:k]) / k,
         "loss_last_10pct": sum(h["loss"] for h in history[-k:]) / k,
         "vision": vision,
+        "copy": copy,
         "answer_path": answer_path,
         "description": describe(spec),
     }
@@ -399,6 +442,24 @@ def ensure_base_model(
     else:
         os.replace(tmp, path)
     return path, info
+
+
+def run_copy_stage(model: Any, processor: Any, spec: BaseModelSpec, echo: Callable[[str], None]) -> dict[str, Any]:
+    """``spec.copy_steps`` of copy examples (:mod:`harness.study.copy_stage`); its held-out copy loss before and after."""
+    from harness.study.copy_stage import copy_loss, train_copy
+
+    echo(f"[study] copy stage: the language model copies strings from its prompt ({spec.copy_steps} steps)")
+    before, c0 = copy_loss(model, processor), time.process_time()
+    losses = train_copy(model, processor, spec.copy_steps, spec.learning_rate, spec.seed)
+    after = copy_loss(model, processor)
+    echo(f"[study] copy loss (held-out strings): {before:.2f} -> {after:.2f} nats")
+    return {
+        "steps": spec.copy_steps,
+        "loss_before": before,
+        "loss_after": after,
+        "train_loss_last": losses[-1] if losses else None,
+        "cpu_seconds": time.process_time() - c0,
+    }
 
 
 def measure_answer_path(model: Any, processor: Any, spec: BaseModelSpec, echo: Callable[[str], None]) -> dict:
@@ -435,11 +496,16 @@ def describe(spec: BaseModelSpec) -> str:
         else (f"{spec.steps * spec.batch_size:,} fresh generic questions (a new picture each)")
     )
     tower = "frozen" if spec.tower_lr_scale == 0 else f"at {spec.tower_lr_scale:g} x the learning rate"
+    copying = ""
+    if spec.copy_steps:
+        copying += f" and {spec.copy_steps} text-only copy steps"
+    if spec.copy_replay_every:
+        copying += f" (copy examples replayed every {spec.copy_replay_every} question steps)"
     return (
         f"tiny Qwen2.5-VL ({spec.num_layers} layers, width {spec.hidden_size}) pre-trained for {spec.steps} steps "
         f"on {questions} of the kinds {', '.join(trained_kinds(spec))} ({spec.think_fraction:.0%} in the think "
         f"layout), after a vision stage of {spec.vision_steps} steps on generic pictures (tower {tower} "
-        "afterwards) — never on banner, fgvc or sat"
+        f"afterwards){copying} — never on banner, fgvc or sat"
     )
 
 
