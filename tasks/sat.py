@@ -46,9 +46,10 @@ not blank, ``hack/invalid_answer`` (``E`` of four choices, ``none``, ``maybe``).
 Asking for the text: the loader option ``answer_with=text`` (``--task-option
 sat.answer_with=text``; default ``letter``) keeps the lettered choices and the
 answer rule but asks for the chosen option's *text* (the hint says so, and an SFT
-target writes the text). The CPU study uses it (docs/study.md): a tiny model
-answers what it reads in the picture with a word, but does not learn the
-look-up from a word to its letter.
+target writes the text). A tiny model answers what it reads in the picture
+with a word but does not learn the look-up from a word to its letter; the CPU
+study's presets still ask by letter, since its base model does not copy option
+texts either (docs/study.md, "Names and texts instead of letters").
 
 Circular evaluation: :func:`rotations` (or ``samples(..., circular=True)``)
 gives one sample per rotation of the choices, with ids ``<id>#r<k>``;
