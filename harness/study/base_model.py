@@ -282,12 +282,9 @@ def _copy_replay(processor: Any, spec: BaseModelSpec) -> Iterator[dict[str, Any]
     """Endless copy batches (half a question batch each) when ``spec.copy_replay_every`` is set, else ``None``."""
     if not spec.copy_replay_every:
         return None
-    from harness.study.copy_stage import copy_batch, copy_token_ids
+    from harness.study.copy_stage import copy_batches
 
-    tokenizer = processor.tokenizer
-    token_ids, rng = copy_token_ids(tokenizer), random.Random(spec.seed + 1)
-    size = max(1, spec.batch_size // 2)
-    return (copy_batch(rng, token_ids, size, tokenizer.pad_token_id) for _ in itertools.count())
+    return copy_batches(processor.tokenizer, spec.seed + 1, max(1, spec.batch_size // 2))
 
 
 def _training_batches(processor: Any, spec: BaseModelSpec) -> Iterator[list[dict[str, Any]]]:

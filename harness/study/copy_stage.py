@@ -12,8 +12,9 @@ pre-training erases the circuit.
 
 from __future__ import annotations
 
+import itertools
 import random
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 LENGTHS = (6, 14)  # tokens in the string that is repeated
@@ -43,6 +44,12 @@ def copy_batch(rng: random.Random, token_ids: Sequence[int], n: int, pad_id: int
     return {"input_ids": input_ids, "attention_mask": attention, "labels": labels}
 
 
+def copy_batches(tokenizer: Any, seed: int, batch_size: int) -> Iterator[dict[str, Any]]:
+    """Endless :func:`copy_batch` es of ``batch_size`` from ``tokenizer``'s ordinary tokens, deterministic in ``seed``."""
+    token_ids, rng = copy_token_ids(tokenizer), random.Random(seed)
+    return (copy_batch(rng, token_ids, batch_size, tokenizer.pad_token_id) for _ in itertools.count())
+
+
 def copy_loss(model: Any, processor: Any, n: int = 64, seed: int = 12345) -> float:
     """The model's mean loss on the repeats of ``n`` held-out copy examples (0: it copies perfectly)."""
     import torch
@@ -62,16 +69,14 @@ def train_copy(
 
     from harness.study.vision_stage import visual_tower
 
-    tokenizer = processor.tokenizer
-    token_ids, pad_id = copy_token_ids(tokenizer), tokenizer.pad_token_id
     tower = {id(p) for p in visual_tower(model).parameters()}
     params = [p for p in model.parameters() if id(p) not in tower and p.requires_grad]
     opt = torch.optim.AdamW(params, lr=learning_rate, weight_decay=0.0)
-    rng = random.Random(seed)
+    batches = copy_batches(processor.tokenizer, seed, batch_size)
     losses = []
     model.train()
     for _ in range(steps):
-        loss = model(**copy_batch(rng, token_ids, batch_size, pad_id)).loss
+        loss = model(**next(batches)).loss
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
