@@ -30,6 +30,22 @@ import click
     type=int,
     help="mini/ci: seed of the training and test samples and of training (the base model keeps its own) [0].",
 )
+@click.option(
+    "--set",
+    "sets",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="mini/ci: any preset field, dotted for sections (repeatable), e.g. --set sft_steps=100 --set "
+    "base.num_layers=4 (the resolved preset is saved as study.json; the base model's cache key follows base.*).",
+)
+@click.option(
+    "--task-option",
+    "task_options",
+    multiple=True,
+    metavar="TASK.KEY=VALUE",
+    help="mini/ci: a task loader option for training, evaluation and the probe (repeatable), "
+    "e.g. fgvc.lettered=false or sat.answer_with=text.",
+)
 @click.option("--no-progress", is_flag=True, help="No progress bars.")
 @click.option(
     "--html/--no-html",
@@ -37,7 +53,9 @@ import click
     show_default=True,
     help="mini/ci: also write report.html (Table 1, Figure 2, every test sample across the models).",
 )
-def study_command(preset, output, model, backend, ray_address, sources, tasks, seed, no_progress, html) -> None:
+def study_command(
+    preset, output, model, backend, ray_address, sources, tasks, seed, sets, task_options, no_progress, html
+) -> None:
     """Training-free vs SFT vs RFT, with and without <think>, on banner, fgvc and sat.
 
     Writes report.md (Table 1 shape + summary), study.json, figures/ (Figure 2:
@@ -55,6 +73,12 @@ def study_command(preset, output, model, backend, ray_address, sources, tasks, s
     if preset == "paper":
         from harness.study.paper import paper_configs
 
+        if sets or task_options:
+            flag = "--set" if sets else "--task-option"
+            raise ConfigError(
+                f"{flag} changes the mini and ci presets; --preset paper writes the paper's settings as run "
+                "configs: edit those (or run them with `harness run --config FILE --set KEY=VALUE`)."
+            )
         if not model:
             raise ConfigError("--preset paper needs --model PATH (a local Qwen2.5-VL-7B-Instruct checkpoint).")
         parsed = {}
@@ -72,10 +96,9 @@ def study_command(preset, output, model, backend, ray_address, sources, tasks, s
     # One progress bar per stage: no per-file bars from checkpoint saving and loading
     # (transformers and huggingface_hub read this before their first bar).
     os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
-    from harness.study.presets import get_preset
     from harness.study.runner import run_study
 
-    config = get_preset(preset)
+    config = study_preset(preset, sets, task_options)
     check_study_output(output, "--output")
     if tasks:
         names = [t.strip() for t in tasks.split(",") if t.strip()]
@@ -88,6 +111,18 @@ def study_command(preset, output, model, backend, ray_address, sources, tasks, s
     if seed is not None:
         config.seed = seed
     run_study(config, output, progress=not no_progress, echo=click.echo, html=html)
+
+
+def study_preset(name: str, sets: tuple[str, ...] = (), task_options: tuple[str, ...] = ()):
+    """Preset ``name`` with ``--set`` and ``--task-option`` items on top (validated, nothing run)."""
+    from harness.cli.options import parse_set, parse_task_options
+    from harness.config.base import deep_merge
+    from harness.study.presets import get_preset, with_overrides
+
+    overrides = parse_set(sets)
+    if task_options:
+        overrides = deep_merge(overrides, {"task_options": parse_task_options(task_options)})
+    return with_overrides(get_preset(name), overrides)
 
 
 COMMANDS = [study_command]

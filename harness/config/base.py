@@ -137,13 +137,15 @@ def deep_merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str
     return merged
 
 
-def _leaf_paths(data: Mapping[str, Any], prefix: tuple = ()) -> set[tuple]:
+def flag_paths(data: Mapping[str, Any], prefix: tuple = ()) -> set[tuple]:
+    """The field paths ``data`` (nested overrides, e.g. from ``--set``) sets: what
+    :func:`format_validation_error` blames on the command line."""
     paths: set[tuple] = set()
     for key, value in data.items():
         if value is None:
             continue
         if isinstance(value, Mapping) and value:
-            paths |= _leaf_paths(value, (*prefix, key))
+            paths |= flag_paths(value, (*prefix, key))
         else:
             paths.add((*prefix, key))
     return paths
@@ -242,4 +244,4 @@ def load_config(
     data: dict[str, Any] = read_config_file(file) if file is not None else {}
     data = deep_merge(data, overrides or {})
     source = str(file) if file is not None else "command-line flags"
-    return build_config(model, data, source, _leaf_paths(overrides or {}))
+    return build_config(model, data, source, flag_paths(overrides or {}))

@@ -112,6 +112,19 @@ PRESETS: dict[str, StudyPreset] = {
 }
 
 
+def with_overrides(preset: StudyPreset, overrides: dict[str, Any]) -> StudyPreset:
+    """``preset`` with ``overrides`` (``harness study --set``/``--task-option``, a nested dict) on top, validated
+    as a whole: an unknown field or a bad value is one :class:`~harness.errors.ConfigError` naming the flag's
+    field. Nested sections merge (``base.num_layers`` keeps the base's other fields; a task option keeps the
+    task's other options)."""
+    from harness.config.base import build_config, deep_merge, flag_paths
+
+    if not overrides:
+        return preset
+    data = deep_merge(preset.model_dump(), overrides)
+    return build_config(StudyPreset, data, source=f"preset {preset.name!r}", flag_paths=flag_paths(overrides))
+
+
 def get_preset(name: str) -> StudyPreset:
     from harness.errors import ConfigError
 

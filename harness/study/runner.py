@@ -173,6 +173,21 @@ def curve(metrics: Sequence[Mapping[str, Any]]) -> dict[str, list[float]]:
     return out
 
 
+def check_study_tasks(preset: StudyPreset) -> None:
+    """A ConfigError, before anything is trained, unless every task of ``preset`` (and every task its
+    ``task_options`` name) is registered and loads a sample with its loader options: a misspelt task or option,
+    or a bad value, is named here, not after the base model's minutes of pre-training."""
+    import harness
+    from harness.data.sources import check_task_options
+
+    for name in dict.fromkeys([*preset.tasks, *preset.task_options]):
+        task = harness.get_task(name)
+        options = preset.options(name)
+        check_task_options(task, options)
+        if options:  # the loader reads the values: one synthetic sample
+            next(iter(task.samples(split="test", limit=1, seed=preset.seed, **options)), None)
+
+
 def run_study(
     preset: StudyPreset,
     output: str | Path,
@@ -187,6 +202,7 @@ def run_study(
     from harness.study.base_model import ensure_base_model, probe_reward_variance
 
     out = check_study_output(output, "output")  # a folder of someone else's files is refused, not overwritten
+    check_study_tasks(preset)  # before the base model's minutes of pre-training
     out.mkdir(parents=True, exist_ok=True)
     resolved = preset.model_dump(mode="json")
     if (out / "study.json").exists():  # resuming: the same preset (--tasks may change)
