@@ -299,6 +299,13 @@ STUDY_CASES = {
     "negative seed": (["--seed", "-1"], ["--seed -1", "2**32"]),
     "seed past 2**64": (["--seed", str(2**64)], ["seed", "2**32"]),
     "misspelt task": (["--tasks", "bannr"], ["'bannr'", "Did you mean 'banner'"]),
+    "misspelt preset field": (["--set", "grpo_step=5"], ["'grpo_step'", "Did you mean 'grpo_steps'"]),
+    "misspelt base field": (["--set", "base.num_layer=4"], ["'base.num_layer'", "Did you mean 'num_layers'"]),
+    "preset field of the wrong type": (["--set", "sft_steps=lots"], ["'sft_steps'", "'lots'"]),
+    "task option value the loader refuses": (["--task-option", "fgvc.lettered=maybe"], ["lettered='maybe'"]),
+    "misspelt task option": (["--task-option", "sat.answer_wth=text"], ["no loader option 'answer_wth'"]),
+    "task option of an unknown task": (["--task-option", "fgvx.lettered=false"], ["'fgvx'", "Did you mean 'fgvc'"]),
+    "paper preset with --set": (["--preset", "paper", "--model", "m", "--set", "sft_steps=1"], ["--set"]),
     "paper preset, port out of range": (
         ["--preset", "paper", "--model", "m", "--ray-address", "head:123456"],
         ["port 123456"],
