@@ -2,6 +2,7 @@
 huggingface_hub at import, as for a user) and print the outcome as one JSON line.
 
     python tests/_hub_driver.py model ORG/NAME[@REV] [--no-download]
+    python tests/_hub_driver.py eval-model ORG/NAME[@REV] [--no-download] [--trust-remote-code]
     python tests/_hub_driver.py data TASK SPEC|- SPLIT [--no-download] [--limit N]
     python tests/_hub_driver.py snapshot-dataset ORG/NAME PATTERN...
 
@@ -20,7 +21,8 @@ def main(argv: list[str]) -> dict:
     from harness.data import sources
 
     download = "--no-download" not in argv
-    args = [a for a in argv if a != "--no-download"]
+    remote_code = "--trust-remote-code" in argv
+    args = [a for a in argv if a not in ("--no-download", "--trust-remote-code")]
     limit = None
     if "--limit" in args:
         i = args.index("--limit")
@@ -30,6 +32,13 @@ def main(argv: list[str]) -> dict:
     if kind == "model":
         path, record = hub.resolve_model(args[1], download=download)
         return {"path": str(path), "record": record}
+    if kind == "eval-model":  # harness eval's own resolution, flags from its config
+        from harness.config.eval import EvalConfig
+        from harness.evaluation.runner import resolve_eval_model
+
+        config = EvalConfig(tasks=["banner"], model=args[1], allow_download=download, trust_remote_code=remote_code)
+        path, untrained, record = resolve_eval_model(config)
+        return {"path": path, "untrained": untrained, "record": record}
     if kind == "data":
         task = harness.get_task(args[1])
         spec = None if args[2] == "-" else args[2]  # "-": no --source, the task's default

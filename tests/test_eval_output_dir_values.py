@@ -1,4 +1,4 @@
-"""`harness eval`'s output folder checks and summary, by value: what each refusal names (its structure: field,
+"""`harness eval`'s model resolution, output folder checks and summary, by value: what each refusal names (its structure: field,
 where, fix; and the facts in its text), the config.json that counts as an eval's, and a summary that reads the
 logs without touching them, with the run's bootstrap seed.
 
@@ -156,3 +156,46 @@ def test_the_summary_bootstraps_with_the_runs_seed(doubles, tmp_path):
     assert 0 < got["accuracy"] < 1
     assert ci(4) != ci(0)  # the data lets the seed show
     assert got["ci95"] == ci(4)
+
+
+# -- the model ---------------------------------------------------------------------------
+
+
+def test_a_model_file_is_refused_naming_the_folder_to_pass(tmp_path):
+    from harness.evaluation.runner import resolve_eval_model
+
+    weights = tmp_path / "ckpt" / "model.safetensors"
+    weights.parent.mkdir()
+    weights.write_bytes(b"weights")
+    with pytest.raises(ConfigError) as caught:
+        resolve_eval_model(config(tmp_path).model_copy(update={"model": str(weights)}))
+    err = caught.value
+    assert (err.field, err.where, err.fix) == ("model", str(weights), f"--model {weights.parent}")
+    assert f"--model {weights} is a file" in str(err)
+
+
+def test_without_a_model_the_cached_tiny_model_is_used_and_marked_untrained(tmp_path, monkeypatch):
+    from harness.evaluation.runner import resolve_eval_model
+    from harness.models.tiny import default_tiny_model_dir
+
+    monkeypatch.setenv("RFT_HARNESS_CACHE", str(tmp_path / "cache"))
+    path, untrained, record = resolve_eval_model(config(tmp_path).model_copy(update={"model": None}))
+    assert (path, untrained, record) == (str(default_tiny_model_dir()), True, None)
+    assert path.startswith(str(tmp_path / "cache"))
+    # a --model, even that very folder, is a model someone chose: not the untrained default
+    assert resolve_eval_model(config(tmp_path).model_copy(update={"model": path}))[1:] == (False, None)
+
+
+def test_without_a_model_and_without_the_tiny_models_dependencies_the_error_says_pass_model(tmp_path, monkeypatch):
+    """An install that cannot build the tiny model (no torch or transformers: `harness.models.tiny` does not
+    import) is told to pass --model, not shown an ImportError."""
+    import sys
+
+    from harness.evaluation.runner import resolve_eval_model
+
+    monkeypatch.setitem(sys.modules, "harness.models.tiny", None)  # what Python does for a module that failed
+    with pytest.raises(ConfigError) as caught:
+        resolve_eval_model(config(tmp_path).model_copy(update={"model": None}))
+    err = caught.value
+    assert (err.field, err.fix) == ("model", "--model PATH")
+    assert str(err).startswith("No --model given and the tiny default model is unavailable (")

@@ -244,6 +244,21 @@ def test_partial_model_cache_is_named_offline_and_repaired_online_fetching_only_
     assert [p.rsplit("/", 1)[-1] for _, p, _ in hub.gets()[n:]] == ["model.safetensors"]
 
 
+def test_harness_eval_passes_its_download_and_remote_code_flags_to_the_hub(hub, model_repo):
+    """`harness eval --no-download` never fetches; `--trust-remote-code` also fetches the repo's code files
+    (without it they are never downloaded); a Hub model is never the untrained default."""
+    sha, files = model_repo
+    hub.add("model", "org/tiny-vlm", {**files, "modeling_tiny.py": b"# remote code"})
+    refused = drive(hub, "eval-model", "org/tiny-vlm", "--no-download")
+    assert refused["error"] == "HubError" and "not in the local Hugging Face cache" in refused["message"]
+    assert hub.gets() == []  # --no-download: not one file requested
+    plain = drive(hub, "eval-model", "org/tiny-vlm")
+    assert plain["untrained"] is False and plain["record"]["repo"] == "org/tiny-vlm"
+    assert "modeling_tiny.py" not in {p.rsplit("/", 1)[-1] for _, p, _ in hub.gets()}
+    trusted = drive(hub, "eval-model", "org/tiny-vlm", "--trust-remote-code")
+    assert (Path(trusted["path"]) / "modeling_tiny.py").read_bytes() == b"# remote code"
+
+
 def test_model_errors_are_one_line_each(hub, model_repo):
     out = drive(hub, "model", "org/tiny-vml")
     assert out["error"] == "HubError" and "No model repo 'org/tiny-vml'" in out["message"]

@@ -59,7 +59,12 @@ def resolve_eval_model(config: EvalConfig) -> tuple[str, bool, dict[str, Any] | 
 
         path, hub = resolve(config.model, download=config.allow_download, trust_remote_code=config.trust_remote_code)
         if not path.is_dir():
-            raise ConfigError(f"--model {config.model} is a file; pass the checkpoint directory that holds it.")
+            raise ConfigError(
+                f"--model {config.model} is a file; pass the checkpoint directory that holds it.",
+                field="model",
+                where=str(path),
+                fix=f"--model {path.parent}",
+            )
         # The same check as the training backends: a folder stock loaders cannot read fails here,
         # naming the missing file and the fix, before any engine or GPU is touched.
         check_checkpoint(path)
@@ -68,7 +73,9 @@ def resolve_eval_model(config: EvalConfig) -> tuple[str, bool, dict[str, Any] | 
         from harness.models.tiny import default_tiny_model_dir
     except ImportError as exc:
         raise ConfigError(
-            f"No --model given and the tiny default model is unavailable ({exc}); pass --model PATH."
+            f"No --model given and the tiny default model is unavailable ({exc}); pass --model PATH.",
+            field="model",
+            fix="--model PATH",
         ) from None
     return str(default_tiny_model_dir()), True, None
 
