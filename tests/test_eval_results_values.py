@@ -1,0 +1,90 @@
+"""`evaluation/results.py` by value: the length statistics, what a task's metrics receive, the summary's
+defaults and each field of a results.json entry on records whose numbers are checkable by hand.
+
+Written for the survivors of a mutation run of `evaluation/results.py` (docs/testing.md).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from harness.evaluation.results import bootstrap_ci, length_stats, summarize
+
+
+def test_length_stats_of_no_responses_is_every_key_none():
+    assert length_stats([]) == {"mean": None, "median": None, "p90": None}
+
+
+def test_length_stats_by_hand():
+    # 1..10: mean 5.5, median 5.5, 90th percentile (linear) 9.1 — the 91st would be 9.19
+    assert length_stats(list(range(1, 11))) == {"mean": 5.5, "median": 5.5, "p90": pytest.approx(9.1)}
+    assert length_stats([7]) == {"mean": 7.0, "median": 7.0, "p90": 7.0}
+    stats = length_stats([3, 1, 2])
+    assert all(type(v) is float for v in stats.values())  # JSON numbers, not numpy scalars
+    assert stats == {"mean": 2.0, "median": 2.0, "p90": pytest.approx(2.8)}
+
+
+class MetaTask:
+    """A task whose metrics report what they were given."""
+
+    name = "meta-task"
+
+    def __init__(self) -> None:
+        self.seen: list[dict[str, Any]] = []
+
+    def metrics(self, records):
+        self.seen = [dict(r) for r in records]
+        return {"accuracy": sum(r["correct"] for r in records) / len(records)}
+
+    def extract_answer(self, completion):
+        return None
+
+
+def record(i: int, correct: bool, **fields) -> dict[str, Any]:
+    return {
+        "id": f"s{i}",
+        "index": i,
+        "gold": "a",
+        "prediction": "a" if correct else "b",
+        "correct": correct,
+        "format_ok": True,
+        "num_tokens": 10 + i,
+        "reward": 1.0 if correct else 0.0,
+        "rewards": {"accuracy": 1.0 if correct else 0.0},
+        "completion": "<answer>a</answer>" if correct else "<answer>b</answer>",
+        "text": "",
+        **fields,
+    }
+
+
+def test_task_metrics_get_each_records_meta_and_an_empty_one_when_absent():
+    task = MetaTask()
+    records = [record(1, True, meta={"question_type": "count"}), record(0, False)]
+    summarize(task, records, expected=2, resamples=0)
+    # sorted by index; only the fields a task's metrics read, meta included ({} for a record without one)
+    assert task.seen == [
+        {"id": "s0", "gold": "a", "prediction": "b", "correct": False, "meta": {}},
+        {"id": "s1", "gold": "a", "prediction": "a", "correct": True, "meta": {"question_type": "count"}},
+    ]
+
+
+def test_summarize_defaults_are_1000_resamples_at_seed_0(monkeypatch):
+    """What a caller that passes neither gets (the interval is resampled by the real bootstrap; the spy only
+    records its arguments: 1000 and 1001 resamples of 0/1 data usually land on the same percentiles)."""
+    import harness.evaluation.results as results
+
+    calls = []
+
+    def spy(values, resamples=1000, seed=0, level=0.95):
+        calls.append((resamples, seed))
+        return bootstrap_ci(values, resamples, seed, level)
+
+    monkeypatch.setattr(results, "bootstrap_ci", spy)
+    records = [record(i, i % 3 == 0) for i in range(50)]
+    got = summarize(MetaTask(), records, expected=50)["ci95"]
+    assert calls == [(1000, 0)]
+    verdicts = [float(i % 3 == 0) for i in range(50)]  # 17 right of 50
+    assert got == list(bootstrap_ci(verdicts, 1000, 0)) == [0.22, 0.48]
+    assert list(bootstrap_ci(verdicts, 1000, 1)) != got  # another seed shows in this data
