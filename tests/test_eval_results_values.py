@@ -88,3 +88,57 @@ def test_summarize_defaults_are_1000_resamples_at_seed_0(monkeypatch):
     verdicts = [float(i % 3 == 0) for i in range(50)]  # 17 right of 50
     assert got == list(bootstrap_ci(verdicts, 1000, 0)) == [0.22, 0.48]
     assert list(bootstrap_ci(verdicts, 1000, 1)) != got  # another seed shows in this data
+
+
+def test_a_summary_entry_by_hand():
+    """Three prompts: one right, one wrong, one without an answer (and without rewards); every field read."""
+    task = MetaTask()
+    records = [
+        record(0, True),
+        record(1, False, format_ok=False),
+        record(2, False, prediction=None, format_ok=None, num_tokens=40, reward=0.5, rewards={}),
+    ]
+    entry = summarize(task, records, expected=4, resamples=0)
+    picked = {k: v for k, v in entry.items() if k not in ("hacking", "think_agreement")}
+    assert picked == {
+        "accuracy": pytest.approx(1 / 3),
+        "ci95": [None, None],  # resamples=0: no interval
+        "n": 3,
+        "n_prompts": 3,
+        "expected_prompts": 4,
+        "complete": False,
+        "circular": False,
+        "metrics": {"accuracy": pytest.approx(1 / 3)},
+        "format_compliance": 0.5,  # of the two records that say
+        "no_answer_rate": pytest.approx(1 / 3),
+        "response_tokens": {"mean": pytest.approx(61 / 3), "median": 11.0, "p90": pytest.approx(34.2)},
+        "rewards_mean": {"accuracy": 0.5},  # over the two records that have it
+        "reward_total_mean": 0.5,
+    }
+    assert entry["think_agreement"] is not None and isinstance(entry["hacking"], dict)
+
+
+def test_a_summary_of_no_records_has_no_numbers():
+    entry = summarize(MetaTask(), [], expected=8)
+    picked = {k: v for k, v in entry.items() if k not in ("hacking", "think_agreement")}
+    assert picked == {
+        "accuracy": None,
+        "ci95": [None, None],
+        "n": 0,
+        "n_prompts": 0,
+        "expected_prompts": 8,
+        "complete": False,
+        "circular": False,
+        "metrics": {},  # the task's metrics are not asked about nothing
+        "format_compliance": None,
+        "no_answer_rate": None,
+        "response_tokens": {"mean": None, "median": None, "p90": None},
+        "rewards_mean": {},
+        "reward_total_mean": None,
+    }
+    assert entry["hacking"] == {}
+
+
+def test_records_without_rewards_give_no_reward_means():
+    records = [{k: v for k, v in record(i, True).items() if k != "rewards"} for i in range(2)]
+    assert summarize(MetaTask(), records, expected=2, resamples=0)["rewards_mean"] == {}
