@@ -142,3 +142,15 @@ def test_a_summary_of_no_records_has_no_numbers():
 def test_records_without_rewards_give_no_reward_means():
     records = [{k: v for k, v in record(i, True).items() if k != "rewards"} for i in range(2)]
     assert summarize(MetaTask(), records, expected=2, resamples=0)["rewards_mean"] == {}
+
+
+def test_records_sort_by_index_then_rotation_and_no_rotation_is_rotation_0():
+    from harness.evaluation.results import sort_records
+
+    mixed = [{"index": 1}, {"index": 0, "rotation": 2}, {"index": 0, "rotation": 1}, {"index": 0}]
+    assert sort_records(mixed) == [
+        {"index": 0},
+        {"index": 0, "rotation": 1},
+        {"index": 0, "rotation": 2},
+        {"index": 1},
+    ]
