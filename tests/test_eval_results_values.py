@@ -154,3 +154,39 @@ def test_records_sort_by_index_then_rotation_and_no_rotation_is_rotation_0():
         {"index": 0, "rotation": 2},
         {"index": 1},
     ]
+
+
+def test_reward_means_skip_records_without_rewards_among_records_with_them():
+    records = [record(0, True), {k: v for k, v in record(1, False).items() if k != "rewards"}]
+    assert summarize(MetaTask(), records, expected=2, resamples=0)["rewards_mean"] == {"accuracy": 1.0}
+
+
+CONTINUOUS = [((i * 37) % 101) / 7.0 for i in range(40)]  # no ties: every resample count moves the percentiles
+
+
+def test_bootstrap_defaults_are_1000_resamples_at_seed_0():
+    assert bootstrap_ci(CONTINUOUS) == bootstrap_ci(CONTINUOUS, 1000, 0)
+    assert bootstrap_ci(CONTINUOUS, 1001, 0) != bootstrap_ci(CONTINUOUS, 1000, 0)
+    assert bootstrap_ci(CONTINUOUS, 1000, 1) != bootstrap_ci(CONTINUOUS, 1000, 0)
+
+
+def test_one_resample_is_a_degenerate_interval_not_none():
+    low, high = bootstrap_ci(CONTINUOUS, 1, 0)
+    assert low is not None and low == pytest.approx(high)
+    assert bootstrap_ci(CONTINUOUS, 0, 0) == (None, None)
+
+
+@pytest.mark.parametrize("block", [1_000_000, 7 * 40, 40, 1])
+def test_the_blocked_bootstrap_is_the_one_array_bootstrap_to_the_last_bit(monkeypatch, block):
+    """However the resamples are split into blocks (BOOTSTRAP_BLOCK draws each), the interval is the one a
+    single (resamples x n) index array gives: every one of the resamples, drawn in the same order."""
+    import numpy as np
+
+    import harness.evaluation.results as results
+
+    monkeypatch.setattr(results, "BOOTSTRAP_BLOCK", block)
+    arr = np.asarray(CONTINUOUS)
+    rng = np.random.default_rng(3)
+    means = arr[rng.integers(0, arr.size, size=(999, arr.size))].mean(axis=1)
+    expected = tuple(float(x) for x in np.percentile(means, [2.5, 97.5]))
+    assert results.bootstrap_ci(CONTINUOUS, 999, 3) == expected
