@@ -119,6 +119,23 @@ class HoldPoint:
                 raise RuntimeError(f"held for {HOLD_SECONDS}s after {self.yielded} samples and nobody killed the run")
 
 
+def toy_config(tmp_path, out: str = "out", **fields):
+    """An :class:`EvalConfig` of the toy task on the scripted engine (a :func:`fake_checkpoint` under
+    ``tmp_path/model``, 8 samples, output ``tmp_path/out``); ``fields`` override any of it."""
+    from harness.config.eval import EvalConfig
+
+    model = fake_checkpoint(Path(tmp_path) / "model")
+    base = dict(tasks=["toy"], engine="scripted", model=model, limit=8, output=str(Path(tmp_path) / out))
+    return EvalConfig(**(base | fields))
+
+
+def run_quietly(config) -> dict:
+    """``harness eval`` of ``config`` in-process, without progress bars or echo; its results."""
+    from harness.evaluation import run_eval
+
+    return run_eval(config, progress=False, echo=lambda s: None)
+
+
 def scripted_answer(prompt_text: str) -> str:
     """The scripted model: sample N answers the *first listed* choice when N is even (right, unrotated), else a
     wrong colour. Prompts of other tasks (no "sample N") get "A"."""

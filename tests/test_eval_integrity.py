@@ -17,7 +17,7 @@ import pytest
 
 import harness
 from harness.config.eval import EvalConfig
-from harness.evaluation import merge_shards, run_eval
+from harness.evaluation import merge_shards
 from harness.evaluation.records import read_records
 from harness.testing import registered_plugin
 
@@ -25,16 +25,13 @@ BUILT_IN = ("banner", "fgvc", "sat")
 
 
 def config(tmp_path, out="out", **fields) -> EvalConfig:
-    model = _eval_doubles.fake_checkpoint(tmp_path / "model")
-    base = dict(tasks=["toy"], engine="scripted", model=str(model), limit=8, output=str(tmp_path / out))
     # with a --model, built-in tasks read their real data unless asked for their synthetic twin
     synthetic = {t: "synthetic" for t in fields.get("tasks", []) if t in BUILT_IN}
     fields["sources"] = synthetic | fields.get("sources", {})
-    return EvalConfig(**(base | fields))
+    return _eval_doubles.toy_config(tmp_path, out, **fields)
 
 
-def run(cfg: EvalConfig) -> dict:
-    return run_eval(cfg, progress=False, echo=lambda s: None)
+run = _eval_doubles.run_quietly
 
 
 def without_run(results: dict) -> dict:

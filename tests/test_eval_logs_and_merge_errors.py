@@ -9,25 +9,15 @@ import pytest
 
 import harness
 from harness.config.eval import EvalConfig
-from harness.evaluation import merge_shards, run_eval
+from harness.evaluation import merge_shards
 from harness.evaluation.records import RecordWriter, read_records, write_records
 
 
 def config(tmp_path, out, **fields) -> EvalConfig:
-    _eval_doubles.fake_checkpoint(tmp_path / "model")
-    base = dict(
-        tasks=["toy"],
-        templates=["nothink"],
-        engine="scripted",
-        model=str(tmp_path / "model"),
-        limit=4,
-        output=str(tmp_path / out),
-    )
-    return EvalConfig(**(base | fields))
+    return _eval_doubles.toy_config(tmp_path, out, **({"templates": ["nothink"], "limit": 4} | fields))
 
 
-def run(cfg):
-    return run_eval(cfg, progress=False, echo=lambda s: None)
+run = _eval_doubles.run_quietly
 
 
 # -- read_records ----------------------------------------------------------------------------

@@ -12,22 +12,12 @@ import json
 import _eval_doubles  # noqa: E402
 import pytest
 
-from harness.config.eval import EvalConfig
 from harness.errors import ConfigError, DataError
-from harness.evaluation import run_eval
 from harness.evaluation.runner import EVAL_CONFIG_KEYS, NEW_OUTPUT, check_output_dir
 from harness.runs.fingerprint import checkpoint_changes, checkpoint_fingerprint
 from harness.runs.rundir import identity_differences
 
-
-def config(tmp_path, out="out", **fields) -> EvalConfig:
-    model = _eval_doubles.fake_checkpoint(tmp_path / "model")
-    base = dict(tasks=["toy"], engine="scripted", model=str(model), limit=8, output=str(tmp_path / out))
-    return EvalConfig(**(base | fields))
-
-
-def run(cfg: EvalConfig) -> dict:
-    return run_eval(cfg, progress=False, echo=lambda s: None)
+config, run = _eval_doubles.toy_config, _eval_doubles.run_quietly
 
 
 def log(tmp_path, out="out", template="think"):

@@ -16,15 +16,10 @@ from click.testing import CliRunner
 
 import harness
 from harness.cli import build_cli
-from harness.config.eval import EvalConfig
 from harness.evaluation import merge_shards, run_eval
 from harness.evaluation.records import read_records
 
-
-def config(tmp_path, out="out", **fields) -> EvalConfig:
-    model = _eval_doubles.fake_checkpoint(tmp_path / "model")
-    base = dict(tasks=["toy"], engine="scripted", model=model, limit=8, output=str(tmp_path / out))
-    return EvalConfig(**(base | fields))
+config = _eval_doubles.toy_config
 
 
 def without_run(results: dict) -> dict:
