@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import _eval_doubles  # noqa: E402
 import pytest
 
 from harness.evaluation.results import bootstrap_ci, length_stats, summarize
@@ -43,20 +44,25 @@ class MetaTask:
 
 
 def record(i: int, correct: bool, **fields) -> dict[str, Any]:
-    return {
-        "id": f"s{i}",
-        "index": i,
-        "gold": "a",
-        "prediction": "a" if correct else "b",
-        "correct": correct,
-        "format_ok": True,
-        "num_tokens": 10 + i,
-        "reward": 1.0 if correct else 0.0,
-        "rewards": {"accuracy": 1.0 if correct else 0.0},
-        "completion": "<answer>a</answer>" if correct else "<answer>b</answer>",
-        "text": "",
-        **fields,
-    }
+    """Sample ``s{i}``'s log record (gold "a"), answered right or wrong; ``fields`` override."""
+    score = 1.0 if correct else 0.0
+    answer = "a" if correct else "b"
+    return _eval_doubles.record(
+        f"s{i}",
+        i,
+        **{
+            "gold": "a",
+            "prediction": answer,
+            "correct": correct,
+            "format_ok": True,
+            "num_tokens": 10 + i,
+            "reward": score,
+            "rewards": {"accuracy": score},
+            "completion": f"<answer>{answer}</answer>",
+            "text": "",
+            **fields,
+        },
+    )
 
 
 def test_task_metrics_get_each_records_meta_and_an_empty_one_when_absent():
